@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from './index.js';
+
+const keys = { BW_ENVELOPE_KEY: randomBytes(32).toString('base64'), BW_HMAC_KEY: randomBytes(32).toString('base64') };
+
+test('defaults apply and the result is frozen', () => {
+  const c = loadConfig(keys);
+  assert.equal(c.redisUrl, 'redis://127.0.0.1:6379');
+  assert.equal(c.prefix, 'bw');
+  assert.equal(c.twilio, undefined);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.smtp));
+});
+
+test('bad values are named, their values are not echoed', () => {
+  const secret = 'not-a-valid-key-value';
+  assert.throws(() => loadConfig({ ...keys, BW_HMAC_KEY: secret, BW_FEED_WINDOW: '0' }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'BW_CONFIG_INVALID');
+    assert.match(e.message, /BW_HMAC_KEY/);
+    assert.match(e.message, /BW_FEED_WINDOW/);
+    assert.ok(!e.message.includes(secret));
+    return true;
+  });
+  assert.throws(() => loadConfig({}), /BW_ENVELOPE_KEY/);
+});
+
+test('twilio needs both credentials and a sender', () => {
+  const sid = 'AC' + randomBytes(16).toString('hex');
+  assert.throws(() => loadConfig({ ...keys, TWILIO_ACCOUNT_SID: sid }), /go together/);
+  assert.throws(() => loadConfig({ ...keys, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 't' }), /TWILIO_FROM/);
+  const c = loadConfig({ ...keys, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 't', TWILIO_FROM: '+15005550006' });
+  assert.equal(c.twilio?.from, '+15005550006');
+});

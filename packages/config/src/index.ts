@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { BreachwaveError } from '@breachwave/domain';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const int = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
+const key32 = z.string().refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64');
+
+/**
+ * Environment variables read by breachwave processes. Each service parses once in `main`, passes
+ * the frozen result down, and never logs it whole (it holds keys and tokens).
+ */
+export const envSchema = z.object({
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Prefix for every Redis key breachwave and its queues use; isolates deployments and tests. */
+  BW_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bw'),
+  BW_DATA_DIR: z.string().default('.breachwave'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** AES-256-GCM key for contact envelopes (base64, 32 bytes) and its id. */
+  BW_ENVELOPE_KEY: key32,
+  BW_ENVELOPE_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).default('k1'),
+  /** Older envelope keys still accepted for opening, `id:base64,id:base64`. */
+  BW_ENVELOPE_OLD_KEYS: z.string().default(''),
+  /** HMAC key for dedupe keys and verifiers (base64, 32 bytes). */
+  BW_HMAC_KEY: key32,
+  BW_BRAND: z.string().min(1).default('Example Wireless'),
+  BW_HELP_URL: z.string().url().default('https://breach-help.example.com'),
+  BW_FEED_WINDOW: int(5000),
+  BW_FEED_BATCH: int(500, 1, 10_000),
+  BW_NOTIFY_CONCURRENCY: int(50, 1, 1000),
+  /** How long an account's encrypted contact record outlives its last action (0 = delete at once). */
+  BW_CONTACT_RETENTION_SECONDS: int(0, 0),
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  /** A Twilio-compatible base URL (a regional edge, a proxy, or the test kit's loopback server). */
+  TWILIO_BASE_URL: z.string().url().optional(),
+  TWILIO_FROM: z.string().optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z.string().regex(/^MG[0-9a-fA-F]{32}$/).optional(),
+  TWILIO_STATUS_CALLBACK: z.string().url().optional(),
+  TWILIO_TIMEOUT_MS: int(15_000),
+  SMTP_HOST: z.string().default('127.0.0.1'),
+  SMTP_PORT: int(25, 1, 65535),
+  SMTP_SECURE: bool.default(false),
+  SMTP_USER: z.string().optional(),
+  SMTP_PASS: z.string().optional(),
+  SMTP_FROM: z.string().default('Security Notices <notices@example.com>'),
+  SMTP_MAX_CONNECTIONS: int(5, 1, 100),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface BreachwaveConfig {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly dataDir: string;
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly envelopeKeys: readonly { readonly id: string; readonly base64: string }[];
+  readonly hmacKey: string;
+  readonly brand: string;
+  readonly helpUrl: string;
+  readonly feed: { readonly window: number; readonly batch: number };
+  readonly notifier: { readonly concurrency: number; readonly contactRetentionSeconds: number };
+  readonly twilio?: {
+    readonly accountSid: string;
+    readonly authToken: string;
+    readonly baseUrl?: string;
+    readonly from?: string;
+    readonly messagingServiceSid?: string;
+    readonly statusCallback?: string;
+    readonly timeoutMs: number;
+  };
+  readonly smtp: {
+    readonly host: string;
+    readonly port: number;
+    readonly secure: boolean;
+    readonly user?: string;
+    readonly pass?: string;
+    readonly from: string;
+    readonly maxConnections: number;
+  };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/**
+ * Parses the environment into a frozen config. Pure: reads only `env`.
+ * @throws BreachwaveError BW_CONFIG_INVALID naming every bad variable (never its value).
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): BreachwaveConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail });
+  }
+  const e = parsed.data;
+  if ((e.TWILIO_ACCOUNT_SID === undefined) !== (e.TWILIO_AUTH_TOKEN === undefined)) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together' });
+  }
+  if (e.TWILIO_ACCOUNT_SID && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID' });
+  }
+  const oldKeys = e.BW_ENVELOPE_OLD_KEYS.split(',').filter(Boolean).map((pair) => {
+    const [id, base64] = pair.split(':');
+    if (!id || !base64 || Buffer.from(base64, 'base64').length !== 32) {
+      throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_ENVELOPE_OLD_KEYS must be id:base64 pairs of 32-byte keys' });
+    }
+    return { id, base64 };
+  });
+  return deepFreeze<BreachwaveConfig>({
+    redisUrl: e.REDIS_URL,
+    prefix: e.BW_PREFIX,
+    dataDir: e.BW_DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    envelopeKeys: [{ id: e.BW_ENVELOPE_KEY_ID, base64: e.BW_ENVELOPE_KEY }, ...oldKeys],
+    hmacKey: e.BW_HMAC_KEY,
+    brand: e.BW_BRAND,
+    helpUrl: e.BW_HELP_URL,
+    feed: { window: e.BW_FEED_WINDOW, batch: e.BW_FEED_BATCH },
+    notifier: { concurrency: e.BW_NOTIFY_CONCURRENCY, contactRetentionSeconds: e.BW_CONTACT_RETENTION_SECONDS },
+    ...(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN
+      ? {
+          twilio: {
+            accountSid: e.TWILIO_ACCOUNT_SID,
+            authToken: e.TWILIO_AUTH_TOKEN,
+            timeoutMs: e.TWILIO_TIMEOUT_MS,
+            ...(e.TWILIO_BASE_URL ? { baseUrl: e.TWILIO_BASE_URL } : {}),
+            ...(e.TWILIO_FROM ? { from: e.TWILIO_FROM } : {}),
+            ...(e.TWILIO_MESSAGING_SERVICE_SID ? { messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID } : {}),
+            ...(e.TWILIO_STATUS_CALLBACK ? { statusCallback: e.TWILIO_STATUS_CALLBACK } : {}),
+          },
+        }
+      : {}),
+    smtp: {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      secure: e.SMTP_SECURE,
+      from: e.SMTP_FROM,
+      maxConnections: e.SMTP_MAX_CONNECTIONS,
+      ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
+      ...(e.SMTP_PASS ? { pass: e.SMTP_PASS } : {}),
+    },
+  });
+}

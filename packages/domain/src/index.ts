@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './ports.js';
+export * from './account.js';
+export * from './templates.js';
+export * from './wave.js';

@@ -1,0 +1,285 @@
+import type { Redis } from 'ioredis';
+import type { ActionName, ActionState, Channel, DataCategory, Locale, Segment, WaveManifest } from '@breachwave/domain';
+import { BreachwaveError } from '@breachwave/domain';
+import { keys, type Keys } from './keys.js';
+import { INIT_ACCOUNTS, TRANSITION } from './scripts.js';
+
+export { keys, type Keys } from './keys.js';
+
+/** One action's ledger state for one account. Short field names: a wave holds millions. */
+export interface ActionEntry {
+  /** State. */
+  s: ActionState;
+  /** Claims so far (attempts that reached the side effect). */
+  n: number;
+  /** Channel used (notify). */
+  ch?: Channel;
+  /** Provider id of the recorded send (notify). */
+  pid?: string;
+  /** Error code of the last failure. */
+  err?: string;
+  /** Ambiguous outcomes seen (request sent, no answer). */
+  amb?: number;
+  /** ISO time of the last transition. */
+  at?: string;
+  [extra: string]: unknown;
+}
+export type LedgerEntry = Partial<Record<ActionName, ActionEntry>>;
+
+export type PatchValue = string | number | boolean;
+
+export interface TransitionRequest {
+  readonly waveId: string;
+  readonly accountId: string;
+  readonly action: ActionName;
+  /** States the action may be in for the transition to apply; `'*'` for any. */
+  readonly from: readonly ActionState[] | '*';
+  readonly to: ActionState;
+  /** Fields to set on the action entry; `false` removes a field. */
+  readonly patch?: Readonly<Record<string, PatchValue>>;
+  /** Audit record type, e.g. `notify.done`. */
+  readonly event: string;
+  readonly actor: string;
+  /** Audit detail: ids, codes, counts — never PII or secrets. */
+  readonly detail?: Readonly<Record<string, unknown>>;
+  /** Extra counters to bump in the same script, e.g. `{ 'notify:sent:sms': 1 }`. */
+  readonly counters?: Readonly<Record<string, number>>;
+}
+
+export interface TransitionResult {
+  readonly outcome: 'ok' | 'rejected' | 'missing' | 'no-action';
+  readonly previous: ActionState | undefined;
+  readonly entry: ActionEntry | undefined;
+}
+
+/** An audit record as written to the stream (see `@breachwave/audit`). */
+export interface AuditInput {
+  readonly type: string;
+  readonly actor: string;
+  readonly wave?: string;
+  readonly account?: string;
+  readonly action?: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+/** The minimised account record resting in Redis while the account is in flight. */
+export interface AccountRecord {
+  readonly segment: Segment;
+  readonly locale: Locale;
+  readonly timeZone?: string;
+  readonly exposed: readonly DataCategory[];
+  readonly hasPhone: boolean;
+  readonly phoneIsMobile: boolean;
+  readonly hasEmail: boolean;
+  /** `{ name?, phone?, email? }` sealed with AAD `<wave>:<account>`. */
+  readonly contact: string;
+  /** Source file line, for reports. */
+  readonly line: number;
+}
+
+export type WaveStatus = 'created' | 'feeding' | 'fed' | 'completed' | 'cancelled';
+
+export interface WaveInfo {
+  readonly waveId: string;
+  readonly status: WaveStatus;
+  readonly manifest: WaveManifest;
+  readonly stats: Readonly<Record<string, number>>;
+  readonly paths: Readonly<Record<string, string>>;
+}
+
+export interface LedgerDeps {
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly now?: () => Date;
+}
+
+type ScriptRedis = Redis & {
+  bwTransition(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string]>;
+  bwInitAccounts(k1: string, k2: string, k3: string, ...args: string[]): Promise<string[]>;
+};
+
+const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint)$/;
+
+/**
+ * The ledger: per (wave, account) action state, wave metadata, encrypted account records, and
+ * the audit stream — every ledger transition is written with its audit record in one Lua script.
+ */
+export function createLedger(deps: LedgerDeps) {
+  const k: Keys = keys(deps.prefix);
+  const now = deps.now ?? (() => new Date());
+  const r = deps.redis as ScriptRedis;
+  if (typeof r.bwTransition !== 'function') {
+    r.defineCommand('bwTransition', { numberOfKeys: 3, lua: TRANSITION });
+    r.defineCommand('bwInitAccounts', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
+  }
+
+  const audit = async (input: AuditInput): Promise<void> => {
+    await r.xadd(k.audit, '*', 'r', JSON.stringify({ ts: now().toISOString(), ...input }));
+  };
+
+  return {
+    keys: k,
+
+    /** Applies a transition and writes its audit record atomically, or reports why it did not. */
+    async transition(req: TransitionRequest): Promise<TransitionResult> {
+      const ts = now().toISOString();
+      const record = { ts, type: req.event, actor: req.actor, wave: req.waveId, account: req.accountId, action: req.action, ...(req.detail ? { detail: req.detail } : {}) };
+      const [outcome, prev, entry] = await r.bwTransition(
+        k.ledger(req.waveId), k.counts(req.waveId), k.audit,
+        req.accountId, req.action, req.from === '*' ? '*' : req.from.join(','), req.to,
+        JSON.stringify({ ...req.patch, at: ts }), JSON.stringify(record), JSON.stringify(req.counters ?? {}),
+      );
+      return {
+        outcome: outcome as TransitionResult['outcome'],
+        previous: prev ? (prev as ActionState) : undefined,
+        entry: entry ? (JSON.parse(entry) as ActionEntry) : undefined,
+      };
+    },
+
+    /**
+     * Creates pending ledger entries for a batch of accounts. Returns, per account, `'new'` or
+     * the state its first action already had (a replayed batch).
+     */
+    async initAccounts(waveId: string, actor: string, items: readonly { accountId: string; actions: readonly ActionName[] }[]): Promise<string[]> {
+      if (items.length === 0) return [];
+      const args: string[] = [now().toISOString(), actor, waveId];
+      for (const it of items) args.push(it.accountId, it.actions.join(','), it.actions[0] ?? 'notify');
+      return r.bwInitAccounts(k.ledger(waveId), k.counts(waveId), k.audit, ...args);
+    },
+
+    async get(waveId: string, accountId: string): Promise<LedgerEntry | undefined> {
+      const raw = await r.hget(k.ledger(waveId), accountId);
+      return raw ? (JSON.parse(raw) as LedgerEntry) : undefined;
+    },
+
+    /** Counters: `<action>:<state>`, `accounts`, and extras such as `notify:sent:sms`. */
+    async counts(waveId: string): Promise<Record<string, number>> {
+      const raw = await r.hgetall(k.counts(waveId));
+      return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)]));
+    },
+
+    /** Iterates a wave's ledger in bounded memory (HSCAN). */
+    async *entries(waveId: string, count = 1000): AsyncGenerator<[string, LedgerEntry]> {
+      let cursor = '0';
+      do {
+        const [next, flat] = await r.hscan(k.ledger(waveId), cursor, 'COUNT', count);
+        cursor = next;
+        for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i] as string, JSON.parse(flat[i + 1] as string) as LedgerEntry];
+      } while (cursor !== '0');
+    },
+
+    /** Appends an audit record for something that is not a ledger transition (operator actions, wave events). */
+    audit,
+
+    // Account records ---------------------------------------------------------------------------
+
+    /** Stores account records (pipelined). */
+    async putAccounts(waveId: string, records: readonly { accountId: string; record: AccountRecord }[]): Promise<void> {
+      if (records.length === 0) return;
+      const p = r.pipeline();
+      for (const { accountId, record } of records) p.set(k.account(waveId, accountId), JSON.stringify(record));
+      const res = await p.exec();
+      const failed = res?.find(([err]) => err);
+      if (failed?.[0]) throw failed[0];
+    },
+
+    async getAccount(waveId: string, accountId: string): Promise<AccountRecord | undefined> {
+      const raw = await r.get(k.account(waveId, accountId));
+      return raw ? (JSON.parse(raw) as AccountRecord) : undefined;
+    },
+
+    /** Removes the account's contact record now, or after `retentionSeconds`. */
+    async releaseAccount(waveId: string, accountId: string, retentionSeconds = 0): Promise<void> {
+      if (retentionSeconds > 0) await r.expire(k.account(waveId, accountId), retentionSeconds);
+      else await r.unlink(k.account(waveId, accountId));
+    },
+
+    // Waves -------------------------------------------------------------------------------------
+
+    async createWave(manifest: WaveManifest, stats: Readonly<Record<string, number>>, paths: Readonly<Record<string, string>>): Promise<void> {
+      const created = await r.hsetnx(k.wave(manifest.waveId), 'manifest', JSON.stringify(manifest));
+      if (!created) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${manifest.waveId} already exists` });
+      const fields: Record<string, string> = { status: 'created' };
+      for (const [f, v] of Object.entries(stats)) fields[f] = String(v);
+      for (const [f, v] of Object.entries(paths)) fields[`path:${f}`] = v;
+      await r.multi()
+        .hset(k.wave(manifest.waveId), fields)
+        .zadd(k.waves, Date.parse(manifest.createdAt) || now().getTime(), manifest.waveId)
+        .exec();
+      await audit({ type: 'wave.created', actor: 'operator', wave: manifest.waveId, detail: { ...stats, source: manifest.source } });
+    },
+
+    async getWave(waveId: string): Promise<WaveInfo> {
+      const raw = await r.hgetall(k.wave(waveId));
+      if (!raw.manifest) throw new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
+      const stats: Record<string, number> = {};
+      const paths: Record<string, string> = {};
+      for (const [f, v] of Object.entries(raw)) {
+        if (WAVE_NUMERIC.test(f)) stats[f] = Number(v);
+        else if (f.startsWith('path:')) paths[f.slice(5)] = v;
+      }
+      return { waveId, status: raw.status as WaveStatus, manifest: JSON.parse(raw.manifest) as WaveManifest, stats, paths };
+    },
+
+    async setWaveFields(waveId: string, fields: Readonly<Record<string, string | number>>): Promise<void> {
+      await r.hset(k.wave(waveId), fields);
+    },
+
+    /** Moves a wave to `status` and audits it, atomically. */
+    async setWaveStatus(waveId: string, status: WaveStatus, actor: string, detail?: Readonly<Record<string, unknown>>): Promise<void> {
+      await r.multi()
+        .hset(k.wave(waveId), 'status', status)
+        .xadd(k.audit, '*', 'r', JSON.stringify({ ts: now().toISOString(), type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }))
+        .exec();
+    },
+
+    async listWaves(limit = 50): Promise<string[]> {
+      return r.zrevrange(k.waves, 0, limit - 1);
+    },
+  };
+}
+
+export type Ledger = ReturnType<typeof createLedger>;
+
+/** A wave's progress, derived from the ledger counters and the wave record. */
+export interface WaveProgress {
+  readonly status: WaveStatus;
+  readonly rows: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly fed: number;
+  /** Per action: state → count. */
+  readonly actions: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  readonly sent: { readonly sms: number; readonly email: number };
+  readonly ambiguous: number;
+  /** Accounts whose notice reached a terminal state (done, failed or skipped). */
+  readonly finished: number;
+  /** All accepted accounts fed and finished. */
+  readonly complete: boolean;
+}
+
+/** Reads a wave's progress in two round trips. */
+export async function waveProgress(ledger: Ledger, waveId: string): Promise<WaveProgress> {
+  const [wave, counts] = await Promise.all([ledger.getWave(waveId), ledger.counts(waveId)]);
+  const actions: Record<string, Record<string, number>> = {};
+  for (const [f, v] of Object.entries(counts)) {
+    const [action, state, extra] = f.split(':');
+    if (!action || !state || extra !== undefined || v === 0) continue;
+    (actions[action] ??= {})[state] = v;
+  }
+  const notify = actions.notify ?? {};
+  const finished = (notify.done ?? 0) + (notify.failed ?? 0) + (notify.skipped ?? 0);
+  const accepted = wave.stats.accepted ?? 0;
+  return {
+    status: wave.status,
+    rows: wave.stats.rows ?? 0,
+    accepted,
+    rejected: wave.stats.rejected ?? 0,
+    fed: wave.stats.fed ?? 0,
+    actions,
+    sent: { sms: counts['notify:sent:sms'] ?? 0, email: counts['notify:sent:email'] ?? 0 },
+    ambiguous: counts['notify:ambiguous'] ?? 0,
+    finished,
+    complete: (wave.status === 'fed' || wave.status === 'completed') && finished >= accepted,
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * Every Redis key breachwave itself writes (BullMQ's own keys live under `<prefix>:<queue>:…`).
+ * Changing a key's shape strands data already written: add a new key and migrate instead.
+ */
+export function keys(prefix: string) {
+  return {
+    /** Sorted set of wave ids by creation time. */
+    waves: `${prefix}:waves`,
+    /** Hash: the wave's manifest (JSON), status and ingest/feed counters. */
+    wave: (w: string) => `${prefix}:wave:${w}`,
+    /** Hash: per-action state counters, `<action>:<state>` and extra counters. */
+    counts: (w: string) => `${prefix}:wave:${w}:counts`,
+    /** Hash: accountId → the account's ledger entry (JSON, one object per action). */
+    ledger: (w: string) => `${prefix}:wave:${w}:ledger`,
+    /** Hash: the minimised account record with its contact points sealed (AES-256-GCM). */
+    account: (w: string, a: string) => `${prefix}:wave:${w}:acct:${a}`,
+    /** Stream of audit records, drained by the audit-writer. */
+    audit: `${prefix}:audit`,
+  } as const;
+}
+export type Keys = ReturnType<typeof keys>;

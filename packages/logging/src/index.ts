@@ -1,0 +1,44 @@
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths redacted by default: secrets (PIN, code, tokens, keys) and contact points. Redaction is
+ * the last line of defence — code should not log these at all — so it is on unless a caller
+ * passes `redact: false` explicitly (tests of the redaction itself).
+ */
+export const REDACT_PATHS: readonly string[] = (() => {
+  const fields = [
+    'pin', 'newPin', 'oldPin', 'temporaryPin', 'code', 'enrollmentCode', 'ssn', 'phone', 'email', 'to', 'from',
+    'name', 'body', 'text', 'html', 'token', 'authToken', 'password', 'pass', 'apiKey', 'secret', 'key',
+    'authorization', 'Authorization', 'cookie',
+  ];
+  return [...fields, ...fields.map((f) => `*.${f}`), ...fields.map((f) => `*.*.${f}`), 'req.headers.authorization', 'err.config'];
+})();
+
+export interface LoggerFactoryOptions {
+  readonly name: string;
+  readonly level?: string;
+  readonly destination?: DestinationStream;
+  /** Default true. */
+  readonly redact?: boolean;
+  readonly base?: Record<string, unknown>;
+}
+
+/** Creates the process's root logger. Inject it; create child loggers per job or request. */
+export function createLogger(options: LoggerFactoryOptions): Logger {
+  const opts: LoggerOptions = {
+    name: options.name,
+    level: options.level ?? 'info',
+    base: { service: options.name, pid: process.pid, ...options.base },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: pino.stdSerializers.err },
+    ...(options.redact === false ? {} : { redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } }),
+  };
+  return options.destination ? pino(opts, options.destination) : pino(opts);
+}
+
+/** A logger that writes nothing, for library callers that do not pass one. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

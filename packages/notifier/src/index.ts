@@ -1,0 +1,2 @@
+export * from './processor.js';
+export * from './worker.js';

@@ -1,0 +1,163 @@
+import {
+  BreachwaveError, chooseChannel, firstNameOf, renderNotice, toBreachwaveError,
+  type Channel, type EmailSender, type Locale, type Segment, type SendResult, type SmsSender, type WaveManifest,
+} from '@breachwave/domain';
+import { parseActionJob } from '@breachwave/jobs';
+import type { Ledger } from '@breachwave/ledger';
+import type { Envelope } from '@breachwave/secrets';
+import type { Logger } from '@breachwave/logging';
+
+/** What the processor needs to know about the job it runs (a narrow view of a BullMQ job). */
+export interface NoticeJob {
+  readonly id?: string | undefined;
+  readonly data: unknown;
+  /** Attempts already made before this one. */
+  readonly attemptsMade: number;
+  /** Attempts allowed in all. */
+  readonly attempts: number;
+}
+
+export type NoticeOutcome =
+  | { readonly status: 'sent'; readonly channel: Channel; readonly providerId: string }
+  | { readonly status: 'already-finished'; readonly state: string };
+
+/** Decrypted contact points; lives only in memory for the length of one send. */
+interface Contact {
+  readonly name?: string;
+  readonly phone?: string;
+  readonly email?: string;
+}
+
+export interface NoticeProcessorDeps {
+  readonly ledger: Ledger;
+  readonly envelope: Envelope;
+  readonly sms?: SmsSender;
+  readonly email?: EmailSender;
+  readonly log: Logger;
+  /** Actor name in audit records. Default `notifier`. */
+  readonly actor?: string;
+  /** Seconds an account's contact record is kept after its notice finished. Default 0. */
+  readonly contactRetentionSeconds?: number;
+}
+
+/**
+ * Thrown for outcomes that must not be retried; the worker turns it into BullMQ's
+ * UnrecoverableError. Carries the catalog error.
+ */
+export class PermanentNoticeError extends Error {
+  override readonly name = 'PermanentNoticeError';
+  constructor(readonly error: BreachwaveError) {
+    super(`${error.code}: ${error.message}`);
+  }
+}
+
+/**
+ * Processes one notice job: claim in the ledger, render, send through the channel port, record.
+ *
+ * Exactly-once rules: a notice whose send was recorded (`done`) is never sent again; a job that
+ * finds its claim still `claimed` (the previous attempt died or got no answer after sending) is
+ * counted as a re-claim and sends again — the one case where a duplicate is possible, and it is
+ * counted (`notify:reclaimed`, `notify:ambiguous`).
+ */
+export function createNoticeProcessor(deps: NoticeProcessorDeps) {
+  const actor = deps.actor ?? 'notifier';
+  const manifests = new Map<string, WaveManifest>();
+
+  const manifestOf = async (waveId: string): Promise<WaveManifest> => {
+    let m = manifests.get(waveId);
+    if (!m) {
+      m = (await deps.ledger.getWave(waveId)).manifest;
+      if (manifests.size > 100) manifests.clear();
+      manifests.set(waveId, m);
+    }
+    return m;
+  };
+
+  const send = async (channel: Channel, contact: Contact, manifest: WaveManifest, account: { segment: Segment; locale: Locale }, reference: string): Promise<SendResult> => {
+    const vars = {
+      brand: manifest.brand,
+      helpUrl: manifest.helpUrl,
+      segment: account.segment,
+      ...(contact.name ? { firstName: firstNameOf(contact.name) } : {}),
+    };
+    if (channel === 'sms') {
+      if (!deps.sms || !contact.phone) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no SMS sender configured' });
+      const n = renderNotice('sms', account.locale, vars);
+      if (n.channel !== 'sms') throw new Error('unreachable');
+      return deps.sms.send({ to: contact.phone, body: n.body, reference });
+    }
+    if (!deps.email || !contact.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email sender configured' });
+    const n = renderNotice('email', account.locale, vars);
+    if (n.channel !== 'email') throw new Error('unreachable');
+    return deps.email.send({ to: contact.email, subject: n.subject, text: n.text, html: n.html, reference });
+  };
+
+  return async function processNotice(job: NoticeJob): Promise<NoticeOutcome> {
+    let ref;
+    try {
+      ref = parseActionJob(job.data);
+    } catch (err) {
+      throw new PermanentNoticeError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
+    }
+    const { waveId, accountId } = ref;
+    const log = deps.log.child({ wave: waveId, account: accountId, job: job.id, attempt: job.attemptsMade + 1 });
+    const base = { waveId, accountId, action: 'notify' as const, actor };
+
+    const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: 'notify.claimed',
+      detail: { attempt: job.attemptsMade + 1 } });
+    if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
+      throw new PermanentNoticeError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
+    }
+    if (claim.outcome === 'rejected') {
+      log.info({ state: claim.previous }, 'notice already finished; nothing to send');
+      return { status: 'already-finished', state: claim.previous ?? 'unknown' };
+    }
+    if (claim.previous === 'claimed') {
+      // The previous attempt claimed and never recorded an outcome: it died mid-send or got no
+      // answer. Count it so operators can reconcile possible duplicates.
+      await deps.ledger.audit({ type: 'notify.reclaimed', actor, wave: waveId, account: accountId, action: 'notify' });
+      log.warn('re-claiming a notice whose previous attempt recorded no outcome');
+    }
+
+    const isLastAttempt = job.attemptsMade + 1 >= job.attempts;
+    const fail = async (error: BreachwaveError): Promise<never> => {
+      await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code },
+        event: 'notify.failed', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null }, counters: { [`notify:error:${error.code}`]: 1 } });
+      await deps.ledger.releaseAccount(waveId, accountId, deps.contactRetentionSeconds ?? 0);
+      log.warn({ code: error.code, kind: error.kind }, 'notice failed for good');
+      throw new PermanentNoticeError(error);
+    };
+
+    let channel: Channel | undefined;
+    try {
+      const account = await deps.ledger.getAccount(waveId, accountId);
+      if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
+      const contact = deps.envelope.openJson<Contact>(account.contact, `${waveId}:${accountId}`);
+      channel = chooseChannel({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email }) ?? undefined;
+      if (!channel) throw new BreachwaveError('BW_NO_CHANNEL');
+      const manifest = await manifestOf(waveId);
+      const result = await send(channel, contact, manifest, account, `${waveId}.${accountId}`);
+      await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ch: channel, pid: result.providerId, err: false },
+        event: 'notify.done', detail: { channel, providerId: result.providerId, status: result.status }, counters: { [`notify:sent:${channel}`]: 1 } });
+      await deps.ledger.releaseAccount(waveId, accountId, deps.contactRetentionSeconds ?? 0);
+      log.info({ channel, providerId: result.providerId }, 'notice sent');
+      return { status: 'sent', channel, providerId: result.providerId };
+    } catch (raw) {
+      const error = toBreachwaveError(raw, 'BW_SMS_NETWORK');
+      if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, 'unexpected error while sending a notice');
+      if (error.kind === 'permanent' || error.kind === 'invalid-input') return fail(error);
+      if (isLastAttempt) return fail(error);
+      if (error.kind === 'ambiguous') {
+        // The send may have happened: mark it, so the next attempt knows it re-sends after an
+        // ambiguous outcome (issue: reconcile with the provider before resending).
+        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, amb: (claim.entry?.amb ?? 0) + 1 },
+          event: 'notify.ambiguous', detail: { code: error.code, channel: channel ?? null }, counters: { 'notify:ambiguous': 1 } });
+      } else {
+        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code },
+          event: 'notify.retry', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null } });
+      }
+      log.warn({ code: error.code, kind: error.kind }, 'notice attempt failed; will retry');
+      throw error;
+    }
+  };
+}

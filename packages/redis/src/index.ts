@@ -1,0 +1,81 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { BreachwaveError } from '@breachwave/domain';
+
+export { Redis } from 'ioredis';
+
+/**
+ * Connection roles (GUIDE §4 rule 9):
+ * - `worker`: BullMQ workers and blocking readers; `maxRetriesPerRequest: null` so a Redis blip
+ *   pauses them instead of failing jobs.
+ * - `producer`: feeders, CLI and HTTP handlers; fail fast (`enableOfflineQueue: false`, bounded
+ *   retries) so an operator sees the outage instead of a hung command.
+ */
+export type RedisRole = 'worker' | 'producer';
+
+export interface RedisFactoryOptions {
+  readonly url: string;
+  readonly role: RedisRole;
+  /** Connection name shown in `CLIENT LIST`. */
+  readonly name?: string;
+  readonly extra?: RedisOptions;
+}
+
+/** Creates a client with the role's settings. Does not connect until first used (lazyConnect). */
+export function createRedis(options: RedisFactoryOptions): Redis {
+  const base: RedisOptions = {
+    lazyConnect: true,
+    connectionName: options.name ?? `breachwave-${options.role}`,
+    ...(options.role === 'worker'
+      ? { maxRetriesPerRequest: null, enableReadyCheck: true }
+      : { maxRetriesPerRequest: 2, enableOfflineQueue: false, connectTimeout: 5000 }),
+    ...options.extra,
+  };
+  return new Redis(options.url, base);
+}
+
+/** Where the URL points, without credentials (for error messages and logs). */
+export function describeRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}:${u.port || '6379'}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
+  } catch {
+    return '(unparseable REDIS_URL)';
+  }
+}
+
+/**
+ * Connects and checks the server is fit for queues: reachable, and `maxmemory-policy` is
+ * `noeviction` (any eviction policy can silently drop jobs and ledger entries).
+ * @throws BreachwaveError BW_REDIS_UNREACHABLE | BW_REDIS_EVICTION_POLICY
+ */
+export async function checkRedis(client: Redis, url: string): Promise<{ version: string; policy: string }> {
+  try {
+    if (client.status === 'wait') await client.connect();
+    await client.ping();
+  } catch (cause) {
+    throw new BreachwaveError('BW_REDIS_UNREACHABLE', {
+      detail: `${describeRedisUrl(url)} (${cause instanceof Error ? cause.message : String(cause)}); start Redis or set REDIS_URL`,
+      cause,
+    });
+  }
+  const info = await client.info('memory');
+  const server = await client.info('server');
+  const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  const version = /redis_version:(\S+)/.exec(server)?.[1] ?? 'unknown';
+  if (policy !== 'noeviction') {
+    throw new BreachwaveError('BW_REDIS_EVICTION_POLICY', {
+      detail: `${describeRedisUrl(url)} has maxmemory-policy ${policy}; set it to noeviction (CONFIG SET maxmemory-policy noeviction)`,
+    });
+  }
+  return { version, policy };
+}
+
+/** Quits a client, falling back to disconnect when the connection is already gone. Idempotent. */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

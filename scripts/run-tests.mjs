@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs the node:test suites through tsx. Node 20's --test takes no globs, so files are found here.
+//   node scripts/run-tests.mjs [DIR…] [--unit]   (--unit: skip test/ end-to-end suites)
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const unit = args.includes('--unit');
+const dirs = args.filter((a) => !a.startsWith('--'));
+const starts = dirs.length ? dirs.map((d) => resolve(d)) : ['packages', 'services', ...(unit ? [] : ['test'])].map((d) => join(root, d));
+
+const files = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.test.ts')) files.push(p);
+  }
+};
+for (const s of starts) walk(s);
+files.sort();
+if (files.length === 0) {
+  console.error('no test files found under', starts.map((s) => relative(root, s)).join(', '));
+  process.exit(1);
+}
+const concurrency = process.env.BW_TEST_CONCURRENCY ?? '2';
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+  cwd: root,
+});
+process.exit(r.status ?? 1);
