@@ -13,7 +13,10 @@ export interface LoggerFactory {
  * is logged with its code and sets exit code 1 — never `process.exit()` right after logging.
  */
 export async function runUntilSignal(name: string, start: (log: Logger) => Promise<Stop>, createLogger: LoggerFactory): Promise<void> {
-  const log = createLogger({ name, level: process.env.LOG_LEVEL ?? 'info' });
+  const wanted = process.env.LOG_LEVEL ?? 'info';
+  const valid = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(wanted);
+  const log = createLogger({ name, level: valid ? wanted : 'info' });
+  if (!valid) log.warn({ variable: 'LOG_LEVEL' }, 'unknown log level; using info');
   let stop: Stop;
   try {
     stop = await start(log);

@@ -9,8 +9,9 @@ export type { Logger } from 'pino';
  */
 export const REDACT_PATHS: readonly string[] = (() => {
   const fields = [
-    'pin', 'newPin', 'oldPin', 'temporaryPin', 'code', 'enrollmentCode', 'ssn', 'phone', 'email', 'to', 'from',
-    'name', 'body', 'text', 'html', 'token', 'authToken', 'password', 'pass', 'apiKey', 'secret', 'key',
+    // Not `code` or `name`: those are error codes and logger/error names, which must stay readable.
+    'pin', 'newPin', 'oldPin', 'temporaryPin', 'enrollmentCode', 'activationCode', 'ssn', 'phone', 'email', 'to',
+    'fullName', 'contact', 'body', 'text', 'html', 'token', 'authToken', 'password', 'pass', 'apiKey', 'secret', 'key',
     'authorization', 'Authorization', 'cookie',
   ];
   return [...fields, ...fields.map((f) => `*.${f}`), ...fields.map((f) => `*.*.${f}`), 'req.headers.authorization', 'err.config'];

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { AuditRecord } from './record.js';
+
+/** `prev` of the first record of a chain: 64 zeros. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Keys the writer owns on every line; a record carrying any of them is rejected as malformed. */
+export const CHAIN_FIELDS = ['seq', 'streamId', 'prev', 'hash'] as const;
+
+/** One line of an audit file: the record plus its place in the hash chain. */
+export interface AuditLine extends AuditRecord {
+  /** 1 for the first record of the chain, then +1 per line, across files. */
+  readonly seq: number;
+  /** Id of the stream entry the record came from. */
+  readonly streamId: string;
+  /** `hash` of the previous line ({@link GENESIS_HASH} for seq 1). */
+  readonly prev: string;
+  /** `sha256hex(prev + '\n' + canonicalJson(line without hash))`. */
+  readonly hash: string;
+}
+
+/**
+ * JSON with object keys sorted recursively (UTF-16 code unit order), no whitespace. Arrays keep
+ * their order; `undefined` members are dropped as `JSON.stringify` does.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    const s = JSON.stringify(value);
+    // JSON.stringify(undefined) is undefined; inside arrays JSON writes null, so do the same.
+    return s === undefined ? 'null' : s;
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  // Built as a string, not an object: an own `__proto__` key (legal in parsed JSON) must survive.
+  const parts: string[] = [];
+  for (const key of Object.keys(obj).sort()) {
+    const v = obj[key];
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    parts.push(`${JSON.stringify(key)}:${canonicalJson(v)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** The chain hash of a line: `sha256hex(prev + '\n' + canonicalJson(line without hash))`. */
+export function hashAuditLine(line: { readonly prev: string }): string {
+  const rest: Record<string, unknown> = { ...line };
+  delete rest.hash;
+  return createHash('sha256').update(`${line.prev}\n${canonicalJson(rest)}`).digest('hex');
+}
+
+/** Builds the chained line for `record` (fields are copied as given, chain fields appended). */
+export function chainAuditLine(record: Readonly<Record<string, unknown>>, seq: number, streamId: string, prev: string): AuditLine {
+  const { ts, type, ...rest } = record;
+  const unhashed = { seq, ts, type, ...rest, streamId, prev };
+  const hash = hashAuditLine(unhashed);
+  return { ...unhashed, hash } as unknown as AuditLine;
+}
+
+const STREAM_ID = /^(\d+)-(\d+)$/;
+
+/** True for a Redis stream id `ms-seq`. */
+export function isStreamId(id: unknown): id is string {
+  return typeof id === 'string' && STREAM_ID.test(id);
+}
+
+/** Orders two stream ids numerically (`-1`, `0`, `1`). Both must satisfy {@link isStreamId}. */
+export function compareStreamIds(a: string, b: string): number {
+  const ma = STREAM_ID.exec(a);
+  const mb = STREAM_ID.exec(b);
+  if (!ma || !mb) throw new TypeError(`not a stream id: ${ma ? b : a}`);
+  const [ams, aseq] = [BigInt(ma[1] ?? '0'), BigInt(ma[2] ?? '0')];
+  const [bms, bseq] = [BigInt(mb[1] ?? '0'), BigInt(mb[2] ?? '0')];
+  if (ams !== bms) return ams < bms ? -1 : 1;
+  if (aseq !== bseq) return aseq < bseq ? -1 : 1;
+  return 0;
+}

@@ -1,0 +1,70 @@
+import { createAuditWriter, type AuditWriter, type AuditWriterOptions } from '@breachwave/audit';
+import type { Logger } from '@breachwave/logging';
+import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import type { AuditWriterConfig } from './config.js';
+
+export { loadAuditWriterConfig, auditWriterEnvSchema, type AuditWriterConfig } from './config.js';
+
+/** What {@link runAuditWriter} is given besides config. */
+export interface AuditWriterDeps {
+  readonly log: Logger;
+  /** A client to use instead of creating one; the caller keeps ownership (not closed on stop). */
+  readonly redis?: Redis;
+  /** Writer tuning for tests and in-process runs. */
+  readonly writer?: Partial<Pick<AuditWriterOptions, 'group' | 'consumer' | 'batchSize' | 'blockMs' | 'closeTimeoutMs'>>;
+}
+
+/** A started audit writer. */
+export interface RunningAuditWriter {
+  /** The writer itself, e.g. for `drainOnce()` before verifying (CLI, demo). */
+  readonly writer: AuditWriter;
+  /** Stops reading, finishes the batch in flight, closes the file and the Redis client it created. Idempotent. */
+  stop(): Promise<void>;
+  /** Settles once everything is closed: resolves after `stop()`, rejects if writing failed (it then stops itself). */
+  readonly stopped: Promise<void>;
+}
+
+/**
+ * Composition root of the audit writer: Redis (worker role, checked), then the writer, started.
+ * Holds no rules of its own; usable in-process by the CLI and demo.
+ * @throws BreachwaveError BW_REDIS_UNREACHABLE | BW_REDIS_EVICTION_POLICY | BW_AUDIT_CHAIN_BROKEN
+ */
+export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWriterDeps): Promise<RunningAuditWriter> {
+  const { log } = deps;
+  const redis = deps.redis ?? createRedis({ url: config.redisUrl, role: 'worker', name: 'breachwave-audit-writer' });
+  const ownsRedis = deps.redis === undefined;
+  // Without a listener ioredis prints every reconnect failure to stderr; log it instead.
+  if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err }, 'audit writer: Redis connection error'));
+  const writer = createAuditWriter({
+    redis, prefix: config.prefix, dir: config.auditDir, log, maxLinesPerFile: config.maxLinesPerFile, ...deps.writer,
+  });
+  try {
+    await checkRedis(redis, config.redisUrl);
+    await writer.start();
+  } catch (err) {
+    await writer.close();
+    if (ownsRedis) await closeRedis(redis);
+    throw err;
+  }
+  log.info({ dir: config.auditDir, prefix: config.prefix }, 'audit writer started');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await writer.close();
+      if (ownsRedis) await closeRedis(redis);
+      log.info('audit writer stopped');
+    })();
+    return stopping;
+  };
+  const stopped = writer.whenStopped().then(
+    () => stop(),
+    async (err: unknown) => {
+      await stop().catch(() => {});
+      throw err;
+    },
+  );
+  // The caller observes `stopped`; this only keeps an unobserved failure from crashing the process.
+  stopped.catch(() => {});
+  return { writer, stop, stopped };
+}
