@@ -1,0 +1,4 @@
+export * from './twilio-server.js';
+export * from './smtp-sink.js';
+export * from './redis.js';
+export * from './wait-for.js';
