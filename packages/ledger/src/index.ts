@@ -50,6 +50,8 @@ export interface TransitionResult {
   readonly outcome: 'ok' | 'rejected' | 'missing' | 'no-action';
   readonly previous: ActionState | undefined;
   readonly entry: ActionEntry | undefined;
+  /** The account's whole ledger entry after the transition (before it, when rejected). */
+  readonly all: LedgerEntry | undefined;
 }
 
 /** An audit record as written to the stream (see `@breachwave/audit`). */
@@ -94,7 +96,7 @@ export interface LedgerDeps {
 }
 
 type ScriptRedis = Redis & {
-  bwTransition(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string]>;
+  bwTransition(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string, string]>;
   bwInitAccounts(k1: string, k2: string, k3: string, ...args: string[]): Promise<string[]>;
 };
 
@@ -124,7 +126,7 @@ export function createLedger(deps: LedgerDeps) {
     async transition(req: TransitionRequest): Promise<TransitionResult> {
       const ts = now().toISOString();
       const record = { ts, type: req.event, actor: req.actor, wave: req.waveId, account: req.accountId, action: req.action, ...(req.detail ? { detail: req.detail } : {}) };
-      const [outcome, prev, entry] = await r.bwTransition(
+      const [outcome, prev, entry, all] = await r.bwTransition(
         k.ledger(req.waveId), k.counts(req.waveId), k.audit,
         req.accountId, req.action, req.from === '*' ? '*' : req.from.join(','), req.to,
         JSON.stringify({ ...req.patch, at: ts }), JSON.stringify(record), JSON.stringify(req.counters ?? {}),
@@ -133,6 +135,7 @@ export function createLedger(deps: LedgerDeps) {
         outcome: outcome as TransitionResult['outcome'],
         previous: prev ? (prev as ActionState) : undefined,
         entry: entry ? (JSON.parse(entry) as ActionEntry) : undefined,
+        all: all ? (JSON.parse(all) as LedgerEntry) : undefined,
       };
     },
 

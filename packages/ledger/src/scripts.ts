@@ -7,20 +7,20 @@
  * KEYS: ledger, counts, audit stream.
  * ARGV: accountId, action, allowed from-states ("a,b" or "*"), to-state, patch JSON,
  *       audit record JSON (from/to are filled in here), extra counters JSON ({name: delta}).
- * Returns {outcome, previousState, entryJson}; outcome is ok | rejected | missing | no-action.
+ * Returns {outcome, previousState, actionEntryJson, wholeEntryJson}; outcome is ok | rejected | missing | no-action.
  * Moving to `claimed` counts a claim (`n`), so re-claims after a crash are visible.
  */
 export const TRANSITION = `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return {'missing', '', ''} end
+if not raw then return {'missing', '', '', ''} end
 local entry = cjson.decode(raw)
 local a = entry[ARGV[2]]
-if type(a) ~= 'table' then return {'no-action', '', raw} end
+if type(a) ~= 'table' then return {'no-action', '', '', raw} end
 local cur = a.s
 if ARGV[3] ~= '*' then
   local allowed = false
   for s in string.gmatch(ARGV[3], '[^,]+') do if s == cur then allowed = true end end
-  if not allowed then return {'rejected', cur, cjson.encode(a)} end
+  if not allowed then return {'rejected', cur, cjson.encode(a), raw} end
 end
 for k, v in pairs(cjson.decode(ARGV[5])) do
   if v == false then a[k] = nil else a[k] = v end
@@ -28,7 +28,8 @@ end
 if ARGV[4] == 'claimed' then a.n = (a.n or 0) + 1 end
 a.s = ARGV[4]
 entry[ARGV[2]] = a
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
+local encoded = cjson.encode(entry)
+redis.call('HSET', KEYS[1], ARGV[1], encoded)
 if cur ~= ARGV[4] then
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':' .. cur, -1)
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':' .. ARGV[4], 1)
@@ -38,7 +39,7 @@ local rec = cjson.decode(ARGV[6])
 rec.from = cur
 rec.to = ARGV[4]
 redis.call('XADD', KEYS[3], '*', 'r', cjson.encode(rec))
-return {'ok', cur, cjson.encode(a)}
+return {'ok', cur, cjson.encode(a), encoded}
 `;
 
 /**

@@ -1,2 +1,1 @@
 export * from './processor.js';
-export * from './worker.js';

@@ -1,20 +1,24 @@
 import {
   BreachwaveError, chooseChannel, firstNameOf, renderNotice, toBreachwaveError,
-  type Channel, type EmailSender, type Locale, type Segment, type SendResult, type SmsSender, type WaveManifest,
+  type Channel, type EmailSender, type Locale, type NoticeVars, type Segment, type SendResult, type SmsSender, type WaveManifest,
 } from '@breachwave/domain';
 import { parseActionJob } from '@breachwave/jobs';
 import type { Ledger } from '@breachwave/ledger';
 import type { Envelope } from '@breachwave/secrets';
 import type { Logger } from '@breachwave/logging';
+import { PermanentActionError, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
+import type { AccountRecord, LedgerEntry } from '@breachwave/ledger';
 
-/** What the processor needs to know about the job it runs (a narrow view of a BullMQ job). */
-export interface NoticeJob {
-  readonly id?: string | undefined;
-  readonly data: unknown;
-  /** Attempts already made before this one. */
-  readonly attemptsMade: number;
-  /** Attempts allowed in all. */
-  readonly attempts: number;
+export type NoticeJob = ActionJobView;
+
+/**
+ * Adds what earlier actions produced to a notice (a rotated PIN, an enrollment code). Runs right
+ * before rendering; whatever it returns lives only in memory for this one send.
+ */
+export interface NoticeEnricher {
+  enrich(ctx: { waveId: string; accountId: string; entry: LedgerEntry; account: AccountRecord; channel: Channel }): Promise<Partial<NoticeVars>>;
+  /** Called once the send is recorded (e.g. wipe a held temporary PIN). */
+  afterSent?(ctx: { waveId: string; accountId: string }): Promise<void>;
 }
 
 export type NoticeOutcome =
@@ -38,17 +42,7 @@ export interface NoticeProcessorDeps {
   readonly actor?: string;
   /** Seconds an account's contact record is kept after its notice finished. Default 0. */
   readonly contactRetentionSeconds?: number;
-}
-
-/**
- * Thrown for outcomes that must not be retried; the worker turns it into BullMQ's
- * UnrecoverableError. Carries the catalog error.
- */
-export class PermanentNoticeError extends Error {
-  override readonly name = 'PermanentNoticeError';
-  constructor(readonly error: BreachwaveError) {
-    super(`${error.code}: ${error.message}`);
-  }
+  readonly enrichers?: readonly NoticeEnricher[];
 }
 
 /**
@@ -73,8 +67,9 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     return m;
   };
 
-  const send = async (channel: Channel, contact: Contact, manifest: WaveManifest, account: { segment: Segment; locale: Locale }, reference: string): Promise<SendResult> => {
-    const vars = {
+  const send = async (channel: Channel, contact: Contact, manifest: WaveManifest, account: { segment: Segment; locale: Locale }, reference: string, extra: Partial<NoticeVars>): Promise<SendResult> => {
+    const vars: NoticeVars = {
+      ...extra,
       brand: manifest.brand,
       helpUrl: manifest.helpUrl,
       segment: account.segment,
@@ -97,7 +92,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     try {
       ref = parseActionJob(job.data);
     } catch (err) {
-      throw new PermanentNoticeError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
+      throw new PermanentActionError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
     }
     const { waveId, accountId } = ref;
     const log = deps.log.child({ wave: waveId, account: accountId, job: job.id, attempt: job.attemptsMade + 1 });
@@ -106,7 +101,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: 'notify.claimed',
       detail: { attempt: job.attemptsMade + 1 } });
     if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
-      throw new PermanentNoticeError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
+      throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
     }
     if (claim.outcome === 'rejected') {
       log.info({ state: claim.previous }, 'notice already finished; nothing to send');
@@ -124,8 +119,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code },
         event: 'notify.failed', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null }, counters: { [`notify:error:${error.code}`]: 1 } });
       await deps.ledger.releaseAccount(waveId, accountId, deps.contactRetentionSeconds ?? 0);
-      log.warn({ code: error.code, kind: error.kind }, 'notice failed for good');
-      throw new PermanentNoticeError(error);
+      log.warn({ errorCode: error.code, kind: error.kind }, 'notice failed for good');
+      throw new PermanentActionError(error);
     };
 
     let channel: Channel | undefined;
@@ -135,11 +130,21 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       const contact = deps.envelope.openJson<Contact>(account.contact, `${waveId}:${accountId}`);
       channel = chooseChannel({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email }) ?? undefined;
       if (!channel) throw new BreachwaveError('BW_NO_CHANNEL');
+      const entry = claim.all ?? {};
+      const unmet = unmetPrerequisites(entry, 'notify');
+      if (unmet.length > 0) {
+        // Order invariant: no notice before the actions it reports on. The chain only queues a
+        // notice after them, so this is a bug or a manual re-drive: fail loudly, send nothing.
+        throw new BreachwaveError('BW_ORDER_VIOLATION', { detail: unmet.map((u) => `${u.action} is ${u.state}`).join(', ') });
+      }
+      let extra: Partial<NoticeVars> = {};
+      for (const e of deps.enrichers ?? []) extra = { ...extra, ...(await e.enrich({ waveId, accountId, entry, account, channel })) };
       const manifest = await manifestOf(waveId);
-      const result = await send(channel, contact, manifest, account, `${waveId}.${accountId}`);
+      const result = await send(channel, contact, manifest, account, `${waveId}.${accountId}`, extra);
       await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ch: channel, pid: result.providerId, err: false },
         event: 'notify.done', detail: { channel, providerId: result.providerId, status: result.status }, counters: { [`notify:sent:${channel}`]: 1 } });
       await deps.ledger.releaseAccount(waveId, accountId, deps.contactRetentionSeconds ?? 0);
+      for (const e of deps.enrichers ?? []) await e.afterSent?.({ waveId, accountId });
       log.info({ channel, providerId: result.providerId }, 'notice sent');
       return { status: 'sent', channel, providerId: result.providerId };
     } catch (raw) {
@@ -156,7 +161,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code },
           event: 'notify.retry', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null } });
       }
-      log.warn({ code: error.code, kind: error.kind }, 'notice attempt failed; will retry');
+      log.warn({ errorCode: error.code, kind: error.kind }, 'notice attempt failed; will retry');
       throw error;
     }
   };

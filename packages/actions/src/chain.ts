@@ -1,0 +1,113 @@
+import { ACTIONS, BreachwaveError, toBreachwaveError, type ActionName, type ErrorCode } from '@breachwave/domain';
+import { parseActionJob } from '@breachwave/jobs';
+import type { ActionEntry, Ledger, LedgerEntry, PatchValue } from '@breachwave/ledger';
+import type { Logger } from '@breachwave/logging';
+import { PermanentActionError, type ActionJobView, type ActionQueues } from './worker.js';
+
+/** The account's actions in execution order (rotate → code → notify). */
+export function orderedActions(entry: LedgerEntry): ActionName[] {
+  return ACTIONS.filter((a) => entry[a] !== undefined);
+}
+
+/** The action after `action` in the account's plan, if any. */
+export function nextAction(entry: LedgerEntry, action: ActionName): ActionName | undefined {
+  const order = orderedActions(entry);
+  return order[order.indexOf(action) + 1];
+}
+
+/** Actions before `action` that are not done yet (the order invariant). */
+export function unmetPrerequisites(entry: LedgerEntry, action: ActionName): { action: ActionName; state: ActionEntry['s'] }[] {
+  const order = orderedActions(entry);
+  return order.slice(0, order.indexOf(action)).filter((a) => entry[a]?.s !== 'done').map((a) => ({ action: a, state: entry[a]?.s ?? 'pending' }));
+}
+
+/** Queues the account's next action after `after` finished, if it is still pending. */
+export async function advance(deps: { ledger: Ledger; queues: ActionQueues }, waveId: string, accountId: string, after: ActionName): Promise<ActionName | undefined> {
+  const entry = await deps.ledger.get(waveId, accountId);
+  if (!entry) return undefined;
+  const next = nextAction(entry, after);
+  if (next && entry[next]?.s === 'pending') await deps.queues.add(next, { waveId, accountId });
+  return next;
+}
+
+/**
+ * After an action failed for good, the actions that depended on it must not run (no notice may
+ * promise a PIN reset that did not happen): each later pending action becomes `skipped` with the
+ * cause, in the ledger and the audit.
+ */
+export async function skipDependents(ledger: Ledger, waveId: string, accountId: string, failed: ActionName, cause: ErrorCode, actor: string): Promise<void> {
+  const entry = await ledger.get(waveId, accountId);
+  if (!entry) return;
+  const order = orderedActions(entry);
+  for (const later of order.slice(order.indexOf(failed) + 1)) {
+    await ledger.transition({ waveId, accountId, action: later, actor, from: ['pending'], to: 'skipped',
+      patch: { err: `DEPENDENCY_FAILED:${failed}` }, event: `${later}.skipped`, detail: { because: failed, code: cause } });
+  }
+}
+
+export interface StepResult {
+  /** Fields to record on the action's ledger entry (no secrets). */
+  readonly patch?: Readonly<Record<string, PatchValue>>;
+  /** Audit detail (no secrets). */
+  readonly detail?: Readonly<Record<string, unknown>>;
+  readonly counters?: Readonly<Record<string, number>>;
+}
+
+export interface RunStepDeps {
+  readonly ledger: Ledger;
+  readonly queues: ActionQueues;
+  readonly log: Logger;
+  readonly actor: string;
+}
+
+export type StepOutcome = { readonly status: 'done'; readonly next?: ActionName } | { readonly status: 'already-finished'; readonly state: string };
+
+/**
+ * Runs one non-notify action step with the ledger's exactly-once rules: claim (pending|claimed →
+ * claimed), run `step` — which must itself be idempotent for a re-claim (e.g. a deterministic
+ * rotation id) — record done, and queue the next action. Transient failures go back to pending and
+ * retry with backoff; permanent ones (or the last attempt) fail the action and skip its dependents.
+ */
+export async function runStep(deps: RunStepDeps, action: ActionName, job: ActionJobView,
+  step: (ctx: { waveId: string; accountId: string; entry: ActionEntry; reclaimed: boolean; log: Logger }) => Promise<StepResult>): Promise<StepOutcome> {
+  let ref;
+  try {
+    ref = parseActionJob(job.data);
+  } catch (err) {
+    throw new PermanentActionError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
+  }
+  const { waveId, accountId } = ref;
+  const log = deps.log.child({ wave: waveId, account: accountId, action, job: job.id, attempt: job.attemptsMade + 1 });
+  const base = { waveId, accountId, action, actor: deps.actor };
+  const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: `${action}.claimed`, detail: { attempt: job.attemptsMade + 1 } });
+  if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
+    throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: `no ${action} ledger entry` }));
+  }
+  if (claim.outcome === 'rejected') {
+    // Finished before (a duplicate or replayed job): make sure the chain moved on, do nothing else.
+    if (claim.previous === 'done') await advance(deps, waveId, accountId, action);
+    return { status: 'already-finished', state: claim.previous ?? 'unknown' };
+  }
+  try {
+    const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log });
+    await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ...result.patch, err: false }, event: `${action}.done`,
+      ...(result.detail ? { detail: result.detail } : {}), ...(result.counters ? { counters: result.counters } : {}) });
+    const next = await advance(deps, waveId, accountId, action);
+    return next ? { status: 'done', next } : { status: 'done' };
+  } catch (raw) {
+    if (raw instanceof PermanentActionError) throw raw;
+    const error = toBreachwaveError(raw, 'BW_SMS_NETWORK');
+    if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, `unexpected error in ${action}`);
+    const permanent = error.kind === 'permanent' || error.kind === 'invalid-input' || job.attemptsMade + 1 >= job.attempts;
+    if (permanent) {
+      await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code }, event: `${action}.failed`,
+        detail: { code: error.code, kind: error.kind }, counters: { [`${action}:error:${error.code}`]: 1 } });
+      await skipDependents(deps.ledger, waveId, accountId, action, error.code, deps.actor);
+      log.warn({ errorCode: error.code, kind: error.kind }, `${action} failed for good; dependents skipped`);
+      throw new PermanentActionError(error);
+    }
+    await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code }, event: `${action}.retry`, detail: { code: error.code, kind: error.kind } });
+    log.warn({ errorCode: error.code, kind: error.kind }, `${action} attempt failed; will retry`);
+    throw error;
+  }
+}

@@ -1,0 +1,113 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
+import { QUEUES } from '@breachwave/jobs';
+import { createLedger, type Ledger } from '@breachwave/ledger';
+import { silentLogger } from '@breachwave/logging';
+import { createEnvelope } from '@breachwave/secrets';
+import { createActionQueues, createActionWorker } from '@breachwave/actions';
+import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
+import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
+import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
+import { createNoticeProcessor } from './processor.js';
+
+let server: TestRedis;
+let redis: Redis;
+let twilio: TwilioServer;
+let smtp: SmtpSink;
+before(async () => {
+  server = await acquireRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: null });
+  twilio = await startTwilioServer();
+  smtp = await startSmtpSink();
+});
+after(async () => {
+  await twilio.close();
+  await smtp.close();
+  await redis.quit();
+  await server.stop();
+});
+
+const envelope = createEnvelope([{ id: 'k1', key: randomBytes(32) }]);
+
+/** A wave with accounts in the ledger and their sealed records, a worker running the real processor. */
+async function setup(accounts: { id: string; phone?: string; email?: string }[]) {
+  const prefix = `n${randomBytes(3).toString('hex')}`;
+  const ledger: Ledger = createLedger({ redis, prefix });
+  const waveId = 'w1';
+  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'Example', helpUrl: 'https://h.example.com', actions: DEFAULT_SEGMENT_ACTIONS }, { accepted: accounts.length }, {});
+  await ledger.putAccounts(waveId, accounts.map((a) => ({
+    accountId: a.id,
+    record: { segment: 'former', locale: 'en', exposed: [], hasPhone: Boolean(a.phone), phoneIsMobile: Boolean(a.phone), hasEmail: Boolean(a.email), line: 2,
+      contact: envelope.sealJson({ phone: a.phone, email: a.email, name: 'Ana Test' }, `${waveId}:${a.id}`) },
+  })));
+  await ledger.initAccounts(waveId, 'test', accounts.map((a) => ({ accountId: a.id, actions: ['notify'] })));
+  const sms = createTwilioSmsSender({ client: createTwilioClient({ accountSid: twilio.accountSid, authToken: twilio.authToken, baseUrl: twilio.url, timeoutMs: 2000 }), from: '+15005550006' });
+  const email = createSmtpEmailSender({ host: '127.0.0.1', port: smtp.port, from: 'n@example.com' });
+  const processor = createNoticeProcessor({ ledger, envelope, sms, email, log: silentLogger() });
+  const worker = createActionWorker({ action: 'notify', connection: redis, prefix, processor, log: silentLogger(), concurrency: 5 });
+  const queues = createActionQueues({ connection: redis, prefix });
+  await worker.start();
+  return {
+    ledger, waveId, queues, prefix,
+    close: async () => { await worker.close(); await queues.close(); await email.close(); },
+  };
+}
+
+test('a transient provider error retries and sends once; a permanent one fails at once with its reason', async () => {
+  twilio.reset();
+  const s = await setup([{ id: 'retry', phone: '+12025550111' }, { id: 'perm', phone: '+12025550112' }]);
+  twilio.inject('server-error', { times: 1, to: '+12025550111' });
+  twilio.inject('invalid-number', { to: '+12025550112' });
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'retry' }, { backoff: { type: 'fixed', delay: 10 } });
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'perm' }, { backoff: { type: 'fixed', delay: 10 } });
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'retry'))?.notify?.s === 'done' && (await s.ledger.get(s.waveId, 'perm'))?.notify?.s === 'failed', { what: 'both finished' });
+  assert.equal(twilio.messages.filter((m) => m.to === '+12025550111').length, 1);
+  assert.equal(twilio.messages.filter((m) => m.to === '+12025550112').length, 0);
+  const perm = await s.ledger.get(s.waveId, 'perm');
+  assert.equal(perm?.notify?.err, 'BW_SMS_INVALID_NUMBER');
+  assert.equal(perm?.notify?.n, 1, 'a permanent error is not retried');
+  assert.equal((await s.ledger.get(s.waveId, 'retry'))?.notify?.n, 2);
+  const failedJobs = await new Queue(QUEUES.notify, { connection: redis, prefix: s.prefix }).getFailed();
+  assert.equal(failedJobs.length, 1);
+  assert.match(failedJobs[0]?.failedReason ?? '', /BW_SMS_INVALID_NUMBER/);
+  await s.close();
+});
+
+test('a job for a notice already recorded sends nothing; a malformed payload fails with its reason and the worker goes on', async () => {
+  twilio.reset();
+  smtp.reset();
+  const s = await setup([{ id: 'a1', email: 'ana@example.com' }, { id: 'a2', email: 'bo@example.com' }]);
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'a1' });
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'a1'))?.notify?.s === 'done', { what: 'a1 sent' });
+  const q = new Queue(QUEUES.notify, { connection: redis, prefix: s.prefix });
+  // A duplicate job (e.g. re-driven by hand) for the recorded notice, then a garbage payload.
+  await q.add('notify', { waveId: s.waveId, accountId: 'a1' }, { jobId: 'manual-dup' });
+  await q.add('notify', { waveId: s.waveId, phone: '+12025550199' }, { jobId: 'garbage', attempts: 3 });
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'a2' });
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'a2'))?.notify?.s === 'done', { what: 'a2 sent after the bad job' });
+  await waitFor(async () => (await q.getJob('manual-dup'))?.finishedOn, { what: 'duplicate processed' });
+  assert.equal(smtp.messages.filter((m) => m.envelope.to.includes('ana@example.com')).length, 1, 'no second notice for a recorded send');
+  const garbage = await waitFor(async () => { const j = await q.getJob('garbage'); return j?.failedReason ? j : undefined; }, { what: 'garbage failed' });
+  assert.match(garbage.failedReason, /BW_JOB_PAYLOAD_INVALID/);
+  assert.ok(!garbage.failedReason.includes('2025550199'), 'the reason does not echo the payload');
+  assert.equal(garbage.attemptsMade, 1, 'a malformed payload is not retried');
+  await q.close();
+  await s.close();
+});
+
+test('email notices carry the rendered content and a reference header', async () => {
+  smtp.reset();
+  const s = await setup([{ id: 'e1', email: 'cy@example.com' }]);
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'e1' });
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'e1'))?.notify?.s === 'done', { what: 'sent' });
+  const m = smtp.messages.find((x) => x.envelope.to.includes('cy@example.com'));
+  assert.ok(m);
+  assert.match(m.subject ?? '', /Example: important notice/);
+  assert.match(m.text ?? '', /^Dear Ana,/);
+  assert.equal(m.headers['x-breachwave-ref'], `${s.waveId}.e1`);
+  await s.close();
+});

@@ -1,0 +1,90 @@
+import type { BreachwaveConfig } from '@breachwave/config';
+import type { EmailSender, SmsSender } from '@breachwave/domain';
+import { createLedger } from '@breachwave/ledger';
+import type { Logger } from '@breachwave/logging';
+import { createNoticeProcessor, type NoticeEnricher } from '@breachwave/notifier';
+import { createActionWorker } from '@breachwave/actions';
+import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { createEnvelope, parseKey } from '@breachwave/secrets';
+import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
+import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
+
+export interface NotifierOverrides {
+  /** Replace the configured senders (e.g. the demo's loopback sinks are configured through env). */
+  readonly sms?: SmsSender;
+  readonly email?: EmailSender;
+  readonly lockDuration?: number;
+  readonly stalledInterval?: number;
+  readonly enrichers?: readonly NoticeEnricher[];
+}
+
+export interface RunningNotifier {
+  close(): Promise<void>;
+}
+
+/**
+ * Composition root of the notifier: wires config, Redis, ledger, envelope, the vendor adapters and
+ * the BullMQ worker. Holds no business rules.
+ */
+export async function runNotifier(config: BreachwaveConfig, log: Logger, overrides: NotifierOverrides = {}): Promise<RunningNotifier> {
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-notifier-ledger' });
+  await checkRedis(redis, config.redisUrl);
+  const ledger = createLedger({ redis, prefix: config.prefix });
+  const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
+
+  let sms = overrides.sms;
+  if (!sms && config.twilio) {
+    const t = config.twilio;
+    const client = createTwilioClient({ accountSid: t.accountSid, authToken: t.authToken, timeoutMs: t.timeoutMs, ...(t.baseUrl ? { baseUrl: t.baseUrl } : {}) });
+    sms = createTwilioSmsSender({
+      client,
+      ...(t.from ? { from: t.from } : {}),
+      ...(t.messagingServiceSid ? { messagingServiceSid: t.messagingServiceSid } : {}),
+      ...(t.statusCallback ? { statusCallback: t.statusCallback } : {}),
+    });
+  }
+  if (!sms) log.warn('no SMS provider configured (TWILIO_*): accounts that need SMS will fail with BW_NO_CHANNEL');
+  const smtp = overrides.email
+    ? undefined
+    : createSmtpEmailSender({
+        host: config.smtp.host,
+        port: config.smtp.port,
+        secure: config.smtp.secure,
+        from: config.smtp.from,
+        pool: true,
+        maxConnections: config.smtp.maxConnections,
+        ...(config.smtp.user && config.smtp.pass ? { auth: { user: config.smtp.user, pass: config.smtp.pass } } : {}),
+      });
+  const email = overrides.email ?? smtp;
+
+  const processor = createNoticeProcessor({
+    ledger, envelope, log, contactRetentionSeconds: config.notifier.contactRetentionSeconds,
+    ...(overrides.enrichers ? { enrichers: overrides.enrichers } : {}),
+    ...(sms ? { sms } : {}), ...(email ? { email } : {}),
+  });
+  const worker = createActionWorker({
+    action: 'notify',
+    connection: { url: config.redisUrl, maxRetriesPerRequest: null },
+    prefix: config.prefix,
+    processor,
+    log,
+    concurrency: config.notifier.concurrency,
+    ...(overrides.lockDuration ? { lockDuration: overrides.lockDuration } : {}),
+    ...(overrides.stalledInterval ? { stalledInterval: overrides.stalledInterval } : {}),
+  });
+  await worker.start();
+  log.info({ concurrency: config.notifier.concurrency, sms: Boolean(sms), email: Boolean(email) }, 'notifier started');
+
+  let closed: Promise<void> | undefined;
+  return {
+    close: () => {
+      closed ??= (async () => {
+        await worker.close();
+        await smtp?.close();
+        await closeRedis(redis);
+        log.info('notifier stopped');
+      })();
+      return closed;
+    },
+  };
+}
