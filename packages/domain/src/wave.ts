@@ -1,4 +1,4 @@
-import type { AffectedAccount, Segment } from './account.js';
+import type { AffectedAccount, DataCategory, Segment } from './account.js';
 
 /** Side effects on one account, in the order they must happen. */
 export const ACTIONS = ['rotate-pin', 'issue-code', 'notify'] as const;
@@ -7,6 +7,32 @@ export type ActionName = (typeof ACTIONS)[number];
 /** Per-action ledger states. `claimed` means a worker started the side effect. */
 export const ACTION_STATES = ['pending', 'claimed', 'done', 'failed', 'skipped'] as const;
 export type ActionState = (typeof ACTION_STATES)[number];
+
+/**
+ * Which accounts an action applies to: the account's segment is one of `segments` (any when
+ * absent) AND its exposed data includes one of `exposedAny` (no condition when absent).
+ */
+export interface ActionRule {
+  readonly segments?: readonly Segment[];
+  readonly exposedAny?: readonly DataCategory[];
+}
+
+/** Rules for the optional actions; `notify` applies to every accepted account. */
+export type ActionRules = Readonly<Partial<Record<Exclude<ActionName, 'notify'>, ActionRule>>>;
+
+/** The rules a wave uses for an action the operator turns on without saying more. */
+export const DEFAULT_ACTION_RULES: Readonly<Record<Exclude<ActionName, 'notify'>, ActionRule>> = {
+  // The seed: names, numbers and PINs of active prepaid customers were taken.
+  'rotate-pin': { segments: ['prepaid-active'], exposedAny: ['pin'] },
+  // Identity protection where the exposed data enables identity theft.
+  'issue-code': { exposedAny: ['ssn', 'drivers-license'] },
+};
+
+/** How a rotated PIN reaches the customer. */
+export type PinDelivery = 'none' | 'sms-temporary';
+
+/** Where enrollment codes come from. */
+export type CodeSource = { readonly kind: 'generated' } | { readonly kind: 'pool'; readonly pool: string };
 
 /** The operator-approved description of a wave. */
 export interface WaveManifest {
@@ -17,6 +43,21 @@ export interface WaveManifest {
   readonly helpUrl: string;
   /** Which actions each segment gets. `notify` is implied for every accepted account. */
   readonly actions: Readonly<Record<Segment, readonly ActionName[]>>;
+  /** When present, decides the optional actions per account (segment and exposed data). */
+  readonly rules?: ActionRules;
+  /** Default `none`. */
+  readonly pinDelivery?: PinDelivery;
+  /** Required when `issue-code` is on. */
+  readonly codeSource?: CodeSource;
+  /** Enrollment deadline (ISO date) printed in notices. */
+  readonly enrollBy?: string;
+}
+
+/** True when the account matches the rule. */
+export function ruleMatches(rule: ActionRule, account: Pick<AffectedAccount, 'segment' | 'exposed'>): boolean {
+  if (rule.segments && !rule.segments.includes(account.segment)) return false;
+  if (rule.exposedAny && !rule.exposedAny.some((c) => account.exposed.includes(c))) return false;
+  return true;
 }
 
 export const DEFAULT_SEGMENT_ACTIONS: Readonly<Record<Segment, readonly ActionName[]>> = {
@@ -27,8 +68,15 @@ export const DEFAULT_SEGMENT_ACTIONS: Readonly<Record<Segment, readonly ActionNa
 };
 
 /** The ordered actions for one account under a manifest. */
-export function planActions(account: Pick<AffectedAccount, 'segment'>, manifest: Pick<WaveManifest, 'actions'>): ActionName[] {
-  const wanted = new Set(manifest.actions[account.segment]);
+export function planActions(account: Pick<AffectedAccount, 'segment' | 'exposed'>, manifest: Pick<WaveManifest, 'actions' | 'rules'>): ActionName[] {
+  const wanted = new Set<ActionName>();
+  if (manifest.rules) {
+    for (const [action, rule] of Object.entries(manifest.rules) as [Exclude<ActionName, 'notify'>, ActionRule][]) {
+      if (ruleMatches(rule, account)) wanted.add(action);
+    }
+  } else {
+    for (const a of manifest.actions[account.segment]) wanted.add(a);
+  }
   wanted.add('notify');
   return ACTIONS.filter((a) => wanted.has(a));
 }
