@@ -44,6 +44,49 @@ export const envSchema = z.object({
   SMTP_PASS: z.string().optional(),
   SMTP_FROM: z.string().default('Security Notices <notices@example.com>'),
   SMTP_MAX_CONNECTIONS: int(5, 1, 100),
+  /** ops-api (webhooks, one-click unsubscribe, health, metrics): where it listens. */
+  BW_OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  BW_OPS_PORT: int(8080, 0, 65535),
+  /**
+   * Base URL the world reaches the ops-api at (e.g. `https://hooks.example.com`). Twilio signs the
+   * URL it called, so webhook signatures are checked against this base + the request path; the
+   * one-click unsubscribe and status-callback URLs are built from it. Unset: the listen address.
+   */
+  BW_PUBLIC_URL: z.string().url().optional(),
+  /**
+   * Key for one-click unsubscribe tokens (base64, 32 bytes). Unset: derived from BW_HMAC_KEY.
+   * A separate key can be rotated (invalidating links) without touching the suppression list.
+   */
+  BW_UNSUBSCRIBE_KEY: key32.optional(),
+  /** How long an unsubscribe link works; CAN-SPAM wants ≥ 30 days after the send. Default 60 days. */
+  BW_UNSUBSCRIBE_TTL_SECONDS: int(60 * 86_400, 3600),
+  /** Bearer token for operator endpoints of the ops-api (≥ 32 characters). Unset: they answer 401. */
+  BW_OPS_TOKEN: z.string().min(32).optional(),
+  /** Largest request body the ops-api reads. */
+  BW_OPS_MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
+  /** PIN rotation (issue 3). Digits per new PIN; NIST SP 800-63B asks for ≥ 6 when the system chooses. */
+  BW_PIN_LENGTH: int(6, 6, 12),
+  /** Where rotated PINs are applied: breachwave's own verifier vault, or the carrier's BSS over HTTP. */
+  BW_PIN_STORE: z.enum(['vault', 'bss']).default('vault'),
+  /** HMAC-SHA256 key for PIN verifiers (base64, 32 bytes) and its id; required by the pin-rotator and PIN verification. */
+  BW_PIN_VERIFIER_KEY: key32.optional(),
+  BW_PIN_VERIFIER_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).default('v1'),
+  /** Older verifier keys still accepted when verifying, `id:base64,id:base64`. */
+  BW_PIN_VERIFIER_OLD_KEYS: z.string().default(''),
+  /** AES-256-GCM key sealing held PINs (base64, 32 bytes) and its id. Unset: BW_ENVELOPE_KEY. */
+  BW_PIN_HOLD_KEY: key32.optional(),
+  BW_PIN_HOLD_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).default('p1'),
+  /** How long a temporary PIN may wait, sealed, for its notice. Default 72 h. */
+  BW_PIN_TEMP_TTL_SECONDS: int(259_200, 60, 30 * 86_400),
+  /** Consecutive failed verifications before lockout; NIST SP 800-63B caps it at 100. */
+  BW_PIN_MAX_FAILURES: int(10, 1, 100),
+  /** Bearer token for POST /v1/pins/verify (care agents, IVR; ≥ 32 characters). Unset: it answers 401. */
+  BW_PIN_VERIFY_TOKEN: z.string().min(32).optional(),
+  BW_PIN_CONCURRENCY: int(20, 1, 500),
+  /** The carrier BSS endpoint that takes PIN rotations (required when BW_PIN_STORE=bss). */
+  BW_BSS_URL: z.string().url().optional(),
+  BW_BSS_TOKEN: z.string().min(1).optional(),
+  BW_BSS_TIMEOUT_MS: int(5000, 100, 120_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -77,6 +120,28 @@ export interface BreachwaveConfig {
     readonly from: string;
     readonly maxConnections: number;
   };
+  readonly ops: {
+    readonly host: string;
+    readonly port: number;
+    readonly publicUrl?: string;
+    /** Base64; absent: derive from `hmacKey`. */
+    readonly unsubscribeKey?: string;
+    readonly unsubscribeTtlSeconds: number;
+    readonly token?: string;
+    readonly maxBodyBytes: number;
+  };
+  readonly pin: {
+    readonly length: number;
+    readonly store: 'vault' | 'bss';
+    /** Current verifier key first, then older ones; empty when BW_PIN_VERIFIER_KEY is unset. */
+    readonly verifierKeys: readonly { readonly id: string; readonly base64: string }[];
+    readonly holdKey: { readonly id: string; readonly base64: string };
+    readonly tempTtlSeconds: number;
+    readonly maxFailures: number;
+    readonly verifyToken?: string;
+    readonly concurrency: number;
+    readonly bss?: { readonly url: string; readonly token?: string; readonly timeoutMs: number };
+  };
 }
 
 function deepFreeze<T>(o: T): T {
@@ -104,6 +169,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
   if (e.TWILIO_ACCOUNT_SID && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID' });
   }
+  if (e.BW_PIN_STORE === 'bss' && !e.BW_BSS_URL) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_STORE=bss needs BW_BSS_URL' });
+  }
+  const oldVerifierKeys = e.BW_PIN_VERIFIER_OLD_KEYS.split(',').filter(Boolean).map((pair) => {
+    const [id, base64] = pair.split(':');
+    if (!id || !base64 || Buffer.from(base64, 'base64').length !== 32) {
+      throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_VERIFIER_OLD_KEYS must be id:base64 pairs of 32-byte keys' });
+    }
+    return { id, base64 };
+  });
   const oldKeys = e.BW_ENVELOPE_OLD_KEYS.split(',').filter(Boolean).map((pair) => {
     const [id, base64] = pair.split(':');
     if (!id || !base64 || Buffer.from(base64, 'base64').length !== 32) {
@@ -144,5 +219,34 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
       ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
       ...(e.SMTP_PASS ? { pass: e.SMTP_PASS } : {}),
     },
+    ops: {
+      host: e.BW_OPS_HOST,
+      port: e.BW_OPS_PORT,
+      unsubscribeTtlSeconds: e.BW_UNSUBSCRIBE_TTL_SECONDS,
+      maxBodyBytes: e.BW_OPS_MAX_BODY_BYTES,
+      ...(e.BW_PUBLIC_URL ? { publicUrl: e.BW_PUBLIC_URL.replace(/\/+$/, '') } : {}),
+      ...(e.BW_UNSUBSCRIBE_KEY ? { unsubscribeKey: e.BW_UNSUBSCRIBE_KEY } : {}),
+      ...(e.BW_OPS_TOKEN ? { token: e.BW_OPS_TOKEN } : {}),
+    },
+    pin: {
+      length: e.BW_PIN_LENGTH,
+      store: e.BW_PIN_STORE,
+      verifierKeys: e.BW_PIN_VERIFIER_KEY ? [{ id: e.BW_PIN_VERIFIER_KEY_ID, base64: e.BW_PIN_VERIFIER_KEY }, ...oldVerifierKeys] : [],
+      holdKey: e.BW_PIN_HOLD_KEY ? { id: e.BW_PIN_HOLD_KEY_ID, base64: e.BW_PIN_HOLD_KEY } : { id: e.BW_ENVELOPE_KEY_ID, base64: e.BW_ENVELOPE_KEY },
+      tempTtlSeconds: e.BW_PIN_TEMP_TTL_SECONDS,
+      maxFailures: e.BW_PIN_MAX_FAILURES,
+      concurrency: e.BW_PIN_CONCURRENCY,
+      ...(e.BW_PIN_VERIFY_TOKEN ? { verifyToken: e.BW_PIN_VERIFY_TOKEN } : {}),
+      ...(e.BW_BSS_URL ? { bss: { url: e.BW_BSS_URL, timeoutMs: e.BW_BSS_TIMEOUT_MS, ...(e.BW_BSS_TOKEN ? { token: e.BW_BSS_TOKEN } : {}) } } : {}),
+    },
   });
+}
+
+/** Just where Redis is and the key prefix: for commands that only read state (status, reports). */
+export function loadConnectionConfig(env: Readonly<Record<string, string | undefined>>): Pick<BreachwaveConfig, 'redisUrl' | 'prefix' | 'dataDir' | 'logLevel'> {
+  const parsed = envSchema.pick({ REDIS_URL: true, BW_PREFIX: true, BW_DATA_DIR: true, LOG_LEVEL: true }).safeParse(env);
+  if (!parsed.success) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  }
+  return Object.freeze({ redisUrl: parsed.data.REDIS_URL, prefix: parsed.data.BW_PREFIX, dataDir: parsed.data.BW_DATA_DIR, logLevel: parsed.data.LOG_LEVEL });
 }

@@ -1,0 +1,258 @@
+import { after, before, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { DEFAULT_SEGMENT_ACTIONS, planActions, type ActionName, type Segment } from '@breachwave/domain';
+import { QUEUES, QUEUE_FOR_ACTION, actionJobId, type QueueName } from '@breachwave/jobs';
+import { createLedger, type Ledger } from '@breachwave/ledger';
+import { acquireRedis, waitFor, type TestRedis } from '@breachwave/testkit';
+import { writeAccountsFile, type GenerateOptions } from '@breachwave/synth';
+import { createFeeder } from './feed.js';
+import type { SpoolEntry } from './ingest.js';
+import { createWave, type CreatedWave } from './wave.js';
+import { captureLog, dropPrefix, producerClient, randomPrefix, tempDir, testEnvelope } from './test-support.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+let server: TestRedis;
+let redis: Redis;
+
+before(async () => {
+  server = await acquireRedis();
+  redis = producerClient(server.url);
+});
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+interface Setup {
+  prefix: string;
+  ledger: Ledger;
+  wave: CreatedWave;
+  spool: SpoolEntry[];
+  queues: Map<QueueName, Queue>;
+}
+
+/** A fresh prefix, a synthetic wave created on it, and inspection queues; all cleaned up after. */
+async function setup(t: TestContext, gen: Omit<GenerateOptions, 'format'>, actions: Readonly<Record<Segment, readonly ActionName[]>> = DEFAULT_SEGMENT_ACTIONS): Promise<Setup> {
+  const prefix = randomPrefix();
+  const dir = await tempDir(t);
+  const ledger = createLedger({ redis, prefix });
+  const file = join(dir, 'accounts.csv');
+  await writeAccountsFile(file, gen);
+  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', actions, dataDir: dir, envelope: testEnvelope(), log: captureLog().log });
+  const spool = (await readFile(wave.spoolPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as SpoolEntry);
+  assert.equal(spool.length, wave.stats.accepted);
+  const queues = new Map<QueueName, Queue>(Object.values(QUEUES).map((q) => [q, new Queue(q, { connection: redis, prefix })]));
+  t.after(async () => {
+    await Promise.all([...queues.values()].map((q) => q.close()));
+    await dropPrefix(redis, prefix);
+  });
+  return { prefix, ledger, wave, spool, queues };
+}
+
+/** Every job id in the given queues, in any state. */
+async function allJobIds(queues: Map<QueueName, Queue>): Promise<Map<string, QueueName>> {
+  const ids = new Map<string, QueueName>();
+  for (const [name, q] of queues) {
+    for (const job of await q.getJobs(['waiting', 'delayed', 'prioritized', 'paused', 'active', 'completed', 'failed'], 0, -1)) {
+      assert.ok(job.id);
+      assert.ok(!ids.has(job.id), `job ${job.id} exists once`);
+      ids.set(job.id, name);
+    }
+  }
+  return ids;
+}
+
+async function waiting(q: Queue | undefined): Promise<number> {
+  assert.ok(q);
+  const c = await q.getJobCounts('waiting', 'delayed', 'prioritized', 'paused');
+  return (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0);
+}
+
+/** The feed's end state: one ledger entry and one first-action job per account, minus `skippedIds`. */
+async function assertFullyFed(s: Setup, skippedIds: ReadonlySet<string> = new Set()): Promise<void> {
+  const { waveId, stats } = s.wave;
+  const manifest = (await s.ledger.getWave(waveId)).manifest;
+  const ids = await allJobIds(s.queues);
+  assert.equal(ids.size, stats.accepted - skippedIds.size, 'one job per account');
+  for (const e of s.spool) {
+    const first = planActions(e.record, manifest)[0] ?? 'notify';
+    const id = actionJobId(first, { waveId, accountId: e.accountId });
+    if (skippedIds.has(e.accountId)) assert.ok(!ids.has(id), `${id} not queued again`);
+    else assert.equal(ids.get(id), QUEUE_FOR_ACTION[first], id);
+  }
+  assert.equal(await redis.hlen(s.ledger.keys.ledger(waveId)), stats.accepted, 'one ledger entry per account');
+  assert.equal((await s.ledger.counts(waveId)).accounts, stats.accepted);
+  const queued = (await redis.xrange(s.ledger.keys.audit, '-', '+'))
+    .map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; wave?: string; account?: string })
+    .filter((r) => r.type === 'account.queued' && r.wave === waveId);
+  assert.equal(queued.length, stats.accepted, 'one account.queued audit record per account');
+  const info = await s.ledger.getWave(waveId);
+  assert.equal(info.status, 'fed');
+  assert.equal(info.stats.feed_checkpoint, stats.accepted);
+  assert.equal(info.stats.fed, stats.accepted - skippedIds.size);
+}
+
+test('every accepted account gets exactly one job, in its first action\'s queue, carrying ids only', async (t) => {
+  const actions = { ...DEFAULT_SEGMENT_ACTIONS, 'prepaid-active': ['rotate-pin', 'notify'], former: ['issue-code', 'notify'] } as const;
+  const s = await setup(t, { rows: 1200, seed: 31 }, actions);
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10_000, batch: 100, log: captureLog().log });
+  t.after(() => feeder.close());
+  const r = await feeder.feed(s.wave.waveId);
+  assert.deepEqual(r, { fed: s.wave.stats.accepted, skipped: 0, complete: true });
+  await assertFullyFed(s);
+  for (const q of [QUEUES.rotatePin, QUEUES.issueCode, QUEUES.notify]) assert.ok((await waiting(s.queues.get(q))) > 0, q);
+  const [job] = await (s.queues.get(QUEUES.notify) as Queue).getJobs(['waiting'], 0, 0);
+  assert.ok(job);
+  assert.deepEqual(Object.keys(job.data as object).sort(), ['accountId', 'waveId']);
+  assert.equal(job.opts.attempts, 8);
+
+  // Feeding again adds nothing.
+  assert.deepEqual(await feeder.feed(s.wave.waveId), { fed: 0, skipped: 0, complete: true });
+  await assertFullyFed(s);
+  await feeder.close();
+  await feeder.close();
+  await assert.rejects(feeder.feed(s.wave.waveId), /closed/);
+});
+
+test('the window bounds the backlog: the feed waits while workers are away, stops on abort, resumes when they drain', async (t) => {
+  const s = await setup(t, { rows: 300, seed: 32, malformedRate: 0, duplicateRate: 0 });
+  assert.equal(s.wave.stats.accepted, 300);
+  const cap = captureLog();
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 100, batch: 25, log: cap.log });
+  t.after(() => feeder.close());
+  const notify = s.queues.get(QUEUES.notify);
+
+  const controller = new AbortController();
+  let settled = false;
+  const first = feeder.feed(s.wave.waveId, { signal: controller.signal }).finally(() => {
+    settled = true;
+  });
+  await waitFor(() => cap.text().includes('feed window full'), { what: 'the feeder waiting for room' });
+  assert.equal(await waiting(notify), 100);
+  assert.equal((await s.ledger.getWave(s.wave.waveId)).stats.feed_checkpoint, 100);
+  assert.equal((await s.ledger.getWave(s.wave.waveId)).status, 'feeding');
+  assert.equal(settled, false, 'still waiting, not finished');
+  controller.abort();
+  assert.deepEqual(await first, { fed: 100, skipped: 0, complete: false });
+  assert.equal(await waiting(notify), 100);
+
+  // A trivial worker drains the queue; the feed resumes from its checkpoint and completes.
+  const workerConnection = new Redis(server.url, { maxRetriesPerRequest: null });
+  let completed = 0;
+  let maxBacklog = 0;
+  const worker = new Worker(QUEUES.notify, async () => {
+    maxBacklog = Math.max(maxBacklog, await waiting(notify));
+  }, { connection: workerConnection, prefix: s.prefix, concurrency: 5 });
+  worker.on('completed', () => {
+    completed++;
+  });
+  t.after(async () => {
+    await worker.close();
+    workerConnection.disconnect();
+  });
+  assert.deepEqual(await feeder.feed(s.wave.waveId), { fed: 200, skipped: 0, complete: true });
+  await waitFor(() => completed === 300, { what: 'all 300 jobs completed', timeout: 20_000 });
+  assert.ok(maxBacklog <= 100, `backlog stayed within the window (max ${maxBacklog})`);
+  await assertFullyFed(s);
+});
+
+/** Runs the feed fixture in a child process. */
+function spawnFeed(s: Setup, batch: number, stallAt?: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'feed-child.ts')], {
+    cwd: dirname(here),
+    env: {
+      ...process.env, REDIS_URL: server.url, BW_TEST_PREFIX: s.prefix, BW_TEST_WAVE: s.wave.waveId, BW_TEST_BATCH: String(batch),
+      ...(stallAt ? { BW_TEST_STALL_AT: String(stallAt) } : {}),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = once(child, 'exit');
+  return { child, output: () => out, exited };
+}
+
+async function checkpoint(s: Setup): Promise<number> {
+  return (await s.ledger.getWave(s.wave.waveId)).stats.feed_checkpoint ?? 0;
+}
+
+test('crash-resume: a feeder SIGKILLed between ledger entries and jobs is resumed with nothing lost, doubled or re-run', async (t) => {
+  const s = await setup(t, { rows: 1000, seed: 33 });
+  const batch = 50;
+  const proc = spawnFeed(s, batch, 4);
+  t.after(() => {
+    proc.child.kill('SIGKILL');
+  });
+  await waitFor(async () => (await checkpoint(s)) >= batch, { what: `checkpoint moved (${proc.output()})`, timeout: 20_000 });
+  await waitFor(() => proc.output().includes('stalled'), { what: `child stalled in batch 4 (${proc.output()})`, timeout: 20_000 });
+  proc.child.kill('SIGKILL');
+  await proc.exited;
+
+  // The crash point: 4 batches in the ledger, 3 checkpointed with their jobs.
+  assert.equal(await checkpoint(s), 3 * batch);
+  assert.equal(await redis.hlen(s.ledger.keys.ledger(s.wave.waveId)), 4 * batch);
+  assert.equal((await allJobIds(s.queues)).size, 3 * batch);
+
+  // Meanwhile a worker claimed one account of the replayed batch and finished another.
+  const claimed = s.spool[3 * batch + 1]?.accountId ?? '';
+  const done = s.spool[3 * batch + 2]?.accountId ?? '';
+  for (const [accountId, to] of [[claimed, 'claimed'], [done, 'done']] as const) {
+    const r = await s.ledger.transition({ waveId: s.wave.waveId, accountId, action: 'notify', from: '*', to, event: `notify.${to}`, actor: 'test' });
+    assert.equal(r.outcome, 'ok');
+  }
+  // The finished account's contact record was released by its worker.
+  await s.ledger.releaseAccount(s.wave.waveId, done);
+
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10_000, batch, log: captureLog().log });
+  t.after(() => feeder.close());
+  const r = await feeder.feed(s.wave.waveId);
+  assert.deepEqual(r, { fed: s.wave.stats.accepted - 3 * batch - 2, skipped: 2, complete: true });
+  await assertFullyFed(s, new Set([claimed, done]));
+  assert.equal(await s.ledger.getAccount(s.wave.waveId, done), undefined, 'a released record is not brought back');
+  assert.ok(await s.ledger.getAccount(s.wave.waveId, s.spool.at(-1)?.accountId ?? ''));
+});
+
+test('crash-resume: a feeder SIGKILLed at an arbitrary point mid-feed is resumed to exactly one job per account', async (t) => {
+  const s = await setup(t, { rows: 3000, seed: 34 });
+  const batch = 10;
+  const proc = spawnFeed(s, batch);
+  t.after(() => {
+    proc.child.kill('SIGKILL');
+  });
+  await waitFor(async () => (await checkpoint(s)) >= batch, { what: `checkpoint moved (${proc.output()})`, timeout: 20_000, interval: 5 });
+  proc.child.kill('SIGKILL');
+  await proc.exited;
+  const at = await checkpoint(s);
+  t.diagnostic(`killed at checkpoint ${at} of ${s.wave.stats.accepted}`);
+
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10_000, batch: 100, log: captureLog().log });
+  t.after(() => feeder.close());
+  const r = await feeder.feed(s.wave.waveId);
+  assert.equal(r.complete, true);
+  assert.equal(r.skipped, 0);
+  assert.ok(r.fed >= s.wave.stats.accepted - at, 'the rest, and any replayed batch, were queued');
+  await assertFullyFed(s);
+});
+
+test('a cancelled or unknown wave is refused', async (t) => {
+  const s = await setup(t, { rows: 20, seed: 35 });
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10, batch: 5, log: captureLog().log });
+  t.after(() => feeder.close());
+  await assert.rejects(feeder.feed('w-nope'), { code: 'BW_WAVE_NOT_FOUND' });
+  await s.ledger.setWaveStatus(s.wave.waveId, 'cancelled', 'test');
+  await assert.rejects(feeder.feed(s.wave.waveId), { code: 'BW_INPUT_INVALID' });
+  assert.equal((await allJobIds(s.queues)).size, 0);
+  assert.throws(() => createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 0, batch: 5, log: captureLog().log }), { code: 'BW_CONFIG_INVALID' });
+});

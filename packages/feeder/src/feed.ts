@@ -1,0 +1,250 @@
+import { createReadStream } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
+import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobId, type ActionJob, type QueueName } from '@breachwave/jobs';
+import type { Ledger } from '@breachwave/ledger';
+import type { Logger } from '@breachwave/logging';
+import type { SpoolEntry } from './ingest.js';
+import { TOO_LONG, splitLines } from './lines.js';
+
+/** The ledger operations the feeder uses. */
+export type FeederLedger = Pick<Ledger, 'getWave' | 'putAccounts' | 'initAccounts' | 'setWaveFields' | 'setWaveStatus'>;
+
+/** Dependencies of {@link createFeeder}. */
+export interface FeederDeps {
+  readonly ledger: FeederLedger;
+  /** Shared by the feeder's queues; a fail-fast `producer` client is fine (queues do not block). */
+  readonly connection: Redis;
+  /** BullMQ key prefix (the deployment's `BW_PREFIX`). */
+  readonly prefix: string;
+  /** Most jobs left waiting (waiting + delayed + prioritized + paused) in a queue the feeder adds to. */
+  readonly window: number;
+  /** Accounts per ledger round trip and `addBulk`. */
+  readonly batch: number;
+  readonly log: Logger;
+  /** Audit actor. Default `feeder`. */
+  readonly actor?: string;
+  /** Longest pause between two looks at a full queue; the first look comes after 25 ms. Default 500 ms. */
+  readonly maxPollMs?: number;
+}
+
+/** Options for one {@link Feeder.feed} run. */
+export interface FeedOptions {
+  /** Stops the feed between batches (or while it waits for room) leaving a consistent checkpoint. */
+  readonly signal?: AbortSignal;
+}
+
+/** What one feed run did. */
+export interface FeedResult {
+  /** Accounts whose first-action job was added in this run (a replayed, still pending one included). */
+  readonly fed: number;
+  /** Accounts read in this run whose first action was already past `pending`: not queued again. */
+  readonly skipped: number;
+  /** False when `signal` stopped the run before the end of the spool. */
+  readonly complete: boolean;
+}
+
+/** A feeder: {@link createFeeder}. */
+export interface Feeder {
+  feed(waveId: string, options?: FeedOptions): Promise<FeedResult>;
+  /** Closes the feeder's queues (not the connection). Idempotent. */
+  close(): Promise<void>;
+}
+
+const FIRST_POLL_MS = 25;
+const PROGRESS_LOG_MS = 5000;
+
+interface BulkJob {
+  name: ActionName;
+  data: ActionJob;
+  opts: typeof DEFAULT_JOB_OPTIONS & { jobId: string };
+}
+
+/**
+ * Moves a created wave's accounts from its spool into the queues, in batches, never letting a
+ * first-action queue's backlog grow past `window`.
+ *
+ * Per batch: ledger entries created (`initAccounts`), account records stored for the accounts
+ * whose first action is still pending, their first-action jobs added (`{ waveId, accountId }`
+ * only, deterministic job ids), then the checkpoint (`feed_checkpoint` = spool lines done, and
+ * `fed`) moved on the wave. A crash replays at most the batch in flight: the ledger keeps its
+ * entries, BullMQ ignores a job id it still holds, and accounts whose first action was already
+ * claimed or finished are neither queued again nor have their contact record rewritten. Feeding
+ * a wave already `fed` does nothing.
+ */
+export function createFeeder(deps: FeederDeps): Feeder {
+  const actor = deps.actor ?? 'feeder';
+  const maxPollMs = deps.maxPollMs ?? 500;
+  const queues = new Map<QueueName, Queue>();
+  let closing: Promise<void> | undefined;
+
+  if (!Number.isInteger(deps.window) || deps.window < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed window must be a positive integer' });
+  if (!Number.isInteger(deps.batch) || deps.batch < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed batch must be a positive integer' });
+
+  const queueFor = (name: QueueName): Queue => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: deps.connection, prefix: deps.prefix });
+      q.on('error', (err) => deps.log.error({ err, queue: name }, 'queue error'));
+      queues.set(name, q);
+    }
+    return q;
+  };
+
+  const backlog = async (q: Queue): Promise<number> => {
+    const c = await q.getJobCounts('waiting', 'delayed', 'prioritized', 'paused');
+    return (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0);
+  };
+
+  /**
+   * Waits until every queue can take its share of the next batch without passing `window`
+   * (an empty queue always can, so a batch larger than the window still moves). False if aborted.
+   */
+  const waitForRoom = async (need: ReadonlyMap<QueueName, number>, waveId: string, signal?: AbortSignal): Promise<boolean> => {
+    for (const [name, n] of need) {
+      const q = queueFor(name);
+      let pause = FIRST_POLL_MS;
+      let announced = false;
+      for (;;) {
+        if (signal?.aborted) return false;
+        const waiting = await backlog(q);
+        if (waiting === 0 || waiting + n <= deps.window) break;
+        if (!announced) {
+          deps.log.info({ waveId, queue: name, waiting, window: deps.window }, 'feed window full: waiting for workers');
+          announced = true;
+        }
+        try {
+          await sleep(pause, undefined, signal ? { signal } : {});
+        } catch {
+          return false;
+        }
+        pause = Math.min(maxPollMs, pause * 2);
+      }
+    }
+    return true;
+  };
+
+  const running = new Set<string>();
+  const feed = async (waveId: string, options: FeedOptions = {}): Promise<FeedResult> => {
+    if (closing) throw new Error('feeder is closed');
+    if (running.has(waveId)) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} is already being fed by this process` });
+    running.add(waveId);
+    try {
+      return await feedWave(waveId, options);
+    } finally {
+      running.delete(waveId);
+    }
+  };
+
+  const feedWave = async (waveId: string, options: FeedOptions): Promise<FeedResult> => {
+    const { signal } = options;
+    const wave = await deps.ledger.getWave(waveId);
+    const log = deps.log.child({ waveId });
+    if (wave.status === 'fed') {
+      log.info({ fed: wave.stats.fed ?? 0 }, 'wave already fed: nothing to do');
+      return { fed: 0, skipped: 0, complete: true };
+    }
+    if (wave.status !== 'created' && wave.status !== 'feeding') {
+      throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} is ${wave.status}; only a created or feeding wave can be fed` });
+    }
+    const spoolPath = wave.paths.spool;
+    if (!spoolPath) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} has no spool` });
+    const manifest: WaveManifest = wave.manifest;
+
+    let checkpoint = wave.stats.feed_checkpoint ?? 0;
+    let fedTotal = wave.stats.fed ?? 0;
+    let fed = 0;
+    let skipped = 0;
+    let lastLog = Date.now();
+    await deps.ledger.setWaveStatus(waveId, 'feeding', actor, { checkpoint });
+    log.info({ checkpoint, window: deps.window, batch: deps.batch }, checkpoint > 0 ? 'feed resuming from checkpoint' : 'feed started');
+
+    /** Commits one batch ending at spool line `lastLine`. False if aborted before it began. */
+    const commit = async (entries: readonly SpoolEntry[], lastLine: number): Promise<boolean> => {
+      const plans = entries.map((e) => planActions(e.record, manifest));
+      const need = new Map<QueueName, number>();
+      for (const p of plans) {
+        const q = QUEUE_FOR_ACTION[p[0] ?? 'notify'];
+        need.set(q, (need.get(q) ?? 0) + 1);
+      }
+      if (!(await waitForRoom(need, waveId, signal))) return false;
+
+      const states = await deps.ledger.initAccounts(waveId, actor, entries.map((e, i) => ({ accountId: e.accountId, actions: plans[i] ?? ['notify'] })));
+      const toQueue: { entry: SpoolEntry; action: ActionName }[] = [];
+      entries.forEach((entry, i) => {
+        const state = states[i];
+        // 'pending' is a replayed batch whose job may or may not have been added before a crash;
+        // anything else (claimed, done, failed, skipped) belongs to a worker already.
+        if (state === 'new' || state === 'pending') toQueue.push({ entry, action: plans[i]?.[0] ?? 'notify' });
+        else skipped++;
+      });
+      // Records are written after initAccounts so a replay never rewrites the record of an account
+      // a worker already finished (and may have released); no job exists before its record does.
+      await deps.ledger.putAccounts(waveId, toQueue.map(({ entry }) => ({ accountId: entry.accountId, record: entry.record })));
+      const jobs = new Map<QueueName, BulkJob[]>();
+      for (const { entry, action } of toQueue) {
+        const data: ActionJob = { waveId, accountId: entry.accountId };
+        const list = jobs.get(QUEUE_FOR_ACTION[action]) ?? [];
+        list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId: actionJobId(action, data) } });
+        jobs.set(QUEUE_FOR_ACTION[action], list);
+      }
+      let added = 0;
+      for (const [name, list] of jobs) {
+        await queueFor(name).addBulk(list);
+        added += list.length;
+      }
+      fed += added;
+      fedTotal += added;
+      checkpoint = lastLine;
+      await deps.ledger.setWaveFields(waveId, { feed_checkpoint: checkpoint, fed: fedTotal });
+      if (Date.now() - lastLog >= PROGRESS_LOG_MS) {
+        lastLog = Date.now();
+        log.info({ checkpoint, fed: fedTotal }, 'feed progress');
+      }
+      return true;
+    };
+
+    const stopped = (): FeedResult => {
+      log.info({ checkpoint, fed: fedTotal }, 'feed stopped before the end; run it again to resume');
+      return { fed, skipped, complete: false };
+    };
+
+    let line = 0;
+    let entries: SpoolEntry[] = [];
+    for await (const chunk of splitLines(createReadStream(spoolPath, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
+      for (const buf of chunk.lines) {
+        line++;
+        if (line <= checkpoint) continue;
+        if (buf === TOO_LONG) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry` });
+        if (buf.length === 0) continue;
+        let entry: SpoolEntry;
+        try {
+          entry = JSON.parse(buf.toString('utf8')) as SpoolEntry;
+        } catch (cause) {
+          throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry`, cause });
+        }
+        entries.push(entry);
+        if (entries.length >= deps.batch) {
+          if (!(await commit(entries, line))) return stopped();
+          entries = [];
+        }
+      }
+    }
+    if (entries.length > 0 && !(await commit(entries, line))) return stopped();
+    // Blank trailing lines (none in spools we write) still count as done.
+    if (line > checkpoint) await deps.ledger.setWaveFields(waveId, { feed_checkpoint: line, fed: fedTotal });
+    await deps.ledger.setWaveStatus(waveId, 'fed', actor, { fed: fedTotal });
+    log.info({ fed: fedTotal, thisRun: fed, skipped }, 'wave fed');
+    return { fed, skipped, complete: true };
+  };
+
+  return {
+    feed,
+    close: () => {
+      closing ??= Promise.all([...queues.values()].map((q) => q.close())).then(() => undefined);
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,12 @@
+/**
+ * The feeder: turns an affected-account file into a wave (`ingestFile`, `createWave`) and feeds
+ * the wave's accounts into the action queues at a bounded pace (`createFeeder`).
+ */
+export {
+  ingestFile, normaliseColumn, SPOOL_FILE, REJECTS_FILE,
+  type IngestOptions, type IngestResult, type IngestProgress, type InputFormat, type SpoolEntry,
+} from './ingest.js';
+export { createWave, type CreateWaveOptions, type CreatedWave, type WaveStats } from './wave.js';
+export { createFeeder, type Feeder, type FeederDeps, type FeederLedger, type FeedOptions, type FeedResult } from './feed.js';
+export { parseCsvLine, csvField, type CsvLine } from './csv.js';
+export { splitLines, TOO_LONG, type LineBatch } from './lines.js';

@@ -1,0 +1,18 @@
+# Sourced by scripts/demo.sh and scripts/test.sh: makes sure pnpm (the version in package.json's
+# packageManager) is available and the workspace is installed from the lock file.
+set -euo pipefail
+BW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$BW_ROOT"
+want=$(node -p "require('./package.json').packageManager.split('@')[1]")
+major=$(node -p "process.versions.node.split('.')[0]")
+if [ "$major" -lt 20 ]; then echo "breachwave needs Node.js 20 or newer (found $(node -v))" >&2; exit 1; fi
+if [ "$(pnpm --version 2>/dev/null || true)" != "$want" ]; then
+  echo "bootstrap: installing pnpm $want" >&2
+  npm install -g --loglevel=error "pnpm@$want" >&2 || true
+fi
+if [ "$(pnpm --version 2>/dev/null || true)" = "$want" ]; then
+  PNPM=(pnpm)
+else
+  PNPM=(npx --yes "pnpm@$want")
+fi
+"${PNPM[@]}" install --frozen-lockfile --reporter=silent >&2

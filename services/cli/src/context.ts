@@ -1,0 +1,54 @@
+import { loadConfig, loadConnectionConfig, type BreachwaveConfig } from '@breachwave/config';
+import { createLedger, type Ledger } from '@breachwave/ledger';
+import { createLogger, type Logger } from '@breachwave/logging';
+import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { createEnvelope, parseKey, type Envelope } from '@breachwave/secrets';
+
+/** The CLI logs to stderr, quietly unless LOG_LEVEL says otherwise: stdout is for results. */
+export function cliLogger(): Logger {
+  return createLogger({ name: 'breachwave-cli', level: process.env.LOG_LEVEL ?? 'warn' });
+}
+
+export interface ReadContext {
+  readonly redis: Redis;
+  readonly ledger: Ledger;
+  readonly log: Logger;
+  close(): Promise<void>;
+}
+
+/** Redis + ledger for commands that only read or steer state (no keys needed). */
+export async function readContext(): Promise<ReadContext> {
+  const c = loadConnectionConfig(process.env);
+  const redis = createRedis({ url: c.redisUrl, role: 'producer', name: 'breachwave-cli' });
+  try {
+    await checkRedis(redis, c.redisUrl);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  return { redis, ledger: createLedger({ redis, prefix: c.prefix }), log: cliLogger(), close: () => closeRedis(redis) };
+}
+
+export interface FullContext extends ReadContext {
+  readonly config: BreachwaveConfig;
+  readonly envelope: Envelope;
+}
+
+/** Everything, for commands that touch contact data (wave create, wave start). */
+export async function fullContext(config: BreachwaveConfig = loadConfig(process.env)): Promise<FullContext> {
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-cli' });
+  try {
+    await checkRedis(redis, config.redisUrl);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  return {
+    config,
+    redis,
+    ledger: createLedger({ redis, prefix: config.prefix }),
+    envelope: createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64))),
+    log: cliLogger(),
+    close: () => closeRedis(redis),
+  };
+}

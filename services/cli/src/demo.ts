@@ -1,0 +1,199 @@
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '@breachwave/config';
+import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
+import { createAuditWriter, verifyAuditFiles } from '@breachwave/audit';
+import { createFeeder, createWave } from '@breachwave/feeder';
+import { createLedger, waveProgress, type WaveProgress } from '@breachwave/ledger';
+import { createLogger } from '@breachwave/logging';
+import { runNotifier } from '@breachwave/notifier-service';
+import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
+import { writeAccountsFile } from '@breachwave/synth';
+import { startRedis, startSmtpSink, startTwilioServer } from '@breachwave/testkit';
+import { createProgress } from './progress.js';
+
+interface DemoOptions {
+  accounts: number;
+  json?: boolean;
+  keep?: boolean;
+}
+
+/** Finds a Redis: REDIS_URL, then a local server on 127.0.0.1:6379, then a container. */
+async function findRedis(): Promise<{ url: string; source: string; stop(): Promise<void> }> {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, source: 'REDIS_URL', stop: async () => {} };
+  const local = 'redis://127.0.0.1:6379';
+  const probe = createRedis({ url: local, role: 'producer', extra: { maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null } });
+  try {
+    await checkRedis(probe, local);
+    return { url: local, source: 'local server 127.0.0.1:6379', stop: async () => {} };
+  } catch {
+    // nothing usable locally: fall through to a container
+  } finally {
+    probe.disconnect();
+  }
+  const started = await startRedis();
+  return { url: started.url, source: 'container (testcontainers)', stop: () => started.stop() };
+}
+
+async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (found.length) n += await redis.unlink(...found);
+  } while (cursor !== '0');
+  return n;
+}
+
+/**
+ * `breachwave demo`: a whole wave on loopback with synthetic data. Everything it starts it stops;
+ * its Redis keys live under a fresh prefix and are removed afterwards unless `--keep`.
+ */
+export async function demo(opts: DemoOptions): Promise<void> {
+  const started = Date.now();
+  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(2).toString('hex')}`;
+  const runDir = resolve(process.env.BW_DATA_DIR ?? '.breachwave', 'demo', runId);
+  mkdirSync(runDir, { recursive: true });
+  const say = (s: string): void => {
+    if (!opts.json) process.stderr.write(`${s}\n`);
+  };
+
+  const logFile = join(runDir, 'breachwave.log');
+  const { pino } = await import('pino');
+  const log = createLogger({ name: 'demo', level: process.env.LOG_LEVEL ?? 'info', destination: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
+
+  const redisInfo = await findRedis();
+  say(`redis: ${redisInfo.source}`);
+  const twilio = await startTwilioServer();
+  const smtp = await startSmtpSink();
+  say(`sinks: Twilio-compatible API ${twilio.url}, SMTP 127.0.0.1:${smtp.port}`);
+
+  const prefix = `bwdemo-${runId}`;
+  const config = loadConfig({
+    ...process.env,
+    REDIS_URL: redisInfo.url,
+    BW_PREFIX: prefix,
+    BW_DATA_DIR: runDir,
+    // Throw-away keys: the demo's data is synthetic and its Redis keys are deleted afterwards.
+    BW_ENVELOPE_KEY: generateKey(),
+    BW_HMAC_KEY: generateKey(),
+    TWILIO_ACCOUNT_SID: twilio.accountSid,
+    TWILIO_AUTH_TOKEN: twilio.authToken,
+    TWILIO_BASE_URL: twilio.url,
+    TWILIO_FROM: '+15005550006',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtp.port),
+  });
+
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-demo' });
+  await checkRedis(redis, config.redisUrl);
+  const ledger = createLedger({ redis, prefix });
+  const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
+  const auditRedis = createRedis({ url: config.redisUrl, role: 'worker', name: 'breachwave-demo-audit' });
+  const auditDir = join(runDir, 'audit');
+  const auditWriter = createAuditWriter({ redis: auditRedis, prefix, dir: auditDir, log });
+  let notifier: Awaited<ReturnType<typeof runNotifier>> | undefined;
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: config.feed.window, batch: config.feed.batch, log });
+
+  try {
+    const file = join(runDir, 'accounts.csv');
+    const synth = await writeAccountsFile(file, { rows: opts.accounts, seed: 42 });
+    say(`accounts: ${synth.rows} synthetic rows in ${file}`);
+
+    const ingest = createProgress('ingest', process.stderr);
+    const wave = await createWave({
+      ledger, file, brand: config.brand, helpUrl: config.helpUrl, actions: DEFAULT_SEGMENT_ACTIONS,
+      dataDir: runDir, envelope, log,
+      onProgress: (p) => { if (!opts.json) ingest.update(`${p.rows} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined); },
+    });
+    ingest.done();
+    say(`wave ${wave.waveId}: ${wave.stats.accepted} accepted, ${wave.stats.rejected} rejected`);
+
+    await auditWriter.start();
+    notifier = await runNotifier(config, log);
+    const feeding = feeder.feed(wave.waveId);
+
+    const bar = createProgress('wave', process.stderr);
+    let p: WaveProgress = await waveProgress(ledger, wave.waveId);
+    for (;;) {
+      p = await waveProgress(ledger, wave.waveId);
+      if (!opts.json) bar.update(`queued ${p.fed}  sent sms ${p.sent.sms}  email ${p.sent.email}  failed ${p.actions.notify?.failed ?? 0}`, p.accepted ? p.finished / p.accepted : 1);
+      if (p.complete) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await feeding;
+    bar.done();
+    await ledger.setWaveStatus(wave.waveId, 'completed', 'demo', { finished: p.finished });
+    await notifier.close();
+    notifier = undefined;
+
+    // Flush the audit stream to files, then verify the chain.
+    for (;;) {
+      await auditWriter.drainOnce();
+      if ((await redis.xlen(ledger.keys.audit)) === 0) break;
+    }
+    await auditWriter.close();
+    const auditFiles = readdirSync(auditDir).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(auditDir, f));
+    const verify = await verifyAuditFiles(auditFiles);
+
+    const failed = p.actions.notify?.failed ?? 0;
+    const summary = {
+      waveId: wave.waveId,
+      rows: wave.stats.rows,
+      accepted: wave.stats.accepted,
+      rejected: wave.stats.rejected,
+      duplicates: wave.stats.duplicates,
+      droppedColumns: wave.droppedColumns,
+      sent: { sms: p.sent.sms, email: p.sent.email, total: p.sent.sms + p.sent.email },
+      failed,
+      ambiguous: p.ambiguous,
+      sinks: { sms: twilio.messages.length, email: smtp.messages.length },
+      reconciled: {
+        rowsReadEqualsAcceptedPlusRejected: wave.stats.rows === wave.stats.accepted + wave.stats.rejected,
+        acceptedEqualsSentPlusFailed: wave.stats.accepted === p.sent.sms + p.sent.email + failed,
+        sinksMatchLedger: twilio.messages.length === p.sent.sms && smtp.messages.length === p.sent.email,
+      },
+      audit: { ok: verify.ok, records: verify.records, files: auditFiles, ...(verify.ok ? {} : { brokenAt: `${verify.file}:${verify.line}`, reason: verify.reason }) },
+      rejectsReport: wave.rejectsPath,
+      accountsFile: file,
+      logFile,
+      redis: { source: redisInfo.source, prefix, keptKeys: Boolean(opts.keep) },
+      durationMs: Date.now() - started,
+    };
+    const allReconciled = Object.values(summary.reconciled).every(Boolean) && verify.ok;
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+    } else {
+      process.stdout.write([
+        '',
+        `demo wave ${summary.waveId} finished in ${(summary.durationMs / 1000).toFixed(1)} s`,
+        `  rows read      ${summary.rows}`,
+        `  accepted       ${summary.accepted}`,
+        `  rejected       ${summary.rejected} (${summary.duplicates} duplicates; report: ${summary.rejectsReport})`,
+        `  sent by SMS    ${summary.sent.sms} (Twilio-compatible sink received ${summary.sinks.sms})`,
+        `  sent by email  ${summary.sent.email} (SMTP sink received ${summary.sinks.email})`,
+        `  failed         ${summary.failed}`,
+        `  reconciles     ${allReconciled ? 'yes' : 'NO'}: rows = accepted + rejected, accepted = sent + failed, sinks = ledger`,
+        `  audit chain    ${verify.ok ? `verified, ${verify.records} records` : `BROKEN at ${verify.file}:${verify.line}: ${verify.reason}`}`,
+        `  audit files    ${auditFiles.join(' ')}`,
+        `  logs           ${logFile}`,
+        '',
+      ].join('\n'));
+    }
+    if (!allReconciled) process.exitCode = 1;
+  } finally {
+    await notifier?.close();
+    await feeder.close();
+    await auditWriter.close();
+    if (!opts.keep) await deleteByPrefix(redis, prefix);
+    await closeRedis(auditRedis);
+    await closeRedis(redis);
+    await twilio.close();
+    await smtp.close();
+    await redisInfo.stop();
+    log.flush();
+  }
+}

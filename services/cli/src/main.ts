@@ -1,0 +1,66 @@
+#!/usr/bin/env -S npx tsx
+import { Command, InvalidArgumentError } from 'commander';
+import { isBreachwaveError } from '@breachwave/domain';
+import { waveCreate, waveList, waveStart, waveStatus } from './wave.js';
+import { auditVerify } from './audit.js';
+import { demo } from './demo.js';
+
+const int = (name: string, min: number, max: number) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+  return n;
+};
+
+const program = new Command('breachwave')
+  .description('Breach-response waves: ingest affected accounts, notify them by SMS and email, prove it with a hash-chained audit.\nConfiguration comes from environment variables (REDIS_URL, BW_PREFIX, BW_ENVELOPE_KEY, BW_HMAC_KEY, TWILIO_*, SMTP_*; see README).')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+const wave = program.command('wave').description('create, feed and inspect notification waves');
+wave.command('create')
+  .description('validate, normalise, minimise and de-duplicate an affected-account file (CSV or JSONL) into a new wave; prints the wave id, counts, and the rejects report path')
+  .requiredOption('--accounts <file>', 'affected-account file (.csv with a header row, or .jsonl)')
+  .option('--brand <name>', 'brand named in the notices (default: BW_BRAND)')
+  .option('--help-url <url>', 'link in the notices (default: BW_HELP_URL)')
+  .option('--json', 'print the result as one JSON object')
+  .action(waveCreate);
+wave.command('start')
+  .description('feed a created wave to the queues in a bounded window (BW_FEED_WINDOW waiting jobs); resumes from its checkpoint after a crash; runs until every account is queued')
+  .argument('<wave>', 'wave id')
+  .action(waveStart);
+wave.command('status')
+  .description('counts of the wave by action and state')
+  .argument('<wave>', 'wave id')
+  .option('--json', 'print as one JSON object')
+  .action(waveStatus);
+wave.command('list')
+  .description('most recent waves')
+  .option('--json', 'print as JSON')
+  .action(waveList);
+
+program.command('audit')
+  .description('audit trail tools')
+  .command('verify')
+  .description('verify the hash chain of audit JSONL files (in order); names the file, line and record where it breaks')
+  .argument('<files...>', 'audit files, e.g. .breachwave/audit/*.jsonl')
+  .option('--json', 'print the result as JSON')
+  .action(auditVerify);
+
+program.command('demo')
+  .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), local SMTP and Twilio-compatible sinks, audit verification')
+  .option('--accounts <n>', 'rows in the synthetic file', int('--accounts', 1, 5_000_000), 10_000)
+  .option('--json', 'print the summary as one JSON object')
+  .option('--keep', 'keep the demo\'s Redis keys afterwards (default: removed)')
+  .action(demo);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (isBreachwaveError(err)) {
+    process.stderr.write(`breachwave: error [${err.code}]: ${err.message}\n`);
+    process.exitCode = err.kind === 'invalid-input' ? 2 : 1;
+  } else {
+    process.stderr.write(`breachwave: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

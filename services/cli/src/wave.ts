@@ -1,0 +1,79 @@
+import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
+import { createWave } from '@breachwave/feeder';
+import { waveProgress } from '@breachwave/ledger';
+import { runFeeder } from '@breachwave/feeder-service';
+import { fullContext, readContext } from './context.js';
+import { createProgress } from './progress.js';
+import { formatStatus } from './report.js';
+
+export async function waveCreate(opts: { accounts: string; brand?: string; helpUrl?: string; json?: boolean }): Promise<void> {
+  const ctx = await fullContext();
+  try {
+    const progress = createProgress('ingest');
+    const result = await createWave({
+      ledger: ctx.ledger,
+      file: opts.accounts,
+      brand: opts.brand ?? ctx.config.brand,
+      helpUrl: opts.helpUrl ?? ctx.config.helpUrl,
+      actions: DEFAULT_SEGMENT_ACTIONS,
+      dataDir: ctx.config.dataDir,
+      envelope: ctx.envelope,
+      log: ctx.log,
+      onProgress: (p) => progress.update(`${p.rows.toLocaleString('en-US')} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined),
+    });
+    progress.done();
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      const s = result.stats;
+      process.stdout.write(
+        `wave ${result.waveId} created: ${s.rows} rows read, ${s.accepted} accepted, ${s.rejected} rejected (${s.duplicates} duplicates)\n` +
+          (result.droppedColumns.length ? `dropped columns the pipeline does not need: ${result.droppedColumns.join(', ')}\n` : '') +
+          `rejects report: ${result.rejectsPath}\nnext: breachwave wave start ${result.waveId}\n`,
+      );
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function waveStart(waveId: string): Promise<void> {
+  const ctx = await fullContext();
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const { fed } = await runFeeder(ctx.config, { log: ctx.log, waveId, signal: controller.signal });
+    process.stdout.write(`wave ${waveId}: ${fed} accounts queued${controller.signal.aborted ? ' (interrupted; run again to resume from the checkpoint)' : ''}\n`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await ctx.close();
+  }
+}
+
+export async function waveStatus(waveId: string, opts: { json?: boolean }): Promise<void> {
+  const ctx = await readContext();
+  try {
+    const p = await waveProgress(ctx.ledger, waveId);
+    process.stdout.write(opts.json ? `${JSON.stringify({ waveId, ...p })}\n` : formatStatus(waveId, p));
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function waveList(opts: { json?: boolean }): Promise<void> {
+  const ctx = await readContext();
+  try {
+    const ids = await ctx.ledger.listWaves();
+    const waves = await Promise.all(ids.map(async (id) => {
+      const w = await ctx.ledger.getWave(id);
+      return { waveId: id, status: w.status, createdAt: w.manifest.createdAt, accepted: w.stats.accepted ?? 0, rows: w.stats.rows ?? 0 };
+    }));
+    if (opts.json) process.stdout.write(`${JSON.stringify(waves)}\n`);
+    else for (const w of waves) process.stdout.write(`${w.waveId}  ${w.status.padEnd(9)}  ${w.createdAt}  rows ${w.rows}  accepted ${w.accepted}\n`);
+  } finally {
+    await ctx.close();
+  }
+}

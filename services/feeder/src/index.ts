@@ -1,0 +1,1 @@
+export { runFeeder, type RunFeederDeps } from './run.js';

@@ -1,0 +1,166 @@
+/**
+ * End-to-end harness: real Redis (testcontainers or REDIS_URL), the SMTP sink, the
+ * Twilio-compatible server driven by the real twilio SDK, notifier processes spawned as the
+ * deployment runs them, and helpers to scan every place PII could leak to.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { chooseChannel, firstNameOf, parseAccountRow, renderNotice, type AffectedAccount, type WaveManifest } from '@breachwave/domain';
+import { generateKey } from '@breachwave/secrets';
+import type { SmtpSink, TwilioServer } from '@breachwave/testkit';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+
+export function tempDir(label: string): string {
+  return mkdtempSync(join(tmpdir(), `bw-${label}-`));
+}
+
+/** Environment for breachwave processes pointed at the test's Redis and sinks. */
+export function serviceEnv(o: { redisUrl: string; prefix: string; dataDir: string; twilio: TwilioServer; smtp: SmtpSink; keys?: { envelope: string; hmac: string } }): Record<string, string> {
+  const keys = o.keys ?? { envelope: generateKey(), hmac: generateKey() };
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    REDIS_URL: o.redisUrl,
+    BW_PREFIX: o.prefix,
+    BW_DATA_DIR: o.dataDir,
+    BW_ENVELOPE_KEY: keys.envelope,
+    BW_HMAC_KEY: keys.hmac,
+    TWILIO_ACCOUNT_SID: o.twilio.accountSid,
+    TWILIO_AUTH_TOKEN: o.twilio.authToken,
+    TWILIO_BASE_URL: o.twilio.url,
+    TWILIO_FROM: '+15005550006',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(o.smtp.port),
+    LOG_LEVEL: 'info',
+  };
+}
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  readonly exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Spawns a service's main.ts through tsx, its stdout/stderr (pino) into a log file. */
+export function spawnService(service: string, env: Record<string, string>, logDir: string, label = service): ServiceProcess {
+  const logFile = join(logDir, `${label}-${randomBytes(3).toString('hex')}.log`);
+  const out = createWriteStream(logFile);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', service, 'src', 'main.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  const exited = new Promise<number | null>((res) => child.once('exit', (code, signal) => {
+    out.end();
+    res(code ?? (signal ? 128 : null));
+  }));
+  return {
+    child,
+    logFile,
+    exited,
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits until a spawned service logs `marker` (e.g. 'notifier started'). */
+export async function waitForLog(proc: ServiceProcess, marker: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    let text = '';
+    try {
+      text = readFileSync(proc.logFile, 'utf8');
+    } catch {
+      // not created yet
+    }
+    if (text.includes(marker)) return;
+    if (proc.child.exitCode !== null) throw new Error(`${proc.logFile}: process exited (${proc.child.exitCode}) before logging "${marker}":\n${text.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for "${marker}" in ${proc.logFile}`);
+}
+
+/** Accepted accounts of a file as the feeder must see them: parsed, first occurrence of each id. */
+export function expectedAccounts(csvText: string): Map<string, AffectedAccount> {
+  const lines = csvText.split('\n').filter((l) => l.trim() !== '');
+  const header = (lines.shift() ?? '').split(',').map((h) => h.trim());
+  const out = new Map<string, AffectedAccount>();
+  for (const line of lines) {
+    const cells = splitCsv(line);
+    if (cells.length !== header.length) continue;
+    const row = Object.fromEntries(header.map((h, i) => [h, cells[i]]));
+    const r = parseAccountRow(row);
+    if (r.ok && !out.has(r.account.accountId)) out.set(r.account.accountId, r.account);
+  }
+  return out;
+}
+
+function splitCsv(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { out.push(cur); cur = ''; }
+    else if (c !== '\r') cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** The notice each account must receive: channel, recipient and exact content. */
+export function expectedNotice(a: AffectedAccount, manifest: Pick<WaveManifest, 'brand' | 'helpUrl'>): { channel: 'sms' | 'email'; to: string; content: string } {
+  const channel = chooseChannel(a);
+  if (!channel) throw new Error(`account ${a.accountId} has no channel`);
+  const n = renderNotice(channel, a.locale, { brand: manifest.brand, helpUrl: manifest.helpUrl, segment: a.segment, ...(a.name ? { firstName: firstNameOf(a.name) } : {}) });
+  if (n.channel === 'sms') return { channel, to: a.phone ?? '', content: n.body };
+  return { channel, to: a.email ?? '', content: `${n.subject}\n${n.text}` };
+}
+
+/** Every key and value under a prefix, dumped as text (strings, hashes, streams, lists, sets, zsets). */
+export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
+  const parts: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      parts.push(key);
+      const type = await redis.type(key);
+      if (type === 'string') parts.push((await redis.get(key)) ?? '');
+      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
+      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
+      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
+      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+    }
+  } while (cursor !== '0');
+  return parts.join('\n');
+}
+
+/** Forms in which a contact point could leak: E.164, bare national digits, the email. */
+export function leakForms(a: AffectedAccount): string[] {
+  const forms: string[] = [];
+  if (a.phone) forms.push(a.phone, a.phone.replace(/^\+1/, ''));
+  if (a.email) forms.push(a.email);
+  return forms;
+}
+
+export function readDir(dir: string): string {
+  return readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+}
