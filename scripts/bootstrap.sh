@@ -15,4 +15,4 @@ if [ "$(pnpm --version 2>/dev/null || true)" = "$want" ]; then
 else
   PNPM=(npx --yes "pnpm@$want")
 fi
-"${PNPM[@]}" install --frozen-lockfile --reporter=silent >&2
+"${PNPM[@]}" install --frozen-lockfile --loglevel=warn >&2
