@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadConfig } from '@breachwave/config';
-import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress, type LedgerEntry } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
@@ -49,7 +48,7 @@ test('SIGKILL of a notifier mid-wave, then a restart: no account lost, no record
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, { rows: 1000, seed: 11, malformedRate: 0, duplicateRate: 0 });
   const expected = expectedAccounts(readFileSync(file, 'utf8'));
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, actions: DEFAULT_SEGMENT_ACTIONS, dataDir: dir, envelope, log });
+  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: {}, dataDir: dir, envelope, log });
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: 2000, batch: 200, log });
   await feeder.feed(wave.waveId);
   await feeder.close();

@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createAuditWriter, verifyAuditFiles } from '@breachwave/audit';
 import { loadConfig } from '@breachwave/config';
-import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
@@ -48,7 +47,7 @@ test('a wave of 1,500 rows: every accepted account gets exactly one right notice
   const expected = expectedAccounts(readFileSync(file, 'utf8'));
   assert.ok(expected.size > 1000, `at least 1,000 accepted accounts (got ${expected.size})`);
 
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, actions: DEFAULT_SEGMENT_ACTIONS, dataDir: dir, envelope, log });
+  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: {}, dataDir: dir, envelope, log });
   assert.equal(wave.stats.rows, wave.stats.accepted + wave.stats.rejected, 'rows read = accepted + rejected');
   assert.equal(wave.stats.accepted, expected.size, 'the feeder accepts exactly the valid, first-seen rows');
 

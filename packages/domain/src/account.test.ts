@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseChannel, normaliseEmail, normalisePhone, parseAccountRow } from './account.js';
-import { planActions, DEFAULT_ACTION_RULES, DEFAULT_SEGMENT_ACTIONS } from './wave.js';
+import { planActions, DEFAULT_ACTION_RULES } from './wave.js';
 import { renderNotice } from './templates.js';
 
 const ok = (row: Record<string, string>) => {
@@ -54,15 +54,14 @@ test('channel: SMS for a mobile number, else email', () => {
 });
 
 test('actions are ordered rotate → code → notify, notify always', () => {
-  const manifest = { actions: { ...DEFAULT_SEGMENT_ACTIONS, 'prepaid-active': ['notify', 'rotate-pin'] as const } };
-  assert.deepEqual(planActions({ segment: 'prepaid-active', exposed: [] }, manifest), ['rotate-pin', 'notify']);
-  assert.deepEqual(planActions({ segment: 'former', exposed: [] }, manifest), ['notify']);
-  const ruled = { ...manifest, rules: DEFAULT_ACTION_RULES };
+  const manifest = { rules: {} };
+  assert.deepEqual(planActions({ segment: 'prepaid-active', exposed: ['pin'] }, manifest), ['notify']);
+  const ruled = { rules: DEFAULT_ACTION_RULES };
   assert.deepEqual(planActions({ segment: 'prepaid-active', exposed: ['name', 'pin'] }, ruled), ['rotate-pin', 'notify']);
   assert.deepEqual(planActions({ segment: 'prepaid-active', exposed: ['name'] }, ruled), ['notify']);
   assert.deepEqual(planActions({ segment: 'former', exposed: ['ssn'] }, ruled), ['issue-code', 'notify']);
   assert.deepEqual(planActions({ segment: 'prepaid-active', exposed: ['pin', 'drivers-license'] }, ruled), ['rotate-pin', 'issue-code', 'notify']);
-  assert.deepEqual(planActions({ segment: 'former', exposed: ['ssn'] }, { ...manifest, rules: { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'] } }), ['notify']);
+  assert.deepEqual(planActions({ segment: 'former', exposed: ['ssn'] }, { rules: { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'] } }), ['notify']);
 });
 
 test('notices render per channel and locale, and escape HTML', () => {

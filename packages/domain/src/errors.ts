@@ -51,6 +51,37 @@ export const ERROR_CATALOG = {
   BW_EMAIL_NETWORK: { kind: 'transient', message: 'email: the connection failed before sending' },
   BW_EMAIL_AMBIGUOUS: { kind: 'ambiguous', message: 'email: the connection dropped after the message was sent' },
   BW_EMAIL_AUTH: { kind: 'config', message: 'email: the server refused our credentials' },
+
+  // Identity-protection enrollment codes (issue 4).
+  BW_CODE_POOL_EXHAUSTED: { kind: 'transient', message: 'enrollment codes: the pool has no unexpired code left' },
+  BW_CODE_INVALID: { kind: 'invalid-input', message: 'enrollment code is malformed' },
+  BW_CODE_SOURCE_INVALID: { kind: 'invalid-input', message: 'the wave has no usable enrollment code source' },
+  BW_CODE_NOT_ASSIGNED: { kind: 'permanent', message: 'no enrollment code is recorded for this account' },
+  BW_CODE_COLLISION: { kind: 'transient', message: 'enrollment codes: generated codes kept colliding' },
+
+  // PIN rotation and verification (issue 3).
+  BW_PIN_POLICY: { kind: 'config', message: 'PIN policy cannot produce an allowed PIN' },
+  BW_PIN_STORE_REJECTED: { kind: 'permanent', message: 'PIN store: the rotation was rejected' },
+  BW_PIN_STORE_ACCOUNT_UNKNOWN: { kind: 'permanent', message: 'PIN store: the account is unknown' },
+  BW_PIN_STORE_AUTH: { kind: 'config', message: 'PIN store: our credentials were refused' },
+  BW_PIN_STORE_THROTTLED: { kind: 'throttled', message: 'PIN store: asked us to slow down' },
+  BW_PIN_STORE_UNAVAILABLE: { kind: 'transient', message: 'PIN store: unavailable' },
+  BW_PIN_STORE_NETWORK: { kind: 'transient', message: 'PIN store: the request could not be sent' },
+  BW_PIN_STORE_AMBIGUOUS: { kind: 'ambiguous', message: 'PIN store: no answer after the request was sent' },
+  BW_PIN_LOCKED: { kind: 'permanent', message: 'PIN verification is locked for this account' },
+  BW_PIN_VERIFY_UNAUTHORIZED: { kind: 'invalid-input', message: 'PIN verification: missing or invalid bearer token' },
+
+  // Inbound webhooks, opt-out and delivery status (issue 5). HTTP answers derive from these codes.
+  BW_WEBHOOK_SIGNATURE_INVALID: { kind: 'invalid-input', message: 'webhook signature is missing or invalid' },
+  BW_UNSUBSCRIBE_TOKEN_INVALID: { kind: 'invalid-input', message: 'unsubscribe link is invalid' },
+  BW_UNSUBSCRIBE_TOKEN_EXPIRED: { kind: 'invalid-input', message: 'unsubscribe link has expired' },
+  BW_DELIVERY_UNMATCHED: { kind: 'invalid-input', message: 'status callback matches no recorded message' },
+  BW_HTTP_NOT_FOUND: { kind: 'invalid-input', message: 'no such route' },
+  BW_HTTP_METHOD_NOT_ALLOWED: { kind: 'invalid-input', message: 'method not allowed on this route' },
+  BW_HTTP_BODY_TOO_LARGE: { kind: 'invalid-input', message: 'request body is too large' },
+  BW_HTTP_UNSUPPORTED_MEDIA_TYPE: { kind: 'invalid-input', message: 'unsupported content type' },
+  BW_HTTP_UNAUTHORIZED: { kind: 'invalid-input', message: 'missing or invalid bearer token' },
+  BW_INTERNAL: { kind: 'transient', message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -3,3 +3,5 @@ export * from './ports.js';
 export * from './account.js';
 export * from './templates.js';
 export * from './wave.js';
+export * from './pin.js';
+export * from './code.js';

@@ -41,10 +41,8 @@ export interface WaveManifest {
   readonly source: string;
   readonly brand: string;
   readonly helpUrl: string;
-  /** Which actions each segment gets. `notify` is implied for every accepted account. */
-  readonly actions: Readonly<Record<Segment, readonly ActionName[]>>;
-  /** When present, decides the optional actions per account (segment and exposed data). */
-  readonly rules?: ActionRules;
+  /** Decides the optional actions per account (segment and exposed data); `{}` = notify only. */
+  readonly rules: ActionRules;
   /** Default `none`. */
   readonly pinDelivery?: PinDelivery;
   /** Required when `issue-code` is on. */
@@ -60,22 +58,11 @@ export function ruleMatches(rule: ActionRule, account: Pick<AffectedAccount, 'se
   return true;
 }
 
-export const DEFAULT_SEGMENT_ACTIONS: Readonly<Record<Segment, readonly ActionName[]>> = {
-  'prepaid-active': ['notify'],
-  'postpaid-current': ['notify'],
-  former: ['notify'],
-  prospective: ['notify'],
-};
-
 /** The ordered actions for one account under a manifest. */
-export function planActions(account: Pick<AffectedAccount, 'segment' | 'exposed'>, manifest: Pick<WaveManifest, 'actions' | 'rules'>): ActionName[] {
+export function planActions(account: Pick<AffectedAccount, 'segment' | 'exposed'>, manifest: Pick<WaveManifest, 'rules'>): ActionName[] {
   const wanted = new Set<ActionName>();
-  if (manifest.rules) {
-    for (const [action, rule] of Object.entries(manifest.rules) as [Exclude<ActionName, 'notify'>, ActionRule][]) {
-      if (ruleMatches(rule, account)) wanted.add(action);
-    }
-  } else {
-    for (const a of manifest.actions[account.segment]) wanted.add(a);
+  for (const [action, rule] of Object.entries(manifest.rules) as [Exclude<ActionName, 'notify'>, ActionRule][]) {
+    if (ruleMatches(rule, account)) wanted.add(action);
   }
   wanted.add('notify');
   return ACTIONS.filter((a) => wanted.has(a));

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { DEFAULT_SEGMENT_ACTIONS, planActions, type ActionName, type Segment } from '@breachwave/domain';
+import { planActions, type ActionRules } from '@breachwave/domain';
 import { QUEUES, QUEUE_FOR_ACTION, actionJobId, type QueueName } from '@breachwave/jobs';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { acquireRedis, waitFor, type TestRedis } from '@breachwave/testkit';
@@ -39,13 +39,13 @@ interface Setup {
 }
 
 /** A fresh prefix, a synthetic wave created on it, and inspection queues; all cleaned up after. */
-async function setup(t: TestContext, gen: Omit<GenerateOptions, 'format'>, actions: Readonly<Record<Segment, readonly ActionName[]>> = DEFAULT_SEGMENT_ACTIONS): Promise<Setup> {
+async function setup(t: TestContext, gen: Omit<GenerateOptions, 'format'>, rules: ActionRules = {}): Promise<Setup> {
   const prefix = randomPrefix();
   const dir = await tempDir(t);
   const ledger = createLedger({ redis, prefix });
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, gen);
-  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', actions, dataDir: dir, envelope: testEnvelope(), log: captureLog().log });
+  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', rules, codeSource: { kind: 'generated' }, dataDir: dir, envelope: testEnvelope(), log: captureLog().log });
   const spool = (await readFile(wave.spoolPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as SpoolEntry);
   assert.equal(spool.length, wave.stats.accepted);
   const queues = new Map<QueueName, Queue>(Object.values(QUEUES).map((q) => [q, new Queue(q, { connection: redis, prefix })]));
@@ -100,8 +100,8 @@ async function assertFullyFed(s: Setup, skippedIds: ReadonlySet<string> = new Se
 }
 
 test('every accepted account gets exactly one job, in its first action\'s queue, carrying ids only', async (t) => {
-  const actions = { ...DEFAULT_SEGMENT_ACTIONS, 'prepaid-active': ['rotate-pin', 'notify'], former: ['issue-code', 'notify'] } as const;
-  const s = await setup(t, { rows: 1200, seed: 31 }, actions);
+  const rules: ActionRules = { 'rotate-pin': { segments: ['prepaid-active'] }, 'issue-code': { segments: ['former'] } };
+  const s = await setup(t, { rows: 1200, seed: 31 }, rules);
   const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10_000, batch: 100, log: captureLog().log });
   t.after(() => feeder.close());
   const r = await feeder.feed(s.wave.waveId);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { BreachwaveError } from '@breachwave/domain';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { DEFAULT_SEGMENT_ACTIONS, newWaveId, type ActionName, type Segment, type WaveManifest } from '@breachwave/domain';
+import { newWaveId, type ActionRules, type CodeSource, type PinDelivery, type WaveManifest } from '@breachwave/domain';
 import type { Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
@@ -14,8 +15,14 @@ export interface CreateWaveOptions {
   readonly file: string;
   readonly brand: string;
   readonly helpUrl: string;
-  /** Actions per segment; default `DEFAULT_SEGMENT_ACTIONS` (notify only). */
-  readonly actions?: Readonly<Record<Segment, readonly ActionName[]>>;
+  /** Which optional actions apply to which accounts; default `{}` (notify only). */
+  readonly rules?: ActionRules;
+  /** How a rotated PIN reaches the customer; default `none`. */
+  readonly pinDelivery?: PinDelivery;
+  /** Where enrollment codes come from (required when `issue-code` has a rule). */
+  readonly codeSource?: CodeSource;
+  /** Enrollment deadline (ISO date) printed in notices. */
+  readonly enrollBy?: string;
   /** Spools go to `<dataDir>/waves/<waveId>/`. */
   readonly dataDir: string;
   readonly envelope: Envelope;
@@ -66,8 +73,14 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     source: options.source ?? basename(options.file),
     brand: options.brand,
     helpUrl: options.helpUrl,
-    actions: options.actions ?? DEFAULT_SEGMENT_ACTIONS,
+    rules: options.rules ?? {},
+    ...(options.pinDelivery ? { pinDelivery: options.pinDelivery } : {}),
+    ...(options.codeSource ? { codeSource: options.codeSource } : {}),
+    ...(options.enrollBy ? { enrollBy: options.enrollBy } : {}),
   };
+  if (manifest.rules['issue-code'] && !manifest.codeSource) {
+    throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'issue-code needs a code source (a vendor pool or generated codes)' });
+  }
   try {
     const ingest = await ingestFile({
       file: options.file, waveId, envelope: options.envelope, log, spoolDir,

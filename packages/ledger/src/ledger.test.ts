@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { acquireRedis, type TestRedis } from '@breachwave/testkit';
-import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
 import { createLedger, waveProgress } from './index.js';
 
 let server: TestRedis;
@@ -69,7 +68,7 @@ test('concurrent claims: exactly one wins', async () => {
 
 test('waves: create once, progress reflects the ledger', async () => {
   const ledger = fresh();
-  const manifest = { waveId: 'w2', createdAt: new Date().toISOString(), source: 'x.csv', brand: 'B', helpUrl: 'https://h.example.com', actions: DEFAULT_SEGMENT_ACTIONS };
+  const manifest = { waveId: 'w2', createdAt: new Date().toISOString(), source: 'x.csv', brand: 'B', helpUrl: 'https://h.example.com', rules: {} };
   await ledger.createWave(manifest, { rows: 3, accepted: 2, rejected: 1 }, { spool: '/tmp/s' });
   await assert.rejects(ledger.createWave(manifest, { rows: 3 }, {}), /already exists/);
   await ledger.initAccounts('w2', 'feeder', [{ accountId: 'a1', actions: ['notify'] }, { accountId: 'a2', actions: ['notify'] }]);

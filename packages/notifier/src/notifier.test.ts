@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
 import { QUEUES } from '@breachwave/jobs';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
@@ -38,7 +37,7 @@ async function setup(accounts: { id: string; phone?: string; email?: string }[])
   const prefix = `n${randomBytes(3).toString('hex')}`;
   const ledger: Ledger = createLedger({ redis, prefix });
   const waveId = 'w1';
-  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'Example', helpUrl: 'https://h.example.com', actions: DEFAULT_SEGMENT_ACTIONS }, { accepted: accounts.length }, {});
+  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'Example', helpUrl: 'https://h.example.com', rules: {} }, { accepted: accounts.length }, {});
   await ledger.putAccounts(waveId, accounts.map((a) => ({
     accountId: a.id,
     record: { segment: 'former', locale: 'en', exposed: [], hasPhone: Boolean(a.phone), phoneIsMobile: Boolean(a.phone), hasEmail: Boolean(a.email), line: 2,

@@ -2,7 +2,6 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '@breachwave/config';
-import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
 import { createAuditWriter, verifyAuditFiles } from '@breachwave/audit';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress, type WaveProgress } from '@breachwave/ledger';
@@ -105,8 +104,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
 
     const ingest = createProgress('ingest', process.stderr);
     const wave = await createWave({
-      ledger, file, brand: config.brand, helpUrl: config.helpUrl, actions: DEFAULT_SEGMENT_ACTIONS,
-      dataDir: runDir, envelope, log,
+      ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: {}, dataDir: runDir, envelope, log,
       onProgress: (p) => { if (!opts.json) ingest.update(`${p.rows} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined); },
     });
     ingest.done();

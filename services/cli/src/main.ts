@@ -11,6 +11,24 @@ const int = (name: string, min: number, max: number) => (v: string): number => {
   return n;
 };
 
+function parseActions(v: string): string[] {
+  const list = v.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const a of list) if (a !== 'rotate-pin' && a !== 'issue-code') throw new InvalidArgumentError(`unknown action "${a}" (rotate-pin, issue-code)`);
+  return list;
+}
+function parsePinDelivery(v: string): string {
+  if (v !== 'none' && v !== 'sms-temporary') throw new InvalidArgumentError('must be none or sms-temporary');
+  return v;
+}
+function parseCodeSource(v: string): string {
+  if (v !== 'generated' && !/^pool:[A-Za-z0-9_-]{1,64}$/.test(v)) throw new InvalidArgumentError('must be generated or pool:NAME');
+  return v;
+}
+function parseDate(v: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))) throw new InvalidArgumentError('must be a date YYYY-MM-DD');
+  return v;
+}
+
 const program = new Command('breachwave')
   .description('Breach-response waves: ingest affected accounts, notify them by SMS and email, prove it with a hash-chained audit.\nConfiguration comes from environment variables (REDIS_URL, BW_PREFIX, BW_ENVELOPE_KEY, BW_HMAC_KEY, TWILIO_*, SMTP_*; see README).')
   .showHelpAfterError()
@@ -22,6 +40,10 @@ wave.command('create')
   .requiredOption('--accounts <file>', 'affected-account file (.csv with a header row, or .jsonl)')
   .option('--brand <name>', 'brand named in the notices (default: BW_BRAND)')
   .option('--help-url <url>', 'link in the notices (default: BW_HELP_URL)')
+  .option('--actions <list>', 'optional actions to run before the notice, with their default rules: rotate-pin (prepaid-active accounts whose PIN was exposed), issue-code (accounts whose SSN or driver\'s licence was exposed)', parseActions, [])
+  .option('--pin-delivery <mode>', 'none (the notice says the PIN was reset) or sms-temporary (a temporary PIN by SMS to the account\'s own number)', parsePinDelivery, 'none')
+  .option('--code-source <source>', 'enrollment codes: generated, or pool:NAME for an imported vendor pool (required with --actions issue-code)', parseCodeSource)
+  .option('--enroll-by <date>', 'enrollment deadline printed in notices (YYYY-MM-DD)', parseDate)
   .option('--json', 'print the result as one JSON object')
   .action(waveCreate);
 wave.command('start')

@@ -1,4 +1,4 @@
-import { DEFAULT_SEGMENT_ACTIONS } from '@breachwave/domain';
+import { DEFAULT_ACTION_RULES, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
 import { createWave } from '@breachwave/feeder';
 import { waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
@@ -6,7 +6,31 @@ import { fullContext, readContext } from './context.js';
 import { createProgress } from './progress.js';
 import { formatStatus } from './report.js';
 
-export async function waveCreate(opts: { accounts: string; brand?: string; helpUrl?: string; json?: boolean }): Promise<void> {
+export interface WaveCreateOptions {
+  accounts: string;
+  brand?: string;
+  helpUrl?: string;
+  actions: string[];
+  pinDelivery: string;
+  codeSource?: string;
+  enrollBy?: string;
+  json?: boolean;
+}
+
+/** The manifest part of `wave create`'s options: default rules for the actions turned on. */
+export function planFromOptions(opts: Pick<WaveCreateOptions, 'actions' | 'pinDelivery' | 'codeSource' | 'enrollBy'>) {
+  const rules: ActionRules = Object.fromEntries(opts.actions.map((a) => [a, DEFAULT_ACTION_RULES[a as 'rotate-pin' | 'issue-code']]));
+  const codeSource: CodeSource | undefined = opts.codeSource === undefined ? undefined
+    : opts.codeSource === 'generated' ? { kind: 'generated' } : { kind: 'pool', pool: opts.codeSource.slice('pool:'.length) };
+  return {
+    rules,
+    pinDelivery: opts.pinDelivery as PinDelivery,
+    ...(codeSource ? { codeSource } : {}),
+    ...(opts.enrollBy ? { enrollBy: opts.enrollBy } : {}),
+  };
+}
+
+export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
   const ctx = await fullContext();
   try {
     const progress = createProgress('ingest');
@@ -15,7 +39,7 @@ export async function waveCreate(opts: { accounts: string; brand?: string; helpU
       file: opts.accounts,
       brand: opts.brand ?? ctx.config.brand,
       helpUrl: opts.helpUrl ?? ctx.config.helpUrl,
-      actions: DEFAULT_SEGMENT_ACTIONS,
+      ...planFromOptions(opts),
       dataDir: ctx.config.dataDir,
       envelope: ctx.envelope,
       log: ctx.log,
