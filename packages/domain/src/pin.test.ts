@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { BreachwaveError } from './errors.js';
+import type { BreachwaveError } from './errors.js';
 import { COMMON_PINS, createPinPolicy, DEFAULT_PIN_POLICY, generatePin, pinBlockReason, rotationIdOf, type PinContext } from './pin.js';
 
 test('the blocklist refuses repeats, runs, common PINs, years, dates, the phone and the previous PIN', () => {
