@@ -1,6 +1,6 @@
 import { ACTIONS, BreachwaveError, toBreachwaveError, type ActionName, type ErrorCode } from '@breachwave/domain';
 import { parseActionJob } from '@breachwave/jobs';
-import type { ActionEntry, Ledger, LedgerEntry, PatchValue } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { PermanentActionError, type ActionJobView, type ActionQueues } from './worker.js';
 
@@ -103,6 +103,8 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
       await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code }, event: `${action}.failed`,
         detail: { code: error.code, kind: error.kind }, counters: { [`${action}:error:${error.code}`]: 1 } });
       await skipDependents(deps.ledger, waveId, accountId, action, error.code, deps.actor);
+      // Nothing will send to this account now; keep its sealed contact only for a re-drive.
+      await deps.ledger.releaseAccount(waveId, accountId, DEAD_LETTER_RETENTION_SECONDS);
       log.warn({ errorCode: error.code, kind: error.kind }, `${action} failed for good; dependents skipped`);
       throw new PermanentActionError(error);
     }

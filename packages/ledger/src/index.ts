@@ -79,6 +79,9 @@ export interface AccountRecord {
   readonly line: number;
 }
 
+/** Default time a dead-lettered account's encrypted contact record is kept for a re-drive. */
+export const DEAD_LETTER_RETENTION_SECONDS = 7 * 24 * 3600;
+
 export type WaveStatus = 'created' | 'feeding' | 'fed' | 'completed' | 'cancelled';
 
 export interface WaveInfo {

@@ -7,7 +7,7 @@ import type { Ledger } from '@breachwave/ledger';
 import type { Envelope } from '@breachwave/secrets';
 import type { Logger } from '@breachwave/logging';
 import { PermanentActionError, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
-import type { AccountRecord, LedgerEntry } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type LedgerEntry } from '@breachwave/ledger';
 
 export type NoticeJob = ActionJobView;
 
@@ -40,8 +40,13 @@ export interface NoticeProcessorDeps {
   readonly log: Logger;
   /** Actor name in audit records. Default `notifier`. */
   readonly actor?: string;
-  /** Seconds an account's contact record is kept after its notice finished. Default 0. */
+  /** Seconds an account's contact record is kept after its notice was sent. Default 0. */
   readonly contactRetentionSeconds?: number;
+  /**
+   * Seconds a dead-lettered account's (encrypted) contact record is kept so `dlq retry` can
+   * re-drive it. Default 7 days.
+   */
+  readonly deadLetterRetentionSeconds?: number;
   readonly enrichers?: readonly NoticeEnricher[];
 }
 
@@ -118,7 +123,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     const fail = async (error: BreachwaveError): Promise<never> => {
       await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code },
         event: 'notify.failed', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null }, counters: { [`notify:error:${error.code}`]: 1 } });
-      await deps.ledger.releaseAccount(waveId, accountId, deps.contactRetentionSeconds ?? 0);
+      await deps.ledger.releaseAccount(waveId, accountId, deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS);
       log.warn({ errorCode: error.code, kind: error.kind }, 'notice failed for good');
       throw new PermanentActionError(error);
     };

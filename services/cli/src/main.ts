@@ -4,6 +4,7 @@ import { isBreachwaveError } from '@breachwave/domain';
 import { waveCreate, waveList, waveStart, waveStatus } from './wave.js';
 import { auditVerify } from './audit.js';
 import { demo } from './demo.js';
+import { registerDlqCommands } from './dlq.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -67,6 +68,8 @@ program.command('audit')
   .argument('<files...>', 'audit files, e.g. .breachwave/audit/*.jsonl')
   .option('--json', 'print the result as JSON')
   .action(auditVerify);
+
+registerDlqCommands(program);
 
 program.command('demo')
   .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), local SMTP and Twilio-compatible sinks, audit verification')
