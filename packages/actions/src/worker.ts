@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import type { ActionName, BreachwaveError } from '@breachwave/domain';
 import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobId, backoffDelay, type ActionJob } from '@breachwave/jobs';
 import type { Logger } from '@breachwave/logging';
@@ -11,6 +11,12 @@ export interface ActionJobView {
   readonly attemptsMade: number;
   /** Attempts allowed in all. */
   readonly attempts: number;
+  /**
+   * Puts the job back for `delayMs` without spending an attempt (quiet hours, provider
+   * throttling, an exhausted code pool): the job waits in BullMQ's delayed set, nothing is lost.
+   * Always throws; let it propagate.
+   */
+  defer(delayMs: number): Promise<never>;
 }
 
 /** Thrown by a processor for an outcome that must not be retried (BullMQ UnrecoverableError). */
@@ -42,9 +48,13 @@ export interface ActionWorkerDeps<R> {
 export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
   let worker: Worker | undefined;
   let closing: Promise<void> | undefined;
-  const run = async (job: Job): Promise<R> => {
+  const run = async (job: Job, token?: string): Promise<R> => {
+    const defer = async (delayMs: number): Promise<never> => {
+      await job.moveToDelayed(Date.now() + Math.max(0, Math.round(delayMs)), token);
+      throw new DelayedError();
+    };
     try {
-      return await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 });
+      return await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1, defer });
     } catch (err) {
       if (err instanceof PermanentActionError) throw new UnrecoverableError(err.message);
       throw err;

@@ -83,6 +83,7 @@ describe('createTwilioSmsSender with the real SDK against the test kit server', 
       To: TO,
       Body: BODY,
       From: FROM,
+      SmartEncoded: 'true',
       StatusCallback: CALLBACK,
       ValidityPeriod: '3600',
     });

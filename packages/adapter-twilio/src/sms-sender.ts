@@ -9,6 +9,7 @@ export interface TwilioCreateMessageParams {
   readonly messagingServiceSid?: string;
   readonly statusCallback?: string;
   readonly validityPeriod?: number;
+  readonly smartEncoded?: boolean;
 }
 
 /** Filters the reconcile helper passes to `messages.list`. */
@@ -54,8 +55,10 @@ export interface TwilioSmsSenderOptions {
    * so a callback can be tied to the attempt even when the send itself ended ambiguously.
    */
   readonly statusCallbackReferenceParam?: string;
-  /** Seconds Twilio may keep the message queued before giving up (1–36000). */
+  /** Seconds Twilio may keep the message queued before giving up (1–36000); a message's own value wins. */
   readonly validityPeriodSeconds?: number;
+  /** Let Twilio replace Unicode look-alikes (smart quotes, dashes) with GSM-7 characters. Default true. */
+  readonly smartEncoded?: boolean;
 }
 
 /**
@@ -67,6 +70,7 @@ export interface TwilioSmsSenderOptions {
 export function createTwilioSmsSender(options: TwilioSmsSenderOptions): SmsSender {
   const { client, from, messagingServiceSid, statusCallback, statusCallbackReferenceParam, validityPeriodSeconds } =
     options;
+  const smartEncoded = options.smartEncoded ?? true;
   if (!from && !messagingServiceSid) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'Twilio sender needs `from` or `messagingServiceSid`' });
   }
@@ -80,7 +84,16 @@ export function createTwilioSmsSender(options: TwilioSmsSenderOptions): SmsSende
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'statusCallbackReferenceParam needs statusCallback' });
   }
 
+  const validity = (message: SmsMessage): number | undefined => {
+    const v = message.validityPeriodSeconds ?? validityPeriodSeconds;
+    return v === undefined ? undefined : Math.max(1, Math.min(36000, Math.round(v)));
+  };
+
   return {
+    async findSent(message: SmsMessage, since: Date): Promise<SendResult | undefined> {
+      const sid = await reconcileTwilioSend(client, { to: message.to, sentAfter: since, body: message.body });
+      return sid ? { providerId: sid, status: 'reconciled' } : undefined;
+    },
     async send(message: SmsMessage): Promise<SendResult> {
       const params: TwilioCreateMessageParams = {
         to: message.to,
@@ -88,7 +101,8 @@ export function createTwilioSmsSender(options: TwilioSmsSenderOptions): SmsSende
         ...(from ? { from } : {}),
         ...(messagingServiceSid ? { messagingServiceSid } : {}),
         ...(statusCallback ? { statusCallback: callbackUrl(statusCallback, statusCallbackReferenceParam, message) } : {}),
-        ...(validityPeriodSeconds !== undefined ? { validityPeriod: validityPeriodSeconds } : {}),
+        ...(validity(message) !== undefined ? { validityPeriod: validity(message) } : {}),
+        smartEncoded,
       };
       let pending: Promise<TwilioMessageSummary>;
       try {

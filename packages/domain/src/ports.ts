@@ -8,6 +8,8 @@ export interface SmsMessage {
   readonly body: string;
   /** Correlates provider callbacks with the ledger; never contains PII. */
   readonly reference: string;
+  /** Seconds the provider may hold the message before giving up (set from the pace). */
+  readonly validityPeriodSeconds?: number;
 }
 
 export interface EmailMessage {
@@ -29,6 +31,12 @@ export interface SendResult {
 export interface SmsSender {
   /** @throws BreachwaveError with an SMS code; never a raw vendor error. */
   send(message: SmsMessage): Promise<SendResult>;
+  /**
+   * Reconciles an ambiguous outcome (no answer after the request was sent): the provider's record
+   * of this message to this recipient accepted since `since`, or `undefined` when it has none.
+   * Absent when the provider offers no lookup.
+   */
+  findSent?(message: SmsMessage, since: Date): Promise<SendResult | undefined>;
 }
 
 export interface EmailSender {

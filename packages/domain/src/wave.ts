@@ -49,6 +49,11 @@ export interface WaveManifest {
   readonly codeSource?: CodeSource;
   /** Enrollment deadline (ISO date) printed in notices. */
   readonly enrollBy?: string;
+  /**
+   * Whether a notice whose first channel is suppressed (STOP, unsubscribe) may go through the
+   * other channel. A legally required breach notice usually may; default true.
+   */
+  readonly suppressedFallback?: boolean;
 }
 
 /** True when the account matches the rule. */

@@ -20,8 +20,12 @@ export interface ActionEntry {
   err?: string;
   /** Ambiguous outcomes seen (request sent, no answer). */
   amb?: number;
+  /** Throttled answers seen (nothing processed; deferred without spending an attempt). */
+  thr?: number;
   /** ISO time of the last transition. */
   at?: string;
+  /** ISO time of the first claim. */
+  c0?: string;
   [extra: string]: unknown;
 }
 export type LedgerEntry = Partial<Record<ActionName, ActionEntry>>;

@@ -8,7 +8,8 @@
  * ARGV: accountId, action, allowed from-states ("a,b" or "*"), to-state, patch JSON,
  *       audit record JSON (from/to are filled in here), extra counters JSON ({name: delta}).
  * Returns {outcome, previousState, actionEntryJson, wholeEntryJson}; outcome is ok | rejected | missing | no-action.
- * Moving to `claimed` counts a claim (`n`), so re-claims after a crash are visible.
+ * Moving to `claimed` counts a claim (`n`), so re-claims after a crash are visible, and keeps the
+ * first claim's time (`c0`): the earliest moment a send of this action may have reached a provider.
  */
 export const TRANSITION = `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -25,7 +26,10 @@ end
 for k, v in pairs(cjson.decode(ARGV[5])) do
   if v == false then a[k] = nil else a[k] = v end
 end
-if ARGV[4] == 'claimed' then a.n = (a.n or 0) + 1 end
+if ARGV[4] == 'claimed' then
+  a.n = (a.n or 0) + 1
+  if not a.c0 then a.c0 = a.at end
+end
 a.s = ARGV[4]
 entry[ARGV[2]] = a
 local encoded = cjson.encode(entry)

@@ -44,7 +44,7 @@ async function setup(accounts: { id: string; phone?: string; email?: string }[])
       contact: envelope.sealJson({ phone: a.phone, email: a.email, name: 'Ana Test' }, `${waveId}:${a.id}`) },
   })));
   await ledger.initAccounts(waveId, 'test', accounts.map((a) => ({ accountId: a.id, actions: ['notify'] })));
-  const sms = createTwilioSmsSender({ client: createTwilioClient({ accountSid: twilio.accountSid, authToken: twilio.authToken, baseUrl: twilio.url, timeoutMs: 2000 }), from: '+15005550006' });
+  const sms = createTwilioSmsSender({ client: createTwilioClient({ accountSid: twilio.accountSid, authToken: twilio.authToken, baseUrl: twilio.url, timeoutMs: 1000 }), from: '+15005550006' });
   const email = createSmtpEmailSender({ host: '127.0.0.1', port: smtp.port, from: 'n@example.com' });
   const processor = createNoticeProcessor({ ledger, envelope, sms, email, log: silentLogger() });
   const worker = createActionWorker({ action: 'notify', connection: redis, prefix, processor, log: silentLogger(), concurrency: 5 });
@@ -108,5 +108,60 @@ test('email notices carry the rendered content and a reference header', async ()
   assert.match(m.subject ?? '', /Example: important notice/);
   assert.match(m.text ?? '', /^Dear Ana,/);
   assert.equal(m.headers['x-breachwave-ref'], `${s.waveId}.e1`);
+  await s.close();
+});
+
+const fast = { backoff: { type: 'fixed', delay: 10 } };
+
+test('a permanent SMS failure about the number falls back to email, visibly; a transient one never does', async () => {
+  twilio.reset();
+  smtp.reset();
+  const s = await setup([{ id: 'fb', phone: '+12025550121', email: 'fb@example.com' }, { id: 'tr', phone: '+12025550122', email: 'tr@example.com' }]);
+  twilio.inject('invalid-number', { to: '+12025550121' });
+  twilio.inject('unavailable', { to: '+12025550122', times: 1 });
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'fb' }, fast);
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'tr' }, fast);
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'fb'))?.notify?.s === 'done' && (await s.ledger.get(s.waveId, 'tr'))?.notify?.s === 'done', { what: 'both sent' });
+  const fb = (await s.ledger.get(s.waveId, 'fb'))?.notify;
+  assert.equal(fb?.ch, 'email');
+  assert.equal(fb?.fb, 'sms');
+  assert.equal(fb?.fbErr, 'BW_SMS_INVALID_NUMBER');
+  assert.equal(smtp.messages.filter((m) => m.envelope.to.includes('fb@example.com')).length, 1);
+  assert.equal((await s.ledger.get(s.waveId, 'tr'))?.notify?.ch, 'sms', 'a transient SMS error retries SMS, no fallback');
+  assert.equal(smtp.messages.filter((m) => m.envelope.to.includes('tr@example.com')).length, 0);
+  assert.equal((await s.ledger.counts(s.waveId))['notify:fallback:sms-email'], 1);
+  await s.close();
+});
+
+test('throttling defers without spending attempts', async () => {
+  twilio.reset();
+  const s = await setup([{ id: 'th', phone: '+12025550131' }]);
+  twilio.inject('throttle', { to: '+12025550131', times: 3 });
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'th' }, { attempts: 2 });
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'th'))?.notify?.s === 'done', { timeout: 20_000, what: 'sent after throttling' });
+  const e = (await s.ledger.get(s.waveId, 'th'))?.notify;
+  assert.equal(e?.thr, 3);
+  assert.equal(twilio.messages.filter((m) => m.to === '+12025550131').length, 1);
+  await s.close();
+});
+
+test('an ambiguous SMS outcome is reconciled with the provider before any resend', async () => {
+  twilio.reset();
+  const s = await setup([{ id: 'rs', phone: '+12025550141' }, { id: 'hg', phone: '+12025550142' }]);
+  // Accepted by the provider, then the connection is reset: the message exists.
+  twilio.inject('reset-after-accept', { to: '+12025550141', times: 1 });
+  // No answer at all and no message created: a resend is right.
+  twilio.inject('hang', { to: '+12025550142', times: 1 });
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'rs' }, fast);
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'hg' }, fast);
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'rs'))?.notify?.s === 'done' && (await s.ledger.get(s.waveId, 'hg'))?.notify?.s === 'done', { timeout: 20_000, what: 'both recorded' });
+  const rs = (await s.ledger.get(s.waveId, 'rs'))?.notify;
+  assert.equal(rs?.rec, true, 'recorded from the provider lookup');
+  assert.equal(twilio.messages.filter((m) => m.to === '+12025550141').length, 1, 'no duplicate after a reset-after-accept');
+  assert.equal(rs?.pid, twilio.messages.find((m) => m.to === '+12025550141')?.sid);
+  assert.equal(twilio.messages.filter((m) => m.to === '+12025550142').length, 1);
+  const counts = await s.ledger.counts(s.waveId);
+  assert.equal(counts['notify:ambiguous'], 2);
+  assert.equal(counts['notify:reconciled'], 1);
   await s.close();
 });

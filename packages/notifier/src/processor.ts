@@ -1,13 +1,12 @@
 import {
   BreachwaveError, chooseChannel, firstNameOf, renderNotice, toBreachwaveError,
-  type Channel, type EmailSender, type Locale, type NoticeVars, type Segment, type SendResult, type SmsSender, type WaveManifest,
+  type Channel, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest,
 } from '@breachwave/domain';
 import { parseActionJob } from '@breachwave/jobs';
-import type { Ledger } from '@breachwave/ledger';
 import type { Envelope } from '@breachwave/secrets';
 import type { Logger } from '@breachwave/logging';
 import { PermanentActionError, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
-import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type LedgerEntry } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 
 export type NoticeJob = ActionJobView;
 
@@ -21,9 +20,39 @@ export interface NoticeEnricher {
   afterSent?(ctx: { waveId: string; accountId: string }): Promise<void>;
 }
 
+/** What a delivery policy sees before and after one send. The contact point lives only here, in memory. */
+export interface SendContext {
+  readonly waveId: string;
+  readonly accountId: string;
+  readonly channel: Channel;
+  /** E.164 number or email address. */
+  readonly to: string;
+  readonly account: AccountRecord;
+  readonly manifest: WaveManifest;
+  readonly log: Logger;
+}
+
+export type PolicyDecision =
+  /** Not now: the job waits `delayMs` (no attempt spent) and tries again. Quiet hours, pace. */
+  | { readonly kind: 'defer'; readonly delayMs: number; readonly reason: string }
+  /** Never on this channel (suppressed contact): another channel may be tried. */
+  | { readonly kind: 'block'; readonly code: ErrorCode; readonly reason: string };
+
+/**
+ * A rule applied around every send: quiet hours, pacing, suppression. Policies run in order; the
+ * first decision wins.
+ */
+export interface DeliveryPolicy {
+  readonly name: string;
+  beforeSend?(ctx: SendContext): Promise<PolicyDecision | undefined>;
+  /** The provider's answer: adjust pace on throttling, suppress on opt-out, index sends for callbacks. */
+  afterSend?(ctx: SendContext, outcome: { readonly ok: true; readonly result: SendResult } | { readonly ok: false; readonly error: BreachwaveError }): Promise<void>;
+}
+
 export type NoticeOutcome =
-  | { readonly status: 'sent'; readonly channel: Channel; readonly providerId: string }
-  | { readonly status: 'already-finished'; readonly state: string };
+  | { readonly status: 'sent'; readonly channel: Channel; readonly providerId: string; readonly reconciled?: boolean }
+  | { readonly status: 'already-finished'; readonly state: string }
+  | { readonly status: 'skipped'; readonly code: ErrorCode };
 
 /** Decrypted contact points; lives only in memory for the length of one send. */
 interface Contact {
@@ -48,18 +77,50 @@ export interface NoticeProcessorDeps {
    */
   readonly deadLetterRetentionSeconds?: number;
   readonly enrichers?: readonly NoticeEnricher[];
+  readonly policies?: readonly DeliveryPolicy[];
+  /** Extra headers for email (e.g. RFC 8058 one-click unsubscribe), per message. */
+  readonly emailHeaders?: (ctx: { waveId: string; accountId: string }) => Readonly<Record<string, string>>;
+  /** Throttled answers tolerated per notice before they start spending attempts. Default 50. */
+  readonly maxThrottles?: number;
+  readonly random?: () => number;
 }
 
 /**
- * Processes one notice job: claim in the ledger, render, send through the channel port, record.
+ * Permanent SMS failures that are about the number, not the message: the person may still be
+ * reached by email. Never a transient error (that would double-notify once it clears).
+ */
+const FALLBACK_FROM_SMS: ReadonlySet<ErrorCode> = new Set(['BW_SMS_INVALID_NUMBER', 'BW_SMS_NOT_MOBILE', 'BW_SMS_OPTED_OUT']);
+const FALLBACK_FROM_EMAIL: ReadonlySet<ErrorCode> = new Set(['BW_EMAIL_REJECTED']);
+
+/** Errors after which a fresh send is not attempted but a fallback channel may be. */
+export function fallbackAllowed(channel: Channel, code: ErrorCode): boolean {
+  return channel === 'sms' ? FALLBACK_FROM_SMS.has(code) : FALLBACK_FROM_EMAIL.has(code);
+}
+
+class Deferred extends Error {
+  constructor(readonly delayMs: number, readonly reason: string) {
+    super(`deferred: ${reason}`);
+  }
+}
+
+/**
+ * Processes one notice job: claim in the ledger, render, apply the delivery policies, send
+ * through the channel port, record.
  *
- * Exactly-once rules: a notice whose send was recorded (`done`) is never sent again; a job that
- * finds its claim still `claimed` (the previous attempt died or got no answer after sending) is
- * counted as a re-claim and sends again — the one case where a duplicate is possible, and it is
- * counted (`notify:reclaimed`, `notify:ambiguous`).
+ * Exactly-once rules: a notice whose send was recorded (`done`) is never sent again. A job that
+ * finds a previous attempt without an outcome (it died mid-send, or the provider did not answer
+ * after the request was sent) first asks the provider whether that send happened (`findSent`,
+ * Twilio) and records it instead of resending; only when the provider cannot tell (SMTP) is the
+ * notice sent again — the one case where a duplicate is possible, and it is counted
+ * (`notify:reclaimed`, `notify:ambiguous`).
+ *
+ * Failure classes: permanent → failed at once, after trying the other channel when the error is
+ * about the contact point; transient → retry with backoff; throttled → deferred without spending
+ * an attempt; ambiguous → reconciled on the next attempt.
  */
 export function createNoticeProcessor(deps: NoticeProcessorDeps) {
   const actor = deps.actor ?? 'notifier';
+  const random = deps.random ?? Math.random;
   const manifests = new Map<string, WaveManifest>();
 
   const manifestOf = async (waveId: string): Promise<WaveManifest> => {
@@ -72,7 +133,9 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     return m;
   };
 
-  const send = async (channel: Channel, contact: Contact, manifest: WaveManifest, account: { segment: Segment; locale: Locale }, reference: string, extra: Partial<NoticeVars>): Promise<SendResult> => {
+  type Prepared = { channel: 'sms'; message: SmsMessage } | { channel: 'email'; message: EmailMessage };
+
+  const prepare = (channel: Channel, contact: Contact, manifest: WaveManifest, account: AccountRecord, waveId: string, accountId: string, extra: Partial<NoticeVars>): Prepared => {
     const vars: NoticeVars = {
       ...extra,
       brand: manifest.brand,
@@ -80,16 +143,20 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       segment: account.segment,
       ...(contact.name ? { firstName: firstNameOf(contact.name) } : {}),
     };
+    const reference = `${waveId}.${accountId}`;
     if (channel === 'sms') {
-      if (!deps.sms || !contact.phone) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no SMS sender configured' });
+      if (!deps.sms) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no SMS sender configured' });
+      if (!contact.phone) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no phone number' });
       const n = renderNotice('sms', account.locale, vars);
       if (n.channel !== 'sms') throw new Error('unreachable');
-      return deps.sms.send({ to: contact.phone, body: n.body, reference });
+      return { channel, message: { to: contact.phone, body: n.body, reference } };
     }
-    if (!deps.email || !contact.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email sender configured' });
+    if (!deps.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email sender configured' });
+    if (!contact.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email address' });
     const n = renderNotice('email', account.locale, vars);
     if (n.channel !== 'email') throw new Error('unreachable');
-    return deps.email.send({ to: contact.email, subject: n.subject, text: n.text, html: n.html, reference });
+    const headers = deps.emailHeaders?.({ waveId, accountId });
+    return { channel, message: { to: contact.email, subject: n.subject, text: n.text, html: n.html, reference, ...(headers ? { headers } : {}) } };
   };
 
   return async function processNotice(job: NoticeJob): Promise<NoticeOutcome> {
@@ -112,20 +179,21 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       log.info({ state: claim.previous }, 'notice already finished; nothing to send');
       return { status: 'already-finished', state: claim.previous ?? 'unknown' };
     }
+    const prior = claim.entry;
+    // A previous attempt may have reached the provider without recording it: it died mid-send
+    // (still `claimed`) or got no answer after sending (`amb`).
+    const unsure = claim.previous === 'claimed' || (prior?.amb ?? 0) > 0;
     if (claim.previous === 'claimed') {
-      // The previous attempt claimed and never recorded an outcome: it died mid-send or got no
-      // answer. Count it so operators can reconcile possible duplicates.
       await deps.ledger.audit({ type: 'notify.reclaimed', actor, wave: waveId, account: accountId, action: 'notify' });
       log.warn('re-claiming a notice whose previous attempt recorded no outcome');
     }
 
-    const isLastAttempt = job.attemptsMade + 1 >= job.attempts;
-    const fail = async (error: BreachwaveError): Promise<never> => {
-      await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code },
-        event: 'notify.failed', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null }, counters: { [`notify:error:${error.code}`]: 1 } });
-      await deps.ledger.releaseAccount(waveId, accountId, deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS);
-      log.warn({ errorCode: error.code, kind: error.kind }, 'notice failed for good');
-      throw new PermanentActionError(error);
+    const finish = async (to: 'failed' | 'skipped', error: BreachwaveError, patch: Record<string, PatchValue> = {}): Promise<void> => {
+      await deps.ledger.transition({ ...base, from: ['claimed'], to, patch: { ...patch, err: error.code },
+        event: `notify.${to}`, detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null },
+        counters: { [`notify:error:${error.code}`]: 1 } });
+      await deps.ledger.releaseAccount(waveId, accountId, to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0);
+      log.warn({ errorCode: error.code, kind: error.kind, state: to }, to === 'failed' ? 'notice failed for good' : 'notice skipped');
     };
 
     let channel: Channel | undefined;
@@ -133,8 +201,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       const account = await deps.ledger.getAccount(waveId, accountId);
       if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
       const contact = deps.envelope.openJson<Contact>(account.contact, `${waveId}:${accountId}`);
-      channel = chooseChannel({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email }) ?? undefined;
-      if (!channel) throw new BreachwaveError('BW_NO_CHANNEL');
+      const first = chooseChannel({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email });
+      if (!first) throw new BreachwaveError('BW_NO_CHANNEL');
       const entry = claim.all ?? {};
       const unmet = unmetPrerequisites(entry, 'notify');
       if (unmet.length > 0) {
@@ -142,25 +210,98 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         // notice after them, so this is a bug or a manual re-drive: fail loudly, send nothing.
         throw new BreachwaveError('BW_ORDER_VIOLATION', { detail: unmet.map((u) => `${u.action} is ${u.state}`).join(', ') });
       }
-      let extra: Partial<NoticeVars> = {};
-      for (const e of deps.enrichers ?? []) extra = { ...extra, ...(await e.enrich({ waveId, accountId, entry, account, channel })) };
       const manifest = await manifestOf(waveId);
-      const result = await send(channel, contact, manifest, account, `${waveId}.${accountId}`, extra);
-      await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ch: channel, pid: result.providerId, err: false },
-        event: 'notify.done', detail: { channel, providerId: result.providerId, status: result.status }, counters: { [`notify:sent:${channel}`]: 1 } });
-      await deps.ledger.releaseAccount(waveId, accountId, deps.contactRetentionSeconds ?? 0);
-      for (const e of deps.enrichers ?? []) await e.afterSent?.({ waveId, accountId });
-      log.info({ channel, providerId: result.providerId }, 'notice sent');
-      return { status: 'sent', channel, providerId: result.providerId };
+      const other: Channel | undefined = first === 'sms' ? (contact.email ? 'email' : undefined) : (contact.phone && account.phoneIsMobile ? 'sms' : undefined);
+      const channels: Channel[] = other ? [first, other] : [first];
+      const fallbackOnBlock = manifest.suppressedFallback ?? true;
+
+      let lastError: BreachwaveError | undefined;
+      let fellBackFrom: { channel: Channel; code: ErrorCode } | undefined;
+      for (const [i, ch] of channels.entries()) {
+        if (i > 0 && !fellBackFrom) break;
+        channel = ch;
+        let extra: Partial<NoticeVars> = {};
+        for (const e of deps.enrichers ?? []) extra = { ...extra, ...(await e.enrich({ waveId, accountId, entry, account, channel: ch })) };
+        const prepared = prepare(ch, contact, manifest, account, waveId, accountId, extra);
+        const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, log };
+
+        let decision: PolicyDecision | undefined;
+        for (const p of deps.policies ?? []) {
+          decision = await p.beforeSend?.(ctx);
+          if (decision) break;
+        }
+        if (decision?.kind === 'defer') throw new Deferred(decision.delayMs, decision.reason);
+        if (decision?.kind === 'block') {
+          lastError = new BreachwaveError(decision.code, { detail: decision.reason });
+          if (!fallbackOnBlock) break;
+          fellBackFrom = { channel: ch, code: decision.code };
+          continue;
+        }
+
+        let result: SendResult | undefined;
+        let reconciled = false;
+        if (unsure && prepared.channel === 'sms' && deps.sms?.findSent && prior?.c0) {
+          result = await deps.sms.findSent(prepared.message, new Date(prior.c0));
+          reconciled = result !== undefined;
+        }
+        try {
+          result ??= prepared.channel === 'sms'
+            ? await (deps.sms as SmsSender).send(prepared.message)
+            : await (deps.email as EmailSender).send(prepared.message);
+        } catch (raw) {
+          const error = toBreachwaveError(raw, ch === 'sms' ? 'BW_SMS_NETWORK' : 'BW_EMAIL_NETWORK');
+          for (const p of deps.policies ?? []) await p.afterSend?.(ctx, { ok: false, error });
+          if (error.kind === 'permanent' && fallbackAllowed(ch, error.code) && i + 1 < channels.length) {
+            lastError = error;
+            fellBackFrom = { channel: ch, code: error.code };
+            await deps.ledger.audit({ type: 'notify.fallback', actor, wave: waveId, account: accountId, action: 'notify', detail: { from: ch, to: channels[i + 1] ?? null, code: error.code } });
+            log.info({ from: ch, errorCode: error.code }, 'falling back to the other channel');
+            continue;
+          }
+          throw error;
+        }
+        for (const p of deps.policies ?? []) await p.afterSend?.(ctx, { ok: true, result });
+        const counters: Record<string, number> = { [`notify:sent:${ch}`]: 1 };
+        if (reconciled) counters['notify:reconciled'] = 1;
+        if (fellBackFrom) counters[`notify:fallback:${fellBackFrom.channel}-${ch}`] = 1;
+        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done',
+          patch: { ch, pid: result.providerId, err: false, ...(fellBackFrom ? { fb: fellBackFrom.channel, fbErr: fellBackFrom.code } : {}), ...(reconciled ? { rec: true } : {}) },
+          event: 'notify.done', detail: { channel: ch, providerId: result.providerId, status: result.status, ...(fellBackFrom ? { fallbackFrom: fellBackFrom.channel, fallbackCode: fellBackFrom.code } : {}), ...(reconciled ? { reconciled: true } : {}) },
+          counters });
+        await deps.ledger.releaseAccount(waveId, accountId, deps.contactRetentionSeconds ?? 0);
+        for (const e of deps.enrichers ?? []) await e.afterSent?.({ waveId, accountId });
+        log.info({ channel: ch, providerId: result.providerId, reconciled }, reconciled ? 'notice found already sent; recorded' : 'notice sent');
+        return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };
+      }
+      // Every channel was blocked (suppressed) or failed permanently about its contact point.
+      const error = lastError ?? new BreachwaveError('BW_NO_CHANNEL');
+      const blocked = error.code === 'BW_SUPPRESSED';
+      await finish(blocked ? 'skipped' : 'failed', error, fellBackFrom ? { fb: fellBackFrom.channel } : {});
+      if (blocked) return { status: 'skipped', code: error.code };
+      throw new PermanentActionError(error);
     } catch (raw) {
+      if (raw instanceof PermanentActionError) throw raw;
+      if (raw instanceof Deferred) {
+        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', event: 'notify.deferred', detail: { reason: raw.reason, delayMs: raw.delayMs }, counters: { 'notify:deferred': 1 } });
+        return job.defer(raw.delayMs);
+      }
       const error = toBreachwaveError(raw, 'BW_SMS_NETWORK');
       if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, 'unexpected error while sending a notice');
-      if (error.kind === 'permanent' || error.kind === 'invalid-input') return fail(error);
-      if (isLastAttempt) return fail(error);
+      const isLastAttempt = job.attemptsMade + 1 >= job.attempts;
+      if (error.kind === 'permanent' || error.kind === 'invalid-input' || (isLastAttempt && error.kind !== 'throttled')) {
+        await finish('failed', error);
+        throw new PermanentActionError(error);
+      }
+      if (error.kind === 'throttled' && (prior?.thr ?? 0) < (deps.maxThrottles ?? 50)) {
+        // Nothing was processed (20429 / 429 / 421): always safe to retry, and it must not eat the
+        // attempts kept for real failures. The pace policy slows the sender meanwhile.
+        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: (prior?.thr ?? 0) + 1 },
+          event: 'notify.throttled', detail: { code: error.code, channel: channel ?? null }, counters: { 'notify:throttled': 1 } });
+        return job.defer(500 + random() * 1500);
+      }
       if (error.kind === 'ambiguous') {
-        // The send may have happened: mark it, so the next attempt knows it re-sends after an
-        // ambiguous outcome (issue: reconcile with the provider before resending).
-        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, amb: (claim.entry?.amb ?? 0) + 1 },
+        // The send may have happened: the next attempt reconciles with the provider first.
+        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, amb: (prior?.amb ?? 0) + 1 },
           event: 'notify.ambiguous', detail: { code: error.code, channel: channel ?? null }, counters: { 'notify:ambiguous': 1 } });
       } else {
         await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code },
