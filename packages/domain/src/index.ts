@@ -5,3 +5,4 @@ export * from './templates.js';
 export * from './wave.js';
 export * from './pin.js';
 export * from './code.js';
+export * from './sms.js';

@@ -45,6 +45,7 @@ wave.command('create')
   .option('--pin-delivery <mode>', 'none (the notice says the PIN was reset) or sms-temporary (a temporary PIN by SMS to the account\'s own number)', parsePinDelivery, 'none')
   .option('--code-source <source>', 'enrollment codes: generated, or pool:NAME for an imported vendor pool (required with --actions issue-code)', parseCodeSource)
   .option('--enroll-by <date>', 'enrollment deadline printed in notices (YYYY-MM-DD)', parseDate)
+  .option('--sms-segment-budget <n>', 'warn when a rendered SMS needs more segments than this (GSM-7 vs UCS-2 aware)', int('--sms-segment-budget', 1, 10), 3)
   .option('--json', 'print the result as one JSON object')
   .action(waveCreate);
 wave.command('start')

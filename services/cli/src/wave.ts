@@ -1,4 +1,4 @@
-import { DEFAULT_ACTION_RULES, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
+import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
 import { createWave } from '@breachwave/feeder';
 import { waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
@@ -14,6 +14,7 @@ export interface WaveCreateOptions {
   pinDelivery: string;
   codeSource?: string;
   enrollBy?: string;
+  smsSegmentBudget: number;
   json?: boolean;
 }
 
@@ -46,8 +47,12 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
       onProgress: (p) => progress.update(`${p.rows.toLocaleString('en-US')} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined),
     });
     progress.done();
+    const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, opts.smsSegmentBudget);
+    for (const w of templateWarnings) {
+      process.stderr.write(`warning: the ${w.locale} SMS for ${w.segment} (${w.variant}) is ${w.segments} segments (${w.encoding}), over the budget of ${opts.smsSegmentBudget}\n`);
+    }
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...result, templateWarnings })}\n`);
     } else {
       const s = result.stats;
       process.stdout.write(
