@@ -1,0 +1,18 @@
+/**
+ * Prepaid PIN rotation: the Redis verifier vault (a `PinStore`), the held-PIN envelope that keeps
+ * retries on one PIN, the `rotate-pin` processor, the notifier enricher for temporary PINs, and
+ * throttled verification for care agents and the IVR (service + framework-free HTTP handler).
+ * The PIN policy and the `PinStore` port live in `@breachwave/domain`; the BSS adapter in
+ * `@breachwave/adapter-bss`.
+ */
+export { pinKeys, type PinKeys } from './keys.js';
+export { createVerifierKeyring, type VerifierKeyring } from './verifier.js';
+export { createVaultPinStore, createMirroredPinStore, type VaultPinStore, type VaultPinStoreDeps, type VaultRecord } from './vault.js';
+export { createPinHold, type PinHold, type PinHoldDeps, type HeldPin } from './hold.js';
+export { createPinRotationProcessor, type PinRotationDeps, type RotationPatch } from './rotation.js';
+export { pinNoticeEnricher, type PinNoticeEnricherDeps } from './enricher.js';
+export {
+  createPinVerificationService, MAX_FAILURES_CEILING,
+  type PinVerificationDeps, type PinVerificationService, type VerifyRequest, type VerifyResult,
+} from './verify.js';
+export { createPinVerificationHandler, PIN_VERIFY_PATH, type PinVerificationHandlerDeps } from './http.js';

@@ -1,0 +1,109 @@
+import {
+  BreachwaveError, DEFAULT_PIN_POLICY, generatePin, isBreachwaveError, rotationIdOf,
+  type PinApplyResult, type PinDelivery, type PinPolicy, type PinStore, type RandomInt, type WaveManifest,
+} from '@breachwave/domain';
+import { runStep, type ActionJobView, type ActionQueues, type StepOutcome } from '@breachwave/actions';
+import type { Ledger } from '@breachwave/ledger';
+import type { Logger } from '@breachwave/logging';
+import type { Envelope } from '@breachwave/secrets';
+import type { PinHold } from './hold.js';
+
+/** Dependencies of {@link createPinRotationProcessor}. */
+export interface PinRotationDeps {
+  readonly ledger: Ledger;
+  /** Where the account's next action (the notice) is queued once the rotation is applied. */
+  readonly queues: ActionQueues;
+  readonly log: Logger;
+  /** Opens the account's sealed contact record (`BW_ENVELOPE_KEY`): its phone digits are off limits for the PIN. */
+  readonly envelope: Envelope;
+  readonly hold: PinHold;
+  readonly store: PinStore;
+  /** The account's current PIN as a constant-time predicate (the vault's `previousMatcher`), if known. */
+  readonly previous?: (accountId: string) => Promise<((pin: string) => boolean) | undefined>;
+  /** Default {@link DEFAULT_PIN_POLICY} (six digits). */
+  readonly policy?: PinPolicy;
+  /** Default `crypto.randomInt`. */
+  readonly random?: RandomInt;
+  /** Audit actor. Default `pin-rotator`. */
+  readonly actor?: string;
+}
+
+/** Ledger fields a rotation records on its `rotate-pin` entry (no secrets). */
+export interface RotationPatch {
+  /** Rotation id. */
+  readonly rot: string;
+  /** Store that applied it. */
+  readonly st: string;
+  /** How the PIN reaches the customer: `sms-temporary` only when a held PIN waits for the notice. */
+  readonly dl: PinDelivery;
+  /** Verifier key id, when the store keeps a verifier. */
+  readonly kid?: string;
+}
+
+/**
+ * The `rotate-pin` job processor. Through `runStep` (claim → step → done → queue the notice;
+ * permanent failure → failed, notice skipped, job dead-lettered), one step per account:
+ *
+ * 1. draw a PIN under the policy (never the account's phone digits or current PIN) and seal it
+ *    under the deterministic rotation id with `SET NX` — or take the one an earlier attempt
+ *    sealed, so every retry offers the store the same PIN;
+ * 2. apply it to the store, idempotent by rotation id;
+ * 3. keep the held PIN for the notice only when the wave delivers temporary PINs, the account
+ *    can get SMS, and the store confirmed that this PIN is the stored one; otherwise wipe it.
+ *
+ * A crash before the store call, after it, or before the job's ack therefore ends with one
+ * applied rotation, and the notice can only ever carry the stored PIN.
+ */
+export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJobView) => Promise<StepOutcome> {
+  const actor = deps.actor ?? 'pin-rotator';
+  const policy = deps.policy ?? DEFAULT_PIN_POLICY;
+  const manifests = new Map<string, WaveManifest>();
+
+  const manifestOf = async (waveId: string): Promise<WaveManifest> => {
+    let m = manifests.get(waveId);
+    if (!m) {
+      m = (await deps.ledger.getWave(waveId)).manifest;
+      if (manifests.size > 100) manifests.clear();
+      manifests.set(waveId, m);
+    }
+    return m;
+  };
+
+  return async function processRotation(job: ActionJobView): Promise<StepOutcome> {
+    const lastAttempt = job.attemptsMade + 1 >= job.attempts;
+    return runStep({ ledger: deps.ledger, queues: deps.queues, log: deps.log, actor }, 'rotate-pin', job, async ({ waveId, accountId, reclaimed, log }) => {
+      try {
+        const manifest = await manifestOf(waveId);
+        const account = await deps.ledger.getAccount(waveId, accountId);
+        if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
+        const contact = deps.envelope.openJson<{ phone?: string }>(account.contact, `${waveId}:${accountId}`);
+        const rotationId = rotationIdOf(waveId, accountId);
+
+        const held = await deps.hold.hold(waveId, accountId, async () => {
+          const isPrevious = await deps.previous?.(accountId);
+          return generatePin({ ...(contact.phone ? { phone: contact.phone } : {}), ...(isPrevious ? { isPrevious } : {}) }, policy, deps.random);
+        });
+        const result: PinApplyResult = await deps.store.apply({ rotationId, waveId, accountId, pin: held.pin });
+
+        // Same rule the notifier uses to pick SMS (chooseChannel): a phone not known to be landline.
+        const smsReachable = Boolean(contact.phone) && account.phoneIsMobile !== false;
+        const delivery: PinDelivery = manifest.pinDelivery === 'sms-temporary' && smsReachable && result.outcome !== 'conflict' ? 'sms-temporary' : 'none';
+        if (delivery === 'none') await deps.hold.wipe(waveId, accountId);
+        if (result.outcome === 'conflict') log.warn({ rotationId, store: result.store }, 'rotation was applied earlier with another PIN; no temporary PIN will be sent');
+
+        const patch: RotationPatch = { rot: rotationId, st: result.store, dl: delivery, ...(result.keyId ? { kid: result.keyId } : {}) };
+        log.info({ rotationId, store: result.store, outcome: result.outcome, delivery, reused: held.reused }, 'PIN rotation applied');
+        return {
+          patch: { ...patch },
+          detail: { rotationId, store: result.store, outcome: result.outcome, delivery, reusedHeldPin: held.reused, reclaimed, ...(result.keyId ? { keyId: result.keyId } : {}) },
+          counters: { [`rotate-pin:outcome:${result.outcome}`]: 1, [`rotate-pin:delivery:${delivery}`]: 1 },
+        };
+      } catch (err) {
+        // runStep fails the action for good on these: no notice will carry the held PIN.
+        const kind = isBreachwaveError(err) ? err.kind : 'transient';
+        if (kind === 'permanent' || kind === 'invalid-input' || lastAttempt) await deps.hold.wipe(waveId, accountId);
+        throw err;
+      }
+    });
+  };
+}

@@ -1,0 +1,96 @@
+import type { BreachwaveConfig } from '@breachwave/config';
+import { BreachwaveError, createPinPolicy, type PinStore } from '@breachwave/domain';
+import { createActionQueues, createActionWorker, type ActionJobView, type StepOutcome } from '@breachwave/actions';
+import { createBssPinStore } from '@breachwave/adapter-bss';
+import { createLedger } from '@breachwave/ledger';
+import type { Logger } from '@breachwave/logging';
+import { createMirroredPinStore, createPinHold, createPinRotationProcessor, createVaultPinStore, createVerifierKeyring } from '@breachwave/pin';
+import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { createEnvelope, parseKey } from '@breachwave/secrets';
+
+/** A `rotate-pin` processor as the worker runs it. */
+export type RotationProcessor = (job: ActionJobView) => Promise<StepOutcome>;
+
+/** Seams for composition roots (the fault-injection hooks of `main.ts`, in-process tests). */
+export interface PinRotatorOverrides {
+  /** Replaces the configured store (`BW_PIN_STORE`). */
+  readonly store?: PinStore;
+  /** Wraps the store the processor calls. */
+  readonly wrapStore?: (store: PinStore) => PinStore;
+  /** Wraps the processor the worker calls (runs before the job's ack). */
+  readonly wrapProcessor?: (processor: RotationProcessor) => RotationProcessor;
+  readonly lockDuration?: number;
+  readonly stalledInterval?: number;
+}
+
+export interface RunningPinRotator {
+  /** Stops taking jobs, lets running ones finish, closes connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Composition root of the pin-rotator: config → Redis (checked), ledger, envelopes, the verifier
+ * keyring and vault, the configured PIN store (the vault, or the carrier BSS mirrored into the
+ * vault so verification keeps working), and the `rotate-pin` BullMQ worker. Holds no rules.
+ * @throws BreachwaveError BW_CONFIG_INVALID without `BW_PIN_VERIFIER_KEY`; BW_REDIS_* when Redis is unfit.
+ */
+export async function runPinRotator(config: BreachwaveConfig, log: Logger, overrides: PinRotatorOverrides = {}): Promise<RunningPinRotator> {
+  if (config.pin.verifierKeys.length === 0) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_VERIFIER_KEY is required by the pin-rotator' });
+  }
+  const keyring = createVerifierKeyring(config.pin.verifierKeys.map((k) => parseKey(k.id, k.base64)));
+  const policy = createPinPolicy({ length: config.pin.length });
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-pin-rotator' });
+  try {
+    await checkRedis(redis, config.redisUrl);
+  } catch (err) {
+    await closeRedis(redis);
+    throw err;
+  }
+  const ledger = createLedger({ redis, prefix: config.prefix });
+  const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
+  const hold = createPinHold({
+    redis, prefix: config.prefix, ttlSeconds: config.pin.tempTtlSeconds,
+    envelope: createEnvelope([parseKey(config.pin.holdKey.id, config.pin.holdKey.base64)]),
+  });
+  const vault = createVaultPinStore({ redis, prefix: config.prefix, keyring });
+  let store: PinStore = overrides.store ?? vault;
+  if (!overrides.store && config.pin.store === 'bss') {
+    const bss = config.pin.bss;
+    if (!bss) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_STORE=bss needs BW_BSS_URL' });
+    store = createMirroredPinStore(createBssPinStore({ url: bss.url, timeoutMs: bss.timeoutMs, ...(bss.token ? { token: bss.token } : {}) }), vault);
+  }
+  if (overrides.wrapStore) store = overrides.wrapStore(store);
+
+  const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+  const queues = createActionQueues({ connection, prefix: config.prefix });
+  let processor: RotationProcessor = createPinRotationProcessor({
+    ledger, queues, log, envelope, hold, store, policy, previous: (accountId) => vault.previousMatcher(accountId),
+  });
+  if (overrides.wrapProcessor) processor = overrides.wrapProcessor(processor);
+  const worker = createActionWorker({
+    action: 'rotate-pin',
+    connection,
+    prefix: config.prefix,
+    processor,
+    log,
+    concurrency: config.pin.concurrency,
+    ...(overrides.lockDuration ? { lockDuration: overrides.lockDuration } : {}),
+    ...(overrides.stalledInterval ? { stalledInterval: overrides.stalledInterval } : {}),
+  });
+  await worker.start();
+  log.info({ store: config.pin.store, concurrency: config.pin.concurrency, pinLength: policy.length, verifierKeyId: keyring.currentId }, 'pin-rotator started');
+
+  let closed: Promise<void> | undefined;
+  return {
+    close: () => {
+      closed ??= (async () => {
+        await worker.close();
+        await queues.close();
+        await closeRedis(redis);
+        log.info('pin-rotator stopped');
+      })();
+      return closed;
+    },
+  };
+}
