@@ -18,6 +18,8 @@ export interface NoticeEnricher {
   enrich(ctx: { waveId: string; accountId: string; entry: LedgerEntry; account: AccountRecord; channel: Channel }): Promise<Partial<NoticeVars>>;
   /** Called once the send is recorded (e.g. wipe a held temporary PIN). */
   afterSent?(ctx: { waveId: string; accountId: string }): Promise<void>;
+  /** Called when the notice ends without a send (failed for good, or skipped). */
+  afterFinished?(ctx: { waveId: string; accountId: string; state: 'failed' | 'skipped' }): Promise<void>;
 }
 
 /** What a delivery policy sees before and after one send. The contact point lives only here, in memory. */
@@ -193,6 +195,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         event: `notify.${to}`, detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null },
         counters: { [`notify:error:${error.code}`]: 1 } });
       await deps.ledger.releaseAccount(waveId, accountId, to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0);
+      for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId, state: to });
       log.warn({ errorCode: error.code, kind: error.kind, state: to }, to === 'failed' ? 'notice failed for good' : 'notice skipped');
     };
 

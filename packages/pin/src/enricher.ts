@@ -20,7 +20,7 @@ export interface PinNoticeEnricherDeps {
  * - it also carries the temporary PIN only when the rotation held one for SMS delivery
  *   (`dl: sms-temporary`) *and* this notice goes by SMS — an email notice for such an account
  *   gets the no-PIN wording; a held PIN that expired also falls back to it (audited);
- * - once the send is recorded, the held PIN is wiped (`afterSent`).
+ * - once the send is recorded, or the notice ends without one, the held PIN is wiped.
  *
  * The PIN opened here lives only in memory for the one send.
  */
@@ -50,6 +50,12 @@ export function pinNoticeEnricher(deps: PinNoticeEnricherDeps): NoticeEnricher {
     async afterSent({ waveId, accountId }): Promise<void> {
       if (await deps.hold.wipe(waveId, accountId)) {
         await deps.audit({ type: 'pin.temporary.wiped', actor, wave: waveId, account: accountId, action: 'notify' });
+      }
+    },
+    // A notice that will never be sent must not leave a temporary PIN waiting for its TTL.
+    async afterFinished({ waveId, accountId, state }): Promise<void> {
+      if (await deps.hold.wipe(waveId, accountId)) {
+        await deps.audit({ type: 'pin.temporary.wiped', actor, wave: waveId, account: accountId, action: 'notify', detail: { notice: state } });
       }
     },
   };

@@ -4,17 +4,19 @@ import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createNoticeProcessor, type NoticeEnricher } from '@breachwave/notifier';
 import { createActionWorker } from '@breachwave/actions';
+import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
 
 export interface NotifierOverrides {
-  /** Replace the configured senders (e.g. the demo's loopback sinks are configured through env). */
+  /** Replace the configured senders. */
   readonly sms?: SmsSender;
   readonly email?: EmailSender;
   readonly lockDuration?: number;
   readonly stalledInterval?: number;
+  /** Replace the default enrichers (PIN). */
   readonly enrichers?: readonly NoticeEnricher[];
 }
 
@@ -57,9 +59,18 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
       });
   const email = overrides.email ?? smtp;
 
+  // Enrichers: what earlier actions give the notice. The held temporary PIN is opened with the
+  // same hold key the pin-rotator sealed it with.
+  const enrichers: NoticeEnricher[] = overrides.enrichers ? [...overrides.enrichers] : [
+    pinNoticeEnricher({
+      hold: createPinHold({ redis, prefix: config.prefix, ttlSeconds: config.pin.tempTtlSeconds, envelope: createEnvelope([parseKey(config.pin.holdKey.id, config.pin.holdKey.base64)]) }),
+      audit: (r) => ledger.audit(r),
+      log,
+    }),
+  ];
   const processor = createNoticeProcessor({
     ledger, envelope, log, contactRetentionSeconds: config.notifier.contactRetentionSeconds,
-    ...(overrides.enrichers ? { enrichers: overrides.enrichers } : {}),
+    enrichers,
     ...(sms ? { sms } : {}), ...(email ? { email } : {}),
   });
   const worker = createActionWorker({
