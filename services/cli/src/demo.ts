@@ -2,11 +2,13 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '@breachwave/config';
+import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
 import { createAuditWriter, verifyAuditFiles } from '@breachwave/audit';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress, type WaveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
 import { runNotifier } from '@breachwave/notifier-service';
+import { runPinRotator } from '@breachwave/pin-rotator-service';
 import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
@@ -15,6 +17,7 @@ import { createProgress } from './progress.js';
 
 interface DemoOptions {
   accounts: number;
+  pinDelivery?: 'none' | 'sms-temporary';
   json?: boolean;
   keep?: boolean;
 }
@@ -79,6 +82,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
     // Throw-away keys: the demo's data is synthetic and its Redis keys are deleted afterwards.
     BW_ENVELOPE_KEY: generateKey(),
     BW_HMAC_KEY: generateKey(),
+    BW_PIN_VERIFIER_KEY: generateKey(),
     TWILIO_ACCOUNT_SID: twilio.accountSid,
     TWILIO_AUTH_TOKEN: twilio.authToken,
     TWILIO_BASE_URL: twilio.url,
@@ -95,6 +99,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
   const auditDir = join(runDir, 'audit');
   const auditWriter = createAuditWriter({ redis: auditRedis, prefix, dir: auditDir, log });
   let notifier: Awaited<ReturnType<typeof runNotifier>> | undefined;
+  let rotator: Awaited<ReturnType<typeof runPinRotator>> | undefined;
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: config.feed.window, batch: config.feed.batch, log });
 
   try {
@@ -104,7 +109,10 @@ export async function demo(opts: DemoOptions): Promise<void> {
 
     const ingest = createProgress('ingest', process.stderr);
     const wave = await createWave({
-      ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: {}, dataDir: runDir, envelope, log,
+      ledger, file, brand: config.brand, helpUrl: config.helpUrl,
+      // The seed's remedy: rotate the PINs of exposed prepaid accounts before telling them.
+      rules: { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'] }, pinDelivery: opts.pinDelivery ?? 'none',
+dataDir: runDir, envelope, log,
       onProgress: (p) => { if (!opts.json) ingest.update(`${p.rows} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined); },
     });
     ingest.done();
@@ -112,13 +120,14 @@ export async function demo(opts: DemoOptions): Promise<void> {
 
     await auditWriter.start();
     notifier = await runNotifier(config, log);
+    rotator = await runPinRotator(config, log);
     const feeding = feeder.feed(wave.waveId);
 
     const bar = createProgress('wave', process.stderr);
     let p: WaveProgress = await waveProgress(ledger, wave.waveId);
     for (;;) {
       p = await waveProgress(ledger, wave.waveId);
-      if (!opts.json) bar.update(`queued ${p.fed}  sent sms ${p.sent.sms}  email ${p.sent.email}  failed ${p.actions.notify?.failed ?? 0}`, p.accepted ? p.finished / p.accepted : 1);
+      if (!opts.json) bar.update(`queued ${p.fed}  PINs rotated ${p.actions['rotate-pin']?.done ?? 0}  sent sms ${p.sent.sms}  email ${p.sent.email}  failed ${p.actions.notify?.failed ?? 0}`, p.accepted ? p.finished / p.accepted : 1);
       if (p.complete) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -127,6 +136,8 @@ export async function demo(opts: DemoOptions): Promise<void> {
     await ledger.setWaveStatus(wave.waveId, 'completed', 'demo', { finished: p.finished });
     await notifier.close();
     notifier = undefined;
+    await rotator.close();
+    rotator = undefined;
 
     // Flush the audit stream to files, then verify the chain.
     for (;;) {
@@ -147,11 +158,14 @@ export async function demo(opts: DemoOptions): Promise<void> {
       droppedColumns: wave.droppedColumns,
       sent: { sms: p.sent.sms, email: p.sent.email, total: p.sent.sms + p.sent.email },
       failed,
+      skipped: p.actions.notify?.skipped ?? 0,
+      pinsRotated: p.actions['rotate-pin']?.done ?? 0,
+      pinRotationsFailed: p.actions['rotate-pin']?.failed ?? 0,
       ambiguous: p.ambiguous,
       sinks: { sms: twilio.messages.length, email: smtp.messages.length },
       reconciled: {
         rowsReadEqualsAcceptedPlusRejected: wave.stats.rows === wave.stats.accepted + wave.stats.rejected,
-        acceptedEqualsSentPlusFailed: wave.stats.accepted === p.sent.sms + p.sent.email + failed,
+        acceptedEqualsSentPlusFailed: wave.stats.accepted === p.sent.sms + p.sent.email + failed + (p.actions.notify?.skipped ?? 0),
         sinksMatchLedger: twilio.messages.length === p.sent.sms && smtp.messages.length === p.sent.email,
       },
       audit: { ok: verify.ok, records: verify.records, files: auditFiles, ...(verify.ok ? {} : { brokenAt: `${verify.file}:${verify.line}`, reason: verify.reason }) },
@@ -173,7 +187,8 @@ export async function demo(opts: DemoOptions): Promise<void> {
         `  rejected       ${summary.rejected} (${summary.duplicates} duplicates; report: ${summary.rejectsReport})`,
         `  sent by SMS    ${summary.sent.sms} (Twilio-compatible sink received ${summary.sinks.sms})`,
         `  sent by email  ${summary.sent.email} (SMTP sink received ${summary.sinks.email})`,
-        `  failed         ${summary.failed}`,
+        `  failed         ${summary.failed}${summary.skipped ? ` (+${summary.skipped} skipped)` : ''}`,
+        `  PINs rotated   ${summary.pinsRotated} (prepaid-active accounts whose PIN was exposed; ${summary.pinRotationsFailed} failed)`,
         `  reconciles     ${allReconciled ? 'yes' : 'NO'}: rows = accepted + rejected, accepted = sent + failed, sinks = ledger`,
         `  audit chain    ${verify.ok ? `verified, ${verify.records} records` : `BROKEN at ${verify.file}:${verify.line}: ${verify.reason}`}`,
         `  audit files    ${auditFiles.join(' ')}`,
@@ -184,6 +199,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
     if (!allReconciled) process.exitCode = 1;
   } finally {
     await notifier?.close();
+    await rotator?.close();
     await feeder.close();
     await auditWriter.close();
     if (!opts.keep) await deleteByPrefix(redis, prefix);

@@ -73,9 +73,10 @@ program.command('audit')
 registerDlqCommands(program);
 
 program.command('demo')
-  .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), local SMTP and Twilio-compatible sinks, audit verification')
+  .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), PIN rotation of exposed prepaid accounts, notices through local SMTP and Twilio-compatible sinks, audit verification')
   .option('--accounts <n>', 'rows in the synthetic file', int('--accounts', 1, 5_000_000), 10_000)
   .option('--json', 'print the summary as one JSON object')
+  .option('--pin-delivery <mode>', 'none or sms-temporary, for the rotated prepaid PINs', parsePinDelivery, 'none')
   .option('--keep', 'keep the demo\'s Redis keys afterwards (default: removed)')
   .action(demo);
 
