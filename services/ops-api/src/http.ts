@@ -1,0 +1,196 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { BreachwaveError, type ErrorCode } from '@breachwave/domain';
+import type { Logger } from '@breachwave/logging';
+
+/** Form fields; a repeated name keeps every value. */
+export type FormFields = Record<string, string | string[]>;
+
+/** A request as handlers see it: the body is already read (size-capped). */
+export interface OpsRequest {
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** The URL the client called, as the world sees it (public base + path + query as received): what Twilio signs. */
+  readonly publicUrl: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Media type without parameters, lower case; `''` when absent. */
+  readonly contentType: string;
+  readonly body: Buffer;
+  /** A child logger for this request (request id, route). */
+  readonly log: Logger;
+  /**
+   * The body as form fields (`application/x-www-form-urlencoded` or `multipart/form-data` text fields).
+   * @throws BreachwaveError BW_HTTP_UNSUPPORTED_MEDIA_TYPE for another content type.
+   */
+  form(): FormFields;
+  /**
+   * The body as JSON.
+   * @throws BreachwaveError BW_HTTP_UNSUPPORTED_MEDIA_TYPE | BW_INPUT_INVALID
+   */
+  json(): unknown;
+}
+
+/** What a handler answers. `json` is serialised; otherwise `body` is sent as is. */
+export interface OpsResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Buffer;
+  readonly json?: unknown;
+}
+
+export type OpsHandler = (req: OpsRequest) => Promise<OpsResponse>;
+
+/** A route with options. `auth: 'ops-token'` requires `Authorization: Bearer <BW_OPS_TOKEN>`. */
+export interface OpsRoute {
+  readonly handler: OpsHandler;
+  readonly auth?: 'ops-token';
+}
+
+/** HTTP status for each code that has its own; other codes map by kind (see {@link statusFor}). */
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  BW_WEBHOOK_SIGNATURE_INVALID: 403,
+  BW_UNSUBSCRIBE_TOKEN_INVALID: 403,
+  BW_UNSUBSCRIBE_TOKEN_EXPIRED: 410,
+  BW_DELIVERY_UNMATCHED: 404,
+  BW_WAVE_NOT_FOUND: 404,
+  BW_HTTP_NOT_FOUND: 404,
+  BW_HTTP_METHOD_NOT_ALLOWED: 405,
+  BW_HTTP_BODY_TOO_LARGE: 413,
+  BW_HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
+  BW_HTTP_UNAUTHORIZED: 401,
+  BW_PIN_VERIFY_UNAUTHORIZED: 401,
+};
+
+/** The HTTP status a catalog error answers with. */
+export function statusFor(err: BreachwaveError): number {
+  const byCode = STATUS_BY_CODE[err.code];
+  if (byCode) return byCode;
+  switch (err.kind) {
+    case 'invalid-input':
+      return 400;
+    case 'permanent':
+      return 422;
+    case 'throttled':
+      return 429;
+    case 'config':
+    case 'transient':
+    case 'ambiguous':
+      return 503;
+  }
+}
+
+/** `{ error: { code, message } }`; the message is the catalog text plus detail, which never carries contact data. */
+export function errorBody(err: BreachwaveError): { error: { code: ErrorCode; message: string } } {
+  return { error: { code: err.code, message: err.message } };
+}
+
+const COMMON_HEADERS = {
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  // Unsubscribe URLs carry a token: never hand it to another site in a Referer.
+  'Referrer-Policy': 'no-referrer',
+} as const;
+
+/** Writes a response (idempotent on an already-answered response). */
+export function send(res: ServerResponse, response: OpsResponse, extraHeaders: Readonly<Record<string, string>> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  let body: string | Buffer = '';
+  const headers: Record<string, string> = { ...COMMON_HEADERS, ...extraHeaders, ...response.headers };
+  if (response.json !== undefined) {
+    body = JSON.stringify(response.json);
+    headers['Content-Type'] ??= 'application/json; charset=utf-8';
+  } else if (response.body !== undefined) {
+    body = response.body;
+  }
+  headers['Content-Length'] = String(Buffer.byteLength(body));
+  res.writeHead(response.status, headers);
+  res.end(response.status === 204 || response.status === 304 ? undefined : body);
+}
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+export function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/**
+ * Reads the body up to `maxBytes`.
+ * @throws BreachwaveError BW_HTTP_BODY_TOO_LARGE as soon as the limit is passed (declared or actual).
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) return Promise.reject(new BreachwaveError('BW_HTTP_BODY_TOO_LARGE', { detail: `limit is ${maxBytes} bytes` }));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        done = true;
+        req.off('data', onData);
+        // Stop buffering; the caller answers 413 and closes the connection.
+        req.pause();
+        reject(new BreachwaveError('BW_HTTP_BODY_TOO_LARGE', { detail: `limit is ${maxBytes} bytes` }));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => {
+      if (!done) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (!done) reject(err);
+    });
+  });
+}
+
+/** Parses a form body; repeated names collect every value. */
+export function parseUrlEncoded(text: string): FormFields {
+  const out: FormFields = {};
+  for (const [name, value] of new URLSearchParams(text)) add(out, name, value);
+  return out;
+}
+
+function add(out: FormFields, name: string, value: string): void {
+  const prev = out[name];
+  if (prev === undefined) out[name] = value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else out[name] = [prev, value];
+}
+
+/**
+ * Text fields of a `multipart/form-data` body (RFC 7578) — enough for RFC 8058's
+ * `List-Unsubscribe=One-Click`, which mail providers SHOULD send this way. File parts are skipped.
+ * @throws BreachwaveError BW_INPUT_INVALID when the boundary is missing.
+ */
+export function parseMultipart(body: Buffer, contentTypeHeader: string): FormFields {
+  const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentTypeHeader);
+  const b = boundary?.[1] ?? boundary?.[2];
+  if (!b) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'multipart body without a boundary' });
+  const out: FormFields = {};
+  const parts = body.toString('utf8').split(`--${b}`);
+  for (const part of parts.slice(1)) {
+    if (part.startsWith('--')) break;
+    const split = part.indexOf('\r\n\r\n');
+    if (split < 0) continue;
+    const head = part.slice(0, split);
+    const disposition = /content-disposition:\s*form-data;([^\r\n]*)/i.exec(head)?.[1] ?? '';
+    const name = /\bname="([^"]*)"/i.exec(disposition)?.[1];
+    if (name === undefined || /\bfilename=/i.test(disposition)) continue;
+    add(out, name, part.slice(split + 4).replace(/\r\n$/, ''));
+  }
+  return out;
+}
+
+/** The first value of a form field. */
+export function field(fields: FormFields, name: string): string | undefined {
+  const v = fields[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
