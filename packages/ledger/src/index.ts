@@ -20,6 +20,8 @@ export interface ActionEntry {
   err?: string;
   /** Ambiguous outcomes seen (request sent, no answer). */
   amb?: number;
+  /** Channel a re-drive must use (after a permanent "undelivered" status callback). */
+  via?: string;
   /** Throttled answers seen (nothing processed; deferred without spending an attempt). */
   thr?: number;
   /** ISO time of the last transition. */

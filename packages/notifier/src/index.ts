@@ -1,1 +1,3 @@
 export * from './processor.js';
+export * from './policies/suppression.js';
+export * from './policies/undelivered.js';

@@ -81,7 +81,13 @@ export interface NoticeProcessorDeps {
   readonly enrichers?: readonly NoticeEnricher[];
   readonly policies?: readonly DeliveryPolicy[];
   /** Extra headers for email (e.g. RFC 8058 one-click unsubscribe), per message. */
-  readonly emailHeaders?: (ctx: { waveId: string; accountId: string }) => Readonly<Record<string, string>>;
+  readonly emailHeaders?: (ctx: { waveId: string; accountId: string; to: string }) => Readonly<Record<string, string>>;
+  /**
+   * Seconds the sealed contact record of an account notified by SMS, which also has an email
+   * address, is kept so a permanent "undelivered" status callback can still fall back to email.
+   * Default 0 (no callbacks configured).
+   */
+  readonly fallbackWindowSeconds?: number;
   /** Throttled answers tolerated per notice before they start spending attempts. Default 50. */
   readonly maxThrottles?: number;
   readonly random?: () => number;
@@ -157,7 +163,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     if (!contact.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email address' });
     const n = renderNotice('email', account.locale, vars);
     if (n.channel !== 'email') throw new Error('unreachable');
-    const headers = deps.emailHeaders?.({ waveId, accountId });
+    const headers = deps.emailHeaders?.({ waveId, accountId, to: contact.email });
     return { channel, message: { to: contact.email, subject: n.subject, text: n.text, html: n.html, reference, ...(headers ? { headers } : {}) } };
   };
 
@@ -215,7 +221,9 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       }
       const manifest = await manifestOf(waveId);
       const other: Channel | undefined = first === 'sms' ? (contact.email ? 'email' : undefined) : (contact.phone && account.phoneIsMobile ? 'sms' : undefined);
-      const channels: Channel[] = other ? [first, other] : [first];
+      // A re-drive after a permanent "undelivered" callback names the channel to use (`via`).
+      const via = prior?.via === 'sms' || prior?.via === 'email' ? prior.via : undefined;
+      const channels: Channel[] = via ? (via === first || via === other ? [via] : []) : other ? [first, other] : [first];
       const fallbackOnBlock = manifest.suppressedFallback ?? true;
 
       let lastError: BreachwaveError | undefined;
@@ -271,7 +279,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           patch: { ch, pid: result.providerId, err: false, ...(fellBackFrom ? { fb: fellBackFrom.channel, fbErr: fellBackFrom.code } : {}), ...(reconciled ? { rec: true } : {}) },
           event: 'notify.done', detail: { channel: ch, providerId: result.providerId, status: result.status, ...(fellBackFrom ? { fallbackFrom: fellBackFrom.channel, fallbackCode: fellBackFrom.code } : {}), ...(reconciled ? { reconciled: true } : {}) },
           counters });
-        await deps.ledger.releaseAccount(waveId, accountId, deps.contactRetentionSeconds ?? 0);
+        const keepForFallback = ch === 'sms' && contact.email !== undefined && !via ? deps.fallbackWindowSeconds ?? 0 : 0;
+        await deps.ledger.releaseAccount(waveId, accountId, Math.max(deps.contactRetentionSeconds ?? 0, keepForFallback));
         for (const e of deps.enrichers ?? []) await e.afterSent?.({ waveId, accountId });
         log.info({ channel: ch, providerId: result.providerId, reconciled }, reconciled ? 'notice found already sent; recorded' : 'notice sent');
         return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };

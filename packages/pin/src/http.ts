@@ -61,6 +61,45 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<strin
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** A verification answer, for servers that read the body themselves (the ops-api). */
+export interface PinVerificationAnswer {
+  readonly status: number;
+  readonly json: unknown;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * The endpoint's logic on an already-read body: bearer check, validation, verification. HTTP
+ * errors come back as answers (4xx with `{ error: { code, message } }`); Redis failures throw.
+ */
+export async function answerPinVerification(deps: Omit<PinVerificationHandlerDeps, 'path' | 'maxBodyBytes'>, authorization: string | undefined, raw: string): Promise<PinVerificationAnswer> {
+  const actor = deps.actor ?? 'pin-verify-api';
+  try {
+    if (!deps.token || !tokenMatches(authorization, deps.token)) {
+      return { status: 401, json: { error: { code: 'BW_PIN_VERIFY_UNAUTHORIZED', message: 'missing or invalid bearer token' } }, headers: { 'www-authenticate': 'Bearer' } };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new HttpError(400, 'BW_INPUT_INVALID', 'body must be JSON');
+    }
+    const parsed = bodySchema.safeParse(json);
+    if (!parsed.success) {
+      const fields = [...new Set(parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.') || '(body)')))];
+      const pinBad = parsed.error.issues.some((i) => i.path[0] === 'pin');
+      throw new HttpError(400, 'BW_INPUT_INVALID', `invalid ${fields.join(', ')}${pinBad ? ` (pin must be ${MIN_PIN_LENGTH}–${MAX_PIN_LENGTH} digits)` : ''}`);
+    }
+    const { accountId, pin, waveId } = parsed.data;
+    const result = await deps.service.verify({ accountId, pin, actor, ...(waveId ? { waveId } : {}) });
+    deps.log.info({ account: accountId, verified: result.verified, locked: result.locked }, 'PIN verification');
+    return { status: result.locked ? 423 : 200, json: result, headers: {} };
+  } catch (err) {
+    if (err instanceof HttpError) return { status: err.status, json: { error: { code: err.code, message: err.message } }, headers: {} };
+    throw err;
+  }
+}
+
 /**
  * `POST /v1/pins/verify` for care agents and the IVR, framework-free so any `node:http` server can
  * mount it. Request: `Authorization: Bearer <token>`, JSON `{ "waveId"?, "accountId", "pin" }`.
@@ -76,8 +115,6 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<strin
 export function createPinVerificationHandler(deps: PinVerificationHandlerDeps): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> {
   const path = deps.path ?? PIN_VERIFY_PATH;
   const limit = deps.maxBodyBytes ?? 4096;
-  const actor = deps.actor ?? 'pin-verify-api';
-
   return async function handlePinVerification(req, res) {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -86,27 +123,9 @@ export function createPinVerificationHandler(deps: PinVerificationHandlerDeps): 
         res.setHeader('allow', 'POST');
         throw new HttpError(405, 'BW_INPUT_INVALID', 'use POST');
       }
-      if (!deps.token || !tokenMatches(req.headers.authorization, deps.token)) {
-        res.setHeader('www-authenticate', 'Bearer');
-        throw new HttpError(401, 'BW_PIN_VERIFY_UNAUTHORIZED', 'missing or invalid bearer token');
-      }
       const raw = await readBody(req, limit);
-      let json: unknown;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        throw new HttpError(400, 'BW_INPUT_INVALID', 'body must be JSON');
-      }
-      const parsed = bodySchema.safeParse(json);
-      if (!parsed.success) {
-        const fields = [...new Set(parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.') || '(body)')))];
-        const pinBad = parsed.error.issues.some((i) => i.path[0] === 'pin');
-        throw new HttpError(400, 'BW_INPUT_INVALID', `invalid ${fields.join(', ')}${pinBad ? ` (pin must be ${MIN_PIN_LENGTH}–${MAX_PIN_LENGTH} digits)` : ''}`);
-      }
-      const { accountId, pin, waveId } = parsed.data;
-      const result = await deps.service.verify({ accountId, pin, actor, ...(waveId ? { waveId } : {}) });
-      deps.log.info({ account: accountId, verified: result.verified, locked: result.locked }, 'PIN verification');
-      send(res, result.locked ? 423 : 200, result);
+      const answer = await answerPinVerification(deps, req.headers.authorization, raw);
+      send(res, answer.status, answer.json, answer.headers);
     } catch (err) {
       if (err instanceof HttpError) {
         send(res, err.status, { error: { code: err.code, message: err.message } });

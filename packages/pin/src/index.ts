@@ -15,4 +15,4 @@ export {
   createPinVerificationService, MAX_FAILURES_CEILING,
   type PinVerificationDeps, type PinVerificationService, type VerifyRequest, type VerifyResult,
 } from './verify.js';
-export { createPinVerificationHandler, PIN_VERIFY_PATH, type PinVerificationHandlerDeps } from './http.js';
+export { answerPinVerification, createPinVerificationHandler, PIN_VERIFY_PATH, type PinVerificationAnswer, type PinVerificationHandlerDeps } from './http.js';

@@ -2,7 +2,8 @@ import type { BreachwaveConfig } from '@breachwave/config';
 import type { EmailSender, SmsSender } from '@breachwave/domain';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import { createNoticeProcessor, type NoticeEnricher } from '@breachwave/notifier';
+import { createNoticeProcessor, suppressionPolicy, type DeliveryPolicy, type NoticeEnricher } from '@breachwave/notifier';
+import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, statusCallbackUrl, unsubscribeKey } from '@breachwave/suppression';
 import { createActionWorker } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
@@ -10,12 +11,17 @@ import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
 
+/** Twilio holds a message ≤ 10 h; delivery callbacks trail it. Two days covers late ones. */
+const FALLBACK_WINDOW_SECONDS = 2 * 86_400;
+
 export interface NotifierOverrides {
   /** Replace the configured senders. */
   readonly sms?: SmsSender;
   readonly email?: EmailSender;
   readonly lockDuration?: number;
   readonly stalledInterval?: number;
+  /** Policies applied before the built-in ones (suppression). */
+  readonly policies?: readonly DeliveryPolicy[];
   /** Replace the default enrichers (PIN). */
   readonly enrichers?: readonly NoticeEnricher[];
 }
@@ -34,6 +40,12 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   const ledger = createLedger({ redis, prefix: config.prefix });
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
 
+  const hmacKey = Buffer.from(config.hmacKey, 'base64');
+  const suppression = createSuppressionList({ redis, prefix: config.prefix, hmacKey });
+  const publicUrl = config.ops.publicUrl;
+  // Status callbacks reach the ops-api; the notice reference in the URL ties each to its notice.
+  const statusCallback = config.twilio?.statusCallback ?? (publicUrl ? statusCallbackUrl(publicUrl) : undefined);
+
   let sms = overrides.sms;
   if (!sms && config.twilio) {
     const t = config.twilio;
@@ -42,7 +54,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
       client,
       ...(t.from ? { from: t.from } : {}),
       ...(t.messagingServiceSid ? { messagingServiceSid: t.messagingServiceSid } : {}),
-      ...(t.statusCallback ? { statusCallback: t.statusCallback } : {}),
+      ...(statusCallback ? { statusCallback, statusCallbackReferenceParam: REFERENCE_PARAM } : {}),
     });
   }
   if (!sms) log.warn('no SMS provider configured (TWILIO_*): accounts that need SMS will fail with BW_NO_CHANNEL');
@@ -68,9 +80,23 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
       log,
     }),
   ];
+  // RFC 8058 one-click unsubscribe needs a public HTTPS endpoint (the ops-api).
+  const unsubscribeLink = publicUrl
+    ? createUnsubscribeLinker({
+        publicUrl,
+        key: unsubscribeKey(hmacKey, config.ops.unsubscribeKey ? Buffer.from(config.ops.unsubscribeKey, 'base64') : undefined),
+        list: suppression,
+        ttlSeconds: config.ops.unsubscribeTtlSeconds,
+      })
+    : undefined;
+  if (!unsubscribeLink) log.warn('BW_PUBLIC_URL is not set: email notices go without List-Unsubscribe, SMS without status callbacks');
   const processor = createNoticeProcessor({
     ledger, envelope, log, contactRetentionSeconds: config.notifier.contactRetentionSeconds,
     enrichers,
+    policies: [...(overrides.policies ?? []), suppressionPolicy(suppression)],
+    ...(unsubscribeLink ? { emailHeaders: ({ waveId, accountId, to }: { waveId: string; accountId: string; to: string }) => unsubscribeLink({ waveId, accountId, channel: 'email', contact: to }).headers } : {}),
+    // Keep the sealed contact long enough for a late "undelivered" callback to fall back to email.
+    fallbackWindowSeconds: statusCallback ? FALLBACK_WINDOW_SECONDS : 0,
     ...(sms ? { sms } : {}), ...(email ? { email } : {}),
   });
   const worker = createActionWorker({
