@@ -87,6 +87,20 @@ export const envSchema = z.object({
   BW_BSS_URL: z.string().url().optional(),
   BW_BSS_TOKEN: z.string().min(1).optional(),
   BW_BSS_TIMEOUT_MS: int(5000, 100, 120_000),
+  /**
+   * Enrollment codes (issue 4). AES-256-GCM key sealing codes at rest (base64, 32 bytes) and its id.
+   * Unset: the envelope key ring (BW_ENVELOPE_KEY). A separate key lets codes, which must stay
+   * readable for the whole enrollment window, be held and rotated apart from a wave's contact data.
+   */
+  BW_CODE_KEY: key32.optional(),
+  BW_CODE_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).default('c1'),
+  /** Older code keys still accepted for opening, `id:base64,id:base64`. */
+  BW_CODE_OLD_KEYS: z.string().default(''),
+  /** A pool whose unexpired, unassigned codes fall below this fires a low-watermark event. */
+  BW_CODE_LOW_WATERMARK: int(1000, 0),
+  BW_CODE_CONCURRENCY: int(20, 1, 1000),
+  /** How long an account waits (ms, jittered) before asking an exhausted pool again. */
+  BW_CODE_RETRY_MS: int(60_000, 10, 24 * 3_600_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -102,6 +116,13 @@ export interface BreachwaveConfig {
   readonly helpUrl: string;
   readonly feed: { readonly window: number; readonly batch: number };
   readonly notifier: { readonly concurrency: number; readonly contactRetentionSeconds: number };
+  readonly codes: {
+    /** Sealing keys for enrollment codes, current first (the envelope keys when BW_CODE_KEY is unset). */
+    readonly keys: readonly { readonly id: string; readonly base64: string }[];
+    readonly lowWatermark: number;
+    readonly concurrency: number;
+    readonly retryMs: number;
+  };
   readonly twilio?: {
     readonly accountSid: string;
     readonly authToken: string;
@@ -152,6 +173,28 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** The `codes` section: BW_CODE_KEY (+ old keys) when set, else the envelope key ring. */
+function codesConfig(e: Env): BreachwaveConfig['codes'] {
+  const old = e.BW_CODE_OLD_KEYS.split(',').filter(Boolean).map((pair) => {
+    const [id, base64] = pair.split(':');
+    if (!id || !base64 || Buffer.from(base64, 'base64').length !== 32) {
+      throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_CODE_OLD_KEYS must be id:base64 pairs of 32-byte keys' });
+    }
+    return { id, base64 };
+  });
+  const envelope = [{ id: e.BW_ENVELOPE_KEY_ID, base64: e.BW_ENVELOPE_KEY }];
+  for (const pair of e.BW_ENVELOPE_OLD_KEYS.split(',').filter(Boolean)) {
+    const [id, base64] = pair.split(':');
+    if (id && base64) envelope.push({ id, base64 });
+  }
+  return {
+    keys: e.BW_CODE_KEY ? [{ id: e.BW_CODE_KEY_ID, base64: e.BW_CODE_KEY }, ...old] : [...envelope, ...old],
+    lowWatermark: e.BW_CODE_LOW_WATERMARK,
+    concurrency: e.BW_CODE_CONCURRENCY,
+    retryMs: e.BW_CODE_RETRY_MS,
+  };
+}
+
 /**
  * Parses the environment into a frozen config. Pure: reads only `env`.
  * @throws BreachwaveError BW_CONFIG_INVALID naming every bad variable (never its value).
@@ -197,6 +240,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
     helpUrl: e.BW_HELP_URL,
     feed: { window: e.BW_FEED_WINDOW, batch: e.BW_FEED_BATCH },
     notifier: { concurrency: e.BW_NOTIFY_CONCURRENCY, contactRetentionSeconds: e.BW_CONTACT_RETENTION_SECONDS },
+    codes: codesConfig(e),
     ...(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN
       ? {
           twilio: {

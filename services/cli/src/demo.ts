@@ -9,6 +9,7 @@ import { createLedger, waveProgress, type WaveProgress } from '@breachwave/ledge
 import { createLogger } from '@breachwave/logging';
 import { runNotifier } from '@breachwave/notifier-service';
 import { runPinRotator } from '@breachwave/pin-rotator-service';
+import { runCodeIssuer } from '@breachwave/code-issuer-service';
 import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
@@ -100,6 +101,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
   const auditWriter = createAuditWriter({ redis: auditRedis, prefix, dir: auditDir, log });
   let notifier: Awaited<ReturnType<typeof runNotifier>> | undefined;
   let rotator: Awaited<ReturnType<typeof runPinRotator>> | undefined;
+  let issuer: Awaited<ReturnType<typeof runCodeIssuer>> | undefined;
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: config.feed.window, batch: config.feed.batch, log });
 
   try {
@@ -110,8 +112,12 @@ export async function demo(opts: DemoOptions): Promise<void> {
     const ingest = createProgress('ingest', process.stderr);
     const wave = await createWave({
       ledger, file, brand: config.brand, helpUrl: config.helpUrl,
-      // The seed's remedy: rotate the PINs of exposed prepaid accounts before telling them.
-      rules: { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'] }, pinDelivery: opts.pinDelivery ?? 'none',
+      // The seed's remedies: rotate the PINs of exposed prepaid accounts, and give everyone whose
+      // SSN or driver's licence leaked an identity-protection code, before telling them.
+      rules: { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'], 'issue-code': DEFAULT_ACTION_RULES['issue-code'] },
+      pinDelivery: opts.pinDelivery ?? 'none',
+      codeSource: { kind: 'generated' },
+      enrollBy: new Date(Date.now() + 120 * 86_400_000).toISOString().slice(0, 10),
 dataDir: runDir, envelope, log,
       onProgress: (p) => { if (!opts.json) ingest.update(`${p.rows} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined); },
     });
@@ -121,13 +127,14 @@ dataDir: runDir, envelope, log,
     await auditWriter.start();
     notifier = await runNotifier(config, log);
     rotator = await runPinRotator(config, log);
+    issuer = await runCodeIssuer(config, log);
     const feeding = feeder.feed(wave.waveId);
 
     const bar = createProgress('wave', process.stderr);
     let p: WaveProgress = await waveProgress(ledger, wave.waveId);
     for (;;) {
       p = await waveProgress(ledger, wave.waveId);
-      if (!opts.json) bar.update(`queued ${p.fed}  PINs rotated ${p.actions['rotate-pin']?.done ?? 0}  sent sms ${p.sent.sms}  email ${p.sent.email}  failed ${p.actions.notify?.failed ?? 0}`, p.accepted ? p.finished / p.accepted : 1);
+      if (!opts.json) bar.update(`queued ${p.fed}  PINs ${p.actions['rotate-pin']?.done ?? 0}  codes ${p.actions['issue-code']?.done ?? 0}  sent sms ${p.sent.sms}  email ${p.sent.email}  failed ${p.actions.notify?.failed ?? 0}`, p.accepted ? p.finished / p.accepted : 1);
       if (p.complete) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -138,6 +145,8 @@ dataDir: runDir, envelope, log,
     notifier = undefined;
     await rotator.close();
     rotator = undefined;
+    await issuer.close();
+    issuer = undefined;
 
     // Flush the audit stream to files, then verify the chain.
     for (;;) {
@@ -161,6 +170,7 @@ dataDir: runDir, envelope, log,
       skipped: p.actions.notify?.skipped ?? 0,
       pinsRotated: p.actions['rotate-pin']?.done ?? 0,
       pinRotationsFailed: p.actions['rotate-pin']?.failed ?? 0,
+      codesIssued: p.actions['issue-code']?.done ?? 0,
       ambiguous: p.ambiguous,
       sinks: { sms: twilio.messages.length, email: smtp.messages.length },
       reconciled: {
@@ -189,6 +199,7 @@ dataDir: runDir, envelope, log,
         `  sent by email  ${summary.sent.email} (SMTP sink received ${summary.sinks.email})`,
         `  failed         ${summary.failed}${summary.skipped ? ` (+${summary.skipped} skipped)` : ''}`,
         `  PINs rotated   ${summary.pinsRotated} (prepaid-active accounts whose PIN was exposed; ${summary.pinRotationsFailed} failed)`,
+        `  codes issued   ${summary.codesIssued} (identity protection where SSN or driver's licence was exposed)`,
         `  reconciles     ${allReconciled ? 'yes' : 'NO'}: rows = accepted + rejected, accepted = sent + failed, sinks = ledger`,
         `  audit chain    ${verify.ok ? `verified, ${verify.records} records` : `BROKEN at ${verify.file}:${verify.line}: ${verify.reason}`}`,
         `  audit files    ${auditFiles.join(' ')}`,
@@ -200,6 +211,7 @@ dataDir: runDir, envelope, log,
   } finally {
     await notifier?.close();
     await rotator?.close();
+    await issuer?.close();
     await feeder.close();
     await auditWriter.close();
     if (!opts.keep) await deleteByPrefix(redis, prefix);

@@ -5,6 +5,7 @@ import { waveCreate, waveList, waveStart, waveStatus } from './wave.js';
 import { auditVerify } from './audit.js';
 import { demo } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
+import { registerCodesCommands } from './codes.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -71,6 +72,7 @@ program.command('audit')
   .action(auditVerify);
 
 registerDlqCommands(program);
+registerCodesCommands(program);
 
 program.command('demo')
   .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), PIN rotation of exposed prepaid accounts, notices through local SMTP and Twilio-compatible sinks, audit verification')

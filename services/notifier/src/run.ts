@@ -6,6 +6,7 @@ import { createNoticeProcessor, suppressionPolicy, type DeliveryPolicy, type Not
 import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, statusCallbackUrl, unsubscribeKey } from '@breachwave/suppression';
 import { createActionWorker } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
+import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
@@ -22,7 +23,7 @@ export interface NotifierOverrides {
   readonly stalledInterval?: number;
   /** Policies applied before the built-in ones (suppression). */
   readonly policies?: readonly DeliveryPolicy[];
-  /** Replace the default enrichers (PIN). */
+  /** Replace the default enrichers (PIN, enrollment code). */
   readonly enrichers?: readonly NoticeEnricher[];
 }
 
@@ -79,6 +80,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
       audit: (r) => ledger.audit(r),
       log,
     }),
+    codeNoticeEnricher({ store: createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config) }) }),
   ];
   // RFC 8058 one-click unsubscribe needs a public HTTPS endpoint (the ops-api).
   const unsubscribeLink = publicUrl

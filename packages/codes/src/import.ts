@@ -1,0 +1,271 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { BreachwaveError, maskCode, validateCode } from '@breachwave/domain';
+import type { Logger } from '@breachwave/logging';
+import { epochDay, isoDay, parseEnrollBy } from './dates.js';
+import { codeAad, codeHash, type CodeStore } from './store.js';
+
+/** One rejected line of a file: its 1-based line number and why (never the code itself). */
+export interface LineProblem {
+  readonly line: number;
+  readonly reason: string;
+}
+
+/** Rejected lines kept in a report; beyond this only the count grows (`rejectsTruncated`). */
+export const MAX_LISTED_PROBLEMS = 10_000;
+
+/** Options for {@link importPool}. */
+export interface PoolImportOptions {
+  /** One code per line; blank lines are skipped; an optional header line naming `code`. */
+  readonly file: string;
+  readonly pool: string;
+  /** `YYYY-MM-DD`: the vendor's deadline for these codes; must not be in the past. */
+  readonly enrollBy: string;
+  /** Require the Luhn mod 32 check character (default true); vendors without one: false. */
+  readonly check?: boolean;
+  /** Codes per Redis round trip. Default 500. */
+  readonly batch?: number;
+  readonly log?: Logger;
+  /** Audit actor. Default `operator`. */
+  readonly actor?: string;
+}
+
+/** What an import did. `lines = loaded + alreadyLoaded + rejected + blank (+ 1 header)`. */
+export interface PoolImportReport {
+  readonly pool: string;
+  readonly enrollBy: string;
+  /** Content hash of the file (first 16 hex): the same file always has the same id. */
+  readonly importId: string;
+  readonly lines: number;
+  readonly header: boolean;
+  readonly blank: number;
+  readonly loaded: number;
+  /** Codes this pool held already (a re-import): not loaded again. */
+  readonly alreadyLoaded: number;
+  readonly rejected: number;
+  readonly rejects: readonly LineProblem[];
+  readonly rejectsTruncated: boolean;
+  /** Unexpired, unassigned codes in the pool after the import. */
+  readonly available: number;
+}
+
+function fileError(file: string, err: unknown): BreachwaveError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const what = code === 'ENOENT' ? 'file not found' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : `cannot read (${code ?? 'error'})`;
+  return new BreachwaveError('BW_INPUT_FILE', { detail: `${what}: ${file}`, cause: err });
+}
+
+async function fileDigest(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  } catch (err) {
+    throw fileError(file, err);
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Streams a file's lines with their 1-based numbers, in bounded memory. */
+async function* numberedLines(file: string): AsyncGenerator<[number, string]> {
+  const input = createReadStream(file);
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) yield [++n, line];
+  } catch (err) {
+    throw fileError(file, err);
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
+
+/** A first line that names its column (`code`, `activation_code`, `Code,Redeemed`…) rather than holding one. */
+function isHeader(lineNo: number, text: string): boolean {
+  return lineNo === 1 && /^[A-Za-z _-]*code[A-Za-z _,-]*$/i.test(text.trim());
+}
+
+/**
+ * Streams a vendor's code file into a named pool. Each line is validated (alphabet, length,
+ * check character), sealed (AES-256-GCM, bound to its index hash) and indexed by keyed hash;
+ * lines are reported by number when malformed, when they repeat an earlier line, or when the
+ * code belongs to another pool. Re-importing the same file adds nothing. A crash mid-import is
+ * safe to re-run: batches already loaded report as already loaded.
+ * @throws BreachwaveError BW_INPUT_INVALID (pool name, enroll-by date), BW_INPUT_FILE.
+ */
+export async function importPool(store: CodeStore, options: PoolImportOptions): Promise<PoolImportReport> {
+  const { redis, keys, auditKey, now, crypto, checkPool } = store.internals;
+  checkPool(options.pool);
+  const day = parseEnrollBy(options.enrollBy, '--enroll-by');
+  const today = epochDay(now());
+  if (day < today) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `--enroll-by ${isoDay(day)} is in the past: the codes would never work` });
+  const c = crypto();
+  const check = options.check ?? true;
+  const batchSize = options.batch ?? 500;
+  const importId = await fileDigest(options.file);
+  const run = keys.importRun(options.pool, importId);
+
+  const rejects: LineProblem[] = [];
+  let rejected = 0;
+  const reject = (line: number, reason: string): void => {
+    rejected++;
+    if (rejects.length < MAX_LISTED_PROBLEMS) rejects.push({ line, reason });
+  };
+  let lines = 0;
+  let blank = 0;
+  let header = false;
+  let loaded = 0;
+  let alreadyLoaded = 0;
+  let pending: { line: number; args: [string, string, string] }[] = [];
+
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const out = await redis.bwCodeImport(keys.index, keys.available(options.pool), keys.sealed(options.pool), keys.pool(options.pool), run, keys.pools,
+      options.pool, String(day), ...batch.flatMap((b) => b.args));
+    await redis.expire(run, 86_400);
+    out.forEach((o, i) => {
+      const line = batch[i]?.line ?? 0;
+      if (o === 'loaded') loaded++;
+      else if (o === 'already') alreadyLoaded++;
+      else if (o.startsWith('dup:')) reject(line, `duplicate of line ${o.slice(4)}`);
+      else if (o === 'conflict:gen') reject(line, 'already issued as a generated code');
+      else reject(line, `already loaded into pool ${o.replace(/^conflict:pool:/, '')}`);
+    });
+  };
+
+  for await (const [n, text] of numberedLines(options.file)) {
+    lines = n;
+    if (text.trim() === '') {
+      blank++;
+      continue;
+    }
+    if (isHeader(n, text)) {
+      header = true;
+      continue;
+    }
+    const v = validateCode(text, { check });
+    if (!v.ok) {
+      reject(n, v.reason);
+      continue;
+    }
+    const h = codeHash(c, v.code);
+    pending.push({ line: n, args: [h, String(n), JSON.stringify({ m: maskCode(v.code), c: c.envelope.seal(v.code, codeAad(h)) })] });
+    if (pending.length >= batchSize) await flush();
+  }
+  await flush();
+
+  const available = await redis.zcount(keys.available(options.pool), today, '+inf');
+  const m = redis.multi();
+  if (available >= store.lowWatermark) m.hdel(keys.pool(options.pool), 'low');
+  if (available > 0) m.hdel(keys.pool(options.pool), 'empty');
+  m.hincrby(keys.pool(options.pool), 'imports', 1);
+  m.xadd(auditKey, '*', 'r', JSON.stringify({ ts: now().toISOString(), type: 'codes.imported', actor: options.actor ?? 'operator',
+    detail: { pool: options.pool, importId, enrollBy: isoDay(day), lines, loaded, alreadyLoaded, rejected, blank, available } }));
+  m.unlink(run);
+  await m.exec();
+  options.log?.info({ pool: options.pool, importId, loaded, alreadyLoaded, rejected, blank, available }, 'code pool import finished');
+  return {
+    pool: options.pool, enrollBy: isoDay(day), importId, lines, header, blank, loaded, alreadyLoaded, rejected,
+    rejects: rejects.sort((x, y) => x.line - y.line), rejectsTruncated: rejected > rejects.length, available,
+  };
+}
+
+/** Options for {@link importRedemptions}. */
+export interface RedemptionImportOptions {
+  /** The vendor's redeemed codes: `CODE` or `CODE,YYYY-MM-DD` per line. */
+  readonly file: string;
+  /** Check characters are not required: a vendor reports its codes as it issued them. */
+  readonly batch?: number;
+  readonly log?: Logger;
+  readonly actor?: string;
+}
+
+/** What a redemption import did. */
+export interface RedemptionReport {
+  readonly lines: number;
+  readonly header: boolean;
+  readonly blank: number;
+  /** Newly marked redeemed. */
+  readonly redeemed: number;
+  /** Marked by an earlier feed already. */
+  readonly alreadyRedeemed: number;
+  /** Lines naming no code of this deployment, codes never handed out, or malformed lines. */
+  readonly problems: number;
+  readonly problemLines: readonly LineProblem[];
+  readonly problemsTruncated: boolean;
+}
+
+/**
+ * Imports a vendor's feed of redeemed codes: each code is looked up by its keyed hash and its
+ * holder marked redeemed (first report wins the date). Unknown, unassigned and malformed lines
+ * are reported by number.
+ */
+export async function importRedemptions(store: CodeStore, options: RedemptionImportOptions): Promise<RedemptionReport> {
+  const { redis, keys, auditKey, now, crypto } = store.internals;
+  const c = crypto();
+  const batchSize = options.batch ?? 500;
+  const today = isoDay(epochDay(now()));
+  const problemLines: LineProblem[] = [];
+  let problems = 0;
+  const problem = (line: number, reason: string): void => {
+    problems++;
+    if (problemLines.length < MAX_LISTED_PROBLEMS) problemLines.push({ line, reason });
+  };
+  let lines = 0;
+  let blank = 0;
+  let header = false;
+  let redeemed = 0;
+  let alreadyRedeemed = 0;
+  let pending: { line: number; h: string; date: string }[] = [];
+
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const out = await redis.bwCodeRedeem(keys.index, keys.redeemed, keys.generated, keys.poolPrefix, ...batch.flatMap((b) => [b.h, b.date]));
+    out.forEach((o, i) => {
+      const line = batch[i]?.line ?? 0;
+      if (o === 'redeemed') redeemed++;
+      else if (o === 'already') alreadyRedeemed++;
+      else if (o === 'unassigned') problem(line, 'code was never handed out');
+      else problem(line, 'code is not one of ours');
+    });
+  };
+
+  for await (const [n, text] of numberedLines(options.file)) {
+    lines = n;
+    if (text.trim() === '') {
+      blank++;
+      continue;
+    }
+    if (isHeader(n, text)) {
+      header = true;
+      continue;
+    }
+    const [rawCode = '', rawDate = ''] = text.split(',');
+    const v = validateCode(rawCode, { check: false });
+    if (!v.ok) {
+      problem(n, v.reason);
+      continue;
+    }
+    let date = today;
+    if (rawDate.trim() !== '') {
+      try {
+        date = isoDay(parseEnrollBy(rawDate, 'redemption date'));
+      } catch {
+        problem(n, 'redemption date must be YYYY-MM-DD');
+        continue;
+      }
+    }
+    pending.push({ line: n, h: codeHash(c, v.code), date });
+    if (pending.length >= batchSize) await flush();
+  }
+  await flush();
+  await redis.xadd(auditKey, '*', 'r', JSON.stringify({ ts: now().toISOString(), type: 'codes.redemptions.imported', actor: options.actor ?? 'operator',
+    detail: { lines, redeemed, alreadyRedeemed, problems, blank } }));
+  options.log?.info({ lines, redeemed, alreadyRedeemed, problems }, 'redemption feed imported');
+  return { lines, header, blank, redeemed, alreadyRedeemed, problems, problemLines: problemLines.sort((x, y) => x.line - y.line), problemsTruncated: problems > problemLines.length };
+}

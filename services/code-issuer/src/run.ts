@@ -1,0 +1,54 @@
+import type { BreachwaveConfig } from '@breachwave/config';
+import { createActionQueues } from '@breachwave/actions';
+import { codeCryptoFromConfig, createCodeIssuerWorker, createCodeStore, type AllocationEvent } from '@breachwave/codes';
+import { createLedger } from '@breachwave/ledger';
+import type { Logger } from '@breachwave/logging';
+import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+
+/** What a caller may replace or observe; everything else comes from the configuration. */
+export interface CodeIssuerOverrides {
+  readonly lockDuration?: number;
+  readonly stalledInterval?: number;
+  readonly concurrency?: number;
+  /** Observation point after each stored allocation, before the ledger records it. */
+  readonly onAllocated?: (event: AllocationEvent) => void;
+}
+
+export interface RunningCodeIssuer {
+  close(): Promise<void>;
+}
+
+/**
+ * Composition root of the code-issuer: wires config, Redis, ledger, the code store (sealing and
+ * index keys) and the issue-code worker. Holds no business rules.
+ */
+export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overrides: CodeIssuerOverrides = {}): Promise<RunningCodeIssuer> {
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-code-issuer' });
+  await checkRedis(redis, config.redisUrl);
+  const ledger = createLedger({ redis, prefix: config.prefix });
+  const store = createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config), lowWatermark: config.codes.lowWatermark });
+  const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+  const queues = createActionQueues({ connection, prefix: config.prefix });
+  const concurrency = overrides.concurrency ?? config.codes.concurrency;
+  const worker = createCodeIssuerWorker({
+    ledger, queues, store, log, connection, prefix: config.prefix, concurrency, retryMs: config.codes.retryMs,
+    ...(overrides.lockDuration ? { lockDuration: overrides.lockDuration } : {}),
+    ...(overrides.stalledInterval ? { stalledInterval: overrides.stalledInterval } : {}),
+    ...(overrides.onAllocated ? { onAllocated: overrides.onAllocated } : {}),
+  });
+  await worker.start();
+  log.info({ concurrency, lowWatermark: config.codes.lowWatermark, retryMs: config.codes.retryMs }, 'code-issuer started');
+
+  let closed: Promise<void> | undefined;
+  return {
+    close: () => {
+      closed ??= (async () => {
+        await worker.close();
+        await queues.close();
+        await closeRedis(redis);
+        log.info('code-issuer stopped');
+      })();
+      return closed;
+    },
+  };
+}
