@@ -26,9 +26,13 @@ if (files.length === 0) {
   console.error('no test files found under', starts.map((s) => relative(root, s)).join(', '));
   process.exit(1);
 }
+// Timing-sensitive suites (`*.serial.test.ts`: pace measurements across processes) run alone,
+// after the rest, so other suites' load cannot skew what they measure.
+const serial = files.filter((f) => f.endsWith('.serial.test.ts'));
+const parallel = files.filter((f) => !f.endsWith('.serial.test.ts'));
 const concurrency = process.env.BW_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-  cwd: root,
-});
-process.exit(r.status ?? 1);
+const run = (list, n) => spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${n}`, '--test-reporter=spec', ...list], { stdio: 'inherit', cwd: root }).status ?? 1;
+let status = 0;
+if (parallel.length) status = run(parallel, concurrency);
+if (serial.length) status = run(serial, 1) || status;
+process.exit(status);

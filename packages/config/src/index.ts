@@ -27,6 +27,13 @@ export const envSchema = z.object({
   BW_FEED_WINDOW: int(5000),
   BW_FEED_BATCH: int(500, 1, 10_000),
   BW_NOTIFY_CONCURRENCY: int(50, 1, 1000),
+  /**
+   * Initial pace (messages/s) of the SMS sender and the SMTP relay, shared by all notifiers.
+   * Applied when the sender has no pace yet; `breachwave pace set` changes it while a wave runs.
+   * Unset: unpaced (Twilio long code ≈ 1/s, toll-free 3/s, short code 100+/s).
+   */
+  BW_SMS_RATE: z.coerce.number().positive().max(10_000).optional(),
+  BW_EMAIL_RATE: z.coerce.number().positive().max(10_000).optional(),
   /** How long an account's encrypted contact record outlives its last action (0 = delete at once). */
   BW_CONTACT_RETENTION_SECONDS: int(0, 0),
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/).optional(),
@@ -115,7 +122,7 @@ export interface BreachwaveConfig {
   readonly brand: string;
   readonly helpUrl: string;
   readonly feed: { readonly window: number; readonly batch: number };
-  readonly notifier: { readonly concurrency: number; readonly contactRetentionSeconds: number };
+  readonly notifier: { readonly concurrency: number; readonly contactRetentionSeconds: number; readonly smsRate?: number; readonly emailRate?: number };
   readonly codes: {
     /** Sealing keys for enrollment codes, current first (the envelope keys when BW_CODE_KEY is unset). */
     readonly keys: readonly { readonly id: string; readonly base64: string }[];
@@ -239,7 +246,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
     brand: e.BW_BRAND,
     helpUrl: e.BW_HELP_URL,
     feed: { window: e.BW_FEED_WINDOW, batch: e.BW_FEED_BATCH },
-    notifier: { concurrency: e.BW_NOTIFY_CONCURRENCY, contactRetentionSeconds: e.BW_CONTACT_RETENTION_SECONDS },
+    notifier: {
+      concurrency: e.BW_NOTIFY_CONCURRENCY,
+      contactRetentionSeconds: e.BW_CONTACT_RETENTION_SECONDS,
+      ...(e.BW_SMS_RATE ? { smsRate: e.BW_SMS_RATE } : {}),
+      ...(e.BW_EMAIL_RATE ? { emailRate: e.BW_EMAIL_RATE } : {}),
+    },
     codes: codesConfig(e),
     ...(e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN
       ? {

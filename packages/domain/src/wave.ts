@@ -54,6 +54,12 @@ export interface WaveManifest {
    * other channel. A legally required breach notice usually may; default true.
    */
   readonly suppressedFallback?: boolean;
+  /**
+   * TCPA quiet hours for SMS: when present, an SMS waits for the recipient's local window
+   * (default 08:00–21:00, stricter state rules apply); `defaultZone` is used when neither the
+   * account nor its area code says where the person is.
+   */
+  readonly quietHours?: { readonly defaultZone: string; readonly window?: { readonly start: string; readonly end: string } };
 }
 
 /** True when the account matches the rule. */

@@ -23,6 +23,8 @@ export interface CreateWaveOptions {
   readonly codeSource?: CodeSource;
   /** Enrollment deadline (ISO date) printed in notices. */
   readonly enrollBy?: string;
+  /** TCPA quiet hours for SMS (off when absent). */
+  readonly quietHours?: WaveManifest['quietHours'];
   /** Spools go to `<dataDir>/waves/<waveId>/`. */
   readonly dataDir: string;
   readonly envelope: Envelope;
@@ -77,6 +79,7 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     ...(options.pinDelivery ? { pinDelivery: options.pinDelivery } : {}),
     ...(options.codeSource ? { codeSource: options.codeSource } : {}),
     ...(options.enrollBy ? { enrollBy: options.enrollBy } : {}),
+    ...(options.quietHours ? { quietHours: options.quietHours } : {}),
   };
   if (manifest.rules['issue-code'] && !manifest.codeSource) {
     throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'issue-code needs a code source (a vendor pool or generated codes)' });

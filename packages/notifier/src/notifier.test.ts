@@ -165,3 +165,32 @@ test('an ambiguous SMS outcome is reconciled with the provider before any resend
   assert.equal(counts['notify:reconciled'], 1);
   await s.close();
 });
+
+test('quiet hours defer an SMS to the recipient\'s window (deterministic clock), never drop it', async () => {
+  const { quietHoursPolicy } = await import('./policies/quiet-hours.js');
+  const prefix = `q${randomBytes(3).toString('hex')}`;
+  const ledger = createLedger({ redis, prefix });
+  const waveId = 'w1';
+  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'Example', helpUrl: 'https://h.example.com', rules: {}, quietHours: { defaultZone: 'America/New_York' } }, { accepted: 1 }, {});
+  await ledger.putAccounts(waveId, [{ accountId: 'q1', record: { segment: 'former', locale: 'en', exposed: [], timeZone: 'America/Chicago', hasPhone: true, phoneIsMobile: true, hasEmail: false, line: 2,
+    contact: envelope.sealJson({ phone: '+13125550150' }, `${waveId}:q1`) } }]);
+  await ledger.initAccounts(waveId, 'test', [{ accountId: 'q1', actions: ['notify'] }]);
+  // 06:30 in Chicago on the day US daylight time ends: the window opens at 08:00 local (CST).
+  const clock = new Date('2026-11-01T12:30:00Z');
+  let deferredMs: number | undefined;
+  const processor = createNoticeProcessor({ ledger, envelope, log: silentLogger(), policies: [quietHoursPolicy({ now: () => clock })],
+    sms: { send: async () => assert.fail('no SMS inside quiet hours') } });
+  await assert.rejects(processor({ id: 'j', data: { waveId, accountId: 'q1' }, attemptsMade: 0, attempts: 3, defer: async (ms) => { deferredMs = ms; throw new Error('deferred'); } }), /deferred/);
+  assert.equal(deferredMs, 90 * 60_000, 'waits until 08:00 America/Chicago');
+  const e = await ledger.get(waveId, 'q1');
+  assert.equal(e?.notify?.s, 'pending', 'deferred, not failed or dropped');
+  const audit = (await redis.xrange(`${prefix}:audit`, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; detail?: { reason?: string } });
+  assert.match(audit.find((a) => a.type === 'notify.deferred')?.detail?.reason ?? '', /quiet hours in America\/Chicago/);
+  // At 08:00 local it goes.
+  const sent: string[] = [];
+  const later = createNoticeProcessor({ ledger, envelope, log: silentLogger(), policies: [quietHoursPolicy({ now: () => new Date('2026-11-01T14:00:00Z') })],
+    sms: { send: async (m) => { sent.push(m.to); return { providerId: 'SMx', status: 'queued' }; } } });
+  const r = await later({ id: 'j', data: { waveId, accountId: 'q1' }, attemptsMade: 0, attempts: 3, defer: async () => assert.fail('no defer in the window') });
+  assert.equal(r.status, 'sent');
+  assert.deepEqual(sent, ['+13125550150']);
+});

@@ -6,6 +6,7 @@ import { auditVerify } from './audit.js';
 import { demo } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerCodesCommands } from './codes.js';
+import { registerPaceCommands } from './pace.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -24,6 +25,10 @@ function parsePinDelivery(v: string): string {
 }
 function parseCodeSource(v: string): string {
   if (v !== 'generated' && !/^pool:[A-Za-z0-9_-]{1,64}$/.test(v)) throw new InvalidArgumentError('must be generated or pool:NAME');
+  return v;
+}
+function parseZone(v: string): string {
+  if (!Intl.supportedValuesOf('timeZone').includes(v)) throw new InvalidArgumentError('must be an IANA time zone, e.g. America/Chicago');
   return v;
 }
 function parseDate(v: string): string {
@@ -46,6 +51,8 @@ wave.command('create')
   .option('--pin-delivery <mode>', 'none (the notice says the PIN was reset) or sms-temporary (a temporary PIN by SMS to the account\'s own number)', parsePinDelivery, 'none')
   .option('--code-source <source>', 'enrollment codes: generated, or pool:NAME for an imported vendor pool (required with --actions issue-code)', parseCodeSource)
   .option('--enroll-by <date>', 'enrollment deadline printed in notices (YYYY-MM-DD)', parseDate)
+  .option('--quiet-hours-zone <zone>', 'IANA zone for recipients whose zone neither the account nor the area code gives', parseZone, 'America/New_York')
+  .option('--no-quiet-hours', 'send SMS at any hour (default: hold each SMS until 08:00–21:00 recipient time, stricter state rules apply)')
   .option('--sms-segment-budget <n>', 'warn when a rendered SMS needs more segments than this (GSM-7 vs UCS-2 aware)', int('--sms-segment-budget', 1, 10), 3)
   .option('--json', 'print the result as one JSON object')
   .action(waveCreate);
@@ -73,6 +80,7 @@ program.command('audit')
 
 registerDlqCommands(program);
 registerCodesCommands(program);
+registerPaceCommands(program);
 
 program.command('demo')
   .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), PIN rotation of exposed prepaid accounts, notices through local SMTP and Twilio-compatible sinks, audit verification')

@@ -15,11 +15,13 @@ export interface WaveCreateOptions {
   codeSource?: string;
   enrollBy?: string;
   smsSegmentBudget: number;
+  quietHours: boolean;
+  quietHoursZone: string;
   json?: boolean;
 }
 
 /** The manifest part of `wave create`'s options: default rules for the actions turned on. */
-export function planFromOptions(opts: Pick<WaveCreateOptions, 'actions' | 'pinDelivery' | 'codeSource' | 'enrollBy'>) {
+export function planFromOptions(opts: Pick<WaveCreateOptions, 'actions' | 'pinDelivery' | 'codeSource' | 'enrollBy' | 'quietHours' | 'quietHoursZone'>) {
   const rules: ActionRules = Object.fromEntries(opts.actions.map((a) => [a, DEFAULT_ACTION_RULES[a as 'rotate-pin' | 'issue-code']]));
   const codeSource: CodeSource | undefined = opts.codeSource === undefined ? undefined
     : opts.codeSource === 'generated' ? { kind: 'generated' } : { kind: 'pool', pool: opts.codeSource.slice('pool:'.length) };
@@ -28,6 +30,7 @@ export function planFromOptions(opts: Pick<WaveCreateOptions, 'actions' | 'pinDe
     pinDelivery: opts.pinDelivery as PinDelivery,
     ...(codeSource ? { codeSource } : {}),
     ...(opts.enrollBy ? { enrollBy: opts.enrollBy } : {}),
+    ...(opts.quietHours ? { quietHours: { defaultZone: opts.quietHoursZone } } : {}),
   };
 }
 

@@ -2,12 +2,14 @@ import type { BreachwaveConfig } from '@breachwave/config';
 import type { EmailSender, SmsSender } from '@breachwave/domain';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import { createNoticeProcessor, suppressionPolicy, type DeliveryPolicy, type NoticeEnricher } from '@breachwave/notifier';
+import { createNoticeProcessor, pacingPolicy, quietHoursPolicy, senderIds, suppressionPolicy, type DeliveryPolicy, type NoticeEnricher } from '@breachwave/notifier';
+import { createPacer, validityPeriodSeconds } from '@breachwave/pacing';
+import type { Channel } from '@breachwave/domain';
 import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, statusCallbackUrl, unsubscribeKey } from '@breachwave/suppression';
 import { createActionWorker } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
-import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
@@ -56,6 +58,9 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
       ...(t.from ? { from: t.from } : {}),
       ...(t.messagingServiceSid ? { messagingServiceSid: t.messagingServiceSid } : {}),
       ...(statusCallback ? { statusCallback, statusCallbackReferenceParam: REFERENCE_PARAM } : {}),
+      // Nothing may expire silently in Twilio's queue: with at most a feed window of notices
+      // waiting, the pace bounds how long the last one can wait.
+      ...(config.notifier.smsRate ? { validityPeriodSeconds: validityPeriodSeconds({ backlog: config.feed.window, rate: config.notifier.smsRate }) } : {}),
     });
   }
   if (!sms) log.warn('no SMS provider configured (TWILIO_*): accounts that need SMS will fail with BW_NO_CHANNEL');
@@ -92,10 +97,15 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
       })
     : undefined;
   if (!unsubscribeLink) log.warn('BW_PUBLIC_URL is not set: email notices go without List-Unsubscribe, SMS without status callbacks');
+  const senders = senderIds({ twilioFrom: config.twilio?.from, twilioMessagingServiceSid: config.twilio?.messagingServiceSid, smtpHost: config.smtp.host, smtpPort: config.smtp.port });
+  const pacing = pacingPolicy({ redis, prefix: config.prefix, senders });
+  await applyInitialRates(redis, config.prefix, senders, config.notifier, log);
   const processor = createNoticeProcessor({
     ledger, envelope, log, contactRetentionSeconds: config.notifier.contactRetentionSeconds,
     enrichers,
-    policies: [...(overrides.policies ?? []), suppressionPolicy(suppression)],
+    // Suppression first (a blocked channel falls back before anything waits), then quiet hours,
+    // then the pace slot, taken right before the send.
+    policies: [suppressionPolicy(suppression), quietHoursPolicy(), pacing, ...(overrides.policies ?? [])],
     ...(unsubscribeLink ? { emailHeaders: ({ waveId, accountId, to }: { waveId: string; accountId: string; to: string }) => unsubscribeLink({ waveId, accountId, channel: 'email', contact: to }).headers } : {}),
     // Keep the sealed contact long enough for a late "undelivered" callback to fall back to email.
     fallbackWindowSeconds: statusCallback ? FALLBACK_WINDOW_SECONDS : 0,
@@ -119,6 +129,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     close: () => {
       closed ??= (async () => {
         await worker.close();
+        pacing.close();
         await smtp?.close();
         await closeRedis(redis);
         log.info('notifier stopped');
@@ -126,4 +137,20 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
       return closed;
     },
   };
+}
+
+/** Sets each sender's configured pace unless one is already stored (an operator's live change wins over a restart). */
+async function applyInitialRates(redis: Redis, prefix: string, senders: Record<Channel, string>, rates: { smsRate?: number; emailRate?: number }, log: Logger): Promise<void> {
+  for (const [channel, rate] of [['sms', rates.smsRate], ['email', rates.emailRate]] as const) {
+    if (!rate) continue;
+    const pacer = createPacer({ redis, prefix, sender: senders[channel] });
+    try {
+      if ((await pacer.getRate()) === undefined) {
+        await pacer.setRate(rate);
+        log.info({ sender: senders[channel], rate }, 'sender pace set');
+      }
+    } finally {
+      pacer.close();
+    }
+  }
 }
