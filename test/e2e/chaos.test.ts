@@ -34,7 +34,8 @@ after(async () => {
 test('chaos: 5,000 accounts through 30% 429, 5% 500, ambiguous resets and 20% SMTP 451 — every account terminal, no unexplained duplicate, no suppressed contact messaged', { timeout: 300_000 }, async () => {
   const dir = tempDir('chaos');
   const prefix = `chaos${randomBytes(3).toString('hex')}`;
-  const env = { ...serviceEnv({ redisUrl: server.url, prefix, dataDir: dir, twilio, smtp }), BW_NOTIFY_CONCURRENCY: '50' };
+  const smsRate = 400;
+  const env = { ...serviceEnv({ redisUrl: server.url, prefix, dataDir: dir, twilio, smtp }), BW_NOTIFY_CONCURRENCY: '50', BW_SMS_RATE: String(smsRate) };
   const config = loadConfig(env);
   const ledger = createLedger({ redis, prefix });
   const file = join(dir, 'accounts.csv');
@@ -96,4 +97,13 @@ test('chaos: 5,000 accounts through 30% 429, 5% 500, ambiguous resets and 20% SM
   const ambiguousInjected = twilio.injectedFaults['reset-after-accept'] + smtp.injectedFaults['drop-after-data'];
   assert.ok(extra <= smtp.injectedFaults['drop-after-data'], `${extra} extra messages ≤ ${smtp.injectedFaults['drop-after-data']} SMTP drops after DATA (of ${ambiguousInjected} ambiguous outcomes injected)`);
   assert.ok(p.ambiguous >= twilio.injectedFaults['reset-after-accept'], 'every Twilio reset was counted as ambiguous');
+
+  // The pace is never exceeded: every request that reached the provider counts, throttled or not.
+  const times = twilio.requests.filter((r) => r.method === 'POST').map((r) => r.time.getTime()).sort((a, b) => a - b);
+  let busiest = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while ((times[i] ?? 0) - (times[j] ?? 0) >= 1000) j++;
+    busiest = Math.max(busiest, i - j + 1);
+  }
+  assert.ok(busiest <= smsRate + 1, `busiest second at the provider ${busiest} ≤ ${smsRate} + 1`);
 });

@@ -32,3 +32,9 @@ test('twilio needs both credentials and a sender', () => {
   const c = loadConfig({ ...keys, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 't', TWILIO_FROM: '+15005550006' });
   assert.equal(c.twilio?.from, '+15005550006');
 });
+
+test('DKIM settings go together', () => {
+  assert.throws(() => loadConfig({ ...keys, SMTP_DKIM_DOMAIN: 'example.com' }), /SMTP_DKIM_DOMAIN, SMTP_DKIM_SELECTOR and SMTP_DKIM_KEY_FILE go together/);
+  const c = loadConfig({ ...keys, SMTP_DKIM_DOMAIN: 'example.com', SMTP_DKIM_SELECTOR: 's1', SMTP_DKIM_KEY_FILE: '/etc/dkim.pem' });
+  assert.deepEqual(c.smtp.dkim, { domain: 'example.com', selector: 's1', keyFile: '/etc/dkim.pem' });
+});

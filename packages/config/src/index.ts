@@ -51,6 +51,10 @@ export const envSchema = z.object({
   SMTP_PASS: z.string().optional(),
   SMTP_FROM: z.string().default('Security Notices <notices@example.com>'),
   SMTP_MAX_CONNECTIONS: int(5, 1, 100),
+  /** DKIM signing: all three, or none. The key is read from a file, never from the environment. */
+  SMTP_DKIM_DOMAIN: z.string().min(1).optional(),
+  SMTP_DKIM_SELECTOR: z.string().min(1).optional(),
+  SMTP_DKIM_KEY_FILE: z.string().min(1).optional(),
   /** ops-api (webhooks, one-click unsubscribe, health, metrics): where it listens. */
   BW_OPS_HOST: z.string().min(1).default('127.0.0.1'),
   BW_OPS_PORT: int(8080, 0, 65535),
@@ -147,6 +151,7 @@ export interface BreachwaveConfig {
     readonly pass?: string;
     readonly from: string;
     readonly maxConnections: number;
+    readonly dkim?: { readonly domain: string; readonly selector: string; readonly keyFile: string };
   };
   readonly ops: {
     readonly host: string;
@@ -216,6 +221,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
   if ((e.TWILIO_ACCOUNT_SID === undefined) !== (e.TWILIO_AUTH_TOKEN === undefined)) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together' });
   }
+  if ([e.SMTP_DKIM_DOMAIN, e.SMTP_DKIM_SELECTOR, e.SMTP_DKIM_KEY_FILE].filter(Boolean).length % 3 !== 0) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'SMTP_DKIM_DOMAIN, SMTP_DKIM_SELECTOR and SMTP_DKIM_KEY_FILE go together' });
+  }
   if (e.TWILIO_ACCOUNT_SID && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID' });
   }
@@ -272,6 +280,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
       secure: e.SMTP_SECURE,
       from: e.SMTP_FROM,
       maxConnections: e.SMTP_MAX_CONNECTIONS,
+      ...(e.SMTP_DKIM_DOMAIN && e.SMTP_DKIM_SELECTOR && e.SMTP_DKIM_KEY_FILE
+        ? { dkim: { domain: e.SMTP_DKIM_DOMAIN, selector: e.SMTP_DKIM_SELECTOR, keyFile: e.SMTP_DKIM_KEY_FILE } }
+        : {}),
       ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
       ...(e.SMTP_PASS ? { pass: e.SMTP_PASS } : {}),
     },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { BreachwaveConfig } from '@breachwave/config';
 import type { EmailSender, SmsSender } from '@breachwave/domain';
 import { createLedger } from '@breachwave/ledger';
@@ -74,6 +75,9 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
         pool: true,
         maxConnections: config.smtp.maxConnections,
         ...(config.smtp.user && config.smtp.pass ? { auth: { user: config.smtp.user, pass: config.smtp.pass } } : {}),
+        ...(config.smtp.dkim
+          ? { dkim: { domainName: config.smtp.dkim.domain, keySelector: config.smtp.dkim.selector, privateKey: readFileSync(config.smtp.dkim.keyFile, 'utf8') } }
+          : {}),
       });
   const email = overrides.email ?? smtp;
 
