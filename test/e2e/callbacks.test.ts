@@ -1,9 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { loadConfig } from '@breachwave/config';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress, type Ledger } from '@breachwave/ledger';
@@ -11,25 +10,10 @@ import { silentLogger } from '@breachwave/logging';
 import { runNotifier } from '@breachwave/notifier-service';
 import { productionOverrides, runOpsApi } from '@breachwave/ops-api-service';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
-import { acquireRedis, computeTwilioSignature, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { dumpRedis, serviceEnv, tempDir } from './harness.js';
+import { computeTwilioSignature, waitFor } from '@breachwave/testkit';
+import { dumpRedis, serviceEnv, tempDir, useWorld } from './harness.js';
 
-let server: TestRedis;
-let redis: Redis;
-let twilio: TwilioServer;
-let smtp: SmtpSink;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-  twilio = await startTwilioServer();
-  smtp = await startSmtpSink();
-});
-after(async () => {
-  await twilio.close();
-  await smtp.close();
-  await redis.quit();
-  await server.stop();
-});
+const world = useWorld();
 
 const PHONE = { a1: '+12025550171', a2: '+12025550172', a3: '+12025550173' };
 
@@ -38,7 +22,7 @@ async function runWave(ledger: Ledger, config: ReturnType<typeof loadConfig>, di
   writeFileSync(file, ['account_id,segment,phone,email', ...rows].join('\n') + '\n');
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
   const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log: silentLogger() });
-  const feeder = createFeeder({ ledger, connection: redis, prefix: config.prefix, window: 100, batch: 10, log: silentLogger() });
+  const feeder = createFeeder({ ledger, connection: world.redis, prefix: config.prefix, window: 100, batch: 10, log: silentLogger() });
   await feeder.feed(wave.waveId);
   await feeder.close();
   await waitFor(async () => (await waveProgress(ledger, wave.waveId)).complete, { what: 'wave complete' });
@@ -46,6 +30,7 @@ async function runWave(ledger: Ledger, config: ReturnType<typeof loadConfig>, di
 }
 
 test('status callbacks, opt-out and one-click unsubscribe: fallback to email on a permanent undelivered code, suppressed contacts never messaged', { timeout: 120_000 }, async () => {
+  const { server, redis, twilio, smtp } = world;
   const dir = tempDir('callbacks');
   const prefix = `cb${randomBytes(3).toString('hex')}`;
   const base = serviceEnv({ redisUrl: server.url, prefix, dataDir: dir, twilio, smtp });

@@ -1,9 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { loadConfig } from '@breachwave/config';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress } from '@breachwave/ledger';
@@ -11,27 +10,13 @@ import { silentLogger } from '@breachwave/logging';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { createSuppressionList } from '@breachwave/suppression';
 import { writeAccountsFile } from '@breachwave/synth';
-import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { expectedAccounts, expectedNotice, serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
+import { waitFor } from '@breachwave/testkit';
+import { expectedAccounts, expectedNotice, serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 
-let server: TestRedis;
-let redis: Redis;
-let twilio: TwilioServer;
-let smtp: SmtpSink;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-  twilio = await startTwilioServer({ seed: 5 });
-  smtp = await startSmtpSink({ seed: 9 });
-});
-after(async () => {
-  await twilio.close();
-  await smtp.close();
-  await redis.quit();
-  await server.stop();
-});
+const world = useWorld({ twilio: { seed: 5 }, smtp: { seed: 9 } });
 
 test('chaos: 5,000 accounts through 30% 429, 5% 500, ambiguous resets and 20% SMTP 451 — every account terminal, no unexplained duplicate, no suppressed contact messaged', { timeout: 300_000 }, async () => {
+  const { server, redis, twilio, smtp } = world;
   const dir = tempDir('chaos');
   const prefix = `chaos${randomBytes(3).toString('hex')}`;
   const smsRate = 400;

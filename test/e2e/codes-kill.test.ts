@@ -1,9 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { codeCryptoFromConfig, createCodeStore, importPool } from '@breachwave/codes';
 import { loadConfig } from '@breachwave/config';
 import { DEFAULT_ACTION_RULES, generateCode, maskCode } from '@breachwave/domain';
@@ -12,27 +11,13 @@ import { createLedger, type LedgerEntry } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
-import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
+import { waitFor } from '@breachwave/testkit';
+import { serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 
-let server: TestRedis;
-let redis: Redis;
-let twilio: TwilioServer;
-let smtp: SmtpSink;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-  twilio = await startTwilioServer();
-  smtp = await startSmtpSink();
-});
-after(async () => {
-  await twilio.close();
-  await smtp.close();
-  await redis.quit();
-  await server.stop();
-});
+const world = useWorld();
 
 test('SIGKILL of a code-issuer mid-allocation, then a restart: no account without a code, no code assigned twice, none lost', { timeout: 90_000 }, async () => {
+  const { server, redis, twilio, smtp } = world;
   const dir = tempDir('codes-kill');
   const prefix = `ckill${randomBytes(3).toString('hex')}`;
   const env = {

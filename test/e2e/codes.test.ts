@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -17,25 +17,10 @@ import { createLogger } from '@breachwave/logging';
 import { runNotifier } from '@breachwave/notifier-service';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
-import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { ROOT, dumpRedis, expectedAccounts, readDir, serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
+import { waitFor } from '@breachwave/testkit';
+import { ROOT, dumpRedis, expectedAccounts, readDir, serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 
-let server: TestRedis;
-let redis: Redis;
-let twilio: TwilioServer;
-let smtp: SmtpSink;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-  twilio = await startTwilioServer();
-  smtp = await startSmtpSink();
-});
-after(async () => {
-  await twilio.close();
-  await smtp.close();
-  await redis.quit();
-  await server.stop();
-});
+const world = useWorld();
 
 /** Runs `breachwave codes …` in its own process, through the commands this package registers. */
 function codesCli(args: string[], env: Record<string, string>): { code: number | null; stdout: string; stderr: string } {
@@ -67,6 +52,7 @@ function expectedNotice(a: AffectedAccount, manifest: WaveManifest, code?: { cod
 }
 
 test('a wave with enrollment codes: every eligible notice carries its own code, an empty pool waits for an import, and no code is in clear anywhere but the sinks', { timeout: 120_000 }, async () => {
+  const { server, redis, twilio, smtp } = world;
   const dir = tempDir('codes');
   const prefix = `codes${randomBytes(3).toString('hex')}`;
   const env = {

@@ -8,12 +8,60 @@ import { createWriteStream, mkdtempSync, readFileSync, readdirSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { after, before } from 'node:test';
+import { Redis } from 'ioredis';
 import { chooseChannel, firstNameOf, parseAccountRow, renderNotice, type AffectedAccount, type WaveManifest } from '@breachwave/domain';
 import { generateKey } from '@breachwave/secrets';
-import type { SmtpSink, TwilioServer } from '@breachwave/testkit';
+import {
+  acquireRedis, startSmtpSink, startTwilioServer,
+  type SmtpSink, type SmtpSinkOptions, type TestRedis, type TwilioServer, type TwilioServerOptions,
+} from '@breachwave/testkit';
+
+export { dumpRedis } from '@breachwave/testkit';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** What an e2e file runs against: a Redis, a client on it, the Twilio-compatible server and the SMTP sink. */
+export interface World {
+  readonly server: TestRedis;
+  readonly redis: Redis;
+  readonly twilio: TwilioServer;
+  readonly smtp: SmtpSink;
+}
+
+/**
+ * Registers `before`/`after` hooks (node:test) that start a Redis, a client on it, the Twilio
+ * server and the SMTP sink for the file's tests, and close them all afterwards. Read the parts
+ * inside a test (or a later hook): before the `before` hook ran, they throw.
+ */
+export function useWorld(options: { twilio?: TwilioServerOptions; smtp?: SmtpSinkOptions } = {}): World {
+  let server: TestRedis | undefined;
+  let redis: Redis | undefined;
+  let twilio: TwilioServer | undefined;
+  let smtp: SmtpSink | undefined;
+  before(async () => {
+    server = await acquireRedis();
+    redis = new Redis(server.url);
+    twilio = await startTwilioServer(options.twilio);
+    smtp = await startSmtpSink(options.smtp);
+  });
+  after(async () => {
+    await twilio?.close();
+    await smtp?.close();
+    await redis?.quit();
+    await server?.stop();
+  });
+  const started = <T>(value: T | undefined, name: keyof World): T => {
+    if (value === undefined) throw new Error(`useWorld(): world.${name} is not started yet; read it inside a test, after the before() hook ran`);
+    return value;
+  };
+  return {
+    get server() { return started(server, 'server'); },
+    get redis() { return started(redis, 'redis'); },
+    get twilio() { return started(twilio, 'twilio'); },
+    get smtp() { return started(smtp, 'smtp'); },
+  };
+}
 
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `bw-${label}-`));
@@ -130,27 +178,6 @@ export function expectedNotice(a: AffectedAccount, manifest: Pick<WaveManifest, 
   const n = renderNotice(channel, a.locale, { brand: manifest.brand, helpUrl: manifest.helpUrl, segment: a.segment, ...(a.name ? { firstName: firstNameOf(a.name) } : {}) });
   if (n.channel === 'sms') return { channel, to: a.phone ?? '', content: n.body };
   return { channel, to: a.email ?? '', content: `${n.subject}\n${n.text}` };
-}
-
-/** Every key and value under a prefix, dumped as text (strings, hashes, streams, lists, sets, zsets). */
-export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
 }
 
 /** Forms in which a contact point could leak: E.164, bare national digits, the email. */

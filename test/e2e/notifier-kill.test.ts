@@ -1,37 +1,22 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { loadConfig } from '@breachwave/config';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress, type LedgerEntry } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
-import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { expectedAccounts, expectedNotice, serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
+import { waitFor } from '@breachwave/testkit';
+import { expectedAccounts, expectedNotice, serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 
-let server: TestRedis;
-let redis: Redis;
-let twilio: TwilioServer;
-let smtp: SmtpSink;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-  // Provider latency keeps sends in flight, so the kill lands between claim and record.
-  twilio = await startTwilioServer({ latencyMs: 40 });
-  smtp = await startSmtpSink();
-});
-after(async () => {
-  await twilio.close();
-  await smtp.close();
-  await redis.quit();
-  await server.stop();
-});
+// Provider latency keeps sends in flight, so the kill lands between claim and record.
+const world = useWorld({ twilio: { latencyMs: 40 } });
 
 test('SIGKILL of a notifier mid-wave, then a restart: no account lost, no recorded send repeated', { timeout: 180_000 }, async () => {
+  const { server, redis, twilio, smtp } = world;
   const dir = tempDir('kill');
   const prefix = `kill${randomBytes(3).toString('hex')}`;
   const env = {

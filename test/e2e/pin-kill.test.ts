@@ -1,9 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { createActionQueues } from '@breachwave/actions';
 import { loadConfig } from '@breachwave/config';
 import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
@@ -12,31 +11,17 @@ import { createLedger, waveProgress, type LedgerEntry } from '@breachwave/ledger
 import { createLogger } from '@breachwave/logging';
 import { createVaultPinStore } from '@breachwave/pin';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
-import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { dumpRedis, serviceEnv, spawnService, tempDir, type ServiceProcess } from './harness.js';
+import { waitFor } from '@breachwave/testkit';
+import { dumpRedis, serviceEnv, spawnService, tempDir, useWorld, type ServiceProcess } from './harness.js';
 import { TEMP_PIN, assertNoPinLeaks, phoneFor, pinEnv, pinParts, startPinNotifier, writeAccounts, type Row } from './pin-support.js';
 
-let server: TestRedis;
-let redis: Redis;
-let twilio: TwilioServer;
-let smtp: SmtpSink;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-  twilio = await startTwilioServer();
-  smtp = await startSmtpSink();
-});
-after(async () => {
-  await twilio.close();
-  await smtp.close();
-  await redis.quit();
-  await server.stop();
-});
+const world = useWorld();
 
 const CRASH_POINTS = ['before-store', 'after-store', 'before-ack'] as const;
 const PER_WAVE = 6;
 
 test('SIGKILL of the pin-rotator before the store call, after it, and before the ack: one rotation per account, and the PIN delivered is the PIN stored', { timeout: 90_000 }, async () => {
+  const { server, redis, twilio, smtp } = world;
   const dir = tempDir('pinkill');
   const prefix = `pinkill${randomBytes(3).toString('hex')}`;
   const env = {

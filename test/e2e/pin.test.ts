@@ -16,30 +16,20 @@ import { createLedger, waveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
 import { createPinVerificationHandler, createPinVerificationService, createVaultPinStore } from '@breachwave/pin';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
-import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { dumpRedis, readDir, serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
+import { waitFor } from '@breachwave/testkit';
+import { dumpRedis, readDir, serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 import { TEMP_PIN, assertNoPinLeaks, phoneFor, pinEnv, pinParts, startPinNotifier, writeAccounts, type Row } from './pin-support.js';
 
-let server: TestRedis;
-let redis: Redis;
-let twilio: TwilioServer;
-let smtp: SmtpSink;
+const world = useWorld();
+
 let bss: FakeBss;
 const BSS_TOKEN = randomBytes(16).toString('hex');
 
 before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-  twilio = await startTwilioServer();
-  smtp = await startSmtpSink();
   bss = await startFakeBss({ token: BSS_TOKEN, unknownAccounts: ['U-01'] });
 });
 after(async () => {
   await bss.close();
-  await twilio.close();
-  await smtp.close();
-  await redis.quit();
-  await server.stop();
 });
 
 /** A mixed list: who gets a rotation is decided by segment AND exposed data. */
@@ -63,6 +53,7 @@ function mixedRows(): Row[] {
 }
 
 test('a wave over a mixed list rotates exactly the accounts that need it, each notice after its rotation, no PIN anywhere', { timeout: 90_000 }, async () => {
+  const { server, redis, twilio, smtp } = world;
   const dir = tempDir('pin');
   const prefix = `pin${randomBytes(3).toString('hex')}`;
   const env = {

@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,27 +11,13 @@ import { createLedger, waveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
-import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { dumpRedis, expectedAccounts, expectedNotice, leakForms, readDir, serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
+import { waitFor } from '@breachwave/testkit';
+import { dumpRedis, expectedAccounts, expectedNotice, leakForms, readDir, serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 
-let server: TestRedis;
-let redis: Redis;
-let twilio: TwilioServer;
-let smtp: SmtpSink;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-  twilio = await startTwilioServer();
-  smtp = await startSmtpSink();
-});
-after(async () => {
-  await twilio.close();
-  await smtp.close();
-  await redis.quit();
-  await server.stop();
-});
+const world = useWorld();
 
 test('a wave of 1,500 rows: every accepted account gets exactly one right notice, and ledger, sinks and audit agree', { timeout: 180_000 }, async () => {
+  const { server, redis, twilio, smtp } = world;
   const dir = tempDir('e2e');
   const prefix = `e2e${randomBytes(3).toString('hex')}`;
   const env = serviceEnv({ redisUrl: server.url, prefix, dataDir: dir, twilio, smtp });

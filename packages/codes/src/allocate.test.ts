@@ -2,9 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { hasValidCheck } from '@breachwave/domain';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { acquireRedis, dumpRedis, type TestRedis } from '@breachwave/testkit';
 import { createCodeStore, importPool, personKey, type Assignment } from './index.js';
-import { dayFromNow, dump, freshCodes, testCrypto, testPrefix, writeLines } from './test-support.js';
+import { dayFromNow, freshCodes, testCrypto, testPrefix, writeLines } from './test-support.js';
 
 let server: TestRedis;
 const clients: Redis[] = [];
@@ -88,7 +88,7 @@ test('generated codes: unique, valid check character, one per person; a person k
   assert.equal(fresh.outcome, 'assigned');
   assert.notEqual((await s0.reveal('w:w3:p7'))?.code, codes[7]);
 
-  const text = await dump(s0.internals.redis, prefix);
+  const text = await dumpRedis(s0.internals.redis, prefix);
   for (const c of codes) assert.ok(!text.includes(c), 'generated codes rest sealed');
 });
 

@@ -2,9 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { checkCharacter, generateCode, maskCode } from '@breachwave/domain';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { acquireRedis, dumpRedis, type TestRedis } from '@breachwave/testkit';
 import { createCodeStore, importPool, importRedemptions, personKey } from './index.js';
-import { dayFromNow, dump, freshCodes, memoryLog, testCrypto, testPrefix, writeLines } from './test-support.js';
+import { dayFromNow, freshCodes, memoryLog, testCrypto, testPrefix, writeLines } from './test-support.js';
 
 let server: TestRedis;
 let redis: Redis;
@@ -79,7 +79,7 @@ test('an import with duplicates, bad check characters and blank lines reports ea
   assert.equal(status.pools[0]?.nextEnrollBy, enrollBy);
 
   // Codes rest sealed: no clear code in Redis, and nowhere in the logs or the report.
-  const everything = (await dump(redis, prefix)) + text() + JSON.stringify(report);
+  const everything = (await dumpRedis(redis, prefix)) + text() + JSON.stringify(report);
   for (const c of [...good, bad]) assert.ok(!everything.includes(c), `${maskCode(c)} appears in clear`);
   const audit = (await redis.xrange(`${prefix}:audit`, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; detail: { loaded?: number } });
   assert.deepEqual(audit.map((a) => [a.type, a.detail.loaded]), [['codes.imported', 6], ['codes.imported', 0], ['codes.imported', 1]]);

@@ -7,12 +7,12 @@ import { QUEUES } from '@breachwave/jobs';
 import { createActionQueues, type ActionQueues } from '@breachwave/actions';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import { acquireRedis, waitFor, type TestRedis } from '@breachwave/testkit';
+import { acquireRedis, dumpRedis, waitFor, type TestRedis } from '@breachwave/testkit';
 import {
   codeNoticeEnricher, createCodeIssuerWorker, createCodeStore, importPool, importRedemptions, reminderTargets,
   type CodeCrypto, type CodeIssuerWorker, type CodeStore,
 } from './index.js';
-import { dayFromNow, dump, freshCodes, memoryLog, seedWave, testCrypto, testPrefix, writeLines } from './test-support.js';
+import { dayFromNow, freshCodes, memoryLog, seedWave, testCrypto, testPrefix, writeLines } from './test-support.js';
 
 let server: TestRedis;
 const clients: Redis[] = [];
@@ -101,7 +101,7 @@ test('several code-issuer workers over one pool: every assignment unique, every 
   assert.equal((await notifyQueue.getJobCounts('waiting')).waiting, accounts.length, 'each account\'s notice queued once');
   await notifyQueue.close();
 
-  const haystack = text() + (await dump(n0.store.internals.redis, prefix));
+  const haystack = text() + (await dumpRedis(n0.store.internals.redis, prefix));
   const someone = await n0.store.reveal(accounts[0] ?? '');
   assert.ok(someone && haystack.includes(maskCode(someone.code)), 'codes are mentioned, masked');
   for (const c of codes) assert.ok(!haystack.includes(c), `${maskCode(c)} in clear in logs or Redis`);

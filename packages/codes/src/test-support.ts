@@ -1,12 +1,11 @@
 /**
  * Helpers shared by this package's tests (not exported from the package): temp files of codes,
- * an in-memory logger, a wave with issue-code on, and a Redis dump to scan for clear codes.
+ * an in-memory logger and a wave with issue-code on.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { DEFAULT_ACTION_RULES, generateCode, type CodeSource, type WaveManifest } from '@breachwave/domain';
 import type { Ledger } from '@breachwave/ledger';
 import { createLogger, type Logger } from '@breachwave/logging';
@@ -62,25 +61,4 @@ export async function seedWave(ledger: Ledger, accountIds: readonly string[], co
     await ledger.initAccounts(waveId, 'test', accountIds.slice(i, i + 500).map((accountId) => ({ accountId, actions: ['issue-code', 'notify'] as const })));
   }
   return waveId;
-}
-
-/** Every key and value under a prefix as text. */
-export async function dump(redis: Redis, prefix: string): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { Metadata, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 /** Segments of the breach list; the segment decides the actions. */
 export const SEGMENTS = ['prepaid-active', 'postpaid-current', 'former', 'prospective'] as const;
@@ -33,10 +33,9 @@ export const ACCOUNT_COLUMNS = [
 ] as const;
 export const REQUIRED_COLUMNS = ['account_id', 'segment'] as const;
 
-const accountIdSchema = z
-  .string()
-  .trim()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'account_id must be 1–64 letters, digits, "-" or "_"');
+/** account_id, once trimmed (the same rule zod applied here before; a plain test is cheaper per row). */
+const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const ACCOUNT_ID_REASON = 'account_id must be 1–64 letters, digits, "-" or "_"';
 
 /** A validated, normalised, minimised affected account. */
 export interface AffectedAccount {
@@ -66,13 +65,137 @@ const knownZones = new Set(Intl.supportedValuesOf('timeZone'));
 
 /** Normalises a phone number to E.164, assuming US when no country code is given. */
 export function normalisePhone(raw: string): { e164: string; mobile: boolean } | undefined {
-  const parsed = parsePhoneNumberFromString(raw.trim(), 'US');
-  if (!parsed || !parsed.isValid()) return undefined;
+  const text = raw.trim();
+  const fast = nanpFastPath(text);
+  if (fast) return fast;
+  const parsed = parsePhoneNumberFromString(text, 'US');
+  if (!parsed) return undefined;
+  // With the full ("max") metadata, `isValid()` is `getType() !== undefined` (libphonenumber-js
+  // isValid.js), and each runs the number's type regexes — a third of ingest CPU was spent in
+  // them (issue 6 profile: matchesEntirely). So the type is computed once and validity derived
+  // from it; `isValid()` still runs for a number without a type, so the verdict is unchanged.
   const type = parsed.getType();
+  if (type === undefined && !parsed.isValid()) return undefined;
   // FIXED_LINE_OR_MOBILE is what NANP numbers report: SMS is attempted and a provider refusal
   // (21614 "not a mobile number") falls back to email.
   const mobile = type === undefined || type === 'MOBILE' || type === 'FIXED_LINE_OR_MOBILE';
   return { e164: parsed.number, mobile };
+}
+
+// ------------------------------------------------------------------------------------------------
+// NANP fast path (issue 6). libphonenumber-js rebuilds a RegExp from its pattern text on every
+// check (helpers/matchesEntirely.js: `new RegExp('^(?:' + pattern + ')$')`); for a US number that
+// is four ~1 KB patterns per row — a third of ingest CPU. For the plain shapes a NANP number
+// usually comes in, this runs the library's own decision on the library's own metadata with each
+// RegExp built once:
+//   - shapes: ten digits (NPA and NXX starting 2-9), optionally after `+1` or `1`, with optional
+//     single separators (space, dot, dash) and the area code optionally in balanced parentheses.
+//     For these, libphonenumber's parse yields exactly those ten digits as the national number
+//     with calling code 1 (no national prefix or carrier code to strip: the first digit is 2-9;
+//     a bare leading `1` is checked the way the library checks it, below);
+//   - country: the first NANP country, in metadata order, whose leading digits match, or which
+//     has no leading digits and a type for the number (helpers/getCountryByNationalNumber.js);
+//   - type: helpers/getNumberType.js, step for step.
+// Anything else — other shapes, a number no NANP country claims, a number without a type — goes
+// to libphonenumber itself, so the verdict is the library's in every case. test/bench/
+// phone-equivalence.test.ts compares both on random numbers across every area code.
+
+/** The parts of libphonenumber-js's Metadata this uses (present since metadata v4; checked at first use). */
+interface NumberingPlanView {
+  leadingDigits(): string | undefined;
+  nationalNumberPattern(): string;
+  type(type: string): { pattern(): string; possibleLengths(): number[] | undefined } | undefined;
+}
+interface MetadataView {
+  selectNumberingPlan(country: string): unknown;
+  getCountryCodesForCallingCode(callingCode: string): string[] | undefined;
+  numberingPlan?: NumberingPlanView;
+}
+interface TypeRule {
+  readonly re: RegExp | undefined;
+  /** '' when the metadata dropped the pattern as a duplicate of fixed-line (then FIXED_LINE_OR_MOBILE). */
+  readonly pattern: string;
+  readonly lengths: readonly number[] | undefined;
+}
+interface Plan {
+  readonly country: string;
+  readonly leading: RegExp | undefined;
+  readonly national: RegExp;
+  readonly types: ReadonlyMap<string, TypeRule>;
+}
+
+const NON_FIXED_LINE_TYPES = ['MOBILE', 'PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL'] as const;
+const NANP_SHAPE = /^(?:(\+?1)[ .-]?)?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[ .-]?([2-9]\d\d)[ .-]?(\d{4})$/;
+let nanpPlans: readonly Plan[] | null | undefined;
+
+function loadNanpPlans(): readonly Plan[] | null {
+  try {
+    const md = new Metadata() as unknown as MetadataView;
+    const countries = md.getCountryCodesForCallingCode('1');
+    if (!countries || countries.length === 0) return null;
+    return countries.map((country) => {
+      md.selectNumberingPlan(country);
+      const plan = md.numberingPlan;
+      if (!plan) throw new Error('no numbering plan');
+      const types = new Map<string, TypeRule>();
+      for (const name of ['FIXED_LINE', ...NON_FIXED_LINE_TYPES]) {
+        const t = plan.type(name);
+        if (!t) continue;
+        const pattern = t.pattern();
+        types.set(name, { pattern, re: pattern ? new RegExp(`^(?:${pattern})$`) : undefined, lengths: t.possibleLengths() });
+      }
+      const leading = plan.leadingDigits();
+      return { country, leading: leading ? new RegExp(`^(?:${leading})`) : undefined, national: new RegExp(`^(?:${plan.nationalNumberPattern()})$`), types };
+    });
+  } catch {
+    return null; // the library's internals moved: every number takes the library's own path
+  }
+}
+
+function isType(nn: string, rule: TypeRule | undefined): boolean {
+  if (!rule || !rule.pattern || !rule.re) return false;
+  if (rule.lengths && !rule.lengths.includes(nn.length)) return false;
+  return rule.re.test(nn);
+}
+
+/** helpers/getNumberType.js for one plan. */
+function numberType(nn: string, plan: Plan): string | undefined {
+  if (!plan.national.test(nn)) return undefined;
+  if (isType(nn, plan.types.get('FIXED_LINE'))) {
+    const mobile = plan.types.get('MOBILE');
+    if (!mobile || mobile.pattern === '' || isType(nn, mobile)) return 'FIXED_LINE_OR_MOBILE';
+    return 'FIXED_LINE';
+  }
+  for (const t of NON_FIXED_LINE_TYPES) if (isType(nn, plan.types.get(t))) return t;
+  return undefined;
+}
+
+function nanpFastPath(text: string): { e164: string; mobile: boolean } | undefined {
+  const m = NANP_SHAPE.exec(text);
+  if (!m) return undefined;
+  if (nanpPlans === undefined) nanpPlans = loadNanpPlans();
+  if (!nanpPlans) return undefined;
+  const nn = `${m[2] ?? m[3]}${m[4]}${m[5]}`;
+  if (m[1] === '1') {
+    // A leading 1 without "+": the library takes it for the calling code only when the ten digits
+    // after it fit the default country's (US) national pattern and all eleven do not
+    // (extractCountryCallingCodeFromInternationalNumberWithoutPlusSign); otherwise it decides.
+    const us = nanpPlans.find((plan) => plan.country === 'US');
+    if (!us || !us.national.test(nn) || us.national.test(`1${nn}`)) return undefined;
+  }
+  for (const plan of nanpPlans) {
+    let type: string | undefined;
+    if (plan.leading) {
+      if (!plan.leading.test(nn)) continue;
+      type = numberType(nn, plan);
+    } else {
+      type = numberType(nn, plan);
+      if (type === undefined) continue;
+    }
+    if (type === undefined) return undefined; // claimed by leading digits, but no type: the library decides
+    return { e164: `+1${nn}`, mobile: type === 'MOBILE' || type === 'FIXED_LINE_OR_MOBILE' };
+  }
+  return undefined;
 }
 
 export function normaliseEmail(raw: string): string | undefined {
@@ -89,8 +212,8 @@ function blank(v: string | undefined): boolean {
  * row's values in the reason (reasons end up in the rejects report).
  */
 export function parseAccountRow(row: RawRow): RowResult {
-  const id = accountIdSchema.safeParse(row.account_id ?? '');
-  if (!id.success) return { ok: false, field: 'account_id', reason: id.error.issues[0]?.message ?? 'invalid account_id' };
+  const accountId = (row.account_id ?? '').trim();
+  if (!ACCOUNT_ID.test(accountId)) return { ok: false, field: 'account_id', reason: ACCOUNT_ID_REASON };
   const segment = (row.segment ?? '').trim().toLowerCase();
   if (!(SEGMENTS as readonly string[]).includes(segment)) {
     return { ok: false, field: 'segment', reason: `unknown segment (expected one of ${SEGMENTS.join(', ')})` };
@@ -120,19 +243,18 @@ export function parseAccountRow(row: RawRow): RowResult {
     if (!exposed.includes(cat as DataCategory)) exposed.push(cat as DataCategory);
   }
   const name = (row.name ?? '').trim().replace(/\s+/g, ' ').slice(0, 120);
-  return {
-    ok: true,
-    account: {
-      accountId: id.data,
-      segment: segment as Segment,
-      ...(name ? { name } : {}),
-      ...(phone ? { phone: phone.e164, phoneIsMobile: phone.mobile } : {}),
-      ...(email ? { email } : {}),
-      ...(tz ? { timeZone: tz } : {}),
-      locale,
-      exposed,
-    },
-  };
+  // Built in place rather than from spreads of temporary objects: this runs once per row.
+  const account: { -readonly [K in keyof AffectedAccount]?: AffectedAccount[K] } = { accountId, segment: segment as Segment };
+  if (name) account.name = name;
+  if (phone) {
+    account.phone = phone.e164;
+    account.phoneIsMobile = phone.mobile;
+  }
+  if (email) account.email = email;
+  if (tz) account.timeZone = tz;
+  account.locale = locale;
+  account.exposed = exposed;
+  return { ok: true, account: account as AffectedAccount };
 }
 
 /** SMS to a mobile number when there is one, else email. */

@@ -10,3 +10,4 @@ export { createWave, type CreateWaveOptions, type CreatedWave, type WaveStats } 
 export { createFeeder, type Feeder, type FeederDeps, type FeederLedger, type FeedOptions, type FeedResult } from './feed.js';
 export { parseCsvLine, csvField, type CsvLine } from './csv.js';
 export { splitLines, TOO_LONG, type LineBatch } from './lines.js';
+export { IdIndex } from './id-index.js';

@@ -86,3 +86,71 @@ test('waves: create once, progress reflects the ledger', async () => {
   assert.equal(p.rows, p.accepted + p.rejected);
   assert.deepEqual((await ledger.getWave('w2')).paths, { spool: '/tmp/s' });
 });
+
+test('a transition can read the account record and release it in the same script', async () => {
+  const ledger = fresh();
+  await ledger.initAccounts('w3', 'feeder', [{ accountId: 'a1', actions: ['notify'] }, { accountId: 'a2', actions: ['notify'] }]);
+  const record = { segment: 'former' as const, locale: 'en' as const, exposed: ['ssn' as const], hasPhone: false, phoneIsMobile: false, hasEmail: true, contact: 'v1.k.x.y.z', line: 2 };
+  await ledger.putAccounts('w3', [{ accountId: 'a1', record }, { accountId: 'a2', record: { ...record, line: 3 } }]);
+  const base = { waveId: 'w3', action: 'notify' as const, actor: 't' };
+
+  const claim = await ledger.transition({ ...base, accountId: 'a1', from: ['pending'], to: 'claimed', event: 'notify.claimed', withAccount: true });
+  assert.equal(claim.outcome, 'ok');
+  assert.deepEqual(claim.account, record);
+  assert.equal(claim.entry?.s, 'claimed');
+  assert.equal(claim.entry?.c0, claim.entry?.at, 'the first claim time is kept');
+
+  // A transition that does not apply releases nothing.
+  const refused = await ledger.transition({ ...base, accountId: 'a1', from: ['pending'], to: 'done', event: 'notify.done', releaseAccount: 0, withAccount: true });
+  assert.equal(refused.outcome, 'rejected');
+  assert.equal(refused.previous, 'claimed');
+  assert.equal(refused.entry?.s, 'claimed');
+  assert.deepEqual(await ledger.getAccount('w3', 'a1'), record);
+
+  const done = await ledger.transition({ ...base, accountId: 'a1', from: ['claimed'], to: 'done', event: 'notify.done', patch: { ch: 'email', pid: 'm1' }, releaseAccount: 0 });
+  assert.equal(done.outcome, 'ok');
+  assert.equal(done.account, undefined, 'not asked for');
+  assert.deepEqual(await ledger.getAccount('w3', 'a1'), undefined, 'released with the transition');
+
+  await ledger.transition({ ...base, accountId: 'a2', from: ['pending'], to: 'claimed', event: 'notify.claimed' });
+  await ledger.transition({ ...base, accountId: 'a2', from: ['claimed'], to: 'failed', event: 'notify.failed', releaseAccount: 600 });
+  const ttl = await redis.ttl(ledger.keys.account('w3', 'a2'));
+  assert.ok(ttl > 590 && ttl <= 600, `kept for the retention period (ttl ${ttl})`);
+
+  const missing = await ledger.transition({ ...base, accountId: 'nobody', from: '*', to: 'done', event: 'x', withAccount: true, releaseAccount: 0 });
+  assert.deepEqual([missing.outcome, missing.entry, missing.all, missing.account], ['missing', undefined, undefined, undefined]);
+  const noAction = await ledger.transition({ ...base, accountId: 'a2', action: 'rotate-pin', from: '*', to: 'done', event: 'x' });
+  assert.deepEqual([noAction.outcome, noAction.entry, noAction.all?.notify?.s], ['no-action', undefined, 'failed']);
+});
+
+test('audit records of transitions are whole JSON objects with their detail, from and to', async () => {
+  const ledger = fresh();
+  await ledger.initAccounts('w4', 'feeder', [{ accountId: 'a/1', actions: ['notify'] }]);
+  await ledger.transition({ waveId: 'w4', accountId: 'a/1', action: 'notify', actor: 'notifier', from: ['pending'], to: 'claimed', event: 'notify.claimed',
+    detail: { attempt: 1, path: 'x/"y"', list: [] } });
+  const [, fields] = (await redis.xrange(ledger.keys.audit, '-', '+')).at(-1) ?? [];
+  const rec = JSON.parse(fields?.[1] ?? '{}') as Record<string, unknown>;
+  assert.deepEqual({ ...rec, ts: 'x' }, { ts: 'x', type: 'notify.claimed', actor: 'notifier', wave: 'w4', account: 'a/1', action: 'notify', detail: { attempt: 1, path: 'x/"y"', list: [] }, from: 'pending', to: 'claimed' });
+});
+
+test('transition times rest as epoch milliseconds and read back as ISO strings; older ISO entries still read', async () => {
+  let clock = Date.parse('2026-01-02T03:04:05.678Z');
+  const ledger = createLedger({ redis, prefix: `t${randomBytes(4).toString('hex')}`, now: () => new Date(clock) });
+  await ledger.initAccounts('w5', 'feeder', [{ accountId: 'a1', actions: ['notify'] }]);
+  const base = { waveId: 'w5', accountId: 'a1', action: 'notify' as const, actor: 't' };
+  const claim = await ledger.transition({ ...base, from: ['pending'], to: 'claimed', event: 'c' });
+  clock += 1500;
+  const done = await ledger.transition({ ...base, from: ['claimed'], to: 'done', event: 'd' });
+  assert.equal(claim.entry?.at, '2026-01-02T03:04:05.678Z');
+  assert.deepEqual([done.entry?.at, done.entry?.c0], ['2026-01-02T03:04:07.178Z', '2026-01-02T03:04:05.678Z']);
+  const raw = JSON.parse((await redis.hget(ledger.keys.ledger('w5'), 'a1')) ?? '{}') as { notify: { at: unknown; c0: unknown } };
+  assert.deepEqual([raw.notify.at, raw.notify.c0], [Date.parse('2026-01-02T03:04:07.178Z'), Date.parse('2026-01-02T03:04:05.678Z')]);
+  assert.equal((await ledger.get('w5', 'a1'))?.notify?.c0, '2026-01-02T03:04:05.678Z');
+
+  await redis.hset(ledger.keys.ledger('w5'), 'old', JSON.stringify({ notify: { s: 'claimed', n: 1, at: '2025-01-01T00:00:00.000Z', c0: '2025-01-01T00:00:00.000Z' } }));
+  const old = await ledger.transition({ ...base, accountId: 'old', from: ['claimed'], to: 'done', event: 'd' });
+  assert.deepEqual([old.entry?.s, old.entry?.c0, old.entry?.at], ['done', '2025-01-01T00:00:00.000Z', '2026-01-02T03:04:07.178Z']);
+  const all = [];
+  for await (const [id, e] of ledger.entries('w5')) all.push([id, e.notify?.at]);
+  assert.deepEqual(all.sort(), [['a1', '2026-01-02T03:04:07.178Z'], ['old', '2026-01-02T03:04:07.178Z']]);
+});

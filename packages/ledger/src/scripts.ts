@@ -4,24 +4,34 @@
  */
 
 /**
- * KEYS: ledger, counts, audit stream.
+ * KEYS: ledger, counts, audit stream, the account's record.
  * ARGV: accountId, action, allowed from-states ("a,b" or "*"), to-state, patch JSON,
- *       audit record JSON (from/to are filled in here), extra counters JSON ({name: delta}).
- * Returns {outcome, previousState, actionEntryJson, wholeEntryJson}; outcome is ok | rejected | missing | no-action.
+ *       audit record JSON without its closing brace (from/to are appended here), extra counters
+ *       JSON ({name: delta}, or "" for none), release ("" = keep the record, "0" = delete it,
+ *       N = expire it in N seconds; only after an applied transition), "1" to return the record.
+ * Returns {outcome, previousState, wholeEntryJson, recordJson}; outcome is ok | rejected | missing
+ * | no-action. The action's own entry is read from the whole entry by the caller.
  * Moving to `claimed` counts a claim (`n`), so re-claims after a crash are visible, and keeps the
  * first claim's time (`c0`): the earliest moment a send of this action may have reached a provider.
+ *
+ * Cost (issue 6, Redis SLOWLOG): one JSON decode of the entry and one encode per transition; the
+ * audit record is appended to as text instead of being decoded and re-encoded, and the action
+ * entry is no longer encoded a second time for the reply. Releasing or reading the account
+ * record here saves the caller a round trip each.
  */
 export const TRANSITION = `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return {'missing', '', '', ''} end
+local record = ''
+if ARGV[9] == '1' then record = redis.call('GET', KEYS[4]) or '' end
+if not raw then return {'missing', '', '', record} end
 local entry = cjson.decode(raw)
 local a = entry[ARGV[2]]
-if type(a) ~= 'table' then return {'no-action', '', '', raw} end
+if type(a) ~= 'table' then return {'no-action', '', raw, record} end
 local cur = a.s
 if ARGV[3] ~= '*' then
   local allowed = false
   for s in string.gmatch(ARGV[3], '[^,]+') do if s == cur then allowed = true end end
-  if not allowed then return {'rejected', cur, cjson.encode(a), raw} end
+  if not allowed then return {'rejected', cur, raw, record} end
 end
 for k, v in pairs(cjson.decode(ARGV[5])) do
   if v == false then a[k] = nil else a[k] = v end
@@ -38,12 +48,18 @@ if cur ~= ARGV[4] then
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':' .. cur, -1)
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':' .. ARGV[4], 1)
 end
-for k, v in pairs(cjson.decode(ARGV[7])) do redis.call('HINCRBY', KEYS[2], k, v) end
-local rec = cjson.decode(ARGV[6])
-rec.from = cur
-rec.to = ARGV[4]
-redis.call('XADD', KEYS[3], '*', 'r', cjson.encode(rec))
-return {'ok', cur, cjson.encode(a), encoded}
+if ARGV[7] ~= '' then
+  for k, v in pairs(cjson.decode(ARGV[7])) do redis.call('HINCRBY', KEYS[2], k, v) end
+end
+local fromTo = ',"to":' .. cjson.encode(ARGV[4]) .. '}'
+if cur ~= nil then fromTo = ',"from":' .. cjson.encode(cur) .. fromTo end
+redis.call('XADD', KEYS[3], '*', 'r', ARGV[6] .. fromTo)
+if ARGV[8] == '0' then
+  redis.call('DEL', KEYS[4])
+elseif ARGV[8] ~= '' then
+  redis.call('EXPIRE', KEYS[4], ARGV[8])
+end
+return {'ok', cur, encoded, record}
 `;
 
 /**
@@ -57,6 +73,7 @@ return {'ok', cur, cjson.encode(a), encoded}
 export const INIT_ACCOUNTS = `
 local out = {}
 local created = 0
+local pending = {}
 for i = 4, #ARGV, 3 do
   local acct, actions, first = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local raw = redis.call('HGET', KEYS[1], acct)
@@ -68,7 +85,7 @@ for i = 4, #ARGV, 3 do
     local entry = {}
     for act in string.gmatch(actions, '[^,]+') do
       entry[act] = { s = 'pending', n = 0 }
-      redis.call('HINCRBY', KEYS[2], act .. ':pending', 1)
+      pending[act] = (pending[act] or 0) + 1
     end
     redis.call('HSET', KEYS[1], acct, cjson.encode(entry))
     redis.call('XADD', KEYS[3], '*', 'r', cjson.encode({ ts = ARGV[1], type = 'account.queued', actor = ARGV[2],
@@ -77,6 +94,8 @@ for i = 4, #ARGV, 3 do
     out[#out + 1] = 'new'
   end
 end
+-- One counter update per action for the whole batch, not one per account.
+for act, n in pairs(pending) do redis.call('HINCRBY', KEYS[2], act .. ':pending', n) end
 if created > 0 then redis.call('HINCRBY', KEYS[2], 'accounts', created) end
 return out
 `;

@@ -5,10 +5,10 @@ import { Redis } from 'ioredis';
 import { BreachwaveError, createPinPolicy, type PinApplyResult, type PinRotationRequest, type PinStore } from '@breachwave/domain';
 import { PermanentActionError, createActionQueues, type ActionJobView, type ActionQueues } from '@breachwave/actions';
 import { silentLogger } from '@breachwave/logging';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { acquireRedis, dumpRedis, type TestRedis } from '@breachwave/testkit';
 import { createPinHold, type PinHold } from './hold.js';
 import { createPinRotationProcessor, type PinRotationDeps } from './rotation.js';
-import { auditRecords, containsPin, createRotationWave, dumpPrefix, testEnvelope, type WaveFixture } from './test-support.js';
+import { auditRecords, containsPin, createRotationWave, testEnvelope, type WaveFixture } from './test-support.js';
 import { createVaultPinStore, type VaultPinStore } from './vault.js';
 import { createVerifierKeyring, type VerifierKeyring } from './verifier.js';
 
@@ -94,7 +94,7 @@ describe('rotate-pin processor', () => {
     }
     const done = (await auditRecords(redis, prefix)).filter((x) => x.r.type === 'rotate-pin.done' && x.r.account === mobile);
     assert.equal(done.length, 1);
-    assert.ok(!containsPin(await dumpPrefix(redis, prefix), pin), 'the PIN is nowhere in Redis in clear');
+    assert.ok(!containsPin(await dumpRedis(redis, prefix), pin), 'the PIN is nowhere in Redis in clear');
 
     assert.deepEqual(await process(job(w, mobile)), { status: 'already-finished', state: 'done' }, 'a replayed job does nothing');
     assert.equal((await vault.read(mobile))?.applied, 1);

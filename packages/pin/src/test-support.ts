@@ -50,27 +50,6 @@ export async function createRotationWave(redis: Redis, prefix: string, pinDelive
   return { waveId, ledger, envelope, manifest };
 }
 
-/** Every key and value under a prefix as one string (strings, hashes, streams, lists, sets, zsets). */
-export async function dumpPrefix(redis: Redis, prefix: string): Promise<string> {
-  const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
-  } while (cursor !== '0');
-  return parts.join('\n');
-}
-
 /** True when `pin` appears in `text` as a whole number (not inside a longer digit run such as a timestamp). */
 export function containsPin(text: string, pin: string): boolean {
   return new RegExp(`(?<!\\d)${pin}(?!\\d)`).test(text);

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { rotationIdOf, type BreachwaveError, type PinApplyResult, type PinStore } from '@breachwave/domain';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { acquireRedis, dumpRedis, type TestRedis } from '@breachwave/testkit';
 import { pinKeys } from './keys.js';
-import { containsPin, dumpPrefix } from './test-support.js';
+import { containsPin } from './test-support.js';
 import { createMirroredPinStore, createVaultPinStore } from './vault.js';
 import { createVerifierKeyring } from './verifier.js';
 
@@ -53,7 +53,7 @@ describe('Redis PIN vault', () => {
     assert.equal((await vault.apply(req)).outcome, 'replayed');
     assert.equal((await vault.read('A-1'))?.verifier, keyring.compute('A-1', '583927'));
 
-    const dump = await dumpPrefix(redis, prefix);
+    const dump = await dumpRedis(redis, prefix);
     assert.ok(!containsPin(dump, '738294') && !containsPin(dump, '583927'), 'no PIN in Redis');
   });
 

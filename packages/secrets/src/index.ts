@@ -21,6 +21,29 @@ export interface Envelope {
   openJson<T>(sealed: string, aad: string): T;
 }
 
+const IV_BYTES = 12;
+/** IVs drawn from the CSPRNG per refill (12 KiB). */
+const IVS_PER_DRAW = 1024;
+let ivPool: Buffer = Buffer.alloc(0);
+let ivOffset = 0;
+
+/**
+ * A fresh 96-bit GCM IV. IVs are random, as before, but drawn from the CSPRNG 1,024 at a time:
+ * one `randomBytes(12)` per sealed value cost ~3.7 µs, 12% of ingest CPU (issue 6 profile,
+ * randomFillSync). Every slice of a draw is handed out once and never reused, so IVs are exactly
+ * as unique as with one call each (random 96-bit IVs: NIST SP 800-38D §8.2.2 allows 2^32
+ * messages per key). IVs are not secret; the pool holds nothing else.
+ */
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * IVS_PER_DRAW);
+    ivOffset = 0;
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES);
+  ivOffset += IV_BYTES;
+  return iv;
+}
+
 /** @param keys the current key first; older keys are kept for opening only. */
 export function createEnvelope(keys: readonly KeyRef[]): Envelope {
   const current = keys[0];
@@ -31,7 +54,7 @@ export function createEnvelope(keys: readonly KeyRef[]): Envelope {
   }
   const byId = new Map(keys.map((k) => [k.id, k.key]));
   const seal = (plaintext: string, aad: string): string => {
-    const iv = randomBytes(12);
+    const iv = nextIv();
     const cipher = createCipheriv('aes-256-gcm', current.key, iv);
     cipher.setAAD(Buffer.from(aad));
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);

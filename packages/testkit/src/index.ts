@@ -2,3 +2,4 @@ export * from './twilio-server.js';
 export * from './smtp-sink.js';
 export * from './redis.js';
 export * from './wait-for.js';
+export * from './dump.js';

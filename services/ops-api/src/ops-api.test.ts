@@ -11,7 +11,7 @@ import {
   REFERENCE_PARAM, STATUS_CALLBACK_PATH, createSuppressionList, createUnsubscribeLinker, statusCallbackUrl, unsubscribeKey,
   type PermanentUndeliveredContext, type SuppressionList,
 } from '@breachwave/suppression';
-import { acquireRedis, computeTwilioSignature, startTwilioServer, type TestRedis, type TwilioServer } from '@breachwave/testkit';
+import { acquireRedis, computeTwilioSignature, dumpRedis, startTwilioServer, type TestRedis, type TwilioServer } from '@breachwave/testkit';
 import { INBOUND_SMS_PATH, runOpsApi, type RunningOpsApi } from './run.js';
 
 const FROM = '+15005550006';
@@ -367,23 +367,7 @@ describe('the service', () => {
 
   it('Redis holds no phone number or email address in clear', async () => {
     assert.ok(CONTACTS.length >= 8);
-    const parts: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) {
-        parts.push(key);
-        const type = await redis.type(key);
-        if (type === 'string') parts.push((await redis.get(key)) ?? '');
-        else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-        else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-        else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-        else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-        else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-      }
-    } while (cursor !== '0');
-    const dump = parts.join('\n');
+    const dump = await dumpRedis(redis, prefix);
     assert.ok(dump.includes(`${prefix}:sup:list`) && dump.includes(`${prefix}:audit`), 'the dump covers the suppression list and the audit');
     for (const contact of CONTACTS) {
       assert.ok(!dump.includes(contact), `found a contact point in Redis (${contact.length} chars)`);

@@ -1,0 +1,250 @@
+/**
+ * `pnpm bench` — breachwave's benchmark, with its baseline measured in the same run.
+ *
+ *   pnpm bench [--rows N] [--runs K] [--json] [--smoke] [--only a,b] [--profile] [--update-docs]
+ *   pnpm bench --from bench-results/<stamp>.json [--update-docs]     (re-render a saved run)
+ *
+ * Every section runs in its own process (RSS is then the process's own) against one Redis:
+ * `REDIS_URL`, else a container (testcontainers), else 127.0.0.1:6379 — see `findRedis`.
+ * Sections, each a median of `--runs` runs, interleaved so drift on a shared machine spreads
+ * over all of them:
+ *   baseline — bare BullMQ addBulk jobs/s and no-op jobs processed/s (same Redis, same concurrency);
+ *   ingest   — the feeder on an N-row file: rows/s, peak RSS (and the reference implementation);
+ *   micro    — each ingest optimisation alone, reference vs current (phone, parse, seal, dedupe);
+ *   ledger   — the notice path's ledger traffic alone (reference / current / folded round trips);
+ *   e2e      — accounts/s, notice only and full path, providers answering at once and after 100 ms;
+ *   pacing   — configured vs measured messages/s for one sender shared by 4 processes;
+ *   pin      — CPU per PIN generated plus its verifier.
+ * And once: wave — the N-row file fed through Redis in its window: feeder RSS, Redis peak used_memory.
+ *
+ * Results: `bench-results/<timestamp>.json` and `.md`; the Markdown table on stdout (on stderr
+ * with `--json`, whose stdout is one JSON object on one line). `--update-docs` rewrites the
+ * generated sections of docs/PERFORMANCE.md from this run.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { writeAccountsFile } from '@breachwave/synth';
+import { BENCH_DIR, ROOT, findRedis, round, runChild, startRedisMemorySampler, type RedisMemory } from './common.js';
+import { summarizeProfiles } from './profile.js';
+import { buildReport, renderMarkdown, updateDocs, type BenchReport, type RunRecord } from './report.js';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    rows: { type: 'string' },
+    runs: { type: 'string' },
+    jobs: { type: 'string' },
+    accounts: { type: 'string' },
+    'latency-accounts': { type: 'string' },
+    concurrency: { type: 'string' },
+    latency: { type: 'string' },
+    only: { type: 'string' },
+    'wave-runs': { type: 'string' },
+    'log-level': { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'update-docs': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    from: { type: 'string' },
+  },
+  strict: true,
+});
+
+// `--from FILE`: no measuring — re-render a saved run (and with --update-docs, the docs) from its JSON.
+if (values.from) {
+  const loaded = JSON.parse(readFileSync(values.from, 'utf8')) as BenchReport;
+  // Profiles are summarised again from the files when they are still there (the summary may have grown).
+  const saved: BenchReport = loaded.profileDir && existsSync(loaded.profileDir) ? { ...loaded, profiles: summarizeProfiles(loaded.profileDir) } : loaded;
+  const md = renderMarkdown(saved);
+  if (values['update-docs']) {
+    const docs = join(ROOT, 'docs', 'PERFORMANCE.md');
+    writeFileSync(docs, updateDocs(existsSync(docs) ? readFileSync(docs, 'utf8') : '', saved));
+    process.stderr.write(`bench: updated ${docs} from ${values.from}\n`);
+  }
+  // Nothing else to do: exit once stdout has been flushed (a pipe may still hold the report).
+  await new Promise<void>((res) => process.stdout.write(values.json ? `${JSON.stringify(saved)}\n` : md, () => res()));
+  process.exit(0);
+}
+
+const smoke = values.smoke;
+const int = (v: string | undefined, def: number, min = 1): number => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`expected an integer ≥ ${min}, got ${v}`);
+  return n;
+};
+const settings = {
+  rows: int(values.rows, smoke ? 2_000 : 1_000_000),
+  runs: int(values.runs, smoke ? 1 : 3),
+  jobs: int(values.jobs, smoke ? 1_000 : 50_000),
+  accounts: int(values.accounts, smoke ? 150 : 20_000),
+  latencyAccounts: int(values['latency-accounts'], smoke ? 100 : 5_000),
+  concurrency: int(values.concurrency, 50),
+  latencyMs: int(values.latency, 100),
+  waveRuns: int(values['wave-runs'], 1, 0),
+  window: 5_000,
+  batch: 500,
+  drains: 2,
+  pacing: { processes: 4, rate: smoke ? 100 : 500, seconds: smoke ? 2 : 5 },
+  pins: 100_000,
+  logLevel: values['log-level'] ?? 'info',
+  smoke,
+};
+const SECTIONS = ['baseline', 'ingest', 'micro', 'ledger', 'e2e', 'pacing', 'pin', 'wave'] as const;
+type Section = (typeof SECTIONS)[number];
+const only = new Set<Section>((values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS]) as Section[]);
+for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`unknown section ${s} (expected ${SECTIONS.join(', ')})`);
+
+const say = (s: string): void => {
+  process.stderr.write(`${s}\n`);
+};
+const startedAt = new Date();
+const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const outDir = values.out ?? join(ROOT, 'bench-results');
+const profileDir = values.profile ? join(outDir, `${stamp}-profiles`) : undefined;
+const work = mkdtempSync(join(tmpdir(), 'bw-bench-'));
+
+const redisInfo = await findRedis();
+// Interrupted: stop the Redis container this run started (children exit with their pipes).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`bench: ${signal}: stopping`);
+    void redisInfo.stop().finally(() => process.exit(130));
+  });
+}
+const redis = new Redis(redisInfo.url, { maxRetriesPerRequest: 2 });
+const policy = /maxmemory_policy:(\S+)/.exec(await redis.info('memory'))?.[1];
+if (policy !== 'noeviction') throw new Error(`Redis at ${redisInfo.url} has maxmemory-policy ${policy ?? '?'}; breachwave needs noeviction`);
+const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
+say(`bench: redis ${redisVersion} (${redisInfo.source}); ${settings.runs} run(s); rows ${settings.rows}`);
+
+const records: RunRecord[] = [];
+/** Runs one section child, with Redis memory sampled while it runs. Failures are recorded, not fatal. */
+async function measure<T>(section: string, variant: string, run: number, script: string, params: unknown, options: Parameters<typeof runChild>[2] = {}): Promise<T | undefined> {
+  const sampler = startRedisMemorySampler(redis, 100);
+  const t0 = Date.now();
+  let result: T | undefined;
+  let error: string | undefined;
+  try {
+    result = await runChild<T>(script, params, { ...options, onStderr: (l) => say(l) });
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+    say(`  ${section}/${variant} failed: ${error.split('\n').slice(0, 6).join('\n')}`);
+  }
+  const redisMemory: RedisMemory = await sampler.stop();
+  records.push({ section, variant, run, ms: Date.now() - t0, ...(result === undefined ? { error: error ?? 'failed' } : { result: compact(result) }), redisMemory });
+  if (result !== undefined) say(`  ${section}/${variant} #${run}: ${JSON.stringify(result).slice(0, 240)}`);
+  return result;
+}
+
+/** A result as kept in the report: long arrays (per-send timestamps, …) summarised by their length. */
+function compact(v: unknown): unknown {
+  if (Array.isArray(v)) return v.length > 20 ? `[${v.length} items]` : v.map(compact);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, compact(x)]));
+  return v;
+}
+
+const script = (name: string): string => join(BENCH_DIR, name);
+const available = (rel: string): boolean => existsSync(join(ROOT, rel));
+
+try {
+  // One file for the ingest and the wave, generated once (synthetic: fictional numbers, example.com).
+  const file = join(work, 'accounts.csv');
+  if (only.has('ingest') || only.has('wave') || only.has('micro')) {
+    say(`bench: writing ${settings.rows} synthetic rows`);
+    await writeAccountsFile(file, { rows: settings.rows, seed: 1 });
+  }
+  const url = redisInfo.url;
+  for (let run = 1; run <= settings.runs; run++) {
+    say(`bench: run ${run}/${settings.runs}`);
+    if (only.has('baseline')) {
+      await measure('baseline', 'bullmq', run, script('section-baseline.ts'), { url, jobs: settings.jobs, batch: settings.batch, concurrency: settings.concurrency });
+    }
+    if (only.has('ingest')) {
+      await measure('ingest', 'idle', run, script('section-ingest.ts'), { file, variant: 'idle' });
+      await measure('ingest', 'reference', run, script('section-ingest.ts'), { file, variant: 'reference' });
+      await measure('ingest', 'current', run, script('section-ingest.ts'), { file, variant: 'current' },
+        profileDir && run === 1 ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=ingest.cpuprofile'] } : {});
+    }
+    if (only.has('micro')) {
+      await measure('micro', 'ingest-parts', run, script('section-micro.ts'), { file, rows: Math.min(settings.rows, 200_000), ids: smoke ? 20_000 : 1_000_000 }, { nodeArgs: ['--expose-gc'] });
+    }
+    if (only.has('ledger')) {
+      for (const variant of ['reference', 'current', 'folded', 'current-autopipeline', 'folded-autopipeline']) {
+        await measure('ledger', variant, run, script('section-ledger.ts'), { url, accounts: Math.max(200, Math.min(settings.jobs, 50_000)), concurrency: settings.concurrency, variant });
+      }
+    }
+    if (only.has('e2e')) {
+      const fullAvailable = available('services/pin-rotator/src/run.ts') && available('services/code-issuer/src/run.ts');
+      for (const [mode, latencyMs] of [['notice', 0], ['full', 0], ['notice', settings.latencyMs], ['full', settings.latencyMs]] as const) {
+        if (mode === 'full' && !fullAvailable) continue;
+        await measure('e2e', `${mode}-${latencyMs}ms`, run, script('section-e2e.ts'), {
+          url, mode, latencyMs, concurrency: settings.concurrency, window: settings.window, batch: settings.batch, logLevel: settings.logLevel,
+          accounts: latencyMs > 0 ? settings.latencyAccounts : settings.accounts,
+          ...(profileDir && run === 1 ? { profileDir } : {}),
+        });
+      }
+    }
+    if (only.has('pacing') && available('packages/pacing/src/bench.ts')) {
+      const { processes, rate, seconds } = settings.pacing;
+      await measure('pacing', `${processes}x`, run, join(ROOT, 'packages/pacing/src/bench.ts'), {}, {
+        env: { REDIS_URL: url }, args: ['--processes', String(processes), '--rate', String(rate), '--seconds', String(seconds)],
+      });
+    }
+    if (only.has('pin') && available('packages/pin/src/bench.ts')) {
+      await measure('pin', 'cpu', run, join(ROOT, 'packages/pin/src/bench.ts'), {}, { args: [String(settings.pins)] });
+    }
+  }
+  if (only.has('wave')) {
+    for (let run = 1; run <= settings.waveRuns; run++) {
+      say(`bench: wave of ${settings.rows} rows through Redis (${run}/${settings.waveRuns})`);
+      await measure('wave', 'feed', run, script('section-wave.ts'), {
+        url: redisInfo.url, file, window: settings.window, batch: settings.batch, drains: settings.drains, concurrency: settings.concurrency,
+      });
+    }
+  }
+} finally {
+  await redis.quit();
+  await redisInfo.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+const report: BenchReport = buildReport({
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  settings,
+  sections: [...only],
+  environment: {
+    node: process.version,
+    redis: redisVersion,
+    redisSource: redisInfo.source,
+    cpus: (await import('node:os')).cpus().length,
+    loadAverage: (await import('node:os')).loadavg().map((x) => round(x, 2)),
+    pacingAvailable: available('packages/pacing/src/bench.ts'),
+    pinAvailable: available('packages/pin/src/bench.ts'),
+    fullPathAvailable: available('services/pin-rotator/src/run.ts') && available('services/code-issuer/src/run.ts'),
+  },
+  records,
+  ...(profileDir ? { profileDir, profiles: summarizeProfiles(profileDir) } : {}),
+});
+const markdown = renderMarkdown(report);
+mkdirSync(outDir, { recursive: true });
+const base = join(outDir, stamp);
+writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(`${base}.md`, markdown);
+if (values['update-docs']) {
+  const docs = join(ROOT, 'docs', 'PERFORMANCE.md');
+  writeFileSync(docs, updateDocs(existsSync(docs) ? readFileSync(docs, 'utf8') : '', report));
+  say(`bench: updated ${docs}`);
+}
+say(`bench: wrote ${base}.json and ${base}.md`);
+if (values.json) {
+  say(markdown);
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+} else {
+  process.stdout.write(markdown);
+}
+if (records.some((r) => r.error)) process.exitCode = 1;

@@ -1,0 +1,222 @@
+/**
+ * End to end: one wave through the real services on loopback, each in its own process as the
+ * deployment runs them — the notifier (`runNotifier`, real `twilio` SDK and nodemailer), the
+ * audit writer, and for the full path the pin-rotator and code-issuer — with the feeder in this
+ * process and the providers (Twilio-compatible server answering after `latencyMs`, SMTP sink) in
+ * another. Measures accepted accounts/s from the start of the feed to the last notice recorded.
+ *
+ * Workload: `accounts` synthetic prepaid accounts, every one with a mobile number (the SMTP sink
+ * has no latency knob, so the wave is SMS-only and the latency run's ceiling is exact), exposed
+ * `name;phone;pin;ssn`. `mode: notice` — notify only; `mode: full` — rotate PIN (vault store,
+ * temporary PIN by SMS) → issue code (generated) → notice with PIN and code, all audited.
+ *
+ * Params: see {@link Params}. Prints { accounts, ms, perSec, ceilingPerSec?, redis: {...}, … }.
+ */
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { loadConfig } from '@breachwave/config';
+import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
+import { createFeeder, createWave } from '@breachwave/feeder';
+import { createLedger, waveProgress } from '@breachwave/ledger';
+import { createLogger } from '@breachwave/logging';
+import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
+import {
+  BENCH_DIR, ROOT, childParams, commandStats, deletePrefix, diffCommandStats, emit, note, procCpuMs, randomId, redisCpuMs, round, startService, type ServiceProcess,
+} from './common.js';
+
+export interface Params {
+  readonly url: string;
+  readonly accounts: number;
+  readonly mode: 'notice' | 'full';
+  readonly latencyMs: number;
+  /** Jobs in flight per worker process (notifier, and for the full path pin-rotator and code-issuer). */
+  readonly concurrency: number;
+  readonly window: number;
+  readonly batch: number;
+  readonly logLevel: string;
+  /** When set, the notifier runs with `--cpu-prof` into this directory. */
+  readonly profileDir?: string;
+}
+
+const AREA_CODES = ['202', '212', '213', '305', '312', '415', '503', '512', '602', '617', '702', '713', '808', '907'];
+
+/** Synthetic, fictional accounts (US 555-01xx numbers, example.com addresses). */
+async function writeWaveFile(file: string, n: number): Promise<void> {
+  const out = createWriteStream(file);
+  out.write('account_id,segment,name,phone,email,time_zone,locale,exposed\n');
+  let buf = '';
+  for (let i = 1; i <= n; i++) {
+    const area = AREA_CODES[i % AREA_CODES.length] as string;
+    buf += `ACCT-${String(i).padStart(8, '0')},prepaid-active,Ana Lopez,(${area}) 555-01${String(i % 100).padStart(2, '0')},acct${i}@example.com,America/Chicago,${i % 5 === 0 ? 'es' : 'en'},name;phone;pin;ssn\n`;
+    if (buf.length > 64 * 1024) {
+      if (!out.write(buf)) await once(out, 'drain');
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await once(out, 'finish');
+}
+
+const p = childParams<Params>();
+const dir = mkdtempSync(join(tmpdir(), 'bw-bench-e2e-'));
+const prefix = `bwbench-e2e-${randomId()}`;
+const redis = new Redis(p.url, { maxRetriesPerRequest: null });
+const procs: ServiceProcess[] = [];
+const full = p.mode === 'full';
+
+try {
+  const file = join(dir, 'accounts.csv');
+  await writeWaveFile(file, p.accounts);
+
+  const sinks = await startService(join(BENCH_DIR, 'proc-sinks.ts'), { ...process.env } as Record<string, string>, join(dir, 'sinks.log'), '{', { params: { latencyMs: p.latencyMs } });
+  procs.push(sinks);
+  const s = sinks.results[0] as { twilio: { url: string; accountSid: string; authToken: string }; smtpPort: number };
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    REDIS_URL: p.url,
+    BW_PREFIX: prefix,
+    BW_DATA_DIR: dir,
+    BW_ENVELOPE_KEY: generateKey(),
+    BW_HMAC_KEY: generateKey(),
+    TWILIO_ACCOUNT_SID: s.twilio.accountSid,
+    TWILIO_AUTH_TOKEN: s.twilio.authToken,
+    TWILIO_BASE_URL: s.twilio.url,
+    TWILIO_FROM: '+15005550006',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(s.smtpPort),
+    LOG_LEVEL: p.logLevel,
+    BW_NOTIFY_CONCURRENCY: String(p.concurrency),
+    BW_PIN_VERIFIER_KEY: generateKey(),
+    BW_PIN_HOLD_KEY: generateKey(),
+    BW_PIN_CONCURRENCY: String(p.concurrency),
+    BW_CODE_KEY: generateKey(),
+    BW_CODE_CONCURRENCY: String(p.concurrency),
+    BW_CODE_LOW_WATERMARK: '0',
+    BW_AUDIT_DIR: join(dir, 'audit'),
+    BW_BENCH_FULL: full ? '1' : '0',
+  };
+  const config = loadConfig(env);
+  const log = createLogger({ name: 'bench-feeder', level: p.logLevel, destination: (await import('pino')).pino.destination({ dest: join(dir, 'feeder.log'), sync: false }) });
+  const ledger = createLedger({ redis, prefix });
+  const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
+  const wave = await createWave({
+    ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log,
+    ...(full ? { rules: DEFAULT_ACTION_RULES, pinDelivery: 'sms-temporary' as const, codeSource: { kind: 'generated' as const }, enrollBy: '2099-12-31' } : { rules: {} }),
+  });
+  if (wave.stats.accepted !== p.accounts) throw new Error(`expected ${p.accounts} accepted accounts, got ${wave.stats.accepted}`);
+
+  const service = (name: string): string => join(ROOT, 'services', name, 'src', 'main.ts');
+  const starting: Promise<ServiceProcess>[] = [
+    startService(service('audit-writer'), env, join(dir, 'audit-writer.log'), 'audit writer started'),
+    startService(join(BENCH_DIR, 'proc-notifier.ts'), env, join(dir, 'notifier.log'), 'notifier started',
+      p.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${p.profileDir}`, `--cpu-prof-name=notifier-${p.mode}-${p.latencyMs}ms-${process.pid}.cpuprofile`] } : {}),
+  ];
+  if (full) {
+    starting.push(startService(service('pin-rotator'), env, join(dir, 'pin-rotator.log'), 'pin-rotator started'));
+    starting.push(startService(service('code-issuer'), env, join(dir, 'code-issuer.log'), 'code-issuer started'));
+  }
+  const names = ['audit-writer', 'notifier', 'pin-rotator', 'code-issuer'];
+  const settled = await Promise.allSettled(starting);
+  const named = new Map<string, ServiceProcess>([['sinks', sinks]]);
+  settled.forEach((r, i) => {
+    if (r.status !== 'fulfilled') return;
+    procs.push(r.value);
+    named.set(names[i] as string, r.value);
+  });
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, log });
+  // CPU each part of the pipeline spends per account: on a box with a couple of cores the wave is
+  // CPU-bound, so this says where the time goes (Linux /proc; Redis from INFO cpu).
+  const cpu = (): Record<string, number | undefined> => {
+    const out: Record<string, number | undefined> = {};
+    for (const [n, proc] of named) out[n] = proc.pid === undefined ? undefined : procCpuMs(proc.pid);
+    const own = process.cpuUsage();
+    out.feeder = (own.user + own.system) / 1000;
+    return out;
+  };
+  const statsBefore = await commandStats(redis);
+  const cpuBefore = cpu();
+  const redisCpuBefore = await redisCpuMs(redis);
+  const t0 = performance.now();
+  const feeding = feeder.feed(wave.waveId);
+  let progress = await waveProgress(ledger, wave.waveId);
+  let lastNote = t0;
+  while (!progress.complete) {
+    await new Promise((r) => setTimeout(r, 50));
+    progress = await waveProgress(ledger, wave.waveId);
+    if (performance.now() - lastNote > 5000) {
+      lastNote = performance.now();
+      note(`${p.mode} ${p.latencyMs} ms: ${progress.finished}/${progress.accepted}`);
+    }
+  }
+  const ms = performance.now() - t0;
+  const cpuAfter = cpu();
+  const redisCpuAfter = await redisCpuMs(redis);
+  const statsAfter = await commandStats(redis);
+  await feeding;
+  await feeder.close();
+
+  // The audit stream drains behind the wave; how far behind is worth knowing, not part of the rate.
+  const t1 = performance.now();
+  const auditKey = `${prefix}:audit`;
+  while ((await redis.xlen(auditKey)) > 0 && performance.now() - t1 < 60_000) await new Promise((r) => setTimeout(r, 50));
+  const auditDrainMs = performance.now() - t1;
+
+  // Services drain and stop; the sinks report what they received.
+  await Promise.all(procs.filter((x) => x !== sinks).map((x) => x.stop()));
+  await sinks.stop();
+  const received = (sinks.results[1] ?? { sms: -1, email: -1 }) as { sms: number; email: number };
+
+  const redisCmds = diffCommandStats(statsBefore, statsAfter);
+  const accounts = progress.accepted;
+  const calls = redisCmds.reduce((a, c) => a + c.calls, 0);
+  const usec = redisCmds.reduce((a, c) => a + c.usec, 0);
+  const counts = await ledger.counts(wave.waveId);
+  const perSec = (accounts / ms) * 1000;
+  const ceiling = p.latencyMs > 0 ? (p.concurrency * 1000) / p.latencyMs : null;
+  emit({
+    mode: p.mode,
+    latencyMs: p.latencyMs,
+    concurrency: p.concurrency,
+    accounts,
+    ms: round(ms),
+    perSec: round(perSec),
+    ceilingPerSec: ceiling,
+    vsCeiling: ceiling ? round(perSec / ceiling, 3) : null,
+    sent: progress.sent,
+    failed: progress.actions.notify?.failed ?? 0,
+    received,
+    reconciled: received.sms + received.email === progress.sent.sms + progress.sent.email && progress.sent.sms + progress.sent.email === accounts,
+    actions: progress.actions,
+    rotated: counts['rotate-pin:done'] ?? 0,
+    codes: counts['issue-code:done'] ?? 0,
+    auditDrainMs: round(auditDrainMs),
+    cpuUsPerAccount: {
+      ...Object.fromEntries(Object.keys(cpuAfter).map((k) => {
+        const a = cpuAfter[k];
+        const b = cpuBefore[k];
+        return [k, a === undefined || b === undefined ? null : round(((a - b) * 1000) / accounts)];
+      })),
+      redis: round(((redisCpuAfter - redisCpuBefore) * 1000) / accounts),
+    },
+    redis: {
+      callsPerAccount: round(calls / accounts, 1),
+      usecPerAccount: round(usec / accounts, 1),
+      top: redisCmds.slice(0, 8).map((c) => ({ command: c.command, perAccount: round(c.calls / accounts, 2), usecPerAccount: round(c.usec / accounts, 1) })),
+    },
+  });
+} finally {
+  for (const x of procs) await x.stop('SIGKILL').catch(() => null);
+  await deletePrefix(redis, prefix);
+  await redis.quit();
+  if (!process.env.BW_BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+  else note(`kept ${dir}`);
+}

@@ -1,0 +1,106 @@
+/**
+ * A whole wave through Redis, for memory: this process is the feeder — it ingests the file
+ * (`createWave`) and feeds every accepted account into the notify queue in its bounded window
+ * (`createFeeder`), while the audit writer drains the audit stream and stand-in notifiers
+ * (`proc-drain.ts`: the notice path's ledger writes, no provider) finish the jobs. The parent
+ * samples Redis `used_memory` throughout; this process samples its own RSS (the feeder's).
+ *
+ * Params: { url, file, window, batch, drains, concurrency }.
+ * Prints { rows, accepted, ingestMs, feedMs, fedPerSec, rss, redisAtEnd: {...} }.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { createFeeder, createWave } from '@breachwave/feeder';
+import { createLedger, waveProgress } from '@breachwave/ledger';
+import { createLogger } from '@breachwave/logging';
+import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
+import { BENCH_DIR, ROOT, childParams, deletePrefix, emit, mb, note, randomId, round, startRssSampler, startService, type ServiceProcess } from './common.js';
+
+interface Params {
+  readonly url: string;
+  readonly file: string;
+  readonly window: number;
+  readonly batch: number;
+  readonly drains: number;
+  readonly concurrency: number;
+}
+
+const p = childParams<Params>();
+const dir = mkdtempSync(join(tmpdir(), 'bw-bench-wave-'));
+const prefix = `bwbench-wave-${randomId()}`;
+const redis = new Redis(p.url, { maxRetriesPerRequest: null });
+const procs: ServiceProcess[] = [];
+const rss = startRssSampler(50);
+try {
+  const log = createLogger({ name: 'bench-feeder', level: 'warn' });
+  const ledger = createLedger({ redis, prefix });
+  const envelope = createEnvelope([parseKey('k1', generateKey())]);
+  const t0 = performance.now();
+  const wave = await createWave({ ledger, file: p.file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: dir, envelope, log, onProgress: rss.sample });
+  const ingestMs = performance.now() - t0;
+  note(`wave: ${wave.stats.accepted} accounts ingested in ${round(ingestMs / 1000, 1)} s; feeding (window ${p.window})`);
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
+    REDIS_URL: p.url, BW_PREFIX: prefix, BW_AUDIT_DIR: join(dir, 'audit'), LOG_LEVEL: 'warn', BW_NOTIFY_CONCURRENCY: String(p.concurrency),
+  };
+  const starting = [
+    startService(join(ROOT, 'services', 'audit-writer', 'src', 'main.ts'), { ...env, LOG_LEVEL: 'info' }, join(dir, 'audit-writer.log'), 'audit writer started'),
+    ...Array.from({ length: p.drains }, (_, i) => startService(join(BENCH_DIR, 'proc-drain.ts'), env, join(dir, `drain-${i}.log`), 'drain started')),
+  ];
+  const settled = await Promise.allSettled(starting);
+  for (const r of settled) if (r.status === 'fulfilled') procs.push(r.value);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, log });
+  const t1 = performance.now();
+  const feeding = feeder.feed(wave.waveId);
+  let progress = await waveProgress(ledger, wave.waveId);
+  let lastNote = t1;
+  while (!progress.complete) {
+    await new Promise((r) => setTimeout(r, 250));
+    progress = await waveProgress(ledger, wave.waveId);
+    if (performance.now() - lastNote > 15_000) {
+      lastNote = performance.now();
+      note(`wave: ${progress.finished}/${progress.accepted} finished, feeder RSS ${mb(process.memoryUsage().rss)} MB`);
+    }
+  }
+  const feedMs = performance.now() - t1;
+  await feeding;
+  await feeder.close();
+  const auditKey = `${prefix}:audit`;
+  const t2 = performance.now();
+  while ((await redis.xlen(auditKey)) > 0 && performance.now() - t2 < 120_000) await new Promise((r) => setTimeout(r, 100));
+  const rssResult = rss.stop();
+
+  // What a finished wave leaves in Redis: its ledger (one entry per account, kept for the
+  // exactly-once guarantee), its counters, and whatever the audit writer has not drained yet.
+  const ledgerBytes = Number(await redis.call('MEMORY', 'USAGE', ledger.keys.ledger(wave.waveId), 'SAMPLES', '1000'));
+  const info = await redis.info('memory');
+  emit({
+    rows: wave.stats.rows,
+    accepted: wave.stats.accepted,
+    ingestMs: round(ingestMs),
+    ingestRowsPerSec: round((wave.stats.rows / ingestMs) * 1000),
+    feedMs: round(feedMs),
+    fedPerSec: round((progress.accepted / feedMs) * 1000),
+    window: p.window,
+    drains: p.drains,
+    rss: rssResult,
+    redisAtEnd: {
+      usedMb: mb(Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0)),
+      ledgerMb: mb(ledgerBytes),
+      ledgerBytesPerAccount: round(ledgerBytes / Math.max(1, progress.accepted)),
+      auditBacklog: await redis.xlen(auditKey),
+    },
+  });
+} finally {
+  for (const x of procs) await x.stop().catch(() => null);
+  await deletePrefix(redis, prefix);
+  await redis.quit();
+  rmSync(dir, { recursive: true, force: true });
+}
