@@ -22,8 +22,9 @@ export function unmetPrerequisites(entry: LedgerEntry, action: ActionName): { ac
 }
 
 /** Queues the account's next action after `after` finished, if it is still pending. */
-export async function advance(deps: { ledger: Ledger; queues: ActionQueues }, waveId: string, accountId: string, after: ActionName): Promise<ActionName | undefined> {
-  const entry = await deps.ledger.get(waveId, accountId);
+export async function advance(deps: { ledger: Ledger; queues: ActionQueues }, waveId: string, accountId: string, after: ActionName, known?: LedgerEntry): Promise<ActionName | undefined> {
+  // The caller usually has the entry from the transition it just made: no second read then.
+  const entry = known ?? (await deps.ledger.get(waveId, accountId));
   if (!entry) return undefined;
   const next = nextAction(entry, after);
   if (next && entry[next]?.s === 'pending') await deps.queues.add(next, { waveId, accountId });
@@ -90,9 +91,9 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
   }
   try {
     const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log });
-    await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ...result.patch, err: false }, event: `${action}.done`,
+    const done = await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ...result.patch, err: false }, event: `${action}.done`,
       ...(result.detail ? { detail: result.detail } : {}), ...(result.counters ? { counters: result.counters } : {}) });
-    const next = await advance(deps, waveId, accountId, action);
+    const next = await advance(deps, waveId, accountId, action, done.all);
     return next ? { status: 'done', next } : { status: 'done' };
   } catch (raw) {
     if (raw instanceof PermanentActionError) throw raw;

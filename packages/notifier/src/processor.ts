@@ -178,8 +178,9 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     const log = deps.log.child({ wave: waveId, account: accountId, job: job.id, attempt: job.attemptsMade + 1 });
     const base = { waveId, accountId, action: 'notify' as const, actor };
 
+    // The claim also reads the sealed account record in the same script: one round trip, not two.
     const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: 'notify.claimed',
-      detail: { attempt: job.attemptsMade + 1 } });
+      detail: { attempt: job.attemptsMade + 1 }, withAccount: true });
     if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
       throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
     }
@@ -199,15 +200,15 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     const finish = async (to: 'failed' | 'skipped', error: BreachwaveError, patch: Record<string, PatchValue> = {}): Promise<void> => {
       await deps.ledger.transition({ ...base, from: ['claimed'], to, patch: { ...patch, err: error.code },
         event: `notify.${to}`, detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null },
-        counters: { [`notify:error:${error.code}`]: 1 } });
-      await deps.ledger.releaseAccount(waveId, accountId, to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0);
+        counters: { [`notify:error:${error.code}`]: 1 },
+        releaseAccount: to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0 });
       for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId, state: to });
       log.warn({ errorCode: error.code, kind: error.kind, state: to }, to === 'failed' ? 'notice failed for good' : 'notice skipped');
     };
 
     let channel: Channel | undefined;
     try {
-      const account = await deps.ledger.getAccount(waveId, accountId);
+      const account = claim.account;
       if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
       const contact = deps.envelope.openJson<Contact>(account.contact, `${waveId}:${accountId}`);
       const first = chooseChannel({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email });
@@ -275,12 +276,12 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         const counters: Record<string, number> = { [`notify:sent:${ch}`]: 1 };
         if (reconciled) counters['notify:reconciled'] = 1;
         if (fellBackFrom) counters[`notify:fallback:${fellBackFrom.channel}-${ch}`] = 1;
+        const keepForFallback = ch === 'sms' && contact.email !== undefined && !via ? deps.fallbackWindowSeconds ?? 0 : 0;
         await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done',
+          releaseAccount: Math.max(deps.contactRetentionSeconds ?? 0, keepForFallback),
           patch: { ch, pid: result.providerId, err: false, ...(fellBackFrom ? { fb: fellBackFrom.channel, fbErr: fellBackFrom.code } : {}), ...(reconciled ? { rec: true } : {}) },
           event: 'notify.done', detail: { channel: ch, providerId: result.providerId, status: result.status, ...(fellBackFrom ? { fallbackFrom: fellBackFrom.channel, fallbackCode: fellBackFrom.code } : {}), ...(reconciled ? { reconciled: true } : {}) },
           counters });
-        const keepForFallback = ch === 'sms' && contact.email !== undefined && !via ? deps.fallbackWindowSeconds ?? 0 : 0;
-        await deps.ledger.releaseAccount(waveId, accountId, Math.max(deps.contactRetentionSeconds ?? 0, keepForFallback));
         for (const e of deps.enrichers ?? []) await e.afterSent?.({ waveId, accountId });
         log.info({ channel: ch, providerId: result.providerId, reconciled }, reconciled ? 'notice found already sent; recorded' : 'notice sent');
         return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };
