@@ -7,6 +7,7 @@
  * the end of DATA, or a connection dropped after the whole message arrived without any reply.
  */
 import { randomUUID } from 'node:crypto';
+import { checkFaultOptions, createFaultBook, type FaultRuleBase } from './faults.js';
 import type { AddressInfo, Socket } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
@@ -87,10 +88,7 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-interface FaultRule {
-  readonly kind: SmtpFaultKind;
-  remaining: number | undefined;
-  readonly probability: number | undefined;
+interface FaultRule extends FaultRuleBase<SmtpFaultKind> {
   readonly to: string | undefined;
   readonly at: 'MAIL' | 'RCPT' | 'DATA';
 }
@@ -103,27 +101,14 @@ function replyError(responseCode: number, message: string): SmtpReplyError {
 
 /** Starts the sink on 127.0.0.1 and resolves once it listens. */
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
-  const random = mulberry32(options.seed ?? 1);
   const messages: ReceivedEmail[] = [];
   const unacknowledged: ReceivedEmail[] = [];
-  const counts = emptyCounts();
-  let rules: FaultRule[] = [];
+  const faults = createFaultBook<SmtpFaultKind, FaultRule>(SMTP_FAULT_KINDS, options.seed ?? 1);
   const sockets = new Set<Socket>();
   const required = options.auth;
 
   function takeFault(at: FaultRule['at'], recipients: readonly string[]): SmtpFaultKind | undefined {
-    for (const rule of rules) {
-      if (rule.at !== at) continue;
-      if (rule.to !== undefined && !recipients.some((r) => r.toLowerCase() === rule.to)) continue;
-      if (rule.probability !== undefined && !(random() < rule.probability)) continue;
-      if (rule.remaining !== undefined) {
-        rule.remaining -= 1;
-        if (rule.remaining <= 0) rules = rules.filter((r) => r !== rule);
-      }
-      counts[rule.kind] += 1;
-      return rule.kind;
-    }
-    return undefined;
+    return faults.take((rule) => rule.at === at && (rule.to === undefined || recipients.some((r) => r.toLowerCase() === rule.to)));
   }
 
   const server = new SMTPServer({
@@ -220,15 +205,11 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       return unacknowledged;
     },
     get injectedFaults() {
-      return { ...counts };
+      return { ...faults.counts };
     },
     inject(kind, faultOptions = {}) {
       if (!SMTP_FAULT_KINDS.includes(kind)) throw new Error(`unknown SMTP fault kind: ${String(kind)}`);
-      if (faultOptions.times !== undefined && (!Number.isInteger(faultOptions.times) || faultOptions.times < 1)) {
-        throw new Error('fault option `times` must be a positive integer');
-      }
-      const p = faultOptions.probability;
-      if (p !== undefined && !(p >= 0 && p <= 1)) throw new Error('fault option `probability` must be between 0 and 1');
+      checkFaultOptions(faultOptions);
       let at: FaultRule['at'] = kind === 'temp-421' || kind === 'reject-550' ? 'RCPT' : 'DATA';
       if (faultOptions.at !== undefined) {
         if (kind !== 'temp-421') throw new Error('fault option `at` only applies to temp-421');
@@ -237,16 +218,15 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       if (at === 'MAIL' && faultOptions.to !== undefined) {
         throw new Error('a MAIL-stage fault cannot be limited to a recipient');
       }
-      rules.push({ kind, remaining: faultOptions.times, probability: p, to: faultOptions.to?.toLowerCase(), at });
+      faults.add({ kind, remaining: faultOptions.times, probability: faultOptions.probability, to: faultOptions.to?.toLowerCase(), at });
     },
     clearFaults() {
-      rules = [];
+      faults.clear();
     },
     reset() {
       messages.length = 0;
       unacknowledged.length = 0;
-      rules = [];
-      for (const kind of SMTP_FAULT_KINDS) counts[kind] = 0;
+      faults.reset();
     },
     close() {
       return new Promise<void>((resolve) => {
@@ -285,20 +265,4 @@ async function parse(raw: Buffer, session: SMTPServerSession): Promise<ReceivedE
   };
 }
 
-function emptyCounts(): Record<SmtpFaultKind, number> {
-  const counts = {} as Record<SmtpFaultKind, number>;
-  for (const kind of SMTP_FAULT_KINDS) counts[kind] = 0;
-  return counts;
-}
 
-/** Small, fast, seedable PRNG (mulberry32); deterministic for a given seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -10,6 +10,7 @@
  * Credentials are synthetic and generated per instance; nothing here is a real SID.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { checkFaultOptions, createFaultBook, type FaultRuleBase } from './faults.js';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -143,10 +144,7 @@ export interface TwilioServer {
 const API_PREFIX = '/2010-04-01/Accounts/';
 const MORE_INFO = 'https://www.twilio.com/docs/errors/';
 
-interface FaultRule {
-  readonly kind: TwilioFaultKind;
-  remaining: number | undefined;
-  readonly probability: number | undefined;
+interface FaultRule extends FaultRuleBase<TwilioFaultKind> {
   readonly to: string | undefined;
 }
 
@@ -176,12 +174,10 @@ export function computeTwilioSignature(
 export async function startTwilioServer(options: TwilioServerOptions = {}): Promise<TwilioServer> {
   const accountSid = options.accountSid ?? `AC${randomBytes(16).toString('hex')}`;
   const authToken = options.authToken ?? randomBytes(16).toString('hex');
-  const random = mulberry32(options.seed ?? 1);
 
   const requests: RecordedTwilioRequest[] = [];
   const messages: TwilioMessageRecord[] = [];
-  let rules: FaultRule[] = [];
-  const counts = emptyCounts();
+  const faults = createFaultBook<TwilioFaultKind, FaultRule>(TWILIO_FAULT_KINDS, options.seed ?? 1);
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const latencyMs = options.latencyMs ?? 0;
@@ -440,17 +436,7 @@ export async function startTwilioServer(options: TwilioServerOptions = {}): Prom
   }
 
   function takeFault(to: string | undefined): TwilioFaultKind | undefined {
-    for (const rule of rules) {
-      if (rule.to !== undefined && rule.to !== to) continue;
-      if (rule.probability !== undefined && !(random() < rule.probability)) continue;
-      if (rule.remaining !== undefined) {
-        rule.remaining -= 1;
-        if (rule.remaining <= 0) rules = rules.filter((r) => r !== rule);
-      }
-      counts[rule.kind] += 1;
-      return rule.kind;
-    }
-    return undefined;
+    return faults.take((rule) => rule.to === undefined || rule.to === to);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -474,20 +460,20 @@ export async function startTwilioServer(options: TwilioServerOptions = {}): Prom
       return messages;
     },
     get injectedFaults() {
-      return { ...counts };
+      return { ...faults.counts };
     },
     inject(kind, faultOptions = {}) {
       if (!TWILIO_FAULT_KINDS.includes(kind)) throw new Error(`unknown Twilio fault kind: ${String(kind)}`);
-      rules.push({ kind, ...validateFaultOptions(faultOptions) });
+      checkFaultOptions(faultOptions);
+      faults.add({ kind, remaining: faultOptions.times, probability: faultOptions.probability, to: faultOptions.to });
     },
     clearFaults() {
-      rules = [];
+      faults.clear();
     },
     reset() {
       requests.length = 0;
       messages.length = 0;
-      rules = [];
-      for (const kind of TWILIO_FAULT_KINDS) counts[kind] = 0;
+      faults.reset();
     },
     async fireStatusCallback(sid, status, extra = {}) {
       const message = messages.find((m) => m.sid === sid);
@@ -535,21 +521,7 @@ export async function startTwilioServer(options: TwilioServerOptions = {}): Prom
   };
 }
 
-function validateFaultOptions(options: TwilioFaultOptions): Omit<FaultRule, 'kind'> {
-  if (options.times !== undefined && (!Number.isInteger(options.times) || options.times < 1)) {
-    throw new Error('fault option `times` must be a positive integer');
-  }
-  if (options.probability !== undefined && !(options.probability >= 0 && options.probability <= 1)) {
-    throw new Error('fault option `probability` must be between 0 and 1');
-  }
-  return { remaining: options.times, probability: options.probability, to: options.to };
-}
 
-function emptyCounts(): Record<TwilioFaultKind, number> {
-  const counts = {} as Record<TwilioFaultKind, number>;
-  for (const kind of TWILIO_FAULT_KINDS) counts[kind] = 0;
-  return counts;
-}
 
 function matchRoute(pathname: string): { accountSid: string; messageSid: string | undefined } | undefined {
   const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages(?:\/([^/]+))?\.json$/.exec(pathname);
@@ -660,17 +632,6 @@ function smartEncode(body: string): string {
   return [...body].map((ch) => SMART_ENCODING[ch] ?? ch).join('');
 }
 
-/** Small, fast, seedable PRNG (mulberry32); deterministic for a given seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function postForm(
   target: string,
