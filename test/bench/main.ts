@@ -1,14 +1,15 @@
 /**
  * `pnpm bench` — breachwave's benchmark, with its baseline measured in the same run.
  *
- *   pnpm bench [--rows N] [--runs K] [--json] [--smoke] [--only a,b] [--profile] [--update-docs]
+ *   pnpm bench [--rows N] [--runs K] [--send-jobs N] [--json] [--smoke] [--only a,b] [--profile] [--update-docs]
  *   pnpm bench --from bench-results/<stamp>.json [--update-docs]     (re-render a saved run)
  *
  * Every section runs in its own process (RSS is then the process's own) against one Redis:
  * `REDIS_URL`, else a container (testcontainers), else 127.0.0.1:6379 — see `findRedis`.
  * Sections, each a median of `--runs` runs, interleaved so drift on a shared machine spreads
  * over all of them:
- *   baseline — bare BullMQ addBulk jobs/s and no-op jobs processed/s (same Redis, same concurrency);
+ *   baseline — bare BullMQ addBulk jobs/s and no-op jobs processed/s (same Redis, same concurrency),
+ *              and no-op plus one bare `twilio` SDK send per job (`--send-jobs N`, 0 skips it);
  *   ingest   — the feeder on an N-row file: rows/s, peak RSS (and the reference implementation);
  *   micro    — each ingest optimisation alone, reference vs current (phone, parse, seal, dedupe);
  *   ledger   — the notice path's ledger traffic alone (reference / current / folded round trips);
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     jobs: { type: 'string' },
     accounts: { type: 'string' },
+    'send-jobs': { type: 'string' },
     'latency-accounts': { type: 'string' },
     concurrency: { type: 'string' },
     latency: { type: 'string' },
@@ -81,6 +83,7 @@ const settings = {
   runs: int(values.runs, smoke ? 1 : 3),
   jobs: int(values.jobs, smoke ? 1_000 : 50_000),
   accounts: int(values.accounts, smoke ? 150 : 20_000),
+  sendJobs: int(values['send-jobs'], smoke ? 150 : 10_000, 0),
   latencyAccounts: int(values['latency-accounts'], smoke ? 100 : 5_000),
   concurrency: int(values.concurrency, 50),
   latencyMs: int(values.latency, 100),
@@ -161,7 +164,7 @@ try {
   for (let run = 1; run <= settings.runs; run++) {
     say(`bench: run ${run}/${settings.runs}`);
     if (only.has('baseline')) {
-      await measure('baseline', 'bullmq', run, script('section-baseline.ts'), { url, jobs: settings.jobs, batch: settings.batch, concurrency: settings.concurrency });
+      await measure('baseline', 'bullmq', run, script('section-baseline.ts'), { url, jobs: settings.jobs, batch: settings.batch, concurrency: settings.concurrency, sendJobs: settings.sendJobs });
     }
     if (only.has('ingest')) {
       await measure('ingest', 'idle', run, script('section-ingest.ts'), { file, variant: 'idle' });

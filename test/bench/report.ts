@@ -24,6 +24,14 @@ export interface Ratios {
   ingest_vs_addbulk: Num;
   notice_vs_noop: Num;
   full_vs_noop: Num;
+  /**
+   * Beside the issue's ratios, for reading them: bare BullMQ plus one real `twilio` SDK send per
+   * job over bare no-op (the most `notice_vs_noop` can be on this machine, with no breachwave code
+   * at all), and the two end-to-end rates over that bare-send rate (what breachwave itself costs).
+   */
+  send_vs_noop: Num;
+  notice_vs_send: Num;
+  full_vs_send: Num;
   latency_vs_ceiling: Num;
   /** (measured − configured) / configured, in %. */
   pace_error: Num;
@@ -88,7 +96,10 @@ export function buildReport(input: {
     reasons[key] = !ran(section) ? `section ${section} not selected (--only)` : failed(section, variant) ? `${section} failed: ${failed(section, variant)}` : fallback ?? `${section} not available yet`;
   };
 
-  const baseline = { addBulkPerSec: med('baseline', 'bullmq', 'addBulkPerSec'), noopPerSec: med('baseline', 'bullmq', 'noopPerSec'), jobs: med('baseline', 'bullmq', 'jobs'), concurrency: med('baseline', 'bullmq', 'concurrency') };
+  const baseline = {
+    addBulkPerSec: med('baseline', 'bullmq', 'addBulkPerSec'), noopPerSec: med('baseline', 'bullmq', 'noopPerSec'), jobs: med('baseline', 'bullmq', 'jobs'),
+    concurrency: med('baseline', 'bullmq', 'concurrency'), sendPerSec: med('baseline', 'bullmq', 'sendPerSec'), sendJobs: med('baseline', 'bullmq', 'sendJobs'),
+  };
   const ingestOf = (variant: string) => ({
     rows: med('ingest', variant, 'rows'),
     rowsPerSec: med('ingest', variant, 'rowsPerSec'),
@@ -188,6 +199,9 @@ export function buildReport(input: {
     ingest_vs_addbulk: paired('ingest', 'current', 'rowsPerSec', 'addBulkPerSec'),
     notice_vs_noop: paired('e2e', 'notice-0ms', 'perSec', 'noopPerSec'),
     full_vs_noop: paired('e2e', 'full-0ms', 'perSec', 'noopPerSec'),
+    send_vs_noop: paired('baseline', 'bullmq', 'sendPerSec', 'noopPerSec'),
+    notice_vs_send: paired('e2e', 'notice-0ms', 'perSec', 'sendPerSec'),
+    full_vs_send: paired('e2e', 'full-0ms', 'perSec', 'sendPerSec'),
     latency_vs_ceiling: noticeLatency ? ((noticeLatency.vsCeiling as Num | undefined) ?? null) : null,
     pace_error: pacing.errorPct,
   };
@@ -195,6 +209,9 @@ export function buildReport(input: {
   if (ratios.notice_vs_noop === null) why('notice_vs_noop', notice === null ? 'e2e' : 'baseline', notice === null ? 'notice-0ms' : undefined);
   if (ratios.full_vs_noop === null) why('full_vs_noop', full === null ? 'e2e' : 'baseline', full === null ? 'full-0ms' : undefined,
     full === null ? 'the full path needs services/pin-rotator and services/code-issuer (not available yet)' : undefined);
+  if (ratios.send_vs_noop === null) why('send_vs_noop', 'baseline', 'bullmq', 'the bare-send phase was skipped (--send-jobs 0)');
+  if (ratios.notice_vs_send === null) why('notice_vs_send', notice === null ? 'e2e' : 'baseline', notice === null ? 'notice-0ms' : 'bullmq', notice === null ? undefined : 'the bare-send phase was skipped (--send-jobs 0)');
+  if (ratios.full_vs_send === null) why('full_vs_send', full === null ? 'e2e' : 'baseline', full === null ? 'full-0ms' : 'bullmq', full === null ? undefined : 'the bare-send phase was skipped (--send-jobs 0)');
   if (ratios.latency_vs_ceiling === null) why('latency_vs_ceiling', 'e2e', `notice-${latencyMs}ms`);
   if (ratios.pace_error === null) why('pace_error', 'pacing', undefined, 'packages/pacing/src/bench.ts is not available yet');
 
@@ -270,6 +287,10 @@ export function renderMarkdown(r: BenchReport): string {
   const e = (k: string): Json => res.e2e[k] ?? {};
   out.push(`| End to end, notice only, providers at once | ${n0(e('notice-0ms').perSec)} accounts/s | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.notice_vs_noop)} | ${tg(3).target} | ${verdict(tg(3).met)} |`);
   out.push(`| End to end, full path (rotate PIN + code + notice + audit) | ${n0(e('full-0ms').perSec)} accounts/s | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.full_vs_noop)} | ${tg(4).target} | ${verdict(tg(4).met)} |`);
+  if (typeof b.sendPerSec === 'number') {
+    out.push(`| Bare BullMQ + one \`twilio\` SDK send per job, no breachwave code (${n0(b.sendJobs)} jobs) — the most the two rows above can reach here | ${n0(b.sendPerSec)} jobs/s | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.send_vs_noop)} | (info) | — |`);
+    out.push(`| End to end over that bare-send rate: what breachwave itself costs | notice only ${x2(r.ratios.notice_vs_send)}, full path ${x2(r.ratios.full_vs_send)} | bare send ${n0(b.sendPerSec)} jobs/s | — | (info) | — |`);
+  }
   const nl = e(`notice-${latencyMs}ms`);
   const fl = e(`full-${latencyMs}ms`);
   out.push(`| End to end, notice only, ${latencyMs} ms provider latency | ${n0(nl.perSec)} accounts/s | ceiling ${n0(nl.ceilingPerSec)}/s (${String(s.concurrency)} ÷ ${latencyMs} ms) | ${typeof nl.vsCeiling === 'number' ? `${n1(nl.vsCeiling * 100)}%` : 'n/a'} | ${tg(5).target} | ${verdict(tg(5).met)} |`);

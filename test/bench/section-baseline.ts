@@ -2,20 +2,30 @@
  * Baseline, measured against the same Redis in the same run: bare BullMQ, no breachwave code on
  * the path. (1) `addBulk` jobs/s, in batches the size of the feeder's, with the job options and
  * payload shape breachwave uses; (2) the same jobs processed by one Worker with a no-op processor
- * at the notifier's concurrency, jobs/s from start to the last completion.
+ * at the notifier's concurrency, jobs/s from start to the last completion; (3) with `sendJobs`,
+ * that many jobs again, each processor making one bare `client.messages.create` call through the
+ * real `twilio` SDK to the loopback Twilio-compatible server (in its own process, as in the
+ * end-to-end sections) — what a notice costs before breachwave adds anything: the ceiling the
+ * notice path can reach on this machine.
  *
- * Params: { url, jobs, batch, concurrency }. Prints { addBulkPerSec, noopPerSec, … }.
+ * Params: { url, jobs, batch, concurrency, sendJobs? }. Prints { addBulkPerSec, noopPerSec, sendPerSec?, … }.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import { createTwilioClient } from '@breachwave/adapter-twilio';
 import { DEFAULT_JOB_OPTIONS } from '@breachwave/jobs';
-import { childParams, deletePrefix, emit, importFromPackage, randomId, round } from './common.js';
+import { BENCH_DIR, childParams, deletePrefix, emit, importFromPackage, randomId, round, startService, type ServiceProcess } from './common.js';
 
 interface Params {
   readonly url: string;
   readonly jobs: number;
   readonly batch: number;
   readonly concurrency: number;
+  /** Jobs for phase (3), no-op plus one SDK send each; 0 or absent skips it. */
+  readonly sendJobs?: number;
 }
 
 /** The slice of BullMQ this file uses (the test package does not depend on bullmq directly). */
@@ -42,42 +52,70 @@ const prefix = `bwbench-base-${randomId()}`;
 const redis = new Redis(p.url, { maxRetriesPerRequest: null });
 const name = 'notify';
 
-try {
+/** Adds `jobs` jobs in batches of `batch`, as the feeder does; returns the milliseconds taken. */
+async function addJobs(jobs: number, tag: string): Promise<number> {
   const queue = new Queue(name, { connection: { url: p.url, maxRetriesPerRequest: null }, prefix });
   await queue.waitUntilReady();
   const t0 = performance.now();
-  for (let i = 0; i < p.jobs; i += p.batch) {
+  for (let i = 0; i < jobs; i += p.batch) {
     const list = [];
-    for (let j = i; j < Math.min(p.jobs, i + p.batch); j++) {
-      const data = { waveId: 'wbench', accountId: `ACCT-${String(j).padStart(8, '0')}` };
-      list.push({ name, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId: `notify.wbench.${data.accountId}` } });
+    for (let j = i; j < Math.min(jobs, i + p.batch); j++) {
+      const data = { waveId: tag, accountId: `ACCT-${String(j).padStart(8, '0')}` };
+      list.push({ name, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId: `notify.${tag}.${data.accountId}` } });
     }
     await queue.addBulk(list);
   }
-  const addMs = performance.now() - t0;
+  const ms = performance.now() - t0;
   await queue.close();
+  return ms;
+}
 
+/** Processes `jobs` waiting jobs with one Worker at the notifier's concurrency; returns the milliseconds taken. */
+async function processJobs(jobs: number, processor: () => Promise<void>): Promise<number> {
   let done = 0;
   let resolveAll: () => void = () => {};
   const all = new Promise<void>((r) => {
     resolveAll = r;
   });
-  const worker = new Worker(name, async () => {}, {
+  const worker = new Worker(name, processor, {
     connection: { url: p.url, maxRetriesPerRequest: null },
     prefix,
     concurrency: p.concurrency,
     autorun: false,
   });
   worker.on('completed', () => {
-    if (++done === p.jobs) resolveAll();
+    if (++done === jobs) resolveAll();
   });
   worker.on('error', (err) => process.stderr.write(`baseline worker error: ${String(err)}\n`));
+  worker.on('failed', (_job, err) => process.stderr.write(`baseline job failed: ${String(err)}\n`));
   await worker.waitUntilReady();
   const t1 = performance.now();
   void worker.run();
   await all;
-  const noopMs = performance.now() - t1;
+  const ms = performance.now() - t1;
   await worker.close();
+  return ms;
+}
+
+let sinks: ServiceProcess | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'bw-bench-base-'));
+try {
+  const addMs = await addJobs(p.jobs, 'wbench');
+  const noopMs = await processJobs(p.jobs, async () => {});
+
+  let send: Record<string, number> = {};
+  if (p.sendJobs) {
+    sinks = await startService(join(BENCH_DIR, 'proc-sinks.ts'), { ...process.env } as Record<string, string>, join(dir, 'sinks.log'), '{', { params: { latencyMs: 0 } });
+    const s = sinks.results[0] as { twilio: { url: string; accountSid: string; authToken: string } };
+    const client = createTwilioClient({ accountSid: s.twilio.accountSid, authToken: s.twilio.authToken, baseUrl: s.twilio.url, timeoutMs: 10_000 });
+    await addJobs(p.sendJobs, 'wsend');
+    // A notice-sized body; the number is a fictional 555-01xx one.
+    const body = 'Example Mobile: your account was in a data breach. We reset your PIN. Details and free identity protection: https://example.com/breach Reply STOP to opt out.';
+    const sendMs = await processJobs(p.sendJobs, async () => {
+      await client.messages.create({ to: '+12025550123', from: '+15005550006', body });
+    });
+    send = { sendJobs: p.sendJobs, sendMs: round(sendMs), sendPerSec: round((p.sendJobs / sendMs) * 1000) };
+  }
   emit({
     jobs: p.jobs,
     batch: p.batch,
@@ -86,8 +124,11 @@ try {
     addBulkPerSec: round((p.jobs / addMs) * 1000),
     noopMs: round(noopMs),
     noopPerSec: round((p.jobs / noopMs) * 1000),
+    ...send,
   });
 } finally {
+  await sinks?.stop();
+  rmSync(dir, { recursive: true, force: true });
   await deletePrefix(redis, prefix);
   await redis.quit();
 }

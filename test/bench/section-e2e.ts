@@ -112,14 +112,16 @@ try {
   if (wave.stats.accepted !== p.accounts) throw new Error(`expected ${p.accounts} accepted accounts, got ${wave.stats.accepted}`);
 
   const service = (name: string): string => join(ROOT, 'services', name, 'src', 'main.ts');
+  const profileArgs = (name: string): { nodeArgs?: string[] } =>
+    p.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${p.profileDir}`, `--cpu-prof-name=${name}-${p.mode}-${p.latencyMs}ms-${process.pid}.cpuprofile`] } : {};
   const starting: Promise<ServiceProcess>[] = [
-    startService(service('audit-writer'), env, join(dir, 'audit-writer.log'), 'audit writer started'),
+    startService(service('audit-writer'), env, join(dir, 'audit-writer.log'), 'audit writer started', profileArgs('audit-writer')),
     startService(join(BENCH_DIR, 'proc-notifier.ts'), env, join(dir, 'notifier.log'), 'notifier started',
-      p.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${p.profileDir}`, `--cpu-prof-name=notifier-${p.mode}-${p.latencyMs}ms-${process.pid}.cpuprofile`] } : {}),
+      profileArgs('notifier')),
   ];
   if (full) {
-    starting.push(startService(service('pin-rotator'), env, join(dir, 'pin-rotator.log'), 'pin-rotator started'));
-    starting.push(startService(service('code-issuer'), env, join(dir, 'code-issuer.log'), 'code-issuer started'));
+    starting.push(startService(service('pin-rotator'), env, join(dir, 'pin-rotator.log'), 'pin-rotator started', profileArgs('pin-rotator')));
+    starting.push(startService(service('code-issuer'), env, join(dir, 'code-issuer.log'), 'code-issuer started', profileArgs('code-issuer')));
   }
   const names = ['audit-writer', 'notifier', 'pin-rotator', 'code-issuer'];
   const settled = await Promise.allSettled(starting);
