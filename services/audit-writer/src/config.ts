@@ -9,6 +9,8 @@ export const auditWriterEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Lines per audit file before rotating. */
   BW_AUDIT_MAX_LINES_PER_FILE: z.coerce.number().int().min(1).default(1_000_000),
+  /** Milliseconds new audit entries may gather before they are written together (0: at once). */
+  BW_AUDIT_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(20),
 });
 
 /** The audit writer's configuration, parsed once in `main` and passed down frozen. */
@@ -18,6 +20,7 @@ export interface AuditWriterConfig {
   readonly auditDir: string;
   readonly logLevel: z.infer<typeof auditWriterEnvSchema>['LOG_LEVEL'];
   readonly maxLinesPerFile: number;
+  readonly lingerMs: number;
 }
 
 /**
@@ -37,5 +40,6 @@ export function loadAuditWriterConfig(env: Readonly<Record<string, string | unde
     auditDir: e.BW_AUDIT_DIR,
     logLevel: e.LOG_LEVEL,
     maxLinesPerFile: e.BW_AUDIT_MAX_LINES_PER_FILE,
+    lingerMs: e.BW_AUDIT_LINGER_MS,
   });
 }

@@ -11,7 +11,7 @@ export interface AuditWriterDeps {
   /** A client to use instead of creating one; the caller keeps ownership (not closed on stop). */
   readonly redis?: Redis;
   /** Writer tuning for tests and in-process runs. */
-  readonly writer?: Partial<Pick<AuditWriterOptions, 'group' | 'consumer' | 'batchSize' | 'blockMs' | 'closeTimeoutMs'>>;
+  readonly writer?: Partial<Pick<AuditWriterOptions, 'group' | 'consumer' | 'batchSize' | 'blockMs' | 'lingerMs' | 'closeTimeoutMs'>>;
 }
 
 /** A started audit writer. */
@@ -36,7 +36,7 @@ export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWrite
   // Without a listener ioredis prints every reconnect failure to stderr; log it instead.
   if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err }, 'audit writer: Redis connection error'));
   const writer = createAuditWriter({
-    redis, prefix: config.prefix, dir: config.auditDir, log, maxLinesPerFile: config.maxLinesPerFile, ...deps.writer,
+    redis, prefix: config.prefix, dir: config.auditDir, log, maxLinesPerFile: config.maxLinesPerFile, lingerMs: config.lingerMs, ...deps.writer,
   });
   try {
     await checkRedis(redis, config.redisUrl);
