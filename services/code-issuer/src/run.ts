@@ -23,7 +23,7 @@ export interface RunningCodeIssuer {
  * index keys) and the issue-code worker. Holds no business rules.
  */
 export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overrides: CodeIssuerOverrides = {}): Promise<RunningCodeIssuer> {
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-code-issuer' });
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-code-issuer', autoPipelining: true });
   await checkRedis(redis, config.redisUrl);
   const ledger = createLedger({ redis, prefix: config.prefix });
   const store = createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config), lowWatermark: config.codes.lowWatermark });

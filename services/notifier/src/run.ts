@@ -39,7 +39,7 @@ export interface RunningNotifier {
  * the BullMQ worker. Holds no business rules.
  */
 export async function runNotifier(config: BreachwaveConfig, log: Logger, overrides: NotifierOverrides = {}): Promise<RunningNotifier> {
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-notifier-ledger' });
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-notifier-ledger', autoPipelining: true });
   await checkRedis(redis, config.redisUrl);
   const ledger = createLedger({ redis, prefix: config.prefix });
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));

@@ -40,7 +40,7 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
   }
   const keyring = createVerifierKeyring(config.pin.verifierKeys.map((k) => parseKey(k.id, k.base64)));
   const policy = createPinPolicy({ length: config.pin.length });
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-pin-rotator' });
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-pin-rotator', autoPipelining: true });
   try {
     await checkRedis(redis, config.redisUrl);
   } catch (err) {
