@@ -1,7 +1,7 @@
 import { ACTIONS, BreachwaveError, toBreachwaveError, type ActionName, type ErrorCode } from '@breachwave/domain';
 import { parseActionJob } from '@breachwave/jobs';
 import { DEAD_LETTER_RETENTION_SECONDS, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
-import type { Logger } from '@breachwave/logging';
+import { childOnDemand, type Logger } from '@breachwave/logging';
 import { PermanentActionError, type ActionJobView, type ActionQueues } from './worker.js';
 
 /** The account's actions in execution order (rotate → code → notify). */
@@ -78,7 +78,8 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
     throw new PermanentActionError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
   }
   const { waveId, accountId } = ref;
-  const log = deps.log.child({ wave: waveId, account: accountId, action, job: job.id, attempt: job.attemptsMade + 1 });
+  // Made on first use: most steps log nothing at info.
+  const log = childOnDemand(deps.log, { wave: waveId, account: accountId, action, job: job.id, attempt: job.attemptsMade + 1 });
   const base = { waveId, accountId, action, actor: deps.actor };
   const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: `${action}.claimed`, detail: { attempt: job.attemptsMade + 1 } });
   if (claim.outcome === 'missing' || claim.outcome === 'no-action') {

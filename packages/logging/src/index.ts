@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { pino, type Bindings, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -42,4 +42,26 @@ export function createLogger(options: LoggerFactoryOptions): Logger {
 /** A logger that writes nothing, for library callers that do not pass one. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+const LEVEL_METHODS: ReadonlySet<string> = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
+const noop = (): void => {};
+
+/**
+ * A child logger made only when something is logged through it: a per-job logger for hot paths.
+ * pino serialises (and redacts) a child's bindings when the child is made, which costs more than
+ * most jobs ever log; through this, a call at a disabled level costs a level check, and the child
+ * is made once, on the first enabled call or any other use.
+ */
+export function childOnDemand(parent: Logger, bindings: Bindings): Logger {
+  let child: Logger | undefined;
+  const made = (): Logger => (child ??= parent.child(bindings));
+  return new Proxy(parent, {
+    get(_target, prop) {
+      if (child === undefined && typeof prop === 'string' && LEVEL_METHODS.has(prop) && !parent.isLevelEnabled(prop)) return noop;
+      const c = made();
+      const value: unknown = Reflect.get(c, prop, c);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(c) : value;
+    },
+  });
 }

@@ -4,7 +4,7 @@ import {
 } from '@breachwave/domain';
 import { parseActionJob } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
-import type { Logger } from '@breachwave/logging';
+import { childOnDemand, type Logger } from '@breachwave/logging';
 import { PermanentActionError, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
 import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 
@@ -175,10 +175,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       throw new PermanentActionError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
     }
     const { waveId, accountId } = ref;
-    // The notice's own logger, made on first use: most notices log nothing at info, and a child
-    // logger serialises and redacts its bindings when it is made.
-    let child: Logger | undefined;
-    const log = (): Logger => (child ??= deps.log.child({ wave: waveId, account: accountId, job: job.id, attempt: job.attemptsMade + 1 }));
+    // Made on first use: most notices log nothing at info.
+    const log = childOnDemand(deps.log, { wave: waveId, account: accountId, job: job.id, attempt: job.attemptsMade + 1 });
     const base = { waveId, accountId, action: 'notify' as const, actor };
 
     // The claim also reads the sealed account record in the same script: one round trip, not two.
@@ -188,7 +186,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
     }
     if (claim.outcome === 'rejected') {
-      log().info({ state: claim.previous }, 'notice already finished; nothing to send');
+      log.info({ state: claim.previous }, 'notice already finished; nothing to send');
       return { status: 'already-finished', state: claim.previous ?? 'unknown' };
     }
     const prior = claim.entry;
@@ -197,7 +195,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     const unsure = claim.previous === 'claimed' || (prior?.amb ?? 0) > 0;
     if (claim.previous === 'claimed') {
       await deps.ledger.audit({ type: 'notify.reclaimed', actor, wave: waveId, account: accountId, action: 'notify' });
-      log().warn('re-claiming a notice whose previous attempt recorded no outcome');
+      log.warn('re-claiming a notice whose previous attempt recorded no outcome');
     }
 
     const finish = async (to: 'failed' | 'skipped', error: BreachwaveError, patch: Record<string, PatchValue> = {}): Promise<void> => {
@@ -206,7 +204,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         counters: { [`notify:error:${error.code}`]: 1 },
         releaseAccount: to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0 });
       for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId, state: to });
-      log().warn({ errorCode: error.code, kind: error.kind, state: to }, to === 'failed' ? 'notice failed for good' : 'notice skipped');
+      log.warn({ errorCode: error.code, kind: error.kind, state: to }, to === 'failed' ? 'notice failed for good' : 'notice skipped');
     };
 
     let channel: Channel | undefined;
@@ -238,9 +236,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         let extra: Partial<NoticeVars> = {};
         for (const e of deps.enrichers ?? []) extra = { ...extra, ...(await e.enrich({ waveId, accountId, entry, account, channel: ch })) };
         const prepared = prepare(ch, contact, manifest, account, waveId, accountId, extra);
-        const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, get log() {
-          return log();
-        } };
+        const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, log };
 
         let decision: PolicyDecision | undefined;
         for (const p of deps.policies ?? []) {
@@ -272,7 +268,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
             lastError = error;
             fellBackFrom = { channel: ch, code: error.code };
             await deps.ledger.audit({ type: 'notify.fallback', actor, wave: waveId, account: accountId, action: 'notify', detail: { from: ch, to: channels[i + 1] ?? null, code: error.code } });
-            log().info({ from: ch, errorCode: error.code }, 'falling back to the other channel');
+            log.info({ from: ch, errorCode: error.code }, 'falling back to the other channel');
             continue;
           }
           throw error;
@@ -289,8 +285,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           counters });
         for (const e of deps.enrichers ?? []) await e.afterSent?.({ waveId, accountId });
         // Every send is in the ledger and the audit trail already: at info, the log is for what needs a look.
-        if (reconciled) log().info({ channel: ch, providerId: result.providerId }, 'notice found already sent; recorded');
-        else if (deps.log.isLevelEnabled('debug')) log().debug({ channel: ch, providerId: result.providerId }, 'notice sent');
+        if (reconciled) log.info({ channel: ch, providerId: result.providerId }, 'notice found already sent; recorded');
+        else log.debug({ channel: ch, providerId: result.providerId }, 'notice sent');
         return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };
       }
       // Every channel was blocked (suppressed) or failed permanently about its contact point.
@@ -306,7 +302,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         return job.defer(raw.delayMs);
       }
       const error = toBreachwaveError(raw, 'BW_SMS_NETWORK');
-      if (!(raw instanceof BreachwaveError)) log().error({ err: raw }, 'unexpected error while sending a notice');
+      if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, 'unexpected error while sending a notice');
       const isLastAttempt = job.attemptsMade + 1 >= job.attempts;
       if (error.kind === 'permanent' || error.kind === 'invalid-input' || (isLastAttempt && error.kind !== 'throttled')) {
         await finish('failed', error);
@@ -327,7 +323,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code },
           event: 'notify.retry', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null } });
       }
-      log().warn({ errorCode: error.code, kind: error.kind }, 'notice attempt failed; will retry');
+      log.warn({ errorCode: error.code, kind: error.kind }, 'notice attempt failed; will retry');
       throw error;
     }
   };

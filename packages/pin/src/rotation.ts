@@ -92,7 +92,8 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
         if (result.outcome === 'conflict') log.warn({ rotationId, store: result.store }, 'rotation was applied earlier with another PIN; no temporary PIN will be sent');
 
         const patch: RotationPatch = { rot: rotationId, st: result.store, dl: delivery, ...(result.keyId ? { kid: result.keyId } : {}) };
-        log.info({ rotationId, store: result.store, outcome: result.outcome, delivery, reused: held.reused }, 'PIN rotation applied');
+        // Recorded in the ledger and the audit trail; a conflict above is what needs a look.
+        log.debug({ rotationId, store: result.store, outcome: result.outcome, delivery, reused: held.reused }, 'PIN rotation applied');
         return {
           patch: { ...patch },
           detail: { rotationId, store: result.store, outcome: result.outcome, delivery, reusedHeldPin: held.reused, reclaimed, ...(result.keyId ? { keyId: result.keyId } : {}) },
