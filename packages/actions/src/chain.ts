@@ -1,6 +1,6 @@
 import { ACTIONS, BreachwaveError, toBreachwaveError, type ActionName, type ErrorCode } from '@breachwave/domain';
 import { parseActionJob } from '@breachwave/jobs';
-import { DEAD_LETTER_RETENTION_SECONDS, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 import { childOnDemand, type Logger } from '@breachwave/logging';
 import { PermanentActionError, type ActionJobView, type ActionQueues } from './worker.js';
 
@@ -66,11 +66,13 @@ export type StepOutcome = { readonly status: 'done'; readonly next?: ActionName 
 /**
  * Runs one non-notify action step with the ledger's exactly-once rules: claim (pending|claimed →
  * claimed), run `step` — which must itself be idempotent for a re-claim (e.g. a deterministic
- * rotation id) — record done, and queue the next action. Transient failures go back to pending and
+ * rotation id) — record done, and queue the next action. With `withAccount`, the step is given the
+ * account's sealed record, read by the claim itself (one round trip, not two). Transient failures go back to pending and
  * retry with backoff; permanent ones (or the last attempt) fail the action and skip its dependents.
  */
 export async function runStep(deps: RunStepDeps, action: ActionName, job: ActionJobView,
-  step: (ctx: { waveId: string; accountId: string; entry: ActionEntry; reclaimed: boolean; log: Logger }) => Promise<StepResult>): Promise<StepOutcome> {
+  step: (ctx: { waveId: string; accountId: string; entry: ActionEntry; reclaimed: boolean; log: Logger; account?: AccountRecord }) => Promise<StepResult>,
+  options: { readonly withAccount?: boolean } = {}): Promise<StepOutcome> {
   let ref;
   try {
     ref = parseActionJob(job.data);
@@ -81,7 +83,9 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
   // Made on first use: most steps log nothing at info.
   const log = childOnDemand(deps.log, { wave: waveId, account: accountId, action, job: job.id, attempt: job.attemptsMade + 1 });
   const base = { waveId, accountId, action, actor: deps.actor };
-  const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: `${action}.claimed`, detail: { attempt: job.attemptsMade + 1 } });
+  // `withAccount`: the step needs the sealed account record; the claim reads it in the same script.
+  const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: `${action}.claimed`, detail: { attempt: job.attemptsMade + 1 },
+    ...(options.withAccount ? { withAccount: true } : {}) });
   if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
     throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: `no ${action} ledger entry` }));
   }
@@ -91,7 +95,8 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
     return { status: 'already-finished', state: claim.previous ?? 'unknown' };
   }
   try {
-    const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log });
+    const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log,
+      ...(claim.account ? { account: claim.account } : {}) });
     const done = await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ...result.patch, err: false }, event: `${action}.done`,
       ...(result.detail ? { detail: result.detail } : {}), ...(result.counters ? { counters: result.counters } : {}) });
     const next = await advance(deps, waveId, accountId, action, done.all);

@@ -71,10 +71,9 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
 
   return async function processRotation(job: ActionJobView): Promise<StepOutcome> {
     const lastAttempt = job.attemptsMade + 1 >= job.attempts;
-    return runStep({ ledger: deps.ledger, queues: deps.queues, log: deps.log, actor }, 'rotate-pin', job, async ({ waveId, accountId, reclaimed, log }) => {
+    return runStep({ ledger: deps.ledger, queues: deps.queues, log: deps.log, actor }, 'rotate-pin', job, async ({ waveId, accountId, reclaimed, log, account }) => {
       try {
         const manifest = await manifestOf(waveId);
-        const account = await deps.ledger.getAccount(waveId, accountId);
         if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
         const contact = deps.envelope.openJson<{ phone?: string }>(account.contact, `${waveId}:${accountId}`);
         const rotationId = rotationIdOf(waveId, accountId);
@@ -105,6 +104,6 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
         if (kind === 'permanent' || kind === 'invalid-input' || lastAttempt) await deps.hold.wipe(waveId, accountId);
         throw err;
       }
-    });
+    }, { withAccount: true });
   };
 }
