@@ -90,9 +90,17 @@ async function assertFullyFed(s: Setup, skippedIds: ReadonlySet<string> = new Se
   assert.equal(await redis.hlen(s.ledger.keys.ledger(waveId)), stats.accepted, 'one ledger entry per account');
   assert.equal((await s.ledger.counts(waveId)).accounts, stats.accepted);
   const queued = (await redis.xrange(s.ledger.keys.audit, '-', '+'))
-    .map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; wave?: string; account?: string })
-    .filter((r) => r.type === 'account.queued' && r.wave === waveId);
-  assert.equal(queued.length, stats.accepted, 'one account.queued audit record per account');
+    .map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; wave?: string; detail?: { count: number; accounts: Record<string, string[]> } })
+    .filter((r) => r.type === 'accounts.queued' && r.wave === waveId);
+  const audited = queued.flatMap((r) => Object.values(r.detail?.accounts ?? {}).flat());
+  assert.equal(audited.length, stats.accepted, 'every account is in an accounts.queued audit record');
+  assert.equal(new Set(audited).size, stats.accepted, '... exactly once');
+  assert.equal(queued.reduce((n, r) => n + (r.detail?.count ?? 0), 0), stats.accepted, 'the records count their accounts');
+  for (const r of queued) {
+    for (const [plan, ids] of Object.entries(r.detail?.accounts ?? {})) {
+      for (const id of ids) assert.equal(plan, planActions((s.spool.find((e) => e.accountId === id) as (typeof s.spool)[number]).record, manifest).join(','), `${id} under its plan`);
+    }
+  }
   const info = await s.ledger.getWave(waveId);
   assert.equal(info.status, 'fed');
   assert.equal(info.stats.feed_checkpoint, stats.accepted);

@@ -18,9 +18,9 @@ after(async () => {
 
 const fresh = () => createLedger({ redis, prefix: `t${randomBytes(4).toString('hex')}` });
 const auditTypes = async (ledger: ReturnType<typeof fresh>) =>
-  (await redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; from?: string; to?: string });
+  (await redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; from?: string; to?: string; detail?: unknown });
 
-test('initAccounts creates pending entries once, with one audit record each, and reports replays', async () => {
+test('initAccounts creates pending entries once, with one audit record for the batch, and reports replays', async () => {
   const ledger = fresh();
   const first = await ledger.initAccounts('w1', 'feeder', [
     { accountId: 'a1', actions: ['rotate-pin', 'notify'] },
@@ -33,7 +33,10 @@ test('initAccounts creates pending entries once, with one audit record each, and
   const counts = await ledger.counts('w1');
   assert.equal(counts['notify:pending'], 2);
   assert.equal(counts.accounts, 2);
-  assert.deepEqual((await auditTypes(ledger)).map((r) => r.type), ['account.queued', 'account.queued']);
+  // One record for the batch, naming each account under its plan; the replay created nothing.
+  const audit = await auditTypes(ledger);
+  assert.deepEqual(audit.map((r) => r.type), ['accounts.queued']);
+  assert.deepEqual(audit[0]?.detail, { count: 2, accounts: { 'rotate-pin,notify': ['a1'], notify: ['a2'] } });
 });
 
 test('a transition applies only from allowed states and writes its audit record with it', async () => {
@@ -51,7 +54,7 @@ test('a transition applies only from allowed states and writes its audit record 
   const missing = await ledger.transition({ ...base, accountId: 'nobody', from: '*', to: 'done', event: 'x' });
   assert.equal(missing.outcome, 'missing');
   const audit = await auditTypes(ledger);
-  assert.deepEqual(audit.map((r) => `${r.type}:${r.from ?? ''}>${r.to ?? ''}`), ['account.queued:>', 'notify.claimed:pending>claimed', 'notify.done:claimed>done']);
+  assert.deepEqual(audit.map((r) => `${r.type}:${r.from ?? ''}>${r.to ?? ''}`), ['accounts.queued:>', 'notify.claimed:pending>claimed', 'notify.done:claimed>done']);
   const counts = await ledger.counts('w1');
   assert.equal(counts['notify:done'], 1);
   assert.equal(counts['notify:pending'], 0);

@@ -64,7 +64,10 @@ return {'ok', cur, encoded, record}
 
 /**
  * Creates ledger entries for a batch of accounts (all actions pending), skipping accounts that
- * already have one (a feeder replaying its last batch after a crash).
+ * already have one (a feeder replaying its last batch after a crash), and appends one
+ * `accounts.queued` audit record for the accounts it created: `detail.accounts` maps each plan
+ * (actions CSV) to its account ids, `detail.count` is their number. One record per batch, not
+ * one per account: a third of a notice-only wave's audit records were these.
  * KEYS: ledger, counts, audit stream.
  * ARGV: ts, actor, waveId, then triples (accountId, actions CSV, first action).
  * Returns for each account the state of its first action: "new" when created here, else the
@@ -74,6 +77,7 @@ export const INIT_ACCOUNTS = `
 local out = {}
 local created = 0
 local pending = {}
+local queued = {}
 for i = 4, #ARGV, 3 do
   local acct, actions, first = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local raw = redis.call('HGET', KEYS[1], acct)
@@ -88,14 +92,22 @@ for i = 4, #ARGV, 3 do
       pending[act] = (pending[act] or 0) + 1
     end
     redis.call('HSET', KEYS[1], acct, cjson.encode(entry))
-    redis.call('XADD', KEYS[3], '*', 'r', cjson.encode({ ts = ARGV[1], type = 'account.queued', actor = ARGV[2],
-      wave = ARGV[3], account = acct, detail = { actions = actions } }))
+    local ids = queued[actions]
+    if not ids then
+      ids = {}
+      queued[actions] = ids
+    end
+    ids[#ids + 1] = acct
     created = created + 1
     out[#out + 1] = 'new'
   end
 end
 -- One counter update per action for the whole batch, not one per account.
 for act, n in pairs(pending) do redis.call('HINCRBY', KEYS[2], act .. ':pending', n) end
-if created > 0 then redis.call('HINCRBY', KEYS[2], 'accounts', created) end
+if created > 0 then
+  redis.call('HINCRBY', KEYS[2], 'accounts', created)
+  redis.call('XADD', KEYS[3], '*', 'r', cjson.encode({ ts = ARGV[1], type = 'accounts.queued', actor = ARGV[2],
+    wave = ARGV[3], detail = { count = created, accounts = queued } }))
+end
 return out
 `;
