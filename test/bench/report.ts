@@ -99,6 +99,7 @@ export function buildReport(input: {
   const baseline = {
     addBulkPerSec: med('baseline', 'bullmq', 'addBulkPerSec'), noopPerSec: med('baseline', 'bullmq', 'noopPerSec'), jobs: med('baseline', 'bullmq', 'jobs'),
     concurrency: med('baseline', 'bullmq', 'concurrency'), sendPerSec: med('baseline', 'bullmq', 'sendPerSec'), sendJobs: med('baseline', 'bullmq', 'sendJobs'),
+    sendWorkerCpuUsPerJob: med('baseline', 'bullmq', 'sendWorkerCpuUsPerJob'),
   };
   const ingestOf = (variant: string) => ({
     rows: med('ingest', variant, 'rows'),
@@ -288,7 +289,7 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(`| End to end, notice only, providers at once | ${n0(e('notice-0ms').perSec)} accounts/s | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.notice_vs_noop)} | ${tg(3).target} | ${verdict(tg(3).met)} |`);
   out.push(`| End to end, full path (rotate PIN + code + notice + audit) | ${n0(e('full-0ms').perSec)} accounts/s | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.full_vs_noop)} | ${tg(4).target} | ${verdict(tg(4).met)} |`);
   if (typeof b.sendPerSec === 'number') {
-    out.push(`| Bare BullMQ + one \`twilio\` SDK send per job, no breachwave code (${n0(b.sendJobs)} jobs) — the most the two rows above can reach here | ${n0(b.sendPerSec)} jobs/s | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.send_vs_noop)} | (info) | — |`);
+    out.push(`| Bare BullMQ + one \`twilio\` SDK send per job, no breachwave code (${n0(b.sendJobs)} jobs) — the most the two rows above can reach here | ${n0(b.sendPerSec)} jobs/s (worker CPU ${n0(b.sendWorkerCpuUsPerJob)} µs/job) | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.send_vs_noop)} | (info) | — |`);
     out.push(`| End to end over that bare-send rate: what breachwave itself costs | notice only ${x2(r.ratios.notice_vs_send)}, full path ${x2(r.ratios.full_vs_send)} | bare send ${n0(b.sendPerSec)} jobs/s | — | (info) | — |`);
   }
   const nl = e(`notice-${latencyMs}ms`);

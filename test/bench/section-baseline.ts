@@ -111,10 +111,13 @@ try {
     await addJobs(p.sendJobs, 'wsend');
     // A notice-sized body; the number is a fictional 555-01xx one.
     const body = 'Example Mobile: your account was in a data breach. We reset your PIN. Details and free identity protection: https://example.com/breach Reply STOP to opt out.';
+    const cpu0 = process.cpuUsage();
     const sendMs = await processJobs(p.sendJobs, async () => {
       await client.messages.create({ to: '+12025550123', from: '+15005550006', body });
     });
-    send = { sendJobs: p.sendJobs, sendMs: round(sendMs), sendPerSec: round((p.sendJobs / sendMs) * 1000) };
+    const cpu = process.cpuUsage(cpu0);
+    // This process's CPU per job: BullMQ and the SDK call, the part a notifier process would pay.
+    send = { sendJobs: p.sendJobs, sendMs: round(sendMs), sendPerSec: round((p.sendJobs / sendMs) * 1000), sendWorkerCpuUsPerJob: round((cpu.user + cpu.system) / p.sendJobs) };
   }
   emit({
     jobs: p.jobs,
