@@ -333,8 +333,8 @@ export function renderMarkdown(r: BenchReport): string {
     out.push(`#### Notice-path ledger traffic alone (claim, read record, record send, release), concurrency ${String(s.concurrency)}`, '');
     out.push('| ledger | round trips/account | accounts/s | Redis CPU µs/account (INFO cpu) | scripts+commands µs/account (commandstats) | client CPU µs/account | ledger bytes/account when done |', '|---|---|---|---|---|---|---|');
     for (const [name, label] of [
-      ['reference', 'reference (pre-optimisation scripts)'], ['current', 'current, called as the notifier does today'], ['folded', 'current, claim+read and send+release folded'],
-      ['current-autopipeline', 'current, client with `enableAutoPipelining`'], ['folded-autopipeline', 'folded, client with `enableAutoPipelining`'],
+      ['reference', 'reference (pre-optimisation scripts)'], ['current', 'current scripts, four separate calls'], ['folded', 'current, claim+read and send+release folded (as the notifier calls it)'],
+      ['current-autopipeline', 'current, client with `enableAutoPipelining`'], ['folded-autopipeline', 'folded, client with `enableAutoPipelining` (as the notifier runs it)'],
     ] as const) {
       if (typeof lr[name]?.perSec !== 'number') continue;
       const l = lr[name] ?? {};
