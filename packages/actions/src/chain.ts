@@ -66,9 +66,10 @@ export type StepOutcome = { readonly status: 'done'; readonly next?: ActionName 
 /**
  * Runs one non-notify action step with the ledger's exactly-once rules: claim (pending|claimed →
  * claimed), run `step` — which must itself be idempotent for a re-claim (e.g. a deterministic
- * rotation id) — record done, and queue the next action. With `withAccount`, the step is given the
- * account's sealed record, read by the claim itself (one round trip, not two). Transient failures go back to pending and
- * retry with backoff; permanent ones (or the last attempt) fail the action and skip its dependents.
+ * rotation id) — record done, and queue the next action. With `withAccount`, the step is given
+ * the account's sealed record, read by the claim itself (one round trip, not two). Transient
+ * failures go back to pending and retry with backoff; permanent ones (or the last attempt) fail
+ * the action and skip its dependents.
  */
 export async function runStep(deps: RunStepDeps, action: ActionName, job: ActionJobView,
   step: (ctx: { waveId: string; accountId: string; entry: ActionEntry; reclaimed: boolean; log: Logger; account?: AccountRecord }) => Promise<StepResult>,
