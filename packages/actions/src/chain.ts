@@ -1,5 +1,5 @@
 import { ACTIONS, BreachwaveError, toBreachwaveError, type ActionName, type ErrorCode } from '@breachwave/domain';
-import { parseActionJob } from '@breachwave/jobs';
+import { backoffDelay, parseActionJob } from '@breachwave/jobs';
 import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 import { childOnDemand, type Logger } from '@breachwave/logging';
 import { PermanentActionError, type ActionJobView, type ActionQueues } from './worker.js';
@@ -59,6 +59,8 @@ export interface RunStepDeps {
   readonly queues: ActionQueues;
   readonly log: Logger;
   readonly actor: string;
+  /** Throttled answers tolerated per step before they start spending attempts. Default 50. */
+  readonly maxThrottles?: number;
 }
 
 export type StepOutcome = { readonly status: 'done'; readonly next?: ActionName } | { readonly status: 'already-finished'; readonly state: string };
@@ -68,7 +70,8 @@ export type StepOutcome = { readonly status: 'done'; readonly next?: ActionName 
  * claimed), run `step` — which must itself be idempotent for a re-claim (e.g. a deterministic
  * rotation id) — record done, and queue the next action. With `withAccount`, the step is given
  * the account's sealed record, read by the claim itself (one round trip, not two). Transient
- * failures go back to pending and retry with backoff; permanent ones (or the last attempt) fail
+ * failures go back to pending and retry with backoff; throttled ones go back to pending and wait
+ * without spending an attempt (up to `maxThrottles`); permanent ones (or the last attempt) fail
  * the action and skip its dependents.
  */
 export async function runStep(deps: RunStepDeps, action: ActionName, job: ActionJobView,
@@ -106,6 +109,16 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
     if (raw instanceof PermanentActionError) throw raw;
     const error = toBreachwaveError(raw, 'BW_SMS_NETWORK');
     if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, `unexpected error in ${action}`);
+    const throttles = claim.entry?.thr ?? 0;
+    if (error.kind === 'throttled' && throttles < (deps.maxThrottles ?? 50)) {
+      // The system of record asked us to slow down (HTTP 429): nothing was applied, so it is
+      // always safe to retry, and it must not eat the attempts kept for real failures. The job
+      // waits, growing with each throttle, without failing.
+      await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: throttles + 1 },
+        event: `${action}.throttled`, detail: { code: error.code }, counters: { [`${action}:throttled`]: 1 } });
+      log.debug({ errorCode: error.code, throttles: throttles + 1 }, `${action} throttled; waiting`);
+      return job.defer(backoffDelay(throttles + 1, 1000, 60_000));
+    }
     const permanent = error.kind === 'permanent' || error.kind === 'invalid-input' || job.attemptsMade + 1 >= job.attempts;
     if (permanent) {
       await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code }, event: `${action}.failed`,

@@ -170,6 +170,46 @@ describe('rotate-pin processor', () => {
     assert.equal(await queues.queueFor('notify').getJob(`notify.${w.waveId}.${gone}`), undefined);
   });
 
+  it('a throttled store (429) makes the rotation wait without spending attempts, even the last one, up to maxThrottles', async () => {
+    const id = randomBytes(2).toString('hex');
+    const [slow, stuck] = [`S-${id}`, `X-${id}`];
+    const w = await createRotationWave(redis, prefix, 'sms-temporary', [{ accountId: slow, phone: '+13125550193' }, { accountId: stuck, phone: '+13125550192' }]);
+    const throttled: PinStore = { name: 'bss', apply: async () => { throw new BreachwaveError('BW_PIN_STORE_THROTTLED', { providerCode: '429' }); } };
+    class Waited extends Error {}
+    const delays: number[] = [];
+    // The last attempt of eight: a failure here would fail the account for good.
+    const lastAttempt = (accountId: string): ActionJobView => ({
+      ...job(w, accountId, 7),
+      defer: async (ms: number): Promise<never> => {
+        delays.push(ms);
+        throw new Waited();
+      },
+    });
+
+    await assert.rejects(processorFor(w, throttled)(lastAttempt(slow)), Waited);
+    await assert.rejects(processorFor(w, throttled)(lastAttempt(slow)), Waited);
+    const waiting = await w.ledger.get(w.waveId, slow);
+    assert.equal(waiting?.['rotate-pin']?.s, 'pending', 'not failed: it waits');
+    assert.equal(waiting?.['rotate-pin']?.thr, 2);
+    assert.equal(waiting?.['rotate-pin']?.err, 'BW_PIN_STORE_THROTTLED');
+    assert.equal(waiting?.notify?.s, 'pending', 'its notice still waits for the rotation');
+    const [first, second] = delays;
+    assert.ok(first !== undefined && first >= 500 && first <= 1000, `first wait ${String(first)} ms`);
+    assert.ok(second !== undefined && second >= 1000 && second <= 2000, `the wait grows: ${String(second)} ms`);
+    const throttles = (await auditRecords(redis, prefix)).filter((x) => x.r.type === 'rotate-pin.throttled' && x.r.account === slow);
+    assert.equal(throttles.length, 2, 'each throttle is in the audit trail');
+    assert.equal((await processorFor(w)(job(w, slow, 7))).status, 'done', 'once the store answers, the rotation is applied');
+    await assertStoredEqualsHeld(w, slow);
+
+    // Past maxThrottles a throttle is an ordinary failure: on the last attempt, the account fails.
+    const capped = processorFor(w, throttled, { maxThrottles: 1 });
+    await assert.rejects(capped(lastAttempt(stuck)), Waited);
+    await assert.rejects(capped(lastAttempt(stuck)), (e: unknown) => e instanceof PermanentActionError && e.error.code === 'BW_PIN_STORE_THROTTLED');
+    const failed = await w.ledger.get(w.waveId, stuck);
+    assert.equal(failed?.['rotate-pin']?.s, 'failed');
+    assert.equal(failed?.notify?.s, 'skipped');
+  });
+
   it('never draws the account\'s current PIN or its phone digits, and honours the configured length', async () => {
     const accountId = `P-${randomBytes(3).toString('hex')}`;
     const first = await createRotationWave(redis, prefix, 'none', [{ accountId, phone: '+13125550194' }]);

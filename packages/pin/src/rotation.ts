@@ -26,6 +26,8 @@ export interface PinRotationDeps {
   readonly random?: RandomInt;
   /** Audit actor. Default `pin-rotator`. */
   readonly actor?: string;
+  /** Throttled store answers (HTTP 429) tolerated per rotation before they spend attempts. Default 50. */
+  readonly maxThrottles?: number;
 }
 
 /** Ledger fields a rotation records on its `rotate-pin` entry (no secrets). */
@@ -71,7 +73,7 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
 
   return async function processRotation(job: ActionJobView): Promise<StepOutcome> {
     const lastAttempt = job.attemptsMade + 1 >= job.attempts;
-    return runStep({ ledger: deps.ledger, queues: deps.queues, log: deps.log, actor }, 'rotate-pin', job, async ({ waveId, accountId, reclaimed, log, account }) => {
+    return runStep({ ledger: deps.ledger, queues: deps.queues, log: deps.log, actor, ...(deps.maxThrottles !== undefined ? { maxThrottles: deps.maxThrottles } : {}) }, 'rotate-pin', job, async ({ waveId, accountId, reclaimed, log, account }) => {
       try {
         const manifest = await manifestOf(waveId);
         if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
