@@ -52,10 +52,23 @@ CONF
 fi
 
 sock=/run/podman/podman.sock
+# A service started from a checkout that was deleted since still answers pings, but conmon
+# cannot start a container from its vanished working directory ("Failed to get working
+# directory"): stop it and start a new one.
+stale=""
+for pid in $(pgrep -f "podman system service" || true); do
+  case "$(readlink "/proc/$pid/cwd" 2>/dev/null || echo '(deleted)')" in
+    *"(deleted)") log "stopping the Podman API service $pid: its working directory is gone"; kill "$pid" 2>/dev/null || true; stale="$stale $pid" ;;
+  esac
+done
+for pid in $stale; do
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+done
 if ! curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
   log "starting the Podman API service on $sock"
   mkdir -p /run/podman
-  nohup podman system service --time=0 "unix://$sock" >/tmp/podman-service.log 2>&1 &
+  # From / so that it outlives whichever checkout started it.
+  (cd / && nohup podman system service --time=0 "unix://$sock" >/tmp/podman-service.log 2>&1 &)
   for _ in $(seq 1 100); do
     curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
     sleep 0.1
