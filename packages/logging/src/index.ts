@@ -63,5 +63,9 @@ export function childOnDemand(parent: Logger, bindings: Bindings): Logger {
       const value: unknown = Reflect.get(c, prop, c);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(c) : value;
     },
+    // Writes (e.g. `log.level = 'debug'`) go to the child, never to the shared parent.
+    set(_target, prop, value) {
+      return Reflect.set(made(), prop, value);
+    },
   });
 }

@@ -42,4 +42,7 @@ test('childOnDemand: made on the first enabled call, with its bindings; disabled
   assert.equal(second?.step, 2);
   assert.equal(log.isLevelEnabled('debug'), false, 'other members come from the child');
   assert.equal(log.bindings().account, 'A-1');
+  log.level = 'debug';
+  assert.equal(log.isLevelEnabled('debug'), true, 'a level set through it is the child\'s');
+  assert.equal(parent.isLevelEnabled('debug'), false, 'the shared parent keeps its level');
 });
