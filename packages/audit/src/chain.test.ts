@@ -66,11 +66,22 @@ test('the hash covers every field but itself, and key order does not matter', ()
   assert.notEqual(hashAuditLine(tampered), line.hash);
 });
 
+test('the chain hash is the published formula: a fixed line has a fixed hash (files written before stay verifiable)', () => {
+  const line = chainAuditLine({ ts: '2026-11-30T14:12:59.727Z', type: 'notify.done', actor: 'notifier', wave: 'w1', account: 'ACCT-1',
+    detail: { providerId: 'SM1', list: [2, { b: 1, a: undefined }, 'x'], n: null } }, 7, '1796047979727-0', GENESIS_HASH);
+  assert.equal(line.hash, 'ba562d318c37ec0ae1453542d2f3fb4dabbf675eff6f1cd56fccba4c8a22cc37');
+  assert.equal(hashAuditLine(line), line.hash, 'the hash field itself is left out');
+  assert.equal(canonicalJson([1, undefined, { z: 1, a: [] }]), '[1,null,{"a":[],"z":1}]');
+});
+
 test('stream ids compare numerically, not as strings', () => {
   assert.equal(compareStreamIds('9-0', '10-0'), -1);
   assert.equal(compareStreamIds('10-2', '10-10'), -1);
   assert.equal(compareStreamIds('10-10', '10-10'), 0);
   assert.equal(compareStreamIds('18446744073709551615-1', '18446744073709551615-0'), 1);
+  assert.equal(compareStreamIds('18446744073709551616-0', '18446744073709551615-9'), 1);
+  assert.equal(compareStreamIds('010-0', '9-0'), 1, 'leading zeros do not count');
+  assert.equal(compareStreamIds('0-0', '00-0'), 0);
 });
 
 test('a clean chain over several files verifies, in file-name order whatever the argument order', async () => {

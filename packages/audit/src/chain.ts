@@ -29,31 +29,42 @@ export function canonicalJson(value: unknown): string {
     // JSON.stringify(undefined) is undefined; inside arrays JSON writes null, so do the same.
     return s === undefined ? 'null' : s;
   }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  // Built as a string, not an object: an own `__proto__` key (legal in parsed JSON) must survive.
-  const parts: string[] = [];
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
+  return canonicalObject(value as Record<string, unknown>, undefined);
+}
+
+/**
+ * An object's canonical JSON, leaving out the key `skip` (the line's own `hash`). Built as a
+ * string, not an object: an own `__proto__` key (legal in parsed JSON) must survive.
+ */
+function canonicalObject(obj: Record<string, unknown>, skip: string | undefined): string {
+  let out = '{';
+  let first = true;
   for (const key of Object.keys(obj).sort()) {
+    if (key === skip) continue;
     const v = obj[key];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(v)}`);
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    first = false;
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
 }
 
 /** The chain hash of a line: `sha256hex(prev + '\n' + canonicalJson(line without hash))`. */
 export function hashAuditLine(line: { readonly prev: string }): string {
-  const rest: Record<string, unknown> = { ...line };
-  delete rest.hash;
-  return createHash('sha256').update(`${line.prev}\n${canonicalJson(rest)}`).digest('hex');
+  return createHash('sha256').update(`${line.prev}\n${canonicalObject(line as unknown as Record<string, unknown>, 'hash')}`).digest('hex');
 }
 
 /** Builds the chained line for `record` (fields are copied as given, chain fields appended). */
 export function chainAuditLine(record: Readonly<Record<string, unknown>>, seq: number, streamId: string, prev: string): AuditLine {
   const { ts, type, ...rest } = record;
-  const unhashed = { seq, ts, type, ...rest, streamId, prev };
-  const hash = hashAuditLine(unhashed);
-  return { ...unhashed, hash } as unknown as AuditLine;
+  const line: Record<string, unknown> = { seq, ts, type, ...rest, streamId, prev };
+  line.hash = hashAuditLine(line as { prev: string });
+  return line as unknown as AuditLine;
 }
 
 const STREAM_ID = /^(\d+)-(\d+)$/;
@@ -68,9 +79,13 @@ export function compareStreamIds(a: string, b: string): number {
   const ma = STREAM_ID.exec(a);
   const mb = STREAM_ID.exec(b);
   if (!ma || !mb) throw new TypeError(`not a stream id: ${ma ? b : a}`);
-  const [ams, aseq] = [BigInt(ma[1] ?? '0'), BigInt(ma[2] ?? '0')];
-  const [bms, bseq] = [BigInt(mb[1] ?? '0'), BigInt(mb[2] ?? '0')];
-  if (ams !== bms) return ams < bms ? -1 : 1;
-  if (aseq !== bseq) return aseq < bseq ? -1 : 1;
-  return 0;
+  return compareDigits(ma[1] ?? '0', mb[1] ?? '0') || compareDigits(ma[2] ?? '0', mb[2] ?? '0');
+}
+
+/** Orders two non-negative decimal integers of any length, without converting them. */
+function compareDigits(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, '');
+  const y = b.replace(/^0+(?=\d)/, '');
+  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
