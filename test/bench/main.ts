@@ -32,8 +32,34 @@ import { BENCH_DIR, ROOT, findRedis, round, runChild, startRedisMemorySampler, t
 import { summarizeProfiles } from './profile.js';
 import { buildReport, renderMarkdown, updateDocs, type BenchReport, type RunRecord } from './report.js';
 
+const USAGE = `pnpm bench — breachwave's benchmark, every figure beside a baseline measured in the same run.
+
+  pnpm bench [options]
+  pnpm bench --from bench-results/<stamp>.json [--update-docs]   re-render a saved run
+
+Options:
+  --rows N          rows in the ingest file and the Redis wave (default 1,000,000)
+  --runs K          runs per section; medians are reported (default 3)
+  --jobs N          jobs in the bare BullMQ baseline (default 50,000)
+  --send-jobs N     jobs in the bare-send baseline, one real twilio SDK call each (default 10,000; 0 skips it)
+  --accounts N      accounts per end-to-end run, providers answering at once (default 20,000)
+  --latency-accounts N  accounts per end-to-end run with provider latency (default 5,000)
+  --latency MS      the provider latency of those runs (default 100)
+  --concurrency N   jobs in flight per worker (default 50)
+  --only a,b        sections: baseline, ingest, micro, ledger, e2e, pacing, pin, wave
+  --wave-runs N     Redis-wave runs (default 1; 0 skips it)
+  --log-level L     log level of the services under test (default info)
+  --profile         keep CPU profiles of the ingest and every end-to-end service
+  --json            stdout: one JSON object (ratios, rss_mb, redis_mb, pin_ms, …); the table goes to stderr
+  --smoke           tiny sizes, seconds; figures are not meaningful (what CI runs)
+  --out DIR         where results go (default bench-results/)
+  --update-docs     rewrite the generated part of docs/PERFORMANCE.md from this run
+Redis: REDIS_URL, else a fresh container (testcontainers), else 127.0.0.1:6379.
+`;
+
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h', default: false },
     json: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
     rows: { type: 'string' },
@@ -54,6 +80,11 @@ const { values } = parseArgs({
   },
   strict: true,
 });
+
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 // `--from FILE`: no measuring — re-render a saved run (and with --update-docs, the docs) from its JSON.
 if (values.from) {
