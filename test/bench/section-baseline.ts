@@ -116,6 +116,12 @@ try {
       await client.messages.create({ to: '+12025550123', from: '+15005550006', body });
     });
     const cpu = process.cpuUsage(cpu0);
+    // The rate counts only if every call reached the server (it reports what it received on stop).
+    const server = sinks;
+    sinks = undefined;
+    await server.stop();
+    const received = (server.results[1] as { sms?: number } | undefined)?.sms ?? -1;
+    if (received !== p.sendJobs) throw new Error(`bare send: the loopback server received ${received} messages for ${p.sendJobs} jobs`);
     // This process's CPU per job: BullMQ and the SDK call, the part a notifier process would pay.
     send = { sendJobs: p.sendJobs, sendMs: round(sendMs), sendPerSec: round((p.sendJobs / sendMs) * 1000), sendWorkerCpuUsPerJob: round((cpu.user + cpu.system) / p.sendJobs) };
   }
