@@ -63,6 +63,24 @@ export interface RunStepDeps {
   readonly maxThrottles?: number;
 }
 
+/** What a step is given. */
+export interface StepContext {
+  readonly waveId: string;
+  readonly accountId: string;
+  readonly entry: ActionEntry;
+  /** A previous attempt claimed the step and recorded no outcome (it died mid-step). */
+  readonly reclaimed: boolean;
+  readonly log: Logger;
+  /** The account's sealed record, when runStep was asked for it (`withAccount`). */
+  readonly account?: AccountRecord;
+  /**
+   * Whether runStep will fail the action for good if the step throws `err` (rather than retry it
+   * or wait out a throttle): a step that must clean up only when nothing will come after (a held
+   * PIN) asks this instead of guessing.
+   */
+  failsForGood(err: unknown): boolean;
+}
+
 export type StepOutcome = { readonly status: 'done'; readonly next?: ActionName } | { readonly status: 'already-finished'; readonly state: string };
 
 /**
@@ -75,7 +93,7 @@ export type StepOutcome = { readonly status: 'done'; readonly next?: ActionName 
  * the action and skip its dependents.
  */
 export async function runStep(deps: RunStepDeps, action: ActionName, job: ActionJobView,
-  step: (ctx: { waveId: string; accountId: string; entry: ActionEntry; reclaimed: boolean; log: Logger; account?: AccountRecord }) => Promise<StepResult>,
+  step: (ctx: StepContext) => Promise<StepResult>,
   options: { readonly withAccount?: boolean } = {}): Promise<StepOutcome> {
   let ref;
   try {
@@ -98,19 +116,26 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
     if (claim.previous === 'done') await advance(deps, waveId, accountId, action);
     return { status: 'already-finished', state: claim.previous ?? 'unknown' };
   }
+  const throttles = claim.entry?.thr ?? 0;
+  /** What becomes of the step after `error`: wait out a throttle, retry later, or fail for good. */
+  const fate = (error: BreachwaveError): 'wait' | 'retry' | 'fail' =>
+    error.kind === 'throttled' && throttles < (deps.maxThrottles ?? 50) ? 'wait'
+      : error.kind === 'permanent' || error.kind === 'invalid-input' || job.attemptsMade + 1 >= job.attempts ? 'fail'
+        : 'retry';
+  const asError = (raw: unknown): BreachwaveError => toBreachwaveError(raw, 'BW_SMS_NETWORK');
   try {
     const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log,
-      ...(claim.account ? { account: claim.account } : {}) });
+      ...(claim.account ? { account: claim.account } : {}), failsForGood: (err) => fate(asError(err)) === 'fail' });
     const done = await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ...result.patch, err: false }, event: `${action}.done`,
       ...(result.detail ? { detail: result.detail } : {}), ...(result.counters ? { counters: result.counters } : {}) });
     const next = await advance(deps, waveId, accountId, action, done.all);
     return next ? { status: 'done', next } : { status: 'done' };
   } catch (raw) {
     if (raw instanceof PermanentActionError) throw raw;
-    const error = toBreachwaveError(raw, 'BW_SMS_NETWORK');
+    const error = asError(raw);
     if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, `unexpected error in ${action}`);
-    const throttles = claim.entry?.thr ?? 0;
-    if (error.kind === 'throttled' && throttles < (deps.maxThrottles ?? 50)) {
+    const next = fate(error);
+    if (next === 'wait') {
       // The system of record asked us to slow down (HTTP 429): nothing was applied, so it is
       // always safe to retry, and it must not eat the attempts kept for real failures. The job
       // waits, growing with each throttle, without failing.
@@ -119,8 +144,7 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
       log.debug({ errorCode: error.code, throttles: throttles + 1 }, `${action} throttled; waiting`);
       return job.defer(backoffDelay(throttles + 1, 1000, 60_000));
     }
-    const permanent = error.kind === 'permanent' || error.kind === 'invalid-input' || job.attemptsMade + 1 >= job.attempts;
-    if (permanent) {
+    if (next === 'fail') {
       await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code }, event: `${action}.failed`,
         detail: { code: error.code, kind: error.kind }, counters: { [`${action}:error:${error.code}`]: 1 } });
       await skipDependents(deps.ledger, waveId, accountId, action, error.code, deps.actor);

@@ -187,6 +187,8 @@ describe('rotate-pin processor', () => {
     });
 
     await assert.rejects(processorFor(w, throttled)(lastAttempt(slow)), Waited);
+    const held = await hold.open(w.waveId, slow);
+    assert.ok(held, 'the held PIN is kept while the rotation waits');
     await assert.rejects(processorFor(w, throttled)(lastAttempt(slow)), Waited);
     const waiting = await w.ledger.get(w.waveId, slow);
     assert.equal(waiting?.['rotate-pin']?.s, 'pending', 'not failed: it waits');
@@ -199,7 +201,7 @@ describe('rotate-pin processor', () => {
     const throttles = (await auditRecords(redis, prefix)).filter((x) => x.r.type === 'rotate-pin.throttled' && x.r.account === slow);
     assert.equal(throttles.length, 2, 'each throttle is in the audit trail');
     assert.equal((await processorFor(w)(job(w, slow, 7))).status, 'done', 'once the store answers, the rotation is applied');
-    await assertStoredEqualsHeld(w, slow);
+    assert.equal(await assertStoredEqualsHeld(w, slow), held, 'with the PIN held since the first try');
 
     // Past maxThrottles a throttle is an ordinary failure: on the last attempt, the account fails.
     const capped = processorFor(w, throttled, { maxThrottles: 1 });
@@ -208,6 +210,7 @@ describe('rotate-pin processor', () => {
     const failed = await w.ledger.get(w.waveId, stuck);
     assert.equal(failed?.['rotate-pin']?.s, 'failed');
     assert.equal(failed?.notify?.s, 'skipped');
+    assert.equal(await hold.open(w.waveId, stuck), undefined, 'failed for good: the held PIN is wiped');
   });
 
   it('never draws the account\'s current PIN or its phone digits, and honours the configured length', async () => {

@@ -1,5 +1,5 @@
 import {
-  BreachwaveError, DEFAULT_PIN_POLICY, generatePin, isBreachwaveError, rotationIdOf,
+  BreachwaveError, DEFAULT_PIN_POLICY, generatePin, rotationIdOf,
   type PinApplyResult, type PinDelivery, type PinPolicy, type PinStore, type RandomInt, type WaveManifest,
 } from '@breachwave/domain';
 import { runStep, type ActionJobView, type ActionQueues, type StepOutcome } from '@breachwave/actions';
@@ -72,8 +72,7 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
   };
 
   return async function processRotation(job: ActionJobView): Promise<StepOutcome> {
-    const lastAttempt = job.attemptsMade + 1 >= job.attempts;
-    return runStep({ ledger: deps.ledger, queues: deps.queues, log: deps.log, actor, ...(deps.maxThrottles !== undefined ? { maxThrottles: deps.maxThrottles } : {}) }, 'rotate-pin', job, async ({ waveId, accountId, reclaimed, log, account }) => {
+    return runStep({ ledger: deps.ledger, queues: deps.queues, log: deps.log, actor, ...(deps.maxThrottles !== undefined ? { maxThrottles: deps.maxThrottles } : {}) }, 'rotate-pin', job, async ({ waveId, accountId, reclaimed, log, account, failsForGood }) => {
       try {
         const manifest = await manifestOf(waveId);
         if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
@@ -101,9 +100,9 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
           counters: { [`rotate-pin:outcome:${result.outcome}`]: 1, [`rotate-pin:delivery:${delivery}`]: 1 },
         };
       } catch (err) {
-        // runStep fails the action for good on these: no notice will carry the held PIN.
-        const kind = isBreachwaveError(err) ? err.kind : 'transient';
-        if (kind === 'permanent' || kind === 'invalid-input' || lastAttempt) await deps.hold.wipe(waveId, accountId);
+        // Failed for good: no notice will carry the held PIN. A retry or a throttle keeps it, so
+        // the next try applies the same PIN (the store may have applied it before failing).
+        if (failsForGood(err)) await deps.hold.wipe(waveId, accountId);
         throw err;
       }
     }, { withAccount: true });
