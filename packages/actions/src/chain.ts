@@ -2,6 +2,7 @@ import { ACTIONS, BreachwaveError, toBreachwaveError, type ActionName, type Erro
 import { backoffDelay, parseActionJob } from '@breachwave/jobs';
 import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 import { childOnDemand, type Logger } from '@breachwave/logging';
+import { errorFate } from './fate.js';
 import { PermanentActionError, type ActionJobView, type ActionQueues } from './worker.js';
 
 /** The account's actions in execution order (rotate → code → notify). */
@@ -59,7 +60,7 @@ export interface RunStepDeps {
   readonly queues: ActionQueues;
   readonly log: Logger;
   readonly actor: string;
-  /** Throttled answers tolerated per step before they start spending attempts. Default 50. */
+  /** Throttled answers tolerated per step before they start spending attempts. Default 50 (`DEFAULT_MAX_THROTTLES`). */
   readonly maxThrottles?: number;
 }
 
@@ -117,11 +118,7 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
     return { status: 'already-finished', state: claim.previous ?? 'unknown' };
   }
   const throttles = claim.entry?.thr ?? 0;
-  /** What becomes of the step after `error`: wait out a throttle, retry later, or fail for good. */
-  const fate = (error: BreachwaveError): 'wait' | 'retry' | 'fail' =>
-    error.kind === 'throttled' && throttles < (deps.maxThrottles ?? 50) ? 'wait'
-      : error.kind === 'permanent' || error.kind === 'invalid-input' || job.attemptsMade + 1 >= job.attempts ? 'fail'
-        : 'retry';
+  const fate = (error: BreachwaveError) => errorFate(error, job, throttles, deps.maxThrottles);
   const asError = (raw: unknown): BreachwaveError => toBreachwaveError(raw, 'BW_SMS_NETWORK');
   try {
     const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log,
@@ -136,9 +133,7 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
     if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, `unexpected error in ${action}`);
     const next = fate(error);
     if (next === 'wait') {
-      // The system of record asked us to slow down (HTTP 429): nothing was applied, so it is
-      // always safe to retry, and it must not eat the attempts kept for real failures. The job
-      // waits, growing with each throttle, without failing.
+      // Nothing was applied (HTTP 429): the job waits, longer with each throttle, without failing.
       await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: throttles + 1 },
         event: `${action}.throttled`, detail: { code: error.code }, counters: { [`${action}:throttled`]: 1 } });
       log.debug({ errorCode: error.code, throttles: throttles + 1 }, `${action} throttled; waiting`);

@@ -1,2 +1,3 @@
 export * from './worker.js';
 export * from './chain.js';
+export * from './fate.js';

@@ -11,7 +11,7 @@ import { createActionQueues, createActionWorker } from '@breachwave/actions';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
 import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { createNoticeProcessor } from './processor.js';
+import { createNoticeProcessor, type NoticeProcessorDeps } from './processor.js';
 
 let server: TestRedis;
 let redis: Redis;
@@ -33,7 +33,7 @@ after(async () => {
 const envelope = createEnvelope([{ id: 'k1', key: randomBytes(32) }]);
 
 /** A wave with accounts in the ledger and their sealed records, a worker running the real processor. */
-async function setup(accounts: { id: string; phone?: string; email?: string }[]) {
+async function setup(accounts: { id: string; phone?: string; email?: string }[], options: Pick<NoticeProcessorDeps, 'maxThrottles'> = {}) {
   const prefix = `n${randomBytes(3).toString('hex')}`;
   const ledger: Ledger = createLedger({ redis, prefix });
   const waveId = 'w1';
@@ -46,7 +46,7 @@ async function setup(accounts: { id: string; phone?: string; email?: string }[])
   await ledger.initAccounts(waveId, 'test', accounts.map((a) => ({ accountId: a.id, actions: ['notify'] })));
   const sms = createTwilioSmsSender({ client: createTwilioClient({ accountSid: twilio.accountSid, authToken: twilio.authToken, baseUrl: twilio.url, timeoutMs: 1000 }), from: '+15005550006' });
   const email = createSmtpEmailSender({ host: '127.0.0.1', port: smtp.port, from: 'n@example.com' });
-  const processor = createNoticeProcessor({ ledger, envelope, sms, email, log: silentLogger() });
+  const processor = createNoticeProcessor({ ledger, envelope, sms, email, log: silentLogger(), ...options });
   const worker = createActionWorker({ action: 'notify', connection: redis, prefix, processor, log: silentLogger(), concurrency: 5 });
   const queues = createActionQueues({ connection: redis, prefix });
   await worker.start();
@@ -142,6 +142,21 @@ test('throttling defers without spending attempts', async () => {
   const e = (await s.ledger.get(s.waveId, 'th'))?.notify;
   assert.equal(e?.thr, 3);
   assert.equal(twilio.messages.filter((m) => m.to === '+12025550131').length, 1);
+  await s.close();
+});
+
+test('throttles past maxThrottles spend attempts, and on the last one the notice fails for good (never left pending)', async () => {
+  twilio.reset();
+  const s = await setup([{ id: 'tx', phone: '+12025550132' }], { maxThrottles: 1 });
+  twilio.inject('throttle', { to: '+12025550132', times: 10 });
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'tx' }, { attempts: 2, ...fast });
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'tx'))?.notify?.s === 'failed', { timeout: 20_000, what: 'failed after its throttles and attempts' });
+  const e = (await s.ledger.get(s.waveId, 'tx'))?.notify;
+  assert.equal(e?.thr, 1, 'one throttle waited out, without an attempt');
+  assert.equal(e?.n, 3, 'then both attempts were spent');
+  assert.equal(e?.err, 'BW_SMS_THROTTLED');
+  assert.equal((await s.ledger.counts(s.waveId))['notify:error:BW_SMS_THROTTLED'], 1, 'counted as a dead letter');
+  assert.equal(twilio.messages.filter((m) => m.to === '+12025550132').length, 0);
   await s.close();
 });
 

@@ -5,7 +5,7 @@ import {
 import { parseActionJob } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
 import { childOnDemand, type Logger } from '@breachwave/logging';
-import { PermanentActionError, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
+import { PermanentActionError, errorFate, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
 import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 
 export type NoticeJob = ActionJobView;
@@ -88,7 +88,7 @@ export interface NoticeProcessorDeps {
    * Default 0 (no callbacks configured).
    */
   readonly fallbackWindowSeconds?: number;
-  /** Throttled answers tolerated per notice before they start spending attempts. Default 50. */
+  /** Throttled answers tolerated per notice before they start spending attempts. Default `DEFAULT_MAX_THROTTLES` (50). */
   readonly maxThrottles?: number;
   readonly random?: () => number;
 }
@@ -303,14 +303,13 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       }
       const error = toBreachwaveError(raw, 'BW_SMS_NETWORK');
       if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, 'unexpected error while sending a notice');
-      const isLastAttempt = job.attemptsMade + 1 >= job.attempts;
-      if (error.kind === 'permanent' || error.kind === 'invalid-input' || (isLastAttempt && error.kind !== 'throttled')) {
+      const fate = errorFate(error, job, prior?.thr ?? 0, deps.maxThrottles);
+      if (fate === 'fail') {
         await finish('failed', error);
         throw new PermanentActionError(error);
       }
-      if (error.kind === 'throttled' && (prior?.thr ?? 0) < (deps.maxThrottles ?? 50)) {
-        // Nothing was processed (20429 / 429 / 421): always safe to retry, and it must not eat the
-        // attempts kept for real failures. The pace policy slows the sender meanwhile.
+      if (fate === 'wait') {
+        // The pace policy slows the sender meanwhile.
         await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: (prior?.thr ?? 0) + 1 },
           event: 'notify.throttled', detail: { code: error.code, channel: channel ?? null }, counters: { 'notify:throttled': 1 } });
         return job.defer(500 + random() * 1500);
