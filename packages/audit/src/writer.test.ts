@@ -161,6 +161,24 @@ test('started, the writer follows the stream by itself and close() returns promp
   });
 });
 
+test('woken by new entries, the writer lets more gather for lingerMs, so they share one batch (one fsync, one ack)', async () => {
+  await withCtx(async (c) => {
+    const batches: number[] = [];
+    const w = c.writer({ lingerMs: 1000, blockMs: 30_000, beforeAck: (ids) => void batches.push(ids.length) });
+    // A first entry, written by the start-up drain: after it the writer only reads when woken.
+    await c.add(1);
+    await w.start();
+    await waitFor(async () => (await readLines(c.dir)).length === 1, { what: 'the first line' });
+    const t0 = Date.now();
+    await c.add(1, 2);
+    await c.add(4, 3);
+    await waitFor(async () => (await readLines(c.dir)).length === 6, { what: '6 audit lines' });
+    assert.deepEqual(batches, [1, 5], 'the wake-up entry and the four after it in one batch');
+    assert.ok(Date.now() - t0 >= 1000, 'read no sooner than lingerMs after the wake-up');
+    await assertChain(c.dir, 6);
+  });
+});
+
 test('editing a line fails verification at that line; deleting one fails at the line after', async () => {
   await withCtx(async (c) => {
     const w = c.writer();

@@ -166,8 +166,7 @@ class StreamAuditWriter implements AuditWriter {
     this.consumer = o.consumer ?? 'audit-writer';
     this.batchSize = positiveInt(o.batchSize ?? 500, 'batchSize');
     this.blockMs = positiveInt(o.blockMs ?? 5000, 'blockMs');
-    this.lingerMs = o.lingerMs ?? 20;
-    if (!Number.isInteger(this.lingerMs) || this.lingerMs < 0) throw new Error(`lingerMs must be a non-negative integer, got ${String(o.lingerMs)}`);
+    this.lingerMs = nonNegativeInt(o.lingerMs ?? 20, 'lingerMs');
     this.maxLines = positiveInt(o.maxLinesPerFile ?? 1_000_000, 'maxLinesPerFile');
     this.closeTimeoutMs = o.closeTimeoutMs ?? 10_000;
     this.beforeAck = o.beforeAck;
@@ -541,6 +540,11 @@ class StreamAuditWriter implements AuditWriter {
 
 function positiveInt(n: number, name: string): number {
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+function nonNegativeInt(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer, got ${n}`);
   return n;
 }
 
