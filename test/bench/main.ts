@@ -1,8 +1,7 @@
 /**
  * `pnpm bench` — breachwave's benchmark, with its baseline measured in the same run.
  *
- *   pnpm bench [--rows N] [--runs K] [--send-jobs N] [--json] [--smoke] [--only a,b] [--profile] [--update-docs]
- *   pnpm bench --from bench-results/<stamp>.json [--update-docs]     (re-render a saved run)
+ * Options: `pnpm bench --help` (USAGE below); `--from bench-results/<stamp>.json` re-renders a saved run.
  *
  * Every section runs in its own process (RSS is then the process's own) against one Redis:
  * `REDIS_URL`, else a container (testcontainers), else 127.0.0.1:6379 — see `findRedis`.

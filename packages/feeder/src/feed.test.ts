@@ -96,10 +96,9 @@ async function assertFullyFed(s: Setup, skippedIds: ReadonlySet<string> = new Se
   assert.equal(audited.length, stats.accepted, 'every account is in an accounts.queued audit record');
   assert.equal(new Set(audited).size, stats.accepted, '... exactly once');
   assert.equal(queued.reduce((n, r) => n + (r.detail?.count ?? 0), 0), stats.accepted, 'the records count their accounts');
-  for (const r of queued) {
-    for (const [plan, ids] of Object.entries(r.detail?.accounts ?? {})) {
-      for (const id of ids) assert.equal(plan, planActions((s.spool.find((e) => e.accountId === id) as (typeof s.spool)[number]).record, manifest).join(','), `${id} under its plan`);
-    }
+  const planOf = new Map(s.spool.map((e) => [e.accountId, planActions(e.record, manifest).join(',')]));
+  for (const [plan, ids] of queued.flatMap((r) => Object.entries(r.detail?.accounts ?? {}))) {
+    for (const id of ids) assert.equal(plan, planOf.get(id), `${id} under its plan`);
   }
   const info = await s.ledger.getWave(waveId);
   assert.equal(info.status, 'fed');
