@@ -64,16 +64,18 @@ done
 for pid in $stale; do
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 done
-if ! curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+if ! curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
   log "starting the Podman API service on $sock"
   mkdir -p /run/podman
-  # From / so that it outlives whichever checkout started it.
-  (cd / && nohup podman system service --time=0 "unix://$sock" >/tmp/podman-service.log 2>&1 &)
+  # From / so that it outlives whichever checkout started it, in its own session, and with
+  # every descriptor of the whole background job redirected: anything left holding this
+  # script's stdout would keep `eval "$(scripts/container-runtime.sh)"` waiting for ever.
+  (cd / && exec setsid nohup podman system service --time=0 "unix://$sock") </dev/null >/tmp/podman-service.log 2>&1 &
   for _ in $(seq 1 100); do
-    curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
+    curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
     sleep 0.1
   done
-  curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 || { log "Podman API did not answer; see /tmp/podman-service.log"; exit 1; }
+  curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 || { log "Podman API did not answer; see /tmp/podman-service.log"; exit 1; }
 fi
 
 if ! podman image exists "$image"; then
