@@ -32,9 +32,9 @@ const serial = files.filter((f) => f.endsWith('.serial.test.ts'));
 const parallel = files.filter((f) => !f.endsWith('.serial.test.ts'));
 const concurrency = process.env.BW_TEST_CONCURRENCY ?? '2';
 // A hang must fail the run, never stall it: one test may take at most 5 minutes (the slowest takes
-// well under one), and each of the two runs at most 30 minutes (the whole suite takes about three).
+// well under one), and each of the two runs at most 20 minutes (the whole suite takes about three).
 const testTimeoutMs = Number(process.env.BW_TEST_TIMEOUT_MS ?? 300_000);
-const runTimeoutMs = Number(process.env.BW_TEST_RUN_TIMEOUT_MS ?? 1_800_000);
+const runTimeoutMs = Number(process.env.BW_TEST_RUN_TIMEOUT_MS ?? 1_200_000);
 const run = (list, n) => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${n}`, `--test-timeout=${testTimeoutMs}`, '--test-reporter=spec', ...list], { stdio: 'inherit', cwd: root, timeout: runTimeoutMs, killSignal: 'SIGKILL' });
   if (r.error) console.error(`test run stopped: ${r.error.message} (limit ${runTimeoutMs} ms, BW_TEST_RUN_TIMEOUT_MS)`);
