@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the node:test suites through tsx. Node 20's --test takes no globs, so files are found here.
-//   node scripts/run-tests.mjs [DIR…] [--unit]   (--unit: skip test/ end-to-end suites)
+//   node scripts/run-tests.mjs [DIR|FILE…] [--unit]   (--unit: skip test/ end-to-end suites)
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -20,7 +20,7 @@ const walk = (dir) => {
     else if (name.endsWith('.test.ts')) files.push(p);
   }
 };
-for (const s of starts) walk(s);
+for (const s of starts) if (statSync(s).isDirectory()) walk(s); else files.push(s);
 files.sort();
 if (files.length === 0) {
   console.error('no test files found under', starts.map((s) => relative(root, s)).join(', '));
