@@ -17,6 +17,14 @@ export function auditHeadKey(prefix: string): string {
   return `${prefix}:audit:head`;
 }
 
+/**
+ * Key of the audit writer's lease (`${prefix}:audit:writer`): it holds the running writer's
+ * `host:pid#uuid`. Only the holder writes the chain; a second writer stands by until it is free.
+ */
+export function auditWriterLeaseKey(prefix: string): string {
+  return `${prefix}:audit:writer`;
+}
+
 /** Reads the recorded chain head; undefined when none was recorded or it is unreadable. */
 export async function readAuditHead(redis: Redis, prefix: string): Promise<AuditHead | undefined> {
   const raw = await redis.get(auditHeadKey(prefix));

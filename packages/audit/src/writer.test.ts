@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startRedis, waitFor, type TestRedis } from '@breachwave/testkit';
 import {
-  GENESIS_HASH, appendAuditRecord, auditStreamKey, createAuditWriter, listAuditFiles, readAuditHead, verifyAuditFiles,
+  GENESIS_HASH, appendAuditRecord, auditStreamKey, auditWriterLeaseKey, createAuditWriter, listAuditFiles, readAuditHead, verifyAuditFiles,
   type AuditLine, type AuditRecord, type AuditWriter, type AuditWriterOptions,
 } from './index.js';
 
@@ -33,6 +33,8 @@ interface Ctx {
   readonly writers: AuditWriter[];
   writer(extra?: Partial<AuditWriterOptions>): AuditWriter;
   add(n: number, from?: number): Promise<string[]>;
+  /** What the lease of a crashed writer does once its time is up: it lapses. */
+  lapseLease(): Promise<void>;
 }
 
 /** A random key prefix and a temp dir per test; every writer it made is closed afterwards. */
@@ -53,6 +55,9 @@ async function withCtx(fn: (c: Ctx) => Promise<void>): Promise<void> {
       const ids: string[] = [];
       for (let i = from; i < from + n; i++) ids.push(await appendAuditRecord(redis, prefix, record(i)));
       return ids;
+    },
+    lapseLease: async () => {
+      await redis.del(auditWriterLeaseKey(prefix));
     },
   };
   try {
@@ -214,6 +219,7 @@ test('crash between write and ack: the next writer acks the written entries with
     await assert.rejects(crashing.drainOnce(), /simulated crash/);
     assert.deepEqual(await streamState(c.prefix), { length: 4, pending: 4 });
     await c.add(3, 5);
+    await c.lapseLease();
 
     const next = c.writer({ batchSize: 4 });
     assert.equal(await next.drainOnce(), 3);
@@ -261,6 +267,7 @@ test('a line torn by a crash is set aside, and its entry is written again', asyn
     // Keep lines 1-2 and half of line 3, without its newline: the write was cut short.
     const cut = text.lastIndexOf('\n', text.length - 2) + 30;
     await writeFile(p, text.slice(0, cut));
+    await c.lapseLease();
 
     const w2 = c.writer();
     assert.equal(await w2.drainOnce(), 1);
@@ -399,5 +406,63 @@ test('under concurrent producers and drainOnce calls alongside the background re
       prev = [ms, sq];
     }
     assert.deepEqual(await streamState(c.prefix), { length: 0, pending: 0 });
+  });
+});
+
+const busy = (pattern: RegExp) => (err: unknown): boolean =>
+  err instanceof Error && (err as { code?: string }).code === 'BW_AUDIT_WRITER_BUSY' && pattern.test(err.message);
+
+test('one writer per chain: a second refuses to drain, or stands by when started, until the first closes and releases the lease', async () => {
+  await withCtx(async (c) => {
+    const first = c.writer();
+    await first.start();
+    const holder = await redis.get(auditWriterLeaseKey(c.prefix));
+    assert.match(holder ?? '', new RegExp(`:${process.pid}#`));
+    await c.add(2);
+    await waitFor(async () => (await readLines(c.dir)).length >= 2, { what: '2 audit lines' });
+
+    await assert.rejects(c.writer().drainOnce(), busy(new RegExp(`held by ${holder}`)));
+
+    // Short lease: it looks for the lease again every 100 ms.
+    const standby = c.writer({ leaseMs: 300 });
+    let takenOver = false;
+    const starting = standby.start().then(() => {
+      takenOver = true;
+    });
+    await c.add(1, 3);
+    await waitFor(async () => (await readLines(c.dir)).length >= 3, { what: 'the first writer writing on' });
+    assert.equal(takenOver, false, 'stands by while the first writer holds the lease');
+
+    await first.close();
+    await starting;
+    assert.notEqual(await redis.get(auditWriterLeaseKey(c.prefix)), holder);
+    await c.add(1, 4);
+    await waitFor(async () => (await readLines(c.dir)).length >= 4, { what: 'the new holder writing' });
+    await standby.close();
+    const lines = await assertChain(c.dir, 4);
+    assert.deepEqual(lines.map((l) => l.account), ['A-1', 'A-2', 'A-3', 'A-4']);
+    assert.equal(await redis.exists(auditWriterLeaseKey(c.prefix)), 0, 'released on close');
+  });
+});
+
+test('a writer whose lease was taken over writes no further line and stops; the next holder writes what it left', { timeout: 20_000 }, async () => {
+  await withCtx(async (c) => {
+    const w = c.writer();
+    await w.start();
+    await c.add(1);
+    await waitFor(async () => (await readLines(c.dir)).length >= 1, { what: 'the first line' });
+
+    // It stalled past its lease and another writer took over.
+    await redis.set(auditWriterLeaseKey(c.prefix), 'elsewhere:1#takeover');
+    await c.add(2, 2);
+    await assert.rejects(w.whenStopped(), busy(/lost the lease/));
+    assert.equal((await readLines(c.dir)).length, 1);
+    assert.equal((await streamState(c.prefix)).length, 2, 'its unwritten entries stay in the stream');
+    await w.close();
+    assert.equal(await redis.get(auditWriterLeaseKey(c.prefix)), 'elsewhere:1#takeover', 'it does not release a lease that is not its own');
+
+    await c.lapseLease();
+    assert.equal(await c.writer().drainOnce(), 2);
+    await assertChain(c.dir, 3);
   });
 });

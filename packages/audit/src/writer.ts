@@ -6,10 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { BreachwaveError } from '@breachwave/domain';
+import { createLease, type RedisLease } from '@breachwave/redis';
 import { CHAIN_FIELDS, GENESIS_HASH, chainAuditLine, compareStreamIds, hashAuditLine, isStreamId, type AuditLine } from './chain.js';
 import { auditFileName, listAuditFiles, readFileTail } from './files.js';
 import { AUDIT_FIELD, auditStreamKey } from './record.js';
-import { auditHeadKey, readAuditHead } from './head.js';
+import { auditHeadKey, auditWriterLeaseKey, readAuditHead } from './head.js';
 
 /** Options for {@link createAuditWriter}. */
 export interface AuditWriterOptions {
@@ -47,6 +48,14 @@ export interface AuditWriterOptions {
   /** How long `close()` waits for an in-flight batch (e.g. while Redis is down), default 10,000 ms. */
   readonly closeTimeoutMs?: number;
   /**
+   * The writer's lease on the chain (`${prefix}:audit:writer`), default 15,000 ms: taken before
+   * the chain is read from the files, renewed every third of it and before every batch is
+   * written, released on close. A writer that finds it held stands by (`start`) or refuses
+   * (`drainOnce` without `start`); one that loses it (stalled past it, then another took over)
+   * stops without writing another line. A crashed writer's lease frees itself after this long.
+   */
+  readonly leaseMs?: number;
+  /**
    * Test hook: called with the entry ids of a batch after its lines are durably written and
    * before they are acknowledged. Throwing simulates a crash between write and ack.
    */
@@ -65,12 +74,14 @@ export interface AuditPosition {
 }
 
 /**
- * Moves audit records from the Redis stream into hash-chained JSONL files. One writer per chain:
- * two writers on the same stream would fork it.
+ * Moves audit records from the Redis stream into hash-chained JSONL files. One writer per chain
+ * (two on the same stream would fork it): a lease in Redis makes any other writer on the same
+ * prefix stand by or refuse.
  */
 export interface AuditWriter {
   /**
-   * Creates the consumer group (MKSTREAM, from `0`) if missing, recovers the chain from the
+   * Takes the writer lease, waiting (standing by, logged once) while another writer holds it;
+   * creates the consumer group (MKSTREAM, from `0`) if missing, recovers the chain from the
    * newest file in `dir`, then reads continuously in the background until {@link close}.
    * @throws BreachwaveError BW_AUDIT_CHAIN_BROKEN when the newest file's last line is not a valid
    * chain record, or the files end before the chain head recorded in Redis (files lost).
@@ -81,6 +92,7 @@ export interface AuditWriter {
    * entries, then new ones. Resolves to the number of lines written. Serialized with the
    * background reader, so it is safe to call while started (tests, CLI flush); without
    * `start()` it performs the same set-up once, but no background reading.
+   * @throws BreachwaveError BW_AUDIT_WRITER_BUSY when, not started, it finds another writer's lease.
    */
   drainOnce(): Promise<number>;
   /**
@@ -88,7 +100,10 @@ export interface AuditWriter {
    * close the Redis client given in the options. Idempotent.
    */
   close(): Promise<void>;
-  /** Resolves when the writer has closed; rejects if it stopped because writing a file failed. */
+  /**
+   * Resolves when the writer has closed; rejects if it stopped because writing a file failed or
+   * its lease was lost (BW_AUDIT_WRITER_BUSY).
+   */
   whenStopped(): Promise<void>;
   /** The chain's current end. */
   position(): AuditPosition;
@@ -130,6 +145,9 @@ class StreamAuditWriter implements AuditWriter {
   private readonly lingerMs: number;
   private readonly maxLines: number;
   private readonly closeTimeoutMs: number;
+  private readonly lease: RedisLease;
+  private leaseHeld = false;
+  private leaseTimer: NodeJS.Timeout | undefined;
   private readonly beforeAck: AuditWriterOptions['beforeAck'];
   private readonly now: () => Date;
 
@@ -169,6 +187,7 @@ class StreamAuditWriter implements AuditWriter {
     this.lingerMs = nonNegativeInt(o.lingerMs ?? 20, 'lingerMs');
     this.maxLines = positiveInt(o.maxLinesPerFile ?? 1_000_000, 'maxLinesPerFile');
     this.closeTimeoutMs = o.closeTimeoutMs ?? 10_000;
+    this.lease = createLease(o.redis, auditWriterLeaseKey(o.prefix), positiveInt(o.leaseMs ?? 15_000, 'leaseMs'));
     this.beforeAck = o.beforeAck;
     this.now = o.now ?? (() => new Date());
     this.stopped = new Promise<void>((resolve, reject) => {
@@ -189,7 +208,7 @@ class StreamAuditWriter implements AuditWriter {
 
   async start(): Promise<void> {
     if (this.closing) throw new Error('audit writer is closed');
-    await this.init();
+    await this.init(true);
     if (this.loop || this.closing) return;
     this.waiter = this.redis.duplicate({
       connectionName: 'breachwave-audit-writer-wait',
@@ -202,7 +221,7 @@ class StreamAuditWriter implements AuditWriter {
 
   async drainOnce(): Promise<number> {
     if (this.closing) throw new Error('audit writer is closed');
-    await this.init();
+    await this.init(false);
     const { written } = await this.withLock(() => this.drainLocked());
     return written;
   }
@@ -224,6 +243,7 @@ class StreamAuditWriter implements AuditWriter {
     }
     this.filesClosed = true;
     await this.closeFile();
+    await this.releaseLease();
     this.log.info({ seq: this.seq, streamId: this.lastStreamId }, 'audit writer closed');
     if (this.failure) this.rejectStopped(this.failure);
     else this.resolveStopped();
@@ -235,16 +255,18 @@ class StreamAuditWriter implements AuditWriter {
     return run;
   }
 
-  private init(): Promise<void> {
+  private init(waitForLease: boolean): Promise<void> {
     // A failed set-up (e.g. Redis down) may be retried; it only reads state, so it is repeatable.
-    this.initialized ??= this.doInit().catch((err: unknown) => {
+    this.initialized ??= this.doInit(waitForLease).catch((err: unknown) => {
       this.initialized = undefined;
       throw err;
     });
     return this.initialized;
   }
 
-  private async doInit(): Promise<void> {
+  private async doInit(waitForLease: boolean): Promise<void> {
+    // Before the files are read: another writer could be appending to them until then.
+    await this.acquireLease(waitForLease);
     await mkdir(this.dir, { recursive: true });
     await this.recoverChain();
     await this.ensureGroup();
@@ -255,6 +277,61 @@ class StreamAuditWriter implements AuditWriter {
       { dir: this.dir, stream: this.key, group: this.group, consumer: this.consumer, seq: this.seq, streamId: this.lastStreamId },
       'audit writer ready',
     );
+  }
+
+  private async acquireLease(wait: boolean): Promise<void> {
+    if (this.leaseHeld) return;
+    let announced = false;
+    while (!(await this.lease.tryAcquire())) {
+      const holder = await this.lease.holder();
+      if (!wait) {
+        throw new BreachwaveError('BW_AUDIT_WRITER_BUSY', {
+          detail: `${this.lease.key} is held by ${holder ?? 'a writer that just released it'}; stop that writer or try again`,
+        });
+      }
+      if (!announced) {
+        this.log.info({ key: this.lease.key, holder }, 'audit writer standing by: another writer holds the lease');
+        announced = true;
+      }
+      await sleep(Math.ceil(this.lease.ttlMs / 3), undefined, { signal: this.backoff.signal }).catch(() => {});
+      if (this.closing) throw new Error('audit writer is closed');
+    }
+    this.leaseHeld = true;
+    this.log.info({ key: this.lease.key, token: this.lease.token }, 'audit writer holds the lease');
+    this.leaseTimer = setInterval(() => {
+      this.holdLease().catch((err: unknown) => this.log.warn({ err }, 'audit writer: renewing the lease failed; retrying'));
+    }, Math.ceil(this.lease.ttlMs / 3));
+    this.leaseTimer.unref();
+  }
+
+  /**
+   * Renews the lease; when it is no longer ours, stops the writer for good (BW_AUDIT_WRITER_BUSY)
+   * and throws. Redis errors propagate and leave the writer running: a lease that lapses while
+   * Redis is unreachable is found lost at the next renewal that reaches it.
+   */
+  private async holdLease(): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (await this.lease.renew()) return;
+    this.failure = new BreachwaveError('BW_AUDIT_WRITER_BUSY', {
+      detail: `lost the lease ${this.lease.key} (it expired, or another writer took it); stopped without writing further lines`,
+    });
+    this.leaseHeld = false;
+    clearInterval(this.leaseTimer);
+    // Wake the loop from its wait so that it stops now.
+    this.backoff.abort();
+    this.waiter?.disconnect();
+    throw this.failure;
+  }
+
+  private async releaseLease(): Promise<void> {
+    clearInterval(this.leaseTimer);
+    if (!this.leaseHeld) return;
+    this.leaseHeld = false;
+    try {
+      await this.lease.release();
+    } catch (err) {
+      this.log.warn({ err, key: this.lease.key }, 'audit writer: releasing the lease failed; it frees itself when it expires');
+    }
   }
 
   /** Picks the chain up from the last line of the newest non-empty file. */
@@ -374,7 +451,7 @@ class StreamAuditWriter implements AuditWriter {
       }
     }
     if (this.failure) {
-      this.log.error({ err: this.failure }, 'audit writer stopped: writing the audit file failed');
+      this.log.error({ err: this.failure }, 'audit writer stopped on an error; its unwritten entries stay pending in the stream');
       this.rejectStopped(this.failure);
     }
   }
@@ -439,6 +516,8 @@ class StreamAuditWriter implements AuditWriter {
     }
     if (skipped > 0) this.log.info({ skipped, upTo: this.lastStreamId }, 'audit writer: entries already in the file, acking them');
     if (lines.length > 0) {
+      // Fence: no line goes to the file unless the lease is still ours right now.
+      await this.holdLease();
       this.appendLines(lines);
       this.seq = seq;
       this.hash = hash;

@@ -11,6 +11,8 @@ export const auditWriterEnvSchema = z.object({
   BW_AUDIT_MAX_LINES_PER_FILE: z.coerce.number().int().min(1).default(1_000_000),
   /** Milliseconds new audit entries may gather before they are written together (0: at once). */
   BW_AUDIT_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(20),
+  /** Milliseconds the writer's lease lasts without renewal (a crashed writer's frees itself after this). */
+  BW_AUDIT_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
 });
 
 /** The audit writer's configuration, parsed once in `main` and passed down frozen. */
@@ -21,6 +23,7 @@ export interface AuditWriterConfig {
   readonly logLevel: z.infer<typeof auditWriterEnvSchema>['LOG_LEVEL'];
   readonly maxLinesPerFile: number;
   readonly lingerMs: number;
+  readonly leaseMs: number;
 }
 
 /**
@@ -41,5 +44,6 @@ export function loadAuditWriterConfig(env: Readonly<Record<string, string | unde
     logLevel: e.LOG_LEVEL,
     maxLinesPerFile: e.BW_AUDIT_MAX_LINES_PER_FILE,
     lingerMs: e.BW_AUDIT_LINGER_MS,
+    leaseMs: e.BW_AUDIT_LEASE_MS,
   });
 }

@@ -35,7 +35,7 @@ async function lineCount(dir: string): Promise<number> {
 
 test('config: defaults, and bad values named without their value', () => {
   assert.deepEqual(loadAuditWriterConfig({}), {
-    redisUrl: 'redis://127.0.0.1:6379', prefix: 'bw', auditDir: '.breachwave/audit', logLevel: 'info', maxLinesPerFile: 1_000_000, lingerMs: 20,
+    redisUrl: 'redis://127.0.0.1:6379', prefix: 'bw', auditDir: '.breachwave/audit', logLevel: 'info', maxLinesPerFile: 1_000_000, lingerMs: 20, leaseMs: 15_000,
   });
   assert.throws(() => loadAuditWriterConfig({ BW_PREFIX: 'has:colon', LOG_LEVEL: 'loud' }), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'BW_CONFIG_INVALID');

@@ -27,6 +27,7 @@ export interface RunningAuditWriter {
 /**
  * Composition root of the audit writer: Redis (worker role, checked), then the writer, started.
  * Holds no rules of its own; usable in-process by the CLI and demo.
+ * While another writer holds the lease on the same prefix, it stands by (start waits).
  * @throws BreachwaveError BW_REDIS_UNREACHABLE | BW_REDIS_EVICTION_POLICY | BW_AUDIT_CHAIN_BROKEN
  */
 export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWriterDeps): Promise<RunningAuditWriter> {
@@ -36,7 +37,7 @@ export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWrite
   // Without a listener ioredis prints every reconnect failure to stderr; log it instead.
   if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err }, 'audit writer: Redis connection error'));
   const writer = createAuditWriter({
-    redis, prefix: config.prefix, dir: config.auditDir, log, maxLinesPerFile: config.maxLinesPerFile, lingerMs: config.lingerMs, ...deps.writer,
+    redis, prefix: config.prefix, dir: config.auditDir, log, maxLinesPerFile: config.maxLinesPerFile, lingerMs: config.lingerMs, leaseMs: config.leaseMs, ...deps.writer,
   });
   try {
     await checkRedis(redis, config.redisUrl);
