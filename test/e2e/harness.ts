@@ -17,7 +17,7 @@ import {
   type SmtpSink, type SmtpSinkOptions, type TestRedis, type TwilioServer, type TwilioServerOptions,
 } from '@breachwave/testkit';
 
-export { dumpRedis } from '@breachwave/testkit';
+export { dumpRedis, keysHolding } from '@breachwave/testkit';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -106,9 +106,9 @@ export function spawnService(service: string, env: Record<string, string>, logDi
   });
   child.stdout?.pipe(out, { end: false });
   child.stderr?.pipe(out, { end: false });
-  const exited = new Promise<number | null>((res) => child.once('exit', (code, signal) => {
-    out.end();
-    res(code ?? (signal ? 128 : null));
+  // 'close' (not 'exit'): its output has been read to the end, and is in the file when this resolves.
+  const exited = new Promise<number | null>((res) => child.once('close', (code, signal) => {
+    out.end(() => res(code ?? (signal ? 128 : null)));
   }));
   return {
     child,

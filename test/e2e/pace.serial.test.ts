@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '@breachwave/config';
@@ -13,7 +13,7 @@ import { serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harne
 
 const world = useWorld();
 
-test('4 notifier processes share one sender pace: measured within ±2% of the configured rate, never above it in any second', { timeout: 120_000 }, async () => {
+test('4 notifier processes share one sender pace: never above the configured rate in any second, and below it only by the headroom and the slots lost to stalls', { timeout: 120_000 }, async () => {
   const { server, redis, twilio, smtp } = world;
   const rate = 50;
   const dir = tempDir('pace');
@@ -34,6 +34,20 @@ test('4 notifier processes share one sender pace: measured within ±2% of the co
   await Promise.all(notifiers.map((p) => waitForLog(p, 'notifier started')));
   await waitFor(async () => (await waveProgress(ledger, wave.waveId)).complete, { timeout: 60_000, what: 'wave sent' });
   await Promise.all(notifiers.map((p) => p.kill('SIGTERM')));
+  // Each notifier logs its pacer's counters when it stops: slots granted, and slots wasted
+  // because its event loop released them too late to be sent within the pace's tolerance.
+  let granted = 0;
+  let wasted = 0;
+  for (const p of notifiers) {
+    const stopped = readFileSync(p.logFile, 'utf8').split('\n').find((l) => l.includes('"notifier stopped"'));
+    assert.ok(stopped, `${p.logFile} logs "notifier stopped"`);
+    const pace = (JSON.parse(stopped) as { pace: Record<string, { granted: number; wasted: number }> }).pace;
+    for (const s of Object.values(pace)) {
+      granted += s.granted;
+      wasted += s.wasted;
+    }
+  }
+  assert.equal(granted, n, 'one slot granted per message');
 
   const times = twilio.requests.filter((r) => r.method === 'POST' && r.status === 201).map((r) => r.time.getTime()).sort((a, b) => a - b);
   assert.equal(times.length, n);
@@ -45,8 +59,15 @@ test('4 notifier processes share one sender pace: measured within ±2% of the co
     while ((times[i] ?? 0) - (times[j] ?? 0) >= 1000) j++;
     maxWindow = Math.max(maxWindow, i - j + 1);
   }
-  console.log(`pace with 4 notifier processes: configured ${rate}/s, measured ${measured.toFixed(2)}/s, busiest second ${maxWindow}`);
-  assert.ok(Math.abs(measured - rate) / rate <= 0.02, `measured ${measured.toFixed(2)}/s within ±2% of ${rate}/s`);
+  console.log(`pace with 4 notifier processes: configured ${rate}/s, measured ${measured.toFixed(2)}/s, busiest second ${maxWindow}, slots wasted to stalls ${wasted}`);
+  // Never above the configured rate. Below it by the pacer's 1 % headroom and by the slots the
+  // notifiers' event loops released too late (counted, so the shortfall is accounted for,
+  // however loaded the machine is), and by nothing else. How close to the rate it runs on an
+  // unloaded machine is a figure of `pnpm bench` (pacing section), not of this test.
+  assert.ok(measured <= rate, `measured ${measured.toFixed(2)}/s ≤ ${rate}/s`);
+  const expected = rate * (1 - 0.01) * (granted / (granted + wasted));
+  assert.ok(measured >= expected * 0.99, `measured ${measured.toFixed(2)}/s within 1% of the ${expected.toFixed(2)}/s that the headroom and ${wasted} wasted slots leave`);
+  assert.ok(wasted <= n * 0.1, `${wasted} slots wasted to stalls for ${n} messages`);
   // Measured at the receiving server, arrival times carry HTTP and event-loop jitter of a few
   // ms, which can pull a neighbouring slot into a one-second window; the pacer's own 4-process
   // test checks rate·W + 1 at send time. Allow that jitter (5 slots = 100 ms at 50/s), no more.

@@ -1,22 +1,41 @@
 import type { Redis } from 'ioredis';
 
-/** Every key and value under a prefix, dumped as text (strings, hashes, streams, lists, sets, zsets). */
-export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
-  const parts: string[] = [];
+/** Every key under a prefix with its value as text (strings, hashes, streams, lists, sets, zsets). */
+async function* keysAndValues(redis: Redis, prefix: string): AsyncGenerator<[key: string, value: string]> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) {
-      parts.push(key);
       const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')));
-      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+      let value = '';
+      if (type === 'string') value = (await redis.get(key)) ?? '';
+      else if (type === 'hash') value = JSON.stringify(await redis.hgetall(key));
+      else if (type === 'list') value = JSON.stringify(await redis.lrange(key, 0, -1));
+      else if (type === 'set') value = JSON.stringify(await redis.smembers(key));
+      else if (type === 'zset') value = JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
+      else if (type === 'stream') value = JSON.stringify(await redis.xrange(key, '-', '+'));
+      yield [key, value];
     }
   } while (cursor !== '0');
+}
+
+/** Every key and value under a prefix, dumped as text. */
+export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
+  const parts: string[] = [];
+  for await (const [key, value] of keysAndValues(redis, prefix)) parts.push(key, value);
   return parts.join('\n');
+}
+
+/**
+ * The keys under a prefix whose name or value contains any of `needles` (e.g. contact points
+ * that must never be stored in clear): assert it is empty, and a failure names the keys without
+ * printing the secrets.
+ */
+export async function keysHolding(redis: Redis, prefix: string, needles: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for await (const [key, value] of keysAndValues(redis, prefix)) {
+    if (needles.some((n) => key.includes(n) || value.includes(n))) found.push(key);
+  }
+  return found.sort();
 }

@@ -133,10 +133,11 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     close: () => {
       closed ??= (async () => {
         await worker.close();
+        const pace = pacing.stats();
         pacing.close();
         await smtp?.close();
         await closeRedis(redis);
-        log.info('notifier stopped');
+        log.info({ pace }, 'notifier stopped');
       })();
       return closed;
     },

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Channel } from '@breachwave/domain';
-import { PacingError, createPacer, type Pacer } from '@breachwave/pacing';
+import { PacingError, createPacer, type Pacer, type PacerStats } from '@breachwave/pacing';
 import type { DeliveryPolicy } from '../processor.js';
 
 /**
@@ -9,7 +9,7 @@ import type { DeliveryPolicy } from '../processor.js';
  * changes one while a wave runs (`breachwave pace set`), and every process follows within ~20 ms.
  * A throttled answer (20429, 429, 421) halves the sender's pace for ten seconds.
  */
-export function pacingPolicy(options: { readonly redis: Redis; readonly prefix: string; readonly senders: Readonly<Record<Channel, string>> }): DeliveryPolicy & { close(): void } {
+export function pacingPolicy(options: { readonly redis: Redis; readonly prefix: string; readonly senders: Readonly<Record<Channel, string>> }): DeliveryPolicy & { close(): void; stats(): Record<string, PacerStats> } {
   const pacers = new Map<Channel, Pacer>();
   // When a sender has no rate, asking again on every send would cost a round trip each: look
   // again after a second (so a rate set mid-wave is picked up quickly).
@@ -41,6 +41,10 @@ export function pacingPolicy(options: { readonly redis: Redis; readonly prefix: 
       if (!outcome.ok && outcome.error.kind === 'throttled' && pacers.has(ctx.channel)) {
         await pacerFor(ctx.channel).penalise(0.5, 10_000);
       }
+    },
+    /** Each used sender's pacer counters (slots granted, wasted to stalls, script calls). */
+    stats() {
+      return Object.fromEntries([...pacers.values()].map((p) => [p.sender, p.stats()]));
     },
     close() {
       for (const p of pacers.values()) p.close();
