@@ -299,7 +299,12 @@ class StreamAuditWriter implements AuditWriter {
     this.leaseHeld = true;
     this.log.info({ key: this.lease.key, token: this.lease.token }, 'audit writer holds the lease');
     this.leaseTimer = setInterval(() => {
-      this.holdLease().catch((err: unknown) => this.log.warn({ err }, 'audit writer: renewing the lease failed; retrying'));
+      // A writer already stopped on an error keeps its lease until close() releases it.
+      if (this.failure) return;
+      this.holdLease().catch((err: unknown) => {
+        // A lost lease is this.failure, logged once when the loop stops; a Redis error is retried.
+        if (err !== this.failure) this.log.warn({ err }, 'audit writer: renewing the lease failed; retrying');
+      });
     }, Math.ceil(this.lease.ttlMs / 3));
     this.leaseTimer.unref();
   }
