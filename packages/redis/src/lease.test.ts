@@ -3,17 +3,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { startRedis, type TestRedis } from '@breachwave/testkit';
+import { acquireRedis, type TestRedis } from '@breachwave/testkit';
 import { createLease } from './index.js';
 
 let server: TestRedis;
 let redis: Redis;
-
 before(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
+  server = await acquireRedis();
+  redis = new Redis(server.url);
 });
-
 after(async () => {
   await redis.quit();
   await server.stop();
