@@ -7,6 +7,7 @@ import { loadConfig } from '@breachwave/config';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
+import { DEFAULT_HEADROOM } from '@breachwave/pacing';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { waitFor } from '@breachwave/testkit';
 import { serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
@@ -65,7 +66,7 @@ test('4 notifier processes share one sender pace: never above the configured rat
   // however loaded the machine is), and by nothing else. How close to the rate it runs on an
   // unloaded machine is a figure of `pnpm bench` (pacing section), not of this test.
   assert.ok(measured <= rate, `measured ${measured.toFixed(2)}/s ≤ ${rate}/s`);
-  const expected = rate * (1 - 0.01) * (granted / (granted + wasted));
+  const expected = rate * (1 - DEFAULT_HEADROOM) * (granted / (granted + wasted));
   assert.ok(measured >= expected * 0.99, `measured ${measured.toFixed(2)}/s within 1% of the ${expected.toFixed(2)}/s that the headroom and ${wasted} wasted slots leave`);
   assert.ok(wasted <= n * 0.1, `${wasted} slots wasted to stalls for ${n} messages`);
   // Measured at the receiving server, arrival times carry HTTP and event-loop jitter of a few

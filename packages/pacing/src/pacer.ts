@@ -154,6 +154,9 @@ interface Slot {
   readonly until: number;
 }
 
+/** The default {@link PacerOptions.headroom}: the fraction of the rate kept unused. */
+export const DEFAULT_HEADROOM = 0.01;
+
 /** How long a clock-offset sample is trusted: bounds the error from clock drift (≤ 500 ppm). */
 const OFFSET_MEMORY_MS = 2_000;
 
@@ -178,7 +181,7 @@ export function createPacer(options: PacerOptions): Pacer {
   validBurst(burst);
   const horizonMs = options.horizonMs ?? 20;
   positive('horizonMs', horizonMs);
-  const headroom = options.headroom ?? 0.01;
+  const headroom = options.headroom ?? DEFAULT_HEADROOM;
   if (!(headroom > 0 && headroom < 0.5)) throw new RangeError(`headroom must be in (0, 0.5), got ${headroom}`);
   const tauMs = (headroom / (1 - headroom)) * 1000;
   // τ is split: half for the caller to send after `acquire` resolves, a quarter for a grid slot
