@@ -3,3 +3,4 @@ export * from './smtp-sink.js';
 export * from './redis.js';
 export * from './wait-for.js';
 export * from './dump.js';
+export * from './certificate.js';

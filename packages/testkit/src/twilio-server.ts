@@ -56,6 +56,8 @@ export interface TwilioServerOptions {
   /** Override the generated credentials (e.g. to test a credential mismatch). */
   readonly accountSid?: string;
   readonly authToken?: string;
+  /** Serve HTTPS with this key and certificate (PEM) instead of plain HTTP; see `selfSignedCertificate`. */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
 }
 
 /** One HTTP request as the server received it. */
@@ -116,8 +118,10 @@ export interface StatusCallbackResult {
 }
 
 export interface TwilioServer {
-  /** Base URL, e.g. `http://127.0.0.1:43121` (no trailing slash). */
+  /** Base URL, e.g. `http://127.0.0.1:43121` (no trailing slash; `https:` with `tls`). */
   readonly url: string;
+  /** TCP connections accepted since the start or the last `reset()` (shows keep-alive reuse). */
+  readonly connections: number;
   readonly accountSid: string;
   readonly authToken: string;
   /** Every request received, in arrival order. */
@@ -195,12 +199,17 @@ export async function startTwilioServer(options: TwilioServerOptions = {}): Prom
     timers.add(timer);
   }
 
-  const server = http.createServer((req, res) => {
+  const listener: http.RequestListener = (req, res) => {
     handle(req, res).catch(() => {
       if (!res.headersSent && !res.destroyed) sendJson(res, 500, twilioError(20500, 'Internal Server Error', 500));
     });
-  });
-  server.on('connection', (socket) => {
+  };
+  const server = options.tls
+    ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, listener)
+    : http.createServer(listener);
+  let connections = 0;
+  server.on('connection', (socket: Socket) => {
+    connections += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -447,12 +456,15 @@ export async function startTwilioServer(options: TwilioServerOptions = {}): Prom
     });
   });
   const address = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${address.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${address.port}`;
 
   return {
     url,
     accountSid,
     authToken,
+    get connections() {
+      return connections;
+    },
     get requests() {
       return requests;
     },
@@ -471,6 +483,7 @@ export async function startTwilioServer(options: TwilioServerOptions = {}): Prom
       faults.clear();
     },
     reset() {
+      connections = 0;
       requests.length = 0;
       messages.length = 0;
       faults.reset();
