@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { BreachwaveError } from '@breachwave/domain';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
+import { TwilioHttpClient } from './http-client.js';
 
 export interface TwilioClientOptions {
   readonly accountSid: string;
@@ -14,6 +16,13 @@ export interface TwilioClientOptions {
   readonly baseUrl?: string;
   /** Per-request timeout in milliseconds (the SDK's default is 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * CA certificates (PEM) to trust for HTTPS instead of Node's bundle. Default: the file named by
+   * `TWILIO_CA_BUNDLE` when set (as the SDK reads it), else Node's bundle.
+   */
+  readonly ca?: string | Buffer;
+  /** The environment to read `HTTP_PROXY` and `TWILIO_CA_BUNDLE` from. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A `RequestClient` that sends every request to `baseUrl` + the original path and query. */
@@ -33,28 +42,50 @@ class RebasedRequestClient extends twilio.RequestClient {
 }
 
 /**
- * Creates a real `twilio` SDK client. With `baseUrl`, requests go to that endpoint through a
- * rebased `RequestClient`; `timeoutMs` bounds each request. Automatic 429 retries stay off: the
- * pipeline decides about retries.
- * @throws BreachwaveError `BW_CONFIG_INVALID` for an unusable `baseUrl` or account sid.
+ * Creates a real `twilio` SDK client. Its requests go through {@link TwilioHttpClient} (Node's
+ * `http`/`https` on keep-alive agents), or, when `HTTP_PROXY` is set, through the SDK's own
+ * `RequestClient`, which knows that proxy. With `baseUrl`, every request goes to that endpoint;
+ * `timeoutMs` bounds each request. Automatic 429 retries stay off: the pipeline decides about retries.
+ * @throws BreachwaveError `BW_CONFIG_INVALID` for an unusable `baseUrl`, account sid or CA bundle.
  */
 export function createTwilioClient(options: TwilioClientOptions): twilio.Twilio {
   if (options.baseUrl !== undefined && !URL.canParse(options.baseUrl)) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'Twilio baseUrl is not a URL' });
   }
+  const env = options.env ?? process.env;
+  let httpClient: RequestClient;
+  if (env.HTTP_PROXY) {
+    httpClient =
+      options.baseUrl !== undefined
+        ? new RebasedRequestClient(options.baseUrl, options.timeoutMs)
+        : new twilio.RequestClient(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {});
+  } else {
+    const ca = options.ca ?? readCaBundle(env.TWILIO_CA_BUNDLE);
+    // The SDK only calls request() on its httpClient; TwilioHttpClient implements that contract.
+    httpClient = new TwilioHttpClient({
+      ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(ca !== undefined ? { ca } : {}),
+    }) as unknown as RequestClient;
+  }
   try {
-    if (options.baseUrl !== undefined) {
-      return twilio(options.accountSid, options.authToken, {
-        httpClient: new RebasedRequestClient(options.baseUrl, options.timeoutMs),
-        autoRetry: false,
-      });
-    }
-    return twilio(options.accountSid, options.authToken, {
-      autoRetry: false,
-      ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
-    });
+    return twilio(options.accountSid, options.authToken, { httpClient, autoRetry: false });
   } catch {
     // e.g. an account sid that does not start with AC; the SDK's message may echo credentials.
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'the Twilio SDK refused the account credentials' });
   }
+}
+
+function readCaBundle(path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'TWILIO_CA_BUNDLE names a file that cannot be read' });
+  }
+}
+
+/** Closes the connections of a client made by {@link createTwilioClient}; call after its last request. */
+export function closeTwilioClient(client: twilio.Twilio): void {
+  if (client.httpClient instanceof TwilioHttpClient) client.httpClient.close();
 }

@@ -1,4 +1,4 @@
-export { createTwilioClient, type TwilioClientOptions } from './client.js';
+export { closeTwilioClient, createTwilioClient, type TwilioClientOptions } from './client.js';
 export { mapTwilioError, mapTwilioErrorCode } from './errors.js';
 export {
   createTwilioSmsSender,
@@ -10,3 +10,4 @@ export {
   type TwilioMessagingClient,
   type TwilioSmsSenderOptions,
 } from './sms-sender.js';
+export { TwilioHttpClient, type TwilioHttpClientOptions } from './http-client.js';

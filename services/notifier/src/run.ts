@@ -12,7 +12,7 @@ import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
 import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
-import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
+import { closeTwilioClient, createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
 
 /** Twilio holds a message ≤ 10 h; delivery callbacks trail it. Two days covers late ones. */
@@ -51,9 +51,10 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   const statusCallback = config.twilio?.statusCallback ?? (publicUrl ? statusCallbackUrl(publicUrl) : undefined);
 
   let sms = overrides.sms;
+  let twilioClient: ReturnType<typeof createTwilioClient> | undefined;
   if (!sms && config.twilio) {
     const t = config.twilio;
-    const client = createTwilioClient({ accountSid: t.accountSid, authToken: t.authToken, timeoutMs: t.timeoutMs, ...(t.baseUrl ? { baseUrl: t.baseUrl } : {}) });
+    const client = (twilioClient = createTwilioClient({ accountSid: t.accountSid, authToken: t.authToken, timeoutMs: t.timeoutMs, ...(t.baseUrl ? { baseUrl: t.baseUrl } : {}) }));
     sms = createTwilioSmsSender({
       client,
       ...(t.from ? { from: t.from } : {}),
@@ -136,6 +137,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
         const pace = pacing.stats();
         pacing.close();
         await smtp?.close();
+        if (twilioClient) closeTwilioClient(twilioClient);
         await closeRedis(redis);
         log.info({ pace }, 'notifier stopped');
       })();
