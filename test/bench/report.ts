@@ -100,6 +100,7 @@ export function buildReport(input: {
     addBulkPerSec: med('baseline', 'bullmq', 'addBulkPerSec'), noopPerSec: med('baseline', 'bullmq', 'noopPerSec'), jobs: med('baseline', 'bullmq', 'jobs'),
     concurrency: med('baseline', 'bullmq', 'concurrency'), sendPerSec: med('baseline', 'bullmq', 'sendPerSec'), sendJobs: med('baseline', 'bullmq', 'sendJobs'),
     sendWorkerCpuUsPerJob: med('baseline', 'bullmq', 'sendWorkerCpuUsPerJob'),
+    sendV0PerSec: med('baseline', 'bullmq', 'sendV0PerSec'), sendV0WorkerCpuUsPerJob: med('baseline', 'bullmq', 'sendV0WorkerCpuUsPerJob'),
   };
   const ingestOf = (variant: string) => ({
     rows: med('ingest', variant, 'rows'),
@@ -289,7 +290,10 @@ export function renderMarkdown(r: BenchReport): string {
   out.push(`| End to end, notice only, providers at once | ${n0(e('notice-0ms').perSec)} accounts/s | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.notice_vs_noop)} | ${tg(3).target} | ${verdict(tg(3).met)} |`);
   out.push(`| End to end, full path (rotate PIN + code + notice + audit) | ${n0(e('full-0ms').perSec)} accounts/s | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.full_vs_noop)} | ${tg(4).target} | ${verdict(tg(4).met)} |`);
   if (typeof b.sendPerSec === 'number') {
-    out.push(`| Bare BullMQ + one \`twilio\` SDK send per job, no breachwave code (${n0(b.sendJobs)} jobs) — the most the two rows above can reach here | ${n0(b.sendPerSec)} jobs/s (worker CPU ${n0(b.sendWorkerCpuUsPerJob)} µs/job) | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.send_vs_noop)} | (info) | — |`);
+    out.push(`| Bare BullMQ + one \`twilio\` SDK send per job, no other breachwave code, through breachwave's \`TwilioHttpClient\` (${n0(b.sendJobs)} jobs) — the most the two rows above can reach here | ${n0(b.sendPerSec)} jobs/s (worker CPU ${n0(b.sendWorkerCpuUsPerJob)} µs/job) | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.send_vs_noop)} | (info) | — |`);
+    if (typeof b.sendV0PerSec === 'number') {
+      out.push(`| The same bare send through the SDK's default axios \`RequestClient\` (reference copy of the client before \`TwilioHttpClient\`) | ${n0(b.sendV0PerSec)} jobs/s (worker CPU ${n0(b.sendV0WorkerCpuUsPerJob)} µs/job) | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(typeof b.noopPerSec === 'number' && b.noopPerSec > 0 ? b.sendV0PerSec / b.noopPerSec : null)} | (info) | — |`);
+    }
     out.push(`| End to end over that bare-send rate: what breachwave itself costs | notice only ${x2(r.ratios.notice_vs_send)}, full path ${x2(r.ratios.full_vs_send)} | bare send ${n0(b.sendPerSec)} jobs/s | — | (info) | — |`);
   }
   const nl = e(`notice-${latencyMs}ms`);

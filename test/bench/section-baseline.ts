@@ -6,9 +6,12 @@
  * that many jobs again, each processor making one bare `client.messages.create` call through the
  * real `twilio` SDK to the loopback Twilio-compatible server (in its own process, as in the
  * end-to-end sections) — what a notice costs before breachwave adds anything: the ceiling the
- * notice path can reach on this machine.
+ * notice path can reach on this machine. Phase (3) runs twice on the same server: with the client
+ * breachwave builds (`createTwilioClient`, its `TwilioHttpClient` under the SDK) and with the
+ * reference copy of the client before it (the SDK's default axios `RequestClient`), each warmed
+ * up first; the reference is measured first.
  *
- * Params: { url, jobs, batch, concurrency, sendJobs? }. Prints { addBulkPerSec, noopPerSec, sendPerSec?, … }.
+ * Params: { url, jobs, batch, concurrency, sendJobs? }. Prints { addBulkPerSec, noopPerSec, sendPerSec?, sendV0PerSec?, … }.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { createTwilioClient } from '@breachwave/adapter-twilio';
 import { DEFAULT_JOB_OPTIONS } from '@breachwave/jobs';
+import { createTwilioClientV0, type TwilioModuleV0 } from './reference/twilio-client-v0.js';
 import { BENCH_DIR, childParams, deletePrefix, emit, importFromPackage, randomId, round, startService, type ServiceProcess } from './common.js';
 
 interface Params {
@@ -103,27 +107,44 @@ try {
   const addMs = await addJobs(p.jobs, 'wbench');
   const noopMs = await processJobs(p.jobs, async () => {});
 
-  let send: Record<string, number> = {};
+  const send: Record<string, number> = {};
   if (p.sendJobs) {
     sinks = await startService(join(BENCH_DIR, 'proc-sinks.ts'), { ...process.env } as Record<string, string>, join(dir, 'sinks.log'), '{', { params: { latencyMs: 0 } });
     const s = sinks.results[0] as { twilio: { url: string; accountSid: string; authToken: string } };
-    const client = createTwilioClient({ accountSid: s.twilio.accountSid, authToken: s.twilio.authToken, baseUrl: s.twilio.url, timeoutMs: 10_000 });
-    await addJobs(p.sendJobs, 'wsend');
+    const options = { accountSid: s.twilio.accountSid, authToken: s.twilio.authToken, baseUrl: s.twilio.url, timeoutMs: 10_000 };
+    type SendClient = ReturnType<typeof createTwilioClient>;
+    const clients: [string, SendClient][] = [
+      ['sendV0', createTwilioClientV0<SendClient>(await importFromPackage<TwilioModuleV0>('packages/adapter-twilio', 'twilio'), options)],
+      ['send', createTwilioClient(options)],
+    ];
     // A notice-sized body; the number is a fictional 555-01xx one.
     const body = 'Example Mobile: your account was in a data breach. We reset your PIN. Details and free identity protection: https://example.com/breach Reply STOP to opt out.';
-    const cpu0 = process.cpuUsage();
-    const sendMs = await processJobs(p.sendJobs, async () => {
-      await client.messages.create({ to: '+12025550123', from: '+15005550006', body });
-    });
-    const cpu = process.cpuUsage(cpu0);
-    // The rate counts only if every call reached the server (it reports what it received on stop).
+    const create = (client: SendClient) => client.messages.create({ to: '+12025550123', from: '+15005550006', body });
+    const WARMUP = 500;
+    for (const [, client] of clients) {
+      for (let i = 0; i < WARMUP; i += p.concurrency) await Promise.all(Array.from({ length: p.concurrency }, () => create(client)));
+    }
+    const warmups = clients.length * Math.ceil(WARMUP / p.concurrency) * p.concurrency;
+    for (const [key, client] of clients) {
+      await addJobs(p.sendJobs, `w${key}`);
+      const cpu0 = process.cpuUsage();
+      const sendMs = await processJobs(p.sendJobs, async () => {
+        await create(client);
+      });
+      const cpu = process.cpuUsage(cpu0);
+      // This process's CPU per job: BullMQ and the SDK call, the part a notifier process would pay.
+      send[`${key}Ms`] = round(sendMs);
+      send[`${key}PerSec`] = round((p.sendJobs / sendMs) * 1000);
+      send[`${key}WorkerCpuUsPerJob`] = round((cpu.user + cpu.system) / p.sendJobs);
+    }
+    // The rates count only if every call reached the server (it reports what it received on stop).
     const server = sinks;
     sinks = undefined;
     await server.stop();
+    const expected = warmups + clients.length * p.sendJobs;
     const received = (server.results[1] as { sms?: number } | undefined)?.sms ?? -1;
-    if (received !== p.sendJobs) throw new Error(`bare send: the loopback server received ${received} messages for ${p.sendJobs} jobs`);
-    // This process's CPU per job: BullMQ and the SDK call, the part a notifier process would pay.
-    send = { sendJobs: p.sendJobs, sendMs: round(sendMs), sendPerSec: round((p.sendJobs / sendMs) * 1000), sendWorkerCpuUsPerJob: round((cpu.user + cpu.system) / p.sendJobs) };
+    if (received !== expected) throw new Error(`bare send: the loopback server received ${received} messages for ${expected} calls`);
+    send.sendJobs = p.sendJobs;
   }
   emit({
     jobs: p.jobs,

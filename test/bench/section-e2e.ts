@@ -79,6 +79,8 @@ try {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
+    // With HTTP_PROXY the notifier's Twilio client is the SDK's own RequestClient (an A/B switch).
+    ...(process.env.HTTP_PROXY ? { HTTP_PROXY: process.env.HTTP_PROXY } : {}),
     REDIS_URL: p.url,
     BW_PREFIX: prefix,
     BW_DATA_DIR: dir,
