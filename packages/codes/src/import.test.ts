@@ -1,28 +1,18 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { checkCharacter, generateCode, maskCode } from '@breachwave/domain';
-import { acquireRedis, dumpRedis, type TestRedis } from '@breachwave/testkit';
+import { dumpRedis, useRedis } from '@breachwave/testkit';
 import { createCodeStore, importPool, importRedemptions, personKey } from './index.js';
 import { dayFromNow, freshCodes, memoryLog, testCrypto, testPrefix, writeLines } from './test-support.js';
 
-let server: TestRedis;
-let redis: Redis;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
 const badCheck = (code: string): string => code.slice(0, -1) + (code.endsWith('0') ? '1' : '0');
 
 test('an import with duplicates, bad check characters and blank lines reports each bad line and loads the rest', async () => {
   const prefix = testPrefix('imp');
   const { log, text } = memoryLog();
-  const store = createCodeStore({ redis, prefix, crypto: testCrypto(), lowWatermark: 2 });
+  const store = createCodeStore({ redis: db.redis, prefix, crypto: testCrypto(), lowWatermark: 2 });
   const good = freshCodes(6);
   const [g0, g1, g2, g3, g4, g5] = good as [string, string, string, string, string, string];
   const bad = badCheck(generateCode());
@@ -79,14 +69,14 @@ test('an import with duplicates, bad check characters and blank lines reports ea
   assert.equal(status.pools[0]?.nextEnrollBy, enrollBy);
 
   // Codes rest sealed: no clear code in Redis, and nowhere in the logs or the report.
-  const everything = (await dumpRedis(redis, prefix)) + text() + JSON.stringify(report);
+  const everything = (await dumpRedis(db.redis, prefix)) + text() + JSON.stringify(report);
   for (const c of [...good, bad]) assert.ok(!everything.includes(c), `${maskCode(c)} appears in clear`);
-  const audit = (await redis.xrange(`${prefix}:audit`, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; detail: { loaded?: number } });
+  const audit = (await db.redis.xrange(`${prefix}:audit`, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; detail: { loaded?: number } });
   assert.deepEqual(audit.map((a) => [a.type, a.detail.loaded]), [['codes.imported', 6], ['codes.imported', 0], ['codes.imported', 1]]);
 });
 
 test('an enroll-by date in the past, a bad pool name and a missing file are refused', async () => {
-  const store = createCodeStore({ redis, prefix: testPrefix('imp'), crypto: testCrypto() });
+  const store = createCodeStore({ redis: db.redis, prefix: testPrefix('imp'), crypto: testCrypto() });
   const file = writeLines(freshCodes(2));
   await assert.rejects(importPool(store, { file, pool: 'p', enrollBy: dayFromNow(-1) }), /in the past/);
   await assert.rejects(importPool(store, { file, pool: 'p', enrollBy: '2026-02-30' }), /YYYY-MM-DD/);
@@ -97,10 +87,10 @@ test('an enroll-by date in the past, a bad pool name and a missing file are refu
 test('codes past their enroll-by date count as expired and are never handed out', async () => {
   const prefix = testPrefix('exp');
   const crypto = testCrypto();
-  const today = createCodeStore({ redis, prefix, crypto });
+  const today = createCodeStore({ redis: db.redis, prefix, crypto });
   await importPool(today, { file: writeLines(freshCodes(3)), pool: 'p', enrollBy: dayFromNow(2) });
   await importPool(today, { file: writeLines(freshCodes(2)), pool: 'p', enrollBy: dayFromNow(30) });
-  const later = createCodeStore({ redis, prefix, crypto, now: () => new Date(Date.now() + 10 * 86_400_000) });
+  const later = createCodeStore({ redis: db.redis, prefix, crypto, now: () => new Date(Date.now() + 10 * 86_400_000) });
   const s = (await later.status()).pools[0];
   assert.deepEqual([s?.loaded, s?.available, s?.expired], [5, 2, 3]);
   const got = await later.allocateFromPool('p', { personKey: 'a1', waveId: 'w', accountId: 'a1' });
@@ -109,7 +99,7 @@ test('codes past their enroll-by date count as expired and are never handed out'
 });
 
 test('vendors without our check character import with check off', async () => {
-  const store = createCodeStore({ redis, prefix: testPrefix('nochk'), crypto: testCrypto() });
+  const store = createCodeStore({ redis: db.redis, prefix: testPrefix('nochk'), crypto: testCrypto() });
   const body = 'JNRW0Q4T1';
   const withCheck = body + checkCharacter(body);
   const r = await importPool(store, { file: writeLines(['ILOU12345X', badCheck(withCheck), 'ab$12345']), pool: 'vendor', enrollBy: dayFromNow(5), check: false });
@@ -119,7 +109,7 @@ test('vendors without our check character import with check off', async () => {
 
 test('the redemption feed marks holders redeemed once and reports unknown lines', async () => {
   const prefix = testPrefix('red');
-  const store = createCodeStore({ redis, prefix, crypto: testCrypto() });
+  const store = createCodeStore({ redis: db.redis, prefix, crypto: testCrypto() });
   const codes = freshCodes(4);
   await importPool(store, { file: writeLines(codes), pool: 'p', enrollBy: dayFromNow(30) });
   const held: string[] = [];
@@ -146,5 +136,5 @@ test('the redemption feed marks holders redeemed once and reports unknown lines'
   const s = await store.status();
   assert.equal(s.pools[0]?.redeemed, 2);
   assert.equal(s.redeemed, 2);
-  assert.equal(await redis.hget(store.keys.redeemed, (await store.assignment('a2'))?.hash ?? ''), '2025-01-02');
+  assert.equal(await db.redis.hget(store.keys.redeemed, (await store.assignment('a2'))?.hash ?? ''), '2025-01-02');
 });

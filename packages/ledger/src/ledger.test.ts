@@ -1,24 +1,14 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { useRedis } from '@breachwave/testkit';
 import { createLedger, waveProgress } from './index.js';
 
-let server: TestRedis;
-let redis: Redis;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
-const fresh = () => createLedger({ redis, prefix: `t${randomBytes(4).toString('hex')}` });
+const fresh = () => createLedger({ redis: db.redis, prefix: `t${randomBytes(4).toString('hex')}` });
 const auditTypes = async (ledger: ReturnType<typeof fresh>) =>
-  (await redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; from?: string; to?: string; detail?: unknown });
+  (await db.redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; from?: string; to?: string; detail?: unknown });
 
 test('initAccounts creates pending entries once, with one audit record for the batch, and reports replays', async () => {
   const ledger = fresh();
@@ -117,7 +107,7 @@ test('a transition can read the account record and release it in the same script
 
   await ledger.transition({ ...base, accountId: 'a2', from: ['pending'], to: 'claimed', event: 'notify.claimed' });
   await ledger.transition({ ...base, accountId: 'a2', from: ['claimed'], to: 'failed', event: 'notify.failed', releaseAccount: 600 });
-  const ttl = await redis.ttl(ledger.keys.account('w3', 'a2'));
+  const ttl = await db.redis.ttl(ledger.keys.account('w3', 'a2'));
   assert.ok(ttl > 590 && ttl <= 600, `kept for the retention period (ttl ${ttl})`);
 
   const missing = await ledger.transition({ ...base, accountId: 'nobody', from: '*', to: 'done', event: 'x', withAccount: true, releaseAccount: 0 });
@@ -131,14 +121,14 @@ test('audit records of transitions are whole JSON objects with their detail, fro
   await ledger.initAccounts('w4', 'feeder', [{ accountId: 'a/1', actions: ['notify'] }]);
   await ledger.transition({ waveId: 'w4', accountId: 'a/1', action: 'notify', actor: 'notifier', from: ['pending'], to: 'claimed', event: 'notify.claimed',
     detail: { attempt: 1, path: 'x/"y"', list: [] } });
-  const [, fields] = (await redis.xrange(ledger.keys.audit, '-', '+')).at(-1) ?? [];
+  const [, fields] = (await db.redis.xrange(ledger.keys.audit, '-', '+')).at(-1) ?? [];
   const rec = JSON.parse(fields?.[1] ?? '{}') as Record<string, unknown>;
   assert.deepEqual({ ...rec, ts: 'x' }, { ts: 'x', type: 'notify.claimed', actor: 'notifier', wave: 'w4', account: 'a/1', action: 'notify', detail: { attempt: 1, path: 'x/"y"', list: [] }, from: 'pending', to: 'claimed' });
 });
 
 test('transition times rest as epoch milliseconds and read back as ISO strings; older ISO entries still read', async () => {
   let clock = Date.parse('2026-01-02T03:04:05.678Z');
-  const ledger = createLedger({ redis, prefix: `t${randomBytes(4).toString('hex')}`, now: () => new Date(clock) });
+  const ledger = createLedger({ redis: db.redis, prefix: `t${randomBytes(4).toString('hex')}`, now: () => new Date(clock) });
   await ledger.initAccounts('w5', 'feeder', [{ accountId: 'a1', actions: ['notify'] }]);
   const base = { waveId: 'w5', accountId: 'a1', action: 'notify' as const, actor: 't' };
   const claim = await ledger.transition({ ...base, from: ['pending'], to: 'claimed', event: 'c' });
@@ -146,11 +136,11 @@ test('transition times rest as epoch milliseconds and read back as ISO strings; 
   const done = await ledger.transition({ ...base, from: ['claimed'], to: 'done', event: 'd' });
   assert.equal(claim.entry?.at, '2026-01-02T03:04:05.678Z');
   assert.deepEqual([done.entry?.at, done.entry?.c0], ['2026-01-02T03:04:07.178Z', '2026-01-02T03:04:05.678Z']);
-  const raw = JSON.parse((await redis.hget(ledger.keys.ledger('w5'), 'a1')) ?? '{}') as { notify: { at: unknown; c0: unknown } };
+  const raw = JSON.parse((await db.redis.hget(ledger.keys.ledger('w5'), 'a1')) ?? '{}') as { notify: { at: unknown; c0: unknown } };
   assert.deepEqual([raw.notify.at, raw.notify.c0], [Date.parse('2026-01-02T03:04:07.178Z'), Date.parse('2026-01-02T03:04:05.678Z')]);
   assert.equal((await ledger.get('w5', 'a1'))?.notify?.c0, '2026-01-02T03:04:05.678Z');
 
-  await redis.hset(ledger.keys.ledger('w5'), 'old', JSON.stringify({ notify: { s: 'claimed', n: 1, at: '2025-01-01T00:00:00.000Z', c0: '2025-01-01T00:00:00.000Z' } }));
+  await db.redis.hset(ledger.keys.ledger('w5'), 'old', JSON.stringify({ notify: { s: 'claimed', n: 1, at: '2025-01-01T00:00:00.000Z', c0: '2025-01-01T00:00:00.000Z' } }));
   const old = await ledger.transition({ ...base, accountId: 'old', from: ['claimed'], to: 'done', event: 'd' });
   assert.deepEqual([old.entry?.s, old.entry?.c0, old.entry?.at], ['done', '2025-01-01T00:00:00.000Z', '2026-01-02T03:04:07.178Z']);
   const all = [];

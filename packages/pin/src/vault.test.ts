@@ -1,32 +1,22 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { rotationIdOf, type BreachwaveError, type PinApplyResult, type PinStore } from '@breachwave/domain';
-import { acquireRedis, dumpRedis, type TestRedis } from '@breachwave/testkit';
+import { dumpRedis, useRedis } from '@breachwave/testkit';
 import { pinKeys } from './keys.js';
 import { containsPin } from './test-support.js';
 import { createMirroredPinStore, createVaultPinStore } from './vault.js';
 import { createVerifierKeyring } from './verifier.js';
 
-let server: TestRedis;
-let redis: Redis;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
 describe('Redis PIN vault', () => {
   it('stores only a keyed verifier, idempotently by rotation id', async () => {
     const prefix = `vault${randomBytes(3).toString('hex')}`;
     const keyring = createVerifierKeyring([{ id: 'v2', key: randomBytes(32) }]);
-    const vault = createVaultPinStore({ redis, prefix, keyring });
+    const vault = createVaultPinStore({ redis: db.redis, prefix, keyring });
     const req = { rotationId: rotationIdOf('w1', 'A-1'), waveId: 'w1', accountId: 'A-1', pin: '738294' };
-    await redis.set(pinKeys(prefix).failures('A-1'), '3');
+    await db.redis.set(pinKeys(prefix).failures('A-1'), '3');
 
     assert.deepEqual(await vault.apply(req), { outcome: 'applied', store: 'vault', keyId: 'v2' });
     assert.equal((await vault.apply(req)).outcome, 'replayed');
@@ -37,8 +27,8 @@ describe('Redis PIN vault', () => {
     assert.equal(rec?.rotationId, 'rot.w1.A-1');
     assert.equal(rec?.verifier, keyring.compute('A-1', '738294'));
     assert.notEqual(rec?.verifier, keyring.compute('A-2', '738294'), 'the verifier is bound to the account');
-    assert.equal(await redis.exists(pinKeys(prefix).failures('A-1')), 0, 'a new PIN starts a new throttling window');
-    assert.ok((await redis.ttl(pinKeys(prefix).applied('rot.w1.A-1'))) > 0, 'rotation markers expire');
+    assert.equal(await db.redis.exists(pinKeys(prefix).failures('A-1')), 0, 'a new PIN starts a new throttling window');
+    assert.ok((await db.redis.ttl(pinKeys(prefix).applied('rot.w1.A-1'))) > 0, 'rotation markers expire');
 
     const matches = await vault.previousMatcher('A-1');
     assert.ok(matches);
@@ -53,14 +43,14 @@ describe('Redis PIN vault', () => {
     assert.equal((await vault.apply(req)).outcome, 'replayed');
     assert.equal((await vault.read('A-1'))?.verifier, keyring.compute('A-1', '583927'));
 
-    const dump = await dumpRedis(redis, prefix);
+    const dump = await dumpRedis(db.redis, prefix);
     assert.ok(!containsPin(dump, '738294') && !containsPin(dump, '583927'), 'no PIN in Redis');
   });
 
   it('mirrors a BSS rotation into the vault, except a conflicting one', async () => {
     const prefix = `mirror${randomBytes(3).toString('hex')}`;
     const keyring = createVerifierKeyring([{ id: 'v1', key: randomBytes(32) }]);
-    const vault = createVaultPinStore({ redis, prefix, keyring });
+    const vault = createVaultPinStore({ redis: db.redis, prefix, keyring });
     let next: PinApplyResult['outcome'] = 'applied';
     const bss: PinStore = { name: 'bss', apply: async () => ({ outcome: next, store: 'bss' }) };
     const store = createMirroredPinStore(bss, vault);

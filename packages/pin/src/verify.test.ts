@@ -1,33 +1,23 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { rotationIdOf, type BreachwaveError } from '@breachwave/domain';
 import type { AuditInput } from '@breachwave/ledger';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { useRedis } from '@breachwave/testkit';
 import { createVaultPinStore } from './vault.js';
 import { createVerifierKeyring } from './verifier.js';
 import { createPinVerificationService } from './verify.js';
 
-let server: TestRedis;
-let redis: Redis;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
 const PIN = '738294';
 
 async function setup(maxFailures: number, keys = [{ id: 'v1', key: randomBytes(32) }]) {
   const prefix = `verify${randomBytes(3).toString('hex')}`;
   const keyring = createVerifierKeyring(keys);
-  const vault = createVaultPinStore({ redis, prefix, keyring });
+  const vault = createVaultPinStore({ redis: db.redis, prefix, keyring });
   const audit: AuditInput[] = [];
-  const service = createPinVerificationService({ redis, prefix, keyring, maxFailures, audit: async (r) => void audit.push(r) });
+  const service = createPinVerificationService({ redis: db.redis, prefix, keyring, maxFailures, audit: async (r) => void audit.push(r) });
   return { prefix, keyring, vault, audit, service };
 }
 
@@ -79,8 +69,8 @@ describe('PIN verification', () => {
     const first = await setup(5, [old]);
     await first.vault.apply({ rotationId: rotationIdOf('w1', 'C-1'), waveId: 'w1', accountId: 'C-1', pin: PIN });
     const keyring = createVerifierKeyring([{ id: 'v2', key: randomBytes(32) }, old]);
-    const vault = createVaultPinStore({ redis, prefix: first.prefix, keyring });
-    const service = createPinVerificationService({ redis, prefix: first.prefix, keyring, maxFailures: 5, audit: async () => {} });
+    const vault = createVaultPinStore({ redis: db.redis, prefix: first.prefix, keyring });
+    const service = createPinVerificationService({ redis: db.redis, prefix: first.prefix, keyring, maxFailures: 5, audit: async () => {} });
     assert.equal((await vault.read('C-1'))?.keyId, 'v1');
     assert.equal((await service.verify({ accountId: 'C-1', pin: PIN, actor: 'care' })).verified, true);
     const rec = await vault.read('C-1');

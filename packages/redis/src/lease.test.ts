@@ -1,35 +1,25 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { useRedis } from '@breachwave/testkit';
 import { createLease } from './index.js';
 
-let server: TestRedis;
-let redis: Redis;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
 const key = (): string => `bwtest-${randomUUID()}:lease`;
 
 test('one holder at a time; the key names the holder; release frees it for the next', async () => {
   const k = key();
-  const a = createLease(redis, k, 60_000);
-  const b = createLease(redis, k, 60_000);
+  const a = createLease(db.redis, k, 60_000);
+  const b = createLease(db.redis, k, 60_000);
   assert.notEqual(a.token, b.token);
   assert.ok(a.token.startsWith(`${hostname()}:${process.pid}#`));
 
   assert.equal(await a.tryAcquire(), true);
   assert.equal(await b.tryAcquire(), false);
   assert.equal(await a.holder(), a.token);
-  const ttl = await redis.pttl(k);
+  const ttl = await db.redis.pttl(k);
   assert.ok(ttl > 55_000 && ttl <= 60_000, `ttl ${ttl}`);
 
   await b.release();
@@ -44,17 +34,17 @@ test('one holder at a time; the key names the holder; release frees it for the n
 
 test('renewal extends only a lease still held; once expired and taken over, the old holder cannot renew or release', async () => {
   const k = key();
-  const a = createLease(redis, k, 60_000);
+  const a = createLease(db.redis, k, 60_000);
   assert.equal(await a.tryAcquire(), true);
-  await redis.pexpire(k, 1_000);
+  await db.redis.pexpire(k, 1_000);
   assert.equal(await a.renew(), true);
-  assert.ok((await redis.pttl(k)) > 55_000, 'renewed to the full ttl');
+  assert.ok((await db.redis.pttl(k)) > 55_000, 'renewed to the full ttl');
 
   // Expiry (what a stalled holder meets), then a successor.
-  await redis.del(k);
+  await db.redis.del(k);
   assert.equal(await a.renew(), false, 'an expired lease is not renewed back into existence');
-  assert.equal(await redis.exists(k), 0);
-  const b = createLease(redis, k, 60_000);
+  assert.equal(await db.redis.exists(k), 0);
+  const b = createLease(db.redis, k, 60_000);
   assert.equal(await b.tryAcquire(), true);
   assert.equal(await a.renew(), false);
   await a.release();
@@ -63,6 +53,6 @@ test('renewal extends only a lease still held; once expired and taken over, the 
 });
 
 test('a ttl that is not a positive integer is refused', () => {
-  assert.throws(() => createLease(redis, key(), 0), RangeError);
-  assert.throws(() => createLease(redis, key(), 1.5), RangeError);
+  assert.throws(() => createLease(db.redis, key(), 0), RangeError);
+  assert.throws(() => createLease(db.redis, key(), 1.5), RangeError);
 });

@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { BreachwaveError, type ErrorCode } from '@breachwave/domain';
 import { createLedger, type Ledger } from '@breachwave/ledger';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { useRedis } from '@breachwave/testkit';
 import { createDeliveryTracker, parseStatusCallback, recordSendIndex, type PermanentUndeliveredContext, type StatusCallback } from './delivery.js';
 import type { DeliveryState } from './delivery-state.js';
 import { createSuppressionList } from './list.js';
 
-let server: TestRedis;
-let redis: Redis;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
 const sid = (): string => `SM${randomBytes(16).toString('hex')}`;
 // A stand-in for the adapter's mapTwilioErrorCode (the package takes the mapping injected).
@@ -28,7 +18,7 @@ const classify = (code: number): ErrorCode | undefined =>
 /** A wave whose accounts' notices were sent (`done`, pid = their sid) or are still `claimed`. */
 async function setup(accounts: { id: string; sid?: string; state: 'done' | 'claimed' }[]) {
   const prefix = `dlv${randomBytes(3).toString('hex')}`;
-  const ledger: Ledger = createLedger({ redis, prefix });
+  const ledger: Ledger = createLedger({ redis: db.redis, prefix });
   const waveId = 'w1';
   await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'B', helpUrl: 'https://h.example.com', rules: {} }, {}, {});
   await ledger.initAccounts(waveId, 'test', accounts.map((a) => ({ accountId: a.id, actions: ['notify'] })));
@@ -39,9 +29,9 @@ async function setup(accounts: { id: string; sid?: string; state: 'done' | 'clai
     }
   }
   const hooks: PermanentUndeliveredContext[] = [];
-  const suppression = createSuppressionList({ redis, prefix, hmacKey: randomBytes(32) });
+  const suppression = createSuppressionList({ redis: db.redis, prefix, hmacKey: randomBytes(32) });
   const tracker = createDeliveryTracker({
-    redis, prefix, suppression, classifyErrorCode: classify,
+    redis: db.redis, prefix, suppression, classifyErrorCode: classify,
     onPermanentUndelivered: async (ctx) => {
       hooks.push(ctx);
     },
@@ -49,7 +39,7 @@ async function setup(accounts: { id: string; sid?: string; state: 'done' | 'clai
   const cb = (messageSid: string, status: DeliveryState, accountId: string, errorCode?: number): StatusCallback => ({
     messageSid, status, reference: { waveId, accountId }, ...(errorCode !== undefined ? { errorCode, to: '+12025550177' } : {}),
   });
-  const audit = async (type: string) => (await redis.xrange(`${prefix}:audit`, '-', '+'))
+  const audit = async (type: string) => (await db.redis.xrange(`${prefix}:audit`, '-', '+'))
     .map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; account?: string; detail?: Record<string, unknown> })
     .filter((r) => r.type === type);
   return { prefix, ledger, waveId, tracker, hooks, suppression, cb, audit };
@@ -137,7 +127,7 @@ describe('delivery tracker', () => {
   it('a hook failure is reported and the fallback mark stays', async () => {
     const m = sid();
     const s = await setup([{ id: 'h', sid: m, state: 'done' }]);
-    const tracker = createDeliveryTracker({ redis, prefix: s.prefix, classifyErrorCode: classify, onPermanentUndelivered: async () => { throw new Error('queue down'); } });
+    const tracker = createDeliveryTracker({ redis: db.redis, prefix: s.prefix, classifyErrorCode: classify, onPermanentUndelivered: async () => { throw new Error('queue down'); } });
     const r = await tracker.apply(s.cb(m, 'undelivered', 'h', 30005));
     assert.ok(r.hookError instanceof Error);
     assert.equal((await s.ledger.get(s.waveId, 'h'))?.notify?.fb, 'needed');
@@ -170,8 +160,8 @@ describe('delivery tracker', () => {
   it('finds the notice through the send index when the URL carries no reference', async () => {
     const m = sid();
     const s = await setup([{ id: 'ix', sid: m, state: 'done' }]);
-    await recordSendIndex(redis, s.prefix, { sid: m, waveId: s.waveId, accountId: 'ix', ttlSeconds: 60 });
-    assert.ok((await redis.ttl(`${s.prefix}:sup:sid:${m}`)) > 0);
+    await recordSendIndex(db.redis, s.prefix, { sid: m, waveId: s.waveId, accountId: 'ix', ttlSeconds: 60 });
+    assert.ok((await db.redis.ttl(`${s.prefix}:sup:sid:${m}`)) > 0);
     const r = await s.tracker.apply({ messageSid: m, status: 'delivered' });
     assert.equal(r.outcome, 'recorded');
     assert.deepEqual(r.notice, { waveId: s.waveId, accountId: 'ix' });

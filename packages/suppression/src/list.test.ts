@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { BreachwaveError } from '@breachwave/domain';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { useRedis } from '@breachwave/testkit';
 import { applyInboundSms } from './inbound.js';
 import { createSuppressionList, type SuppressionList } from './list.js';
 import { applyUnsubscribe, createUnsubscribeLinker } from './unsubscribe.js';
 import { unsubscribeKey } from './tokens.js';
 
-let server: TestRedis;
-let redis: Redis;
-before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
 const hmacKey = randomBytes(32);
 const PHONE = '+12025550143';
@@ -26,26 +16,26 @@ const EMAIL = 'ana.test@example.com';
 
 function fresh(): { list: SuppressionList; prefix: string } {
   const prefix = `sup${randomBytes(3).toString('hex')}`;
-  return { list: createSuppressionList({ redis, prefix, hmacKey }), prefix };
+  return { list: createSuppressionList({ redis: db.redis, prefix, hmacKey }), prefix };
 }
 
 async function auditRecords(prefix: string): Promise<Record<string, unknown>[]> {
-  const entries = await redis.xrange(`${prefix}:audit`, '-', '+');
+  const entries = await db.redis.xrange(`${prefix}:audit`, '-', '+');
   return entries.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as Record<string, unknown>);
 }
 
 /** Every string stored under `prefix`, whatever the key type. */
 async function dump(prefix: string): Promise<string> {
   const out: string[] = [];
-  for (const key of await redis.keys(`${prefix}:*`)) {
+  for (const key of await db.redis.keys(`${prefix}:*`)) {
     out.push(key);
-    const type = await redis.type(key);
-    if (type === 'string') out.push((await redis.get(key)) ?? '');
-    else if (type === 'hash') out.push(JSON.stringify(await redis.hgetall(key)));
-    else if (type === 'stream') out.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    else if (type === 'set') out.push(JSON.stringify(await redis.smembers(key)));
-    else if (type === 'list') out.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-    else if (type === 'zset') out.push(JSON.stringify(await redis.zrange(key, 0, -1)));
+    const type = await db.redis.type(key);
+    if (type === 'string') out.push((await db.redis.get(key)) ?? '');
+    else if (type === 'hash') out.push(JSON.stringify(await db.redis.hgetall(key)));
+    else if (type === 'stream') out.push(JSON.stringify(await db.redis.xrange(key, '-', '+')));
+    else if (type === 'set') out.push(JSON.stringify(await db.redis.smembers(key)));
+    else if (type === 'list') out.push(JSON.stringify(await db.redis.lrange(key, 0, -1)));
+    else if (type === 'zset') out.push(JSON.stringify(await db.redis.zrange(key, 0, -1)));
   }
   return out.join('\n');
 }
@@ -136,7 +126,7 @@ describe('suppression list in Redis', () => {
     const records = await auditRecords(prefix);
     assert.equal(records[0]?.wave, 'w1');
     assert.equal((records[0]?.detail as Record<string, unknown>).contact, list.contactHash('sms', PHONE));
-    const other = createSuppressionList({ redis, prefix, hmacKey: randomBytes(32) });
+    const other = createSuppressionList({ redis: db.redis, prefix, hmacKey: randomBytes(32) });
     assert.notEqual(other.contactHash('sms', PHONE), list.contactHash('sms', PHONE));
   });
 });

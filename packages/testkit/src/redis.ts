@@ -1,4 +1,6 @@
+import { after, before } from 'node:test';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
+import { Redis } from 'ioredis';
 
 /** A Redis for tests: `url` to connect to, `stop()` to release it. */
 export interface TestRedis {
@@ -49,6 +51,44 @@ export async function acquireRedis(): Promise<TestRedis> {
         shared = undefined;
         await redis.stop();
       }
+    },
+  };
+}
+
+/** A test file's Redis: the shared test server (see {@link acquireRedis}) and one ioredis client to it. */
+export interface RedisFixture {
+  /** The server's URL; available once the file's `before` hooks have run. */
+  readonly url: string;
+  /** A client to the server (default options); available once the file's `before` hooks have run. */
+  readonly redis: Redis;
+}
+
+/**
+ * Registers `before`/`after` hooks in the calling test file that acquire the shared test Redis and
+ * open one client to it, then quit the client and release the server. Call it at the top level of
+ * the file; read `url` and `redis` inside tests and hooks.
+ */
+export function useRedis(): RedisFixture {
+  let server: TestRedis | undefined;
+  let client: Redis | undefined;
+  before(async () => {
+    server = await acquireRedis();
+    client = new Redis(server.url);
+  });
+  after(async () => {
+    await client?.quit();
+    await server?.stop();
+  });
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useRedis: ${what} is read before the file's before() hooks ran`);
+    return value;
+  };
+  return {
+    get url() {
+      return ready(server, 'url').url;
+    },
+    get redis() {
+      return ready(client, 'redis');
     },
   };
 }
