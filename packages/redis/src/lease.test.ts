@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { useRedis } from '@breachwave/testkit';
-import { createLease } from './index.js';
+import { createLease, holderGone } from './index.js';
 
 const db = useRedis();
 
@@ -55,4 +55,25 @@ test('renewal extends only a lease still held; once expired and taken over, the 
 test('a ttl that is not a positive integer is refused', () => {
   assert.throws(() => createLease(db.redis, key(), 0), RangeError);
   assert.throws(() => createLease(db.redis, key(), 1.5), RangeError);
+});
+
+test('a crashed holder on this host is recognised; takeOver replaces only the named stale token', async () => {
+  const { spawnSync } = await import('node:child_process');
+  // A pid that ran and is gone: a child that exited.
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+  assert.equal(holderGone(`${hostname()}:${gone}#x`), true);
+  assert.equal(holderGone(`${hostname()}:${process.pid}#x`), false, 'this process');
+  assert.equal(holderGone(`${hostname()}:${process.ppid}#x`), false, 'a live process');
+  assert.equal(holderGone(`elsewhere.example:${gone}#x`), false, 'another host: cannot tell');
+  assert.equal(holderGone('not a token'), false);
+
+  const k = key();
+  await db.redis.set(k, `${hostname()}:${gone}#old`, 'PX', 60_000);
+  const b = createLease(db.redis, k, 30_000);
+  assert.equal(await b.takeOver(`${hostname()}:${gone}#other`), false, 'a token that does not hold it');
+  assert.equal(await b.takeOver(`${hostname()}:${gone}#old`), true);
+  assert.equal(await b.holder(), b.token);
+  const ttl = await db.redis.pttl(k);
+  assert.ok(ttl > 25_000 && ttl <= 30_000, `ttl ${ttl}`);
+  await b.release();
 });

@@ -21,9 +21,15 @@ export interface RedisLease {
   release(): Promise<void>;
   /** The current holder's token, if any. */
   holder(): Promise<string | undefined>;
+  /**
+   * Takes the lease from `staleToken` (see {@link holderGone}), only if that token still holds
+   * it; false when it changed hands or expired meanwhile.
+   */
+  takeOver(staleToken: string): Promise<boolean>;
 }
 
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const TAKE_OVER = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end return 0`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** Creates a lease handle; nothing is taken until {@link RedisLease.tryAcquire}. */
@@ -40,5 +46,24 @@ export function createLease(redis: Redis, key: string, ttlMs: number): RedisLeas
       await redis.eval(RELEASE, 1, key, token);
     },
     holder: async () => (await redis.get(key)) ?? undefined,
+    takeOver: async (staleToken) => Number(await redis.eval(TAKE_OVER, 1, key, staleToken, token, String(ttlMs))) === 1,
   };
+}
+
+/**
+ * True when a lease token names a process on this host that no longer runs (it crashed or was
+ * killed without releasing), so its lease can be taken over without waiting for the TTL. False
+ * for another host, a live process, or a token of another shape. A reused pid only makes it wait.
+ */
+export function holderGone(token: string): boolean {
+  const match = /^(.*):(\d+)#[^#]+$/.exec(token);
+  if (!match || match[1] !== hostname()) return false;
+  const pid = Number(match[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as { code?: string }).code === 'ESRCH';
+  }
 }
