@@ -33,6 +33,7 @@ export const ERROR_CATALOG = {
   BW_NO_CHANNEL: { kind: 'permanent', message: 'account has no usable contact channel' },
   BW_AUDIT_CHAIN_BROKEN: { kind: 'permanent', message: 'audit chain is broken' },
   BW_AUDIT_WRITER_BUSY: { kind: 'config', message: 'another audit writer holds the lease on this audit stream' },
+  BW_WAVE_BUSY: { kind: 'transient', message: 'another process is feeding this wave' },
   BW_ENVELOPE_INVALID: { kind: 'permanent', message: 'encrypted envelope cannot be opened' },
   BW_SUPPRESSED: { kind: 'permanent', message: 'the contact point is on the suppression list' },
   BW_ORDER_VIOLATION: { kind: 'permanent', message: 'an earlier action of this account is not done' },

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { planActions, type ActionRules } from '@breachwave/domain';
+import { BreachwaveError, planActions, type ActionRules } from '@breachwave/domain';
 import { QUEUES, QUEUE_FOR_ACTION, actionJobId, type QueueName } from '@breachwave/jobs';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { acquireRedis, waitFor, type TestRedis } from '@breachwave/testkit';
@@ -168,6 +168,59 @@ test('the window bounds the backlog: the feed waits while workers are away, stop
   await waitFor(() => completed === 300, { what: 'all 300 jobs completed', timeout: 20_000 });
   assert.ok(maxBacklog <= 100, `backlog stayed within the window (max ${maxBacklog})`);
   await assertFullyFed(s);
+});
+
+test('one feeder per wave: a second process is refused while the first holds the lease, and the lease ends with the run', async (t) => {
+  const s = await setup(t, { rows: 120, seed: 36, malformedRate: 0, duplicateRate: 0 });
+  const cap = captureLog();
+  const first = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 40, batch: 20, log: cap.log });
+  const second = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 40, batch: 20, log: captureLog().log });
+  t.after(() => Promise.all([first.close(), second.close()]));
+  const leaseKey = s.ledger.keys.feeder(s.wave.waveId);
+
+  const controller = new AbortController();
+  const running = first.feed(s.wave.waveId, { signal: controller.signal });
+  await waitFor(() => cap.text().includes('feed window full'), { what: 'the first feeder waiting for room' });
+  const holder = await redis.get(leaseKey);
+  assert.ok(holder?.includes(`:${process.pid}#`), `the lease names its holder (${holder})`);
+  await assert.rejects(second.feed(s.wave.waveId), (err: unknown) => {
+    assert.ok(err instanceof BreachwaveError);
+    assert.equal(err.code, 'BW_WAVE_BUSY');
+    assert.ok(err.detail?.includes(holder ?? 'no holder'), err.detail);
+    return true;
+  });
+  assert.equal(await waiting(s.queues.get(QUEUES.notify)), 40, 'the refused feeder added nothing');
+
+  controller.abort();
+  assert.deepEqual(await running, { fed: 40, skipped: 0, complete: false });
+  assert.equal(await redis.exists(leaseKey), 0, 'released when the run ends');
+  // Now the second may feed (the queue is still full, so it too waits; abort it at once).
+  const again = new AbortController();
+  again.abort();
+  assert.deepEqual(await second.feed(s.wave.waveId, { signal: again.signal }), { fed: 0, skipped: 0, complete: false });
+});
+
+test('a feeder that lost its lease while waiting stops before writing another batch', { timeout: 30_000 }, async (t) => {
+  const s = await setup(t, { rows: 120, seed: 37, malformedRate: 0, duplicateRate: 0 });
+  const cap = captureLog();
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 40, batch: 20, log: cap.log });
+  t.after(() => feeder.close());
+  const leaseKey = s.ledger.keys.feeder(s.wave.waveId);
+  const running = feeder.feed(s.wave.waveId);
+  await waitFor(() => cap.text().includes('feed window full'), { what: 'the feeder waiting for room' });
+  // What a stall past the TTL looks like: the lease expired and another process took it.
+  await redis.set(leaseKey, 'elsewhere.example:4242#successor', 'PX', 60_000);
+  const notify = s.queues.get(QUEUES.notify) as Queue;
+  await notify.drain(); // room again: the feeder's next step would be a batch
+  await assert.rejects(running, (err: unknown) => {
+    assert.ok(err instanceof BreachwaveError);
+    assert.equal(err.code, 'BW_WAVE_BUSY');
+    assert.match(err.detail ?? '', /lost its lease to elsewhere\.example:4242#successor/);
+    return true;
+  });
+  assert.equal(await checkpoint(s), 40, 'no batch written after the lease was lost');
+  assert.equal(await redis.get(leaseKey), 'elsewhere.example:4242#successor', 'the successor\'s lease is left alone');
+  await redis.del(leaseKey);
 });
 
 /** Runs the feed fixture in a child process. */

@@ -4,8 +4,9 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
 import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobId, type ActionJob, type QueueName } from '@breachwave/jobs';
-import type { Ledger } from '@breachwave/ledger';
+import { keys as ledgerKeys, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
+import { createLease, holderGone, type RedisLease } from '@breachwave/redis';
 import type { SpoolEntry } from './ingest.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
@@ -28,6 +29,11 @@ export interface FeederDeps {
   readonly actor?: string;
   /** Longest pause between two looks at a full queue; the first look comes after 25 ms. Default 500 ms. */
   readonly maxPollMs?: number;
+  /**
+   * TTL of the wave's feed lease (`<prefix>:wave:<id>:feeder`), renewed while waiting for room and
+   * before every batch. A feeder that stalls longer loses the wave to the next one. Default 30,000 ms.
+   */
+  readonly leaseMs?: number;
 }
 
 /** Options for one {@link Feeder.feed} run. */
@@ -73,15 +79,23 @@ interface BulkJob {
  * entries, BullMQ ignores a job id it still holds, and accounts whose first action was already
  * claimed or finished are neither queued again nor have their contact record rewritten. Feeding
  * a wave already `fed` does nothing.
+ *
+ * One process feeds a wave at a time: `feed` takes the wave's lease in Redis first and rejects
+ * with `BW_WAVE_BUSY` (naming the holder) while another process holds it. The lease is renewed
+ * while the feed waits for room and checked before every batch; a feeder that finds it lost (it
+ * stalled past the TTL and another took over) stops with `BW_WAVE_BUSY` before writing anything
+ * more. It is released when the run ends, however it ends.
  */
 export function createFeeder(deps: FeederDeps): Feeder {
   const actor = deps.actor ?? 'feeder';
   const maxPollMs = deps.maxPollMs ?? 500;
+  const leaseMs = deps.leaseMs ?? 30_000;
   const queues = new Map<QueueName, Queue>();
   let closing: Promise<void> | undefined;
 
   if (!Number.isInteger(deps.window) || deps.window < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed window must be a positive integer' });
   if (!Number.isInteger(deps.batch) || deps.batch < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed batch must be a positive integer' });
+  if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed lease must be a positive integer of milliseconds' });
 
   const queueFor = (name: QueueName): Queue => {
     let q = queues.get(name);
@@ -100,9 +114,10 @@ export function createFeeder(deps: FeederDeps): Feeder {
 
   /**
    * Waits until every queue can take its share of the next batch without passing `window`
-   * (an empty queue always can, so a batch larger than the window still moves). False if aborted.
+   * (an empty queue always can, so a batch larger than the window still moves), renewing the feed
+   * lease (`hold`) before each pause. False if aborted.
    */
-  const waitForRoom = async (need: ReadonlyMap<QueueName, number>, waveId: string, signal?: AbortSignal): Promise<boolean> => {
+  const waitForRoom = async (need: ReadonlyMap<QueueName, number>, waveId: string, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
     for (const [name, n] of need) {
       const q = queueFor(name);
       let pause = FIRST_POLL_MS;
@@ -115,6 +130,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
           deps.log.info({ waveId, queue: name, waiting, window: deps.window }, 'feed window full: waiting for workers');
           announced = true;
         }
+        await hold();
         try {
           await sleep(pause, undefined, signal ? { signal } : {});
         } catch {
@@ -126,20 +142,46 @@ export function createFeeder(deps: FeederDeps): Feeder {
     return true;
   };
 
+  /** Takes the wave's feed lease, or that of a feeder on this host that is gone; else BW_WAVE_BUSY. */
+  const takeLease = async (waveId: string): Promise<RedisLease> => {
+    const lease = createLease(deps.connection, ledgerKeys(deps.prefix).feeder(waveId), leaseMs);
+    if (await lease.tryAcquire()) return lease;
+    const holder = await lease.holder();
+    if (holder === undefined && (await lease.tryAcquire())) return lease;
+    if (holder !== undefined && holderGone(holder) && (await lease.takeOver(holder))) {
+      deps.log.warn({ waveId, previous: holder }, 'took over the feed lease of a feeder on this host that is gone');
+      return lease;
+    }
+    throw new BreachwaveError('BW_WAVE_BUSY', {
+      detail: `wave ${waveId} is being fed by ${holder ?? 'another process'}; if that process is gone, its lease ends within ${Math.ceil(leaseMs / 1000)} s`,
+    });
+  };
+
   const running = new Set<string>();
   const feed = async (waveId: string, options: FeedOptions = {}): Promise<FeedResult> => {
     if (closing) throw new Error('feeder is closed');
     if (running.has(waveId)) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} is already being fed by this process` });
     running.add(waveId);
     try {
-      return await feedWave(waveId, options);
+      const lease = await takeLease(waveId);
+      try {
+        return await feedWave(waveId, options, lease);
+      } finally {
+        await lease.release().catch((err: unknown) => deps.log.warn({ err, waveId }, 'could not release the feed lease; it expires on its own'));
+      }
     } finally {
       running.delete(waveId);
     }
   };
 
-  const feedWave = async (waveId: string, options: FeedOptions): Promise<FeedResult> => {
+  const feedWave = async (waveId: string, options: FeedOptions, lease: RedisLease): Promise<FeedResult> => {
     const { signal } = options;
+    /** Renews the wave's lease; throws when another process holds it now, so nothing more is written. */
+    const hold = async (): Promise<void> => {
+      if (await lease.renew()) return;
+      const holder = await lease.holder();
+      throw new BreachwaveError('BW_WAVE_BUSY', { detail: `wave ${waveId}: this feeder lost its lease${holder ? ` to ${holder}` : ''} and stopped` });
+    };
     const wave = await deps.ledger.getWave(waveId);
     const log = deps.log.child({ waveId });
     if (wave.status === 'fed') {
@@ -169,7 +211,9 @@ export function createFeeder(deps: FeederDeps): Feeder {
         const q = QUEUE_FOR_ACTION[p[0] ?? 'notify'];
         need.set(q, (need.get(q) ?? 0) + 1);
       }
-      if (!(await waitForRoom(need, waveId, signal))) return false;
+      if (!(await waitForRoom(need, waveId, hold, signal))) return false;
+      // The fence: the lease is checked right before the batch is written.
+      await hold();
 
       const states = await deps.ledger.initAccounts(waveId, actor, entries.map((e, i) => ({ accountId: e.accountId, actions: plans[i] ?? ['notify'] })));
       const toQueue: { entry: SpoolEntry; action: ActionName }[] = [];

@@ -12,6 +12,8 @@ export function keys(prefix: string) {
     counts: (w: string) => `${prefix}:wave:${w}:counts`,
     /** Hash: accountId → the account's ledger entry (JSON, one object per action). */
     ledger: (w: string) => `${prefix}:wave:${w}:ledger`,
+    /** String with a TTL: the lease of the one process feeding the wave (its holder token, `host:pid#uuid`). */
+    feeder: (w: string) => `${prefix}:wave:${w}:feeder`,
     /** Hash: the minimised account record with its contact points sealed (AES-256-GCM). */
     account: (w: string, a: string) => `${prefix}:wave:${w}:acct:${a}`,
     /** Stream of audit records, drained by the audit-writer. */
