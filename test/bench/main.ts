@@ -8,7 +8,8 @@
  * Sections, each a median of `--runs` runs, interleaved so drift on a shared machine spreads
  * over all of them:
  *   baseline — bare BullMQ addBulk jobs/s and no-op jobs processed/s (same Redis, same concurrency),
- *              and no-op plus one bare `twilio` SDK send per job (`--send-jobs N`, 0 skips it);
+ *              and no-op plus one bare `twilio` SDK send per job (`--send-jobs N`, 0 skips it), through
+ *              breachwave's `TwilioHttpClient` and through the SDK's default client (reference copy);
  *   ingest   — the feeder on an N-row file: rows/s, peak RSS (and the reference implementation);
  *   micro    — each ingest optimisation alone, reference vs current (phone, parse, seal, dedupe);
  *   ledger   — the notice path's ledger traffic alone (reference / current / folded round trips);
@@ -40,7 +41,8 @@ Options:
   --rows N          rows in the ingest file and the Redis wave (default 1,000,000)
   --runs K          runs per section; medians are reported (default 3)
   --jobs N          jobs in the bare BullMQ baseline (default 50,000)
-  --send-jobs N     jobs in the bare-send baseline, one real twilio SDK call each (default 10,000; 0 skips it)
+  --send-jobs N     jobs in the bare-send baseline, one real twilio SDK call each, run once through
+                    breachwave's client and once through the SDK's default one (default 10,000; 0 skips it)
   --accounts N      accounts per end-to-end run, providers answering at once (default 20,000)
   --latency-accounts N  accounts per end-to-end run with provider latency (default 5,000)
   --latency MS      the provider latency of those runs (default 100)
