@@ -1,8 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -464,5 +465,17 @@ test('a writer whose lease was taken over writes no further line and stops; the 
     await c.lapseLease();
     assert.equal(await c.writer().drainOnce(), 2);
     await assertChain(c.dir, 3);
+  });
+});
+
+test('the lease of a writer on this host whose process has ended is taken over at once, not after its TTL', async () => {
+  await withCtx(async (c) => {
+    const gone = `${hostname()}:${spawnSync(process.execPath, ['-e', '0']).pid}#crashed`;
+    await redis.set(auditWriterLeaseKey(c.prefix), gone, 'PX', 60_000);
+    await c.add(2);
+    const w = c.writer();
+    assert.equal(await w.drainOnce(), 2, 'drains instead of refusing with BW_AUDIT_WRITER_BUSY');
+    assert.match((await redis.get(auditWriterLeaseKey(c.prefix))) ?? '', new RegExp(`:${process.pid}#`));
+    await assertChain(c.dir, 2);
   });
 });

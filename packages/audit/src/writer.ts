@@ -52,7 +52,8 @@ export interface AuditWriterOptions {
    * the chain is read from the files, renewed every third of it and before every batch is
    * written, released on close. A writer that finds it held stands by (`start`) or refuses
    * (`drainOnce` without `start`); one that loses it (stalled past it, then another took over)
-   * stops without writing another line. A crashed writer's lease frees itself after this long.
+   * stops without writing another line. A crashed writer's lease frees itself after this long
+   * (one that ran on this host is taken over at once).
    */
   readonly leaseMs?: number;
   /**
@@ -282,8 +283,13 @@ class StreamAuditWriter implements AuditWriter {
   private async acquireLease(wait: boolean): Promise<void> {
     if (this.leaseHeld) return;
     let announced = false;
-    while (!(await this.lease.tryAcquire())) {
-      const holder = await this.lease.holder();
+    for (;;) {
+      const attempt = await this.lease.tryAcquire();
+      if (attempt.acquired) {
+        if (attempt.tookOverFrom) this.log.warn({ key: this.lease.key, previous: attempt.tookOverFrom }, 'audit writer took over the lease of a writer on this host that is gone');
+        break;
+      }
+      const { holder } = attempt;
       if (!wait) {
         throw new BreachwaveError('BW_AUDIT_WRITER_BUSY', {
           detail: `${this.lease.key} is held by ${holder ?? 'a writer that just released it'}; stop that writer or try again`,

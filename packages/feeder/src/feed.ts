@@ -6,7 +6,7 @@ import { BreachwaveError, planActions, type ActionName, type WaveManifest } from
 import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobId, type ActionJob, type QueueName } from '@breachwave/jobs';
 import { keys as ledgerKeys, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import { createLease, holderGone, type RedisLease } from '@breachwave/redis';
+import { createLease, type RedisLease } from '@breachwave/redis';
 import type { SpoolEntry } from './ingest.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
@@ -142,18 +142,16 @@ export function createFeeder(deps: FeederDeps): Feeder {
     return true;
   };
 
-  /** Takes the wave's feed lease, or that of a feeder on this host that is gone; else BW_WAVE_BUSY. */
+  /** Takes the wave's feed lease (or a gone local feeder's, see `tryAcquire`); else BW_WAVE_BUSY. */
   const takeLease = async (waveId: string): Promise<RedisLease> => {
     const lease = createLease(deps.connection, ledgerKeys(deps.prefix).feeder(waveId), leaseMs);
-    if (await lease.tryAcquire()) return lease;
-    const holder = await lease.holder();
-    if (holder === undefined && (await lease.tryAcquire())) return lease;
-    if (holder !== undefined && holderGone(holder) && (await lease.takeOver(holder))) {
-      deps.log.warn({ waveId, previous: holder }, 'took over the feed lease of a feeder on this host that is gone');
+    const attempt = await lease.tryAcquire();
+    if (attempt.acquired) {
+      if (attempt.tookOverFrom) deps.log.warn({ waveId, previous: attempt.tookOverFrom }, 'took over the feed lease of a feeder on this host that is gone');
       return lease;
     }
     throw new BreachwaveError('BW_WAVE_BUSY', {
-      detail: `wave ${waveId} is being fed by ${holder ?? 'another process'}; if that process is gone, its lease ends within ${Math.ceil(leaseMs / 1000)} s`,
+      detail: `wave ${waveId} is being fed by ${attempt.holder ?? 'another process'}; if that process is gone, its lease ends within ${Math.ceil(leaseMs / 1000)} s`,
     });
   };
 

@@ -2,7 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { BreachwaveError } from '@breachwave/domain';
 
 export { Redis } from 'ioredis';
-export { createLease, holderGone, type RedisLease } from './lease.js';
+export { createLease, holderGone, type LeaseAttempt, type RedisLease } from './lease.js';
 
 /**
  * Connection roles (GUIDE §4 rule 9):
