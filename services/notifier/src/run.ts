@@ -54,9 +54,9 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   let twilioClient: ReturnType<typeof createTwilioClient> | undefined;
   if (!sms && config.twilio) {
     const t = config.twilio;
-    const client = (twilioClient = createTwilioClient({ accountSid: t.accountSid, authToken: t.authToken, timeoutMs: t.timeoutMs, ...(t.baseUrl ? { baseUrl: t.baseUrl } : {}) }));
+    twilioClient = createTwilioClient({ accountSid: t.accountSid, authToken: t.authToken, timeoutMs: t.timeoutMs, ...(t.baseUrl ? { baseUrl: t.baseUrl } : {}) });
     sms = createTwilioSmsSender({
-      client,
+      client: twilioClient,
       ...(t.from ? { from: t.from } : {}),
       ...(t.messagingServiceSid ? { messagingServiceSid: t.messagingServiceSid } : {}),
       ...(statusCallback ? { statusCallback, statusCallbackReferenceParam: REFERENCE_PARAM } : {}),
