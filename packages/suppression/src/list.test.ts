@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { BreachwaveError } from '@breachwave/domain';
-import { useRedis } from '@breachwave/testkit';
+import { dumpRedis, useRedis } from '@breachwave/testkit';
 import { applyInboundSms } from './inbound.js';
 import { createSuppressionList, type SuppressionList } from './list.js';
 import { applyUnsubscribe, createUnsubscribeLinker } from './unsubscribe.js';
@@ -22,22 +22,6 @@ function fresh(): { list: SuppressionList; prefix: string } {
 async function auditRecords(prefix: string): Promise<Record<string, unknown>[]> {
   const entries = await db.redis.xrange(`${prefix}:audit`, '-', '+');
   return entries.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as Record<string, unknown>);
-}
-
-/** Every string stored under `prefix`, whatever the key type. */
-async function dump(prefix: string): Promise<string> {
-  const out: string[] = [];
-  for (const key of await db.redis.keys(`${prefix}:*`)) {
-    out.push(key);
-    const type = await db.redis.type(key);
-    if (type === 'string') out.push((await db.redis.get(key)) ?? '');
-    else if (type === 'hash') out.push(JSON.stringify(await db.redis.hgetall(key)));
-    else if (type === 'stream') out.push(JSON.stringify(await db.redis.xrange(key, '-', '+')));
-    else if (type === 'set') out.push(JSON.stringify(await db.redis.smembers(key)));
-    else if (type === 'list') out.push(JSON.stringify(await db.redis.lrange(key, 0, -1)));
-    else if (type === 'zset') out.push(JSON.stringify(await db.redis.zrange(key, 0, -1)));
-  }
-  return out.join('\n');
 }
 
 describe('suppression list in Redis', () => {
@@ -120,7 +104,7 @@ describe('suppression list in Redis', () => {
     await list.suppress('sms', PHONE, 'stop-keyword', { waveId: 'w1', accountId: 'a1' });
     await list.suppress('email', EMAIL, 'unsubscribe');
     await list.unsuppress('sms', PHONE);
-    const everything = await dump(prefix);
+    const everything = await dumpRedis(db.redis, prefix);
     assert.ok(everything.length > 0);
     for (const needle of [PHONE, PHONE.slice(2), '2025550143', EMAIL, 'ana.test']) assert.ok(!everything.includes(needle), `found ${needle} in Redis`);
     const records = await auditRecords(prefix);
