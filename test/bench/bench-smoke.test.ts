@@ -36,7 +36,7 @@ test('pnpm bench --smoke --json prints one JSON object with every figure, a numb
       if (v === null) assert.ok(typeof report.reasons[key] === 'string' && (report.reasons[key] as string).length > 0, `${key} is null with a reason`);
       else assert.ok(typeof v === 'number' && Number.isFinite(v), `${key} is a number (got ${JSON.stringify(v)})`);
     };
-    for (const k of ['ingest_vs_addbulk', 'notice_vs_noop', 'full_vs_noop', 'send_vs_noop', 'notice_vs_send', 'latency_vs_ceiling', 'pace_error']) figure(report.ratios, k);
+    for (const k of ['ingest_vs_addbulk', 'notice_vs_noop', 'full_vs_noop', 'send_vs_noop', 'send_v0_vs_noop', 'notice_vs_send', 'latency_vs_ceiling', 'pace_error']) figure(report.ratios, k);
     for (const k of ['rss_mb', 'redis_mb', 'pin_ms']) figure(report, k);
     // The same-run baseline the ratios are taken against.
     const baseline = report.results.baseline as Record<string, unknown>;

@@ -90,8 +90,12 @@ if (values.help) {
 // `--from FILE`: no measuring — re-render a saved run (and with --update-docs, the docs) from its JSON.
 if (values.from) {
   const loaded = JSON.parse(readFileSync(values.from, 'utf8')) as BenchReport;
-  // Profiles are summarised again from the files when they are still there (the summary may have grown).
-  const saved: BenchReport = loaded.profileDir && existsSync(loaded.profileDir) ? { ...loaded, profiles: summarizeProfiles(loaded.profileDir) } : loaded;
+  // Rebuilt from the run's raw records, so figures the report code learned since are filled in;
+  // profiles are summarised again from the files when they are still there.
+  const saved: BenchReport = buildReport({
+    ...loaded,
+    ...(loaded.profileDir && existsSync(loaded.profileDir) ? { profiles: summarizeProfiles(loaded.profileDir) } : {}),
+  });
   const md = renderMarkdown(saved);
   if (values['update-docs']) {
     const docs = join(ROOT, 'docs', 'PERFORMANCE.md');

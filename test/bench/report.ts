@@ -30,6 +30,8 @@ export interface Ratios {
    * at all), and the two end-to-end rates over that bare-send rate (what breachwave itself costs).
    */
   send_vs_noop: Num;
+  /** The same bare send through the SDK's default client (reference copy), over bare no-op. */
+  send_v0_vs_noop: Num;
   notice_vs_send: Num;
   full_vs_send: Num;
   latency_vs_ceiling: Num;
@@ -202,6 +204,7 @@ export function buildReport(input: {
     notice_vs_noop: paired('e2e', 'notice-0ms', 'perSec', 'noopPerSec'),
     full_vs_noop: paired('e2e', 'full-0ms', 'perSec', 'noopPerSec'),
     send_vs_noop: paired('baseline', 'bullmq', 'sendPerSec', 'noopPerSec'),
+    send_v0_vs_noop: paired('baseline', 'bullmq', 'sendV0PerSec', 'noopPerSec'),
     notice_vs_send: paired('e2e', 'notice-0ms', 'perSec', 'sendPerSec'),
     full_vs_send: paired('e2e', 'full-0ms', 'perSec', 'sendPerSec'),
     latency_vs_ceiling: noticeLatency ? ((noticeLatency.vsCeiling as Num | undefined) ?? null) : null,
@@ -212,6 +215,7 @@ export function buildReport(input: {
   if (ratios.full_vs_noop === null) why('full_vs_noop', full === null ? 'e2e' : 'baseline', full === null ? 'full-0ms' : undefined,
     full === null ? 'the full path needs services/pin-rotator and services/code-issuer (not available yet)' : undefined);
   if (ratios.send_vs_noop === null) why('send_vs_noop', 'baseline', 'bullmq', 'the bare-send phase was skipped (--send-jobs 0)');
+  if (ratios.send_v0_vs_noop === null) why('send_v0_vs_noop', 'baseline', 'bullmq', 'the bare-send phase was skipped (--send-jobs 0)');
   if (ratios.notice_vs_send === null) why('notice_vs_send', notice === null ? 'e2e' : 'baseline', notice === null ? 'notice-0ms' : 'bullmq', notice === null ? undefined : 'the bare-send phase was skipped (--send-jobs 0)');
   if (ratios.full_vs_send === null) why('full_vs_send', full === null ? 'e2e' : 'baseline', full === null ? 'full-0ms' : 'bullmq', full === null ? undefined : 'the bare-send phase was skipped (--send-jobs 0)');
   if (ratios.latency_vs_ceiling === null) why('latency_vs_ceiling', 'e2e', `notice-${latencyMs}ms`);
@@ -292,7 +296,7 @@ export function renderMarkdown(r: BenchReport): string {
   if (typeof b.sendPerSec === 'number') {
     out.push(`| Bare BullMQ + one \`twilio\` SDK send per job, no other breachwave code, through breachwave's \`TwilioHttpClient\` (${n0(b.sendJobs)} jobs) — the most the two rows above can reach here | ${n0(b.sendPerSec)} jobs/s (worker CPU ${n0(b.sendWorkerCpuUsPerJob)} µs/job) | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.send_vs_noop)} | (info) | — |`);
     if (typeof b.sendV0PerSec === 'number') {
-      out.push(`| The same bare send through the SDK's default axios \`RequestClient\` (reference copy of the client before \`TwilioHttpClient\`) | ${n0(b.sendV0PerSec)} jobs/s (worker CPU ${n0(b.sendV0WorkerCpuUsPerJob)} µs/job) | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(typeof b.noopPerSec === 'number' && b.noopPerSec > 0 ? b.sendV0PerSec / b.noopPerSec : null)} | (info) | — |`);
+      out.push(`| The same bare send through the SDK's default axios \`RequestClient\` (reference copy of the client before \`TwilioHttpClient\`) | ${n0(b.sendV0PerSec)} jobs/s (worker CPU ${n0(b.sendV0WorkerCpuUsPerJob)} µs/job) | bare no-op ${n0(b.noopPerSec)} jobs/s | ${x2(r.ratios.send_v0_vs_noop)} | (info) | — |`);
     }
     out.push(`| End to end over that bare-send rate: what breachwave itself costs | notice only ${x2(r.ratios.notice_vs_send)}, full path ${x2(r.ratios.full_vs_send)} | bare send ${n0(b.sendPerSec)} jobs/s | — | (info) | — |`);
   }
