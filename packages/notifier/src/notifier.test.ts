@@ -11,7 +11,9 @@ import { createActionQueues, createActionWorker } from '@breachwave/actions';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
 import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { createNoticeProcessor, type NoticeProcessorDeps } from './processor.js';
+import { createNoticeProcessor, type NoticeProcessorDeps, type SendContext } from './processor.js';
+import { createPacer } from '@breachwave/pacing';
+import { pacingPolicy } from './policies/pacing.js';
 
 let server: TestRedis;
 let redis: Redis;
@@ -208,4 +210,26 @@ test('quiet hours defer an SMS to the recipient\'s window (deterministic clock),
   const r = await later({ id: 'j', data: { waveId, accountId: 'q1' }, attemptsMade: 0, attempts: 3, defer: async () => assert.fail('no defer in the window') });
   assert.equal(r.status, 'sent');
   assert.deepEqual(sent, ['+13125550150']);
+});
+
+test('the pacing policy makes its first pacer mid-wave on an auto-pipelined client without breaking that tick\'s pipeline', async () => {
+  // The notifier's ledger client pipelines every command of a tick; the pacer for a channel is made
+  // on that channel's first send, while other commands of the same tick are already pending.
+  const client = new Redis(server.url, { enableAutoPipelining: true });
+  await client.ping();
+  const prefix = `n${randomBytes(3).toString('hex')}`;
+  const policy = pacingPolicy({ redis: client, prefix, senders: { sms: 'twilio:+15005550006', email: 'smtp:127.0.0.1:25' } });
+  try {
+    const operator = createPacer({ redis, prefix, sender: 'twilio:+15005550006' });
+    await operator.setRate(1000);
+    operator.close();
+    const ctx = { channel: 'sms' } as SendContext;
+    const [value, decision] = await Promise.all([client.get(`${prefix}:other`), policy.beforeSend?.(ctx)]);
+    assert.equal(value, null);
+    assert.equal(decision, undefined, 'paced and let through');
+    assert.ok((policy.stats()['twilio:+15005550006']?.granted ?? 0) >= 1, 'the pacer granted the send a slot');
+  } finally {
+    policy.close();
+    await client.quit();
+  }
 });

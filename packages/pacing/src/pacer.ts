@@ -169,13 +169,25 @@ function validBurst(b: number): void {
 }
 
 /**
+ * Defines the pacer's scripts on a client (no I/O; once per client). `createPacer` does it too,
+ * but a process that makes pacers lazily on a client with auto-pipelining must call this when
+ * it sets up: ioredis builds each tick's pipeline with the commands defined at that moment, and
+ * a script defined while a pipeline is pending breaks that pipeline (a TypeError, and an
+ * uncaught one in ioredis's callback that ends the process).
+ */
+export function definePaceCommands(redis: PacerOptions['redis']): void {
+  const r = redis as PaceRedis;
+  if (typeof r.bwPaceReserve !== 'function') r.defineCommand('bwPaceReserve', { numberOfKeys: 1, lua: RESERVE });
+  if (typeof r.bwPacePenalise !== 'function') r.defineCommand('bwPacePenalise', { numberOfKeys: 1, lua: PENALISE });
+}
+
+/**
  * Creates this process's handle on a sender's distributed pace. No I/O until the first call.
  * Every process sending through the sender must use the same `prefix` and `sender`.
  */
 export function createPacer(options: PacerOptions): Pacer {
+  definePaceCommands(options.redis);
   const r = options.redis as PaceRedis;
-  if (typeof r.bwPaceReserve !== 'function') r.defineCommand('bwPaceReserve', { numberOfKeys: 1, lua: RESERVE });
-  if (typeof r.bwPacePenalise !== 'function') r.defineCommand('bwPacePenalise', { numberOfKeys: 1, lua: PENALISE });
   if (options.defaultRate !== undefined) positive('defaultRate', options.defaultRate);
   const burst = options.burst ?? 1;
   validBurst(burst);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Channel } from '@breachwave/domain';
-import { PacingError, createPacer, type Pacer, type PacerStats } from '@breachwave/pacing';
+import { PacingError, createPacer, definePaceCommands, type Pacer, type PacerStats } from '@breachwave/pacing';
 import type { DeliveryPolicy } from '../processor.js';
 
 /**
@@ -11,6 +11,8 @@ import type { DeliveryPolicy } from '../processor.js';
  */
 export function pacingPolicy(options: { readonly redis: Redis; readonly prefix: string; readonly senders: Readonly<Record<Channel, string>> }): DeliveryPolicy & { close(): void; stats(): Record<string, PacerStats> } {
   const pacers = new Map<Channel, Pacer>();
+  // Pacers are made on a channel's first send, mid-wave: their scripts must exist before then.
+  definePaceCommands(options.redis);
   // When a sender has no rate, asking again on every send would cost a round trip each: look
   // again after a second (so a rate set mid-wave is picked up quickly).
   const unpacedUntil = new Map<Channel, number>();
