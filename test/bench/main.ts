@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { DEFAULT_ACCOUNTS_PER_JOB } from '@breachwave/jobs';
 import { writeAccountsFile } from '@breachwave/synth';
 import { BENCH_DIR, ROOT, findRedis, round, runChild, startRedisMemorySampler, type RedisMemory } from './common.js';
 import { summarizeProfiles } from './profile.js';
@@ -47,6 +48,8 @@ Options:
   --latency-accounts N  accounts per end-to-end run with provider latency (default 5,000)
   --latency MS      the provider latency of those runs (default 100)
   --concurrency N   jobs in flight per worker (default 50)
+  --accounts-per-job N  accounts per first-action job the feeder adds in the end-to-end and wave
+                    sections (BW_JOB_ACCOUNTS; default 20; 1 = one job per account)
   --only a,b        sections: baseline, ingest, micro, ledger, e2e, pacing, pin, wave
   --wave-runs N     Redis-wave runs (default 1; 0 skips it)
   --log-level L     log level of the services under test (default info)
@@ -70,6 +73,7 @@ const { values } = parseArgs({
     'send-jobs': { type: 'string' },
     'latency-accounts': { type: 'string' },
     concurrency: { type: 'string' },
+    'accounts-per-job': { type: 'string' },
     latency: { type: 'string' },
     only: { type: 'string' },
     'wave-runs': { type: 'string' },
@@ -126,6 +130,7 @@ const settings = {
   waveRuns: int(values['wave-runs'], 1, 0),
   window: 5_000,
   batch: 500,
+  accountsPerJob: int(values['accounts-per-job'], DEFAULT_ACCOUNTS_PER_JOB),
   drains: 2,
   pacing: { processes: 4, rate: smoke ? 100 : 500, seconds: smoke ? 2 : 5 },
   pins: 100_000,
@@ -221,7 +226,7 @@ try {
       for (const [mode, latencyMs] of [['notice', 0], ['full', 0], ['notice', settings.latencyMs], ['full', settings.latencyMs]] as const) {
         if (mode === 'full' && !fullAvailable) continue;
         await measure('e2e', `${mode}-${latencyMs}ms`, run, script('section-e2e.ts'), {
-          url, mode, latencyMs, concurrency: settings.concurrency, window: settings.window, batch: settings.batch, logLevel: settings.logLevel,
+          url, mode, latencyMs, concurrency: settings.concurrency, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, logLevel: settings.logLevel,
           accounts: latencyMs > 0 ? settings.latencyAccounts : settings.accounts,
           ...(profileDir && run === 1 ? { profileDir } : {}),
         });
@@ -241,7 +246,7 @@ try {
     for (let run = 1; run <= settings.waveRuns; run++) {
       say(`bench: wave of ${settings.rows} rows through Redis (${run}/${settings.waveRuns})`);
       await measure('wave', 'feed', run, script('section-wave.ts'), {
-        url: redisInfo.url, file, window: settings.window, batch: settings.batch, drains: settings.drains, concurrency: settings.concurrency,
+        url: redisInfo.url, file, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, drains: settings.drains, concurrency: settings.concurrency,
       });
     }
   }

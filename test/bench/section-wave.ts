@@ -24,6 +24,8 @@ interface Params {
   readonly file: string;
   readonly window: number;
   readonly batch: number;
+  /** Accounts per first-action job (`BW_JOB_ACCOUNTS`). */
+  readonly accountsPerJob: number;
   readonly drains: number;
   readonly concurrency: number;
 }
@@ -56,7 +58,7 @@ try {
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, log });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, accountsPerJob: p.accountsPerJob, log });
   const t1 = performance.now();
   const feeding = feeder.feed(wave.waveId);
   let progress = await waveProgress(ledger, wave.waveId);

@@ -47,7 +47,7 @@ test('chaos: 5,000 accounts through 30% 429, 5% 500, ambiguous resets and 20% SM
   const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log: silentLogger() });
   const notifiers = [spawnService('notifier', env, dir), spawnService('notifier', env, dir)];
   await Promise.all(notifiers.map((n) => waitForLog(n, 'notifier started')));
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 2000, batch: 500, log: silentLogger() });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 2000, batch: 500, accountsPerJob: 20, log: silentLogger() });
   await feeder.feed(wave.waveId);
   await feeder.close();
   await waitFor(async () => (await waveProgress(ledger, wave.waveId)).complete, { timeout: 240_000, interval: 200, what: 'every account terminal' });

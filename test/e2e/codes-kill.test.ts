@@ -43,7 +43,7 @@ test('SIGKILL of a code-issuer mid-allocation, then a restart: no account withou
   const loaded = 700;
   writeFileSync(codesFile, Array.from({ length: loaded }, () => generateCode()).join('\n'));
   await importPool(store, { file: codesFile, pool: 'kroll', enrollBy: '2099-06-30' });
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 2000, batch: 200, log });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 2000, batch: 200, accountsPerJob: 20, log });
   await feeder.feed(wave.waveId);
   await feeder.close();
   const eligible = (await ledger.counts(wave.waveId))['issue-code:pending'] ?? 0;

@@ -100,7 +100,7 @@ test('a wave with enrollment codes: every eligible notice carries its own code, 
   const issuers = [spawnService('code-issuer', env, dir), spawnService('code-issuer', env, dir)];
   await Promise.all(issuers.map((p) => waitForLog(p, 'code-issuer started')));
   const notifier = await runNotifier(config, log, { enrichers: [codeNoticeEnricher({ store })] });
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 500, batch: 100, log });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 500, batch: 100, accountsPerJob: 10, log });
   await feeder.feed(wave.waveId);
   await feeder.close();
 

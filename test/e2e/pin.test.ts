@@ -94,7 +94,7 @@ test('a wave over a mixed list rotates exactly the accounts that need it, each n
   const rotator = spawnService('pin-rotator', { ...env, LOG_LEVEL: 'debug' }, dir);
   await waitForLog(rotator, 'pin-rotator started');
   const notifier = await startPinNotifier(config, redis, log);
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 100, batch: 10, log });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 100, batch: 10, accountsPerJob: 10, log });
   assert.equal((await feeder.feed(wave.waveId)).fed, rows.length);
   await waitFor(async () => (await waveProgress(ledger, wave.waveId)).complete, { timeout: 60_000, what: 'wave complete' });
   assert.equal(await rotator.kill('SIGTERM'), 0, 'the rotator drains and exits cleanly');

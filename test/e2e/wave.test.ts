@@ -45,7 +45,7 @@ test('a wave of 1,500 rows: every accepted account gets exactly one right notice
   const notifierEnv = { ...env, LOG_LEVEL: 'debug' };
   const notifiers = [spawnService('notifier', notifierEnv, dir), spawnService('notifier', notifierEnv, dir)];
   await Promise.all(notifiers.map((n) => waitForLog(n, 'notifier started')));
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 300, batch: 100, log });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 300, batch: 100, accountsPerJob: 10, log });
   const fed = await feeder.feed(wave.waveId);
   assert.equal(fed.fed, expected.size);
 

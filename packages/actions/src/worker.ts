@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
-import type { ActionName, BreachwaveError } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobId, backoffDelay, type ActionJob } from '@breachwave/jobs';
+import { toBreachwaveError, type ActionName, type BreachwaveError } from '@breachwave/domain';
+import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionBatchJobId, actionJobId, backoffDelay, isActionBatch, parseActionJobs, type ActionBatch, type ActionJob } from '@breachwave/jobs';
 import type { Logger } from '@breachwave/logging';
 
 /** What a processor sees of its BullMQ job: enough to decide, nothing to reach into. */
@@ -17,6 +17,12 @@ export interface ActionJobView {
    * Always throws; let it propagate.
    */
   defer(delayMs: number): Promise<never>;
+  /**
+   * Set for an account of a multi-account job: the account's next action is handed here and
+   * added, with the batch's other accounts' next actions, as one job when the batch ends. Absent,
+   * the next action is added at once as a one-account job.
+   */
+  readonly queueNext?: (action: ActionName, job: ActionJob) => void;
 }
 
 /** Thrown by a processor for an outcome that must not be retried (BullMQ UnrecoverableError). */
@@ -41,14 +47,42 @@ export interface ActionWorkerDeps<R> {
   readonly stalledInterval?: number;
 }
 
+/** What a multi-account job did, kept as its BullMQ return value (counts only). */
+export interface BatchSummary {
+  readonly accounts: number;
+  /** The processor finished the account (done, skipped, or found it finished already). */
+  readonly finished: number;
+  /** Failed for good; the ledger holds the account as a dead letter. */
+  readonly failed: number;
+  /** Left the batch as a one-account job: a retry with backoff, or a deferral. */
+  readonly split: number;
+}
+
+/** Thrown by a batch account's `defer` once its one-account job is added. */
+class SplitOff extends Error {}
+
 /**
  * One BullMQ worker for one action queue. Constructing it does no I/O (`autorun: false`);
  * `start()` begins consuming; `close()` stops taking jobs, waits for running ones, idempotent.
+ *
+ * A multi-account job (`{ waveId, accountIds }`, from the feeder) runs its accounts one after
+ * another, each through the same processor as a one-account job, so a job still holds one send
+ * in flight and `concurrency` keeps its meaning. The batch shares BullMQ's per-job cost and
+ * nothing else: every account keeps its own ledger state, audit records and attempts. An account
+ * that must wait (the processor defers it) or be retried (it threw a retryable error) leaves the
+ * batch as a one-account job with the delay or backoff it would have had and the attempts it has
+ * left; one that failed for good is already a dead letter in the ledger. The batch job itself is
+ * retried only if splitting an account off fails (Redis unreachable); the ledger then makes the
+ * accounts already finished a no-op.
  */
 export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
   let worker: Worker | undefined;
   let closing: Promise<void> | undefined;
-  const run = async (job: Job, token?: string): Promise<R> => {
+  // Producers for split-off accounts and a batch's next actions, made on first use.
+  const producers = createActionQueues({ connection: deps.connection, prefix: deps.prefix });
+  const splitOff = (job: ActionJob, opts: { delay: number; attempts: number }): Promise<void> => producers.add(deps.action, job, opts);
+
+  const runOne = async (job: Job, token?: string): Promise<R> => {
     const defer = async (delayMs: number): Promise<never> => {
       await job.moveToDelayed(Date.now() + Math.max(0, Math.round(delayMs)), token);
       throw new DelayedError();
@@ -60,6 +94,55 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
       throw err;
     }
   };
+
+  const runBatch = async (job: Job): Promise<BatchSummary> => {
+    let refs: ActionJob[];
+    try {
+      refs = parseActionJobs(job.data);
+    } catch (err) {
+      throw new UnrecoverableError(new PermanentActionError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID')).message);
+    }
+    const attempts = job.opts.attempts ?? 1;
+    let finished = 0;
+    let failed = 0;
+    let split = 0;
+    const nextJobs = new Map<ActionName, string[]>();
+    const queueNext = (action: ActionName, next: ActionJob): void => {
+      const ids = nextJobs.get(action) ?? [];
+      ids.push(next.accountId);
+      nextJobs.set(action, ids);
+    };
+    for (const ref of refs) {
+      const defer = async (delayMs: number): Promise<never> => {
+        // A deferral spends no attempt: the account keeps the ones the batch had left.
+        await splitOff(ref, { delay: Math.max(0, Math.round(delayMs)), attempts: Math.max(1, attempts - job.attemptsMade) });
+        throw new SplitOff();
+      };
+      try {
+        await deps.processor({ id: job.id, data: ref, attemptsMade: job.attemptsMade, attempts, defer, queueNext });
+        finished++;
+      } catch (err) {
+        if (err instanceof SplitOff) {
+          split++;
+        } else if (err instanceof PermanentActionError) {
+          failed++;
+          deps.log.warn({ job: job.id, wave: ref.waveId, account: ref.accountId, reason: err.message }, `${deps.action} failed for good`);
+        } else {
+          // The processor put the account back to pending (or left it claimed, to be reconciled):
+          // it retries on its own, with this attempt spent.
+          await splitOff(ref, { delay: backoffDelay(job.attemptsMade + 1), attempts: Math.max(1, attempts - job.attemptsMade - 1) });
+          split++;
+        }
+      }
+    }
+    // The accounts' next actions, as one job per action. Should this fail, the batch is retried:
+    // its finished accounts find themselves done in the ledger and queue their next action again.
+    const waveId = refs[0]?.waveId ?? '';
+    for (const [action, accountIds] of nextJobs) await producers.addBatch(action, { waveId, accountIds });
+    return { accounts: refs.length, finished, failed, split };
+  };
+
+  const run = (job: Job, token?: string): Promise<R | BatchSummary> => (isActionBatch(job.data) ? runBatch(job) : runOne(job, token));
   return {
     async start(): Promise<void> {
       if (worker) return;
@@ -82,7 +165,10 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
       await worker.waitUntilReady();
     },
     async close(): Promise<void> {
-      closing ??= worker ? worker.close() : Promise.resolve();
+      closing ??= (async () => {
+        if (worker) await worker.close();
+        await producers.close();
+      })();
       await closing;
     },
   };
@@ -105,6 +191,12 @@ export function createActionQueues(deps: { readonly connection: ConnectionOption
     /** Adds an action job with its deterministic id and the catalog's default options. */
     async add(action: ActionName, job: ActionJob, opts: JobsOptions = {}): Promise<void> {
       await queueFor(action).add(action, job, { ...DEFAULT_JOB_OPTIONS, ...opts, jobId: actionJobId(action, job) });
+    },
+    /** Adds one job for the accounts (a one-account job when there is one), deterministic id, default options. */
+    async addBatch(action: ActionName, batch: ActionBatch): Promise<void> {
+      const [only] = batch.accountIds;
+      if (batch.accountIds.length === 1 && only !== undefined) return this.add(action, { waveId: batch.waveId, accountId: only });
+      await queueFor(action).add(action, batch, { ...DEFAULT_JOB_OPTIONS, jobId: actionBatchJobId(action, batch) });
     },
     async close(): Promise<void> {
       await Promise.all([...queues.values()].map((q) => q.close()));

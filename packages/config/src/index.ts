@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BreachwaveError } from '@breachwave/domain';
+import { DEFAULT_ACCOUNTS_PER_JOB, MAX_ACCOUNTS_PER_JOB } from '@breachwave/jobs';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
@@ -26,6 +27,11 @@ export const envSchema = z.object({
   BW_HELP_URL: z.string().url().default('https://breach-help.example.com'),
   BW_FEED_WINDOW: int(5000),
   BW_FEED_BATCH: int(500, 1, 10_000),
+  /**
+   * Accounts per first-action job the feeder adds (1 = one job per account). A multi-account job
+   * shares BullMQ's per-job cost; each account keeps its own ledger state, attempts and audit.
+   */
+  BW_JOB_ACCOUNTS: int(DEFAULT_ACCOUNTS_PER_JOB, 1, MAX_ACCOUNTS_PER_JOB),
   BW_NOTIFY_CONCURRENCY: int(50, 1, 1000),
   /**
    * Initial pace (messages/s) of the SMS sender and the SMTP relay, shared by all notifiers.
@@ -125,7 +131,7 @@ export interface BreachwaveConfig {
   readonly hmacKey: string;
   readonly brand: string;
   readonly helpUrl: string;
-  readonly feed: { readonly window: number; readonly batch: number };
+  readonly feed: { readonly window: number; readonly batch: number; readonly accountsPerJob: number };
   readonly notifier: { readonly concurrency: number; readonly contactRetentionSeconds: number; readonly smsRate?: number; readonly emailRate?: number };
   readonly codes: {
     /** Sealing keys for enrollment codes, current first (the envelope keys when BW_CODE_KEY is unset). */
@@ -253,7 +259,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
     hmacKey: e.BW_HMAC_KEY,
     brand: e.BW_BRAND,
     helpUrl: e.BW_HELP_URL,
-    feed: { window: e.BW_FEED_WINDOW, batch: e.BW_FEED_BATCH },
+    feed: { window: e.BW_FEED_WINDOW, batch: e.BW_FEED_BATCH, accountsPerJob: e.BW_JOB_ACCOUNTS },
     notifier: {
       concurrency: e.BW_NOTIFY_CONCURRENCY,
       contactRetentionSeconds: e.BW_CONTACT_RETENTION_SECONDS,

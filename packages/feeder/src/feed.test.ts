@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionRules } from '@breachwave/domain';
-import { QUEUES, QUEUE_FOR_ACTION, actionJobId, type QueueName } from '@breachwave/jobs';
+import { QUEUES, QUEUE_FOR_ACTION, actionBatchJobId, actionJobId, parseActionJobs, type ActionBatch, type QueueName } from '@breachwave/jobs';
+import type { ActionName } from '@breachwave/domain';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { acquireRedis, waitFor, type TestRedis } from '@breachwave/testkit';
 import { writeAccountsFile, type GenerateOptions } from '@breachwave/synth';
@@ -247,6 +248,56 @@ function spawnFeed(s: Setup, batch: number, stallAt?: number) {
 async function checkpoint(s: Setup): Promise<number> {
   return (await s.ledger.getWave(s.wave.waveId)).stats.feed_checkpoint ?? 0;
 }
+
+test('with accountsPerJob, every account is in exactly one multi-account job of its first action, and the window counts accounts', async (t) => {
+  const rules: ActionRules = { 'rotate-pin': { segments: ['prepaid-active'] }, 'issue-code': { segments: ['former'] } };
+  const s = await setup(t, { rows: 400, seed: 36 }, rules);
+  const perJob = 7;
+  const cap = captureLog();
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 70, batch: 50, accountsPerJob: perJob, log: cap.log });
+  t.after(() => feeder.close());
+
+  // The window is in accounts: 70 accounts are 10 jobs of 7; the feed waits there.
+  const controller = new AbortController();
+  const stopped = feeder.feed(s.wave.waveId, { signal: controller.signal });
+  await waitFor(() => cap.text().includes('feed window full'), { what: 'the feeder waiting for room' });
+  controller.abort();
+  const part = await stopped;
+  assert.equal(part.complete, false);
+  for (const q of s.queues.values()) assert.ok((await waiting(q)) * perJob <= 70 + perJob, 'at most the window, counted in accounts');
+
+  const big = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10_000, batch: 50, accountsPerJob: perJob, log: captureLog().log });
+  t.after(() => big.close());
+  const rest = await big.feed(s.wave.waveId);
+  assert.equal(part.fed + rest.fed, s.wave.stats.accepted);
+
+  const manifest = (await s.ledger.getWave(s.wave.waveId)).manifest;
+  const where = new Map<string, QueueName>();
+  let multi = 0;
+  for (const [name, q] of s.queues) {
+    for (const job of await q.getJobs(['waiting', 'delayed', 'prioritized', 'paused'], 0, -1)) {
+      const refs = parseActionJobs(job.data);
+      assert.ok(refs.length >= 1 && refs.length <= perJob, `job ${job.id} holds ${refs.length}`);
+      if (refs.length > 1) {
+        multi++;
+        assert.deepEqual(Object.keys(job.data as object).sort(), ['accountIds', 'waveId'], 'references only');
+        assert.equal(job.id, actionBatchJobId(job.name as ActionName, job.data as ActionBatch));
+      } else {
+        assert.equal(job.id, actionJobId(job.name as ActionName, refs[0] ?? { waveId: '', accountId: '' }));
+      }
+      assert.equal(job.opts.attempts, 8);
+      for (const ref of refs) {
+        assert.equal(ref.waveId, s.wave.waveId);
+        assert.ok(!where.has(ref.accountId), `${ref.accountId} is in one job only`);
+        where.set(ref.accountId, name);
+      }
+    }
+  }
+  assert.ok(multi > 0);
+  assert.equal(where.size, s.wave.stats.accepted, 'every account queued');
+  for (const e of s.spool) assert.equal(where.get(e.accountId), QUEUE_FOR_ACTION[planActions(e.record, manifest)[0] ?? 'notify'], e.accountId);
+  assert.throws(() => createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10, batch: 5, accountsPerJob: 101, log: captureLog().log }), { code: 'BW_CONFIG_INVALID' });
+});
 
 test('crash-resume: a feeder SIGKILLed between ledger entries and jobs is resumed with nothing lost, doubled or re-run', async (t) => {
   const s = await setup(t, { rows: 1000, seed: 33 });

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobId, type ActionJob, type QueueName } from '@breachwave/jobs';
+import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, actionBatchJobId, actionJobId, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
 import { keys as ledgerKeys, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type RedisLease } from '@breachwave/redis';
@@ -24,6 +24,12 @@ export interface FeederDeps {
   readonly window: number;
   /** Accounts per ledger round trip and `addBulk`. */
   readonly batch: number;
+  /**
+   * Accounts per first-action job, at most `MAX_ACCOUNTS_PER_JOB`. Above 1 the feeder adds
+   * multi-account jobs (`{ waveId, accountIds }`): BullMQ's per-job cost is shared, every account
+   * keeps its own ledger state, attempts and audit (see `createActionWorker`). Default 1.
+   */
+  readonly accountsPerJob?: number;
   readonly log: Logger;
   /** Audit actor. Default `feeder`. */
   readonly actor?: string;
@@ -64,7 +70,7 @@ const PROGRESS_LOG_MS = 5000;
 
 interface BulkJob {
   name: ActionName;
-  data: ActionJob;
+  data: ActionJob | ActionBatch;
   opts: typeof DEFAULT_JOB_OPTIONS & { jobId: string };
 }
 
@@ -73,8 +79,9 @@ interface BulkJob {
  * first-action queue's backlog grow past `window`.
  *
  * Per batch: ledger entries created (`initAccounts`), account records stored for the accounts
- * whose first action is still pending, their first-action jobs added (`{ waveId, accountId }`
- * only, deterministic job ids), then the checkpoint (`feed_checkpoint` = spool lines done, and
+ * whose first action is still pending, their first-action jobs added (references only —
+ * `{ waveId, accountId }`, or `{ waveId, accountIds }` with `accountsPerJob` above 1 —
+ * deterministic job ids), then the checkpoint (`feed_checkpoint` = spool lines done, and
  * `fed`) moved on the wave. A crash replays at most the batch in flight: the ledger keeps its
  * entries, BullMQ ignores a job id it still holds, and accounts whose first action was already
  * claimed or finished are neither queued again nor have their contact record rewritten. Feeding
@@ -95,6 +102,10 @@ export function createFeeder(deps: FeederDeps): Feeder {
 
   if (!Number.isInteger(deps.window) || deps.window < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed window must be a positive integer' });
   if (!Number.isInteger(deps.batch) || deps.batch < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed batch must be a positive integer' });
+  const perJob = deps.accountsPerJob ?? 1;
+  if (!Number.isInteger(perJob) || perJob < 1 || perJob > MAX_ACCOUNTS_PER_JOB) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `accounts per job must be an integer from 1 to ${MAX_ACCOUNTS_PER_JOB}` });
+  }
   if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed lease must be a positive integer of milliseconds' });
 
   const queueFor = (name: QueueName): Queue => {
@@ -107,9 +118,13 @@ export function createFeeder(deps: FeederDeps): Feeder {
     return q;
   };
 
+  /**
+   * Accounts left waiting in a queue, counted as if every job held `perJob` of them: jobs that
+   * left a batch hold one, so the window errs on the side of less in Redis.
+   */
   const backlog = async (q: Queue): Promise<number> => {
     const c = await q.getJobCounts('waiting', 'delayed', 'prioritized', 'paused');
-    return (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0);
+    return ((c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0)) * perJob;
   };
 
   /**
@@ -225,17 +240,27 @@ export function createFeeder(deps: FeederDeps): Feeder {
       // Records are written after initAccounts so a replay never rewrites the record of an account
       // a worker already finished (and may have released); no job exists before its record does.
       await deps.ledger.putAccounts(waveId, toQueue.map(({ entry }) => ({ accountId: entry.accountId, record: entry.record })));
-      const jobs = new Map<QueueName, BulkJob[]>();
+      const byAction = new Map<ActionName, string[]>();
       for (const { entry, action } of toQueue) {
-        const data: ActionJob = { waveId, accountId: entry.accountId };
-        const list = jobs.get(QUEUE_FOR_ACTION[action]) ?? [];
-        list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId: actionJobId(action, data) } });
-        jobs.set(QUEUE_FOR_ACTION[action], list);
+        const ids = byAction.get(action) ?? [];
+        ids.push(entry.accountId);
+        byAction.set(action, ids);
       }
       let added = 0;
-      for (const [name, list] of jobs) {
-        await queueFor(name).addBulk(list);
-        added += list.length;
+      for (const [action, ids] of byAction) {
+        const list: BulkJob[] = [];
+        for (let i = 0; i < ids.length; i += perJob) {
+          const accountIds = ids.slice(i, i + perJob);
+          if (perJob === 1 || accountIds.length === 1) {
+            const data: ActionJob = { waveId, accountId: accountIds[0] as string };
+            list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId: actionJobId(action, data) } });
+          } else {
+            const data: ActionBatch = { waveId, accountIds };
+            list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId: actionBatchJobId(action, data) } });
+          }
+        }
+        await queueFor(QUEUE_FOR_ACTION[action]).addBulk(list);
+        added += ids.length;
       }
       fed += added;
       fedTotal += added;

@@ -42,11 +42,47 @@ export type ActionJob = z.infer<typeof actionJobSchema>;
 /** Validates a job's data. @throws BreachwaveError BW_JOB_PAYLOAD_INVALID (no payload values in the message). */
 export function parseActionJob(data: unknown): ActionJob {
   const r = actionJobSchema.safeParse(data);
-  if (!r.success) {
-    const fields = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`).join('; ');
-    throw new BreachwaveError('BW_JOB_PAYLOAD_INVALID', { detail: fields });
-  }
+  if (!r.success) throw payloadInvalid(r.error.issues);
   return r.data;
+}
+
+function payloadInvalid(issues: readonly z.ZodIssue[]): BreachwaveError {
+  const fields = issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.code}`).join('; ');
+  return new BreachwaveError('BW_JOB_PAYLOAD_INVALID', { detail: fields });
+}
+
+/** Most accounts one action job may carry (`BW_JOB_ACCOUNTS` is bounded by it). */
+export const MAX_ACCOUNTS_PER_JOB = 100;
+
+/** Accounts per first-action job the feeder adds by default (`BW_JOB_ACCOUNTS`); see docs/PERFORMANCE.md. */
+export const DEFAULT_ACCOUNTS_PER_JOB = 20;
+
+/**
+ * A multi-account action job: the same references for up to {@link MAX_ACCOUNTS_PER_JOB} accounts
+ * of one wave. The feeder adds these so BullMQ's per-job cost (an add, a move to active and one to
+ * finished) is shared by the accounts; the worker runs each account on its own, and an account that
+ * needs its own schedule (a retry, a deferral) leaves the batch as a one-account job.
+ */
+export const actionBatchSchema = z.object({
+  waveId: idString,
+  accountIds: z.array(idString).min(1).max(MAX_ACCOUNTS_PER_JOB),
+}).strict();
+export type ActionBatch = z.infer<typeof actionBatchSchema>;
+
+/** Whether a job's data is the multi-account shape (validated by {@link parseActionJobs}). */
+export function isActionBatch(data: unknown): boolean {
+  return typeof data === 'object' && data !== null && 'accountIds' in data;
+}
+
+/**
+ * The accounts a job names, either shape.
+ * @throws BreachwaveError BW_JOB_PAYLOAD_INVALID (no payload values in the message).
+ */
+export function parseActionJobs(data: unknown): ActionJob[] {
+  if (!isActionBatch(data)) return [parseActionJob(data)];
+  const r = actionBatchSchema.safeParse(data);
+  if (!r.success) throw payloadInvalid(r.error.issues);
+  return r.data.accountIds.map((accountId) => ({ waveId: r.data.waveId, accountId }));
 }
 
 /**
@@ -56,6 +92,14 @@ export function parseActionJob(data: unknown): ActionJob {
  */
 export function actionJobId(action: ActionName, job: ActionJob): string {
   return `${action}.${job.waveId}.${job.accountId}`;
+}
+
+/**
+ * Deterministic id of a multi-account job: its first account and its size (never equal to a
+ * one-account job's id). A replayed feed batch gets the same id while it holds the same accounts.
+ */
+export function actionBatchJobId(action: ActionName, batch: ActionBatch): string {
+  return `${action}.${batch.waveId}.${batch.accountIds[0] ?? ''}.n${batch.accountIds.length}`;
 }
 
 /** Retention: finished jobs never pile up (each kept completed job costs ~1.35 KB of Redis). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { actionJobId, backoffDelay, parseActionJob } from './index.js';
+import { MAX_ACCOUNTS_PER_JOB, actionBatchJobId, actionJobId, backoffDelay, parseActionJob, parseActionJobs } from './index.js';
 
 test('action jobs carry ids only and reject anything else', () => {
   assert.deepEqual(parseActionJob({ waveId: 'w1', accountId: 'A-1' }), { waveId: 'w1', accountId: 'A-1' });
@@ -16,6 +16,24 @@ test('action jobs carry ids only and reject anything else', () => {
 test('job ids are deterministic and colon-free', () => {
   const id = actionJobId('notify', { waveId: 'w1', accountId: 'A-1' });
   assert.equal(id, 'notify.w1.A-1');
+  assert.ok(!id.includes(':'));
+});
+
+test('a multi-account job names up to MAX_ACCOUNTS_PER_JOB accounts of one wave, ids only, and has an id of its own', () => {
+  assert.deepEqual(parseActionJobs({ waveId: 'w1', accountId: 'A-1' }), [{ waveId: 'w1', accountId: 'A-1' }]);
+  assert.deepEqual(parseActionJobs({ waveId: 'w1', accountIds: ['A-1', 'A-2'] }), [{ waveId: 'w1', accountId: 'A-1' }, { waveId: 'w1', accountId: 'A-2' }]);
+  const ids = Array.from({ length: MAX_ACCOUNTS_PER_JOB + 1 }, (_, i) => `A-${i}`);
+  for (const bad of [{ waveId: 'w1', accountIds: [] }, { waveId: 'w1', accountIds: ids }, { waveId: 'w1', accountIds: ['A-1', 'x:y'] },
+    { waveId: 'w1', accountIds: ['A-1'], phone: '+12025550143' }, { waveId: 'w1', accountIds: 'A-1' }]) {
+    assert.throws(() => parseActionJobs(bad), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'BW_JOB_PAYLOAD_INVALID');
+      assert.ok(!e.message.includes('2025550143') && !e.message.includes('x:y'));
+      return true;
+    });
+  }
+  const id = actionBatchJobId('notify', { waveId: 'w1', accountIds: ['A-1', 'A-2'] });
+  assert.equal(id, 'notify.w1.A-1.n2');
+  assert.notEqual(id, actionJobId('notify', { waveId: 'w1', accountId: 'A-1' }));
   assert.ok(!id.includes(':'));
 });
 

@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { BreachwaveError } from '@breachwave/domain';
+import { actionBatchJobId, actionJobId, parseActionJob, type ActionBatch } from '@breachwave/jobs';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '@breachwave/logging';
+import { useRedis, waitFor } from '@breachwave/testkit';
+import { PermanentActionError, createActionQueues, createActionWorker, type ActionJobView } from './worker.js';
+
+const db = useRedis();
+
+/** A logger whose JSON lines the test reads. */
+function captureLog(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: createLogger({ name: 'worker-test', level: 'debug', destination }), lines };
+}
+
+function setup(t: { after(fn: () => Promise<void>): void }) {
+  const prefix = `aw${randomBytes(3).toString('hex')}`;
+  const connection = new Redis(db.url, { maxRetriesPerRequest: null });
+  const queues = createActionQueues({ connection, prefix });
+  t.after(async () => {
+    await queues.close();
+    await connection.quit();
+  });
+  return { prefix, connection, queues };
+}
+
+test('a multi-account job runs each account on its own: retries and deferrals leave it as one-account jobs, failures stay put, next actions go on as one job', async (t) => {
+  const { prefix, connection, queues } = setup(t);
+  const cap = captureLog();
+  const runs: { accountId: string; jobId: string | undefined; attemptsMade: number; attempts: number; batched: boolean }[] = [];
+  const runsOf = (accountId: string) => runs.filter((r) => r.accountId === accountId);
+  const processor = async (job: ActionJobView): Promise<string> => {
+    const { waveId, accountId } = parseActionJob(job.data);
+    const first = runsOf(accountId).length === 0;
+    runs.push({ accountId, jobId: job.id, attemptsMade: job.attemptsMade, attempts: job.attempts, batched: job.queueNext !== undefined });
+    switch (accountId) {
+      case 'a-fail':
+        throw new PermanentActionError(new BreachwaveError('BW_PIN_STORE_REJECTED', { detail: 'the store said no' }));
+      case 'a-wait':
+        if (first) return job.defer(300);
+        return 'ok';
+      case 'a-retry':
+        if (first) throw new BreachwaveError('BW_PIN_STORE_UNAVAILABLE', { detail: 'down for a moment' });
+        return 'ok';
+      default:
+        if (job.queueNext) job.queueNext('notify', { waveId, accountId });
+        return 'ok';
+    }
+  };
+  const worker = createActionWorker({ action: 'rotate-pin', connection, prefix, processor, log: cap.log });
+  t.after(() => worker.close());
+  const batch: ActionBatch = { waveId: 'w1', accountIds: ['a-ok1', 'a-fail', 'a-wait', 'a-retry', 'a-ok2'] };
+  await queues.addBatch('rotate-pin', batch);
+  const q = queues.queueFor('rotate-pin');
+  const batchId = actionBatchJobId('rotate-pin', batch);
+  assert.deepEqual((await q.getJob(batchId))?.data, batch, 'the job carries references only');
+  await worker.start();
+
+  const single = (accountId: string) => actionJobId('rotate-pin', { waveId: 'w1', accountId });
+  await waitFor(async () => (await q.getJobState(batchId)) === 'completed'
+    && (await q.getJobState(single('a-wait'))) === 'completed' && (await q.getJobState(single('a-retry'))) === 'completed', { what: 'batch and split-off jobs completed' });
+
+  const done = await q.getJob(batchId);
+  assert.deepEqual(done?.returnvalue, { accounts: 5, finished: 2, failed: 1, split: 2 });
+  assert.deepEqual(runs.filter((r) => r.jobId === batchId).map((r) => r.accountId), batch.accountIds, 'each account once, in order, in the batch');
+  assert.ok(runs.filter((r) => r.jobId === batchId).every((r) => r.attemptsMade === 0 && r.attempts === 8 && r.batched));
+
+  // The deferred account waited its delay without spending an attempt; the failed one spent one.
+  const waited = await q.getJob(single('a-wait'));
+  assert.equal(waited?.opts.delay, 300);
+  assert.deepEqual(waited?.data, { waveId: 'w1', accountId: 'a-wait' });
+  assert.deepEqual(runsOf('a-wait').slice(1).map((r) => [r.attemptsMade, r.attempts, r.batched]), [[0, 8, false]]);
+  const retried = await q.getJob(single('a-retry'));
+  assert.ok((retried?.opts.delay ?? 0) >= 500 && (retried?.opts.delay ?? 0) <= 1000, `first backoff step, was ${retried?.opts.delay}`);
+  assert.deepEqual(runsOf('a-retry').slice(1).map((r) => [r.attemptsMade, r.attempts, r.batched]), [[0, 7, false]]);
+
+  // Failed for good: not queued again, and said once.
+  assert.equal(await q.getJob(single('a-fail')), undefined);
+  assert.equal(runsOf('a-fail').length, 1);
+  assert.equal(cap.lines.filter((l) => l.msg === 'rotate-pin failed for good' && l.account === 'a-fail').length, 1);
+
+  // The finished accounts' next action: one job for both.
+  const next = await queues.queueFor('notify').getJobs(['waiting', 'delayed', 'active', 'completed'], 0, -1);
+  assert.deepEqual(next.map((j) => [j.id, j.data]), [[actionBatchJobId('notify', { waveId: 'w1', accountIds: ['a-ok1', 'a-ok2'] }), { waveId: 'w1', accountIds: ['a-ok1', 'a-ok2'] }]]);
+});
+
+test('a malformed multi-account job fails at once with the payload error, naming fields, not values', async (t) => {
+  const { prefix, connection, queues } = setup(t);
+  const seen: string[] = [];
+  const worker = createActionWorker({ action: 'notify', connection, prefix, log: captureLog().log, processor: async (job) => {
+    seen.push(parseActionJob(job.data).accountId);
+  } });
+  t.after(() => worker.close());
+  const q = queues.queueFor('notify');
+  await q.add('notify', { waveId: 'w1', accountIds: ['ok-1', 'sec:ret-4417'] }, { attempts: 8, jobId: 'bad-batch' });
+  await q.add('notify', { waveId: 'w1', accountIds: [] }, { attempts: 8, jobId: 'empty-batch' });
+  await worker.start();
+  await waitFor(async () => (await q.getJobState('bad-batch')) === 'failed' && (await q.getJobState('empty-batch')) === 'failed', { what: 'both failed' });
+  for (const id of ['bad-batch', 'empty-batch']) {
+    const job = await q.getJob(id);
+    assert.match(job?.failedReason ?? '', /BW_JOB_PAYLOAD_INVALID/);
+    assert.match(job?.failedReason ?? '', /accountIds/);
+    assert.ok(!(job?.failedReason ?? '').includes('ret-4417'));
+    assert.equal(job?.attemptsMade, 1, 'not retried');
+  }
+  assert.deepEqual(seen, [], 'no account of a malformed job runs');
+});
