@@ -282,7 +282,7 @@ export function renderMarkdown(r: BenchReport): string {
   const latencyMs = Number(s.latencyMs ?? 100);
   const out: string[] = [];
   out.push(`### Run of ${r.startedAt.slice(0, 19).replace('T', ' ')} UTC`, '');
-  out.push(`Node ${String(env.node)}, Redis ${String(env.redis)} (${String(env.redisSource)}), ${String(env.cpus)} CPUs, load average at the end ${(env.loadAverage as number[] | undefined)?.join(' / ') ?? '?'}; medians of ${String(s.runs)} run(s) (a ratio is the median of the per-run ratios)${s.smoke ? ' — **smoke run (tiny sizes; figures are not meaningful)**' : ''}. Baseline: bare BullMQ on the same Redis, concurrency ${String(s.concurrency)}, ${n0(b.jobs)} jobs. The feeder adds ${s.accountsPerJob === undefined ? 'one account' : String(s.accountsPerJob)} per first-action job${s.accountsPerJob === 1 ? ' (one job per account)' : ''}.`, '');
+  out.push(`Node ${String(env.node)}, Redis ${String(env.redis)} (${String(env.redisSource)}), ${String(env.cpus)} CPUs, load average at the end ${(env.loadAverage as number[] | undefined)?.join(' / ') ?? '?'}; medians of ${String(s.runs)} run(s) (a ratio is the median of the per-run ratios)${s.smoke ? ' — **smoke run (tiny sizes; figures are not meaningful)**' : ''}. Baseline: bare BullMQ on the same Redis, concurrency ${String(s.concurrency)}, ${n0(b.jobs)} jobs. The feeder adds ${s.accountsPerJob === undefined ? "one account" : `${String(s.accountsPerJob)} accounts`} per first-action job${s.accountsPerJob === 1 ? ' (one job per account)' : ''}.`, '');
   out.push('| measure | result | same-run baseline | ratio | target | verdict |', '|---|---|---|---|---|---|');
   const tg = (i: number): Target => r.targets[i] as Target;
   const ing = res.ingest.current;
