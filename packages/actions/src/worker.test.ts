@@ -75,14 +75,17 @@ test('a multi-account job runs each account on its own: retries and deferrals le
   assert.deepEqual(runs.filter((r) => r.jobId === batchId).map((r) => r.accountId), batch.accountIds, 'each account once, in order, in the batch');
   assert.ok(runs.filter((r) => r.jobId === batchId).every((r) => r.attemptsMade === 0 && r.attempts === 8 && r.batched));
 
-  // The deferred account waited its delay without spending an attempt; the failed one spent one.
+  // The deferred account waited its delay without spending an attempt; the retried one spent one.
   const waited = await q.getJob(single('a-wait'));
   assert.equal(waited?.opts.delay, 300);
   assert.deepEqual(waited?.data, { waveId: 'w1', accountId: 'a-wait' });
   assert.deepEqual(runsOf('a-wait').slice(1).map((r) => [r.attemptsMade, r.attempts, r.batched]), [[0, 8, false]]);
   const retried = await q.getJob(single('a-retry'));
   assert.ok((retried?.opts.delay ?? 0) >= 500 && (retried?.opts.delay ?? 0) <= 1000, `first backoff step, was ${retried?.opts.delay}`);
-  assert.deepEqual(runsOf('a-retry').slice(1).map((r) => [r.attemptsMade, r.attempts, r.batched]), [[0, 7, false]]);
+  assert.deepEqual(retried?.data, { waveId: 'w1', accountId: 'a-retry', spent: 1 });
+  assert.equal(retried?.opts.attempts, 7, 'the attempts it has left');
+  assert.deepEqual(runsOf('a-retry').slice(1).map((r) => [r.attemptsMade, r.attempts, r.batched]), [[1, 8, false]],
+    'its second attempt, counted as if it had had a job of its own');
 
   // Failed for good: not queued again, and said once.
   assert.equal(await q.getJob(single('a-fail')), undefined);

@@ -61,6 +61,11 @@ export interface BatchSummary {
 /** Thrown by a batch account's `defer` once its one-account job is added. */
 class SplitOff extends Error {}
 
+function spentOf(data: unknown): number {
+  const spent = typeof data === 'object' && data !== null ? (data as { spent?: unknown }).spent : undefined;
+  return typeof spent === 'number' && Number.isInteger(spent) && spent > 0 ? spent : 0;
+}
+
 /**
  * One BullMQ worker for one action queue. Constructing it does no I/O (`autorun: false`);
  * `start()` begins consuming; `close()` stops taking jobs, waits for running ones, idempotent.
@@ -70,8 +75,9 @@ class SplitOff extends Error {}
  * in flight and `concurrency` keeps its meaning. The batch shares BullMQ's per-job cost and
  * nothing else: every account keeps its own ledger state, audit records and attempts. An account
  * that must wait (the processor defers it) or be retried (it threw a retryable error) leaves the
- * batch as a one-account job with the delay or backoff it would have had and the attempts it has
- * left; one that failed for good is already a dead letter in the ledger. The batch job itself is
+ * batch as a one-account job with the delay or backoff it would have had, carrying the attempts it
+ * spent (`spent`), so its attempt numbers in the ledger and audit and its bound on attempts are
+ * those of a job of its own; one that failed for good is already a dead letter in the ledger. The batch job itself is
  * retried only if splitting an account off fails (Redis unreachable); the ledger then makes the
  * accounts already finished a no-op.
  */
@@ -80,15 +86,20 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
   let closing: Promise<void> | undefined;
   // Producers for split-off accounts and a batch's next actions, made on first use.
   const producers = createActionQueues({ connection: deps.connection, prefix: deps.prefix });
-  const splitOff = (job: ActionJob, opts: { delay: number; attempts: number }): Promise<void> => producers.add(deps.action, job, opts);
+  /** One account out of a batch into a job of its own, carrying the attempts it spent there. */
+  const splitOff = (ref: ActionJob, o: { delay: number; attempts: number; spent: number }): Promise<void> =>
+    producers.add(deps.action, { waveId: ref.waveId, accountId: ref.accountId, ...(o.spent > 0 ? { spent: o.spent } : {}) },
+      { delay: o.delay, attempts: Math.max(1, o.attempts - o.spent) });
 
   const runOne = async (job: Job, token?: string): Promise<R> => {
     const defer = async (delayMs: number): Promise<never> => {
       await job.moveToDelayed(Date.now() + Math.max(0, Math.round(delayMs)), token);
       throw new DelayedError();
     };
+    // An account split off a batch counts the attempts it spent there (`spent`).
+    const spent = spentOf(job.data);
     try {
-      return await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1, defer });
+      return await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade + spent, attempts: (job.opts.attempts ?? 1) + spent, defer });
     } catch (err) {
       if (err instanceof PermanentActionError) throw new UnrecoverableError(err.message);
       throw err;
@@ -115,7 +126,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     for (const ref of refs) {
       const defer = async (delayMs: number): Promise<never> => {
         // A deferral spends no attempt: the account keeps the ones the batch had left.
-        await splitOff(ref, { delay: Math.max(0, Math.round(delayMs)), attempts: Math.max(1, attempts - job.attemptsMade) });
+        await splitOff(ref, { delay: Math.max(0, Math.round(delayMs)), attempts, spent: job.attemptsMade });
         throw new SplitOff();
       };
       try {
@@ -130,7 +141,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
         } else {
           // The processor put the account back to pending (or left it claimed, to be reconciled):
           // it retries on its own, with this attempt spent.
-          await splitOff(ref, { delay: backoffDelay(job.attemptsMade + 1), attempts: Math.max(1, attempts - job.attemptsMade - 1) });
+          await splitOff(ref, { delay: backoffDelay(job.attemptsMade + 1), attempts, spent: job.attemptsMade + 1 });
           split++;
         }
       }

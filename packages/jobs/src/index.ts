@@ -36,6 +36,12 @@ const idString = z.string().regex(WAVE_ID_PATTERN);
 export const actionJobSchema = z.object({
   waveId: idString,
   accountId: idString,
+  /**
+   * Attempts the account already spent in the multi-account job it left (a retry split off a
+   * batch): the worker counts them, so the account's attempt numbers and its bound on attempts
+   * are those it would have had in a job of its own.
+   */
+  spent: z.number().int().min(1).max(1000).optional(),
 }).strict();
 export type ActionJob = z.infer<typeof actionJobSchema>;
 

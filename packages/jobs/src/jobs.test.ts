@@ -10,6 +10,9 @@ test('action jobs carry ids only and reject anything else', () => {
     return true;
   });
   assert.throws(() => parseActionJob({ waveId: 'w:1', accountId: 'x' }), { code: 'BW_JOB_PAYLOAD_INVALID' });
+  // An account split off a multi-account job carries the attempts it spent there.
+  assert.deepEqual(parseActionJob({ waveId: 'w1', accountId: 'A-1', spent: 2 }), { waveId: 'w1', accountId: 'A-1', spent: 2 });
+  assert.throws(() => parseActionJob({ waveId: 'w1', accountId: 'A-1', spent: 0 }), { code: 'BW_JOB_PAYLOAD_INVALID' });
   assert.throws(() => parseActionJob('nonsense'), { code: 'BW_JOB_PAYLOAD_INVALID' });
 });
 
