@@ -37,12 +37,12 @@ function setup(t: { after(fn: () => Promise<void>): void }) {
 test('a multi-account job runs each account on its own: retries and deferrals leave it as one-account jobs, failures stay put, next actions go on as one job', async (t) => {
   const { prefix, connection, queues } = setup(t);
   const cap = captureLog();
-  const runs: { accountId: string; jobId: string | undefined; attemptsMade: number; attempts: number; batched: boolean }[] = [];
+  const runs: { accountId: string; jobId: string | undefined; attemptsMade: number; attempts: number; batched: boolean; at: number }[] = [];
   const runsOf = (accountId: string) => runs.filter((r) => r.accountId === accountId);
   const processor = async (job: ActionJobView): Promise<string> => {
     const { waveId, accountId } = parseActionJob(job.data);
     const first = runsOf(accountId).length === 0;
-    runs.push({ accountId, jobId: job.id, attemptsMade: job.attemptsMade, attempts: job.attempts, batched: job.queueNext !== undefined });
+    runs.push({ accountId, jobId: job.id, attemptsMade: job.attemptsMade, attempts: job.attempts, batched: job.queueNext !== undefined, at: Date.now() });
     switch (accountId) {
       case 'a-fail':
         throw new PermanentActionError(new BreachwaveError('BW_PIN_STORE_REJECTED', { detail: 'the store said no' }));
@@ -50,7 +50,7 @@ test('a multi-account job runs each account on its own: retries and deferrals le
         if (first) return job.defer(300);
         return 'ok';
       case 'a-retry':
-        if (first) throw new BreachwaveError('BW_PIN_STORE_UNAVAILABLE', { detail: 'down for a moment' });
+        if (runsOf(accountId).length <= 2) throw new BreachwaveError('BW_PIN_STORE_UNAVAILABLE', { detail: 'down for a moment' });
         return 'ok';
       default:
         if (job.queueNext) job.queueNext('notify', { waveId, accountId });
@@ -84,8 +84,12 @@ test('a multi-account job runs each account on its own: retries and deferrals le
   assert.ok((retried?.opts.delay ?? 0) >= 500 && (retried?.opts.delay ?? 0) <= 1000, `first backoff step, was ${retried?.opts.delay}`);
   assert.deepEqual(retried?.data, { waveId: 'w1', accountId: 'a-retry', spent: 1 });
   assert.equal(retried?.opts.attempts, 7, 'the attempts it has left');
-  assert.deepEqual(runsOf('a-retry').slice(1).map((r) => [r.attemptsMade, r.attempts, r.batched]), [[1, 8, false]],
-    'its second attempt, counted as if it had had a job of its own');
+  const retries = runsOf('a-retry');
+  assert.deepEqual(retries.slice(1).map((r) => [r.attemptsMade, r.attempts, r.batched]), [[1, 8, false], [2, 8, false]],
+    'its second and third attempts, counted as if it had had a job of its own');
+  // Its own retry backs off as a third attempt would (1–2 s), not as a second (0.5–1 s).
+  const gap = (retries[2]?.at ?? 0) - (retries[1]?.at ?? 0);
+  assert.ok(gap >= 1000, `second backoff step, was ${gap} ms`);
 
   // Failed for good: not queued again, and said once.
   assert.equal(await q.getJob(single('a-fail')), undefined);

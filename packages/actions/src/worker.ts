@@ -164,7 +164,8 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
         concurrency: deps.concurrency ?? 50,
         ...(deps.lockDuration ? { lockDuration: deps.lockDuration } : {}),
         ...(deps.stalledInterval ? { stalledInterval: deps.stalledInterval } : {}),
-        settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade) },
+        // A job split off a batch backs off from the attempts it spent there too.
+        settings: { backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: { data: unknown }) => backoffDelay(attemptsMade + spentOf(job?.data)) },
       });
       worker.on('error', (err) => deps.log.error({ err }, `${deps.action} worker error`));
       worker.on('failed', (job, err) => {
