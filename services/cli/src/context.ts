@@ -2,7 +2,7 @@ import { loadConfig, loadConnectionConfig, type BreachwaveConfig } from '@breach
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '@breachwave/logging';
-import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createEnvelope, parseKey, type Envelope } from '@breachwave/secrets';
 
 /** The CLI logs to stderr, quietly unless LOG_LEVEL says otherwise: stdout is for results. */
@@ -40,6 +40,7 @@ export async function fullContext(config: BreachwaveConfig = loadConfig(process.
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-cli' });
   try {
     await checkRedis(redis, config.redisUrl);
+    await checkHmacKey(redis, config.prefix, Buffer.from(config.hmacKey, 'base64'));
   } catch (err) {
     redis.disconnect();
     throw err;

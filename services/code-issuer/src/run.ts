@@ -3,7 +3,7 @@ import { createActionQueues } from '@breachwave/actions';
 import { codeCryptoFromConfig, createCodeIssuerWorker, createCodeStore, type AllocationEvent } from '@breachwave/codes';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 
 /** What a caller may replace or observe; everything else comes from the configuration. */
 export interface CodeIssuerOverrides {
@@ -25,6 +25,7 @@ export interface RunningCodeIssuer {
 export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overrides: CodeIssuerOverrides = {}): Promise<RunningCodeIssuer> {
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-code-issuer', autoPipelining: true });
   await checkRedis(redis, config.redisUrl);
+  await checkHmacKey(redis, config.prefix, Buffer.from(config.hmacKey, 'base64'));
   const ledger = createLedger({ redis, prefix: config.prefix });
   const store = createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config), lowWatermark: config.codes.lowWatermark });
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };

@@ -10,7 +10,7 @@ import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, status
 import { createActionWorker } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
-import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { closeTwilioClient, createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
@@ -45,6 +45,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
 
   const hmacKey = Buffer.from(config.hmacKey, 'base64');
+  await checkHmacKey(redis, config.prefix, hmacKey);
   const suppression = createSuppressionList({ redis, prefix: config.prefix, hmacKey });
   const publicUrl = config.ops.publicUrl;
   // Status callbacks reach the ops-api; the notice reference in the URL ties each to its notice.

@@ -365,6 +365,17 @@ describe('the service', () => {
     );
   });
 
+  it('refuses to start with another BW_HMAC_KEY than the deployment\'s: its suppression list would go unseen', async () => {
+    const rotated = { ...config, hmacKey: randomBytes(32).toString('base64') };
+    await assert.rejects(runOpsApi(rotated, silentLogger(), { port: 0 }), (e: unknown) => {
+      assert.ok(e instanceof BreachwaveError && e.code === 'BW_CONFIG_INVALID');
+      assert.match(e.message, /BW_HMAC_KEY/);
+      assert.ok(!e.message.includes(rotated.hmacKey) && !e.message.includes(config.hmacKey), 'no key in the message');
+      return true;
+    });
+    assert.equal((await fetch(`${api.url}/healthz`)).status, 200, 'the running one is untouched');
+  });
+
   it('Redis holds no phone number or email address in clear', async () => {
     assert.ok(CONTACTS.length >= 8);
     const dump = await dumpRedis(redis, prefix);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { BreachwaveConfig } from '@breachwave/config';
 import { BreachwaveError, type ErrorCode } from '@breachwave/domain';
 import type { Logger } from '@breachwave/logging';
-import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { mapTwilioErrorCode } from '@breachwave/adapter-twilio';
 import {
   createDeliveryTracker, createSuppressionList, unsubscribeKey, type DeliveryTrackerDeps, type KeywordIntent,
@@ -84,6 +84,7 @@ export async function runOpsApi(config: BreachwaveConfig, log: Logger, overrides
 async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOverrides, redis: Redis): Promise<RunningOpsApi> {
   const now = overrides.now ?? (() => new Date());
   const hmacKey = Buffer.from(config.hmacKey, 'base64');
+  await checkHmacKey(redis, config.prefix, hmacKey);
   const suppression = createSuppressionList({ redis, prefix: config.prefix, hmacKey, actor: 'ops-api', now });
   const metrics = createOpsMetrics();
   const tracker = createDeliveryTracker({
