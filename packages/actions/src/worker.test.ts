@@ -60,7 +60,7 @@ test('a multi-account job runs each account on its own: retries and deferrals le
   const worker = createActionWorker({ action: 'rotate-pin', connection, prefix, processor, log: cap.log });
   t.after(() => worker.close());
   const batch: ActionBatch = { waveId: 'w1', accountIds: ['a-ok1', 'a-fail', 'a-wait', 'a-retry', 'a-ok2'] };
-  await queues.addBatch('rotate-pin', batch);
+  await queues.addAccounts('rotate-pin', batch.waveId, batch.accountIds);
   const q = queues.queueFor('rotate-pin');
   const batchId = actionBatchJobId('rotate-pin', batch);
   assert.deepEqual((await q.getJob(batchId))?.data, batch, 'the job carries references only');

@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { toBreachwaveError, type ActionName, type BreachwaveError } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionBatchJobId, actionJobId, backoffDelay, isActionBatch, parseActionJobs, type ActionBatch, type ActionJob } from '@breachwave/jobs';
+import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, backoffDelay, isActionBatch, parseActionJobs, spentAttempts, type ActionJob } from '@breachwave/jobs';
 import type { Logger } from '@breachwave/logging';
 
 /** What a processor sees of its BullMQ job: enough to decide, nothing to reach into. */
@@ -61,11 +61,6 @@ export interface BatchSummary {
 /** Thrown by a batch account's `defer` once its one-account job is added. */
 class SplitOff extends Error {}
 
-function spentOf(data: unknown): number {
-  const spent = typeof data === 'object' && data !== null ? (data as { spent?: unknown }).spent : undefined;
-  return typeof spent === 'number' && Number.isInteger(spent) && spent > 0 ? spent : 0;
-}
-
 /**
  * One BullMQ worker for one action queue. Constructing it does no I/O (`autorun: false`);
  * `start()` begins consuming; `close()` stops taking jobs, waits for running ones, idempotent.
@@ -75,11 +70,12 @@ function spentOf(data: unknown): number {
  * in flight and `concurrency` keeps its meaning. The batch shares BullMQ's per-job cost and
  * nothing else: every account keeps its own ledger state, audit records and attempts. An account
  * that must wait (the processor defers it) or be retried (it threw a retryable error) leaves the
- * batch as a one-account job with the delay or backoff it would have had, carrying the attempts it
- * spent (`spent`), so its attempt numbers in the ledger and audit and its bound on attempts are
- * those of a job of its own; one that failed for good is already a dead letter in the ledger. The batch job itself is
- * retried only if splitting an account off fails (Redis unreachable); the ledger then makes the
- * accounts already finished a no-op.
+ * batch as a one-account job with the delay or backoff it would have had, carrying the attempts
+ * it spent (`spent`), so its attempt numbers, its bound on attempts and its later backoff are
+ * those of a job of its own. One that failed for good is already a dead letter in the ledger.
+ * The batch's finished accounts go on to their next action as one job. The batch job itself is
+ * retried only if those adds fail (Redis unreachable); the ledger then makes the accounts already
+ * finished a no-op.
  */
 export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
   let worker: Worker | undefined;
@@ -97,7 +93,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
       throw new DelayedError();
     };
     // An account split off a batch counts the attempts it spent there (`spent`).
-    const spent = spentOf(job.data);
+    const spent = spentAttempts(job.data);
     try {
       return await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade + spent, attempts: (job.opts.attempts ?? 1) + spent, defer });
     } catch (err) {
@@ -149,7 +145,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     // The accounts' next actions, as one job per action. Should this fail, the batch is retried:
     // its finished accounts find themselves done in the ledger and queue their next action again.
     const waveId = refs[0]?.waveId ?? '';
-    for (const [action, accountIds] of nextJobs) await producers.addBatch(action, { waveId, accountIds });
+    for (const [action, accountIds] of nextJobs) await producers.addAccounts(action, waveId, accountIds);
     return { accounts: refs.length, finished, failed, split };
   };
 
@@ -165,7 +161,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
         ...(deps.lockDuration ? { lockDuration: deps.lockDuration } : {}),
         ...(deps.stalledInterval ? { stalledInterval: deps.stalledInterval } : {}),
         // A job split off a batch backs off from the attempts it spent there too.
-        settings: { backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: { data: unknown }) => backoffDelay(attemptsMade + spentOf(job?.data)) },
+        settings: { backoffStrategy: (attemptsMade: number, _type?: string, _err?: Error, job?: { data: unknown }) => backoffDelay(attemptsMade + spentAttempts(job?.data)) },
       });
       worker.on('error', (err) => deps.log.error({ err }, `${deps.action} worker error`));
       worker.on('failed', (job, err) => {
@@ -204,11 +200,10 @@ export function createActionQueues(deps: { readonly connection: ConnectionOption
     async add(action: ActionName, job: ActionJob, opts: JobsOptions = {}): Promise<void> {
       await queueFor(action).add(action, job, { ...DEFAULT_JOB_OPTIONS, ...opts, jobId: actionJobId(action, job) });
     },
-    /** Adds one job for the accounts (a one-account job when there is one), deterministic id, default options. */
-    async addBatch(action: ActionName, batch: ActionBatch): Promise<void> {
-      const [only] = batch.accountIds;
-      if (batch.accountIds.length === 1 && only !== undefined) return this.add(action, { waveId: batch.waveId, accountId: only });
-      await queueFor(action).add(action, batch, { ...DEFAULT_JOB_OPTIONS, jobId: actionBatchJobId(action, batch) });
+    /** Adds one job for the accounts of a wave (`actionJobFor`: its shape and id), with the catalog's default options. */
+    async addAccounts(action: ActionName, waveId: string, accountIds: readonly string[]): Promise<void> {
+      const { data, jobId } = actionJobFor(action, waveId, accountIds);
+      await queueFor(action).add(action, data, { ...DEFAULT_JOB_OPTIONS, jobId });
     },
     async close(): Promise<void> {
       await Promise.all([...queues.values()].map((q) => q.close()));

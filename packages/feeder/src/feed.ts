@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, actionBatchJobId, actionJobId, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
+import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, actionJobFor, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
 import { keys as ledgerKeys, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type RedisLease } from '@breachwave/redis';
@@ -250,14 +250,8 @@ export function createFeeder(deps: FeederDeps): Feeder {
       for (const [action, ids] of byAction) {
         const list: BulkJob[] = [];
         for (let i = 0; i < ids.length; i += perJob) {
-          const accountIds = ids.slice(i, i + perJob);
-          if (perJob === 1 || accountIds.length === 1) {
-            const data: ActionJob = { waveId, accountId: accountIds[0] as string };
-            list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId: actionJobId(action, data) } });
-          } else {
-            const data: ActionBatch = { waveId, accountIds };
-            list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId: actionBatchJobId(action, data) } });
-          }
+          const { data, jobId } = actionJobFor(action, waveId, ids.slice(i, i + perJob));
+          list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId } });
         }
         await queueFor(QUEUE_FOR_ACTION[action]).addBulk(list);
         added += ids.length;

@@ -108,6 +108,30 @@ export function actionBatchJobId(action: ActionName, batch: ActionBatch): string
   return `${action}.${batch.waveId}.${batch.accountIds[0] ?? ''}.n${batch.accountIds.length}`;
 }
 
+/**
+ * The job for one or more accounts of a wave (at most {@link MAX_ACCOUNTS_PER_JOB}): its data and
+ * deterministic id, in the one-account shape for one account and the multi-account shape for more.
+ */
+export function actionJobFor(action: ActionName, waveId: string, accountIds: readonly string[]): { data: ActionJob | ActionBatch; jobId: string } {
+  const [only, ...rest] = accountIds;
+  if (only === undefined) throw new RangeError('a job names at least one account');
+  if (rest.length === 0) {
+    const data: ActionJob = { waveId, accountId: only };
+    return { data, jobId: actionJobId(action, data) };
+  }
+  const data: ActionBatch = { waveId, accountIds: [...accountIds] };
+  return { data, jobId: actionBatchJobId(action, data) };
+}
+
+/**
+ * Attempts a one-account job's account already spent in the multi-account job it left (`spent`,
+ * 0 for any other job). Read without validation: the backoff strategy sees raw job data.
+ */
+export function spentAttempts(data: unknown): number {
+  const spent = typeof data === 'object' && data !== null ? (data as { spent?: unknown }).spent : undefined;
+  return typeof spent === 'number' && Number.isInteger(spent) && spent > 0 ? spent : 0;
+}
+
 /** Retention: finished jobs never pile up (each kept completed job costs ~1.35 KB of Redis). */
 export const RETENTION = {
   removeOnComplete: { age: 3600, count: 1000 },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_ACCOUNTS_PER_JOB, actionBatchJobId, actionJobId, backoffDelay, parseActionJob, parseActionJobs } from './index.js';
+import { MAX_ACCOUNTS_PER_JOB, actionBatchJobId, actionJobFor, actionJobId, backoffDelay, parseActionJob, parseActionJobs, spentAttempts } from './index.js';
 
 test('action jobs carry ids only and reject anything else', () => {
   assert.deepEqual(parseActionJob({ waveId: 'w1', accountId: 'A-1' }), { waveId: 'w1', accountId: 'A-1' });
@@ -38,6 +38,13 @@ test('a multi-account job names up to MAX_ACCOUNTS_PER_JOB accounts of one wave,
   assert.equal(id, 'notify.w1.A-1.n2');
   assert.notEqual(id, actionJobId('notify', { waveId: 'w1', accountId: 'A-1' }));
   assert.ok(!id.includes(':'));
+
+  // The job for some accounts: one account keeps the one-account shape and id.
+  assert.deepEqual(actionJobFor('notify', 'w1', ['A-1']), { data: { waveId: 'w1', accountId: 'A-1' }, jobId: 'notify.w1.A-1' });
+  assert.deepEqual(actionJobFor('notify', 'w1', ['A-1', 'A-2']), { data: { waveId: 'w1', accountIds: ['A-1', 'A-2'] }, jobId: id });
+  assert.throws(() => actionJobFor('notify', 'w1', []), RangeError);
+  assert.equal(spentAttempts({ waveId: 'w1', accountId: 'A-1', spent: 2 }), 2);
+  for (const data of [{ waveId: 'w1', accountId: 'A-1' }, { spent: '2' }, { spent: -1 }, null, 'x']) assert.equal(spentAttempts(data), 0);
 });
 
 test('backoff grows exponentially, stays within its jitter band and cap', () => {
