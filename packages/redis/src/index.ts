@@ -3,7 +3,7 @@ import { BreachwaveError } from '@breachwave/domain';
 
 export { Redis } from 'ioredis';
 export { createLease, holderGone, type LeaseAttempt, type RedisLease } from './lease.js';
-export { checkHmacKey, checkKeyFingerprint, hmacFingerprintKey, keyFingerprint, type KeyFingerprintCheck } from './fingerprint.js';
+export { checkHmacKey, hmacFingerprintKey, keyFingerprint } from './fingerprint.js';
 
 /**
  * Connection roles (GUIDE §4 rule 9):
