@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { DEFAULT_ACCOUNTS_PER_JOB } from '@breachwave/jobs';
+import { DEFAULT_ACCOUNTS_PER_JOB, MIN_JOBS_PER_SLOT } from '@breachwave/jobs';
 import { writeAccountsFile } from '@breachwave/synth';
 import { BENCH_DIR, ROOT, findRedis, round, runChild, startRedisMemorySampler, type RedisMemory } from './common.js';
 import { summarizeProfiles } from './profile.js';
@@ -50,6 +50,9 @@ Options:
   --concurrency N   jobs in flight per worker (default 50)
   --accounts-per-job N  accounts per first-action job the feeder adds in the end-to-end and wave
                     sections (BW_JOB_ACCOUNTS; default 20; 1 = one job per account)
+  --min-jobs N      first-action jobs a wave is cut into at least: fewer accounts per job for a
+                    smaller wave (BW_FEED_MIN_JOBS; default 5 × --concurrency; 1 = always
+                    --accounts-per-job)
   --only a,b        sections: baseline, ingest, micro, ledger, e2e, pacing, pin, wave
   --wave-runs N     Redis-wave runs (default 1; 0 skips it)
   --log-level L     log level of the services under test (default info)
@@ -74,6 +77,7 @@ const { values } = parseArgs({
     'latency-accounts': { type: 'string' },
     concurrency: { type: 'string' },
     'accounts-per-job': { type: 'string' },
+    'min-jobs': { type: 'string' },
     latency: { type: 'string' },
     only: { type: 'string' },
     'wave-runs': { type: 'string' },
@@ -131,6 +135,7 @@ const settings = {
   window: 5_000,
   batch: 500,
   accountsPerJob: int(values['accounts-per-job'], DEFAULT_ACCOUNTS_PER_JOB),
+  minJobs: int(values['min-jobs'], MIN_JOBS_PER_SLOT * int(values.concurrency, 50)),
   drains: 2,
   pacing: { processes: 4, rate: smoke ? 100 : 500, seconds: smoke ? 2 : 5 },
   pins: 100_000,
@@ -226,7 +231,7 @@ try {
       for (const [mode, latencyMs] of [['notice', 0], ['full', 0], ['notice', settings.latencyMs], ['full', settings.latencyMs]] as const) {
         if (mode === 'full' && !fullAvailable) continue;
         await measure('e2e', `${mode}-${latencyMs}ms`, run, script('section-e2e.ts'), {
-          url, mode, latencyMs, concurrency: settings.concurrency, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, logLevel: settings.logLevel,
+          url, mode, latencyMs, concurrency: settings.concurrency, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, minJobs: settings.minJobs, logLevel: settings.logLevel,
           accounts: latencyMs > 0 ? settings.latencyAccounts : settings.accounts,
           ...(profileDir && run === 1 ? { profileDir } : {}),
         });
@@ -246,7 +251,7 @@ try {
     for (let run = 1; run <= settings.waveRuns; run++) {
       say(`bench: wave of ${settings.rows} rows through Redis (${run}/${settings.waveRuns})`);
       await measure('wave', 'feed', run, script('section-wave.ts'), {
-        url: redisInfo.url, file, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, drains: settings.drains, concurrency: settings.concurrency,
+        url: redisInfo.url, file, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, minJobs: settings.minJobs, drains: settings.drains, concurrency: settings.concurrency,
       });
     }
   }

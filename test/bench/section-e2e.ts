@@ -39,6 +39,8 @@ export interface Params {
   readonly batch: number;
   /** Accounts per first-action job the feeder adds (`BW_JOB_ACCOUNTS`). */
   readonly accountsPerJob: number;
+  /** First-action jobs a wave is cut into at least (`BW_FEED_MIN_JOBS`). */
+  readonly minJobs: number;
   readonly logLevel: string;
   /** When set, the notifier runs with `--cpu-prof` into this directory. */
   readonly profileDir?: string;
@@ -138,7 +140,7 @@ try {
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, accountsPerJob: p.accountsPerJob, log });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, accountsPerJob: p.accountsPerJob, minJobs: p.minJobs, log });
   // CPU each part of the pipeline spends per account: on a box with a couple of cores the wave is
   // CPU-bound, so this says where the time goes (Linux /proc; Redis from INFO cpu).
   const cpu = (): Record<string, number | undefined> => {

@@ -26,6 +26,8 @@ interface Params {
   readonly batch: number;
   /** Accounts per first-action job (`BW_JOB_ACCOUNTS`). */
   readonly accountsPerJob: number;
+  /** First-action jobs a wave is cut into at least (`BW_FEED_MIN_JOBS`). */
+  readonly minJobs: number;
   readonly drains: number;
   readonly concurrency: number;
 }
@@ -58,7 +60,7 @@ try {
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, accountsPerJob: p.accountsPerJob, log });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, accountsPerJob: p.accountsPerJob, minJobs: p.minJobs, log });
   const t1 = performance.now();
   const feeding = feeder.feed(wave.waveId);
   let progress = await waveProgress(ledger, wave.waveId);

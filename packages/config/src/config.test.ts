@@ -11,6 +11,13 @@ test('defaults apply and the result is frozen', () => {
   assert.equal(c.prefix, 'bw');
   assert.equal(c.twilio, undefined);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.smtp));
+  assert.deepEqual(c.feed, { window: 5000, batch: 500, accountsPerJob: 20, minJobs: 250 });
+});
+
+test('a wave is cut into at least 5 jobs per notifier slot unless BW_FEED_MIN_JOBS says otherwise', () => {
+  assert.equal(loadConfig({ ...keys, BW_NOTIFY_CONCURRENCY: '200' }).feed.minJobs, 1000);
+  assert.equal(loadConfig({ ...keys, BW_NOTIFY_CONCURRENCY: '200', BW_FEED_MIN_JOBS: '40' }).feed.minJobs, 40);
+  assert.throws(() => loadConfig({ ...keys, BW_FEED_MIN_JOBS: '0' }), /BW_FEED_MIN_JOBS/);
 });
 
 test('bad values are named, their values are not echoed', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BreachwaveError } from '@breachwave/domain';
-import { DEFAULT_ACCOUNTS_PER_JOB, MAX_ACCOUNTS_PER_JOB } from '@breachwave/jobs';
+import { DEFAULT_ACCOUNTS_PER_JOB, MAX_ACCOUNTS_PER_JOB, MIN_JOBS_PER_SLOT } from '@breachwave/jobs';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (def: number, min = 1, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
@@ -32,6 +32,12 @@ export const envSchema = z.object({
    * shares BullMQ's per-job cost; each account keeps its own ledger state, attempts and audit.
    */
   BW_JOB_ACCOUNTS: int(DEFAULT_ACCOUNTS_PER_JOB, 1, MAX_ACCOUNTS_PER_JOB),
+  /**
+   * First-action jobs a wave is cut into at least: a smaller wave gets fewer accounts per job
+   * (down to one), so its jobs keep every worker slot busy while a slow provider answers.
+   * Unset: `MIN_JOBS_PER_SLOT` × BW_NOTIFY_CONCURRENCY.
+   */
+  BW_FEED_MIN_JOBS: z.coerce.number().int().min(1).max(10_000_000).optional(),
   BW_NOTIFY_CONCURRENCY: int(50, 1, 1000),
   /**
    * Initial pace (messages/s) of the SMS sender and the SMTP relay, shared by all notifiers.
@@ -131,7 +137,7 @@ export interface BreachwaveConfig {
   readonly hmacKey: string;
   readonly brand: string;
   readonly helpUrl: string;
-  readonly feed: { readonly window: number; readonly batch: number; readonly accountsPerJob: number };
+  readonly feed: { readonly window: number; readonly batch: number; readonly accountsPerJob: number; readonly minJobs: number };
   readonly notifier: { readonly concurrency: number; readonly contactRetentionSeconds: number; readonly smsRate?: number; readonly emailRate?: number };
   readonly codes: {
     /** Sealing keys for enrollment codes, current first (the envelope keys when BW_CODE_KEY is unset). */
@@ -259,7 +265,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
     hmacKey: e.BW_HMAC_KEY,
     brand: e.BW_BRAND,
     helpUrl: e.BW_HELP_URL,
-    feed: { window: e.BW_FEED_WINDOW, batch: e.BW_FEED_BATCH, accountsPerJob: e.BW_JOB_ACCOUNTS },
+    feed: { window: e.BW_FEED_WINDOW, batch: e.BW_FEED_BATCH, accountsPerJob: e.BW_JOB_ACCOUNTS, minJobs: e.BW_FEED_MIN_JOBS ?? MIN_JOBS_PER_SLOT * e.BW_NOTIFY_CONCURRENCY },
     notifier: {
       concurrency: e.BW_NOTIFY_CONCURRENCY,
       contactRetentionSeconds: e.BW_CONTACT_RETENTION_SECONDS,

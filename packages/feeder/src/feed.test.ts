@@ -299,6 +299,35 @@ test('with accountsPerJob, every account is in exactly one multi-account job of 
   assert.throws(() => createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10, batch: 5, accountsPerJob: 101, log: captureLog().log }), { code: 'BW_CONFIG_INVALID' });
 });
 
+test('with minJobs, a small wave is cut into smaller jobs so it makes that many, and the feed says which size it used', async (t) => {
+  const s = await setup(t, { rows: 300, seed: 37 });
+  const accepted = s.wave.stats.accepted ?? 0;
+  const minJobs = 60;
+  const size = Math.floor(accepted / minJobs);
+  assert.ok(size >= 2 && size < 20, `a wave of ${accepted} needs jobs of ${size}`);
+  const cap = captureLog();
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10_000, batch: 100, accountsPerJob: 20, minJobs, log: cap.log });
+  t.after(() => feeder.close());
+  const result = await feeder.feed(s.wave.waveId);
+  assert.equal(result.fed, accepted);
+  assert.match(cap.text(), new RegExp(`"accountsPerJob":${size}[,}]`));
+
+  const queued = new Set<string>();
+  let jobs = 0;
+  for (const q of s.queues.values()) {
+    for (const job of await q.getJobs(['waiting'], 0, -1)) {
+      const refs = parseActionJobs(job.data);
+      // A batch of the feed ends in a shorter job; none holds more than the wave's size.
+      assert.ok(refs.length <= size, `job ${job.id} holds ${refs.length}, more than ${size}`);
+      jobs++;
+      for (const ref of refs) queued.add(ref.accountId);
+    }
+  }
+  assert.equal(queued.size, accepted, 'every account queued once');
+  assert.ok(jobs >= minJobs, `${jobs} jobs, at least ${minJobs}`);
+  assert.throws(() => createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10, batch: 5, minJobs: 0, log: captureLog().log }), { code: 'BW_CONFIG_INVALID' });
+});
+
 test('crash-resume: a feeder SIGKILLed between ledger entries and jobs is resumed with nothing lost, doubled or re-run', async (t) => {
   const s = await setup(t, { rows: 1000, seed: 33 });
   const batch = 50;

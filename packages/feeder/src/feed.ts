@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, actionJobFor, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
+import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, accountsPerJobFor, actionJobFor, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
 import { keys as ledgerKeys, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type RedisLease } from '@breachwave/redis';
@@ -30,6 +30,12 @@ export interface FeederDeps {
    * keeps its own ledger state, attempts and audit (see `createActionWorker`). Default 1.
    */
   readonly accountsPerJob?: number;
+  /**
+   * First-action jobs a wave is cut into at least, where it has the accounts: a smaller wave gets
+   * fewer accounts per job, down to one (`accountsPerJobFor`), so its jobs fill every worker slot.
+   * Default 1 (`accountsPerJob` whatever the wave's size).
+   */
+  readonly minJobs?: number;
   readonly log: Logger;
   /** Audit actor. Default `feeder`. */
   readonly actor?: string;
@@ -106,6 +112,8 @@ export function createFeeder(deps: FeederDeps): Feeder {
   if (!Number.isInteger(perJob) || perJob < 1 || perJob > MAX_ACCOUNTS_PER_JOB) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `accounts per job must be an integer from 1 to ${MAX_ACCOUNTS_PER_JOB}` });
   }
+  const minJobs = deps.minJobs ?? 1;
+  if (!Number.isSafeInteger(minJobs) || minJobs < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'minimum jobs per wave must be a positive integer' });
   if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed lease must be a positive integer of milliseconds' });
 
   const queueFor = (name: QueueName): Queue => {
@@ -119,12 +127,13 @@ export function createFeeder(deps: FeederDeps): Feeder {
   };
 
   /**
-   * Accounts left waiting in a queue, counted as if every job held `perJob` of them: jobs that
-   * left a batch hold one, so the window errs on the side of less in Redis.
+   * Accounts left waiting in a queue, counted as if every job held `size` of them (the wave's
+   * accounts per job): jobs that left a batch hold one, so the window errs on the side of less in
+   * Redis.
    */
-  const backlog = async (q: Queue): Promise<number> => {
+  const backlog = async (q: Queue, size: number): Promise<number> => {
     const c = await q.getJobCounts('waiting', 'delayed', 'prioritized', 'paused');
-    return ((c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0)) * perJob;
+    return ((c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c.paused ?? 0)) * size;
   };
 
   /**
@@ -132,14 +141,14 @@ export function createFeeder(deps: FeederDeps): Feeder {
    * (an empty queue always can, so a batch larger than the window still moves), renewing the feed
    * lease (`hold`) before each pause. False if aborted.
    */
-  const waitForRoom = async (need: ReadonlyMap<QueueName, number>, waveId: string, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
+  const waitForRoom = async (need: ReadonlyMap<QueueName, number>, size: number, waveId: string, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
     for (const [name, n] of need) {
       const q = queueFor(name);
       let pause = FIRST_POLL_MS;
       let announced = false;
       for (;;) {
         if (signal?.aborted) return false;
-        const waiting = await backlog(q);
+        const waiting = await backlog(q, size);
         if (waiting === 0 || waiting + n <= deps.window) break;
         if (!announced) {
           deps.log.info({ waveId, queue: name, waiting, window: deps.window }, 'feed window full: waiting for workers');
@@ -213,8 +222,10 @@ export function createFeeder(deps: FeederDeps): Feeder {
     let fed = 0;
     let skipped = 0;
     let lastLog = Date.now();
+    // The same for every run of the wave, so a replayed batch is cut into the same jobs (ids).
+    const size = accountsPerJobFor(wave.stats.accepted ?? 0, perJob, minJobs);
     await deps.ledger.setWaveStatus(waveId, 'feeding', actor, { checkpoint });
-    log.info({ checkpoint, window: deps.window, batch: deps.batch }, checkpoint > 0 ? 'feed resuming from checkpoint' : 'feed started');
+    log.info({ checkpoint, window: deps.window, batch: deps.batch, accountsPerJob: size }, checkpoint > 0 ? 'feed resuming from checkpoint' : 'feed started');
 
     /** Commits one batch ending at spool line `lastLine`. False if aborted before it began. */
     const commit = async (entries: readonly SpoolEntry[], lastLine: number): Promise<boolean> => {
@@ -224,7 +235,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
         const q = QUEUE_FOR_ACTION[p[0] ?? 'notify'];
         need.set(q, (need.get(q) ?? 0) + 1);
       }
-      if (!(await waitForRoom(need, waveId, hold, signal))) return false;
+      if (!(await waitForRoom(need, size, waveId, hold, signal))) return false;
       // The fence: the lease is checked right before the batch is written.
       await hold();
 
@@ -249,8 +260,8 @@ export function createFeeder(deps: FeederDeps): Feeder {
       let added = 0;
       for (const [action, ids] of byAction) {
         const list: BulkJob[] = [];
-        for (let i = 0; i < ids.length; i += perJob) {
-          const { data, jobId } = actionJobFor(action, waveId, ids.slice(i, i + perJob));
+        for (let i = 0; i < ids.length; i += size) {
+          const { data, jobId } = actionJobFor(action, waveId, ids.slice(i, i + size));
           list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId } });
         }
         await queueFor(QUEUE_FOR_ACTION[action]).addBulk(list);

@@ -64,6 +64,22 @@ export const MAX_ACCOUNTS_PER_JOB = 100;
 export const DEFAULT_ACCOUNTS_PER_JOB = 20;
 
 /**
+ * First-action jobs a wave is cut into at least, per notifier slot, where it has the accounts:
+ * `BW_FEED_MIN_JOBS` defaults to this × `BW_NOTIFY_CONCURRENCY` (see docs/PERFORMANCE.md).
+ */
+export const MIN_JOBS_PER_SLOT = 5;
+
+/**
+ * Accounts per first-action job for a wave of `accounts`: `perJob`, lowered (down to one) so the
+ * wave makes at least `minJobs` jobs. A job's accounts run one after another, so a small wave in a
+ * few large jobs would leave most worker slots idle while a slow provider answers; a large wave
+ * keeps `perJob` and its saving.
+ */
+export function accountsPerJobFor(accounts: number, perJob: number, minJobs: number): number {
+  return Math.max(1, Math.min(perJob, Math.floor(accounts / Math.max(1, minJobs))));
+}
+
+/**
  * A multi-account action job: the same references for up to {@link MAX_ACCOUNTS_PER_JOB} accounts
  * of one wave. The feeder adds these so BullMQ's per-job cost (an add, a move to active and one to
  * finished) is shared by the accounts; the worker runs each account on its own, and an account that

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_ACCOUNTS_PER_JOB, actionBatchJobId, actionJobFor, actionJobId, backoffDelay, parseActionJob, parseActionJobs, spentAttempts } from './index.js';
+import { MAX_ACCOUNTS_PER_JOB, accountsPerJobFor, actionBatchJobId, actionJobFor, actionJobId, backoffDelay, parseActionJob, parseActionJobs, spentAttempts } from './index.js';
 
 test('action jobs carry ids only and reject anything else', () => {
   assert.deepEqual(parseActionJob({ waveId: 'w1', accountId: 'A-1' }), { waveId: 'w1', accountId: 'A-1' });
@@ -45,6 +45,17 @@ test('a multi-account job names up to MAX_ACCOUNTS_PER_JOB accounts of one wave,
   assert.throws(() => actionJobFor('notify', 'w1', []), RangeError);
   assert.equal(spentAttempts({ waveId: 'w1', accountId: 'A-1', spent: 2 }), 2);
   for (const data of [{ waveId: 'w1', accountId: 'A-1' }, { spent: '2' }, { spent: -1 }, null, 'x']) assert.equal(spentAttempts(data), 0);
+});
+
+test('a wave smaller than minJobs full jobs gets fewer accounts per job, down to one', () => {
+  assert.equal(accountsPerJobFor(1_000_000, 20, 1000), 20, 'a large wave keeps the configured size');
+  assert.equal(accountsPerJobFor(20_000, 20, 1000), 20);
+  assert.equal(accountsPerJobFor(19_999, 20, 1000), 19);
+  assert.equal(accountsPerJobFor(5_000, 20, 1000), 5, 'a small one is cut into at least minJobs jobs');
+  assert.equal(accountsPerJobFor(999, 20, 1000), 1);
+  assert.equal(accountsPerJobFor(0, 20, 1000), 1);
+  assert.equal(accountsPerJobFor(5_000, 20, 1), 20, 'minJobs 1: always the configured size');
+  assert.equal(accountsPerJobFor(5_000, 1, 10), 1, 'never above the configured size');
 });
 
 test('backoff grows exponentially, stays within its jitter band and cap', () => {

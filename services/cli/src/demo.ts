@@ -102,7 +102,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
   let notifier: Awaited<ReturnType<typeof runNotifier>> | undefined;
   let rotator: Awaited<ReturnType<typeof runPinRotator>> | undefined;
   let issuer: Awaited<ReturnType<typeof runCodeIssuer>> | undefined;
-  const feeder = createFeeder({ ledger, connection: redis, prefix, window: config.feed.window, batch: config.feed.batch, accountsPerJob: config.feed.accountsPerJob, log });
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: config.feed.window, batch: config.feed.batch, accountsPerJob: config.feed.accountsPerJob, minJobs: config.feed.minJobs, log });
 
   try {
     const file = join(runDir, 'accounts.csv');

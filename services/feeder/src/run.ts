@@ -29,7 +29,7 @@ export async function runFeeder(config: BreachwaveConfig, deps: RunFeederDeps): 
     await checkRedis(redis, config.redisUrl);
     const ledger = createLedger({ redis, prefix: config.prefix });
     const feeder = createFeeder({
-      ledger, connection: redis, prefix: config.prefix, window: config.feed.window, batch: config.feed.batch, accountsPerJob: config.feed.accountsPerJob, log: deps.log,
+      ledger, connection: redis, prefix: config.prefix, window: config.feed.window, batch: config.feed.batch, accountsPerJob: config.feed.accountsPerJob, minJobs: config.feed.minJobs, log: deps.log,
       ...(deps.actor ? { actor: deps.actor } : {}),
     });
     try {
