@@ -39,7 +39,7 @@ test('a multi-account job runs each account on its own: retries and deferrals le
   const cap = captureLog();
   const runs: { accountId: string; jobId: string | undefined; attemptsMade: number; attempts: number; batched: boolean; at: number }[] = [];
   const runsOf = (accountId: string) => runs.filter((r) => r.accountId === accountId);
-  const processor = async (job: ActionJobView): Promise<string> => {
+  const processor = async (job: ActionJobView): Promise<string | { status: string; state: string }> => {
     const { waveId, accountId } = parseActionJob(job.data);
     const first = runsOf(accountId).length === 0;
     runs.push({ accountId, jobId: job.id, attemptsMade: job.attemptsMade, attempts: job.attempts, batched: job.queueNext !== undefined, at: Date.now() });
@@ -49,6 +49,8 @@ test('a multi-account job runs each account on its own: retries and deferrals le
       case 'a-wait':
         if (first) return job.defer(300);
         return 'ok';
+      case 'a-done':
+        return { status: 'already-finished', state: 'done' };
       case 'a-retry':
         if (runsOf(accountId).length <= 2) throw new BreachwaveError('BW_PIN_STORE_UNAVAILABLE', { detail: 'down for a moment' });
         return 'ok';
@@ -59,7 +61,7 @@ test('a multi-account job runs each account on its own: retries and deferrals le
   };
   const worker = createActionWorker({ action: 'rotate-pin', connection, prefix, processor, log: cap.log });
   t.after(() => worker.close());
-  const batch: ActionBatch = { waveId: 'w1', accountIds: ['a-ok1', 'a-fail', 'a-wait', 'a-retry', 'a-ok2'] };
+  const batch: ActionBatch = { waveId: 'w1', accountIds: ['a-ok1', 'a-fail', 'a-wait', 'a-retry', 'a-done', 'a-ok2'] };
   await queues.addAccounts('rotate-pin', batch.waveId, batch.accountIds);
   const q = queues.queueFor('rotate-pin');
   const batchId = actionBatchJobId('rotate-pin', batch);
@@ -71,7 +73,8 @@ test('a multi-account job runs each account on its own: retries and deferrals le
     && (await q.getJobState(single('a-wait'))) === 'completed' && (await q.getJobState(single('a-retry'))) === 'completed', { what: 'batch and split-off jobs completed' });
 
   const done = await q.getJob(batchId);
-  assert.deepEqual(done?.returnvalue, { accounts: 5, finished: 2, failed: 1, split: 2 });
+  assert.deepEqual(done?.returnvalue, { accounts: 6, finished: 3, failed: 1, split: 2, replayed: 1 });
+  assert.deepEqual(cap.lines.filter((l) => /replayed/.test(String(l.msg))).map((l) => [l.job, l.replayed, l.accounts]), [[batchId, 1, 6]], 'a replay said once for the job');
   assert.deepEqual(runs.filter((r) => r.jobId === batchId).map((r) => r.accountId), batch.accountIds, 'each account once, in order, in the batch');
   assert.ok(runs.filter((r) => r.jobId === batchId).every((r) => r.attemptsMade === 0 && r.attempts === 8 && r.batched));
 

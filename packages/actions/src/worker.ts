@@ -56,6 +56,13 @@ export interface BatchSummary {
   readonly failed: number;
   /** Left the batch as a one-account job: a retry with backoff, or a deferral. */
   readonly split: number;
+  /** Of `finished`, found finished already (the job is a replay: a stalled or re-added one). */
+  readonly replayed: number;
+}
+
+/** Whether a processor's result says the account was finished before this run (`already-finished`). */
+function foundFinished(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && (result as { status?: unknown }).status === 'already-finished';
 }
 
 /** Thrown by a batch account's `defer` once its one-account job is added. */
@@ -113,6 +120,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     let finished = 0;
     let failed = 0;
     let split = 0;
+    let replayed = 0;
     const nextJobs = new Map<ActionName, string[]>();
     const queueNext = (action: ActionName, next: ActionJob): void => {
       const ids = nextJobs.get(action) ?? [];
@@ -126,8 +134,9 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
         throw new SplitOff();
       };
       try {
-        await deps.processor({ id: job.id, data: ref, attemptsMade: job.attemptsMade, attempts, defer, queueNext });
+        const result = await deps.processor({ id: job.id, data: ref, attemptsMade: job.attemptsMade, attempts, defer, queueNext });
         finished++;
+        if (foundFinished(result)) replayed++;
       } catch (err) {
         if (err instanceof SplitOff) {
           split++;
@@ -146,7 +155,9 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     // its finished accounts find themselves done in the ledger and queue their next action again.
     const waveId = refs[0]?.waveId ?? '';
     for (const [action, accountIds] of nextJobs) await producers.addAccounts(action, waveId, accountIds);
-    return { accounts: refs.length, finished, failed, split };
+    // One line for the job, not one per account (processors say it per account at debug).
+    if (replayed > 0) deps.log.info({ job: job.id, wave: waveId, replayed, accounts: refs.length }, `${deps.action} job replayed: accounts finished before were left as they were`);
+    return { accounts: refs.length, finished, failed, split, replayed };
   };
 
   const run = (job: Job, token?: string): Promise<R | BatchSummary> => (isActionBatch(job.data) ? runBatch(job) : runOne(job, token));
