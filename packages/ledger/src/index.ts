@@ -289,6 +289,23 @@ export function createLedger(deps: LedgerDeps) {
 
 export type Ledger = ReturnType<typeof createLedger>;
 
+/**
+ * A wave's manifest by id, read from the ledger once and kept (a manifest does not change once
+ * the wave is created): workers need it for every account. Keeps at most `max` waves.
+ */
+export function manifestCache(ledger: Pick<Ledger, 'getWave'>, max = 100): (waveId: string) => Promise<WaveManifest> {
+  const manifests = new Map<string, WaveManifest>();
+  return async (waveId) => {
+    let m = manifests.get(waveId);
+    if (!m) {
+      m = (await ledger.getWave(waveId)).manifest;
+      if (manifests.size >= max) manifests.clear();
+      manifests.set(waveId, m);
+    }
+    return m;
+  };
+}
+
 /** A wave's progress, derived from the ledger counters and the wave record. */
 export interface WaveProgress {
   readonly status: WaveStatus;

@@ -6,7 +6,7 @@ import { parseActionJob } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
 import { childOnDemand, type Logger } from '@breachwave/logging';
 import { PermanentActionError, errorFate, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
-import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, manifestCache, type AccountRecord, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 
 export type NoticeJob = ActionJobView;
 
@@ -129,17 +129,7 @@ class Deferred extends Error {
 export function createNoticeProcessor(deps: NoticeProcessorDeps) {
   const actor = deps.actor ?? 'notifier';
   const random = deps.random ?? Math.random;
-  const manifests = new Map<string, WaveManifest>();
-
-  const manifestOf = async (waveId: string): Promise<WaveManifest> => {
-    let m = manifests.get(waveId);
-    if (!m) {
-      m = (await deps.ledger.getWave(waveId)).manifest;
-      if (manifests.size > 100) manifests.clear();
-      manifests.set(waveId, m);
-    }
-    return m;
-  };
+  const manifestOf = manifestCache(deps.ledger);
 
   type Prepared = { channel: 'sms'; message: SmsMessage } | { channel: 'email'; message: EmailMessage };
 

@@ -1,9 +1,9 @@
 import {
   BreachwaveError, DEFAULT_PIN_POLICY, generatePin, rotationIdOf,
-  type PinApplyResult, type PinDelivery, type PinPolicy, type PinStore, type RandomInt, type WaveManifest,
+  type PinApplyResult, type PinDelivery, type PinPolicy, type PinStore, type RandomInt,
 } from '@breachwave/domain';
 import { runStep, type ActionJobView, type ActionQueues, type StepOutcome } from '@breachwave/actions';
-import type { Ledger } from '@breachwave/ledger';
+import { manifestCache, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
 import type { PinHold } from './hold.js';
@@ -59,17 +59,7 @@ export interface RotationPatch {
 export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJobView) => Promise<StepOutcome> {
   const actor = deps.actor ?? 'pin-rotator';
   const policy = deps.policy ?? DEFAULT_PIN_POLICY;
-  const manifests = new Map<string, WaveManifest>();
-
-  const manifestOf = async (waveId: string): Promise<WaveManifest> => {
-    let m = manifests.get(waveId);
-    if (!m) {
-      m = (await deps.ledger.getWave(waveId)).manifest;
-      if (manifests.size > 100) manifests.clear();
-      manifests.set(waveId, m);
-    }
-    return m;
-  };
+  const manifestOf = manifestCache(deps.ledger);
 
   return async function processRotation(job: ActionJobView): Promise<StepOutcome> {
     return runStep({ ledger: deps.ledger, queues: deps.queues, log: deps.log, actor, ...(deps.maxThrottles !== undefined ? { maxThrottles: deps.maxThrottles } : {}) }, 'rotate-pin', job, async ({ waveId, accountId, reclaimed, log, account, failsForGood }) => {
