@@ -86,6 +86,49 @@ function isHeader(lineNo: number, text: string): boolean {
   return lineNo === 1 && /^[A-Za-z _-]*code[A-Za-z _,-]*$/i.test(text.trim());
 }
 
+/** Lines a file had, and what of them was not data. */
+interface FileShape {
+  readonly lines: number;
+  readonly blank: number;
+  readonly header: boolean;
+}
+
+/**
+ * Streams a code file's data lines (with their 1-based numbers) to `each`, in bounded memory,
+ * skipping blank lines and a header line, and says what it skipped.
+ */
+async function eachDataLine(file: string, each: (n: number, text: string) => Promise<void> | void): Promise<FileShape> {
+  let lines = 0;
+  let blank = 0;
+  let header = false;
+  for await (const [n, text] of numberedLines(file)) {
+    lines = n;
+    if (text.trim() === '') blank++;
+    else if (isHeader(n, text)) header = true;
+    else await each(n, text);
+  }
+  return { lines, blank, header };
+}
+
+/** A file's problem lines: every one counted, the first {@link MAX_LISTED_PROBLEMS} kept. */
+function lineProblems() {
+  const listed: LineProblem[] = [];
+  let count = 0;
+  return {
+    add(line: number, reason: string): void {
+      count++;
+      if (listed.length < MAX_LISTED_PROBLEMS) listed.push({ line, reason });
+    },
+    get count(): number {
+      return count;
+    },
+    /** The kept ones by line number, and whether some were left out. */
+    report(): { listed: LineProblem[]; truncated: boolean } {
+      return { listed: listed.sort((x, y) => x.line - y.line), truncated: count > listed.length };
+    },
+  };
+}
+
 /**
  * Streams a vendor's code file into a named pool. Each line is validated (alphabet, length,
  * check character), sealed (AES-256-GCM, bound to its index hash) and indexed by keyed hash;
@@ -106,15 +149,8 @@ export async function importPool(store: CodeStore, options: PoolImportOptions): 
   const importId = await fileDigest(options.file);
   const run = keys.importRun(options.pool, importId);
 
-  const rejects: LineProblem[] = [];
-  let rejected = 0;
-  const reject = (line: number, reason: string): void => {
-    rejected++;
-    if (rejects.length < MAX_LISTED_PROBLEMS) rejects.push({ line, reason });
-  };
-  let lines = 0;
-  let blank = 0;
-  let header = false;
+  const rejects = lineProblems();
+  const reject = rejects.add;
   let loaded = 0;
   let alreadyLoaded = 0;
   let pending: { line: number; args: [string, string, string] }[] = [];
@@ -136,26 +172,16 @@ export async function importPool(store: CodeStore, options: PoolImportOptions): 
     });
   };
 
-  for await (const [n, text] of numberedLines(options.file)) {
-    lines = n;
-    if (text.trim() === '') {
-      blank++;
-      continue;
-    }
-    if (isHeader(n, text)) {
-      header = true;
-      continue;
-    }
+  const { lines, blank, header } = await eachDataLine(options.file, async (n, text) => {
     const v = validateCode(text, { check });
-    if (!v.ok) {
-      reject(n, v.reason);
-      continue;
-    }
+    if (!v.ok) return reject(n, v.reason);
     const h = codeHash(c, v.code);
     pending.push({ line: n, args: [h, String(n), JSON.stringify({ m: maskCode(v.code), c: c.envelope.seal(v.code, codeAad(h)) })] });
     if (pending.length >= batchSize) await flush();
-  }
+  });
   await flush();
+  const rejected = rejects.count;
+  const { listed, truncated } = rejects.report();
 
   const available = await redis.zcount(keys.available(options.pool), today, '+inf');
   const m = redis.multi();
@@ -169,7 +195,7 @@ export async function importPool(store: CodeStore, options: PoolImportOptions): 
   options.log?.info({ pool: options.pool, importId, loaded, alreadyLoaded, rejected, blank, available }, 'code pool import finished');
   return {
     pool: options.pool, enrollBy: isoDay(day), importId, lines, header, blank, loaded, alreadyLoaded, rejected,
-    rejects: rejects.sort((x, y) => x.line - y.line), rejectsTruncated: rejected > rejects.length, available,
+    rejects: listed, rejectsTruncated: truncated, available,
   };
 }
 
@@ -208,15 +234,8 @@ export async function importRedemptions(store: CodeStore, options: RedemptionImp
   const c = crypto();
   const batchSize = options.batch ?? 500;
   const today = isoDay(epochDay(now()));
-  const problemLines: LineProblem[] = [];
-  let problems = 0;
-  const problem = (line: number, reason: string): void => {
-    problems++;
-    if (problemLines.length < MAX_LISTED_PROBLEMS) problemLines.push({ line, reason });
-  };
-  let lines = 0;
-  let blank = 0;
-  let header = false;
+  const problemList = lineProblems();
+  const problem = problemList.add;
   let redeemed = 0;
   let alreadyRedeemed = 0;
   let pending: { line: number; h: string; date: string }[] = [];
@@ -235,37 +254,26 @@ export async function importRedemptions(store: CodeStore, options: RedemptionImp
     });
   };
 
-  for await (const [n, text] of numberedLines(options.file)) {
-    lines = n;
-    if (text.trim() === '') {
-      blank++;
-      continue;
-    }
-    if (isHeader(n, text)) {
-      header = true;
-      continue;
-    }
+  const { lines, blank, header } = await eachDataLine(options.file, async (n, text) => {
     const [rawCode = '', rawDate = ''] = text.split(',');
     const v = validateCode(rawCode, { check: false });
-    if (!v.ok) {
-      problem(n, v.reason);
-      continue;
-    }
+    if (!v.ok) return problem(n, v.reason);
     let date = today;
     if (rawDate.trim() !== '') {
       try {
         date = isoDay(parseEnrollBy(rawDate, 'redemption date'));
       } catch {
-        problem(n, 'redemption date must be YYYY-MM-DD');
-        continue;
+        return problem(n, 'redemption date must be YYYY-MM-DD');
       }
     }
     pending.push({ line: n, h: codeHash(c, v.code), date });
     if (pending.length >= batchSize) await flush();
-  }
+  });
   await flush();
+  const problems = problemList.count;
+  const { listed, truncated } = problemList.report();
   await redis.xadd(auditKey, '*', 'r', JSON.stringify({ ts: now().toISOString(), type: 'codes.redemptions.imported', actor: options.actor ?? 'operator',
     detail: { lines, redeemed, alreadyRedeemed, problems, blank } }));
   options.log?.info({ lines, redeemed, alreadyRedeemed, problems }, 'redemption feed imported');
-  return { lines, header, blank, redeemed, alreadyRedeemed, problems, problemLines: problemLines.sort((x, y) => x.line - y.line), problemsTruncated: problems > problemLines.length };
+  return { lines, header, blank, redeemed, alreadyRedeemed, problems, problemLines: listed, problemsTruncated: truncated };
 }
