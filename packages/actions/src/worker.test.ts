@@ -4,24 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { BreachwaveError } from '@breachwave/domain';
 import { actionBatchJobId, actionJobId, parseActionJob, type ActionBatch } from '@breachwave/jobs';
-import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '@breachwave/logging';
-import { useRedis, waitFor } from '@breachwave/testkit';
+import { captureLog, useRedis, waitFor } from '@breachwave/testkit';
 import { PermanentActionError, createActionQueues, createActionWorker, type ActionJobView } from './worker.js';
 
 const db = useRedis();
-
-/** A logger whose JSON lines the test reads. */
-function captureLog(): { log: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: createLogger({ name: 'worker-test', level: 'debug', destination }), lines };
-}
 
 function setup(t: { after(fn: () => Promise<void>): void }) {
   const prefix = `aw${randomBytes(3).toString('hex')}`;
@@ -74,7 +60,7 @@ test('a multi-account job runs each account on its own: retries and deferrals le
 
   const done = await q.getJob(batchId);
   assert.deepEqual(done?.returnvalue, { accounts: 6, finished: 3, failed: 1, split: 2, replayed: 1 });
-  assert.deepEqual(cap.lines.filter((l) => /replayed/.test(String(l.msg))).map((l) => [l.job, l.replayed, l.accounts]), [[batchId, 1, 6]], 'a replay said once for the job');
+  assert.deepEqual(cap.lines().filter((l) => /replayed/.test(String(l.msg))).map((l) => [l.job, l.replayed, l.accounts]), [[batchId, 1, 6]], 'a replay said once for the job');
   assert.deepEqual(runs.filter((r) => r.jobId === batchId).map((r) => r.accountId), batch.accountIds, 'each account once, in order, in the batch');
   assert.ok(runs.filter((r) => r.jobId === batchId).every((r) => r.attemptsMade === 0 && r.attempts === 8 && r.batched));
 
@@ -97,7 +83,7 @@ test('a multi-account job runs each account on its own: retries and deferrals le
   // Failed for good: not queued again, and said once.
   assert.equal(await q.getJob(single('a-fail')), undefined);
   assert.equal(runsOf('a-fail').length, 1);
-  assert.equal(cap.lines.filter((l) => l.msg === 'rotate-pin failed for good' && l.account === 'a-fail').length, 1);
+  assert.equal(cap.lines().filter((l) => l.msg === 'rotate-pin failed for good' && l.account === 'a-fail').length, 1);
 
   // The finished accounts' next action: one job for both.
   const next = await queues.queueFor('notify').getJobs(['waiting', 'delayed', 'active', 'completed'], 0, -1);

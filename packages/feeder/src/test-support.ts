@@ -1,31 +1,12 @@
 /** Helpers shared by this package's tests. Not exported from the package. */
+export { captureLog } from '@breachwave/testkit';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { Redis } from 'ioredis';
-import { createLogger, type Logger } from '@breachwave/logging';
 import { createEnvelope, type Envelope } from '@breachwave/secrets';
-
-/** A logger whose output (JSON lines) the test can read. */
-export function captureLog(): { log: Logger; text: () => string; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  const log = createLogger({ name: 'feeder-test', level: 'debug', destination });
-  const text = (): string => chunks.join('');
-  return {
-    log,
-    text,
-    lines: () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
 
 /** A temporary directory removed after the test. */
 export async function tempDir(t: TestContext): Promise<string> {

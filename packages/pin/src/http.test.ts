@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { rotationIdOf } from '@breachwave/domain';
 import type { AuditInput } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
-import { acquireRedis, type TestRedis } from '@breachwave/testkit';
+import { acquireRedis, captureLog, type TestRedis } from '@breachwave/testkit';
 import { createPinVerificationHandler } from './http.js';
 import { createVaultPinStore } from './vault.js';
 import { createVerifierKeyring } from './verifier.js';
@@ -23,7 +22,7 @@ let redis: Redis;
 let http1: http.Server;
 let base: string;
 const audit: AuditInput[] = [];
-let logText = '';
+const logs = captureLog('pin-http-test');
 
 before(async () => {
   server = await acquireRedis();
@@ -32,8 +31,7 @@ before(async () => {
   const keyring = createVerifierKeyring([{ id: 'v1', key: randomBytes(32) }]);
   await createVaultPinStore({ redis, prefix, keyring }).apply({ rotationId: rotationIdOf('w1', 'A-1'), waveId: 'w1', accountId: 'A-1', pin: PIN });
   const service = createPinVerificationService({ redis, prefix, keyring, maxFailures: 2, audit: async (r) => void audit.push(r) });
-  const log = createLogger({ name: 'pin-http-test', level: 'debug', destination: new Writable({ write: (c: Buffer, _e, cb) => { logText += c.toString(); cb(); } }) });
-  const handler = createPinVerificationHandler({ service, token: TOKEN, log });
+  const handler = createPinVerificationHandler({ service, token: TOKEN, log: logs.log });
   http1 = http.createServer((req, res) => void handler(req, res));
   await new Promise<void>((r) => http1.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(http1.address() as AddressInfo).port}`;
@@ -103,10 +101,10 @@ describe('POST /v1/pins/verify', () => {
 
   it('logs and audits no PIN', () => {
     for (const pin of [PIN, WRONG]) {
-      assert.ok(!logText.includes(pin), 'not in the log');
+      assert.ok(!logs.text().includes(pin), 'not in the log');
       assert.ok(!JSON.stringify(audit).includes(pin), 'not in the audit');
     }
-    assert.ok(logText.includes('PIN verification'), 'the log is the real one');
+    assert.ok(logs.text().includes('PIN verification'), 'the log is the real one');
     assert.ok(audit.some((a) => a.type === 'pin.locked'));
   });
 

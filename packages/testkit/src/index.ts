@@ -4,3 +4,4 @@ export * from './redis.js';
 export * from './wait-for.js';
 export * from './dump.js';
 export * from './certificate.js';
+export * from './log.js';
