@@ -27,14 +27,21 @@ export function unmetPrerequisites(entry: LedgerEntry, action: ActionName): { ac
  * job's `queueNext` when it has one (a multi-account job gathers its accounts' next actions into
  * one job), else as a one-account job.
  */
-export async function advance(deps: { ledger: Ledger; queues: ActionQueues }, waveId: string, accountId: string, after: ActionName,
-  known?: LedgerEntry, job?: Pick<ActionJobView, 'queueNext'>): Promise<ActionName | undefined> {
-  // The caller usually has the entry from the transition it just made: no second read then.
-  const entry = known ?? (await deps.ledger.get(waveId, accountId));
+export async function advance(deps: { ledger: Ledger; queues: ActionQueues }, step: {
+  readonly waveId: string;
+  readonly accountId: string;
+  /** The action that finished. */
+  readonly after: ActionName;
+  /** The account's entry, when the caller has it from the transition it just made: no second read then. */
+  readonly known?: LedgerEntry | undefined;
+  readonly job: Pick<ActionJobView, 'queueNext'>;
+}): Promise<ActionName | undefined> {
+  const { waveId, accountId, after, job } = step;
+  const entry = step.known ?? (await deps.ledger.get(waveId, accountId));
   if (!entry) return undefined;
   const next = nextAction(entry, after);
   if (next && entry[next]?.s === 'pending') {
-    if (job?.queueNext) job.queueNext(next, { waveId, accountId });
+    if (job.queueNext) job.queueNext(next, { waveId, accountId });
     else await deps.queues.add(next, { waveId, accountId });
   }
   return next;
@@ -122,7 +129,7 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
   }
   if (claim.outcome === 'rejected') {
     // Finished before (a duplicate or replayed job): make sure the chain moved on, do nothing else.
-    if (claim.previous === 'done') await advance(deps, waveId, accountId, action, undefined, job);
+    if (claim.previous === 'done') await advance(deps, { waveId, accountId, after: action, job });
     return { status: 'already-finished', state: claim.previous ?? 'unknown' };
   }
   const throttles = claim.entry?.thr ?? 0;
@@ -133,7 +140,7 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
       ...(claim.account ? { account: claim.account } : {}), failsForGood: (err) => fate(asError(err)) === 'fail' });
     const done = await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ...result.patch, err: false }, event: `${action}.done`,
       ...(result.detail ? { detail: result.detail } : {}), ...(result.counters ? { counters: result.counters } : {}) });
-    const next = await advance(deps, waveId, accountId, action, done.all, job);
+    const next = await advance(deps, { waveId, accountId, after: action, known: done.all, job });
     return next ? { status: 'done', next } : { status: 'done' };
   } catch (raw) {
     if (raw instanceof PermanentActionError) throw raw;
