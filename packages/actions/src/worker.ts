@@ -60,7 +60,11 @@ export interface BatchSummary {
   readonly replayed: number;
 }
 
-/** Whether a processor's result says the account was finished before this run (`already-finished`). */
+/**
+ * Whether a processor's result says the account was finished before this run (`already-finished`,
+ * as `runStep` and the notice processor answer). The worker says so once per job; processors
+ * say it per account at debug.
+ */
 function foundFinished(result: unknown): boolean {
   return typeof result === 'object' && result !== null && (result as { status?: unknown }).status === 'already-finished';
 }
@@ -94,6 +98,11 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     producers.add(deps.action, { waveId: ref.waveId, accountId: ref.accountId, ...(o.spent > 0 ? { spent: o.spent } : {}) },
       { delay: o.delay, attempts: Math.max(1, o.attempts - o.spent) });
 
+  /** One line per replayed job (a stalled or re-added one), however many of its accounts were finished before. */
+  const sayReplayed = (job: Job, replayed: number, accounts: number): void => {
+    if (replayed > 0) deps.log.info({ job: job.id, replayed, accounts }, `${deps.action} job replayed: accounts finished before were left as they were`);
+  };
+
   const runOne = async (job: Job, token?: string): Promise<R> => {
     const defer = async (delayMs: number): Promise<never> => {
       await job.moveToDelayed(Date.now() + Math.max(0, Math.round(delayMs)), token);
@@ -102,7 +111,9 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     // An account split off a batch counts the attempts it spent there (`spent`).
     const spent = spentAttempts(job.data);
     try {
-      return await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade + spent, attempts: (job.opts.attempts ?? 1) + spent, defer });
+      const result = await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade + spent, attempts: (job.opts.attempts ?? 1) + spent, defer });
+      sayReplayed(job, foundFinished(result) ? 1 : 0, 1);
+      return result;
     } catch (err) {
       if (err instanceof PermanentActionError) throw new UnrecoverableError(err.message);
       throw err;
@@ -155,8 +166,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     // its finished accounts find themselves done in the ledger and queue their next action again.
     const waveId = refs[0]?.waveId ?? '';
     for (const [action, accountIds] of nextJobs) await producers.addAccounts(action, waveId, accountIds);
-    // One line for the job, not one per account (processors say it per account at debug).
-    if (replayed > 0) deps.log.info({ job: job.id, wave: waveId, replayed, accounts: refs.length }, `${deps.action} job replayed: accounts finished before were left as they were`);
+    sayReplayed(job, replayed, refs.length);
     return { accounts: refs.length, finished, failed, split, replayed };
   };
 

@@ -176,9 +176,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
     }
     if (claim.outcome === 'rejected') {
-      // A multi-account job says it once for all its accounts (createActionWorker).
-      const level = job.queueNext ? 'debug' : 'info';
-      log[level]({ state: claim.previous }, 'notice already finished; nothing to send');
+      // The worker says it once per job (createActionWorker), however many accounts it holds.
+      log.debug({ state: claim.previous }, 'notice already finished; nothing to send');
       return { status: 'already-finished', state: claim.previous ?? 'unknown' };
     }
     const prior = claim.entry;
