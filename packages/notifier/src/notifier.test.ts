@@ -223,7 +223,11 @@ test('the pacing policy makes its first pacer mid-wave on an auto-pipelined clie
     const operator = createPacer({ redis, prefix, sender: 'twilio:+15005550006' });
     await operator.setRate(1000);
     operator.close();
-    const ctx = { channel: 'sms' } as SendContext;
+    const ctx: SendContext = {
+      waveId: 'w1', accountId: 'A-1', channel: 'sms', to: '+12025550143', log: silentLogger(),
+      account: { segment: 'former', locale: 'en', exposed: [], hasPhone: true, phoneIsMobile: true, hasEmail: false, line: 2, contact: 'sealed' },
+      manifest: { waveId: 'w1', createdAt: new Date().toISOString(), source: 't', brand: 'Example', helpUrl: 'https://h.example.com', rules: {} },
+    };
     const [value, decision] = await Promise.all([client.get(`${prefix}:other`), policy.beforeSend?.(ctx)]);
     assert.equal(value, null);
     assert.equal(decision, undefined, 'paced and let through');
