@@ -83,6 +83,14 @@ export interface AuditInput {
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * An audit record as the stream holds it (field `r`): the input with its time first. For code
+ * that appends a record inside its own script or transaction, so it reads like every other.
+ */
+export function auditRecordJson(input: AuditInput, at: Date): string {
+  return JSON.stringify({ ts: at.toISOString(), ...input });
+}
+
 /** The minimised account record resting in Redis while the account is in flight. */
 export interface AccountRecord {
   readonly segment: Segment;
@@ -155,7 +163,7 @@ export function createLedger(deps: LedgerDeps) {
   if (typeof r.bwInitAccounts !== 'function') r.defineCommand('bwInitAccounts', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
 
   const audit = async (input: AuditInput): Promise<void> => {
-    await r.xadd(k.audit, '*', 'r', JSON.stringify({ ts: now().toISOString(), ...input }));
+    await r.xadd(k.audit, '*', 'r', auditRecordJson(input, now()));
   };
 
   return {
@@ -277,7 +285,7 @@ export function createLedger(deps: LedgerDeps) {
     async setWaveStatus(waveId: string, status: WaveStatus, actor: string, detail?: Readonly<Record<string, unknown>>): Promise<void> {
       await r.multi()
         .hset(k.wave(waveId), 'status', status)
-        .xadd(k.audit, '*', 'r', JSON.stringify({ ts: now().toISOString(), type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }))
+        .xadd(k.audit, '*', 'r', auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, now()))
         .exec();
     },
 

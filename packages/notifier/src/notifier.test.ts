@@ -11,7 +11,8 @@ import { createActionQueues, createActionWorker } from '@breachwave/actions';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
 import { acquireRedis, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { createNoticeProcessor, type NoticeProcessorDeps, type SendContext } from './processor.js';
+import { BreachwaveError } from '@breachwave/domain';
+import { createNoticeProcessor, type NoticeEnricher, type NoticeProcessorDeps, type SendContext } from './processor.js';
 import { createPacer } from '@breachwave/pacing';
 import { pacingPolicy } from './policies/pacing.js';
 
@@ -35,7 +36,7 @@ after(async () => {
 const envelope = createEnvelope([{ id: 'k1', key: randomBytes(32) }]);
 
 /** A wave with accounts in the ledger and their sealed records, a worker running the real processor. */
-async function setup(accounts: { id: string; phone?: string; email?: string }[], options: Pick<NoticeProcessorDeps, 'maxThrottles'> = {}) {
+async function setup(accounts: { id: string; phone?: string; email?: string }[], options: Pick<NoticeProcessorDeps, 'maxThrottles' | 'enrichers'> = {}) {
   const prefix = `n${randomBytes(3).toString('hex')}`;
   const ledger: Ledger = createLedger({ redis, prefix });
   const waveId = 'w1';
@@ -114,6 +115,41 @@ test('email notices carry the rendered content and a reference header', async ()
 });
 
 const fast = { backoff: { type: 'fixed', delay: 10 } };
+
+test('a notice\'s enrichers run together, merge in their order, and a failing one fails the notice only once all have settled', async () => {
+  twilio.reset();
+  const seen: string[] = [];
+  let secondStarted = false;
+  let firstSawSecond: boolean | undefined;
+  const enrichers: NoticeEnricher[] = [
+    { async enrich({ accountId }) {
+      await null;
+      firstSawSecond = secondStarted;
+      if (accountId === 'bad') throw new BreachwaveError('BW_CODE_NOT_ASSIGNED', { detail: 'test' });
+      return { enrollmentCode: 'FIRSTCODE1', enrollBy: '2099-12-31' };
+    } },
+    { async enrich({ accountId }) {
+      secondStarted = true;
+      await new Promise((resolve) => setImmediate(resolve));
+      seen.push(accountId);
+      return { enrollmentCode: 'LATERCODE2' };
+    } },
+  ];
+  const s = await setup([{ id: 'ok', phone: '+12025550131' }, { id: 'bad', phone: '+12025550132' }], { enrichers });
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'ok' }, fast);
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'ok'))?.notify?.s === 'done', { what: 'ok sent' });
+  assert.equal(firstSawSecond, true, 'the second enricher had started before the first one finished');
+  const body = twilio.messages.find((m) => m.to === '+12025550131')?.body ?? '';
+  assert.match(body, /LATERCODE2/, 'a later enricher\'s value wins');
+  assert.doesNotMatch(body, /FIRSTCODE1/);
+  assert.match(body, /2099/, 'values only the first enricher gave are kept');
+  await s.queues.add('notify', { waveId: s.waveId, accountId: 'bad' }, fast);
+  await waitFor(async () => (await s.ledger.get(s.waveId, 'bad'))?.notify?.s === 'failed', { what: 'bad failed' });
+  assert.deepEqual(seen, ['ok', 'bad'], 'the failure waited for the other enricher');
+  assert.equal((await s.ledger.get(s.waveId, 'bad'))?.notify?.err, 'BW_CODE_NOT_ASSIGNED');
+  assert.equal(twilio.messages.filter((m) => m.to === '+12025550132').length, 0, 'nothing sent without what an enricher owed');
+  await s.close();
+});
 
 test('a permanent SMS failure about the number falls back to email, visibly; a transient one never does', async () => {
   twilio.reset();

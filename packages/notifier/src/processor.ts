@@ -12,7 +12,8 @@ export type NoticeJob = ActionJobView;
 
 /**
  * Adds what earlier actions produced to a notice (a rotated PIN, an enrollment code). Runs right
- * before rendering; whatever it returns lives only in memory for this one send.
+ * before rendering; whatever it returns lives only in memory for this one send. A notice's
+ * enrichers run concurrently (none may depend on another); their results merge in their order.
  */
 export interface NoticeEnricher {
   enrich(ctx: { waveId: string; accountId: string; entry: LedgerEntry; account: AccountRecord; channel: Channel }): Promise<Partial<NoticeVars>>;
@@ -224,8 +225,14 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       for (const [i, ch] of channels.entries()) {
         if (i > 0 && !fellBackFrom) break;
         channel = ch;
+        // Enrichers read independent things (a held PIN, a code): together, so their reads share
+        // one write to Redis; all settle before the first failure (in their order) is thrown.
+        const parts = await Promise.allSettled((deps.enrichers ?? []).map((e) => e.enrich({ waveId, accountId, entry, account, channel: ch })));
         let extra: Partial<NoticeVars> = {};
-        for (const e of deps.enrichers ?? []) extra = { ...extra, ...(await e.enrich({ waveId, accountId, entry, account, channel: ch })) };
+        for (const part of parts) {
+          if (part.status === 'rejected') throw part.reason;
+          extra = { ...extra, ...part.value };
+        }
         const prepared = prepare(ch, contact, manifest, account, waveId, accountId, extra);
         const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, log };
 

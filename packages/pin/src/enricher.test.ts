@@ -92,14 +92,16 @@ describe('temporary PIN enricher with the notice processor', () => {
     assert.doesNotMatch(text, /temporary/);
   });
 
-  it('a held PIN that expired falls back to the reset wording, audited', async () => {
+  it('a held PIN that expired falls back to the reset wording, audited, and records no wipe', async () => {
     const accountId = `X-${randomBytes(2).toString('hex')}`;
     const phone = '+12025550183';
     await runWave('sms-temporary', [{ accountId, phone }], async (w) => void (await hold.wipe(w.waveId, accountId)));
     const text = sms.find((m) => m.to === phone)?.body ?? '';
     assert.match(text, /we reset your account PIN/);
     assert.doesNotMatch(text, /temporary/);
-    assert.ok((await auditRecords(redis, prefix)).some((x) => x.r.type === 'pin.temporary.missing' && x.r.account === accountId));
+    const records = (await auditRecords(redis, prefix)).filter((x) => x.r.account === accountId);
+    assert.ok(records.some((x) => x.r.type === 'pin.temporary.missing'));
+    assert.ok(!records.some((x) => x.r.type === 'pin.temporary.wiped'), 'nothing was held, so no wipe is recorded');
   });
 
   it('adds nothing for an account without a rotation', async () => {

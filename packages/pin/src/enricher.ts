@@ -7,7 +7,7 @@ import type { PinHold } from './hold.js';
 /** Dependencies of {@link pinNoticeEnricher}. */
 export interface PinNoticeEnricherDeps {
   readonly hold: PinHold;
-  /** Audit sink (the ledger's `audit`): records that a held PIN was wiped or was missing. */
+  /** Audit sink (the ledger's `audit`): records that a held PIN was missing. (A wipe's record is written by `hold.wipe`.) */
   readonly audit: (input: AuditInput) => Promise<void>;
   readonly log: Logger;
   /** Audit actor. Default `notifier`. */
@@ -47,16 +47,13 @@ export function pinNoticeEnricher(deps: PinNoticeEnricherDeps): NoticeEnricher {
       }
       return { pinReset: true, temporaryPin };
     },
+    // The wipe and its audit record go in one script (`hold.wipe` with a record).
     async afterSent({ waveId, accountId }): Promise<void> {
-      if (await deps.hold.wipe(waveId, accountId)) {
-        await deps.audit({ type: 'pin.temporary.wiped', actor, wave: waveId, account: accountId, action: 'notify' });
-      }
+      await deps.hold.wipe(waveId, accountId, { type: 'pin.temporary.wiped', actor, wave: waveId, account: accountId, action: 'notify' });
     },
     // A notice that will never be sent must not leave a temporary PIN waiting for its TTL.
     async afterFinished({ waveId, accountId, state }): Promise<void> {
-      if (await deps.hold.wipe(waveId, accountId)) {
-        await deps.audit({ type: 'pin.temporary.wiped', actor, wave: waveId, account: accountId, action: 'notify', detail: { notice: state } });
-      }
+      await deps.hold.wipe(waveId, accountId, { type: 'pin.temporary.wiped', actor, wave: waveId, account: accountId, action: 'notify', detail: { notice: state } });
     },
   };
 }

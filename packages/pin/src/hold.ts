@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { BreachwaveError, isBreachwaveError, rotationIdOf } from '@breachwave/domain';
+import { auditRecordJson, keys as ledgerKeys, type AuditInput } from '@breachwave/ledger';
 import type { Envelope } from '@breachwave/secrets';
 import { pinKeys } from './keys.js';
 
@@ -10,7 +11,21 @@ export interface PinHoldDeps {
   readonly envelope: Envelope;
   /** Lifetime of a held PIN (`BW_PIN_TEMP_TTL_SECONDS`). */
   readonly ttlSeconds: number;
+  readonly now?: () => Date;
 }
+
+/**
+ * KEYS: the held PIN, the audit stream. ARGV: the audit record JSON ("" for none).
+ * Unlinks the held PIN and, when there was one, appends the audit record: one round trip where
+ * a wipe and its record were two (issue 6: the notifier wipes once per temporary-PIN notice).
+ */
+const WIPE = `
+local gone = redis.call('UNLINK', KEYS[1])
+if gone == 1 and ARGV[1] ~= '' then redis.call('XADD', KEYS[2], '*', 'r', ARGV[1]) end
+return gone
+`;
+
+type ScriptRedis = Redis & { bwPinWipe(held: string, audit: string, record: string): Promise<number> };
 
 /** A held PIN: `reused` when an earlier attempt of the same rotation had already sealed it. */
 export interface HeldPin {
@@ -29,6 +44,10 @@ export interface HeldPin {
  */
 export function createPinHold(deps: PinHoldDeps) {
   const k = pinKeys(deps.prefix);
+  const auditKey = ledgerKeys(deps.prefix).audit;
+  const now = deps.now ?? (() => new Date());
+  const r = deps.redis as ScriptRedis;
+  if (typeof r.bwPinWipe !== 'function') r.defineCommand('bwPinWipe', { numberOfKeys: 2, lua: WIPE });
   const aad = (waveId: string, accountId: string) => `pin-hold:${rotationIdOf(waveId, accountId)}`;
 
   const open = async (waveId: string, accountId: string): Promise<string | undefined> => {
@@ -64,9 +83,12 @@ export function createPinHold(deps: PinHoldDeps) {
     /** The held PIN, or undefined when none is held (wiped or expired). */
     open,
 
-    /** Removes the held PIN; true when there was one. */
-    async wipe(waveId: string, accountId: string): Promise<boolean> {
-      return (await deps.redis.unlink(k.held(waveId, accountId))) > 0;
+    /**
+     * Removes the held PIN; true when there was one. With `audit`, that record is appended in the
+     * same script when there was one to remove (and only then).
+     */
+    async wipe(waveId: string, accountId: string, audit?: AuditInput): Promise<boolean> {
+      return (await r.bwPinWipe(k.held(waveId, accountId), auditKey, audit ? auditRecordJson(audit, now()) : '')) === 1;
     },
   };
 }
