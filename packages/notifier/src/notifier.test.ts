@@ -123,7 +123,7 @@ test('a notice\'s enrichers run together, merge in their order, and a failing on
   let firstSawSecond: boolean | undefined;
   const enrichers: NoticeEnricher[] = [
     { async enrich({ accountId }) {
-      await null;
+      await Promise.resolve();
       firstSawSecond = secondStarted;
       if (accountId === 'bad') throw new BreachwaveError('BW_CODE_NOT_ASSIGNED', { detail: 'test' });
       return { enrollmentCode: 'FIRSTCODE1', enrollBy: '2099-12-31' };

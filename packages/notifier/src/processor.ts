@@ -227,7 +227,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         channel = ch;
         // Enrichers read independent things (a held PIN, a code): together, so their reads share
         // one write to Redis; all settle before the first failure (in their order) is thrown.
-        const parts = await Promise.allSettled((deps.enrichers ?? []).map((e) => e.enrich({ waveId, accountId, entry, account, channel: ch })));
+        const enrichers = deps.enrichers ?? [];
+        const parts = enrichers.length === 0 ? [] : await Promise.allSettled(enrichers.map((e) => e.enrich({ waveId, accountId, entry, account, channel: ch })));
         let extra: Partial<NoticeVars> = {};
         for (const part of parts) {
           if (part.status === 'rejected') throw part.reason;
