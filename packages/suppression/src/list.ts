@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, CHANNELS, normalisePhone, type Channel } from '@breachwave/domain';
-import { keys as ledgerKeys } from '@breachwave/ledger';
+import { auditRecordJson, keys as ledgerKeys } from '@breachwave/ledger';
 import { keyedHash } from '@breachwave/secrets';
 import { suppressionKeys, type SuppressionKeys } from './keys.js';
 
@@ -151,14 +151,13 @@ export function createSuppressionList(deps: SuppressionListDeps) {
   };
 
   const record = (type: string, channel: Channel, hash: string, ctx: SuppressionContext, detail: Record<string, unknown>): string =>
-    JSON.stringify({
-      ts: now().toISOString(),
+    auditRecordJson({
       type,
       actor: ctx.actor ?? deps.actor ?? 'suppression',
       ...(ctx.waveId ? { wave: ctx.waveId } : {}),
       ...(ctx.accountId ? { account: ctx.accountId } : {}),
       detail: { channel, contact: hash, ...(ctx.source ? { source: ctx.source } : {}), ...detail },
-    });
+    }, now());
 
   const reasonsOfHash = async (channel: Channel, hash: string): Promise<SuppressionReason[]> => {
     const raw = await r.hget(k.list, `${channel}:${hash}`);
