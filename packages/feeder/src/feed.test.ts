@@ -11,12 +11,12 @@ import { BreachwaveError, planActions, type ActionRules } from '@breachwave/doma
 import { QUEUES, QUEUE_FOR_ACTION, actionBatchJobId, actionJobId, parseActionJobs, type ActionBatch, type QueueName } from '@breachwave/jobs';
 import type { ActionName } from '@breachwave/domain';
 import { createLedger, type Ledger } from '@breachwave/ledger';
-import { acquireRedis, waitFor, type TestRedis } from '@breachwave/testkit';
+import { acquireRedis, captureLog, waitFor, type TestRedis } from '@breachwave/testkit';
 import { writeAccountsFile, type GenerateOptions } from '@breachwave/synth';
 import { createFeeder } from './feed.js';
 import type { SpoolEntry } from './ingest.js';
 import { createWave, type CreatedWave } from './wave.js';
-import { captureLog, dropPrefix, producerClient, randomPrefix, tempDir, testEnvelope } from './test-support.js';
+import { dropPrefix, producerClient, randomPrefix, tempDir, testEnvelope } from './test-support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let server: TestRedis;

@@ -9,7 +9,8 @@ import { generateLines, writeAccountsFile, type GenerateOptions } from '@breachw
 import { ingestFile, type IngestResult, type SpoolEntry } from './ingest.js';
 import { parseCsvLine } from './csv.js';
 import { TOO_LONG, splitLines } from './lines.js';
-import { captureLog, tempDir, testEnvelope } from './test-support.js';
+import { captureLog } from '@breachwave/testkit';
+import { tempDir, testEnvelope } from './test-support.js';
 
 const WAVE = 'w20250101T000000Z-abc123';
 const SYN = /SYN-(SSN|DOB)-/;

@@ -1,5 +1,4 @@
 /** Helpers shared by this package's tests. Not exported from the package. */
-export { captureLog } from '@breachwave/testkit';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
