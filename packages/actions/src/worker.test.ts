@@ -62,8 +62,8 @@ test('a multi-account job runs each account on its own: retries and deferrals le
 
   const done = await q.getJob(batchId);
   assert.deepEqual(done?.returnvalue, { accounts: 6, finished: 3, failed: 1, split: 2, replayed: 1 });
-  assert.deepEqual(cap.lines().filter((l) => /replayed/.test(String(l.msg))).map((l) => [l.job, l.replayed, l.accounts]).sort(),
-    [[batchId, 1, 6], [single('a-done'), 1, 1]].sort(), 'a replay said once for each job, of either shape');
+  assert.deepEqual(cap.lines().filter((l) => /replayed/.test(String(l.msg))).map((l) => [l.job, l.wave, l.replayed, l.accounts]).sort(),
+    [[batchId, 'w1', 1, 6], [single('a-done'), 'w1', 1, 1]].sort(), 'a replay said once for each job, of either shape, with its wave');
   assert.deepEqual(runs.filter((r) => r.jobId === batchId).map((r) => r.accountId), batch.accountIds, 'each account once, in order, in the batch');
   assert.ok(runs.filter((r) => r.jobId === batchId).every((r) => r.attemptsMade === 0 && r.attempts === 8 && r.batched));
 
