@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { toBreachwaveError, type ActionName, type BreachwaveError } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, backoffDelay, isActionBatch, parseActionJob, parseActionJobs, spentAttempts, type ActionJob } from '@breachwave/jobs';
+import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, backoffDelay, isActionBatch, parseActionJobs, spentAttempts, type ActionJob } from '@breachwave/jobs';
 import type { Logger } from '@breachwave/logging';
 
 /** What a processor sees of its BullMQ job: enough to decide, nothing to reach into. */
@@ -99,7 +99,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
       { delay: o.delay, attempts: Math.max(1, o.attempts - o.spent) });
 
   /** One line per replayed job (a stalled or re-added one), however many of its accounts were finished before. */
-  const sayReplayed = (job: Job, waveId: string, replayed: number, accounts: number): void => {
+  const sayReplayed = (job: Job, waveId: string | undefined, replayed: number, accounts: number): void => {
     if (replayed > 0) deps.log.info({ job: job.id, wave: waveId, replayed, accounts }, `${deps.action} job replayed: accounts finished before were left as they were`);
   };
 
@@ -112,8 +112,8 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     const spent = spentAttempts(job.data);
     try {
       const result = await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade + spent, attempts: (job.opts.attempts ?? 1) + spent, defer });
-      // The processor parsed the same data before answering that the account was finished.
-      if (foundFinished(result)) sayReplayed(job, parseActionJob(job.data).waveId, 1, 1);
+      // Read, not parsed: a log line must not turn a finished job into a failed one.
+      if (foundFinished(result)) sayReplayed(job, (job.data as Partial<ActionJob> | null)?.waveId, 1, 1);
       return result;
     } catch (err) {
       if (err instanceof PermanentActionError) throw new UnrecoverableError(err.message);
