@@ -1,3 +1,4 @@
 export * from './worker.js';
 export * from './chain.js';
 export * from './fate.js';
+export * from './recovery.js';

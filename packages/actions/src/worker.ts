@@ -45,6 +45,12 @@ export interface ActionWorkerDeps<R> {
   readonly lockDuration?: number;
   /** How often stalled jobs are looked for (ms). BullMQ default 30,000. */
   readonly stalledInterval?: number;
+  /**
+   * Called when BullMQ fails a job for good without the processor deciding it (its lock lost, an
+   * unexpected exception on the last attempt): the job's accounts are left to the recovery sweep,
+   * which this may hurry.
+   */
+  readonly onLost?: (job: { readonly id?: string | undefined; readonly reason: string }) => void;
 }
 
 /** What a multi-account job did, kept as its BullMQ return value (counts only). */
@@ -187,8 +193,15 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
       });
       worker.on('error', (err) => deps.log.error({ err }, `${deps.action} worker error`));
       worker.on('failed', (job, err) => {
-        if (job && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1))) {
+        if (!job) return;
+        if (err instanceof UnrecoverableError) {
+          // The processor decided: the ledger already holds the account as a dead letter.
           deps.log.warn({ job: job.id, reason: err.message }, `${deps.action} job failed for good`);
+        } else if (job.attemptsMade >= (job.opts.attempts ?? 1)) {
+          // BullMQ ended it (lock lost, attempts spent on an error the processor did not classify):
+          // its accounts may still be open in the ledger, and the recovery sweep re-drives them.
+          deps.log.warn({ job: job.id, reason: err.message }, `${deps.action} job lost; its open accounts are left to recovery`);
+          deps.onLost?.({ id: job.id, reason: err.message });
         }
       });
       void worker.run().catch((err: unknown) => deps.log.error({ err }, `${deps.action} worker stopped`));

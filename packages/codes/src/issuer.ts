@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'bullmq';
 import { BreachwaveError, isBreachwaveError, type CodeSource, type WaveManifest } from '@breachwave/domain';
 import { actionJobSchema } from '@breachwave/jobs';
-import { createActionWorker, runStep, type ActionJobView, type ActionQueues, type ActionWorker, type StepOutcome, type StepResult } from '@breachwave/actions';
+import { createActionWorker, runStep, type ActionJobView, type ActionQueues, type ActionWorker, type ActionWorkerDeps, type StepOutcome, type StepResult } from '@breachwave/actions';
 import type { Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { epochDay, parseEnrollBy } from './dates.js';
@@ -178,6 +178,8 @@ export interface CodeIssuerWorkerDeps extends CodeIssuerDeps {
   readonly lockDuration?: number;
   /** How often stalled jobs are looked for (ms). BullMQ default 30,000. */
   readonly stalledInterval?: number;
+  /** See the action worker's `onLost`. */
+  readonly onLost?: ActionWorkerDeps<unknown>['onLost'];
 }
 
 /**
@@ -194,6 +196,7 @@ export function createCodeIssuerWorker(deps: CodeIssuerWorkerDeps): ActionWorker
     concurrency: deps.concurrency ?? 20,
     ...(deps.lockDuration ? { lockDuration: deps.lockDuration } : {}),
     ...(deps.stalledInterval ? { stalledInterval: deps.stalledInterval } : {}),
+    ...(deps.onLost ? { onLost: deps.onLost } : {}),
   });
 }
 export type CodeIssuerWorker = ActionWorker;

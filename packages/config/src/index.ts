@@ -124,6 +124,23 @@ export const envSchema = z.object({
   BW_CODE_CONCURRENCY: int(20, 1, 1000),
   /** How long an account waits (ms, jittered) before asking an exhausted pool again. */
   BW_CODE_RETRY_MS: int(60_000, 10, 24 * 3_600_000),
+  /**
+   * Action workers (notifier, pin-rotator, code-issuer): how long a job's lock lasts unrenewed,
+   * and how often stalled jobs (their worker died) are looked for. A dead worker's job re-runs
+   * after about their sum. BullMQ's defaults.
+   */
+  BW_LOCK_DURATION_MS: int(30_000, 500, 600_000),
+  BW_STALLED_INTERVAL_MS: int(30_000, 200, 600_000),
+  /**
+   * How often the recovery sweep looks for accounts no live job will finish (one worker process
+   * sweeps at a time). An account counts as orphaned once its last change is older than the lock
+   * duration plus the stalled interval.
+   */
+  BW_RECOVERY_INTERVAL_MS: int(30_000, 200, 3_600_000),
+  /** Re-drives of one action by the recovery sweep before it is dead-lettered (BW_WORKER_LOST). */
+  BW_RECOVERY_MAX: int(3, 1, 100),
+  /** A rotated PIN whose notice has not gone out after this long is reported (status, logs). */
+  BW_PIN_NOTICE_LIMIT_SECONDS: int(900, 1, 30 * 86_400),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -174,6 +191,15 @@ export interface BreachwaveConfig {
     readonly unsubscribeTtlSeconds: number;
     readonly token?: string;
     readonly maxBodyBytes: number;
+  };
+  readonly workers: {
+    readonly lockDurationMs: number;
+    readonly stalledIntervalMs: number;
+    readonly recoveryIntervalMs: number;
+    /** An open account's last change must be older than this to count as orphaned. */
+    readonly staleMs: number;
+    readonly maxRecoveries: number;
+    readonly pinNoticeLimitMs: number;
   };
   readonly pin: {
     readonly length: number;
@@ -307,6 +333,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
       ...(e.BW_UNSUBSCRIBE_KEY ? { unsubscribeKey: e.BW_UNSUBSCRIBE_KEY } : {}),
       ...(e.BW_OPS_TOKEN ? { token: e.BW_OPS_TOKEN } : {}),
     },
+    workers: workersSection(e),
     pin: {
       length: e.BW_PIN_LENGTH,
       store: e.BW_PIN_STORE,
@@ -328,4 +355,24 @@ export function loadConnectionConfig(env: Readonly<Record<string, string | undef
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
   }
   return Object.freeze({ redisUrl: parsed.data.REDIS_URL, prefix: parsed.data.BW_PREFIX, dataDir: parsed.data.BW_DATA_DIR, logLevel: parsed.data.LOG_LEVEL });
+}
+
+/** The workers' timing and recovery settings alone: for commands that recover or report on waves. */
+export function loadWorkersConfig(env: Readonly<Record<string, string | undefined>>): BreachwaveConfig['workers'] {
+  const parsed = envSchema.pick({ BW_LOCK_DURATION_MS: true, BW_STALLED_INTERVAL_MS: true, BW_RECOVERY_INTERVAL_MS: true, BW_RECOVERY_MAX: true, BW_PIN_NOTICE_LIMIT_SECONDS: true }).safeParse(env);
+  if (!parsed.success) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  }
+  return workersSection(parsed.data);
+}
+
+function workersSection(e: Pick<Env, 'BW_LOCK_DURATION_MS' | 'BW_STALLED_INTERVAL_MS' | 'BW_RECOVERY_INTERVAL_MS' | 'BW_RECOVERY_MAX' | 'BW_PIN_NOTICE_LIMIT_SECONDS'>): BreachwaveConfig['workers'] {
+  return Object.freeze({
+    lockDurationMs: e.BW_LOCK_DURATION_MS,
+    stalledIntervalMs: e.BW_STALLED_INTERVAL_MS,
+    recoveryIntervalMs: e.BW_RECOVERY_INTERVAL_MS,
+    staleMs: e.BW_LOCK_DURATION_MS + e.BW_STALLED_INTERVAL_MS,
+    maxRecoveries: e.BW_RECOVERY_MAX,
+    pinNoticeLimitMs: e.BW_PIN_NOTICE_LIMIT_SECONDS * 1000,
+  });
 }

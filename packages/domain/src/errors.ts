@@ -37,6 +37,8 @@ export const ERROR_CATALOG = {
   BW_ENVELOPE_INVALID: { kind: 'permanent', message: 'encrypted envelope cannot be opened' },
   BW_SUPPRESSED: { kind: 'permanent', message: 'the contact point is on the suppression list' },
   BW_ORDER_VIOLATION: { kind: 'permanent', message: 'an earlier action of this account is not done' },
+  BW_WORKER_LOST: { kind: 'permanent', message: 'the action was re-driven after lost jobs too many times (workers died while running it)' },
+  BW_LEDGER_UNWRITABLE: { kind: 'transient', message: 'the ledger could not be written (Redis unreachable); the outcome is kept and the write retried' },
 
   // Provider outcomes, mapped inside the adapter packages.
   BW_SMS_INVALID_NUMBER: { kind: 'permanent', message: 'SMS: the number is invalid' },

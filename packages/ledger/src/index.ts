@@ -127,7 +127,7 @@ export interface LedgerDeps {
 
 type ScriptRedis = Redis & {
   bwTransition4(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string, string, string]>;
-  bwInitAccounts(k1: string, k2: string, k3: string, ...args: string[]): Promise<string[]>;
+  bwInitAccountsAt(k1: string, k2: string, k3: string, ...args: string[]): Promise<string[]>;
 };
 
 /**
@@ -160,7 +160,8 @@ export function createLedger(deps: LedgerDeps) {
   // `bwTransition4`: the four-key script (it releases/reads the account record too); a new name so
   // a client shared with code that defined the older three-key `bwTransition` keeps both apart.
   if (typeof r.bwTransition4 !== 'function') r.defineCommand('bwTransition4', { numberOfKeys: 4, lua: TRANSITION });
-  if (typeof r.bwInitAccounts !== 'function') r.defineCommand('bwInitAccounts', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
+  // `bwInitAccountsAt`: entries carry the time they began to wait; a new name, as above.
+  if (typeof r.bwInitAccountsAt !== 'function') r.defineCommand('bwInitAccountsAt', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
 
   const audit = async (input: AuditInput): Promise<void> => {
     await r.xadd(k.audit, '*', 'r', auditRecordJson(input, now()));
@@ -198,9 +199,10 @@ export function createLedger(deps: LedgerDeps) {
      */
     async initAccounts(waveId: string, actor: string, items: readonly { accountId: string; actions: readonly ActionName[] }[]): Promise<string[]> {
       if (items.length === 0) return [];
-      const args: string[] = [now().toISOString(), actor, waveId];
+      const when = now();
+      const args: string[] = [when.toISOString(), actor, waveId, String(when.getTime())];
       for (const it of items) args.push(it.accountId, it.actions.join(','), it.actions[0] ?? 'notify');
-      return r.bwInitAccounts(k.ledger(waveId), k.counts(waveId), k.audit, ...args);
+      return r.bwInitAccountsAt(k.ledger(waveId), k.counts(waveId), k.audit, ...args);
     },
 
     async get(waveId: string, accountId: string): Promise<LedgerEntry | undefined> {
@@ -287,6 +289,11 @@ export function createLedger(deps: LedgerDeps) {
         .hset(k.wave(waveId), 'status', status)
         .xadd(k.audit, '*', 'r', auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, now()))
         .exec();
+    },
+
+    /** The token of the process feeding the wave (its lease), if one is alive. */
+    async feederHolder(waveId: string): Promise<string | undefined> {
+      return (await r.get(k.feeder(waveId))) ?? undefined;
     },
 
     async listWaves(limit = 50): Promise<string[]> {

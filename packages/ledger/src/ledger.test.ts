@@ -10,8 +10,9 @@ const fresh = () => createLedger({ redis: db.redis, prefix: `t${randomBytes(4).t
 const auditTypes = async (ledger: ReturnType<typeof fresh>) =>
   (await db.redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; from?: string; to?: string; detail?: unknown });
 
-test('initAccounts creates pending entries once, with one audit record for the batch, and reports replays', async () => {
-  const ledger = fresh();
+test('initAccounts creates pending entries once, the first action stamped with when it began to wait, with one audit record for the batch, and reports replays', async () => {
+  const at = new Date('2026-12-01T10:00:00.000Z');
+  const ledger = createLedger({ redis: db.redis, prefix: `t${randomBytes(4).toString('hex')}`, now: () => at });
   const first = await ledger.initAccounts('w1', 'feeder', [
     { accountId: 'a1', actions: ['rotate-pin', 'notify'] },
     { accountId: 'a2', actions: ['notify'] },
@@ -19,7 +20,7 @@ test('initAccounts creates pending entries once, with one audit record for the b
   assert.deepEqual(first, ['new', 'new']);
   const replay = await ledger.initAccounts('w1', 'feeder', [{ accountId: 'a1', actions: ['rotate-pin', 'notify'] }]);
   assert.deepEqual(replay, ['pending']);
-  assert.deepEqual(await ledger.get('w1', 'a1'), { 'rotate-pin': { s: 'pending', n: 0 }, notify: { s: 'pending', n: 0 } });
+  assert.deepEqual(await ledger.get('w1', 'a1'), { 'rotate-pin': { s: 'pending', n: 0, at: at.toISOString() }, notify: { s: 'pending', n: 0 } });
   const counts = await ledger.counts('w1');
   assert.equal(counts['notify:pending'], 2);
   assert.equal(counts.accounts, 2);

@@ -69,7 +69,9 @@ return {'ok', cur, encoded, record}
  * (actions CSV) to its account ids, `detail.count` is their number. One record per batch, not
  * one per account: a third of a notice-only wave's audit records were these.
  * KEYS: ledger, counts, audit stream.
- * ARGV: ts, actor, waveId, then triples (accountId, actions CSV, first action).
+ * ARGV: ts, actor, waveId, ts as epoch ms, then triples (accountId, actions CSV, first action).
+ * The first action's entry carries `at` (when it began to wait), so recovery can tell an account
+ * whose job was lost from one just queued.
  * Returns for each account the state of its first action: "new" when created here, else the
  * state found.
  */
@@ -78,7 +80,8 @@ local out = {}
 local created = 0
 local pending = {}
 local queued = {}
-for i = 4, #ARGV, 3 do
+local t0 = tonumber(ARGV[4])
+for i = 5, #ARGV, 3 do
   local acct, actions, first = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local raw = redis.call('HGET', KEYS[1], acct)
   if raw then
@@ -89,6 +92,7 @@ for i = 4, #ARGV, 3 do
     local entry = {}
     for act in string.gmatch(actions, '[^,]+') do
       entry[act] = { s = 'pending', n = 0 }
+      if act == first then entry[act].at = t0 end
       pending[act] = (pending[act] or 0) + 1
     end
     redis.call('HSET', KEYS[1], acct, cjson.encode(entry))

@@ -2,6 +2,9 @@ import type { Logger } from '@breachwave/logging';
 
 export type Stop = () => Promise<void>;
 
+/** How long a process that could not start waits for its log to be written before it exits anyway. */
+const START_FAILURE_GRACE_MS = 500;
+
 export interface LoggerFactory {
   (options: { name: string; level?: string }): Logger;
 }
@@ -23,6 +26,10 @@ export async function runUntilSignal(name: string, start: (log: Logger) => Promi
   } catch (err) {
     log.fatal({ err }, `${name} could not start`);
     process.exitCode = 1;
+    // Whatever the failed start left open (a Redis client retrying its connection, a timer) must
+    // not keep alive a process that could not start: its supervisor would take it for a running
+    // one. The timer does not itself keep the process up, so a clean start-up failure exits at once.
+    setTimeout(() => process.exit(1), START_FAILURE_GRACE_MS).unref();
     return;
   }
   let stopping = false;

@@ -2,7 +2,8 @@ import {
   BreachwaveError, chooseChannel, firstNameOf, renderNotice, toBreachwaveError,
   type Channel, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest,
 } from '@breachwave/domain';
-import { parseActionJob } from '@breachwave/jobs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay, parseActionJob } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
 import { childOnDemand, type Logger } from '@breachwave/logging';
 import { PermanentActionError, errorFate, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
@@ -91,8 +92,18 @@ export interface NoticeProcessorDeps {
   readonly fallbackWindowSeconds?: number;
   /** Throttled answers tolerated per notice before they start spending attempts. Default `DEFAULT_MAX_THROTTLES` (50). */
   readonly maxThrottles?: number;
+  /**
+   * How long (ms) the writes that follow an accepted send — the ledger's `done`, the policies'
+   * bookkeeping, the held PIN's wipe — are retried while Redis cannot be reached, with backoff,
+   * before the notice is given up to reconciliation. A send the provider accepted is never sent
+   * again because Redis blinked. Default 120,000 (a Redis restart with its AOF reload).
+   */
+  readonly recordRetryMs?: number;
   readonly random?: () => number;
 }
+
+/** Default of {@link NoticeProcessorDeps.recordRetryMs}. */
+export const DEFAULT_RECORD_RETRY_MS = 120_000;
 
 /**
  * Permanent SMS failures that are about the number, not the message: the person may still be
@@ -131,6 +142,25 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
   const actor = deps.actor ?? 'notifier';
   const random = deps.random ?? Math.random;
   const manifestOf = manifestCache(deps.ledger);
+  const recordRetryMs = deps.recordRetryMs ?? DEFAULT_RECORD_RETRY_MS;
+
+  /**
+   * Runs a write that records what already happened at the provider, retrying it (backoff from
+   * 100 ms to 5 s) while Redis fails, for up to `recordRetryMs`. Catalogued errors are not
+   * retried: they are answers, not outages.
+   */
+  const persist = async <T>(log: Logger, what: string, write: () => Promise<T>): Promise<T> => {
+    const deadline = Date.now() + recordRetryMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (err instanceof BreachwaveError || Date.now() >= deadline) throw err;
+        if (attempt === 1) log.warn({ err, what }, 'Redis write after an accepted send failed; keeping the outcome and retrying');
+        await sleep(Math.min(5000, backoffDelay(attempt, 100, 5000, random)));
+      }
+    }
+  };
 
   type Prepared = { channel: 'sms'; message: SmsMessage } | { channel: 'email'; message: EmailMessage };
 
@@ -272,17 +302,19 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           }
           throw error;
         }
-        for (const p of deps.policies ?? []) await p.afterSend?.(ctx, { ok: true, result });
+        // The provider accepted it: from here on nothing may make it send again.
+        const sent = result;
+        for (const p of deps.policies ?? []) await persist(log, `policy ${p.name}`, async () => p.afterSend?.(ctx, { ok: true, result: sent }));
         const counters: Record<string, number> = { [`notify:sent:${ch}`]: 1 };
         if (reconciled) counters['notify:reconciled'] = 1;
         if (fellBackFrom) counters[`notify:fallback:${fellBackFrom.channel}-${ch}`] = 1;
         const keepForFallback = ch === 'sms' && contact.email !== undefined && !via ? deps.fallbackWindowSeconds ?? 0 : 0;
-        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done',
+        await persist(log, 'notify.done', () => deps.ledger.transition({ ...base, from: ['claimed'], to: 'done',
           releaseAccount: Math.max(deps.contactRetentionSeconds ?? 0, keepForFallback),
           patch: { ch, pid: result.providerId, err: false, ...(fellBackFrom ? { fb: fellBackFrom.channel, fbErr: fellBackFrom.code } : {}), ...(reconciled ? { rec: true } : {}) },
           event: 'notify.done', detail: { channel: ch, providerId: result.providerId, status: result.status, ...(fellBackFrom ? { fallbackFrom: fellBackFrom.channel, fallbackCode: fellBackFrom.code } : {}), ...(reconciled ? { reconciled: true } : {}) },
-          counters });
-        for (const e of deps.enrichers ?? []) await e.afterSent?.({ waveId, accountId });
+          counters }));
+        for (const e of deps.enrichers ?? []) await persist(log, 'after sent', async () => e.afterSent?.({ waveId, accountId }));
         // Every send is in the ledger and the audit trail already: at info, the log is for what needs a look.
         if (reconciled) log.info({ channel: ch, providerId: result.providerId }, 'notice found already sent; recorded');
         else log.debug({ channel: ch, providerId: result.providerId }, 'notice sent');

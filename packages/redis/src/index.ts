@@ -40,7 +40,12 @@ export function createRedis(options: RedisFactoryOptions): Redis {
     ...(options.autoPipelining ? { enableAutoPipelining: true } : {}),
     ...options.extra,
   };
-  return new Redis(options.url, base);
+  const client = new Redis(options.url, base);
+  // Without a listener, ioredis prints "[ioredis] Unhandled error event" with a stack for every
+  // failed reconnect. Connection errors reach callers as rejected commands (a fail-fast client)
+  // or are waited out (a worker client); `checkRedis` turns the first one into BW_REDIS_UNREACHABLE.
+  client.on('error', () => undefined);
+  return client;
 }
 
 /** Where the URL points, without credentials (for error messages and logs). */

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isBreachwaveError } from '@breachwave/domain';
 import { waveCreate, waveList, waveStart, waveStatus } from './wave.js';
 import { auditVerify } from './audit.js';
+import { waveRecover } from './recover.js';
 import { demo } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerCodesCommands } from './codes.js';
@@ -61,10 +62,16 @@ wave.command('start')
   .argument('<wave>', 'wave id')
   .action(waveStart);
 wave.command('status')
-  .description('counts of the wave by action and state')
+  .description('counts of the wave by action and state; accounts still open and how long the oldest has waited; orphans no live job will finish; rotated PINs still waiting for their notice')
   .argument('<wave>', 'wave id')
   .option('--json', 'print as one JSON object')
   .action(waveStatus);
+wave.command('recover')
+  .description('find the accounts of a wave that are not terminal and that no live job will finish (their job was lost to repeated crashes, removed, or never queued), and re-drive them through the normal exactly-once path; dead-letters (BW_WORKER_LOST) one re-driven BW_RECOVERY_MAX times. The workers do this by themselves every BW_RECOVERY_INTERVAL_MS')
+  .argument('<wave>', 'wave id')
+  .option('--dry-run', 'only say what would be done')
+  .option('--json', 'print the report as one JSON object')
+  .action(waveRecover);
 wave.command('list')
   .description('most recent waves')
   .option('--json', 'print as JSON')

@@ -4,6 +4,7 @@ import { waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
 import { fullContext, readContext } from './context.js';
 import { createProgress } from './progress.js';
+import { formatRecovery, scanWave } from './recover.js';
 import { formatStatus } from './report.js';
 
 export interface WaveCreateOptions {
@@ -89,7 +90,16 @@ export async function waveStatus(waveId: string, opts: { json?: boolean }): Prom
   const ctx = await readContext();
   try {
     const p = await waveProgress(ctx.ledger, waveId);
-    process.stdout.write(opts.json ? `${JSON.stringify({ waveId, ...p })}\n` : formatStatus(waveId, p));
+    // What the counters cannot say: accounts neither done nor dead-lettered, how long they have
+    // waited, orphans no live job will finish, rotated PINs still waiting for their notice.
+    const r = await scanWave(ctx, waveId, true);
+    const complete = p.complete && r.open === 0;
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ waveId, ...p, complete, open: r.open, oldestOpenMs: r.oldestOpenMs, orphans: r.orphans,
+        pinUnnotified: r.pinUnnotified, pinUnnotifiedOverdue: r.pinUnnotifiedOverdue, pinUnnotifiedOldestMs: r.pinUnnotifiedOldestMs })}\n`);
+    } else {
+      process.stdout.write(formatStatus(waveId, { ...p, complete }) + `${formatRecovery(r).join('\n')}\n`);
+    }
   } finally {
     await ctx.close();
   }

@@ -12,8 +12,6 @@ await runUntilSignal('code-issuer', async (log) => {
   const crashAfter = Number(process.env.BW_CRASH_AFTER_CODE_ALLOCATIONS ?? 0);
   let allocations = 0;
   const issuer = await runCodeIssuer(config, log, {
-    ...(process.env.BW_LOCK_DURATION_MS ? { lockDuration: Number(process.env.BW_LOCK_DURATION_MS) } : {}),
-    ...(process.env.BW_STALLED_INTERVAL_MS ? { stalledInterval: Number(process.env.BW_STALLED_INTERVAL_MS) } : {}),
     ...(crashAfter > 0
       ? {
           onAllocated: () => {

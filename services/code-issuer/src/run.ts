@@ -1,5 +1,5 @@
 import type { BreachwaveConfig } from '@breachwave/config';
-import { createActionQueues } from '@breachwave/actions';
+import { createActionQueues, recoveryLoopFor } from '@breachwave/actions';
 import { codeCryptoFromConfig, createCodeIssuerWorker, createCodeStore, type AllocationEvent } from '@breachwave/codes';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
@@ -24,26 +24,35 @@ export interface RunningCodeIssuer {
  */
 export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overrides: CodeIssuerOverrides = {}): Promise<RunningCodeIssuer> {
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-code-issuer', autoPipelining: true });
-  await checkRedis(redis, config.redisUrl);
-  await checkHmacKey(redis, config.prefix, Buffer.from(config.hmacKey, 'base64'));
+  try {
+    await checkRedis(redis, config.redisUrl);
+    await checkHmacKey(redis, config.prefix, Buffer.from(config.hmacKey, 'base64'));
+  } catch (err) {
+    await closeRedis(redis);
+    throw err;
+  }
   const ledger = createLedger({ redis, prefix: config.prefix });
   const store = createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config), lowWatermark: config.codes.lowWatermark });
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
   const queues = createActionQueues({ connection, prefix: config.prefix });
   const concurrency = overrides.concurrency ?? config.codes.concurrency;
+  const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'code-issuer' }, config.workers);
   const worker = createCodeIssuerWorker({
     ledger, queues, store, log, connection, prefix: config.prefix, concurrency, retryMs: config.codes.retryMs,
-    ...(overrides.lockDuration ? { lockDuration: overrides.lockDuration } : {}),
-    ...(overrides.stalledInterval ? { stalledInterval: overrides.stalledInterval } : {}),
+    lockDuration: overrides.lockDuration ?? config.workers.lockDurationMs,
+    stalledInterval: overrides.stalledInterval ?? config.workers.stalledIntervalMs,
+    onLost: () => recovery.kick(),
     ...(overrides.onAllocated ? { onAllocated: overrides.onAllocated } : {}),
   });
   await worker.start();
+  recovery.start();
   log.info({ concurrency, lowWatermark: config.codes.lowWatermark, retryMs: config.codes.retryMs }, 'code-issuer started');
 
   let closed: Promise<void> | undefined;
   return {
     close: () => {
       closed ??= (async () => {
+        await recovery.close();
         await worker.close();
         await queues.close();
         await closeRedis(redis);

@@ -7,9 +7,6 @@ import { runNotifier } from './run.js';
 await runUntilSignal('notifier', async (log) => {
   const config = loadConfig(process.env);
   log.level = config.logLevel;
-  const notifier = await runNotifier(config, log, {
-    ...(process.env.BW_LOCK_DURATION_MS ? { lockDuration: Number(process.env.BW_LOCK_DURATION_MS) } : {}),
-    ...(process.env.BW_STALLED_INTERVAL_MS ? { stalledInterval: Number(process.env.BW_STALLED_INTERVAL_MS) } : {}),
-  });
+  const notifier = await runNotifier(config, log);
   return () => notifier.close();
 }, createLogger);

@@ -7,7 +7,7 @@ import { createNoticeProcessor, pacingPolicy, quietHoursPolicy, senderIds, suppr
 import { createPacer, validityPeriodSeconds } from '@breachwave/pacing';
 import type { Channel } from '@breachwave/domain';
 import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, statusCallbackUrl, unsubscribeKey } from '@breachwave/suppression';
-import { createActionWorker } from '@breachwave/actions';
+import { createActionQueues, createActionWorker, recoveryLoopFor } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
 import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
@@ -40,12 +40,17 @@ export interface RunningNotifier {
  */
 export async function runNotifier(config: BreachwaveConfig, log: Logger, overrides: NotifierOverrides = {}): Promise<RunningNotifier> {
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-notifier-ledger', autoPipelining: true });
-  await checkRedis(redis, config.redisUrl);
+  const hmacKey = Buffer.from(config.hmacKey, 'base64');
+  try {
+    await checkRedis(redis, config.redisUrl);
+    await checkHmacKey(redis, config.prefix, hmacKey);
+  } catch (err) {
+    await closeRedis(redis);
+    throw err;
+  }
   const ledger = createLedger({ redis, prefix: config.prefix });
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
 
-  const hmacKey = Buffer.from(config.hmacKey, 'base64');
-  await checkHmacKey(redis, config.prefix, hmacKey);
   const suppression = createSuppressionList({ redis, prefix: config.prefix, hmacKey });
   const publicUrl = config.ops.publicUrl;
   // Status callbacks reach the ops-api; the notice reference in the URL ties each to its notice.
@@ -117,24 +122,31 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     fallbackWindowSeconds: statusCallback ? FALLBACK_WINDOW_SECONDS : 0,
     ...(sms ? { sms } : {}), ...(email ? { email } : {}),
   });
+  const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+  const queues = createActionQueues({ connection, prefix: config.prefix });
+  const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'notifier' }, config.workers);
   const worker = createActionWorker({
     action: 'notify',
-    connection: { url: config.redisUrl, maxRetriesPerRequest: null },
+    connection,
     prefix: config.prefix,
     processor,
     log,
     concurrency: config.notifier.concurrency,
-    ...(overrides.lockDuration ? { lockDuration: overrides.lockDuration } : {}),
-    ...(overrides.stalledInterval ? { stalledInterval: overrides.stalledInterval } : {}),
+    lockDuration: overrides.lockDuration ?? config.workers.lockDurationMs,
+    stalledInterval: overrides.stalledInterval ?? config.workers.stalledIntervalMs,
+    onLost: () => recovery.kick(),
   });
   await worker.start();
+  recovery.start();
   log.info({ concurrency: config.notifier.concurrency, sms: Boolean(sms), email: Boolean(email) }, 'notifier started');
 
   let closed: Promise<void> | undefined;
   return {
     close: () => {
       closed ??= (async () => {
+        await recovery.close();
         await worker.close();
+        await queues.close();
         const pace = pacing.stats();
         pacing.close();
         await smtp?.close();

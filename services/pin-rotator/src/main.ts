@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 /**
  * The pin-rotator process. Environment: see `@breachwave/config` (BW_PIN_*, BW_BSS_*), plus
- * BW_LOCK_DURATION_MS / BW_STALLED_INTERVAL_MS to tune how fast a dead worker's jobs re-run.
+ * BW_LOCK_DURATION_MS, BW_STALLED_INTERVAL_MS and BW_RECOVERY_* among them.
  *
  * Fault injection, for the SIGKILL tests only (test/e2e/pin-kill.test.ts) and read nowhere else:
  *   BW_FAULT_CRASH_AT=before-store|after-store|before-ack
@@ -55,8 +55,6 @@ await runUntilSignal('pin-rotator', async (log) => {
   if (faults.wrapStore) log.warn({ at: process.env.BW_FAULT_CRASH_AT }, 'fault injection is ON: this process will SIGKILL itself');
   const rotator = await runPinRotator(config, log, {
     ...faults,
-    ...(process.env.BW_LOCK_DURATION_MS ? { lockDuration: Number(process.env.BW_LOCK_DURATION_MS) } : {}),
-    ...(process.env.BW_STALLED_INTERVAL_MS ? { stalledInterval: Number(process.env.BW_STALLED_INTERVAL_MS) } : {}),
   });
   return () => rotator.close();
 }, createLogger);

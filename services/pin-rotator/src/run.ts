@@ -1,6 +1,6 @@
 import type { BreachwaveConfig } from '@breachwave/config';
 import { BreachwaveError, createPinPolicy, type PinStore } from '@breachwave/domain';
-import { createActionQueues, createActionWorker, type ActionJobView, type StepOutcome } from '@breachwave/actions';
+import { createActionQueues, createActionWorker, recoveryLoopFor, type ActionJobView, type StepOutcome } from '@breachwave/actions';
 import { createBssPinStore } from '@breachwave/adapter-bss';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
@@ -68,6 +68,7 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
     ledger, queues, log, envelope, hold, store, policy, previous: (accountId) => vault.previousMatcher(accountId),
   });
   if (overrides.wrapProcessor) processor = overrides.wrapProcessor(processor);
+  const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'pin-rotator' }, config.workers);
   const worker = createActionWorker({
     action: 'rotate-pin',
     connection,
@@ -75,16 +76,19 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
     processor,
     log,
     concurrency: config.pin.concurrency,
-    ...(overrides.lockDuration ? { lockDuration: overrides.lockDuration } : {}),
-    ...(overrides.stalledInterval ? { stalledInterval: overrides.stalledInterval } : {}),
+    lockDuration: overrides.lockDuration ?? config.workers.lockDurationMs,
+    stalledInterval: overrides.stalledInterval ?? config.workers.stalledIntervalMs,
+    onLost: () => recovery.kick(),
   });
   await worker.start();
+  recovery.start();
   log.info({ store: config.pin.store, concurrency: config.pin.concurrency, pinLength: policy.length, verifierKeyId: keyring.currentId }, 'pin-rotator started');
 
   let closed: Promise<void> | undefined;
   return {
     close: () => {
       closed ??= (async () => {
+        await recovery.close();
         await worker.close();
         await queues.close();
         await closeRedis(redis);

@@ -1,0 +1,46 @@
+import { createActionQueues, createRecovery, type WaveRecoveryReport } from '@breachwave/actions';
+import { loadConnectionConfig, loadWorkersConfig } from '@breachwave/config';
+import type { ReadContext } from './context.js';
+import { readContext } from './context.js';
+
+/** The recovery scan for one wave as the CLI runs it: the workers' thresholds, the CLI as actor. */
+export async function scanWave(ctx: ReadContext, waveId: string, dryRun: boolean): Promise<WaveRecoveryReport> {
+  const workers = loadWorkersConfig(process.env);
+  const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig(process.env).prefix });
+  try {
+    const recovery = createRecovery({ ledger: ctx.ledger, queues, log: ctx.log, actor: `operator:${process.env.BW_OPERATOR ?? process.env.USER ?? 'unknown'}`,
+      staleMs: workers.staleMs, maxRecoveries: workers.maxRecoveries, pinNoticeLimitMs: workers.pinNoticeLimitMs });
+    return await recovery.scanWave(waveId, { dryRun });
+  } finally {
+    await queues.close();
+  }
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
+
+/** Human-readable lines of a recovery report (the open accounts and what recovery found or did). */
+export function formatRecovery(r: WaveRecoveryReport): string[] {
+  const redriven = Object.entries(r.redriven).map(([a, n]) => `${a} ${n}`).join(', ') || 'none';
+  const lines = [
+    `  accounts ${r.accounts}  terminal ${r.terminal}  open ${r.open}${r.open ? ` (oldest waiting ${seconds(r.oldestOpenMs)})` : ''}`,
+  ];
+  if (r.orphans || r.deadLettered || r.danglingSkipped) {
+    lines.push(`  orphaned (no live job) ${r.orphans}: ${r.dryRun ? 'would re-drive' : 're-driven'} ${redriven}; ${r.dryRun ? 'would dead-letter' : 'dead-lettered'} ${r.deadLettered}; dependents ${r.dryRun ? 'to skip' : 'skipped'} ${r.danglingSkipped}`);
+  }
+  if (r.pinUnnotified) {
+    lines.push(`  rotated PINs waiting for their notice ${r.pinUnnotified} (oldest ${seconds(r.pinUnnotifiedOldestMs)})${r.pinUnnotifiedOverdue ? `, OVERDUE ${r.pinUnnotifiedOverdue}` : ''}`);
+  }
+  return lines;
+}
+
+/** `breachwave wave recover WAVE [--dry-run] [--json]`. */
+export async function waveRecover(waveId: string, opts: { dryRun?: boolean; json?: boolean }): Promise<void> {
+  const ctx = await readContext();
+  try {
+    const report = await scanWave(ctx, waveId, Boolean(opts.dryRun));
+    if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else process.stdout.write(`wave ${waveId}: ${report.dryRun ? 'recovery (dry run)' : 'recovery'}\n${formatRecovery(report).join('\n')}\n`);
+  } finally {
+    await ctx.close();
+  }
+}
