@@ -45,3 +45,18 @@ test('DKIM settings go together', () => {
   const c = loadConfig({ ...keys, SMTP_DKIM_DOMAIN: 'example.com', SMTP_DKIM_SELECTOR: 's1', SMTP_DKIM_KEY_FILE: '/etc/dkim.pem' });
   assert.deepEqual(c.smtp.dkim, { domain: 'example.com', selector: 's1', keyFile: '/etc/dkim.pem' });
 });
+
+test('PIN throttling and ops-api roles: defaults, and the three role tokens must differ', () => {
+  const c = loadConfig(keys);
+  assert.deepEqual(
+    [c.pin.maxFailures, c.pin.failureWindowSeconds, c.pin.backoffAfter, c.pin.backoffBaseMs, c.pin.backoffMaxMs, c.pin.clientRatePerSecond],
+    [100, 30 * 86_400, 5, 1000, 900_000, 10],
+  );
+  assert.equal(c.ops.metricsToken, undefined);
+  const t = (ch: string) => ch.repeat(32);
+  const roles = loadConfig({ ...keys, BW_OPS_TOKEN: t('o'), BW_METRICS_TOKEN: t('m'), BW_PIN_VERIFY_TOKEN: t('v') });
+  assert.equal(roles.ops.metricsToken, t('m'));
+  assert.throws(() => loadConfig({ ...keys, BW_OPS_TOKEN: t('o'), BW_METRICS_TOKEN: t('o') }), (e: Error) => /must differ/.test(e.message) && !e.message.includes(t('o')));
+  assert.throws(() => loadConfig({ ...keys, BW_METRICS_TOKEN: 'short' }), /BW_METRICS_TOKEN/);
+  assert.throws(() => loadConfig({ ...keys, BW_PIN_BACKOFF_BASE_MS: '5000', BW_PIN_BACKOFF_MAX_MS: '1000' }), /BW_PIN_BACKOFF_BASE_MS/);
+});

@@ -67,7 +67,11 @@ export const envSchema = z.object({
   SMTP_DKIM_DOMAIN: z.string().min(1).optional(),
   SMTP_DKIM_SELECTOR: z.string().min(1).optional(),
   SMTP_DKIM_KEY_FILE: z.string().min(1).optional(),
-  /** ops-api (webhooks, one-click unsubscribe, health, metrics): where it listens. */
+  /**
+   * ops-api (webhooks, one-click unsubscribe, PIN verification, health, metrics): where it listens.
+   * On an address other than loopback it warns at start unless BW_PUBLIC_URL is https (a
+   * TLS-terminating reverse proxy in front), since bearer tokens would cross the network in clear.
+   */
   BW_OPS_HOST: z.string().min(1).default('127.0.0.1'),
   BW_OPS_PORT: int(8080, 0, 65535),
   /**
@@ -83,8 +87,13 @@ export const envSchema = z.object({
   BW_UNSUBSCRIBE_KEY: key32.optional(),
   /** How long an unsubscribe link works; CAN-SPAM wants ≥ 30 days after the send. Default 60 days. */
   BW_UNSUBSCRIBE_TTL_SECONDS: int(60 * 86_400, 3600),
-  /** Bearer token for operator endpoints of the ops-api (≥ 32 characters). Unset: they answer 401. */
+  /**
+   * Bearer token of the operator role on the ops-api (≥ 32 characters): PIN unlock and any other
+   * operator route. Unset: those routes answer 401.
+   */
   BW_OPS_TOKEN: z.string().min(32).optional(),
+  /** Bearer token for GET /metrics (≥ 32 characters), a role of its own so a scraper can do nothing else. Unset: /metrics answers 401. */
+  BW_METRICS_TOKEN: z.string().min(32).optional(),
   /** Largest request body the ops-api reads. */
   BW_OPS_MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
   /** PIN rotation (issue 3). Digits per new PIN; NIST SP 800-63B asks for ≥ 6 when the system chooses. */
@@ -101,8 +110,21 @@ export const envSchema = z.object({
   BW_PIN_HOLD_KEY_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).default('p1'),
   /** How long a temporary PIN may wait, sealed, for its notice. Default 72 h. */
   BW_PIN_TEMP_TTL_SECONDS: int(259_200, 60, 30 * 86_400),
-  /** Consecutive failed verifications before lockout; NIST SP 800-63B caps it at 100. */
-  BW_PIN_MAX_FAILURES: int(10, 1, 100),
+  /**
+   * Failed verifications of one account within BW_PIN_FAILURE_WINDOW_SECONDS after which it is
+   * locked until the oldest of them leaves the window (or an operator unlocks it). NIST SP 800-63B
+   * caps it at 100; the growing delays, not this cap, are what slow a guesser down.
+   */
+  BW_PIN_MAX_FAILURES: int(100, 1, 100),
+  /** The sliding window failures are counted in. Default 30 days. */
+  BW_PIN_FAILURE_WINDOW_SECONDS: int(30 * 86_400, 60, 90 * 86_400),
+  /** Consecutive failures after which each further one makes the next try wait (BW_PIN_BACKOFF_BASE_MS, doubling). */
+  BW_PIN_BACKOFF_AFTER: int(5, 1, 100),
+  /** The first wait, doubled with each further consecutive failure, up to BW_PIN_BACKOFF_MAX_MS. */
+  BW_PIN_BACKOFF_BASE_MS: int(1000, 1, 3_600_000),
+  BW_PIN_BACKOFF_MAX_MS: int(15 * 60_000, 1, 24 * 3_600_000),
+  /** PIN verification requests one client (bearer token and source address) may make per second. */
+  BW_PIN_CLIENT_RATE: int(10, 1, 100_000),
   /** Bearer token for POST /v1/pins/verify (care agents, IVR; ≥ 32 characters). Unset: it answers 401. */
   BW_PIN_VERIFY_TOKEN: z.string().min(32).optional(),
   BW_PIN_CONCURRENCY: int(20, 1, 500),
@@ -189,7 +211,10 @@ export interface BreachwaveConfig {
     /** Base64; absent: derive from `hmacKey`. */
     readonly unsubscribeKey?: string;
     readonly unsubscribeTtlSeconds: number;
+    /** Operator role (`BW_OPS_TOKEN`). */
     readonly token?: string;
+    /** Metrics role (`BW_METRICS_TOKEN`). */
+    readonly metricsToken?: string;
     readonly maxBodyBytes: number;
   };
   readonly workers: {
@@ -208,7 +233,15 @@ export interface BreachwaveConfig {
     readonly verifierKeys: readonly { readonly id: string; readonly base64: string }[];
     readonly holdKey: { readonly id: string; readonly base64: string };
     readonly tempTtlSeconds: number;
+    /** Failures within `failureWindowSeconds` that lock the account until the oldest leaves the window. */
     readonly maxFailures: number;
+    readonly failureWindowSeconds: number;
+    /** Consecutive failures after which the next try waits `backoffBaseMs` × 2^(failures − backoffAfter), at most `backoffMaxMs`. */
+    readonly backoffAfter: number;
+    readonly backoffBaseMs: number;
+    readonly backoffMaxMs: number;
+    /** Verification requests per second per client (token and source address). */
+    readonly clientRatePerSecond: number;
     readonly verifyToken?: string;
     readonly concurrency: number;
     readonly bss?: { readonly url: string; readonly token?: string; readonly timeoutMs: number };
@@ -264,6 +297,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
   }
   if (e.TWILIO_ACCOUNT_SID && !e.TWILIO_FROM && !e.TWILIO_MESSAGING_SERVICE_SID) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'set TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID' });
+  }
+  if (e.BW_PIN_BACKOFF_BASE_MS > e.BW_PIN_BACKOFF_MAX_MS) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_BACKOFF_BASE_MS must not exceed BW_PIN_BACKOFF_MAX_MS' });
+  }
+  // Distinct tokens are what make the roles distinct: a shared one would let a scraper unlock PINs.
+  const tokens = [e.BW_OPS_TOKEN, e.BW_METRICS_TOKEN, e.BW_PIN_VERIFY_TOKEN].filter((t): t is string => t !== undefined);
+  if (new Set(tokens).size !== tokens.length) {
+    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_OPS_TOKEN, BW_METRICS_TOKEN and BW_PIN_VERIFY_TOKEN must differ from each other' });
   }
   if (e.BW_PIN_STORE === 'bss' && !e.BW_BSS_URL) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_STORE=bss needs BW_BSS_URL' });
@@ -332,6 +373,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
       ...(e.BW_PUBLIC_URL ? { publicUrl: e.BW_PUBLIC_URL.replace(/\/+$/, '') } : {}),
       ...(e.BW_UNSUBSCRIBE_KEY ? { unsubscribeKey: e.BW_UNSUBSCRIBE_KEY } : {}),
       ...(e.BW_OPS_TOKEN ? { token: e.BW_OPS_TOKEN } : {}),
+      ...(e.BW_METRICS_TOKEN ? { metricsToken: e.BW_METRICS_TOKEN } : {}),
     },
     workers: workersSection(e),
     pin: {
@@ -341,6 +383,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): B
       holdKey: e.BW_PIN_HOLD_KEY ? { id: e.BW_PIN_HOLD_KEY_ID, base64: e.BW_PIN_HOLD_KEY } : { id: e.BW_ENVELOPE_KEY_ID, base64: e.BW_ENVELOPE_KEY },
       tempTtlSeconds: e.BW_PIN_TEMP_TTL_SECONDS,
       maxFailures: e.BW_PIN_MAX_FAILURES,
+      failureWindowSeconds: e.BW_PIN_FAILURE_WINDOW_SECONDS,
+      backoffAfter: e.BW_PIN_BACKOFF_AFTER,
+      backoffBaseMs: e.BW_PIN_BACKOFF_BASE_MS,
+      backoffMaxMs: e.BW_PIN_BACKOFF_MAX_MS,
+      clientRatePerSecond: e.BW_PIN_CLIENT_RATE,
       concurrency: e.BW_PIN_CONCURRENCY,
       ...(e.BW_PIN_VERIFY_TOKEN ? { verifyToken: e.BW_PIN_VERIFY_TOKEN } : {}),
       ...(e.BW_BSS_URL ? { bss: { url: e.BW_BSS_URL, timeoutMs: e.BW_BSS_TIMEOUT_MS, ...(e.BW_BSS_TOKEN ? { token: e.BW_BSS_TOKEN } : {}) } } : {}),

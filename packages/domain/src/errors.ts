@@ -74,6 +74,8 @@ export const ERROR_CATALOG = {
   BW_PIN_STORE_NETWORK: { kind: 'transient', message: 'PIN store: the request could not be sent' },
   BW_PIN_STORE_AMBIGUOUS: { kind: 'ambiguous', message: 'PIN store: no answer after the request was sent' },
   BW_PIN_LOCKED: { kind: 'permanent', message: 'PIN verification is locked for this account' },
+  BW_PIN_THROTTLED: { kind: 'throttled', message: 'PIN verification: too soon after failed attempts on this account; try again later' },
+  BW_RATE_LIMITED: { kind: 'throttled', message: 'too many requests from this client; try again later' },
   BW_PIN_VERIFY_UNAUTHORIZED: { kind: 'invalid-input', message: 'PIN verification: missing or invalid bearer token' },
 
   // Inbound webhooks, opt-out and delivery status (issue 5). HTTP answers derive from these codes.
@@ -86,6 +88,7 @@ export const ERROR_CATALOG = {
   BW_HTTP_BODY_TOO_LARGE: { kind: 'invalid-input', message: 'request body is too large' },
   BW_HTTP_UNSUPPORTED_MEDIA_TYPE: { kind: 'invalid-input', message: 'unsupported content type' },
   BW_HTTP_UNAUTHORIZED: { kind: 'invalid-input', message: 'missing or invalid bearer token' },
+  BW_HTTP_OPERATOR_MISSING: { kind: 'invalid-input', message: 'operator routes need an X-Breachwave-Operator header naming who acts' },
   BW_INTERNAL: { kind: 'transient', message: 'internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -16,7 +16,10 @@ describe('Redis PIN vault', () => {
     const keyring = createVerifierKeyring([{ id: 'v2', key: randomBytes(32) }]);
     const vault = createVaultPinStore({ redis: db.redis, prefix, keyring });
     const req = { rotationId: rotationIdOf('w1', 'A-1'), waveId: 'w1', accountId: 'A-1', pin: '738294' };
+    const throttle = [pinKeys(prefix).failures('A-1'), pinKeys(prefix).failureLog('A-1'), pinKeys(prefix).backoff('A-1')];
     await db.redis.set(pinKeys(prefix).failures('A-1'), '3');
+    await db.redis.zadd(pinKeys(prefix).failureLog('A-1'), 1, 'f1');
+    await db.redis.hset(pinKeys(prefix).backoff('A-1'), 'c', '1');
 
     assert.deepEqual(await vault.apply(req), { outcome: 'applied', store: 'vault', keyId: 'v2' });
     assert.equal((await vault.apply(req)).outcome, 'replayed');
@@ -27,7 +30,7 @@ describe('Redis PIN vault', () => {
     assert.equal(rec?.rotationId, 'rot.w1.A-1');
     assert.equal(rec?.verifier, keyring.compute('A-1', '738294'));
     assert.notEqual(rec?.verifier, keyring.compute('A-2', '738294'), 'the verifier is bound to the account');
-    assert.equal(await db.redis.exists(pinKeys(prefix).failures('A-1')), 0, 'a new PIN starts a new throttling window');
+    assert.equal(await db.redis.exists(...throttle), 0, 'a new PIN starts a new throttling window');
     assert.ok((await db.redis.ttl(pinKeys(prefix).applied('rot.w1.A-1'))) > 0, 'rotation markers expire');
 
     const matches = await vault.previousMatcher('A-1');

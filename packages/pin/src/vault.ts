@@ -5,11 +5,11 @@ import { pinKeys } from './keys.js';
 import type { VerifierKeyring } from './verifier.js';
 
 /**
- * KEYS: verifier hash, applied marker, failure counter.
+ * KEYS: verifier hash, applied marker, legacy failure counter, failure log, backoff.
  * ARGV: rotation id, key id, verifier, ISO time, marker TTL (s).
  * A rotation id seen before answers `replayed` (same verifier) or `conflict` (another PIN) and
- * changes nothing; a new one sets the verifier, counts it, and clears the failure counter (a new
- * PIN starts a new throttling window).
+ * changes nothing; a new one sets the verifier, counts it, and clears the verification throttle
+ * (a new PIN starts a new throttling window: what a guesser learned about the old one is void).
  */
 const APPLY = `
 local mark = ARGV[2] .. '.' .. ARGV[3]
@@ -21,12 +21,12 @@ end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'kid', ARGV[2], 'rot', ARGV[1], 'at', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('SET', KEYS[2], mark, 'EX', tonumber(ARGV[5]))
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 return 'applied'
 `;
 
 type VaultRedis = Redis & {
-  bwPinApply(k1: string, k2: string, k3: string, ...args: string[]): Promise<string>;
+  bwPinApply(k1: string, k2: string, k3: string, k4: string, k5: string, ...args: string[]): Promise<string>;
 };
 
 /** What the vault holds for an account (no PIN). */
@@ -67,7 +67,7 @@ export function createVaultPinStore(deps: VaultPinStoreDeps): VaultPinStore {
   const now = deps.now ?? (() => new Date());
   const ttl = deps.appliedTtlSeconds ?? 30 * 86_400;
   const r = deps.redis as VaultRedis;
-  if (typeof r.bwPinApply !== 'function') r.defineCommand('bwPinApply', { numberOfKeys: 3, lua: APPLY });
+  if (typeof r.bwPinApply !== 'function') r.defineCommand('bwPinApply', { numberOfKeys: 5, lua: APPLY });
 
   const read = async (accountId: string): Promise<VaultRecord | undefined> => {
     const h = await r.hgetall(k.verifier(accountId));
@@ -82,6 +82,7 @@ export function createVaultPinStore(deps: VaultPinStoreDeps): VaultPinStore {
       const verifier = deps.keyring.compute(request.accountId, request.pin, kid);
       if (!verifier) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'PIN verifier key missing' });
       const outcome = await r.bwPinApply(k.verifier(request.accountId), k.applied(request.rotationId), k.failures(request.accountId),
+        k.failureLog(request.accountId), k.backoff(request.accountId),
         request.rotationId, kid, verifier, now().toISOString(), String(ttl));
       return { outcome: outcome as PinApplyOutcome, store: 'vault', keyId: kid };
     },

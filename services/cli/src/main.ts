@@ -8,6 +8,7 @@ import { demo } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerCodesCommands } from './codes.js';
 import { registerPaceCommands } from './pace.js';
+import { registerPinCommands } from './pin.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -88,6 +89,7 @@ program.command('audit')
 registerDlqCommands(program);
 registerCodesCommands(program);
 registerPaceCommands(program);
+registerPinCommands(program);
 
 program.command('demo')
   .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), PIN rotation of exposed prepaid accounts, notices through local SMTP and Twilio-compatible sinks, audit verification')

@@ -19,6 +19,10 @@ export interface OpsRequest {
   readonly body: Buffer;
   /** A child logger for this request (request id, route). */
   readonly log: Logger;
+  /** The connection's source address (behind a reverse proxy: the proxy's). */
+  readonly remoteAddress: string;
+  /** On `operator` routes: who acts, from `X-Breachwave-Operator` (checked `[A-Za-z0-9._-]{1,64}`). */
+  readonly operator?: string;
   /**
    * The body as form fields (`application/x-www-form-urlencoded` or `multipart/form-data` text fields).
    * @throws BreachwaveError BW_HTTP_UNSUPPORTED_MEDIA_TYPE for another content type.
@@ -41,10 +45,29 @@ export interface OpsResponse {
 
 export type OpsHandler = (req: OpsRequest) => Promise<OpsResponse>;
 
-/** A route with options. `auth: 'ops-token'` requires `Authorization: Bearer <BW_OPS_TOKEN>`. */
+/**
+ * Who may call a route. Every route names one, so none is open by omission:
+ * - `public`: no credential — only `GET /healthz` and `GET /readyz` may be public;
+ * - `operator`: `Authorization: Bearer <BW_OPS_TOKEN>` and `X-Breachwave-Operator: <name>`;
+ * - `pin-verify`: `Authorization: Bearer <BW_PIN_VERIFY_TOKEN>` (care agents, the IVR);
+ * - `metrics`: `Authorization: Bearer <BW_METRICS_TOKEN>` (the Prometheus scraper);
+ * - `twilio-signature`, `unsubscribe-token`: built-in routes whose handler checks the request's
+ *   own credential (`X-Twilio-Signature`; the signed token in the link).
+ * A role whose token is not configured answers 401 to everyone.
+ */
+export type OpsAuth = 'public' | 'operator' | 'pin-verify' | 'metrics' | 'twilio-signature' | 'unsubscribe-token';
+
+/** Roles a bearer token stands for, and so the ones a mounted route may use. */
+export const TOKEN_ROLES = ['operator', 'pin-verify', 'metrics'] as const satisfies readonly OpsAuth[];
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+/** Header naming the operator on `operator` routes, for the audit trail. */
+export const OPERATOR_HEADER = 'x-breachwave-operator';
+
+/** A route and who may call it. */
 export interface OpsRoute {
   readonly handler: OpsHandler;
-  readonly auth?: 'ops-token';
+  readonly auth: OpsAuth;
 }
 
 /** HTTP status for each code that has its own; other codes map by kind (see {@link statusFor}). */
@@ -60,6 +83,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   BW_HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
   BW_HTTP_UNAUTHORIZED: 401,
   BW_PIN_VERIFY_UNAUTHORIZED: 401,
+  BW_PIN_LOCKED: 423,
 };
 
 /** The HTTP status a catalog error answers with. */

@@ -3,19 +3,25 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { loadConfig, type BreachwaveConfig } from '@breachwave/config';
-import { BreachwaveError } from '@breachwave/domain';
+import { BreachwaveError, rotationIdOf } from '@breachwave/domain';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
+import { PIN_UNLOCK_PATH, PIN_VERIFY_PATH, createVaultPinStore, createVerifierKeyring } from '@breachwave/pin';
+import { parseKey } from '@breachwave/secrets';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import {
   REFERENCE_PARAM, STATUS_CALLBACK_PATH, createSuppressionList, createUnsubscribeLinker, statusCallbackUrl, unsubscribeKey,
   type PermanentUndeliveredContext, type SuppressionList,
 } from '@breachwave/suppression';
-import { acquireRedis, computeTwilioSignature, dumpRedis, startTwilioServer, type TestRedis, type TwilioServer } from '@breachwave/testkit';
-import { INBOUND_SMS_PATH, runOpsApi, type RunningOpsApi } from './run.js';
+import { acquireRedis, captureLog, computeTwilioSignature, dumpRedis, startTwilioServer, type TestRedis, type TwilioServer } from '@breachwave/testkit';
+import { INBOUND_SMS_PATH, OPERATOR_HEADER, runOpsApi, type OpsAuth, type RunningOpsApi } from './run.js';
+import { productionOverrides } from './wire.js';
 
 const FROM = '+15005550006';
 const OPS_TOKEN = randomBytes(24).toString('hex');
+const METRICS_TOKEN = randomBytes(24).toString('hex');
+const VERIFY_TOKEN = randomBytes(24).toString('hex');
+const TOKENS = { operator: OPS_TOKEN, metrics: METRICS_TOKEN, 'pin-verify': VERIFY_TOKEN } as const;
 const WAVE = 'w20250301T120000Z-ops';
 /** Every contact point the tests use: none may rest in Redis in clear. */
 const CONTACTS: string[] = [];
@@ -46,6 +52,12 @@ before(async () => {
     TWILIO_FROM: FROM,
     BW_OPS_PORT: '0',
     BW_OPS_TOKEN: OPS_TOKEN,
+    BW_METRICS_TOKEN: METRICS_TOKEN,
+    BW_PIN_VERIFY_TOKEN: VERIFY_TOKEN,
+    BW_PIN_VERIFIER_KEY: randomBytes(32).toString('base64'),
+    // A cap of 2 and no waits: the unlock test reaches the lock in two tries.
+    BW_PIN_MAX_FAILURES: '2',
+    BW_PIN_BACKOFF_AFTER: '100',
     BW_OPS_MAX_BODY_BYTES: '4096',
   });
   api = await runOpsApi(config, silentLogger(), {
@@ -53,9 +65,12 @@ before(async () => {
       hooks.push(ctx);
     },
     routes: {
-      'POST /v1/test/echo': { auth: 'ops-token', handler: async (req) => ({ status: 200, json: { got: req.json() } }) },
-      'GET /v1/test/boom': async () => {
-        throw new Error('a bug with +12025550100 in its message');
+      'POST /v1/test/echo': { auth: 'operator', handler: async (req) => ({ status: 200, json: { got: req.json(), operator: req.operator } }) },
+      'GET /v1/test/boom': {
+        auth: 'operator',
+        handler: async () => {
+          throw new Error('a bug with +12025550100 in its message');
+        },
       },
     },
   });
@@ -318,7 +333,8 @@ describe('the service', () => {
   it('health, readiness and metrics', async () => {
     assert.deepEqual(await (await fetch(`${api.url}/healthz`)).json(), { status: 'ok' });
     assert.deepEqual(await (await fetch(`${api.url}/readyz`)).json(), { status: 'ready' });
-    const res = await fetch(`${api.url}/metrics`);
+    assert.equal((await fetch(`${api.url}/metrics`)).status, 401, 'metrics need their token');
+    const res = await fetch(`${api.url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } });
     assert.match(res.headers.get('content-type') ?? '', /text\/plain; version=0\.0\.4/);
     const text = await res.text();
     assert.match(text, /^bw_ops_suppressions\{channel="email",reason="unsubscribe"\} 2$/m);
@@ -338,7 +354,7 @@ describe('the service', () => {
     const big = await fetch(`${api.url}${INBOUND_SMS_PATH}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `Body=${'x'.repeat(10_000)}` });
     assert.equal(big.status, 413);
     assert.equal((await errorOf(big)).code, 'BW_HTTP_BODY_TOO_LARGE');
-    const badJson = await fetch(`${api.url}/v1/test/echo`, { method: 'POST', headers: { Authorization: `Bearer ${OPS_TOKEN}`, 'Content-Type': 'application/json' }, body: '{"a":' });
+    const badJson = await fetch(`${api.url}/v1/test/echo`, { method: 'POST', headers: { Authorization: `Bearer ${OPS_TOKEN}`, [OPERATOR_HEADER]: 'alice', 'Content-Type': 'application/json' }, body: '{"a":' });
     assert.equal(badJson.status, 400);
     assert.match((await errorOf(badJson)).message, /not valid JSON/);
   });
@@ -348,9 +364,16 @@ describe('the service', () => {
     assert.equal(noAuth.status, 401);
     const wrong = await fetch(`${api.url}/v1/test/echo`, { method: 'POST', headers: { Authorization: 'Bearer nope', 'Content-Type': 'application/json' }, body: '{"a":1}' });
     assert.equal(wrong.status, 401);
-    const ok = await fetch(`${api.url}/v1/test/echo`, { method: 'POST', headers: { Authorization: `Bearer ${OPS_TOKEN}`, 'Content-Type': 'application/json' }, body: '{"a":1}' });
-    assert.deepEqual(await ok.json(), { got: { a: 1 } });
-    const boom = await fetch(`${api.url}/v1/test/boom`);
+    const ok = await fetch(`${api.url}/v1/test/echo`, { method: 'POST', headers: { Authorization: `Bearer ${OPS_TOKEN}`, [OPERATOR_HEADER]: 'alice', 'Content-Type': 'application/json' }, body: '{"a":1}' });
+    assert.deepEqual(await ok.json(), { got: { a: 1 }, operator: 'alice' });
+    for (const name of [undefined, '', 'alice@example.com', 'x'.repeat(65)]) {
+      const anonymous = await fetch(`${api.url}/v1/test/echo`, {
+        method: 'POST', headers: { Authorization: `Bearer ${OPS_TOKEN}`, ...(name === undefined ? {} : { [OPERATOR_HEADER]: name }), 'Content-Type': 'application/json' }, body: '{"a":1}',
+      });
+      assert.equal(anonymous.status, 400, `operator ${JSON.stringify(name)}`);
+      assert.equal((await errorOf(anonymous)).code, 'BW_HTTP_OPERATOR_MISSING');
+    }
+    const boom = await fetch(`${api.url}/v1/test/boom`, { headers: { Authorization: `Bearer ${OPS_TOKEN}`, [OPERATOR_HEADER]: 'alice' } });
     assert.equal(boom.status, 500);
     const text = await boom.text();
     assert.ok(!text.includes('+12025550100'), 'no internals echoed');
@@ -358,9 +381,27 @@ describe('the service', () => {
     assert.equal((await fetch(`${api.url}/healthz`)).status, 200);
   });
 
+  it('refuses a mounted route without a token role', async () => {
+    const open = { handler: async () => ({ status: 200 }), auth: 'public' } as unknown as { handler: () => Promise<{ status: number }>; auth: 'operator' };
+    await assert.rejects(
+      runOpsApi(config, silentLogger(), { port: 0, routes: { 'GET /v1/open': open } }),
+      (e: unknown) => e instanceof BreachwaveError && e.code === 'BW_CONFIG_INVALID' && /token role/.test(e.message),
+    );
+  });
+
+  it('warns at start when it listens beyond loopback without TLS in front, and not on loopback', async () => {
+    for (const [host, publicUrl, warns] of [['0.0.0.0', undefined, true], ['0.0.0.0', 'https://hooks.example.com', false], ['127.0.0.1', undefined, false]] as const) {
+      const logs = captureLog('ops-bind-test');
+      const other = await runOpsApi(config, logs.log, { host, port: 0, ...(publicUrl ? { publicUrl } : {}) });
+      await other.close();
+      assert.equal(logs.lines().some((l) => l.level === 40 && /without TLS/.test(String(l.msg))), warns, `${host} ${publicUrl ?? ''}`);
+      for (const token of Object.values(TOKENS)) assert.ok(!logs.text().includes(token), 'no token in the log');
+    }
+  });
+
   it('refuses a mounted route that collides with a built-in one', async () => {
     await assert.rejects(
-      runOpsApi(config, silentLogger(), { port: 0, routes: { 'GET /healthz': async () => ({ status: 200 }) } }),
+      runOpsApi(config, silentLogger(), { port: 0, routes: { 'GET /healthz': { auth: 'metrics', handler: async () => ({ status: 200 }) } } }),
       (e: unknown) => e instanceof BreachwaveError && e.code === 'BW_CONFIG_INVALID',
     );
   });
@@ -385,5 +426,96 @@ describe('the service', () => {
       const digits = contact.replace(/\D/g, '');
       if (digits.length >= 10) assert.ok(!dump.includes(digits.slice(-10)), 'found a national number in Redis');
     }
+  });
+});
+
+describe('authentication of every route', () => {
+  let full: RunningOpsApi;
+  let closeWiring: () => Promise<void>;
+
+  before(async () => {
+    // The production wiring, so the routes other packages mount are walked too.
+    const wiring = await productionOverrides(config, silentLogger());
+    closeWiring = wiring.close;
+    full = await runOpsApi(config, silentLogger(), { ...wiring.overrides, port: 0 });
+  });
+  after(async () => {
+    await full.close();
+    await closeWiring();
+  });
+
+  /** The credential each kind of route checks on its own; everything else must be a token role or public. */
+  const EXPECTED: Record<string, OpsAuth> = {
+    'GET /healthz': 'public',
+    'GET /readyz': 'public',
+    'GET /metrics': 'metrics',
+    [`POST ${INBOUND_SMS_PATH}`]: 'twilio-signature',
+    [`POST ${STATUS_CALLBACK_PATH}`]: 'twilio-signature',
+    'GET /v1/unsubscribe': 'unsubscribe-token',
+    'POST /v1/unsubscribe': 'unsubscribe-token',
+    [`POST ${PIN_VERIFY_PATH}`]: 'pin-verify',
+    [`POST ${PIN_UNLOCK_PATH}`]: 'operator',
+  };
+
+  it('the route table names who may call each route, and only health and readiness are public', () => {
+    assert.deepEqual(Object.fromEntries(full.routes.map((r) => [`${r.method} ${r.path}`, r.auth])), EXPECTED);
+  });
+
+  it('walks every route with no token, a wrong token and another role\'s token: 401 unless the route checks its own credential', async () => {
+    const wrong = randomBytes(24).toString('hex');
+    for (const { method, path, auth } of full.routes) {
+      const call = (authorization?: string) => fetch(`${full.url}${path}`, {
+        method,
+        // A form body gets past the webhooks' content-type check to their signature check.
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', [OPERATOR_HEADER]: 'alice', ...(authorization ? { Authorization: authorization } : {}) },
+        ...(method === 'GET' ? {} : { body: 'List-Unsubscribe=One-Click' }),
+      });
+      const attempts = [undefined, `Bearer ${wrong}`, wrong, 'Basic b3BzOm9wcw==', ...Object.entries(TOKENS).filter(([role]) => role !== auth).map(([, t]) => `Bearer ${t}`)];
+      for (const authorization of attempts) {
+        const res = await call(authorization);
+        const label = `${method} ${path} with ${authorization === undefined ? 'no token' : 'a wrong token'}`;
+        if (auth === 'public') assert.equal(res.status, 200, label);
+        else if (auth === 'twilio-signature') assert.equal(res.status, 403, `${label}: the signature check refuses it`);
+        else if (auth === 'unsubscribe-token') assert.equal(res.status, 400, `${label}: no signed token, no unsubscribe`);
+        else {
+          assert.equal(res.status, 401, label);
+          assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+          assert.equal((await errorOf(res)).code, 'BW_HTTP_UNAUTHORIZED');
+          continue;
+        }
+        await res.arrayBuffer();
+      }
+      if (auth === 'operator' || auth === 'pin-verify' || auth === 'metrics') {
+        const res = await call(`Bearer ${TOKENS[auth]}`);
+        assert.notEqual(res.status, 401, `${method} ${path} with its own token`);
+        await res.arrayBuffer();
+      }
+    }
+  });
+
+  it('an operator unlocks a locked account through the API, audited with their name; the owner then verifies', async () => {
+    const keyring = createVerifierKeyring(config.pin.verifierKeys.map((k) => parseKey(k.id, k.base64)));
+    const pin = '738294';
+    await createVaultPinStore({ redis, prefix, keyring }).apply({ rotationId: rotationIdOf(WAVE, 'pin-1'), waveId: WAVE, accountId: 'pin-1', pin });
+    const verify = (p: string) => fetch(`${full.url}${PIN_VERIFY_PATH}`, {
+      method: 'POST', headers: { Authorization: `Bearer ${VERIFY_TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ accountId: 'pin-1', pin: p }),
+    });
+    assert.equal((await verify('000001')).status, 200);
+    assert.equal((await verify('000002')).status, 200);
+    const locked = await verify(pin);
+    assert.equal(locked.status, 423);
+    assert.ok(Number(locked.headers.get('retry-after')) > 0, 'a lock says when it ends');
+    assert.equal((await errorOf(locked)).code, 'BW_PIN_LOCKED');
+
+    const unlock = await fetch(`${full.url}${PIN_UNLOCK_PATH}`, {
+      method: 'POST', headers: { Authorization: `Bearer ${OPS_TOKEN}`, [OPERATOR_HEADER]: 'alice', 'Content-Type': 'application/json' }, body: JSON.stringify({ accountId: 'pin-1' }),
+    });
+    assert.deepEqual({ status: unlock.status, json: await unlock.json() }, { status: 200, json: { accountId: 'pin-1', cleared: true } });
+    const records = (await redis.xrange(`${prefix}:audit`, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; actor: string; account?: string });
+    assert.ok(records.some((r) => r.type === 'pin.unlocked' && r.actor === 'operator:alice' && r.account === 'pin-1'));
+    assert.deepEqual(await (await verify(pin)).json(), { verified: true });
+
+    const metrics = await (await fetch(`${full.url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+    assert.match(metrics, /^bw_pin_verifications_total\{outcome="locked"\} 1$/m);
   });
 });

@@ -18,6 +18,8 @@ export interface RouteDeps {
   /** Absent when Twilio is not configured: the Twilio webhooks then answer 503. */
   readonly twilioAuthToken?: string;
   readonly metrics: OpsMetrics;
+  /** More counters `/metrics` renders (e.g. those of mounted routes). */
+  readonly extraMetrics?: readonly { render(): string }[];
   readonly inboundReplies: Readonly<Partial<Record<KeywordIntent, string>>>;
   readonly now: () => Date;
 }
@@ -71,9 +73,10 @@ export function createRoutes(deps: RouteDeps): Record<string, OpsRoute> {
   };
 
   return {
-    'GET /healthz': { handler: async () => ({ status: 200, json: { status: 'ok' } }) },
+    'GET /healthz': { auth: 'public', handler: async () => ({ status: 200, json: { status: 'ok' } }) },
 
     'GET /readyz': {
+      auth: 'public',
       handler: async () => {
         try {
           await deps.redis.ping();
@@ -85,9 +88,10 @@ export function createRoutes(deps: RouteDeps): Record<string, OpsRoute> {
     },
 
     'GET /metrics': {
+      auth: 'metrics',
       handler: async () => {
         const m = deps.metrics;
-        const blocks = [m.requests, m.rejected, m.callbacks, m.inbound, m.unsubscribes, m.fallbacks, m.errors].map((c) => c.render());
+        const blocks = [m.requests, m.rejected, m.callbacks, m.inbound, m.unsubscribes, m.fallbacks, m.errors, ...(deps.extraMetrics ?? [])].map((c) => c.render());
         try {
           const counts = await deps.suppression.counts();
           blocks.push(renderGauge('bw_ops_suppressions', 'Contact points currently suppressed, by channel and reason (shared by every ops-api).',
@@ -101,6 +105,7 @@ export function createRoutes(deps: RouteDeps): Record<string, OpsRoute> {
     },
 
     [`POST ${INBOUND_SMS_PATH}`]: {
+      auth: 'twilio-signature',
       handler: async (req) => {
         const params = twilioForm(req);
         if (!params.From) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'From is missing' });
@@ -119,6 +124,7 @@ export function createRoutes(deps: RouteDeps): Record<string, OpsRoute> {
     },
 
     [`POST ${STATUS_CALLBACK_PATH}`]: {
+      auth: 'twilio-signature',
       handler: async (req) => {
         const params = twilioForm(req);
         const cb = parseStatusCallback(params, req.query.get(REFERENCE_PARAM));
@@ -139,6 +145,7 @@ export function createRoutes(deps: RouteDeps): Record<string, OpsRoute> {
     },
 
     [`GET ${UNSUBSCRIBE_PATH}`]: {
+      auth: 'unsubscribe-token',
       handler: async (req) => {
         const token = tokenOf(req);
         verifyUnsubscribeToken(deps.unsubscribeKey, token, deps.now());
@@ -151,6 +158,7 @@ export function createRoutes(deps: RouteDeps): Record<string, OpsRoute> {
     },
 
     [`POST ${UNSUBSCRIBE_PATH}`]: {
+      auth: 'unsubscribe-token',
       handler: async (req) => {
         const token = tokenOf(req);
         if (req.contentType !== 'application/x-www-form-urlencoded' && req.contentType !== 'multipart/form-data') {

@@ -10,23 +10,31 @@ import {
   createDeliveryTracker, createSuppressionList, unsubscribeKey, type DeliveryTrackerDeps, type KeywordIntent,
 } from '@breachwave/suppression';
 import {
-  errorBody, mediaType, parseMultipart, parseUrlEncoded, readBody, send, statusFor,
-  type OpsHandler, type OpsRequest, type OpsResponse, type OpsRoute,
+  OPERATOR_HEADER, TOKEN_ROLES, errorBody, mediaType, parseMultipart, parseUrlEncoded, readBody, send, statusFor,
+  type OpsAuth, type OpsRequest, type OpsResponse, type OpsRoute, type TokenRole,
 } from './http.js';
 import { createOpsMetrics, type OpsMetrics } from './metrics.js';
 import { createRoutes } from './routes.js';
 
-export type { FormFields, OpsHandler, OpsRequest, OpsResponse, OpsRoute } from './http.js';
+export type { FormFields, OpsAuth, OpsHandler, OpsRequest, OpsResponse, OpsRoute, TokenRole } from './http.js';
+export { OPERATOR_HEADER, TOKEN_ROLES } from './http.js';
 export { INBOUND_SMS_PATH } from './routes.js';
+
+/** A mounted route: a token role and a handler. */
+export interface MountedRoute extends OpsRoute {
+  readonly auth: TokenRole;
+}
 
 export interface OpsApiOverrides {
   /**
-   * Extra routes, keyed `METHOD /path` (e.g. `'POST /v1/pins/verify'`): a handler, or
-   * `{ handler, auth: 'ops-token' }` to require `Authorization: Bearer <BW_OPS_TOKEN>`. Handlers
-   * get the size-capped body and throw `BreachwaveError`s, which become `{ error: { code, message } }`.
-   * A key that collides with a built-in route is refused at start.
+   * Extra routes, keyed `METHOD /path` (e.g. `'POST /v1/pins/verify'`), each with the token role
+   * that may call it (`operator`, `pin-verify` or `metrics`): a mounted route cannot be public.
+   * Handlers get the size-capped body and throw `BreachwaveError`s, which become
+   * `{ error: { code, message } }`. A key that collides with a built-in route is refused at start.
    */
-  readonly routes?: Readonly<Record<string, OpsHandler | OpsRoute>>;
+  readonly routes?: Readonly<Record<string, MountedRoute>>;
+  /** More counters for `/metrics` (those of mounted routes). */
+  readonly metrics?: readonly { render(): string }[];
   /** Connects the channel fallback: called once per notice after a permanent undelivered/failed status. */
   readonly onPermanentUndelivered?: DeliveryTrackerDeps['onPermanentUndelivered'];
   /** Twilio ErrorCode → catalog code. Default: the Twilio adapter's `mapTwilioErrorCode`. */
@@ -49,6 +57,8 @@ export interface RunningOpsApi {
   /** The base URL webhook signatures are checked against (`BW_PUBLIC_URL`, else {@link url}). */
   readonly publicUrl: string;
   readonly metrics: OpsMetrics;
+  /** Every route it serves and who may call it, built-in and mounted: what an auth test walks. */
+  readonly routes: readonly { readonly method: string; readonly path: string; readonly auth: OpsAuth }[];
   /** Stops accepting, lets requests in flight finish (up to 5 s), closes Redis. Idempotent. */
   close(): Promise<void>;
 }
@@ -60,10 +70,21 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
 }
 
+/** The only routes that answer without a credential: orchestrators probe them unauthenticated. */
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz']);
+const OPERATOR_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** True for an address only this host can reach. */
+export function isLoopback(address: string): boolean {
+  return address === 'localhost' || address === '::1' || /^(::ffff:)?127\./.test(address);
+}
+
 /**
  * Composition root of the ops-api: Twilio inbound SMS and status-callback webhooks, RFC 8058
  * one-click unsubscribe, health, readiness and metrics, plus routes mounted by other packages.
- * Holds no business rules: those live in `@breachwave/suppression`.
+ * Holds no business rules: those live in `@breachwave/suppression`. Every route but `/healthz`
+ * and `/readyz` needs a credential: a role's bearer token (see {@link OpsAuth}), a Twilio
+ * signature, or a signed unsubscribe token; a missing or wrong token gets 401.
  *
  * Every bad request gets a 4xx `{ error: { code, message } }` without contact data; a handler
  * failure gets a 500 `BW_INTERNAL` and the process keeps serving.
@@ -105,13 +126,26 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     unsubscribeKey: unsubscribeKey(hmacKey, config.ops.unsubscribeKey ? Buffer.from(config.ops.unsubscribeKey, 'base64') : undefined),
     ...(config.twilio ? { twilioAuthToken: config.twilio.authToken } : {}),
     metrics,
+    ...(overrides.metrics ? { extraMetrics: overrides.metrics } : {}),
     inboundReplies: overrides.inboundReplies ?? {},
     now,
   })));
   for (const [key, route] of Object.entries(overrides.routes ?? {})) {
     if (!ROUTE_KEY.test(key)) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `route key "${key}" is not "METHOD /path"` });
     if (routes.has(key)) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `route ${key} is built in` });
-    routes.set(key, typeof route === 'function' ? { handler: route } : route);
+    // Checked at run time too: a mounted route's handler checks no credential of its own.
+    if (!(TOKEN_ROLES as readonly string[]).includes(route.auth)) {
+      throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `mounted route ${key} must name a token role (${TOKEN_ROLES.join(', ')})` });
+    }
+    routes.set(key, route);
+  }
+  for (const [key, route] of routes) {
+    if (route.auth === 'public' && !PUBLIC_ROUTES.has(key)) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `route ${key} cannot be public` });
+  }
+  const tokens: Record<TokenRole, string | undefined> = { operator: config.ops.token, 'pin-verify': config.pin.verifyToken, metrics: config.ops.metricsToken };
+  for (const role of TOKEN_ROLES) {
+    const users = [...routes].filter(([, r]) => r.auth === role).map(([k]) => k);
+    if (users.length > 0 && !tokens[role]) log.warn({ role, routes: users }, 'no token is configured for this role: its routes answer 401');
   }
   const paths = new Map<string, string[]>();
   for (const key of routes.keys()) {
@@ -143,10 +177,20 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
         }
         throw new BreachwaveError('BW_HTTP_NOT_FOUND');
       }
-      if (route.auth === 'ops-token') {
+      let operator: string | undefined;
+      if (route.auth === 'operator' || route.auth === 'pin-verify' || route.auth === 'metrics') {
+        const expected = tokens[route.auth];
         const header = req.headers.authorization ?? '';
         const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-        if (!config.ops.token || !given || !sameSecret(given, config.ops.token)) throw new BreachwaveError('BW_HTTP_UNAUTHORIZED');
+        if (!expected || !given || !sameSecret(given, expected)) {
+          extra = { 'WWW-Authenticate': 'Bearer' };
+          throw new BreachwaveError('BW_HTTP_UNAUTHORIZED', { detail: `this route needs the ${route.auth} token` });
+        }
+        if (route.auth === 'operator') {
+          const name = req.headers[OPERATOR_HEADER];
+          if (typeof name !== 'string' || !OPERATOR_NAME.test(name)) throw new BreachwaveError('BW_HTTP_OPERATOR_MISSING');
+          operator = name;
+        }
       }
       const body = await readBody(req, maxBody);
       const contentTypeHeader = req.headers['content-type'] ?? '';
@@ -160,6 +204,8 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
         contentType,
         body,
         log: rlog,
+        remoteAddress: req.socket.remoteAddress ?? '',
+        ...(operator ? { operator } : {}),
         form() {
           if (contentType === 'application/x-www-form-urlencoded') return parseUrlEncoded(body.toString('utf8'));
           if (contentType === 'multipart/form-data') return parseMultipart(body, contentTypeHeader);
@@ -232,12 +278,20 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   publicUrl = (overrides.publicUrl ?? config.ops.publicUrl ?? url).replace(/\/+$/, '');
   log.info({ url, publicUrl, twilio: Boolean(config.twilio), routes: [...routes.keys()] }, 'ops-api listening');
+  if (!isLoopback(address.address) && !publicUrl.startsWith('https://')) {
+    // The API itself speaks plain HTTP: bearer tokens and PINs would cross the network in clear.
+    log.warn({ url }, 'ops-api listens beyond loopback without TLS: put a TLS-terminating reverse proxy in front and set BW_PUBLIC_URL to its https:// URL');
+  }
 
   let closed: Promise<void> | undefined;
   return {
     url,
     publicUrl,
     metrics,
+    routes: [...routes].map(([key, route]) => {
+      const [method = '', path = ''] = key.split(' ');
+      return { method, path, auth: route.auth };
+    }),
     close: () => {
       closed ??= (async () => {
         await new Promise<void>((resolve) => {

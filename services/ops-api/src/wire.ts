@@ -3,15 +3,20 @@ import { createActionQueues } from '@breachwave/actions';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createUndeliveredFallback } from '@breachwave/notifier';
-import { PIN_VERIFY_PATH, answerPinVerification, createPinVerificationService, createVerifierKeyring } from '@breachwave/pin';
+import {
+  PIN_UNLOCK_PATH, PIN_VERIFY_PATH, answerPinUnlock, answerPinVerification, createClientRateLimiter, createPinVerificationService,
+  createVerifierKeyring, unlockPinVerification,
+} from '@breachwave/pin';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { parseKey } from '@breachwave/secrets';
-import type { OpsApiOverrides, OpsHandler } from './run.js';
+import { Counter } from './metrics.js';
+import type { MountedRoute, OpsApiOverrides } from './run.js';
 
 /**
  * What the ops-api process mounts from other packages: the email fallback after a permanent
- * "undelivered" callback, and PIN verification for care agents and the IVR (when a verifier key
- * is configured).
+ * "undelivered" callback, PIN verification for care agents and the IVR (`pin-verify` role, when a
+ * verifier key is configured; limited per client), and the operator's PIN unlock (`operator`
+ * role, audited as `operator:<X-Breachwave-Operator>`).
  */
 export async function productionOverrides(config: BreachwaveConfig, log: Logger): Promise<{ overrides: OpsApiOverrides; close(): Promise<void> }> {
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-ops-api-wiring' });
@@ -24,22 +29,44 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
   const ledger = createLedger({ redis, prefix: config.prefix });
   const queues = createActionQueues({ connection: { url: config.redisUrl, maxRetriesPerRequest: null }, prefix: config.prefix });
   const fallback = createUndeliveredFallback({ ledger, queues });
-  const routes: Record<string, OpsHandler> = {};
+  const routes: Record<string, MountedRoute> = {};
+  // Counts made-up ids too, which nothing else records: a sweep shows here and nowhere in Redis.
+  const verifications = new Counter('bw_pin_verifications_total', 'PIN verification tries, by outcome (verified, mismatch, unknown, throttled, locked).');
+  const audit = (r: Parameters<typeof ledger.audit>[0]) => ledger.audit(r);
   if (config.pin.verifierKeys.length > 0) {
     const service = createPinVerificationService({
-      redis, prefix: config.prefix, maxFailures: config.pin.maxFailures, audit: (r) => ledger.audit(r),
+      redis, prefix: config.prefix, audit,
+      maxFailures: config.pin.maxFailures,
+      failureWindowMs: config.pin.failureWindowSeconds * 1000,
+      backoffAfter: config.pin.backoffAfter,
+      backoffBaseMs: config.pin.backoffBaseMs,
+      backoffMaxMs: config.pin.backoffMaxMs,
       keyring: createVerifierKeyring(config.pin.verifierKeys.map((k) => parseKey(k.id, k.base64))),
     });
-    routes[`POST ${PIN_VERIFY_PATH}`] = async (req) => {
-      const answer = await answerPinVerification({ service, token: config.pin.verifyToken, log: req.log }, req.headers.authorization, req.body.toString('utf8'));
-      return { status: answer.status, json: answer.json, headers: answer.headers };
+    const rateLimiter = createClientRateLimiter({ redis, prefix: config.prefix, limit: config.pin.clientRatePerSecond });
+    routes[`POST ${PIN_VERIFY_PATH}`] = {
+      auth: 'pin-verify',
+      handler: async (req) => {
+        const answer = await answerPinVerification({ service, token: config.pin.verifyToken, log: req.log, rateLimiter, onOutcome: (outcome) => verifications.inc({ outcome }) },
+          req.headers.authorization, req.body.toString('utf8'), { address: req.remoteAddress });
+        return { status: answer.status, json: answer.json, headers: answer.headers };
+      },
     };
   } else {
     log.warn('BW_PIN_VERIFIER_KEY is not set: PIN verification is not mounted');
   }
+  routes[`POST ${PIN_UNLOCK_PATH}`] = {
+    auth: 'operator',
+    handler: async (req) => {
+      const unlock = (accountId: string, actor: string) => unlockPinVerification({ redis, prefix: config.prefix, audit }, accountId, actor);
+      const answer = await answerPinUnlock({ unlock, log: req.log }, `operator:${req.operator ?? 'unknown'}`, req.body.toString('utf8'));
+      return { status: answer.status, json: answer.json, headers: answer.headers };
+    },
+  };
   return {
     overrides: {
       routes,
+      metrics: [verifications],
       onPermanentUndelivered: async (ctx) => {
         const outcome = await fallback(ctx);
         log.info({ wave: ctx.waveId, account: ctx.accountId, outcome }, 'permanent undelivered SMS: email fallback');

@@ -22,7 +22,7 @@ test('PIN configuration: defaults, NIST bounds, and the BSS needs its URL', () =
   const c = loadConfig(base);
   assert.equal(c.pin.length, 6);
   assert.equal(c.pin.store, 'vault');
-  assert.equal(c.pin.maxFailures, 10);
+  assert.equal(c.pin.maxFailures, 100, 'the NIST ceiling: growing delays, not a low cap, slow a guesser down');
   assert.deepEqual(c.pin.verifierKeys, []);
   assert.equal(c.pin.holdKey.base64, base.BW_ENVELOPE_KEY, 'held PINs default to the envelope key');
   const bad = (env: Record<string, string>, name: RegExp) =>
