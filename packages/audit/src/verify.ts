@@ -102,6 +102,7 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
       return { ok: false, records: 0, file: join(dir, c.file), line: c.line, seq: c.seq, reason: `file missing: signed checkpoint ${c.n} (${c.ts}) places seq ${c.seq} at its line ${c.line}` };
     }
   }
+  let lastRecord: string | undefined;
   let ci = 0;
   let lastMatched: Checkpoint | undefined;
   let uncovered = 0;
@@ -155,6 +156,7 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
         }
         prevHash = rec.hash;
         expectedSeq = seq + 1;
+        lastRecord = `${basename(file)}:${lineNo}`;
         records++;
       }
     } catch (err) {
@@ -172,7 +174,7 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
     return {
       ok: false, records, file: join(dir, missing.file), line: missing.line, seq: missing.seq, reason:
         `records missing from the end: signed checkpoint ${missing.n} (${missing.ts}) places seq ${missing.seq} here, but the files end at seq ${expectedSeq - 1}` +
-        (lastFile === undefined ? '' : ` (${basename(lastFile)}:${lastLineNo})`),
+        (lastRecord === undefined ? '' : ` (${lastRecord})`),
     };
   }
   if (!headSeen && head !== undefined) {
