@@ -106,7 +106,8 @@ export interface AuditWriter {
    * creates the consumer group (MKSTREAM, from `0`) if missing, recovers the chain from the
    * newest file in `dir`, then reads continuously in the background until {@link close}.
    * @throws BreachwaveError BW_AUDIT_CHAIN_BROKEN when the newest file's last line is not a valid
-   * chain record, or the files end before the chain head recorded in Redis (files lost).
+   * chain record, or the files end before the chain head recorded in Redis or before the newest
+   * checkpoint (files lost, cut or replaced).
    */
   start(): Promise<void>;
   /**
