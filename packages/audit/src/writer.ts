@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { appendFile, mkdir, open, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, open, truncate, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -11,6 +11,11 @@ import { CHAIN_FIELDS, GENESIS_HASH, chainAuditLine, compareStreamIds, hashAudit
 import { auditFileName, listAuditFiles, readFileTail } from './files.js';
 import { AUDIT_FIELD, auditStreamKey } from './record.js';
 import { auditHeadKey, auditWriterLeaseKey, readAuditHead } from './head.js';
+import {
+  CHECKPOINT_FILE, appendCheckpointSync, auditCheckpointKey, parseCheckpoint, readRedisCheckpoint, signCheckpoint,
+  type Checkpoint, type CheckpointReason, type CheckpointSigner,
+} from './checkpoint.js';
+import { PRIVATE_FILE_MODE, ensurePrivateFileSync, makePrivateDir } from './private-files.js';
 
 /** Options for {@link createAuditWriter}. */
 export interface AuditWriterOptions {
@@ -63,6 +68,20 @@ export interface AuditWriterOptions {
   readonly beforeAck?: (ids: readonly string[]) => void | Promise<void>;
   /** Clock for file names and malformed-entry records (tests). */
   readonly now?: () => Date;
+  /**
+   * Ed25519 key that signs the checkpoints (see {@link CheckpointSigner}). Without it the writer
+   * still writes checkpoints, unsigned, and warns at start: verification then fails unless told
+   * to accept unsigned ones, because anyone who can write the files can make an unsigned one.
+   */
+  readonly signer?: CheckpointSigner;
+  /**
+   * A checkpoint is made once this many records are not yet covered by one, default 1,000.
+   * With {@link checkpointIntervalMs} this bounds the records an attacker who can write the files
+   * could remove from the end without verification noticing.
+   */
+  readonly checkpointEvery?: number;
+  /** A checkpoint is made at most this long after the first record it covers was written, default 5,000 ms. */
+  readonly checkpointIntervalMs?: number;
 }
 
 /** Where the chain stands: the last line written (seq 0 and the genesis hash before any). */
@@ -72,6 +91,8 @@ export interface AuditPosition {
   readonly streamId: string | undefined;
   /** File the next line goes to, if one is open. */
   readonly file: string | undefined;
+  /** `seq` covered by the newest checkpoint (0 before any). */
+  readonly checkpointSeq: number;
 }
 
 /**
@@ -85,7 +106,8 @@ export interface AuditWriter {
    * creates the consumer group (MKSTREAM, from `0`) if missing, recovers the chain from the
    * newest file in `dir`, then reads continuously in the background until {@link close}.
    * @throws BreachwaveError BW_AUDIT_CHAIN_BROKEN when the newest file's last line is not a valid
-   * chain record, or the files end before the chain head recorded in Redis (files lost).
+   * chain record, or the files end before the chain head recorded in Redis or before the newest
+   * checkpoint (files lost, cut or replaced).
    */
   start(): Promise<void>;
   /**
@@ -151,6 +173,19 @@ class StreamAuditWriter implements AuditWriter {
   private leaseTimer: NodeJS.Timeout | undefined;
   private readonly beforeAck: AuditWriterOptions['beforeAck'];
   private readonly now: () => Date;
+  private readonly signer: CheckpointSigner | undefined;
+  private readonly checkpointEvery: number;
+  private readonly checkpointIntervalMs: number;
+  private readonly checkpointPath: string;
+  private readonly checkpointKey: string;
+  /** Number of the newest checkpoint (0 before any). */
+  private checkpointN = 0;
+  /** `seq` the newest checkpoint covers. */
+  private checkpointSeq = 0;
+  /** A checkpoint made since the last Redis copy, to copy with the next ack. */
+  private checkpointToCopy: Checkpoint | undefined;
+  /** Fires a checkpoint `checkpointIntervalMs` after the first record not covered by one. */
+  private checkpointTimer: NodeJS.Timeout | undefined;
 
   private seq = 0;
   private hash = GENESIS_HASH;
@@ -191,6 +226,11 @@ class StreamAuditWriter implements AuditWriter {
     this.lease = createLease(o.redis, auditWriterLeaseKey(o.prefix), positiveInt(o.leaseMs ?? 15_000, 'leaseMs'));
     this.beforeAck = o.beforeAck;
     this.now = o.now ?? (() => new Date());
+    this.signer = o.signer;
+    this.checkpointEvery = positiveInt(o.checkpointEvery ?? 1000, 'checkpointEvery');
+    this.checkpointIntervalMs = positiveInt(o.checkpointIntervalMs ?? 5000, 'checkpointIntervalMs');
+    this.checkpointPath = join(o.dir, CHECKPOINT_FILE);
+    this.checkpointKey = auditCheckpointKey(o.prefix);
     this.stopped = new Promise<void>((resolve, reject) => {
       this.resolveStopped = resolve;
       this.rejectStopped = reject;
@@ -200,7 +240,7 @@ class StreamAuditWriter implements AuditWriter {
   }
 
   position(): AuditPosition {
-    return { seq: this.seq, hash: this.hash, streamId: this.lastStreamId, file: this.current?.path };
+    return { seq: this.seq, hash: this.hash, streamId: this.lastStreamId, file: this.current?.path, checkpointSeq: this.checkpointSeq };
   }
 
   whenStopped(): Promise<void> {
@@ -242,6 +282,11 @@ class StreamAuditWriter implements AuditWriter {
     if (timedOut) {
       this.log.warn({ timeoutMs: this.closeTimeoutMs }, 'audit writer: batch still in flight at close; its entries stay pending and are reconciled on restart');
     }
+    clearTimeout(this.checkpointTimer);
+    // The closing file is sealed, so the whole chain is covered when the writer is down. Not after
+    // a failure (the file may hold part of a batch, or another writer now owns the chain) nor with
+    // a batch still in flight (its lines may be half written).
+    if (!timedOut && !this.failure) await this.finalCheckpoint();
     this.filesClosed = true;
     await this.closeFile();
     await this.releaseLease();
@@ -268,16 +313,54 @@ class StreamAuditWriter implements AuditWriter {
   private async doInit(waitForLease: boolean): Promise<void> {
     // Before the files are read: another writer could be appending to them until then.
     await this.acquireLease(waitForLease);
-    await mkdir(this.dir, { recursive: true });
+    await makePrivateDir(this.dir);
     await this.recoverChain();
     await this.ensureGroup();
     await this.checkHead();
+    await this.recoverCheckpoints();
     await this.readLastDelivered();
     await this.claimOrphans();
     this.log.info(
-      { dir: this.dir, stream: this.key, group: this.group, consumer: this.consumer, seq: this.seq, streamId: this.lastStreamId },
+      { dir: this.dir, stream: this.key, group: this.group, consumer: this.consumer, seq: this.seq, streamId: this.lastStreamId, checkpointSeq: this.checkpointSeq, keyId: this.signer?.keyId },
       'audit writer ready',
     );
+    if (!this.signer) {
+      this.log.warn({ dir: this.dir }, 'audit writer has NO signing key: its checkpoints are unsigned, so anyone who can write the audit files can rewrite them undetected; set BW_AUDIT_SIGNING_KEY');
+    }
+  }
+
+  /**
+   * Picks up the checkpoint numbering from the checkpoint file (or its Redis copy, if newer) and
+   * refuses to run on files that end before the newest checkpoint: writing on would bury the loss.
+   */
+  private async recoverCheckpoints(): Promise<void> {
+    let tail = await readFileTail(this.checkpointPath).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (tail && tail.torn.length > 0) {
+      // A checkpoint cut short by a crash was never copied to Redis (that happens after its fsync).
+      await truncate(this.checkpointPath, tail.tornOffset);
+      await fsyncPath(this.checkpointPath);
+      this.log.warn({ file: this.checkpointPath, bytes: tail.torn.length }, 'audit checkpoint file ended with a partial line (crash during write); cut off');
+      tail = await readFileTail(this.checkpointPath);
+    }
+    const fromFile = tail?.lastLine === undefined ? undefined : parseCheckpoint(tail.lastLine);
+    if (typeof fromFile === 'string') {
+      throw new BreachwaveError('BW_AUDIT_CHAIN_BROKEN', { detail: `last line of ${this.checkpointPath}: ${fromFile}; run verify and repair before restarting` });
+    }
+    const fromRedis = await readRedisCheckpoint(this.redis, this.prefix);
+    const newest = fromRedis && (!fromFile || fromRedis.n > fromFile.n) ? fromRedis : fromFile;
+    if (!newest) return;
+    if (newest.seq > this.seq || (newest.seq === this.seq && newest.hash !== this.hash)) {
+      throw new BreachwaveError('BW_AUDIT_CHAIN_BROKEN', {
+        detail: `audit files in ${this.dir} end at seq ${this.seq} but checkpoint ${newest.n} covers seq ${newest.seq} (${newest.file}:${newest.line}): ` +
+          'files are missing, truncated or replaced; restore them before restarting',
+      });
+    }
+    this.checkpointN = newest.n;
+    // Records a crashed run wrote after its last checkpoint are covered by this run's first one.
+    this.checkpointSeq = newest.seq;
   }
 
   private async acquireLease(wait: boolean): Promise<void> {
@@ -537,9 +620,12 @@ class StreamAuditWriter implements AuditWriter {
     if (this.beforeAck) await this.beforeAck(ids);
     const tx = this.redis.multi().xack(this.key, this.group, ...ids).xdel(this.key, ...ids);
     if (lines.length > 0) tx.set(this.headKey, JSON.stringify({ seq, hash, streamId: lastId }));
+    const cp = this.checkpointToCopy;
+    if (cp) tx.set(this.checkpointKey, JSON.stringify(cp));
     const results = await tx.exec();
     const failed = results?.find(([err]) => err)?.[0];
     if (!results || failed) throw failed ?? new Error('audit ack transaction was discarded');
+    if (cp && this.checkpointToCopy === cp) this.checkpointToCopy = undefined;
     this.log.debug({ lines: lines.length, skipped, seq }, 'audit batch written');
     return lines.length;
   }
@@ -571,21 +657,99 @@ class StreamAuditWriter implements AuditWriter {
     if (this.filesClosed) throw new Error('audit writer is closed');
     try {
       let chunk = '';
+      let last: AuditLine | undefined;
       for (const line of lines) {
         if (!this.current || this.current.lines >= this.maxLines) {
           if (this.current && chunk) this.flushChunk(this.current, chunk);
           chunk = '';
+          // Seal the full file before the next one opens: its end is then signed for good.
+          if (this.current && last) this.checkpoint('rotation', last, this.current, true);
           this.rotate(line.seq);
         }
         chunk += `${JSON.stringify(line)}\n`;
-        (this.current as OpenFile).lines++;
+        const file = this.current as OpenFile;
+        file.lines++;
+        last = line;
+        if (line.seq - this.checkpointSeq >= this.checkpointEvery) {
+          this.flushChunk(file, chunk);
+          chunk = '';
+          this.checkpoint('records', line, file, false);
+        }
       }
       if (this.current && chunk) this.flushChunk(this.current, chunk);
+      if (last && last.seq > this.checkpointSeq) this.armCheckpointTimer();
     } catch (err) {
       // The file may now hold part of the batch; only a restart (recovery from the file) is safe.
       this.failure = err instanceof Error ? err : new Error(String(err));
       throw this.failure;
     }
+  }
+
+  /**
+   * Signs and appends a checkpoint of `line` (already durable in `file`); its Redis copy goes
+   * with the next ack. Synchronous, between the synchronous file writes; a failure is fatal.
+   */
+  private checkpoint(reason: CheckpointReason, line: { readonly seq: number; readonly hash: string }, file: OpenFile, sealed: boolean): Checkpoint {
+    const body = {
+      v: 1 as const, n: this.checkpointN + 1, chain: this.prefix, seq: line.seq, hash: line.hash,
+      file: basename(file.path), line: file.lines, sealed, reason, ts: this.now().toISOString(),
+    };
+    const cp: Checkpoint = this.signer ? signCheckpoint(body, this.signer) : body;
+    const created = this.checkpointN === 0;
+    appendCheckpointSync(this.checkpointPath, cp);
+    if (created) fsyncDir(this.dir);
+    this.checkpointN = cp.n;
+    this.checkpointSeq = cp.seq;
+    this.checkpointToCopy = cp;
+    clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+    this.log.debug({ n: cp.n, seq: cp.seq, file: cp.file, line: cp.line, reason }, 'audit checkpoint');
+    return cp;
+  }
+
+  /** After the first record not covered by a checkpoint: one is made at most `checkpointIntervalMs` later. */
+  private armCheckpointTimer(): void {
+    if (this.checkpointTimer || this.closing) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      this.withLock(() => this.intervalCheckpoint()).catch((err: unknown) => {
+        if (err !== this.failure) this.log.warn({ err }, 'audit writer: interval checkpoint failed');
+      });
+    }, this.checkpointIntervalMs);
+    this.checkpointTimer.unref();
+  }
+
+  private async intervalCheckpoint(): Promise<void> {
+    if (this.failure || this.filesClosed || this.seq <= this.checkpointSeq || !this.current) return;
+    // Fence, as for lines: a writer that lost its lease signs nothing more.
+    await this.holdLease();
+    let cp: Checkpoint;
+    try {
+      cp = this.checkpoint('interval', { seq: this.seq, hash: this.hash }, this.current, false);
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      throw this.failure;
+    }
+    await this.copyCheckpoint(cp);
+  }
+
+  /** At close: seals the open file, so that the whole chain is covered while the writer is down. */
+  private async finalCheckpoint(): Promise<void> {
+    const file = this.current;
+    if (!file || file.lines === 0 || this.seq === 0) return;
+    let cp: Checkpoint;
+    try {
+      cp = this.checkpoint('shutdown', { seq: this.seq, hash: this.hash }, file, true);
+    } catch (err) {
+      this.log.error({ err, file: this.checkpointPath }, 'audit writer: writing the closing checkpoint failed; the last records stay uncovered until the next run checkpoints them');
+      return;
+    }
+    await this.copyCheckpoint(cp).catch((err: unknown) => this.log.warn({ err }, 'audit writer: copying the closing checkpoint to Redis failed'));
+  }
+
+  private async copyCheckpoint(cp: Checkpoint): Promise<void> {
+    await this.redis.set(this.checkpointKey, JSON.stringify(cp));
+    if (this.checkpointToCopy === cp) this.checkpointToCopy = undefined;
   }
 
   private flushChunk(file: OpenFile, chunk: string): void {
@@ -605,7 +769,9 @@ class StreamAuditWriter implements AuditWriter {
     }
     const name = auditFileName(firstSeq, this.now(), this.newestName);
     const path = join(this.dir, name);
-    const dest = pino.destination({ dest: path, sync: true, append: true, mkdir: true });
+    const dest = pino.destination({ dest: path, sync: true, append: true, mode: PRIVATE_FILE_MODE });
+    // The mode above applies only when the file is created; a file that existed is tightened too.
+    ensurePrivateFileSync((dest as unknown as { readonly fd: number }).fd);
     const file: OpenFile = { path, dest, lines: 0, error: undefined };
     dest.on('error', (err: Error) => {
       file.error = err;

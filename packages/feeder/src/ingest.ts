@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, stat, unlink } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { extname, join } from 'node:path';
@@ -9,6 +9,7 @@ import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
 import { csvField, parseCsvLine } from './csv.js';
 import { IdIndex } from './id-index.js';
+import { makePrivateDir, openPrivateFileSync } from './private-files.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
 /** Input formats {@link ingestFile} reads. */
@@ -100,7 +101,7 @@ class Sink {
   private error: Error | undefined;
 
   constructor(readonly path: string) {
-    this.stream = createWriteStream(path);
+    this.stream = createWriteStream(path, { fd: openPrivateFileSync(path) });
     this.stream.on('error', (err) => {
       this.error ??= err;
     });
@@ -204,7 +205,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   };
 
   const open = async (): Promise<void> => {
-    await mkdir(options.spoolDir, { recursive: true });
+    await makePrivateDir(options.spoolDir);
     spool = new Sink(spoolPath);
     rejects = new Sink(rejectsPath);
     rejects.write('line,field,reason\n');

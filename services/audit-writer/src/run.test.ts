@@ -1,12 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { appendAuditRecord, listAuditFiles, verifyAuditFiles } from '@breachwave/audit';
+import { appendAuditRecord, listAuditFiles, publicKeyId, verifyAuditFiles } from '@breachwave/audit';
 import { silentLogger } from '@breachwave/logging';
 import { Redis } from '@breachwave/redis';
 import { startRedis, waitFor, type TestRedis } from '@breachwave/testkit';
@@ -36,6 +36,7 @@ async function lineCount(dir: string): Promise<number> {
 test('config: defaults, and bad values named without their value', () => {
   assert.deepEqual(loadAuditWriterConfig({}), {
     redisUrl: 'redis://127.0.0.1:6379', prefix: 'bw', auditDir: '.breachwave/audit', logLevel: 'info', maxLinesPerFile: 1_000_000, lingerMs: 20, leaseMs: 15_000,
+    signer: undefined, checkpointEvery: 1000, checkpointIntervalMs: 5000,
   });
   assert.throws(() => loadAuditWriterConfig({ BW_PREFIX: 'has:colon', LOG_LEVEL: 'loud' }), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'BW_CONFIG_INVALID');
@@ -44,6 +45,31 @@ test('config: defaults, and bad values named without their value', () => {
     assert.ok(!e.message.includes('has:colon'));
     return true;
   });
+});
+
+test('config: the signing key is checked at start, required in production, never quoted', () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const der = privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64');
+  const c = loadAuditWriterConfig({ BW_AUDIT_SIGNING_KEY: pem, BW_AUDIT_SIGNING_KEY_ID: 'k2' });
+  assert.equal(c.signer?.keyId, 'k2');
+  assert.equal(loadAuditWriterConfig({ BW_AUDIT_SIGNING_KEY: der, BW_ENV: 'production' }).signer?.keyId, publicKeyId(privateKey));
+  for (const env of [{ BW_ENV: 'production' }, { NODE_ENV: 'production' }]) {
+    assert.throws(() => loadAuditWriterConfig(env), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'BW_CONFIG_INVALID');
+      assert.match(e.message, /BW_AUDIT_SIGNING_KEY: required in production/);
+      return true;
+    });
+  }
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  for (const bad of [rsa, 'bm90IGEga2V5']) {
+    assert.throws(() => loadAuditWriterConfig({ BW_AUDIT_SIGNING_KEY: bad }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'BW_CONFIG_INVALID');
+      assert.match(e.message, /^configuration is invalid: BW_AUDIT_SIGNING_KEY: audit signing key: /);
+      assert.ok(!e.message.includes(bad) && !e.message.includes('PRIVATE KEY'));
+      return true;
+    });
+  }
 });
 
 test('runAuditWriter runs in-process: follows the stream, stops cleanly', async () => {

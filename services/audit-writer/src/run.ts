@@ -37,7 +37,9 @@ export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWrite
   // Without a listener ioredis prints every reconnect failure to stderr; log it instead.
   if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err }, 'audit writer: Redis connection error'));
   const writer = createAuditWriter({
-    redis, prefix: config.prefix, dir: config.auditDir, log, maxLinesPerFile: config.maxLinesPerFile, lingerMs: config.lingerMs, leaseMs: config.leaseMs, ...deps.writer,
+    redis, prefix: config.prefix, dir: config.auditDir, log, maxLinesPerFile: config.maxLinesPerFile, lingerMs: config.lingerMs, leaseMs: config.leaseMs,
+    checkpointEvery: config.checkpointEvery, checkpointIntervalMs: config.checkpointIntervalMs,
+    ...(config.signer ? { signer: config.signer } : {}), ...deps.writer,
   });
   try {
     await checkRedis(redis, config.redisUrl);

@@ -1,9 +1,9 @@
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { loadConfig } from '@breachwave/config';
 import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
-import { createAuditWriter, verifyAuditFiles } from '@breachwave/audit';
+import { createAuditWriter, createCheckpointSigner, publicKeyId, verifyAuditTrail } from '@breachwave/audit';
 import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress, type WaveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
@@ -98,7 +98,14 @@ export async function demo(opts: DemoOptions): Promise<void> {
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
   const auditRedis = createRedis({ url: config.redisUrl, role: 'worker', name: 'breachwave-demo-audit' });
   const auditDir = join(runDir, 'audit');
-  const auditWriter = createAuditWriter({ redis: auditRedis, prefix, dir: auditDir, log });
+  // A throw-away checkpoint key pair: the writer signs with the private half, the verification at
+  // the end checks with the public half, as `audit verify --public-key` would.
+  const auditKeys = generateKeyPairSync('ed25519');
+  const auditSigner = createCheckpointSigner(auditKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  const auditWriter = createAuditWriter({ redis: auditRedis, prefix, dir: auditDir, log, signer: auditSigner });
+  // Kept so that the files can be verified again afterwards (`audit verify --public-key`).
+  const auditPublicKeyFile = join(runDir, 'audit-public-key.pem');
+  writeFileSync(auditPublicKeyFile, auditKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString());
   let notifier: Awaited<ReturnType<typeof runNotifier>> | undefined;
   let rotator: Awaited<ReturnType<typeof runPinRotator>> | undefined;
   let issuer: Awaited<ReturnType<typeof runCodeIssuer>> | undefined;
@@ -155,7 +162,7 @@ dataDir: runDir, envelope, log,
     }
     await auditWriter.close();
     const auditFiles = readdirSync(auditDir).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(auditDir, f));
-    const verify = await verifyAuditFiles(auditFiles);
+    const verify = await verifyAuditTrail(auditFiles, { publicKeys: new Map([[publicKeyId(auditKeys.publicKey), auditKeys.publicKey]]) });
 
     const failed = p.actions.notify?.failed ?? 0;
     const summary = {
@@ -178,7 +185,10 @@ dataDir: runDir, envelope, log,
         acceptedEqualsSentPlusFailed: wave.stats.accepted === p.sent.sms + p.sent.email + failed + (p.actions.notify?.skipped ?? 0),
         sinksMatchLedger: twilio.messages.length === p.sent.sms && smtp.messages.length === p.sent.email,
       },
-      audit: { ok: verify.ok, records: verify.records, files: auditFiles, ...(verify.ok ? {} : { brokenAt: `${verify.file}:${verify.line}`, reason: verify.reason }) },
+      audit: {
+        ok: verify.ok, records: verify.records, files: auditFiles, keyId: auditSigner.keyId, publicKeyFile: auditPublicKeyFile,
+        ...(verify.ok ? { checkpoints: verify.checkpoints ?? 0, checkpointFile: verify.checkpointFile } : { brokenAt: `${verify.file}:${verify.line}`, reason: verify.reason }),
+      },
       rejectsReport: wave.rejectsPath,
       accountsFile: file,
       logFile,
@@ -201,8 +211,9 @@ dataDir: runDir, envelope, log,
         `  PINs rotated   ${summary.pinsRotated} (prepaid-active accounts whose PIN was exposed; ${summary.pinRotationsFailed} failed)`,
         `  codes issued   ${summary.codesIssued} (identity protection where SSN or driver's licence was exposed)`,
         `  reconciles     ${allReconciled ? 'yes' : 'NO'}: rows = accepted + rejected, accepted = sent + failed, sinks = ledger`,
-        `  audit chain    ${verify.ok ? `verified, ${verify.records} records` : `BROKEN at ${verify.file}:${verify.line}: ${verify.reason}`}`,
+        `  audit chain    ${verify.ok ? `verified, ${verify.records} records, ${verify.checkpoints ?? 0} checkpoints signed by ephemeral key ${auditSigner.keyId}` : `BROKEN at ${verify.file}:${verify.line}: ${verify.reason}`}`,
         `  audit files    ${auditFiles.join(' ')}`,
+        `  verify again   pnpm breachwave audit verify --public-key ${auditPublicKeyFile} ${auditFiles.join(' ')}`,
         `  logs           ${logFile}`,
         '',
       ].join('\n'));

@@ -78,11 +78,17 @@ wave.command('list')
   .option('--json', 'print as JSON')
   .action(waveList);
 
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 program.command('audit')
   .description('audit trail tools')
   .command('verify')
-  .description('verify the hash chain of audit JSONL files (in order); names the file, line and record where it breaks')
+  .description('verify audit JSONL files as evidence: the hash chain, and the signed checkpoints beside it (audit.checkpoints), which catch a cut tail, an appended line and a recomputed chain; names the file and line where it breaks and exits 1. Public keys also from BW_AUDIT_PUBLIC_KEYS (id:base64,…)')
   .argument('<files...>', 'audit files, e.g. .breachwave/audit/*.jsonl')
+  .option('--public-key <file>', 'Ed25519 public key (PEM), or a key ring of id:PEM blocks; repeatable: keep old keys to verify files signed before a rotation', collect)
+  .option('--checkpoints <file>', 'checkpoint file (default: audit.checkpoints beside the audit files)')
+  .option('--redis', 'also compare with the newest checkpoint and chain head kept in Redis (REDIS_URL, BW_PREFIX), when reachable: catches checkpoints cut from the checkpoint file')
+  .option('--allow-unsigned', 'accept unsigned checkpoints (a writer run without BW_AUDIT_SIGNING_KEY); they prove nothing against anyone who can write the files')
+  .option('--allow-uncovered', 'accept records after the newest checkpoint (a running writer signs them within BW_AUDIT_CHECKPOINT_MS)')
   .option('--json', 'print the result as JSON')
   .action(auditVerify);
 
