@@ -96,10 +96,10 @@ export interface ServiceProcess {
 }
 
 /** Spawns a service's main.ts through tsx, its stdout/stderr (pino) into a log file. */
-export function spawnService(service: string, env: Record<string, string>, logDir: string, label = service): ServiceProcess {
+export function spawnService(service: string, env: Record<string, string>, logDir: string, label = service, args: readonly string[] = []): ServiceProcess {
   const logFile = join(logDir, `${label}-${randomBytes(3).toString('hex')}.log`);
   const out = createWriteStream(logFile);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', service, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', service, 'src', 'main.ts'), ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,468 @@
+/**
+ * The fault drill: one wave with every action on (rotate-pin with a temporary PIN by SMS,
+ * issue-code, notify by SMS and email), every service its own process as deployed, and one fault
+ * applied again and again while it runs — a worker kind SIGKILLed or SIGTERMed several times,
+ * Redis stopped and restarted. The wave must then complete by itself, and the invariants are
+ * checked from the ledger, the audit files and the sinks' own records:
+ *
+ * - I1 every accepted account ends terminal; accepted + rejected = rows read; the wave completes.
+ * - I2 one applied PIN rotation per account, the PIN delivered is the PIN stored, and no rotated
+ *   PIN without a notice sent or a dead letter that says so.
+ * - I3 provider sends per (account, channel) ≤ 1, except after ambiguous outcomes and never more
+ *   than their count.
+ * - I4 the audit chain verifies; one audit record per finished action.
+ * - I5 no phone number, email, name or PIN of the population in clear in Redis, logs, audit
+ *   files or the spool.
+ *
+ * Each drill returns its figures; the fault suites write them where `BW_RELIABILITY_RESULTS`
+ * says, and `pnpm reliability` turns them into docs/RELIABILITY.md.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import { situationOf } from '@breachwave/actions';
+import { listAuditFiles, publicKeyId, verifyAuditTrail } from '@breachwave/audit';
+import { loadConfig } from '@breachwave/config';
+import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
+import { createWave } from '@breachwave/feeder';
+import { createLedger, type Ledger, type LedgerEntry } from '@breachwave/ledger';
+import { silentLogger } from '@breachwave/logging';
+import { createVaultPinStore } from '@breachwave/pin';
+import { createEnvelope, parseKey } from '@breachwave/secrets';
+import { waitFor, type SmtpSink, type TwilioServer } from '@breachwave/testkit';
+import { dumpRedis, serviceEnv, spawnService, tempDir, type ServiceProcess } from './harness.js';
+import { TEMP_PIN, assertNoPinLeaks, pinEnv, pinParts } from './pin-support.js';
+
+export type DrillVictim = 'pin-rotator' | 'notifier' | 'code-issuer' | 'audit-writer' | 'feeder' | 'redis';
+
+export interface DrillOptions {
+  /** Row in docs/RELIABILITY.md. */
+  readonly name: string;
+  readonly victim: DrillVictim;
+  /** Faults applied one after another while the wave runs. */
+  readonly faults: number;
+  /** SIGKILL (a lost node), SIGTERM (a rolling restart: drain, no stalled job). */
+  readonly signal: 'SIGKILL' | 'SIGTERM';
+  /** Accounts in the wave (a few more rows are rejected on purpose). */
+  readonly accounts: number;
+  readonly twilio: TwilioServer;
+  readonly smtp: SmtpSink;
+  /** The Redis of the drill (not used when the victim is Redis: the drill runs its own). */
+  readonly redisUrl?: string;
+  /** Provider faults injected for the whole wave (labels for the report). */
+  readonly providerFaults?: string;
+  /** How long the wave may take to complete after the last fault (ms). */
+  readonly completeWithinMs?: number;
+  /**
+   * The soak's shape: faults every `spacingMs` instead of at progress points, each on a victim
+   * drawn from `victims`, the pace of each channel held at `rate` per second, and Redis memory
+   * and every service's RSS sampled once a minute.
+   */
+  readonly soak?: { readonly spacingMs: number; readonly victims: readonly DrillVictim[]; readonly rate: number };
+}
+
+export interface DrillResult {
+  readonly name: string;
+  readonly victim: DrillVictim;
+  readonly signal: string;
+  readonly faults: number;
+  readonly providerFaults: string;
+  readonly rows: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  /** Accounts not terminal once the wave should have completed. */
+  readonly stranded: number;
+  /** Accounts with a rotated PIN and neither a notice recorded nor a dead letter. */
+  readonly pinUnnotified: number;
+  readonly duplicateSms: number;
+  readonly duplicateEmail: number;
+  /** Ambiguous outcomes counted by the ledger (notify:ambiguous). */
+  readonly ambiguous: number;
+  /** Actions re-driven by the recovery sweep (`<action>.recovered` audit records). */
+  readonly redriven: number;
+  readonly deadLetters: number;
+  /** From the first fault to the wave's completion. */
+  readonly secondsToComplete: number;
+  readonly invariants: readonly string[];
+  /** Soak only: one sample a minute. */
+  readonly memory?: readonly { readonly minute: number; readonly redisMb: number; readonly rssMb: Readonly<Record<string, number>> }[];
+}
+
+/** Resident set size of a process in MB (Linux /proc), 0 when it is gone. */
+function rssMb(pid: number | undefined): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid ?? 0}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const ACTION_RULES = { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'], 'issue-code': DEFAULT_ACTION_RULES['issue-code'] };
+
+interface Person {
+  readonly id: string;
+  readonly segment: string;
+  readonly name: string;
+  readonly phone?: string;
+  readonly email?: string;
+  readonly exposed: string;
+}
+
+/** Drills run in this process so far: each gets its own range of phone numbers, so the sinks' records of one never mix with another's. */
+let drillsRun = 0;
+
+/** The population: 40% prepaid with their PIN exposed (SMS), 30% with their SSN exposed (email, a code), 30% former customers (email). */
+function population(n: number, tag: string): { people: Person[]; csv: string; rejected: number } {
+  const people: Person[] = [];
+  const base = 2_000_000 + 100_000 * drillsRun++;
+  for (let i = 0; i < n; i++) {
+    const k = i % 10;
+    const id = `D${tag}${String(i).padStart(6, '0')}`;
+    const name = `Drill${tag}${i} Person`;
+    if (k < 4) people.push({ id, segment: 'prepaid-active', name, phone: `+1312${String(base + i).padStart(7, '0')}`, exposed: 'name;phone;pin' });
+    else if (k < 7) people.push({ id, segment: 'postpaid-current', name, email: `d${tag}${i}@drill.example.com`, exposed: 'name;ssn;dob' });
+    else people.push({ id, segment: 'former', name, email: `f${tag}${i}@drill.example.com`, exposed: 'name;email' });
+  }
+  const lines = ['account_id,segment,name,phone,email,exposed'];
+  for (const p of people) lines.push([p.id, p.segment, p.name, p.phone ?? '', p.email ?? '', p.exposed].join(','));
+  // Rows that must be rejected: the invariant accepted + rejected = rows needs some.
+  const rejected = Math.max(2, Math.floor(n / 200));
+  for (let i = 0; i < rejected; i++) lines.push([`X${tag}${i}`, 'no-such-segment', 'Nobody', '', `x${i}@drill.example.com`, 'name'].join(','));
+  return { people, csv: `${lines.join('\n')}\n`, rejected };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  srv.close();
+  return port;
+}
+
+/** A redis-server of the drill's own, AOF on, that can be stopped and started on the same port and data. */
+class OwnRedis {
+  private child: ChildProcess | undefined;
+  constructor(readonly port: number, readonly dir: string, readonly fsync: 'everysec' | 'always') {}
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes',
+      '--appendfsync', this.fsync, '--save', '', '--maxmemory-policy', 'noeviction', '--protected-mode', 'no'], { stdio: 'ignore' });
+    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    await waitFor(async () => {
+      try {
+        if (probe.status !== 'ready') await probe.connect();
+        return (await probe.ping()) === 'PONG' && !/loading:1/.test(await probe.info('persistence'));
+      } catch {
+        probe.disconnect();
+        return false;
+      }
+    }, { timeout: 20_000, what: 'redis-server up' });
+    probe.disconnect();
+  }
+  async stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = once(c, 'exit');
+    c.kill(signal);
+    await exited;
+  }
+}
+
+/** True when this machine can run a redis-server of the drill's own. */
+export function canRunOwnRedis(): boolean {
+  try {
+    const r = spawn('redis-server', ['--version'], { stdio: 'ignore' });
+    r.on('error', () => undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function allEntries(ledger: Ledger, waveId: string): Promise<Map<string, LedgerEntry>> {
+  const out = new Map<string, LedgerEntry>();
+  for await (const [id, e] of ledger.entries(waveId)) out.set(id, e);
+  return out;
+}
+
+const victimAction: Partial<Record<DrillVictim, 'rotate-pin' | 'issue-code' | 'notify'>> = { 'pin-rotator': 'rotate-pin', 'code-issuer': 'issue-code' };
+
+/** Runs one drill and checks I1–I5 (assertions fail the calling test). */
+export async function runDrill(o: DrillOptions): Promise<DrillResult> {
+  const tag = randomBytes(2).toString('hex');
+  const dir = tempDir(`drill-${o.victim}`);
+  // A SIGKILLed Redis keeps only what reached its AOF: with `everysec` up to a second of
+  // acknowledged writes can go, ledger transitions included. The drill that kills it runs with
+  // `always`, the setting the ledger's exactly-once guarantees assume through a hard crash.
+  const own = o.victim === 'redis' ? new OwnRedis(await freePort(), join(dir, 'redis'), o.signal === 'SIGKILL' ? 'always' : 'everysec') : undefined;
+  if (own) {
+    mkdirSync(own.dir, { recursive: true });
+    await own.start();
+  }
+  const redisUrl = own?.url ?? o.redisUrl;
+  assert.ok(redisUrl, 'a Redis for the drill');
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => undefined);
+  const prefix = `drill${tag}`;
+  const { people, csv, rejected } = population(o.accounts, tag);
+  const auditKeys = generateKeyPairSync('ed25519');
+  const env = {
+    ...serviceEnv({ redisUrl, prefix, dataDir: dir, twilio: o.twilio, smtp: o.smtp }),
+    ...pinEnv(),
+    BW_AUDIT_DIR: join(dir, 'audit'),
+    BW_AUDIT_SIGNING_KEY: auditKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    // The drill's timing: a dead worker's jobs re-run after ~3 s instead of ~60 s, and recovery
+    // sweeps every second. BW_JOB_ACCOUNTS and maxStalledCount keep their defaults; the wave is
+    // cut into jobs of the default 20 accounts.
+    BW_LOCK_DURATION_MS: '2000',
+    BW_STALLED_INTERVAL_MS: '1000',
+    // BW_DRILL_WITHOUT_RECOVERY=1 shows what the drill does to a deployment without the sweep.
+    BW_RECOVERY_INTERVAL_MS: process.env.BW_DRILL_WITHOUT_RECOVERY === '1' ? '3600000' : '1000',
+    BW_FEED_MIN_JOBS: String(Math.max(1, Math.floor(o.accounts / 20))),
+    BW_FEED_WINDOW: o.victim === 'feeder' ? '200' : '5000',
+    BW_FEED_BATCH: o.victim === 'feeder' ? '40' : '500',
+    BW_NOTIFY_CONCURRENCY: '20',
+    BW_PIN_CONCURRENCY: '10',
+    BW_CODE_CONCURRENCY: '10',
+    LOG_LEVEL: 'info',
+    ...(o.soak ? { BW_SMS_RATE: String(o.soak.rate), BW_EMAIL_RATE: String(o.soak.rate) } : {}),
+  };
+  const config = loadConfig(env);
+  const ledger = createLedger({ redis, prefix });
+  const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
+  const { keyring } = pinParts(config, redis);
+  const vault = createVaultPinStore({ redis, prefix, keyring });
+  const file = join(dir, 'accounts.csv');
+  writeFileSync(file, csv);
+  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: ACTION_RULES, pinDelivery: 'sms-temporary',
+    codeSource: { kind: 'generated' }, enrollBy: '2028-12-31', dataDir: dir, envelope, log: silentLogger() });
+  const waveId = wave.waveId;
+
+  const procs: ServiceProcess[] = [];
+  const services = new Map<string, ServiceProcess>();
+  const start = (service: string, args: readonly string[] = []): ServiceProcess => {
+    const p = spawnService(service, env, dir, `${service}-${procs.length}`, args);
+    procs.push(p);
+    services.set(service, p);
+    return p;
+  };
+  const sentSms = () => o.twilio.messages.filter((m) => m.to.startsWith('+1312')).length;
+  const progressOf = async (): Promise<number> => {
+    if (o.victim === 'feeder') return (await ledger.getWave(waveId)).stats.fed ?? 0;
+    const action = victimAction[o.victim];
+    const c = await ledger.counts(waveId);
+    return action ? c[`${action}:done`] ?? 0 : c['notify:done'] ?? 0;
+  };
+  let firstFaultAt = 0;
+  let faults = 0;
+  try {
+    for (const s of ['audit-writer', 'pin-rotator', 'code-issuer', 'notifier']) start(s);
+    start('feeder', [waveId]);
+
+    // Each fault lands at a random moment once the (re)started victim has made some progress,
+    // so jobs it had in flight at one fault are often in flight again at the next: BullMQ then
+    // fails them for good ("stalled more than allowable limit"), the case recovery exists for.
+    const total = o.victim === 'feeder' ? o.accounts : o.victim === 'pin-rotator' ? Math.floor(o.accounts * 0.4) : o.victim === 'code-issuer' ? Math.floor(o.accounts * 0.3) : o.accounts;
+    const memory: { minute: number; redisMb: number; rssMb: Record<string, number> }[] = [];
+    const sample = async (): Promise<void> => {
+      const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+      memory.push({ minute: memory.length, redisMb: Math.round(used / 1048576), rssMb: Object.fromEntries([...services].map(([name, p]) => [name, rssMb(p.child.pid)])) });
+    };
+    const sampler = o.soak ? setInterval(() => void sample().catch(() => undefined), 60_000) : undefined;
+    if (o.soak) {
+      await sample();
+      const started = Date.now();
+      for (let k = 0; k < o.faults; k++) {
+        await new Promise((r) => setTimeout(r, Math.max(0, started + (k + 1) * o.soak!.spacingMs - Date.now())));
+        if (!firstFaultAt) firstFaultAt = Date.now();
+        const victim = o.soak.victims[Math.floor(Math.random() * o.soak.victims.length)] ?? 'notifier';
+        const p = services.get(victim);
+        if (p) {
+          await p.kill(o.signal);
+          start(victim, victim === 'feeder' ? [waveId] : []);
+        }
+        faults++;
+      }
+    }
+    for (let k = 0; k < (o.soak ? 0 : o.faults); k++) {
+      const base = await progressOf();
+      const step = Math.max(5, Math.floor((total / (o.faults + 2)) * (0.3 + Math.random() * 0.7)));
+      await waitFor(async () => (await progressOf()) >= Math.min(total - 1, base + step), { timeout: 60_000, interval: 10, what: `${o.victim} progress before fault ${k + 1}` });
+      if (!firstFaultAt) firstFaultAt = Date.now();
+      if (own) {
+        await own.stop(o.signal);
+        await own.start();
+      } else {
+        const victim = services.get(o.victim);
+        assert.ok(victim);
+        await victim.kill(o.signal);
+        if (o.victim === 'feeder') start('feeder', [waveId]);
+        else start(o.victim);
+      }
+      faults++;
+    }
+    if (!firstFaultAt) firstFaultAt = Date.now();
+
+    // I1: the wave completes by itself (the recovery sweep marks it once every account is terminal).
+    let stranded = 0;
+    try {
+      await waitFor(async () => (await ledger.getWave(waveId)).status === 'completed', { timeout: o.completeWithinMs ?? 90_000, interval: 100, what: 'the wave completes by itself' });
+    } catch (err) {
+      for (const [, e] of await allEntries(ledger, waveId)) if (situationOf(e).kind !== 'terminal') stranded++;
+      throw new Error(`${o.name}: ${stranded} accounts stranded; ${(err as Error).message}`);
+    }
+    const secondsToComplete = (Date.now() - firstFaultAt) / 1000;
+    if (sampler) {
+      clearInterval(sampler);
+      await sample();
+    }
+    // Let the audit writer drain the stream, then stop everything.
+    const streamLen = async () => redis.xlen(`${prefix}:audit`);
+    const auditLines = () => readdirSync(join(dir, 'audit')).filter((f) => f.endsWith('.jsonl')).reduce((n, f) => n + readFileSync(join(dir, 'audit', f), 'utf8').split('\n').filter(Boolean).length, 0);
+    await waitFor(async () => auditLines() >= (await streamLen()), { timeout: 30_000, interval: 100, what: 'the audit writer drained the stream' });
+    for (const p of [...services.values()]) await p.kill('SIGTERM');
+
+    // I1
+    const entries = await allEntries(ledger, waveId);
+    const waveInfo = await ledger.getWave(waveId);
+    assert.equal((waveInfo.stats.accepted ?? 0) + (waveInfo.stats.rejected ?? 0), waveInfo.stats.rows, 'I1: accepted + rejected = rows read');
+    assert.equal(waveInfo.stats.accepted, people.length, 'I1: every valid row accepted');
+    assert.equal(waveInfo.stats.rejected, rejected);
+    assert.equal(entries.size, people.length, 'I1: every accepted account is in the ledger');
+    for (const [id, e] of entries) assert.equal(situationOf(e).kind, 'terminal', `I1: ${id} is terminal`);
+
+    // I2
+    const pins: string[] = [];
+    let pinUnnotified = 0;
+    let deadLetters = 0;
+    for (const p of people) {
+      const e = entries.get(p.id) ?? {};
+      for (const a of ['rotate-pin', 'issue-code', 'notify'] as const) if (e[a]?.s === 'failed') deadLetters++;
+      if (p.segment !== 'prepaid-active') continue;
+      const applied = (await vault.read(p.id))?.applied ?? 0;
+      if (e['rotate-pin']?.s === 'done') {
+        assert.equal(applied, 1, `I2: ${p.id} has exactly one applied rotation`);
+        if (e.notify?.s !== 'done' && e.notify?.s !== 'failed') pinUnnotified++;
+        const texts = o.twilio.messages.filter((m) => m.to === p.phone);
+        const pin = TEMP_PIN.exec(texts[0]?.body ?? '')?.[1];
+        if (e.notify?.s === 'done') {
+          assert.ok(pin, `I2: ${p.id}'s notice carries its temporary PIN`);
+          assert.equal((await vault.read(p.id))?.verifier, keyring.compute(p.id, pin), `I2: ${p.id} was sent the PIN that was stored`);
+          pins.push(pin);
+        }
+      } else {
+        assert.ok(applied <= 1, `I2: ${p.id} rotated at most once`);
+      }
+    }
+    assert.equal(pinUnnotified, 0, 'I2: no rotated PIN without a notice sent or a dead letter');
+
+    // I3
+    const counts = await ledger.counts(waveId);
+    const ambiguous = counts['notify:ambiguous'] ?? 0;
+    const got = new Map<string, number>();
+    for (const m of o.twilio.messages) got.set(m.to, (got.get(m.to) ?? 0) + 1);
+    for (const m of [...o.smtp.messages, ...o.smtp.unacknowledged]) for (const to of m.envelope.to) got.set(to, (got.get(to) ?? 0) + 1);
+    let duplicateSms = 0;
+    let duplicateEmail = 0;
+    for (const p of people) {
+      const to = p.phone ?? p.email ?? '';
+      const n = got.get(to) ?? 0;
+      if (entries.get(p.id)?.notify?.s === 'done') assert.ok(n >= 1, `I3: ${p.id} was notified`);
+      if (n > 1) {
+        if (p.phone) duplicateSms += n - 1;
+        else duplicateEmail += n - 1;
+      }
+    }
+    assert.equal(duplicateSms, 0, 'I3: no SMS sent twice (ambiguous ones are reconciled with the provider)');
+    assert.ok(duplicateEmail <= ambiguous, `I3: ${duplicateEmail} duplicate emails ≤ ${ambiguous} ambiguous outcomes`);
+
+    // I4
+    const auditFiles = await listAuditFiles(join(dir, 'audit'));
+    // The chain and its signed checkpoints: the writer was stopped cleanly at the end, so every
+    // record is covered by a checkpoint, kills of the writer included.
+    const verified = await verifyAuditTrail(auditFiles, { publicKeys: new Map([[publicKeyId(auditKeys.publicKey), auditKeys.publicKey]]) });
+    assert.equal(verified.ok, true, `I4: the audit chain and its signed checkpoints verify (${verified.ok ? '' : `${verified.file}:${verified.line} ${verified.reason}`})`);
+    const auditText = auditFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
+    const doneRecords = new Map<string, number>();
+    let redriven = 0;
+    for (const line of auditText.split('\n')) {
+      if (!line) continue;
+      const r = JSON.parse(line) as { type: string; account?: string; wave?: string };
+      if (r.wave !== waveId) continue;
+      if (r.type.endsWith('.recovered')) redriven++;
+      if (r.type.endsWith('.done') && r.account) doneRecords.set(`${r.type}:${r.account}`, (doneRecords.get(`${r.type}:${r.account}`) ?? 0) + 1);
+    }
+    for (const [id, e] of entries) {
+      for (const a of ['rotate-pin', 'issue-code', 'notify'] as const) {
+        if (e[a]?.s === 'done') assert.equal(doneRecords.get(`${a}.done:${id}`), 1, `I4: one ${a}.done record for ${id}`);
+      }
+    }
+
+    // I5
+    const logs = procs.map((p) => readFileSync(p.logFile, 'utf8')).join('\n');
+    const spool = readDirText(dir);
+    const dump = await dumpRedis(redis, prefix);
+    for (const p of people) {
+      for (const form of [p.phone, p.phone?.replace(/^\+1/, ''), p.email, p.name].filter((f): f is string => Boolean(f))) {
+        assert.ok(!dump.includes(form), `I5: ${p.id}'s contact data is not in Redis in clear`);
+        assert.ok(!logs.includes(form), `I5: ${p.id}'s contact data is not in the logs`);
+        assert.ok(!auditText.includes(form), `I5: ${p.id}'s contact data is not in the audit files`);
+        assert.ok(!spool.includes(form), `I5: ${p.id}'s contact data is not in the spool or reports`);
+      }
+    }
+    // Hashes, stream ids and signatures are long runs of digits and letters: a six-digit run
+    // inside one is not a PIN, so they are taken out before the scan.
+    const tokenless = (text: string): string => text.replace(/[A-Za-z0-9+/=_-]{24,}/g, ' ');
+    assertNoPinLeaks(pins, { redis: tokenless(dump), logs: tokenless(logs), audit: tokenless(auditText), spool: tokenless(spool) });
+    void sentSms;
+
+    return {
+      name: o.name, victim: o.victim, signal: o.signal, faults, providerFaults: o.providerFaults ?? 'none',
+      rows: waveInfo.stats.rows ?? 0, accepted: waveInfo.stats.accepted ?? 0, rejected: waveInfo.stats.rejected ?? 0,
+      stranded, pinUnnotified, duplicateSms, duplicateEmail, ambiguous, redriven, deadLetters,
+      secondsToComplete: Math.round(secondsToComplete * 10) / 10,
+      invariants: ['I1', 'I2', 'I3', 'I4', 'I5'],
+      ...(o.soak ? { memory } : {}),
+    };
+  } finally {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    redis.disconnect();
+    await own?.stop('SIGKILL');
+  }
+}
+
+/** Every text file the drill's data directory holds, except the audit files and process logs (checked apart). */
+function readDirText(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, name.name);
+      if (name.isDirectory()) {
+        if (name.name !== 'audit' && name.name !== 'redis') walk(p);
+      } else if (!name.name.endsWith('.log') && name.name !== 'accounts.csv') {
+        out.push(readFileSync(p, 'utf8'));
+      }
+    }
+  };
+  walk(dir);
+  return out.join('\n');
+}
+
+/** Writes a drill's figures where `BW_RELIABILITY_RESULTS` says (one JSON file per drill), if set. */
+export function recordDrill(result: DrillResult): void {
+  process.stdout.write(`# drill ${result.name}: stranded ${result.stranded}, rotated-unnotified ${result.pinUnnotified}, re-driven ${result.redriven}, dead letters ${result.deadLetters}, duplicate SMS ${result.duplicateSms}, duplicate email ${result.duplicateEmail}, ambiguous ${result.ambiguous}, ${result.secondsToComplete} s to complete\n`);
+  const out = process.env.BW_RELIABILITY_RESULTS;
+  if (!out) return;
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, `${result.name.replace(/[^A-Za-z0-9]+/g, '-')}.json`), `${JSON.stringify({ ...result, at: new Date().toISOString() }, null, 2)}\n`);
+}
