@@ -18,7 +18,7 @@
  * says, and `pnpm reliability` turns them into docs/RELIABILITY.md.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -180,13 +180,7 @@ class OwnRedis {
 
 /** True when this machine can run a redis-server of the drill's own. */
 export function canRunOwnRedis(): boolean {
-  try {
-    const r = spawn('redis-server', ['--version'], { stdio: 'ignore' });
-    r.on('error', () => undefined);
-    return true;
-  } catch {
-    return false;
-  }
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 async function allEntries(ledger: Ledger, waveId: string): Promise<Map<string, LedgerEntry>> {
