@@ -8,6 +8,6 @@ export {
 } from './ingest.js';
 export { createWave, type CreateWaveOptions, type CreatedWave, type WaveStats } from './wave.js';
 export { createFeeder, type Feeder, type FeederDeps, type FeederLedger, type FeedOptions, type FeedResult } from './feed.js';
-export { parseCsvLine, csvField, type CsvLine } from './csv.js';
+export { parseCsvLine, csvField, CsvRecords, UNTERMINATED, type CsvLine, type CsvRecord, type PhysicalLine } from './csv.js';
 export { splitLines, TOO_LONG, type LineBatch } from './lines.js';
 export { IdIndex } from './id-index.js';

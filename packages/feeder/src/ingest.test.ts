@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { parseAccountRow, type AffectedAccount, type RawRow } from '@breachwave/domain';
 import { generateLines, writeAccountsFile, type GenerateOptions } from '@breachwave/synth';
 import { ingestFile, type IngestResult, type SpoolEntry } from './ingest.js';
-import { parseCsvLine } from './csv.js';
+import { CsvRecords, parseCsvLine, type CsvRecord } from './csv.js';
 import { TOO_LONG, splitLines } from './lines.js';
 import { captureLog } from '@breachwave/testkit';
 import { tempDir, testEnvelope } from './test-support.js';
@@ -244,7 +244,7 @@ test('CSV quoting: commas and quotes inside quoted fields; broken quoting and wr
   const spool = await readSpool(result);
   assert.deepEqual(spool.map((e) => envelope.openJson<{ name?: string }>(e.record.contact, `${WAVE}:${e.accountId}`).name), ['Doe, Pat', 'Pat "PJ" Doe', undefined]);
   assert.deepEqual((await readRejects(result)).slice(1), [
-    ['4', '', 'unterminated quoted field (a record must fit on one line)'],
+    ['4', '', 'unterminated quoted field'],
     ['5', '', 'quote inside an unquoted field'],
     ['6', '', 'wrong number of fields (expected 6, found 5)'],
     ['7', '', 'wrong number of fields (expected 6, found 7)'],
@@ -333,6 +333,86 @@ test('splitLines: lines across chunk boundaries, no final newline, oversized lin
   }
   assert.deepEqual(out, ['ab', 'cdef', '', null, 'qr']);
   assert.equal(consumed, bytes.length);
+});
+
+test('an Excel-style export: CRLF, a quoted comma, a quoted line break: every record read once, by its first line', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'excel.csv');
+  await writeFile(file, [
+    'account_id,segment,name,phone,email,address,exposed',
+    'X1,former,"Doe, Pat",(202) 555-0143,,"1 Main St\r\nApt 2",name;address',
+    'X2,prospective,Lee Kim,,lee@example.com,"PO Box 9",name',
+    'X3,former,"Multi\nLine\r\n\r\nName",,x3@example.com,,name',
+  ].join('\r\n') + '\r\n');
+  const { result, envelope } = await ingest(dir, file);
+  assert.deepEqual([result.rows, result.accepted, result.rejected], [3, 3, 0]);
+  const spool = await readSpool(result);
+  assert.deepEqual(spool.map((e) => [e.accountId, e.line]), [['X1', 2], ['X2', 4], ['X3', 5]]);
+  const name = (e: SpoolEntry | undefined) => e && envelope.openJson<{ name?: string }>(e.record.contact, `${WAVE}:${e.accountId}`).name;
+  assert.equal(name(spool[0]), 'Doe, Pat');
+  assert.equal(name(spool[2]), 'Multi Line Name', 'line breaks in a name collapse to spaces');
+  assert.deepEqual(result.droppedColumns, ['address']);
+});
+
+test('a stray quote does not swallow the records after it; a record over the limit is rejected, not held', async (t) => {
+  const dir = await tempDir(t);
+  const file = await writeLines(join(dir, 'stray.csv'), [
+    'account_id,segment,name,email',
+    'S1,former,"Pat Doe,s1@example.com', // never closed: the lines after it are records of their own
+    'S2,former,Lee,s2@example.com',
+    'S3,former,"Kim, Lee",s3@example.com',
+    'S4,former,"Open',
+    'still open',
+    'S5,former,Ana,s5@example.com',
+  ]);
+  const { result } = await ingest(dir, file);
+  assert.deepEqual((await readSpool(result)).map((e) => [e.accountId, e.line]), [['S2', 3], ['S3', 4], ['S5', 7]]);
+  assert.deepEqual((await readRejects(result)).slice(1), [
+    ['2', '', 'unterminated quoted field'],
+    ['5', '', 'unterminated quoted field'],
+    ['6', '', 'wrong number of fields (expected 4, found 1)'],
+  ]);
+
+  // A quoted field open past maxLineBytes: its first line is rejected once the limit is passed, and
+  // the lines after it are read again; no line is lost and none is buffered past the limit.
+  const filler = Array.from({ length: 40 }, (_, i) => `filler line ${i} of a long quoted note`);
+  const long = await writeLines(join(dir, 'long.csv'), ['account_id,segment,email,notes', 'L1,former,l1@example.com,"a long note', ...filler, 'end of note"', 'L2,former,l2@example.com,']);
+  const r = (await ingest(dir, long, captureLog().log, { maxLineBytes: 512 })).result;
+  const rejects = (await readRejects(r)).slice(1);
+  assert.deepEqual(rejects[0], ['2', '', 'unterminated quoted field (no closing quote within 512 bytes)']);
+  assert.equal(r.rows, 1 + filler.length + 1 + 1);
+  assert.deepEqual((await readSpool(r)).map((e) => [e.accountId, e.line]), [['L2', 44]]);
+  // Within the limit the same record is one record.
+  const ok = (await ingest(dir, long, captureLog().log, { maxLineBytes: 4096 })).result;
+  assert.deepEqual([ok.rows, ok.accepted], [2, 2]);
+});
+
+test('a multi-line record with bytes that are not UTF-8 is rejected at its first line; its neighbours are read', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'latin1.csv');
+  await writeFile(file, Buffer.concat([
+    Buffer.from('account_id,segment,email,address\nB1,former,b1@example.com,"Calle '), Buffer.from([0xf1]), Buffer.from('\nPiso 2"\n'),
+    Buffer.from('B2,former,b2@example.com,"x\ny"\n'),
+  ]));
+  const { result } = await ingest(dir, file);
+  assert.deepEqual([result.rows, result.accepted, result.rejected], [2, 1, 1]);
+  assert.deepEqual((await readRejects(result))[1], ['2', '', 'not valid UTF-8']);
+  assert.deepEqual((await readSpool(result)).map((e) => [e.accountId, e.line]), [['B2', 4]]);
+});
+
+test('CsvRecords: blank lines inside a quoted field belong to it; a record completed on a later line keeps its first line', () => {
+  const out: CsvRecord[] = [];
+  const records = new CsvRecords(1024, (r) => out.push(r));
+  records.expectFields(2);
+  const lines = ['a,"x', '', 'y"', '', 'b,c', 'd,"open', 'e,f'];
+  lines.forEach((text, i) => records.push({ line: i + 1, text, crlf: false, bytes: Buffer.byteLength(text), badUtf8: false }));
+  records.end();
+  assert.deepEqual(out, [
+    { ok: true, line: 1, fields: ['a', 'x\n\ny'], badUtf8: false },
+    { ok: true, line: 5, fields: ['b', 'c'], badUtf8: false },
+    { ok: false, line: 6, reason: 'unterminated quoted field' },
+    { ok: true, line: 7, fields: ['e', 'f'], badUtf8: false },
+  ]);
 });
 
 test('parseCsvLine follows RFC 4180 on one line', () => {

@@ -7,7 +7,7 @@ import { ACCOUNT_COLUMNS, BreachwaveError, FORBIDDEN_COLUMNS, REQUIRED_COLUMNS, 
 import type { AccountRecord } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
-import { csvField, parseCsvLine } from './csv.js';
+import { CsvRecords, csvField, type CsvRecord } from './csv.js';
 import { IdIndex } from './id-index.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
@@ -33,14 +33,14 @@ export interface IngestOptions {
   readonly onProgress?: (progress: IngestProgress) => void;
   /** Overrides detection by extension / first byte. */
   readonly format?: InputFormat;
-  /** Longer lines are rejected without being held in memory. Default 256 KiB. */
+  /** Longer lines, and longer records spanning lines, are rejected without being held in memory. Default 256 KiB. */
   readonly maxLineBytes?: number;
 }
 
 /** What an ingest found. `rows === accepted + rejected`; duplicates are counted inside `rejected`. */
 export interface IngestResult {
   readonly format: InputFormat;
-  /** Data rows (blank lines and the CSV header are not rows). */
+  /** Data rows: records, however many lines each spans (blank lines and the CSV header are not rows). */
   readonly rows: number;
   readonly accepted: number;
   readonly rejected: number;
@@ -53,7 +53,7 @@ export interface IngestResult {
 
 /** One line of the spool file: an accepted account, its contact points sealed. */
 export interface SpoolEntry {
-  /** Physical line of the source file. */
+  /** First physical line of the record in the source file. */
   readonly line: number;
   readonly accountId: string;
   readonly record: AccountRecord;
@@ -135,12 +135,15 @@ class Sink {
  * Streams an affected-account file into a spool of accepted, minimised accounts (contact points
  * sealed) and a report of rejected rows, in bounded memory whatever the file's size.
  *
- * Input: CSV with a header row, RFC 4180 quoting, one record per physical line (a quoted field
- * may hold commas but not line breaks); or JSONL, one JSON object per line. The format comes
- * from the extension (`.csv`, `.jsonl`, `.ndjson`), else from the first byte (`{` means JSONL).
- * Lines are split on `\n` as bytes and each is decoded on its own, strictly, so a line that is
- * not UTF-8 is rejected ("not valid UTF-8") without touching its neighbours. A leading BOM and
- * `\r` line endings are accepted; blank lines are skipped and are not rows.
+ * Input: CSV with a header row and RFC 4180 quoting (a quoted field may hold commas, `""` and
+ * line breaks, so a record may span lines: see `CsvRecords`); or JSONL, one JSON object per line.
+ * The format comes from the extension (`.csv`, `.jsonl`, `.ndjson`), else from the first byte
+ * (`{` means JSONL). Rows are records, not lines: each is counted once and reported by the number
+ * of its first physical line. Lines are split on `\n` as bytes and each is decoded on its own,
+ * strictly, so a record that is not UTF-8 is rejected ("not valid UTF-8") without touching its
+ * neighbours. A leading BOM and `\r\n` line endings are accepted; blank lines between records are
+ * skipped and are not rows. A line or multi-line record longer than `maxLineBytes` is rejected
+ * without being held in memory.
  *
  * Columns: names are normalised ({@link normaliseColumn}); forbidden columns
  * (`FORBIDDEN_COLUMNS`) are dropped before a row is validated, and unknown columns are ignored,
@@ -189,6 +192,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   let lastProgress = 0;
 
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const lenientDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   const noteForbidden = (column: string): void => {
     if (warned.has(column)) return;
@@ -216,14 +220,12 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     rejects?.write(`${line},${csvField(field)},${csvField(reason)}\n`);
   };
 
-  const readHeader = (text: string): void => {
-    const parsed = parseCsvLine(text);
-    if (!parsed.ok) throw inputError(`the header line cannot be parsed: ${parsed.reason}`);
-    const names = parsed.fields.map(normaliseColumn);
+  const readHeader = (fields: readonly string[]): void => {
+    const names = fields.map(normaliseColumn);
     const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c));
     if (missing.length > 0) {
       // A file without a header has data on line 1: never echo that back.
-      const looksLikeData = parsed.fields.some((f) => f.includes('@') || (f.match(/\d/g)?.length ?? 0) >= 7 || SEGMENT_VALUES.has(f.trim().toLowerCase()));
+      const looksLikeData = fields.some((f) => f.includes('@') || (f.match(/\d/g)?.length ?? 0) >= 7 || SEGMENT_VALUES.has(f.trim().toLowerCase()));
       const found = looksLikeData
         ? 'the first line looks like data, not a header'
         : `columns found: ${names.slice(0, 30).map((n) => (n === '' ? '(blank)' : n.slice(0, 40))).join(', ')}${names.length > 30 ? ', …' : ''}`;
@@ -245,21 +247,16 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     });
   };
 
-  const csvRow = (line: number, text: string): RawRow | undefined => {
-    const parsed = parseCsvLine(text);
-    if (!parsed.ok) {
-      reject(line, '', parsed.reason);
-      return undefined;
-    }
+  const csvRow = (line: number, fields: readonly string[]): RawRow | undefined => {
     const cols = columns ?? [];
-    if (parsed.fields.length !== cols.length) {
-      reject(line, '', `wrong number of fields (expected ${cols.length}, found ${parsed.fields.length})`);
+    if (fields.length !== cols.length) {
+      reject(line, '', `wrong number of fields (expected ${cols.length}, found ${fields.length})`);
       return undefined;
     }
     const row: Record<string, string> = {};
     for (let i = 0; i < cols.length; i++) {
       const name = cols[i];
-      if (name !== undefined) row[name] = parsed.fields[i] as string;
+      if (name !== undefined) row[name] = fields[i] as string;
     }
     return row;
   };
@@ -300,9 +297,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     return row;
   };
 
-  const dataRow = (line: number, text: string): void => {
-    const raw = format === 'csv' ? csvRow(line, text) : jsonRow(line, text);
-    if (!raw) return;
+  const dataRow = (line: number, raw: RawRow): void => {
     const result = parseAccountRow(raw);
     if (!result.ok) {
       reject(line, result.field ?? '', result.reason);
@@ -332,6 +327,32 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     accepted++;
   };
 
+  // Records the CSV assembler completed since it was last drained (one line can complete several
+  // when a stray quote's record is abandoned and the lines after it are read again).
+  const ready: CsvRecord[] = [];
+  const records = new CsvRecords(maxLineBytes, (r) => ready.push(r));
+  const takeRecords = async (): Promise<void> => {
+    for (const r of ready) {
+      if (!spool) {
+        // The header is the first record, handed on alone: the assembler learns its field count
+        // before it completes another record.
+        if (!r.ok) throw inputError(`the header line cannot be parsed: ${r.reason}`);
+        if (r.badUtf8) throw inputError(`line ${r.line} (the header) is not valid UTF-8`);
+        readHeader(r.fields);
+        records.expectFields(columns?.length ?? 0);
+        await open();
+        continue;
+      }
+      if (!r.ok) reject(r.line, '', r.reason);
+      else if (r.badUtf8) reject(r.line, '', 'not valid UTF-8');
+      else {
+        const raw = csvRow(r.line, r.fields);
+        if (raw) dataRow(r.line, raw);
+      }
+    }
+    ready.length = 0;
+  };
+
   try {
     let bytes = 0;
     try {
@@ -339,33 +360,47 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
         bytes = batch.bytes;
         for (const buf of batch.lines) {
           lineNo++;
-          const isHeader = format !== 'jsonl' && columns === undefined;
           if (buf === TOO_LONG) {
-            if (isHeader) throw inputError(`line ${lineNo} is longer than ${maxLineBytes} bytes`);
+            if (format === undefined) throw inputError(`line ${lineNo} is longer than ${maxLineBytes} bytes`);
+            if (format === 'csv') {
+              records.push({ line: lineNo, text: undefined, crlf: false, bytes: 0, badUtf8: false });
+              if (ready.length > 0) await takeRecords();
+              continue;
+            }
+            if (!spool) await open();
             reject(lineNo, '', `line longer than ${maxLineBytes} bytes`);
             continue;
           }
           let text: string;
+          let badUtf8 = false;
           try {
             text = decoder.decode(buf);
           } catch {
-            if (isHeader) throw inputError(`line ${lineNo} (the header) is not valid UTF-8`);
-            reject(lineNo, '', 'not valid UTF-8');
-            continue;
+            // Decoded leniently all the same: quotes and commas are ASCII bytes, never part of a
+            // multi-byte sequence, so the record's bounds are still found and only it is rejected.
+            badUtf8 = true;
+            text = lenientDecoder.decode(buf);
           }
           if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-          if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
-          if (text.trim() === '') continue;
-          if (format === undefined) format = text.trimStart().startsWith('{') ? 'jsonl' : 'csv';
-          if (!spool) {
-            if (format === 'csv') {
-              readHeader(text);
-              await open();
-              continue;
-            }
-            await open();
+          const crlf = text.charCodeAt(text.length - 1) === 13;
+          if (crlf) text = text.slice(0, -1);
+          if (format === undefined) {
+            if (text.trim() === '') continue;
+            if (badUtf8) throw inputError(`line ${lineNo} (the header) is not valid UTF-8`);
+            format = text.trimStart().startsWith('{') ? 'jsonl' : 'csv';
           }
-          dataRow(lineNo, text);
+          if (format === 'csv') {
+            records.push({ line: lineNo, text, crlf, bytes: buf.length, badUtf8 });
+            if (ready.length > 0) await takeRecords();
+            continue;
+          }
+          if (text.trim() === '') continue;
+          if (!spool) await open();
+          if (badUtf8) reject(lineNo, '', 'not valid UTF-8');
+          else {
+            const raw = jsonRow(lineNo, text);
+            if (raw) dataRow(lineNo, raw);
+          }
         }
         await spool?.flush();
         await rejects?.flush();
@@ -375,6 +410,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
           options.onProgress({ bytes, totalBytes, rows });
         }
       }
+      records.end();
+      await takeRecords();
     } catch (err) {
       if (err instanceof BreachwaveError) throw err;
       if ((err as NodeJS.ErrnoException | undefined)?.syscall) throw fileError(file, err);
