@@ -3,7 +3,7 @@
  * the wave's accounts into the action queues at a bounded pace (`createFeeder`).
  */
 export {
-  ingestFile, normaliseColumn, SPOOL_FILE, REJECTS_FILE,
+  ingestFile, normaliseColumn, SPOOL_FILE, REJECTS_FILE, REJECTS_HEADER,
   type IngestOptions, type IngestResult, type IngestProgress, type InputFormat, type SpoolEntry,
 } from './ingest.js';
 export { createWave, type CreateWaveOptions, type CreatedWave, type WaveStats } from './wave.js';

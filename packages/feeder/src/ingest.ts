@@ -3,7 +3,7 @@ import { mkdir, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { extname, join } from 'node:path';
-import { ACCOUNT_COLUMNS, BreachwaveError, FORBIDDEN_COLUMNS, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow } from '@breachwave/domain';
+import { ACCOUNT_COLUMNS, BreachwaveError, FORBIDDEN_COLUMNS, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
 import type { AccountRecord } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
@@ -45,6 +45,10 @@ export interface IngestResult {
   readonly accepted: number;
   readonly rejected: number;
   readonly duplicates: number;
+  /** Accepted rows that had at least one warning (a field dropped or a first value used). */
+  readonly warned: number;
+  /** Accepted rows by warning (`RowWarning`); a row with two warnings counts under both. Kinds not seen are absent. */
+  readonly warnings: Readonly<Partial<Record<RowWarning, number>>>;
   /** Forbidden columns (normalised names) that were present and dropped. */
   readonly droppedColumns: string[];
   readonly spoolPath: string;
@@ -61,8 +65,15 @@ export interface SpoolEntry {
 
 /** Name of the accepted-accounts file in a spool directory ({@link SpoolEntry} per line). */
 export const SPOOL_FILE = 'accounts.jsonl';
-/** Name of the rejected-rows report in a spool directory (`line,field,reason`). */
+/** Name of the rejected-rows report in a spool directory (header {@link REJECTS_HEADER}). */
 export const REJECTS_FILE = 'rejects.csv';
+/**
+ * Columns of the rejects report, one row per rejected record: the record's first line, the
+ * fields at fault (`;`-separated), why (`; `-separated, in the same order), and the row's
+ * account_id when it was a valid id. Never a contact point or any other value from the row.
+ * New columns are only ever appended.
+ */
+export const REJECTS_HEADER = 'line,field,reason,account_id';
 
 const KEPT: ReadonlySet<string> = new Set(ACCOUNT_COLUMNS);
 const SEGMENT_VALUES: ReadonlySet<string> = new Set(SEGMENTS);
@@ -148,10 +159,12 @@ class Sink {
  * Columns: names are normalised ({@link normaliseColumn}); forbidden columns
  * (`FORBIDDEN_COLUMNS`) are dropped before a row is validated, and unknown columns are ignored,
  * each with one warning naming the column (never a value). Rows are validated with
- * `parseAccountRow`; a later row repeating an accepted account_id is rejected as a duplicate.
+ * `parseAccountRow`: a row the pipeline cannot notify correctly is rejected with every problem it
+ * has; one that can still be reached is accepted, its warnings counted by kind (`warned`,
+ * `warnings`). A later row repeating an accepted account_id is rejected as a duplicate.
  *
  * Output, in `spoolDir`: `accounts.jsonl` ({@link SpoolEntry} per line) and `rejects.csv`
- * (`line,field,reason`, never a value from the row).
+ * ({@link REJECTS_HEADER}, never a contact point or other value from the row).
  *
  * @throws BreachwaveError BW_INPUT_FILE when the file cannot be read; BW_INPUT_INVALID when it is
  *   empty or its header lacks a required column. No spool is left behind on either.
@@ -178,7 +191,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   // Kept columns by position (CSV); `undefined` entries are dropped or ignored columns.
   let columns: (string | undefined)[] | undefined;
   const dropped: string[] = [];
-  const warned = new Set<string>();
+  const warnedColumns = new Set<string>();
   let unknownWarnings = 0;
   // account_id -> line it was accepted on, off the V8 heap: ~38 bytes per id instead of a Map's
   // ~61 bytes of heap plus the heap growth around it (issue 6: 1M rows peaked at ~320 MB RSS).
@@ -188,6 +201,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   let accepted = 0;
   let rejected = 0;
   let duplicates = 0;
+  let warned = 0;
+  const warnings: Partial<Record<RowWarning, number>> = {};
   let lineNo = 0;
   let lastProgress = 0;
 
@@ -195,14 +210,14 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   const lenientDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   const noteForbidden = (column: string): void => {
-    if (warned.has(column)) return;
-    warned.add(column);
+    if (warnedColumns.has(column)) return;
+    warnedColumns.add(column);
     dropped.push(column);
     log.warn({ column }, 'dropping a forbidden column: its values are never read or stored');
   };
   const noteUnknown = (column: string): void => {
-    if (warned.has(column) || unknownWarnings >= MAX_UNKNOWN_WARNINGS) return;
-    warned.add(column);
+    if (warnedColumns.has(column) || unknownWarnings >= MAX_UNKNOWN_WARNINGS) return;
+    warnedColumns.add(column);
     unknownWarnings++;
     log.warn({ column: column.slice(0, 64) }, 'ignoring an unknown column');
   };
@@ -211,13 +226,21 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     await mkdir(options.spoolDir, { recursive: true });
     spool = new Sink(spoolPath);
     rejects = new Sink(rejectsPath);
-    rejects.write('line,field,reason\n');
+    rejects.write(`${REJECTS_HEADER}\n`);
   };
 
-  const reject = (line: number, field: string, reason: string): void => {
+  const reject = (line: number, field: string, reason: string, accountId = ''): void => {
     rows++;
     rejected++;
-    rejects?.write(`${line},${csvField(field)},${csvField(reason)}\n`);
+    rejects?.write(`${line},${csvField(field)},${csvField(reason)},${csvField(accountId)}\n`);
+  };
+  const rejectAll = (line: number, problems: readonly RowProblem[], accountId = ''): void => {
+    if (problems.length === 1) {
+      const p = problems[0] as RowProblem;
+      reject(line, p.field, p.reason, accountId);
+      return;
+    }
+    reject(line, problems.map((p) => p.field).join(';'), problems.map((p) => p.reason).join('; '), accountId);
   };
 
   const readHeader = (fields: readonly string[]): void => {
@@ -300,15 +323,19 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   const dataRow = (line: number, raw: RawRow): void => {
     const result = parseAccountRow(raw);
     if (!result.ok) {
-      reject(line, result.field ?? '', result.reason);
+      rejectAll(line, result.problems, result.accountId);
       return;
     }
     const a = result.account;
     const first = firstSeen.add(a.accountId, line);
     if (first !== undefined) {
       duplicates++;
-      reject(line, 'account_id', `duplicate account_id (first seen on line ${first})`);
+      reject(line, 'account_id', `duplicate account_id (first seen on line ${first})`, a.accountId);
       return;
+    }
+    if (result.warnings.length > 0) {
+      warned++;
+      for (const w of result.warnings) warnings[w] = (warnings[w] ?? 0) + 1;
     }
     // The contact object and the spool entry ({@link SpoolEntry}, its record an AccountRecord) are
     // written out as JSON text field by field — the same text JSON.stringify gives for the
@@ -427,8 +454,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     throw err;
   }
 
-  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, droppedColumns: dropped, spoolPath, rejectsPath };
+  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped, spoolPath, rejectsPath };
   if (rows === 0) log.warn({ waveId, format }, 'the file has no data rows: nothing to notify');
-  log.info({ waveId, format, rows, accepted, rejected, duplicates, droppedColumns: dropped }, 'ingest finished');
+  log.info({ waveId, format, rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped }, 'ingest finished');
   return result;
 }
