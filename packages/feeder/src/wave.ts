@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { BreachwaveError } from '@breachwave/domain';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { newWaveId, type ActionRules, type CodeSource, type PinDelivery, type WaveManifest } from '@breachwave/domain';
-import type { Ledger } from '@breachwave/ledger';
+import { ROW_WARNINGS, newWaveId, type ActionRules, type CodeSource, type PinDelivery, type RowWarning, type WaveManifest } from '@breachwave/domain';
+import { keys, type Ledger } from '@breachwave/ledger';
+import type { Redis } from 'ioredis';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
 import { ingestFile, type IngestProgress, type IngestResult } from './ingest.js';
@@ -35,13 +36,49 @@ export interface CreateWaveOptions {
   readonly now?: () => Date;
 }
 
-/** Ingest counters as stored on the wave hash. */
+/** Ingest counters as stored on the wave hash (`warnings` as one field per kind, see {@link WARNING_FIELD_PREFIX}). */
 export interface WaveStats {
   readonly rows: number;
   readonly accepted: number;
   readonly rejected: number;
   readonly duplicates: number;
   readonly dropped_columns: number;
+  /** Accepted rows with at least one warning. */
+  readonly warned: number;
+  /** Accepted rows by warning kind; kinds not seen are absent. */
+  readonly warnings: Readonly<Partial<Record<RowWarning, number>>>;
+}
+
+/** Wave hash fields `warning:<kind>` hold the accepted rows with that warning. */
+export const WARNING_FIELD_PREFIX = 'warning:';
+
+/** The stats as flat numeric fields, the way the ledger stores (and audits) them. */
+function storedStats(stats: WaveStats): Record<string, number> {
+  const { warnings, ...flat } = stats;
+  const out: Record<string, number> = { ...flat };
+  for (const [kind, n] of Object.entries(warnings)) out[`${WARNING_FIELD_PREFIX}${kind}`] = n;
+  return out;
+}
+
+/** Rows accepted with warnings, as {@link readWaveWarnings} returns them. */
+export interface WaveWarnings {
+  readonly warned: number;
+  readonly warnings: Readonly<Partial<Record<RowWarning, number>>>;
+}
+
+/**
+ * Reads a wave's warning counters from its hash. The ledger's `getWave` hands back only the
+ * counters it knows (rows, accepted, …); these are written beside them by {@link createWave}.
+ * A wave created before warnings existed reads as none.
+ */
+export async function readWaveWarnings(redis: Pick<Redis, 'hmget'>, prefix: string, waveId: string): Promise<WaveWarnings> {
+  const values = await redis.hmget(keys(prefix).wave(waveId), 'warned', ...ROW_WARNINGS.map((w) => `${WARNING_FIELD_PREFIX}${w}`));
+  const warnings: Partial<Record<RowWarning, number>> = {};
+  ROW_WARNINGS.forEach((w, i) => {
+    const n = Number(values[i + 1] ?? 0);
+    if (n > 0) warnings[w] = n;
+  });
+  return { warned: Number(values[0] ?? 0), warnings };
 }
 
 /** Result of {@link createWave}. */
@@ -53,7 +90,7 @@ export interface CreatedWave {
   readonly paths: { readonly spool: string; readonly rejects: string };
   /** Same as `paths.spool`. */
   readonly spoolPath: string;
-  /** Same as `paths.rejects`: the `line,field,reason` report for the operator. */
+  /** Same as `paths.rejects`: the rejects report for the operator (`REJECTS_HEADER`). */
   readonly rejectsPath: string;
   readonly ingest: IngestResult;
 }
@@ -95,9 +132,11 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
       rejected: ingest.rejected,
       duplicates: ingest.duplicates,
       dropped_columns: ingest.droppedColumns.length,
+      warned: ingest.warned,
+      warnings: ingest.warnings,
     };
     const paths = { spool: ingest.spoolPath, rejects: ingest.rejectsPath };
-    await options.ledger.createWave(manifest, { ...stats }, paths);
+    await options.ledger.createWave(manifest, storedStats(stats), paths);
     log.info({ ...stats }, 'wave created');
     return { waveId, manifest, stats, droppedColumns: ingest.droppedColumns, paths, spoolPath: paths.spool, rejectsPath: paths.rejects, ingest };
   } catch (err) {

@@ -1,5 +1,6 @@
 import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
-import { createWave } from '@breachwave/feeder';
+import { loadConnectionConfig } from '@breachwave/config';
+import { createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
 import { waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
 import { fullContext, readContext } from './context.js';
@@ -34,6 +35,12 @@ export function planFromOptions(opts: Pick<WaveCreateOptions, 'actions' | 'pinDe
   };
 }
 
+/** `N accepted with warnings (phone_invalid 3, …)`, or nothing when there were none. */
+function warningsLine(w: WaveWarnings): string {
+  if (w.warned === 0) return '';
+  return `${w.warned} accepted with warnings (${Object.entries(w.warnings).map(([kind, n]) => `${kind} ${n}`).join(', ')})\n`;
+}
+
 export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
   const ctx = await fullContext();
   try {
@@ -60,6 +67,7 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
       const s = result.stats;
       process.stdout.write(
         `wave ${result.waveId} created: ${s.rows} rows read, ${s.accepted} accepted, ${s.rejected} rejected (${s.duplicates} duplicates)\n` +
+          warningsLine(s) +
           (result.droppedColumns.length ? `dropped columns the pipeline does not need: ${result.droppedColumns.join(', ')}\n` : '') +
           `rejects report: ${result.rejectsPath}\nnext: breachwave wave start ${result.waveId}\n`,
       );
@@ -89,7 +97,8 @@ export async function waveStatus(waveId: string, opts: { json?: boolean }): Prom
   const ctx = await readContext();
   try {
     const p = await waveProgress(ctx.ledger, waveId);
-    process.stdout.write(opts.json ? `${JSON.stringify({ waveId, ...p })}\n` : formatStatus(waveId, p));
+    const w = await readWaveWarnings(ctx.redis, loadConnectionConfig(process.env).prefix, waveId);
+    process.stdout.write(opts.json ? `${JSON.stringify({ waveId, ...p, ...w })}\n` : formatStatus(waveId, p) + (w.warned ? `  ${warningsLine(w)}` : ''));
   } finally {
     await ctx.close();
   }
