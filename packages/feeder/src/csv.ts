@@ -78,9 +78,11 @@ export type CsvRecord =
  * A line without an open quoted field is parsed on its own (the common case, with a fast path
  * for lines without quotes). A line that leaves a quoted field open starts a pending record,
  * joined with the following lines (their line breaks kept) until the field closes. A stray quote
- * must not swallow the people on the lines after it, so a multi-line record is accepted only if
- * it parses and has the expected number of fields; otherwise its first line is rejected as an
- * unterminated quoted field and the lines after it are read again as records of their own.
+ * must not swallow the people on the lines after it, so a multi-line record is taken only if it
+ * parses, and, when its field count is not the header's, only if its second line is not a
+ * record of the right size on its own (then it is one record, rejected downstream for its field
+ * count); otherwise its first line is rejected as an unterminated quoted field and the lines after
+ * it are read again as records of their own.
  * Memory is bounded: a pending record is abandoned the same way once it passes `maxRecordBytes`,
  * and quote-free lines added to it are not re-parsed (they cannot close the field).
  *
@@ -102,7 +104,7 @@ export class CsvRecords {
     private readonly emit: (record: CsvRecord) => void,
   ) {}
 
-  /** The number of fields a record must have (the header's); a multi-line record with another count is not taken as one. */
+  /** The number of fields a record must have (the header's); it tells a stray quote from a field with line breaks. */
   expectFields(count: number): void {
     this.expected = count;
   }
@@ -178,7 +180,7 @@ export class CsvRecords {
     }
     const parsed = parseCsvLine(text);
     if (!parsed.ok && parsed.unterminated) return;
-    if (parsed.ok && (this.expected === undefined || parsed.fields.length === this.expected)) {
+    if (parsed.ok && (this.expected === undefined || parsed.fields.length === this.expected || !this.secondLineIsRecord())) {
       const first = this.pending[0] as PhysicalLine;
       this.pending = [];
       this.pendingBytes = 0;
@@ -186,6 +188,19 @@ export class CsvRecords {
       return;
     }
     this.abandon(UNTERMINATED);
+  }
+
+  /**
+   * Whether the pending record's second line is, on its own, a record with the expected number of
+   * fields: then the open quote on the first line is more likely a stray one than a field that
+   * runs on. (A well-formed record's continuation line holds its field's closing quote, so on its
+   * own it seldom parses at all.)
+   */
+  private secondLineIsRecord(): boolean {
+    const text = this.pending[1]?.text;
+    if (text === undefined) return false;
+    const alone = parseCsvLine(text);
+    return alone.ok && alone.fields.length === this.expected;
   }
 
   /** Rejects the pending record's first line and queues the lines after it to be read again. */

@@ -455,6 +455,21 @@ test('CsvRecords: blank lines inside a quoted field belong to it; a record compl
     { ok: false, line: 6, reason: 'unterminated quoted field' },
     { ok: true, line: 7, fields: ['e', 'f'], badUtf8: false },
   ]);
+
+  // A well-quoted record a field short stays one record (its field count is for the ingest to
+  // reject); a stray quote whose next line is a full record does not swallow it.
+  const out3: CsvRecord[] = [];
+  const three = new CsvRecords(1024, (r) => out3.push(r));
+  three.expectFields(3);
+  ['a,"x', '",', 'b,"stray', 'c,d,e', 'f,g",h,i', 'j,k,l'].forEach((text, i) => three.push({ line: i + 1, text, crlf: false, bytes: text.length, badUtf8: false }));
+  three.end();
+  assert.deepEqual(out3, [
+    { ok: true, line: 1, fields: ['a', 'x\n', ''], badUtf8: false },
+    { ok: false, line: 3, reason: 'unterminated quoted field' },
+    { ok: true, line: 4, fields: ['c', 'd', 'e'], badUtf8: false },
+    { ok: false, line: 5, reason: 'quote inside an unquoted field' },
+    { ok: true, line: 6, fields: ['j', 'k', 'l'], badUtf8: false },
+  ]);
 });
 
 test('parseCsvLine follows RFC 4180 on one line', () => {
