@@ -246,7 +246,7 @@ export function normaliseEmail(raw: string): string | undefined {
   let email = raw.trim().toLowerCase();
   const at = email.lastIndexOf('@');
   // A plain ASCII address (the common case) skips the conversion.
-  if (at > 0 && /[^\p{ASCII}]/u.test(email)) {
+  if (at > 0 && /[^ -~]/.test(email)) {
     const domain = domainToASCII(email.slice(at + 1));
     if (domain === '') return undefined;
     email = `${email.slice(0, at)}@${domain}`;

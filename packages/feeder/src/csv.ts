@@ -111,8 +111,10 @@ export class CsvRecords {
 
   /** Adds the next physical line; records it completes are emitted before this returns. */
   push(line: PhysicalLine): void {
-    this.queue.push(line);
-    this.drain();
+    // Nothing waiting to be read again (the usual case): no queue to go through.
+    if (this.queue.length === 0) this.step(line);
+    else this.queue.push(line);
+    if (this.queue.length > 0) this.drain();
   }
 
   /** End of input: a record still open is abandoned (its first line rejected, the rest read again). */
