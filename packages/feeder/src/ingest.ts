@@ -35,6 +35,8 @@ export interface IngestOptions {
   readonly format?: InputFormat;
   /** Longer lines, and longer records spanning lines, are rejected without being held in memory. Default 256 KiB. */
   readonly maxLineBytes?: number;
+  /** Ids already in the wave, when the file adds to one: a row with one of them is rejected as a duplicate. */
+  readonly existingIds?: IdIndex;
 }
 
 /** What an ingest found. `rows === accepted + rejected`; duplicates are counted inside `rejected`. */
@@ -327,6 +329,11 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       return;
     }
     const a = result.account;
+    if (options.existingIds?.get(a.accountId) !== undefined) {
+      duplicates++;
+      reject(line, 'account_id', 'duplicate account_id (already in the wave)', a.accountId);
+      return;
+    }
     const first = firstSeen.add(a.accountId, line);
     if (first !== undefined) {
       duplicates++;

@@ -1,6 +1,6 @@
 import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
 import { loadConnectionConfig } from '@breachwave/config';
-import { createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
+import { addToWave, createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
 import { waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
 import { fullContext, readContext } from './context.js';
@@ -70,6 +70,31 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
           warningsLine(s) +
           (result.droppedColumns.length ? `dropped columns the pipeline does not need: ${result.droppedColumns.join(', ')}\n` : '') +
           `rejects report: ${result.rejectsPath}\nnext: breachwave wave start ${result.waveId}\n`,
+      );
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function waveAdd(waveId: string, opts: { accounts: string; json?: boolean }): Promise<void> {
+  const ctx = await fullContext();
+  try {
+    const progress = createProgress('ingest');
+    const result = await addToWave({
+      redis: ctx.redis, prefix: ctx.config.prefix, ledger: ctx.ledger, waveId, file: opts.accounts, envelope: ctx.envelope, log: ctx.log,
+      onProgress: (p) => progress.update(`${p.rows.toLocaleString('en-US')} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined),
+    });
+    progress.done();
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      const i = result.ingest;
+      process.stdout.write(
+        `wave ${waveId}: ${i.rows} rows read, ${i.accepted} added, ${i.rejected} rejected (${i.duplicates} duplicates)\n` +
+          warningsLine(i) +
+          `rejects report: ${result.rejectsPath}\nwave now ${result.stats.accepted} accepted of ${result.stats.rows} rows (${result.status})` +
+          `${i.accepted > 0 ? `\nnext: breachwave wave start ${waveId}` : ''}\n`,
       );
     }
   } finally {
