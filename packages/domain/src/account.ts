@@ -88,6 +88,9 @@ export type RowResult =
       readonly accountId?: string;
     };
 
+/** Why a row with neither a phone nor an email is rejected. */
+export const NO_CONTACT = 'no phone or email: nobody to notify';
+
 /** Why a row with a phone that cannot take SMS and no email is rejected. */
 export const NO_REACHABLE_CHANNEL = 'no reachable channel: the phone cannot receive SMS (landline, toll-free or similar) and there is no email';
 
@@ -333,7 +336,7 @@ export function parseAccountRow(row: RawRow): RowResult {
   const emailGiven = !blank(row.email);
   const cell = emailGiven ? emailOfCell(row.email ?? '') : undefined;
   const email = cell?.email;
-  if (!phoneGiven && !emailGiven) problem('phone', 'no phone or email: nobody to notify');
+  if (!phoneGiven && !emailGiven) problem('phone', NO_CONTACT);
   else if (email) {
     if (phoneGiven && !phone) warn('phone_invalid');
     if (cell?.multiple) warn('email_multiple');

@@ -265,16 +265,18 @@ test('JSONL: format by extension or first byte; non-objects rejected; keys norma
     '"a string"',
     JSON.stringify({ account_id: 'J4', segment: 'former', email: { nested: true } }),
     JSON.stringify({ account_id: 123, segment: 'former', email: 'n@example.com', time_zone: null, ssn: 'SYN-SSN-5' }),
+    JSON.stringify({ account_id: 'J6', segment: 'vip', phone: ['(202) 555-0143', 7], name: { first: 'Pat' } }),
   ];
   const { result } = await ingest(dir, await writeLines(join(dir, 'a.ndjson'), lines), cap.log);
   assert.equal(result.format, 'jsonl');
-  assert.deepEqual([result.rows, result.accepted, result.rejected], [7, 3, 4]);
+  assert.deepEqual([result.rows, result.accepted, result.rejected], [8, 3, 5]);
   assert.deepEqual(result.droppedColumns, ['ssn', 'dob']);
   assert.deepEqual((await readRejects(result)).slice(1), [
     ['3', '', 'not a JSON object', ''],
     ['4', '', 'not valid JSON', ''],
     ['5', '', 'not a JSON object', ''],
-    ['6', 'email', 'must be a string', ''],
+    ['6', 'email', 'must be a string', 'J4'],
+    ['8', 'phone;name;segment', 'must be a string; must be a string; unknown segment (expected one of prepaid-active, postpaid-current, former, prospective)', 'J6'],
   ]);
   assert.deepEqual((await readSpool(result)).map((e) => [e.accountId, e.record.exposed]), [['J1', ['name', 'pin']], ['J2', []], ['123', []]]);
   const warned = cap.lines().filter((l) => l.column !== undefined).map((l) => l.column);

@@ -3,7 +3,7 @@ import { mkdir, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { extname, join } from 'node:path';
-import { ACCOUNT_COLUMNS, BreachwaveError, FORBIDDEN_COLUMNS, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
+import { ACCOUNT_COLUMNS, BreachwaveError, FORBIDDEN_COLUMNS, NO_CONTACT, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
 import type { AccountRecord } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
@@ -275,6 +275,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   const csvRow = (line: number, fields: readonly string[]): RawRow | undefined => {
     const cols = columns ?? [];
     if (fields.length !== cols.length) {
+      // No account_id in this report line: in a row of the wrong width the id's position may
+      // hold another column's value, a phone number say.
       reject(line, '', `wrong number of fields (expected ${cols.length}, found ${fields.length})`);
       return undefined;
     }
@@ -286,7 +288,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     return row;
   };
 
-  const jsonRow = (line: number, text: string): RawRow | undefined => {
+  /** The row of a JSONL line, and its fields that are not strings (they are left out of the row), or undefined when rejected. */
+  const jsonRow = (line: number, text: string): { row: RawRow; bad: RowProblem[] } | undefined => {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -300,6 +303,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       return undefined;
     }
     const row: Record<string, string> = {};
+    const bad: RowProblem[] = [];
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
       const name = normaliseColumn(key);
       if (FORBIDDEN_COLUMNS.has(name)) {
@@ -314,16 +318,23 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       if (typeof v === 'string') row[name] = v;
       else if (typeof v === 'number' || typeof v === 'boolean') row[name] = String(v);
       else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) row[name] = v.join(';');
-      else {
-        reject(line, name, 'must be a string');
-        return undefined;
-      }
+      else bad.push({ field: name, reason: 'must be a string' });
     }
-    return row;
+    return { row, bad };
   };
 
-  const dataRow = (line: number, raw: RawRow): void => {
+  /** Validates a row and spools or rejects it; `bad` are problems found before (JSON values of the wrong type). */
+  const dataRow = (line: number, raw: RawRow, bad: readonly RowProblem[] = []): void => {
     const result = parseAccountRow(raw);
+    if (bad.length > 0) {
+      // Every problem in one line: the wrong-typed fields, then what validation found in the rest
+      // (less what follows from those fields being left out).
+      const badFields = new Set(bad.map((p) => p.field));
+      const contactLeftOut = badFields.has('phone') || badFields.has('email');
+      const more = result.ok ? [] : result.problems.filter((p) => !badFields.has(p.field) && !(contactLeftOut && p.reason === NO_CONTACT));
+      rejectAll(line, [...bad, ...more], result.ok ? result.account.accountId : result.accountId);
+      return;
+    }
     if (!result.ok) {
       rejectAll(line, result.problems, result.accountId);
       return;
@@ -432,8 +443,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
           if (!spool) await open();
           if (badUtf8) reject(lineNo, '', 'not valid UTF-8');
           else {
-            const raw = jsonRow(lineNo, text);
-            if (raw) dataRow(lineNo, raw);
+            const json = jsonRow(lineNo, text);
+            if (json) dataRow(lineNo, json.row, json.bad);
           }
         }
         await spool?.flush();
