@@ -4,7 +4,8 @@
  * the ingest exactly once — accepted, or rejected with a reason — under its own first line, and
  * never merged with a neighbour or lost. The files are written by csv-stringify, an independent
  * RFC 4180 writer, and each record's expected outcome comes from parseAccountRow on the values
- * that were written.
+ * that were written. And, of parseAccountRow itself: a row with a working channel is accepted,
+ * whatever else it holds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -107,5 +108,30 @@ test('every record of an RFC 4180 file is accepted or rejected with a reason exa
       for (const at of [...accepted.keys(), ...rejects.keys()]) assert.ok(firstLines.includes(at), `line ${at} starts a record`);
     }),
     { numRuns: 150 },
+  );
+});
+
+test('a person with a working channel is never rejected for another field: bad contact points, zones, names and locales are warnings at most', () => {
+  const mobile = fc.constantFrom('(202) 555-0143', '+1 312 555 0199', '212.555.0100', '+52 1 55 1234 5678', '+52 55 1234 5678');
+  const email = fc.constantFrom('a@example.com', ' Pat.Doe@Example.COM ', 'p@müller.de', 'x@example.com; y@example.net', 'n/a, z@example.org');
+  const junk = fc.oneof(messy, fc.constantFrom('555-CALL-NOW', '12345', 'bad@@example.com', '(800) 555-0199', '+44 20 7946 0958', 'n/a'));
+  const zone = fc.oneof(messy, fc.constantFrom('UTC', 'US/Eastern', 'EST', 'Asia/Kolkata', 'America/Indiana/Indianapolis', 'Mars/Olympus', '+05:00'));
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.record({ phone: mobile, email: fc.oneof(junk, email, fc.constant('')) }),
+        fc.record({ phone: fc.oneof(junk, mobile, fc.constant('')), email }),
+      ),
+      fc.record({ name: messy, time_zone: zone, locale: messy, segment: fc.constantFrom(...SEGMENTS), exposed: fc.constantFrom('', 'name;phone', 'ssn|pin') }),
+      (contact, rest) => {
+        const r = parseAccountRow({ account_id: 'A-1', ...rest, ...contact });
+        assert.ok(r.ok, r.ok ? '' : r.problems.map((p) => p.reason).join('; '));
+        assert.ok(r.account.phoneIsMobile || r.account.email, 'a working channel kept');
+        // A zone kept is one the runtime can format: quiet hours can use it.
+        if (r.account.timeZone) assert.doesNotThrow(() => new Intl.DateTimeFormat('en-US', { timeZone: r.account.timeZone }));
+        else if (rest.time_zone.trim() !== '') assert.ok(r.warnings.includes('time_zone_unknown'));
+      },
+    ),
+    { numRuns: 500 },
   );
 });
