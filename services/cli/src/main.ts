@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 import { Command, InvalidArgumentError } from 'commander';
-import { isBreachwaveError } from '@breachwave/domain';
+import { isBreachwaveError, isFormattableTimeZone } from '@breachwave/domain';
 import { waveAdd, waveCreate, waveList, waveStart, waveStatus } from './wave.js';
 import { auditVerify } from './audit.js';
 import { demo } from './demo.js';
@@ -28,7 +28,7 @@ function parseCodeSource(v: string): string {
   return v;
 }
 function parseZone(v: string): string {
-  if (!Intl.supportedValuesOf('timeZone').includes(v)) throw new InvalidArgumentError('must be an IANA time zone, e.g. America/Chicago');
+  if (!isFormattableTimeZone(v)) throw new InvalidArgumentError('must be an IANA time zone, e.g. America/Chicago');
   return v;
 }
 function parseDate(v: string): string {
