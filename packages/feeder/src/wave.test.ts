@@ -110,6 +110,18 @@ test('wave add: refused while the wave is being fed, or once it is completed; th
   await assert.rejects(addToWave({ redis, prefix, ledger, waveId: wave.waveId, file: more, envelope, log: captureLog().log }), { code: 'BW_WAVE_BUSY' });
   await feeding.release();
 
+  // Counters that cannot be written (here: the audit stream's key holds another type) leave the spool as it was.
+  const audit = await redis.xrange(ledger.keys.audit, '-', '+');
+  await redis.del(ledger.keys.audit);
+  await redis.set(ledger.keys.audit, 'not a stream');
+  await assert.rejects(addToWave({ redis, prefix, ledger, waveId: wave.waveId, file: more, envelope, log: captureLog().log }), /WRONGTYPE/);
+  assert.equal(await readFile(wave.spoolPath, 'utf8'), spoolBefore);
+  const after = await ledger.getWave(wave.waveId);
+  assert.deepEqual([after.status, after.stats.rows, after.stats.accepted], ['created', 1, 1]);
+  assert.deepEqual(await readWaveWarnings(redis, prefix, wave.waveId), { warned: 0, warnings: {} });
+  await redis.del(ledger.keys.audit);
+  for (const [, f] of audit) await redis.xadd(ledger.keys.audit, '*', ...f);
+
   await ledger.setWaveStatus(wave.waveId, 'completed', 'test');
   await assert.rejects(addToWave({ redis, prefix, ledger, waveId: wave.waveId, file: more, envelope, log: captureLog().log }), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'BW_INPUT_INVALID');

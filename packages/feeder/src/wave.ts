@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm, unlink } from 'node:fs/promises';
+import { open, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BreachwaveError } from '@breachwave/domain';
@@ -195,7 +195,10 @@ export interface AddedToWave {
  *
  * @throws BreachwaveError BW_WAVE_NOT_FOUND; BW_INPUT_INVALID when the wave is completed or
  *   cancelled or has no spool; BW_WAVE_BUSY when the wave is being fed (or the lease was lost);
- *   anything `ingestFile` throws. The wave is unchanged on every one.
+ *   anything `ingestFile` throws; Redis's error when it refuses the counters (they and the spool
+ *   are then put back). The wave is unchanged on every one — but for a reply lost after the spool
+ *   was swapped, where the new accounts stay in the spool (logged) and `wave status` tells whether
+ *   the counters were written.
  */
 export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave> {
   const { redis, prefix, waveId, log: parentLog } = options;
@@ -236,6 +239,7 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
 
+    const spoolSize = (await stat(spoolPath)).size;
     await pipeline(concatFiles([spoolPath, ingest.spoolPath]), createWriteStream(tmpSpool));
     const fd = await open(tmpSpool, 'r');
     await fd.sync().finally(() => fd.close());
@@ -244,7 +248,6 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     // The fence: the spool is swapped only while this process still holds the wave.
     if (!(await lease.renew())) throw new BreachwaveError('BW_WAVE_BUSY', { detail: `wave ${waveId}: the feed lease was lost while adding accounts; nothing was added` });
     await rename(tmpSpool, spoolPath);
-    await unlink(ingest.spoolPath);
 
     const [current, before] = await Promise.all([options.ledger.getWave(waveId), readWaveWarnings(redis, prefix, waveId)]);
     const warnings: Partial<Record<RowWarning, number>> = { ...before.warnings };
@@ -264,10 +267,29 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
       warned: ingest.warned, ...(status !== current.status ? { statusBefore: current.status } : {}),
     };
     const fields: Record<string, string | number> = { ...storedStats(stats), status };
-    await redis.multi()
-      .hset(k.wave(waveId), fields)
-      .xadd(k.audit, '*', 'r', auditRecordJson({ type: 'wave.accounts-added', actor: options.actor ?? 'operator', wave: waveId, detail }, now))
-      .exec();
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await redis.multi()
+        .hset(k.wave(waveId), fields)
+        .xadd(k.audit, '*', 'r', auditRecordJson({ type: 'wave.accounts-added', actor: options.actor ?? 'operator', wave: waveId, detail }, now))
+        .exec();
+    } catch (err) {
+      // The transaction may or may not have run (the reply was lost): the spool keeps the new
+      // accounts, which is the side that loses nobody; the operator checks `wave status`.
+      log.error({ err }, 'accounts appended to the spool, but whether the wave counters and audit record were written is unknown');
+      throw err;
+    }
+    const failed = replies ? replies.find(([err]) => err)?.[0] : new Error('the transaction was discarded');
+    if (failed) {
+      // Redis ran the transaction and refused part of it (MULTI does not roll back): the counters
+      // go back to what they were and the spool is cut back to its old length, so the wave is as
+      // it was and the same file can simply be added again.
+      const previous: Record<string, string | number> = { ...storedStats(restored(current.stats, before)), status: current.status };
+      await redis.hset(k.wave(waveId), previous);
+      await truncate(spoolPath, spoolSize);
+      throw failed;
+    }
+    await unlink(ingest.spoolPath);
     log.info({ ...detail, status }, 'accounts added to the wave');
     return { waveId, ingest, rejectsPath: ingest.rejectsPath, stats, status };
   } catch (err) {
@@ -278,6 +300,16 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     clearInterval(timer);
     await lease.release().catch((err: unknown) => log.warn({ err }, 'could not release the feed lease; it expires on its own'));
   }
+}
+
+/** The counters as they were before an add, every kind of warning included (absent ones as 0). */
+function restored(stats: Readonly<Record<string, number>>, before: WaveWarnings): WaveStats {
+  const warnings: Partial<Record<RowWarning, number>> = {};
+  for (const w of ROW_WARNINGS) warnings[w] = before.warnings[w] ?? 0;
+  return {
+    rows: stats.rows ?? 0, accepted: stats.accepted ?? 0, rejected: stats.rejected ?? 0, duplicates: stats.duplicates ?? 0,
+    dropped_columns: stats.dropped_columns ?? 0, warned: before.warned, warnings,
+  };
 }
 
 /** The bytes of each file in turn. */
