@@ -77,13 +77,13 @@ export type CsvRecord =
  *
  * A line without an open quoted field is parsed on its own (the common case, with a fast path
  * for lines without quotes). A line that leaves a quoted field open starts a pending record,
- * joined with the following lines (their line breaks kept) until the field closes. A stray quote
- * must not swallow the people on the lines after it, so a multi-line record is taken only if it
- * parses, and, when its field count is not the header's, only if its second line is not a
- * record of the right size on its own (then it is one record, rejected downstream for its field
- * count); otherwise its first line is rejected as an unterminated quoted field and the lines after
- * it are read again as records of their own.
- * Memory is bounded: a pending record is abandoned the same way once it passes `maxRecordBytes`,
+ * joined with the following lines (their line breaks kept) until the field closes.
+ *
+ * A stray quote must not swallow the people on the lines after it. So a multi-line record is
+ * taken only if it parses and either has the header's field count or its second line is not a
+ * full record on its own (a well-quoted record a field short or long: the ingest rejects it for
+ * its width). Otherwise its first line is rejected as an unterminated quoted field and the lines
+ * after it are read again as records of their own. Memory is bounded: a pending record is abandoned the same way once it passes `maxRecordBytes`,
  * and quote-free lines added to it are not re-parsed (they cannot close the field).
  *
  * Blank lines between records are skipped (they are not records); inside a quoted field they
