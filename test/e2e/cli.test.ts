@@ -33,7 +33,7 @@ test('demo --json reconciles, and audit verify passes on its audit, then names a
     assert.ok(summary.audit.ok);
     assert.ok(summary.rejected > 0, 'the synthetic file has malformed rows and duplicates');
     const rejects = readFileSync(summary.rejectsReport, 'utf8').trim().split('\n');
-    assert.equal(rejects[0], 'line,field,reason');
+    assert.equal(rejects[0], 'line,field,reason,account_id');
     assert.equal(rejects.length - 1, summary.rejected);
 
     const [file] = summary.audit.files;
