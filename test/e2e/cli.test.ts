@@ -91,7 +91,10 @@ test('wave create: bad files get a clear message, bad rows a report, and nothing
     ]);
     const r = cli(['wave', 'create', '--accounts', write('mixed.csv', mixed), '--json'], env);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { waveId: string; stats: { rows: number; accepted: number; rejected: number }; rejectsPath: string; droppedColumns: string[] };
+    const out = JSON.parse(r.stdout) as { waveId: string; stats: { rows: number; accepted: number; rejected: number }; rejectsPath: string; droppedColumns: string[]; templateWarnings: unknown[] };
+    // The default brand, help URL and budget of 3: the longest notice (every category, a PIN, a code) fits.
+    assert.deepEqual(out.templateWarnings, []);
+    assert.doesNotMatch(r.stderr, /over the budget/);
     assert.deepEqual(out.stats.rows, 5);
     assert.equal(out.stats.accepted, 2);
     assert.equal(out.stats.rejected, 3);

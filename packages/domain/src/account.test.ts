@@ -125,10 +125,10 @@ test('actions are ordered rotate → code → notify, notify always', () => {
 });
 
 test('notices render per channel and locale, and escape HTML', () => {
-  const vars = { brand: 'Example <Wireless>', helpUrl: 'https://help.example.com', segment: 'prepaid-active' as const, firstName: 'Ana' };
+  const vars = { brand: 'Example <Wireless>', helpUrl: 'https://help.example.com', exposed: ['name', 'pin'] as const, firstName: 'Ana' };
   const sms = renderNotice('sms', 'en', vars);
   assert.equal(sms.channel, 'sms');
-  if (sms.channel === 'sms') assert.match(sms.body, /account PIN.*Reply STOP/);
+  if (sms.channel === 'sms') assert.match(sms.body, /your name and account PIN\..*Reply STOP/);
   const es = renderNotice('email', 'es', vars);
   if (es.channel !== 'email') assert.fail();
   assert.match(es.subject, /aviso importante/);

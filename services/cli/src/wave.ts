@@ -60,7 +60,7 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
     progress.done();
     const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, opts.smsSegmentBudget);
     for (const w of templateWarnings) {
-      process.stderr.write(`warning: the ${w.locale} SMS for ${w.segment} (${w.variant}) is ${w.segments} segments (${w.encoding}), over the budget of ${opts.smsSegmentBudget}\n`);
+      process.stderr.write(`warning: the ${w.locale} SMS naming every data category (${w.variant}) is ${w.segments} segments (${w.encoding}), over the budget of ${opts.smsSegmentBudget}\n`);
     }
     if (opts.json) {
       process.stdout.write(`${JSON.stringify({ ...result, templateWarnings })}\n`);
