@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { acquireRedis } from '@breachwave/testkit';
 import { generateKey } from '@breachwave/secrets';
 import { ROOT, tempDir } from './harness.js';
@@ -114,6 +115,20 @@ test('wave create: bad files get a clear message, bad rows a report, and nothing
     const unknown = cli(['wave', 'status', 'w-nope'], env);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /BW_WAVE_NOT_FOUND/);
+
+    // The same export made into a second wave would notify everyone again: refused, nothing created.
+    const wavesBefore = cli(['wave', 'list', '--json'], env).stdout;
+    const again = cli(['wave', 'create', '--accounts', join(dir, 'mixed.csv')], env);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, new RegExp(`BW_SOURCE_REUSED.*${out.waveId}.*--allow-same-file`));
+    assert.equal(cli(['wave', 'list', '--json'], env).stdout, wavesBefore, 'no wave was created');
+    // On purpose, it is allowed, and the audit says so.
+    const onPurpose = cli(['wave', 'create', '--accounts', join(dir, 'mixed.csv'), '--allow-same-file', '--json'], { ...env, BW_OPERATOR: 'ana' });
+    assert.equal(onPurpose.code, 0, onPurpose.stderr);
+    const second = (JSON.parse(onPurpose.stdout) as { waveId: string }).waveId;
+    const audit = await new Redis(redis.url).xrange(`${env.BW_PREFIX}:audit`, '-', '+');
+    const reused = audit.map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; wave?: string; actor?: string; detail?: { earlierWave?: string } }).find((r) => r.type === 'wave.source.reused');
+    assert.deepEqual([reused?.wave, reused?.actor, reused?.detail?.earlierWave], [second, 'operator:ana', out.waveId]);
   } finally {
     await redis.stop();
   }

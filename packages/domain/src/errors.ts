@@ -37,6 +37,7 @@ export const ERROR_CATALOG = {
   BW_ENVELOPE_INVALID: { kind: 'permanent', message: 'encrypted envelope cannot be opened' },
   BW_SUPPRESSED: { kind: 'permanent', message: 'the contact point is on the suppression list' },
   BW_ORDER_VIOLATION: { kind: 'permanent', message: 'an earlier action of this account is not done' },
+  BW_SOURCE_REUSED: { kind: 'invalid-input', message: 'this source file was already made into a wave' },
   BW_WORKER_LOST: { kind: 'permanent', message: 'the action was re-driven after lost jobs too many times (workers died while running it)' },
   BW_LEDGER_UNWRITABLE: { kind: 'transient', message: 'the ledger could not be written (Redis unreachable); the outcome is kept and the write retried' },
 

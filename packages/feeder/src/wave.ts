@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -16,7 +16,7 @@ import { TOO_LONG, splitLines } from './lines.js';
 
 /** Options for {@link createWave}. */
 export interface CreateWaveOptions {
-  readonly ledger: Pick<Ledger, 'createWave'>;
+  readonly ledger: Pick<Ledger, 'createWave' | 'sourceWave' | 'recordSource' | 'audit'>;
   /** The affected-account file (CSV or JSONL, see `ingestFile`). */
   readonly file: string;
   readonly brand: string;
@@ -38,6 +38,15 @@ export interface CreateWaveOptions {
   readonly onProgress?: (progress: IngestProgress) => void;
   /** Recorded in the manifest; default the file's base name. */
   readonly source?: string;
+  /**
+   * HMAC key for the source file's fingerprint. Given, a file whose bytes were already made into a
+   * wave is refused (the same export created twice would notify everyone again, rotate every
+   * PIN again and re-send every code) unless `allowSameFile`, which is audited.
+   */
+  readonly fingerprintKey?: Buffer;
+  readonly allowSameFile?: boolean;
+  /** Who creates the wave, for the audit record of an allowed re-use. Default `operator`. */
+  readonly actor?: string;
   readonly now?: () => Date;
 }
 
@@ -126,6 +135,11 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
   if (manifest.rules['issue-code'] && !manifest.codeSource) {
     throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'issue-code needs a code source (a vendor pool or generated codes)' });
   }
+  const fingerprint = options.fingerprintKey ? await fileFingerprint(options.file, options.fingerprintKey) : undefined;
+  const earlier = fingerprint ? await options.ledger.sourceWave(fingerprint) : undefined;
+  if (earlier && !options.allowSameFile) {
+    throw new BreachwaveError('BW_SOURCE_REUSED', { detail: `this file was already made into wave ${earlier}; creating another wave from it would notify everyone in it again (to do so on purpose: --allow-same-file, audited)` });
+  }
   try {
     const ingest = await ingestFile({
       file: options.file, waveId, envelope: options.envelope, log, spoolDir,
@@ -142,6 +156,10 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     };
     const paths = { spool: ingest.spoolPath, rejects: ingest.rejectsPath };
     await options.ledger.createWave(manifest, storedStats(stats), paths);
+    if (fingerprint) {
+      await options.ledger.recordSource(fingerprint, waveId);
+      if (earlier) await options.ledger.audit({ type: 'wave.source.reused', actor: options.actor ?? 'operator', wave: waveId, detail: { earlierWave: earlier } });
+    }
     log.info({ ...stats }, 'wave created');
     return { waveId, manifest, stats, droppedColumns: ingest.droppedColumns, paths, spoolPath: paths.spool, rejectsPath: paths.rejects, ingest };
   } catch (err) {
@@ -317,4 +335,18 @@ async function* concatFiles(paths: readonly string[]): AsyncGenerator<Buffer> {
   for (const p of paths) {
     for await (const chunk of createReadStream(p)) yield chunk as Buffer;
   }
+}
+
+/**
+ * HMAC-SHA256 of a file's bytes under `key`: the same export gives the same fingerprint, and the
+ * fingerprint (kept in Redis) says nothing about the file to anyone without the key.
+ */
+export async function fileFingerprint(file: string, key: Buffer): Promise<string> {
+  const mac = createHmac('sha256', key);
+  try {
+    for await (const chunk of createReadStream(file)) mac.update(chunk as Buffer);
+  } catch (cause) {
+    throw new BreachwaveError('BW_INPUT_FILE', { detail: 'the file cannot be read', cause });
+  }
+  return mac.digest('hex');
 }

@@ -291,6 +291,16 @@ export function createLedger(deps: LedgerDeps) {
         .exec();
     },
 
+    /** The wave first created from the source file with this fingerprint, if any. */
+    async sourceWave(fingerprint: string): Promise<string | undefined> {
+      return (await r.hget(k.sources, fingerprint)) ?? undefined;
+    },
+
+    /** Remembers the first wave created from a source file (a later one does not replace it). */
+    async recordSource(fingerprint: string, waveId: string): Promise<void> {
+      await r.hsetnx(k.sources, fingerprint, waveId);
+    },
+
     /** The token of the process feeding the wave (its lease), if one is alive. */
     async feederHolder(waveId: string): Promise<string | undefined> {
       return (await r.get(k.feeder(waveId))) ?? undefined;

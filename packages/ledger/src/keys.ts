@@ -16,6 +16,8 @@ export function keys(prefix: string) {
     feeder: (w: string) => `${prefix}:wave:${w}:feeder`,
     /** Hash: the minimised account record with its contact points sealed (AES-256-GCM). */
     account: (w: string, a: string) => `${prefix}:wave:${w}:acct:${a}`,
+    /** Hash: keyed fingerprint of a source file's bytes → the id of the wave first created from it. */
+    sources: `${prefix}:sources`,
     /** Stream of audit records, drained by the audit-writer. */
     audit: `${prefix}:audit`,
   } as const;

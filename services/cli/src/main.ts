@@ -56,6 +56,7 @@ wave.command('create')
   .option('--quiet-hours-zone <zone>', 'IANA zone for recipients whose zone neither the account nor the area code gives', parseZone, 'America/New_York')
   .option('--no-quiet-hours', 'send SMS at any hour (default: hold each SMS until 08:00–21:00 recipient time, stricter state rules apply)')
   .option('--sms-segment-budget <n>', 'warn when a rendered SMS needs more segments than this (GSM-7 vs UCS-2 aware)', int('--sms-segment-budget', 1, 10), 3)
+  .option('--allow-same-file', 'create the wave even though this very file was already made into a wave (it would notify those people again); audited')
   .option('--json', 'print the result as one JSON object')
   .action(waveCreate);
 wave.command('add')

@@ -17,6 +17,7 @@ export interface WaveCreateOptions {
   codeSource?: string;
   enrollBy?: string;
   smsSegmentBudget: number;
+  allowSameFile?: boolean;
   quietHours: boolean;
   quietHoursZone: string;
   json?: boolean;
@@ -56,6 +57,10 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
       envelope: ctx.envelope,
       log: ctx.log,
       onProgress: (p) => progress.update(`${p.rows.toLocaleString('en-US')} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined),
+      // The same export made into a second wave would notify everyone again: refused unless asked for.
+      fingerprintKey: Buffer.from(ctx.config.hmacKey, 'base64'),
+      allowSameFile: Boolean(opts.allowSameFile),
+      actor: `operator:${process.env.BW_OPERATOR ?? process.env.USER ?? 'unknown'}`,
     });
     progress.done();
     const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, opts.smsSegmentBudget);
