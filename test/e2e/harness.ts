@@ -175,7 +175,7 @@ function splitCsv(line: string): string[] {
 export function expectedNotice(a: AffectedAccount, manifest: Pick<WaveManifest, 'brand' | 'helpUrl'>): { channel: 'sms' | 'email'; to: string; content: string } {
   const channel = chooseChannel(a);
   if (!channel) throw new Error(`account ${a.accountId} has no channel`);
-  const n = renderNotice(channel, a.locale, { brand: manifest.brand, helpUrl: manifest.helpUrl, segment: a.segment, ...(a.name ? { firstName: firstNameOf(a.name) } : {}) });
+  const n = renderNotice(channel, a.locale, { brand: manifest.brand, helpUrl: manifest.helpUrl, exposed: a.exposed, ...(a.name ? { firstName: firstNameOf(a.name) } : {}) });
   if (n.channel === 'sms') return { channel, to: a.phone ?? '', content: n.body };
   return { channel, to: a.email ?? '', content: `${n.subject}\n${n.text}` };
 }
