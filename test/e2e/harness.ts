@@ -121,8 +121,12 @@ export function spawnService(service: string, env: Record<string, string>, logDi
   };
 }
 
-/** Waits until a spawned service logs `marker` (e.g. 'notifier started'). */
-export async function waitForLog(proc: ServiceProcess, marker: string, timeoutMs = 20_000): Promise<void> {
+/**
+ * Waits until a spawned service logs `marker` (e.g. 'notifier started'). The default bound is
+ * generous: tsx compiles a service before it starts, which takes tens of seconds on a loaded
+ * 2-core machine; the bound exists to fail a process that never gets there, not to time it.
+ */
+export async function waitForLog(proc: ServiceProcess, marker: string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let text = '';
