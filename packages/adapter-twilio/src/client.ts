@@ -18,11 +18,16 @@ export interface TwilioClientOptions {
   readonly timeoutMs?: number;
   /**
    * CA certificates (PEM) to trust for HTTPS instead of Node's bundle. Default: the file named by
-   * `TWILIO_CA_BUNDLE` when set (as the SDK reads it), else Node's bundle.
+   * `caBundleFile` when given, else Node's bundle.
    */
   readonly ca?: string | Buffer;
-  /** The environment to read `HTTP_PROXY` and `TWILIO_CA_BUNDLE` from. Default `process.env`. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** A PEM file of CAs to trust (configured as `TWILIO_CA_BUNDLE`, the name the SDK reads it by). */
+  readonly caBundleFile?: string;
+  /**
+   * The HTTP proxy (configured as `HTTP_PROXY`). When given, requests go through the SDK's own
+   * `RequestClient`, which reads that same variable and knows how to talk to a proxy.
+   */
+  readonly httpProxy?: string;
 }
 
 /** A `RequestClient` that sends every request to `baseUrl` + the original path and query. */
@@ -52,15 +57,14 @@ export function createTwilioClient(options: TwilioClientOptions): twilio.Twilio 
   if (options.baseUrl !== undefined && !URL.canParse(options.baseUrl)) {
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'Twilio baseUrl is not a URL' });
   }
-  const env = options.env ?? process.env;
   let httpClient: RequestClient;
-  if (env.HTTP_PROXY) {
+  if (options.httpProxy) {
     httpClient =
       options.baseUrl !== undefined
         ? new RebasedRequestClient(options.baseUrl, options.timeoutMs)
         : new twilio.RequestClient(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {});
   } else {
-    const ca = options.ca ?? readCaBundle(env.TWILIO_CA_BUNDLE);
+    const ca = options.ca ?? readCaBundle(options.caBundleFile);
     // The SDK only calls request() on its httpClient; TwilioHttpClient implements that contract.
     httpClient = new TwilioHttpClient({
       ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),

@@ -25,7 +25,7 @@ describe('TwilioHttpClient under the real SDK (plain HTTP)', () => {
   });
 
   function client(timeoutMs = 2000): twilio.Twilio {
-    return createTwilioClient({ accountSid: server.accountSid, authToken: server.authToken, baseUrl: server.url, timeoutMs, env: {} });
+    return createTwilioClient({ accountSid: server.accountSid, authToken: server.authToken, baseUrl: server.url, timeoutMs });
   }
 
   it('is the httpClient createTwilioClient gives the SDK when no proxy is configured', () => {
@@ -76,7 +76,7 @@ describe('TwilioHttpClient under the real SDK (plain HTTP)', () => {
   it('does not cap connections per host: 40 concurrent sends to a slow provider are all in flight at once', async () => {
     const slow = await startTwilioServer({ seed: 4, latencyMs: 300 });
     try {
-      const c = createTwilioClient({ accountSid: slow.accountSid, authToken: slow.authToken, baseUrl: slow.url, env: {} });
+      const c = createTwilioClient({ accountSid: slow.accountSid, authToken: slow.authToken, baseUrl: slow.url });
       await Promise.all(Array.from({ length: 40 }, (_, i) => c.messages.create({ to: TO, from: FROM, body: `${BODY} ${i}` })));
       assert.equal(slow.messages.length, 40);
       // The SDK's own client holds 20 connections per host; 40 answers held 300 ms each need 40.
@@ -86,8 +86,8 @@ describe('TwilioHttpClient under the real SDK (plain HTTP)', () => {
     }
   });
 
-  it('uses the SDK\'s own RequestClient when HTTP_PROXY is set (it knows proxies)', () => {
-    const c = createTwilioClient({ accountSid: server.accountSid, authToken: server.authToken, baseUrl: server.url, env: { HTTP_PROXY: 'http://proxy.example.test:3128' } });
+  it('uses the SDK\'s own RequestClient when a proxy (HTTP_PROXY) is configured: it knows proxies', () => {
+    const c = createTwilioClient({ accountSid: server.accountSid, authToken: server.authToken, baseUrl: server.url, httpProxy: 'http://proxy.example.test:3128' });
     assert.ok(!(c.httpClient instanceof TwilioHttpClient));
     assert.ok(c.httpClient instanceof twilio.RequestClient);
   });
@@ -107,13 +107,13 @@ describe('TwilioHttpClient over HTTPS', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function sender(options: { ca?: string; env?: Record<string, string> }) {
+  function sender(options: { ca?: string; caBundleFile?: string }) {
     const client = createTwilioClient({
       accountSid: server.accountSid,
       authToken: server.authToken,
       baseUrl: server.url,
       timeoutMs: 2000,
-      env: options.env ?? {},
+      ...(options.caBundleFile ? { caBundleFile: options.caBundleFile } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
     });
     return createTwilioSmsSender({ client, from: FROM });
@@ -126,10 +126,10 @@ describe('TwilioHttpClient over HTTPS', () => {
     assert.equal(server.messages.at(-1)?.sid, result.providerId);
   });
 
-  it('reads the CA bundle named by TWILIO_CA_BUNDLE, as the SDK does', async () => {
+  it('reads the CA bundle named by caBundleFile (TWILIO_CA_BUNDLE, as the SDK names it)', async () => {
     const bundle = join(dir, 'ca.pem');
     writeFileSync(bundle, pair.cert);
-    const result = await sender({ env: { TWILIO_CA_BUNDLE: bundle } }).send({ to: TO, body: BODY, reference: 'tls-2' });
+    const result = await sender({ caBundleFile: bundle }).send({ to: TO, body: BODY, reference: 'tls-2' });
     assert.equal(server.messages.at(-1)?.sid, result.providerId);
   });
 
@@ -146,7 +146,7 @@ describe('TwilioHttpClient over HTTPS', () => {
 
   it('an unreadable TWILIO_CA_BUNDLE is a configuration error', () => {
     assert.throws(
-      () => createTwilioClient({ accountSid: server.accountSid, authToken: server.authToken, env: { TWILIO_CA_BUNDLE: join(dir, 'missing.pem') } }),
+      () => createTwilioClient({ accountSid: server.accountSid, authToken: server.authToken, caBundleFile: join(dir, 'missing.pem') }),
       (e: unknown) => e instanceof BreachwaveError && e.code === 'BW_CONFIG_INVALID',
     );
   });

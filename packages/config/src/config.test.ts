@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from './index.js';
+import { loadAuditWriterSettings, loadCliConfig, loadConfig, loadVariables, parseKeyRing } from './index.js';
 
 const keys = { BW_ENVELOPE_KEY: randomBytes(32).toString('base64'), BW_HMAC_KEY: randomBytes(32).toString('base64') };
 
@@ -59,4 +59,105 @@ test('PIN throttling and ops-api roles: defaults, and the three role tokens must
   assert.throws(() => loadConfig({ ...keys, BW_OPS_TOKEN: t('o'), BW_METRICS_TOKEN: t('o') }), (e: Error) => /must differ/.test(e.message) && !e.message.includes(t('o')));
   assert.throws(() => loadConfig({ ...keys, BW_METRICS_TOKEN: 'short' }), /BW_METRICS_TOKEN/);
   assert.throws(() => loadConfig({ ...keys, BW_PIN_BACKOFF_BASE_MS: '5000', BW_PIN_BACKOFF_MAX_MS: '1000' }), /BW_PIN_BACKOFF_BASE_MS/);
+});
+
+test('one problem per line for every bad variable at once: missing ones with an example, others with what was given', () => {
+  assert.throws(() => loadConfig({ BW_FEED_WINDOW: 'abc', BW_PIN_STORE: 'disk' }), (e: Error & { code?: string; detail?: string }) => {
+    assert.equal(e.code, 'BW_CONFIG_INVALID');
+    assert.deepEqual(e.detail?.split('\n').slice(1).map((l) => l.trim()), [
+      'BW_ENVELOPE_KEY is missing: a 32-byte key, base64 (e.g. generate one with: openssl rand -base64 32)',
+      'BW_HMAC_KEY is missing: a 32-byte key, base64 (e.g. generate one with: openssl rand -base64 32)',
+      'BW_FEED_WINDOW must be an integer ≥ 1, got "abc"',
+      'BW_PIN_STORE must be one of vault, bss, got "disk"',
+    ]);
+    return true;
+  });
+});
+
+test('a secret\'s bad value is described but never quoted', () => {
+  assert.throws(() => loadConfig({ ...keys, BW_OPS_TOKEN: 'short-secret' }), (e: Error) => {
+    assert.match(e.message, /BW_OPS_TOKEN must be a token of at least 32 characters$/);
+    assert.ok(!e.message.includes('short-secret'));
+    return true;
+  });
+});
+
+test('an empty value counts as unset, as in a copied .env.example', () => {
+  const c = loadConfig({ ...keys, BW_OPS_TOKEN: '', TWILIO_ACCOUNT_SID: '', BW_FEED_WINDOW: '' });
+  assert.equal(c.ops.token, undefined);
+  assert.equal(c.twilio, undefined);
+  assert.equal(c.feed.window, 5000);
+  assert.throws(() => loadConfig({ ...keys, BW_HMAC_KEY: '' }), /BW_HMAC_KEY is missing/);
+});
+
+test('cross-variable rules are all reported together', () => {
+  const sid = 'AC' + randomBytes(16).toString('hex');
+  assert.throws(() => loadConfig({ ...keys, TWILIO_ACCOUNT_SID: sid, SMTP_DKIM_DOMAIN: 'example.com', BW_PIN_STORE: 'bss' }), (e: Error) => {
+    assert.match(e.message, /3 problems/);
+    assert.match(e.message, /TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together/);
+    assert.match(e.message, /SMTP_DKIM_DOMAIN, SMTP_DKIM_SELECTOR and SMTP_DKIM_KEY_FILE go together/);
+    assert.match(e.message, /BW_BSS_URL is missing: BW_PIN_STORE=bss needs the BSS endpoint/);
+    return true;
+  });
+});
+
+const key = (): string => randomBytes(32).toString('base64');
+
+test('the key-ring parser: id:base64 pairs of 32-byte keys, ids unique, problems named by entry and id only', () => {
+  const [a, b] = [key(), key()];
+  assert.deepEqual(parseKeyRing(` k0:${a}, k-1:${b} `), { ok: true, keys: [{ id: 'k0', base64: a }, { id: 'k-1', base64: b }] });
+  assert.deepEqual(parseKeyRing(''), { ok: true, keys: [] });
+  const short = randomBytes(16).toString('base64');
+  const result = parseKeyRing(`${a},bad id:${a},k1:${short},k2:${b},k2:${b},k3:not base64!`);
+  assert.deepEqual(result, {
+    ok: false,
+    problems: [
+      'entry 1 has no "id:" before its key',
+      'entry 2 has an id that is not letters, digits, _ or -',
+      'entry 3 (id "k1") is not a 32-byte base64 key',
+      'entry 5 repeats the id "k2"',
+      'entry 6 (id "k3") is not a 32-byte base64 key',
+    ],
+  });
+  assert.ok(!JSON.stringify(result).includes(a) && !JSON.stringify(result).includes(short));
+});
+
+test('all three older-key lists go through the key-ring parser and feed their key rings', () => {
+  const [e0, v0, c0, v1, c1] = [key(), key(), key(), key(), key()];
+  const c = loadConfig({
+    ...keys,
+    BW_ENVELOPE_OLD_KEYS: `e0:${e0}`,
+    BW_PIN_VERIFIER_KEY: v1,
+    BW_PIN_VERIFIER_OLD_KEYS: `v0:${v0}`,
+    BW_CODE_OLD_KEYS: `c0:${c0}`,
+  });
+  assert.deepEqual(c.envelopeKeys.map((k) => k.id), ['k1', 'e0']);
+  assert.deepEqual(c.pin.verifierKeys.map((k) => k.id), ['v1', 'v0']);
+  // Without BW_CODE_KEY, codes are sealed with the envelope ring and opened with the old code keys too.
+  assert.deepEqual(c.codes.keys.map((k) => k.id), ['k1', 'e0', 'c0']);
+  assert.deepEqual(loadConfig({ ...keys, BW_CODE_KEY: c1, BW_CODE_OLD_KEYS: `c0:${c0}` }).codes.keys.map((k) => k.id), ['c1', 'c0']);
+  for (const name of ['BW_ENVELOPE_OLD_KEYS', 'BW_PIN_VERIFIER_OLD_KEYS', 'BW_CODE_OLD_KEYS']) {
+    assert.throws(() => loadConfig({ ...keys, [name]: `old:${e0},broken` }), (e: Error) => {
+      assert.match(e.message, new RegExp(`${name} must be a comma-separated list of id:base64 pairs of 32-byte keys \\(entry 2 has no "id:" before its key\\)$`));
+      assert.ok(!e.message.includes(e0));
+      return true;
+    });
+  }
+});
+
+test('the audit writer\'s section needs none of the keys; the CLI\'s names the operator', () => {
+  const audit = loadAuditWriterSettings({});
+  assert.equal(audit.auditDir, '.breachwave/audit');
+  assert.ok(Object.isFrozen(audit));
+  assert.equal(loadCliConfig({ USER: 'jdoe' }).operator, 'jdoe');
+  assert.equal(loadCliConfig({ USER: 'jdoe', BW_OPERATOR: 'oncall' }).operator, 'oncall');
+  assert.equal(loadCliConfig({}).operator, 'unknown');
+  assert.equal(loadCliConfig({}).logLevel, 'warn');
+  assert.equal(loadCliConfig({}).givenRedisUrl, undefined);
+  assert.equal(loadCliConfig({ REDIS_URL: 'redis://r:6379' }).givenRedisUrl, 'redis://r:6379');
+});
+
+test('loadVariables parses just the named variables, with their defaults', () => {
+  assert.deepEqual(loadVariables({}, ['BW_CODE_LOW_WATERMARK']), { BW_CODE_LOW_WATERMARK: 1000 });
+  assert.throws(() => loadVariables({ BW_CODE_LOW_WATERMARK: '-1' }, ['BW_CODE_LOW_WATERMARK']), /BW_CODE_LOW_WATERMARK must be an integer ≥ 0, got "-1"/);
 });

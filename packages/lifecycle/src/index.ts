@@ -10,12 +10,15 @@ export interface LoggerFactory {
 }
 
 /**
- * The one shutdown path of a process (GUIDE §4 rule 8): runs `start`, then on the first SIGTERM
+ * The one shutdown path of a process: runs `start`, then on the first SIGTERM
  * or SIGINT calls the returned `stop` (drain workers, close connections) and lets the process
  * exit on its own with `process.exitCode` set; a second signal forces exit. A start-up failure
  * is logged with its code and sets exit code 1 — never `process.exit()` right after logging.
  */
 export async function runUntilSignal(name: string, start: (log: Logger) => Promise<Stop>, createLogger: LoggerFactory): Promise<void> {
+  // The one variable read before the configuration: the logger must exist to report a bad
+  // configuration, so LOG_LEVEL is read here, checked against the same levels, and the parsed
+  // configuration's level replaces it once `start` has loaded it.
   const wanted = process.env.LOG_LEVEL ?? 'info';
   const valid = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(wanted);
   const log = createLogger({ name, level: valid ? wanted : 'info' });

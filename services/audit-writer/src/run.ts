@@ -3,7 +3,7 @@ import type { Logger } from '@breachwave/logging';
 import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import type { AuditWriterConfig } from './config.js';
 
-export { loadAuditWriterConfig, auditWriterEnvSchema, type AuditWriterConfig } from './config.js';
+export { loadAuditWriterConfig, type AuditWriterConfig } from './config.js';
 
 /** What {@link runAuditWriter} is given besides config. */
 export interface AuditWriterDeps {

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parsePublicKeys, readAuditHead, readRedisCheckpoint, verifyAuditTrail, type TrailOptions } from '@breachwave/audit';
-import { loadConnectionConfig } from '@breachwave/config';
+import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { BreachwaveError } from '@breachwave/domain';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 
@@ -32,7 +32,8 @@ export interface AuditVerifyIo {
  */
 export async function runAuditVerify(files: readonly string[], opts: AuditVerifyOptions, io: AuditVerifyIo): Promise<number> {
   const keys = new Map<string, KeyObject>();
-  if (io.env.BW_AUDIT_PUBLIC_KEYS) parsePublicKeys(io.env.BW_AUDIT_PUBLIC_KEYS, keys);
+  const { auditPublicKeys } = loadCliConfig(io.env);
+  if (auditPublicKeys) parsePublicKeys(auditPublicKeys, keys);
   for (const file of opts.publicKey ?? []) {
     let text: string;
     try {

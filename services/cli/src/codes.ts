@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { WAVE_ID_PATTERN } from '@breachwave/domain';
-import { envSchema, loadConnectionConfig } from '@breachwave/config';
+import { loadConnectionConfig, loadVariables } from '@breachwave/config';
 import {
   POOL_NAME_PATTERN, codeCryptoFromConfig, createCodeStore, importPool, importRedemptions, reminderTargets,
   type CodeScope, type CodeStatus, type LineProblem,
@@ -36,7 +36,7 @@ function writeProblems(problems: readonly LineProblem[], truncated: boolean, tot
 
 /** The configured low watermark, for commands that need no keys. */
 function lowWatermark(): number {
-  return envSchema.shape.BW_CODE_LOW_WATERMARK.parse(process.env.BW_CODE_LOW_WATERMARK);
+  return loadVariables(process.env, ['BW_CODE_LOW_WATERMARK']).BW_CODE_LOW_WATERMARK;
 }
 
 /** `codes status` as a table. */

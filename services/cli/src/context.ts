@@ -1,4 +1,4 @@
-import { loadConfig, loadConnectionConfig, type BreachwaveConfig } from '@breachwave/config';
+import { loadCliConfig, loadConfig, loadConnectionConfig, type BreachwaveConfig } from '@breachwave/config';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '@breachwave/logging';
@@ -7,7 +7,7 @@ import { createEnvelope, parseKey, type Envelope } from '@breachwave/secrets';
 
 /** The CLI logs to stderr, quietly unless LOG_LEVEL says otherwise: stdout is for results. */
 export function cliLogger(): Logger {
-  return createLogger({ name: 'breachwave-cli', level: process.env.LOG_LEVEL ?? 'warn', destination: pino.destination({ fd: 2, sync: true }) });
+  return createLogger({ name: 'breachwave-cli', level: loadCliConfig(process.env).logLevel, destination: pino.destination({ fd: 2, sync: true }) });
 }
 
 export interface ReadContext {

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { loadConfig } from '@breachwave/config';
+import { loadCliConfig, loadConfig, loadConnectionConfig } from '@breachwave/config';
 import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
 import { createAuditWriter, createCheckpointSigner, publicKeyId, verifyAuditTrail } from '@breachwave/audit';
 import { createFeeder, createWave } from '@breachwave/feeder';
@@ -25,7 +25,8 @@ interface DemoOptions {
 
 /** Finds a Redis: REDIS_URL, then a local server on 127.0.0.1:6379, then a container. */
 async function findRedis(): Promise<{ url: string; source: string; stop(): Promise<void> }> {
-  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, source: 'REDIS_URL', stop: async () => {} };
+  const given = loadCliConfig(process.env).givenRedisUrl;
+  if (given) return { url: given, source: 'REDIS_URL', stop: async () => {} };
   const local = 'redis://127.0.0.1:6379';
   const probe = createRedis({ url: local, role: 'producer', extra: { maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null } });
   try {
@@ -58,7 +59,8 @@ async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
 export async function demo(opts: DemoOptions): Promise<void> {
   const started = Date.now();
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(2).toString('hex')}`;
-  const runDir = resolve(process.env.BW_DATA_DIR ?? '.breachwave', 'demo', runId);
+  const connection = loadConnectionConfig(process.env);
+  const runDir = resolve(connection.dataDir, 'demo', runId);
   mkdirSync(runDir, { recursive: true });
   const say = (s: string): void => {
     if (!opts.json) process.stderr.write(`${s}\n`);
@@ -66,7 +68,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
 
   const logFile = join(runDir, 'breachwave.log');
   const { pino } = await import('pino');
-  const log = createLogger({ name: 'demo', level: process.env.LOG_LEVEL ?? 'info', destination: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
+  const log = createLogger({ name: 'demo', level: connection.logLevel, destination: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
 
   const redisInfo = await findRedis();
   say(`redis: ${redisInfo.source}`);

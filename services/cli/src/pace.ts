@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConnectionConfig } from '@breachwave/config';
+import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { createPacer } from '@breachwave/pacing';
 import { readContext } from './context.js';
 
@@ -38,7 +38,7 @@ export function registerPaceCommands(program: Command): void {
       try {
         const before = await pacer.getRate();
         await pacer.setRate(o.rate);
-        await ctx.ledger.audit({ type: 'operator.pace.set', actor: `operator:${o.actor ?? process.env.BW_OPERATOR ?? process.env.USER ?? 'unknown'}`, detail: { sender: o.sender, from: before ?? null, to: o.rate } });
+        await ctx.ledger.audit({ type: 'operator.pace.set', actor: `operator:${o.actor ?? loadCliConfig(process.env).operator}`, detail: { sender: o.sender, from: before ?? null, to: o.rate } });
         process.stdout.write(`${o.sender}: ${before ?? 'unpaced'} → ${o.rate} messages/s\n`);
       } finally {
         pacer.close();

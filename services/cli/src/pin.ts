@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConnectionConfig } from '@breachwave/config';
+import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { unlockPinVerification } from '@breachwave/pin';
 import { readContext } from './context.js';
 
@@ -19,7 +19,7 @@ export function registerPinCommands(program: Command): void {
     .action(async (account: string, o: { actor?: string; json?: boolean }) => {
       const ctx = await readContext();
       try {
-        const actor = `operator:${o.actor ?? process.env.BW_OPERATOR ?? process.env.USER ?? 'unknown'}`;
+        const actor = `operator:${o.actor ?? loadCliConfig(process.env).operator}`;
         const prefix = loadConnectionConfig(process.env).prefix;
         const { cleared } = await unlockPinVerification({ redis: ctx.redis, prefix, audit: (r) => ctx.ledger.audit(r) }, account, actor);
         process.stdout.write(o.json ? `${JSON.stringify({ accountId: account, cleared })}\n` : `${account}: ${cleared ? 'unlocked' : 'was not locked or waiting'}\n`);

@@ -1,5 +1,5 @@
 import { createActionQueues, createRecovery, type WaveRecoveryReport } from '@breachwave/actions';
-import { loadConnectionConfig, loadWorkersConfig } from '@breachwave/config';
+import { loadCliConfig, loadConnectionConfig, loadWorkersConfig } from '@breachwave/config';
 import type { ReadContext } from './context.js';
 import { readContext } from './context.js';
 
@@ -8,7 +8,7 @@ export async function scanWave(ctx: ReadContext, waveId: string, dryRun: boolean
   const workers = loadWorkersConfig(process.env);
   const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig(process.env).prefix });
   try {
-    const recovery = createRecovery({ ledger: ctx.ledger, queues, log: ctx.log, actor: `operator:${process.env.BW_OPERATOR ?? process.env.USER ?? 'unknown'}`,
+    const recovery = createRecovery({ ledger: ctx.ledger, queues, log: ctx.log, actor: `operator:${loadCliConfig(process.env).operator}`,
       staleMs: workers.staleMs, maxRecoveries: workers.maxRecoveries, pinNoticeLimitMs: workers.pinNoticeLimitMs });
     return await recovery.scanWave(waveId, { dryRun });
   } finally {

@@ -11,7 +11,8 @@ import { runFeeder } from './run.js';
 
 const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
 
-const log = createLogger({ name: 'feeder', level: process.env.LOG_LEVEL ?? 'info' });
+// At info until the configuration is read (its LOG_LEVEL then applies), so a usage or config error is logged.
+const log = createLogger({ name: 'feeder', level: 'info' });
 const waveId = process.argv[2];
 if (!waveId) {
   log.error('usage: feeder WAVE_ID');

@@ -60,7 +60,12 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   let twilioClient: ReturnType<typeof createTwilioClient> | undefined;
   if (!sms && config.twilio) {
     const t = config.twilio;
-    twilioClient = createTwilioClient({ accountSid: t.accountSid, authToken: t.authToken, timeoutMs: t.timeoutMs, ...(t.baseUrl ? { baseUrl: t.baseUrl } : {}) });
+    twilioClient = createTwilioClient({
+      accountSid: t.accountSid, authToken: t.authToken, timeoutMs: t.timeoutMs,
+      ...(t.baseUrl ? { baseUrl: t.baseUrl } : {}),
+      ...(t.caBundleFile ? { caBundleFile: t.caBundleFile } : {}),
+      ...(t.httpProxy ? { httpProxy: t.httpProxy } : {}),
+    });
     sms = createTwilioSmsSender({
       client: twilioClient,
       ...(t.from ? { from: t.from } : {}),

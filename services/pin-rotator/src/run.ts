@@ -1,4 +1,4 @@
-import type { BreachwaveConfig } from '@breachwave/config';
+import { configError, describeProblem, type BreachwaveConfig } from '@breachwave/config';
 import { BreachwaveError, createPinPolicy, type PinStore } from '@breachwave/domain';
 import { createActionQueues, createActionWorker, recoveryLoopFor, type ActionJobView, type StepOutcome } from '@breachwave/actions';
 import { createBssPinStore } from '@breachwave/adapter-bss';
@@ -36,7 +36,7 @@ export interface RunningPinRotator {
  */
 export async function runPinRotator(config: BreachwaveConfig, log: Logger, overrides: PinRotatorOverrides = {}): Promise<RunningPinRotator> {
   if (config.pin.verifierKeys.length === 0) {
-    throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_VERIFIER_KEY is required by the pin-rotator' });
+    throw configError([`${describeProblem('BW_PIN_VERIFIER_KEY', undefined)}; the pin-rotator cannot store a PIN without it`]);
   }
   const keyring = createVerifierKeyring(config.pin.verifierKeys.map((k) => parseKey(k.id, k.base64)));
   const policy = createPinPolicy({ length: config.pin.length });
