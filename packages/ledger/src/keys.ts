@@ -1,3 +1,5 @@
+import { auditStreamKey } from './audit-stream.js';
+
 /**
  * Every Redis key breachwave itself writes (BullMQ's own keys live under `<prefix>:<queue>:…`).
  * Changing a key's shape strands data already written: add a new key and migrate instead.
@@ -17,7 +19,7 @@ export function keys(prefix: string) {
     /** Hash: the minimised account record with its contact points sealed (AES-256-GCM). */
     account: (w: string, a: string) => `${prefix}:wave:${w}:acct:${a}`,
     /** Stream of audit records, drained by the audit-writer. */
-    audit: `${prefix}:audit`,
+    audit: auditStreamKey(prefix),
   } as const;
 }
 export type Keys = ReturnType<typeof keys>;
