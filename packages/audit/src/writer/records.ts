@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CHAIN_FIELDS } from '../chain.js';
+import { CHAIN_FIELDS, parseJsonObject } from '../chain.js';
 import { AUDIT_FIELD } from '../record.js';
 
 const MALFORMED_TYPE = 'audit.malformed';
@@ -40,14 +40,8 @@ function fieldValue(fields: readonly string[] | null, name: string): string | un
 
 /** The record parsed from an entry, or why it breaks the stream contract. */
 function checkRecord(raw: string): Record<string, unknown> | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    return 'record is not JSON';
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'record is not a JSON object';
-  const r = v as Record<string, unknown>;
+  const r = parseJsonObject(raw);
+  if (typeof r === 'string') return `record is ${r}`;
   for (const f of ['ts', 'type', 'actor'] as const) {
     if (typeof r[f] !== 'string' || r[f] === '') return `record field ${f} is missing or not a string`;
   }

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { BreachwaveError } from '@breachwave/domain';
-import { hashAuditLine, isStreamId, type AuditLine } from '../chain.js';
+import { hashAuditLine, isStreamId, parseJsonObject, type AuditLine } from '../chain.js';
 import { listAuditFiles, readFileTail } from '../files.js';
 import { auditHeadKey, readAuditHead } from '../head.js';
 import { fsyncPath } from './file-sink.js';
@@ -72,14 +72,8 @@ async function repairTornTail(file: string, torn: Buffer, offset: number, log: L
 
 /** A line as chain state, or why it is not a valid chain record. */
 function parseChainLine(text: string): AuditLine | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
-  const r = v as Record<string, unknown>;
+  const r = parseJsonObject(text);
+  if (typeof r === 'string') return r;
   if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1) return 'seq missing or invalid';
   if (typeof r.prev !== 'string' || typeof r.hash !== 'string') return 'prev or hash missing';
   if (!isStreamId(r.streamId)) return 'streamId missing or invalid';
