@@ -24,7 +24,7 @@ test('demo --json reconciles, and audit verify passes on its audit, then names a
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as {
       rows: number; accepted: number; rejected: number; failed: number; sent: { sms: number; email: number; total: number };
-      reconciled: Record<string, boolean>; audit: { ok: boolean; files: string[]; records: number }; rejectsReport: string;
+      reconciled: Record<string, boolean>; audit: { ok: boolean; files: string[]; records: number; publicKeyFile: string }; rejectsReport: string;
     };
     assert.equal(summary.rows, 1200);
     assert.equal(summary.rows, summary.accepted + summary.rejected);
@@ -33,14 +33,16 @@ test('demo --json reconciles, and audit verify passes on its audit, then names a
     assert.ok(summary.audit.ok);
     assert.ok(summary.rejected > 0, 'the synthetic file has malformed rows and duplicates');
     const rejects = readFileSync(summary.rejectsReport, 'utf8').trim().split('\n');
-    assert.equal(rejects[0], 'line,field,reason');
+    assert.equal(rejects[0], 'line,field,reason,account_id');
     assert.equal(rejects.length - 1, summary.rejected);
 
     const [file] = summary.audit.files;
     assert.ok(file);
-    const ok = cli(['audit', 'verify', ...summary.audit.files]);
+    // The demo signs its audit checkpoints with a key of its own and keeps the public half.
+    const key = ['--public-key', summary.audit.publicKeyFile];
+    const ok = cli(['audit', 'verify', ...key, ...summary.audit.files]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, new RegExp(`audit chain OK: ${summary.audit.records} records`));
+    assert.match(ok.stdout, new RegExp(`audit trail OK: ${summary.audit.records} records in \\d+ file\\(s\\), \\d+ checkpoint\\(s\\) matched`));
 
     const original = readFileSync(file, 'utf8');
     const lines = original.split('\n');
@@ -48,12 +50,12 @@ test('demo --json reconciles, and audit verify passes on its audit, then names a
     edited[9] = (edited[9] ?? '').replace(/"ts":"[^"]+"/, '"ts":"2020-01-01T00:00:00.000Z"');
     assert.notEqual(edited[9], lines[9]);
     writeFileSync(file, edited.join('\n'));
-    const bad = cli(['audit', 'verify', file]);
+    const bad = cli(['audit', 'verify', ...key, file]);
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, new RegExp(`BROKEN at ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:10 \\(seq 10\\)`));
 
     writeFileSync(file, [...lines.slice(0, 19), ...lines.slice(20)].join('\n'));
-    const gap = cli(['audit', 'verify', file]);
+    const gap = cli(['audit', 'verify', ...key, file]);
     assert.equal(gap.code, 1);
     assert.match(gap.stdout, /:20 .*(seq|prev)/);
   } finally {
@@ -91,7 +93,10 @@ test('wave create: bad files get a clear message, bad rows a report, and nothing
     ]);
     const r = cli(['wave', 'create', '--accounts', write('mixed.csv', mixed), '--json'], env);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { waveId: string; stats: { rows: number; accepted: number; rejected: number }; rejectsPath: string; droppedColumns: string[] };
+    const out = JSON.parse(r.stdout) as { waveId: string; stats: { rows: number; accepted: number; rejected: number }; rejectsPath: string; droppedColumns: string[]; templateWarnings: unknown[] };
+    // The default brand, help URL and budget of 3: the longest notice (every category, a PIN, a code) fits.
+    assert.deepEqual(out.templateWarnings, []);
+    assert.doesNotMatch(r.stderr, /over the budget/);
     assert.deepEqual(out.stats.rows, 5);
     assert.equal(out.stats.accepted, 2);
     assert.equal(out.stats.rejected, 3);

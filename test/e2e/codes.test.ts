@@ -43,7 +43,7 @@ function expectedNotice(a: AffectedAccount, manifest: WaveManifest, code?: { cod
   const channel = chooseChannel(a);
   if (!channel) throw new Error(`account ${a.accountId} has no channel`);
   const n = renderNotice(channel, a.locale, {
-    brand: manifest.brand, helpUrl: manifest.helpUrl, segment: a.segment,
+    brand: manifest.brand, helpUrl: manifest.helpUrl, exposed: a.exposed,
     ...(a.name ? { firstName: firstNameOf(a.name) } : {}),
     ...(code ? { enrollmentCode: code.code, enrollBy: code.enrollBy } : {}),
   });

@@ -218,8 +218,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     // The drill's timing: a dead worker's jobs re-run after ~3 s instead of ~60 s, and recovery
     // sweeps every second. BW_JOB_ACCOUNTS and maxStalledCount keep their defaults; the wave is
     // cut into jobs of the default 20 accounts.
-    BW_LOCK_DURATION_MS: '2000',
-    BW_STALLED_INTERVAL_MS: '1000',
+    BW_LOCK_DURATION_MS: process.env.BW_DRILL_LOCK_MS ?? '2000',
+    BW_STALLED_INTERVAL_MS: process.env.BW_DRILL_STALLED_MS ?? '1000',
     // BW_DRILL_WITHOUT_RECOVERY=1 shows what the drill does to a deployment without the sweep.
     BW_RECOVERY_INTERVAL_MS: process.env.BW_DRILL_WITHOUT_RECOVERY === '1' ? '3600000' : '1000',
     BW_FEED_MIN_JOBS: String(Math.max(1, Math.floor(o.accounts / 20))),

@@ -121,8 +121,12 @@ export function spawnService(service: string, env: Record<string, string>, logDi
   };
 }
 
-/** Waits until a spawned service logs `marker` (e.g. 'notifier started'). */
-export async function waitForLog(proc: ServiceProcess, marker: string, timeoutMs = 20_000): Promise<void> {
+/**
+ * Waits until a spawned service logs `marker` (e.g. 'notifier started'). The default bound is
+ * generous: tsx compiles a service before it starts, which takes tens of seconds on a loaded
+ * 2-core machine; the bound exists to fail a process that never gets there, not to time it.
+ */
+export async function waitForLog(proc: ServiceProcess, marker: string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let text = '';
@@ -175,7 +179,7 @@ function splitCsv(line: string): string[] {
 export function expectedNotice(a: AffectedAccount, manifest: Pick<WaveManifest, 'brand' | 'helpUrl'>): { channel: 'sms' | 'email'; to: string; content: string } {
   const channel = chooseChannel(a);
   if (!channel) throw new Error(`account ${a.accountId} has no channel`);
-  const n = renderNotice(channel, a.locale, { brand: manifest.brand, helpUrl: manifest.helpUrl, segment: a.segment, ...(a.name ? { firstName: firstNameOf(a.name) } : {}) });
+  const n = renderNotice(channel, a.locale, { brand: manifest.brand, helpUrl: manifest.helpUrl, exposed: a.exposed, ...(a.name ? { firstName: firstNameOf(a.name) } : {}) });
   if (n.channel === 'sms') return { channel, to: a.phone ?? '', content: n.body };
   return { channel, to: a.email ?? '', content: `${n.subject}\n${n.text}` };
 }

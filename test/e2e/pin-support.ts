@@ -45,7 +45,7 @@ export function writeAccounts(file: string, rows: readonly Row[]): void {
 }
 
 /** Temporary PIN as the English SMS template writes it. */
-export const TEMP_PIN = /temporary account PIN is (\d{6,12})\./;
+export const TEMP_PIN = /Your temporary PIN is (\d{6,12})\b/;
 
 /** The vault's keyring and a hold over the test's Redis, built from the services' configuration. */
 export function pinParts(config: BreachwaveConfig, redis: Redis): { keyring: VerifierKeyring; hold: PinHold } {

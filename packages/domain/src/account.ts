@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import { Metadata, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
@@ -56,16 +57,54 @@ export interface AffectedAccount {
 
 export type RawRow = Readonly<Record<string, string | undefined>>;
 
+/**
+ * What was wrong with a field of a row that was accepted all the same, because the person can
+ * still be reached. Stable names: they are counted per wave and shown by `wave status`.
+ * - `phone_invalid`: the phone is not a valid number; the email is used.
+ * - `email_invalid`: the email is not a valid address; the phone is used.
+ * - `email_multiple`: the email cell held several addresses; the first valid one is used.
+ * - `time_zone_unknown`: this runtime cannot format the zone; quiet hours follow the phone's
+ *   area code (the notifier's fallback for an account without a zone).
+ */
+export const ROW_WARNINGS = ['phone_invalid', 'email_invalid', 'email_multiple', 'time_zone_unknown'] as const;
+export type RowWarning = (typeof ROW_WARNINGS)[number];
+
+/** One problem of a rejected row: the column and why, never the value. */
+export interface RowProblem {
+  readonly field: string;
+  readonly reason: string;
+}
+
 export type RowResult =
-  | { readonly ok: true; readonly account: AffectedAccount }
-  | { readonly ok: false; readonly reason: string; readonly field?: string };
+  | { readonly ok: true; readonly account: AffectedAccount; readonly warnings: readonly RowWarning[] }
+  | {
+      readonly ok: false;
+      /** The first problem's reason and field (the same as `problems[0]`). */
+      readonly reason: string;
+      readonly field?: string;
+      /** Every problem of the row, in column order, so a file can be fixed in one pass. */
+      readonly problems: readonly RowProblem[];
+      /** The row's account_id when it is a valid one (an id, not contact data), for the operator's report. */
+      readonly accountId?: string;
+    };
+
+/** Why a row with neither a phone nor an email is rejected. */
+export const NO_CONTACT = 'no phone or email: nobody to notify';
+
+/** Why a row with a phone that cannot take SMS and no email is rejected. */
+export const NO_REACHABLE_CHANNEL = 'no reachable channel: the phone cannot receive SMS (landline, toll-free or similar) and there is no email';
 
 const emailSchema = z.email();
-const knownZones = new Set(Intl.supportedValuesOf('timeZone'));
+const NO_WARNINGS: readonly RowWarning[] = Object.freeze([]);
 
 /** Normalises a phone number to E.164, assuming US when no country code is given. */
 export function normalisePhone(raw: string): { e164: string; mobile: boolean } | undefined {
-  const text = raw.trim();
+  let text = raw.trim();
+  // Mexico dropped the "1" that mobile numbers took after +52 in 2019; old exports still carry
+  // it (+52 1 55 …), and libphonenumber's current metadata calls such a number invalid. The same
+  // ten digits without it are the person's number.
+  const mx = MX_OLD_MOBILE.exec(text);
+  if (mx) text = `+52${(mx[1] ?? '').replace(/\D/g, '')}`;
   const fast = nanpFastPath(text);
   if (fast) return fast;
   const parsed = parsePhoneNumberFromString(text, 'US');
@@ -123,6 +162,9 @@ interface Plan {
   readonly national: RegExp;
   readonly types: ReadonlyMap<string, TypeRule>;
 }
+
+/** `+52 1` (or `0052 1`) and ten digits, with the separators people type. */
+const MX_OLD_MOBILE = /^(?:\+|00)\s*52[\s.-]*1[\s.-]*((?:\(?\d[\s().-]*){10})$/;
 
 const NON_FIXED_LINE_TYPES = ['MOBILE', 'PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL'] as const;
 const NANP_SHAPE = /^(?:(\+?1)[ .-]?)?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[ .-]?([2-9]\d\d)[ .-]?(\d{4})$/;
@@ -198,9 +240,65 @@ function nanpFastPath(text: string): { e164: string; mobile: boolean } | undefin
   return undefined;
 }
 
+/**
+ * Lower-cases and validates one email address. An internationalised domain (IDN) is converted to
+ * its ASCII (punycode) form, which every mail relay accepts; a non-ASCII local part is not valid
+ * here (it needs SMTPUTF8 end to end).
+ */
 export function normaliseEmail(raw: string): string | undefined {
-  const email = raw.trim().toLowerCase();
+  let email = raw.trim().toLowerCase();
+  const at = email.lastIndexOf('@');
+  // A plain ASCII address (the common case) skips the conversion.
+  if (at > 0 && /[^ -~]/.test(email)) {
+    const domain = domainToASCII(email.slice(at + 1));
+    if (domain === '') return undefined;
+    email = `${email.slice(0, at)}@${domain}`;
+  }
   return emailSchema.safeParse(email).success ? email : undefined;
+}
+
+/** Separators people put between several addresses in one cell. */
+const EMAIL_LIST = /[\s,;]+/;
+
+/**
+ * The email of a cell: one address, or the first valid one of several (`multiple`), or
+ * `undefined` when none is valid.
+ */
+function emailOfCell(raw: string): { email: string | undefined; multiple: boolean } {
+  const email = normaliseEmail(raw);
+  if (email) return { email, multiple: false };
+  const parts = raw.split(EMAIL_LIST).filter((p) => p !== '');
+  if (parts.length < 2) return { email: undefined, multiple: false };
+  for (const part of parts) {
+    const e = normaliseEmail(part);
+    if (e) return { email: e, multiple: true };
+  }
+  return { email: undefined, multiple: false };
+}
+
+/** Zones already checked: whether this runtime can format each. Bounded: a file with junk zones cannot grow it without limit. */
+const zoneCache = new Map<string, boolean>();
+const ZONE_CACHE_MAX = 4096;
+
+/**
+ * Whether this runtime can format times in `zone`. `Intl.supportedValuesOf('timeZone')` lists
+ * canonical names only and leaves out valid zones and aliases (`UTC`, `US/Eastern`,
+ * `Asia/Kolkata`, `America/Indiana/Indianapolis`, `EST`…), so the test is the one quiet hours
+ * rely on: constructing an `Intl.DateTimeFormat` with it.
+ */
+export function isFormattableTimeZone(zone: string): boolean {
+  let ok = zoneCache.get(zone);
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      ok = zone.trim() !== '';
+    } catch {
+      ok = false;
+    }
+    if (zoneCache.size >= ZONE_CACHE_MAX) zoneCache.clear();
+    zoneCache.set(zone, ok);
+  }
+  return ok;
 }
 
 function blank(v: string | undefined): boolean {
@@ -208,29 +306,52 @@ function blank(v: string | undefined): boolean {
 }
 
 /**
- * Validates and normalises one row of an affected-account file. Pure; never includes the
- * row's values in the reason (reasons end up in the rejects report).
+ * Validates and normalises one row of an affected-account file. Pure; never includes the row's
+ * values in a reason (reasons end up in the rejects report).
+ *
+ * A row is rejected only for what stops the pipeline from notifying the person correctly: a bad
+ * account_id, segment or exposed category, or no channel that can reach them — no phone or email,
+ * neither valid, or only a phone that cannot take SMS. Every such problem is listed. A bad contact
+ * point next to a working one, several emails in one cell, or a time zone this runtime cannot
+ * format are warnings ({@link ROW_WARNINGS}): the field is dropped or the first valid value used.
  */
 export function parseAccountRow(row: RawRow): RowResult {
+  let problems: RowProblem[] | undefined;
+  const problem = (field: string, reason: string): void => {
+    (problems ??= []).push({ field, reason });
+  };
+  let warnings: RowWarning[] | undefined;
+  const warn = (w: RowWarning): void => {
+    (warnings ??= []).push(w);
+  };
+
   const accountId = (row.account_id ?? '').trim();
-  if (!ACCOUNT_ID.test(accountId)) return { ok: false, field: 'account_id', reason: ACCOUNT_ID_REASON };
+  const idOk = ACCOUNT_ID.test(accountId);
+  if (!idOk) problem('account_id', ACCOUNT_ID_REASON);
   const segment = (row.segment ?? '').trim().toLowerCase();
-  if (!(SEGMENTS as readonly string[]).includes(segment)) {
-    return { ok: false, field: 'segment', reason: `unknown segment (expected one of ${SEGMENTS.join(', ')})` };
+  if (!(SEGMENTS as readonly string[]).includes(segment)) problem('segment', `unknown segment (expected one of ${SEGMENTS.join(', ')})`);
+
+  const phoneGiven = !blank(row.phone);
+  const phone = phoneGiven ? normalisePhone(row.phone ?? '') : undefined;
+  const emailGiven = !blank(row.email);
+  const cell = emailGiven ? emailOfCell(row.email ?? '') : undefined;
+  const email = cell?.email;
+  if (!phoneGiven && !emailGiven) problem('phone', NO_CONTACT);
+  else if (email) {
+    if (phoneGiven && !phone) warn('phone_invalid');
+    if (cell?.multiple) warn('email_multiple');
+  } else if (phone?.mobile) {
+    if (emailGiven) warn('email_invalid');
+  } else {
+    // Nobody to reach: say what is wrong with each contact point given.
+    if (phoneGiven && !phone) problem('phone', 'invalid phone number');
+    if (emailGiven) problem('email', 'invalid email address');
+    if (phone) problem('phone', NO_REACHABLE_CHANNEL);
   }
-  let phone: { e164: string; mobile: boolean } | undefined;
-  if (!blank(row.phone)) {
-    phone = normalisePhone(row.phone ?? '');
-    if (!phone) return { ok: false, field: 'phone', reason: 'invalid phone number' };
-  }
-  let email: string | undefined;
-  if (!blank(row.email)) {
-    email = normaliseEmail(row.email ?? '');
-    if (!email) return { ok: false, field: 'email', reason: 'invalid email address' };
-  }
-  if (!phone && !email) return { ok: false, field: 'phone', reason: 'no phone or email: nobody to notify' };
+
   const tz = (row.time_zone ?? '').trim();
-  if (tz !== '' && !knownZones.has(tz)) return { ok: false, field: 'time_zone', reason: 'unknown time zone' };
+  const zoneOk = tz !== '' && isFormattableTimeZone(tz);
+  if (tz !== '' && !zoneOk) warn('time_zone_unknown');
   const rawLocale = (row.locale ?? '').trim().toLowerCase().slice(0, 2);
   const locale: Locale = rawLocale === '' ? 'en' : (LOCALES as readonly string[]).includes(rawLocale) ? (rawLocale as Locale) : 'en';
   const exposed: DataCategory[] = [];
@@ -238,10 +359,18 @@ export function parseAccountRow(row: RawRow): RowResult {
     const cat = part.trim().toLowerCase().replace(/_/g, '-');
     if (cat === '') continue;
     if (!(DATA_CATEGORIES as readonly string[]).includes(cat)) {
-      return { ok: false, field: 'exposed', reason: `unknown data category (expected ${DATA_CATEGORIES.join(', ')})` };
+      // The notice names exactly the categories exposed: one it cannot name would make it untrue.
+      problem('exposed', `unknown data category (expected ${DATA_CATEGORIES.join(', ')})`);
+      break;
     }
     if (!exposed.includes(cat as DataCategory)) exposed.push(cat as DataCategory);
   }
+
+  if (problems) {
+    const first = problems[0] as RowProblem;
+    return { ok: false, field: first.field, reason: first.reason, problems, ...(idOk ? { accountId } : {}) };
+  }
+
   const name = (row.name ?? '').trim().replace(/\s+/g, ' ').slice(0, 120);
   // Built in place rather than from spreads of temporary objects: this runs once per row.
   const account: { -readonly [K in keyof AffectedAccount]?: AffectedAccount[K] } = { accountId, segment: segment as Segment };
@@ -251,10 +380,10 @@ export function parseAccountRow(row: RawRow): RowResult {
     account.phoneIsMobile = phone.mobile;
   }
   if (email) account.email = email;
-  if (tz) account.timeZone = tz;
+  if (zoneOk) account.timeZone = tz;
   account.locale = locale;
   account.exposed = exposed;
-  return { ok: true, account: account as AffectedAccount };
+  return { ok: true, account: account as AffectedAccount, warnings: warnings ?? NO_WARNINGS };
 }
 
 /** SMS to a mobile number when there is one, else email. */

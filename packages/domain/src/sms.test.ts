@@ -17,6 +17,11 @@ test('the template check reports variants over budget and nothing under a genero
   const base = { brand: 'Example Wireless', helpUrl: 'https://breach-help.example.com' };
   assert.deepEqual(checkSmsTemplates(base, 10), []);
   const tight = checkSmsTemplates(base, 1);
-  assert.ok(tight.length > 0);
-  assert.ok(tight.some((w) => w.locale === 'es' && w.encoding === 'UCS-2'), 'Spanish accents outside GSM-7 are flagged');
+  assert.equal(tight.length, 12, 'every locale and variant is over one segment once every category is named');
+  assert.ok(tight.every((w) => w.encoding === 'GSM-7'), 'the SMS texts use no character outside GSM-7');
+});
+
+test('a brand outside GSM-7 is measured too: it makes the SMS UCS-2', () => {
+  const warnings = checkSmsTemplates({ brand: 'Telefonía Ejemplo', helpUrl: 'https://breach-help.example.com' }, 3);
+  assert.ok(warnings.length > 0 && warnings.every((w) => w.encoding === 'UCS-2'));
 });

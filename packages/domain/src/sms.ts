@@ -1,4 +1,6 @@
-import { SEGMENTS, LOCALES, type Locale, type Segment } from './account.js';
+import { DATA_CATEGORIES, LOCALES, type Locale } from './account.js';
+import { CODE_MAX_LENGTH } from './code.js';
+import { MAX_PIN_LENGTH } from './pin.js';
 import { renderNotice, type NoticeVars } from './templates.js';
 
 // GSM 03.38 basic character set, and the extension table whose characters take two septets.
@@ -36,36 +38,41 @@ export function smsSegments(body: string): SmsSegmentInfo {
 }
 
 export interface TemplateWarning {
-  readonly segment: Segment;
   readonly locale: Locale;
+  /** Which remediation lines the rendered SMS carried, e.g. `temporary-pin+code`. */
   readonly variant: string;
   readonly encoding: SmsSegmentInfo['encoding'];
   readonly segments: number;
 }
 
 /**
- * Renders every SMS variant a wave can send (segment × locale × with/without PIN reset and code)
- * with worst-case placeholder values, and reports those over `budget` segments. Each segment is
- * billed and delivered separately; a UCS-2 character (e.g. "á" is GSM-7, "í" is not) can triple
- * the cost of a message.
+ * Renders the longest SMS a wave can send in each locale and remediation variant (plain, PIN
+ * reset, temporary PIN, code, and each with a code) and reports those over `budget` segments.
+ * Every data category is exposed, the temporary PIN has {@link MAX_PIN_LENGTH} digits and the
+ * code {@link CODE_MAX_LENGTH} characters: each only lengthens the text, and a notice names no
+ * category outside GSM-7 that the full list would not, so a subset never costs more segments
+ * than what is checked here. Each segment is billed and delivered separately; one character
+ * outside GSM-7 ("é" and "ñ" are in it, "á", "í", "ó" and "ú" are not) switches the whole
+ * message to UCS-2 and can triple its cost.
  */
 export function checkSmsTemplates(base: Pick<NoticeVars, 'brand' | 'helpUrl'>, budget: number): TemplateWarning[] {
+  const pin = '0'.repeat(MAX_PIN_LENGTH);
+  const code = { enrollmentCode: 'X'.repeat(CODE_MAX_LENGTH), enrollBy: '2099-12-31' };
   const variants: [string, Partial<NoticeVars>][] = [
     ['plain', {}],
     ['pin-reset', { pinReset: true }],
-    ['temporary-pin', { pinReset: true, temporaryPin: '00000000' }],
-    ['code', { enrollmentCode: 'XXXXXXXXXX', enrollBy: '2099-12-31' }],
-    ['pin-reset+code', { pinReset: true, enrollmentCode: 'XXXXXXXXXX', enrollBy: '2099-12-31' }],
+    ['temporary-pin', { pinReset: true, temporaryPin: pin }],
+    ['code', code],
+    ['pin-reset+code', { pinReset: true, ...code }],
+    ['temporary-pin+code', { pinReset: true, temporaryPin: pin, ...code }],
   ];
   const out: TemplateWarning[] = [];
-  for (const segment of SEGMENTS) {
-    for (const locale of LOCALES) {
-      for (const [variant, extra] of variants) {
-        const n = renderNotice('sms', locale, { ...base, ...extra, segment });
-        if (n.channel !== 'sms') continue;
-        const info = smsSegments(n.body);
-        if (info.segments > budget) out.push({ segment, locale, variant, encoding: info.encoding, segments: info.segments });
-      }
+  for (const locale of LOCALES) {
+    for (const [variant, extra] of variants) {
+      const n = renderNotice('sms', locale, { ...base, ...extra, exposed: DATA_CATEGORIES });
+      if (n.channel !== 'sms') continue;
+      const info = smsSegments(n.body);
+      if (info.segments > budget) out.push({ locale, variant, encoding: info.encoding, segments: info.segments });
     }
   }
   return out;

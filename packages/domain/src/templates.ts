@@ -1,17 +1,29 @@
-import type { Channel, Locale, Segment } from './account.js';
+import { DATA_CATEGORIES, type Channel, type DataCategory, type Locale } from './account.js';
 
-/** Everything a notice may say. Secrets (a temporary PIN, an enrollment code) are filled in only
- * at render time, in the notifier, right before the send; the rendered text is never stored. */
+/**
+ * Everything a notice may say. Its wording follows what happened to this account, never its
+ * segment: the categories named are exactly `exposed`, and each remediation line appears only
+ * when that remediation was taken. Secrets (a temporary PIN, an enrollment code) are filled in
+ * only at render time, in the notifier, right before the send; the rendered text is never stored.
+ */
 export interface NoticeVars {
   readonly firstName?: string;
   readonly brand: string;
   readonly helpUrl: string;
-  readonly segment: Segment;
+  /**
+   * The categories of this person's data that were exposed (the account's `exposed` column).
+   * Named in {@link DATA_CATEGORIES} order whatever the order given; an empty list gives the
+   * generic {@link NO_CATEGORY_PHRASES} wording, since the file did not say what leaked.
+   */
+  readonly exposed: readonly DataCategory[];
   /** The account's PIN was rotated by this wave. */
   readonly pinReset?: boolean;
-  /** A temporary PIN to deliver (only by SMS to the account's own number). */
+  /**
+   * A temporary PIN to deliver (only by SMS to the account's own number). One exists only
+   * after a rotation, so its line also says the PIN was reset.
+   */
   readonly temporaryPin?: string;
-  /** Identity-protection enrollment code and its deadline (ISO date). */
+  /** Identity-protection enrollment code and its deadline (ISO date); the line needs both. */
   readonly enrollmentCode?: string;
   readonly enrollBy?: string;
   /** One-click unsubscribe link for email (RFC 8058). */
@@ -30,53 +42,167 @@ export interface RenderedEmail {
 }
 export type RenderedNotice = RenderedSms | RenderedEmail;
 
+type PhraseTable = Readonly<Record<DataCategory, string>>;
+
+/**
+ * How a notice names each data category, per locale and channel. The email names each one in
+ * full; the SMS may use a shorter name (an abbreviation, no explanation in brackets) so that a
+ * notice with every category still fits the segment budget, and points to the help URL. The
+ * Spanish SMS names avoid characters outside GSM-7 (one "ú" or "ó" makes the whole message
+ * UCS-2, 67 characters a segment instead of 153).
+ *
+ * No phrase contains another phrase of the same table, and no other line of a notice contains
+ * one, so a phrase found in a rendered notice means exactly that category was named.
+ */
+export const CATEGORY_PHRASES: Readonly<Record<Locale, Readonly<Record<Channel, PhraseTable>>>> = {
+  en: {
+    email: {
+      name: 'name',
+      phone: 'phone number',
+      email: 'email address',
+      address: 'home address',
+      dob: 'date of birth',
+      ssn: 'Social Security number',
+      'drivers-license': "driver's license number",
+      imei: 'device identifier (IMEI)',
+      imsi: 'SIM card identifier (IMSI)',
+      pin: 'account PIN',
+      'account-number': 'account number',
+    },
+    sms: {
+      name: 'name',
+      phone: 'phone number',
+      email: 'email address',
+      address: 'home address',
+      dob: 'date of birth',
+      ssn: 'SSN',
+      'drivers-license': "driver's license",
+      imei: 'IMEI',
+      imsi: 'IMSI',
+      pin: 'account PIN',
+      'account-number': 'account number',
+    },
+  },
+  es: {
+    email: {
+      name: 'nombre',
+      phone: 'número de teléfono',
+      email: 'correo electrónico',
+      address: 'domicilio',
+      dob: 'fecha de nacimiento',
+      ssn: 'número de Seguro Social',
+      'drivers-license': 'número de licencia de conducir',
+      imei: 'identificador del equipo (IMEI)',
+      imsi: 'identificador de la tarjeta SIM (IMSI)',
+      pin: 'PIN de la cuenta',
+      'account-number': 'número de cuenta',
+    },
+    sms: {
+      name: 'nombre',
+      // "é" is GSM-7; "número" is not, and "teléfono" alone is the usual word in a contact list.
+      phone: 'teléfono',
+      email: 'email',
+      address: 'domicilio',
+      dob: 'fecha de nacimiento',
+      ssn: 'Seguro Social',
+      'drivers-license': 'licencia de conducir',
+      imei: 'IMEI',
+      imsi: 'IMSI',
+      pin: 'PIN de la cuenta',
+      'account-number': 'No. de cuenta',
+    },
+  },
+};
+
+/**
+ * What a notice says when the file named no category: the breach touched the account, but the
+ * carrier did not say which data, so the notice claims no category rather than guess one.
+ */
+export const NO_CATEGORY_PHRASES: Readonly<Record<Locale, Readonly<Record<Channel, string>>>> = {
+  en: { email: 'information associated with your account', sms: 'information associated with your account' },
+  es: { email: 'información asociada a su cuenta', sms: 'datos asociados a su cuenta' },
+};
+
+/** A fixed part of each remediation line, per locale: present in a notice iff that line is. */
+export const REMEDIATION_PHRASES: Readonly<Record<Locale, { readonly pinReset: string; readonly temporaryPin: string; readonly code: string }>> = {
+  en: { pinReset: 'we reset your PIN', temporaryPin: 'Your temporary PIN is', code: 'identity protection' },
+  es: { pinReset: 'Cambiamos su PIN', temporaryPin: 'Su PIN temporal es', code: 'Proteja su identidad' },
+};
+
+/**
+ * The exposed categories as one phrase with the locale's list grammar, in
+ * {@link DATA_CATEGORIES} order: "your name, phone number and account PIN", "su nombre, número
+ * de teléfono y PIN de la cuenta"; the generic {@link NO_CATEGORY_PHRASES} wording when empty.
+ * Values that are not data categories are ignored.
+ */
+export function exposurePhrase(locale: Locale, channel: Channel, exposed: readonly DataCategory[]): string {
+  const table = CATEGORY_PHRASES[locale][channel];
+  const items = DATA_CATEGORIES.filter((c) => exposed.includes(c)).map((c) => table[c]);
+  const last = items.pop();
+  if (last === undefined) return NO_CATEGORY_PHRASES[locale][channel];
+  const possessive = locale === 'en' ? 'your' : 'su';
+  if (items.length === 0) return `${possessive} ${last}`;
+  // Spanish "y" becomes "e" before an /i/ sound ("nombre e IMEI"), but not before "hie"/"hia".
+  const and = locale === 'en' ? 'and' : /^h?i(?![aeiouáéíóú])/i.test(last) ? 'e' : 'y';
+  return `${possessive} ${items.join(', ')} ${and} ${last}`;
+}
+
 interface Strings {
   greeting(name?: string): string;
   subject(brand: string): string;
-  what(brand: string, segment: Segment): string;
+  what(brand: string, exposure: string): string;
   pinReset: string;
   temporaryPin(pin: string): string;
   code(code: string, by: string): string;
   help(url: string): string;
-  sms(brand: string): string;
-  stop: string;
 }
 
-const WHAT_EN: Record<Segment, string> = {
-  'prepaid-active': 'your prepaid account name, phone number and account PIN',
-  'postpaid-current': 'your name, date of birth, and government ID information',
-  former: 'your name, date of birth, and government ID information from a past account',
-  prospective: 'information you gave us when applying for service',
-};
-const WHAT_ES: Record<Segment, string> = {
-  'prepaid-active': 'el nombre, número de teléfono y PIN de su cuenta prepago',
-  'postpaid-current': 'su nombre, fecha de nacimiento e información de identificación oficial',
-  former: 'su nombre, fecha de nacimiento e identificación oficial de una cuenta anterior',
-  prospective: 'información que nos dio al solicitar el servicio',
-};
+/** The SMS lines: shorter, so that a notice naming every category still fits the segment budget. */
+interface SmsStrings {
+  what(brand: string, exposure: string): string;
+  pinReset: string;
+  temporaryPin(pin: string): string;
+  code(code: string, by: string): string;
+  stop: string;
+}
 
 const STRINGS: Record<Locale, Strings> = {
   en: {
     greeting: (n) => (n ? `Dear ${n},` : 'Dear customer,'),
     subject: (b) => `${b}: important notice about your information`,
-    what: (b, s) => `${b} identified unauthorized access to ${WHAT_EN[s]}.`,
-    pinReset: 'As a precaution we reset your account PIN. Set a new one in the app or by calling care.',
-    temporaryPin: (p) => `Your temporary account PIN is ${p}. Change it after you sign in.`,
+    what: (b, e) => `${b} identified unauthorized access to ${e}.`,
+    pinReset: 'As a precaution we reset your PIN. Set a new one in the app or by calling care.',
+    temporaryPin: (p) => `As a precaution we reset your PIN. Your temporary PIN is ${p}. Change it after you sign in.`,
     code: (c, by) => `You can enroll in 2 years of free identity protection with code ${c} by ${by}.`,
     help: (u) => `Details: ${u}`,
-    sms: (b) => `${b} security notice:`,
-    stop: 'Reply STOP to opt out.',
   },
   es: {
     greeting: (n) => (n ? `Estimado/a ${n}:` : 'Estimado/a cliente:'),
     subject: (b) => `${b}: aviso importante sobre su información`,
-    what: (b, s) => `${b} detectó un acceso no autorizado a ${WHAT_ES[s]}.`,
-    pinReset: 'Como precaución restablecimos el PIN de su cuenta. Elija uno nuevo en la app o llamando a atención al cliente.',
-    temporaryPin: (p) => `Su PIN temporal es ${p}. Cámbielo al iniciar sesión.`,
-    code: (c, by) => `Inscríbase en 2 años de protección de identidad gratis con el código ${c} antes del ${by}.`,
+    what: (b, e) => `${b} detectó un acceso no autorizado a ${e}.`,
+    pinReset: 'Cambiamos su PIN como precaución. Elija uno nuevo en la app o llamando a atención al cliente.',
+    temporaryPin: (p) => `Cambiamos su PIN como precaución. Su PIN temporal es ${p}. Cámbielo al iniciar sesión.`,
+    code: (c, by) => `Proteja su identidad gratis por 2 años: inscríbase con el código ${c} hasta el ${by}.`,
     help: (u) => `Detalles: ${u}`,
-    sms: (b) => `Aviso de seguridad de ${b}:`,
-    stop: 'Responda STOP para no recibir más.',
+  },
+};
+
+// The Spanish SMS is GSM-7 throughout (see CATEGORY_PHRASES): "hubo un acceso" rather than
+// "detectó", "clave" rather than "código", "entrar" rather than "iniciar sesión".
+const SMS_STRINGS: Record<Locale, SmsStrings> = {
+  en: {
+    what: (b, e) => `${b} security notice: a data breach exposed ${e}.`,
+    pinReset: STRINGS.en.pinReset,
+    temporaryPin: (p) => `As a precaution we reset your PIN. Your temporary PIN is ${p}; change it after you sign in.`,
+    code: (c, by) => `Free identity protection for 2 years: enroll with code ${c} by ${by}.`,
+    stop: 'Reply STOP to opt out.',
+  },
+  es: {
+    what: (b, e) => `Aviso de seguridad de ${b}: hubo un acceso no autorizado a ${e}.`,
+    pinReset: 'Cambiamos su PIN. Elija uno nuevo en la app o llame a servicio al cliente.',
+    temporaryPin: (p) => `Cambiamos su PIN. Su PIN temporal es ${p}; elija otro al entrar.`,
+    code: (c, by) => `Proteja su identidad 2 años gratis con la clave ${c} hasta el ${by}.`,
+    stop: 'Responda STOP para darse de baja.',
   },
 };
 
@@ -84,21 +210,28 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
 
-function lines(t: Strings, v: NoticeVars): string[] {
-  const out = [t.what(v.brand, v.segment)];
-  if (v.pinReset) out.push(v.temporaryPin ? t.temporaryPin(v.temporaryPin) : t.pinReset);
+/** The remediation lines, each only for what was done to this account. */
+function remediation(t: Pick<Strings, 'pinReset' | 'temporaryPin' | 'code'>, v: NoticeVars): string[] {
+  const out: string[] = [];
+  if (v.temporaryPin) out.push(t.temporaryPin(v.temporaryPin));
+  else if (v.pinReset) out.push(t.pinReset);
   if (v.enrollmentCode && v.enrollBy) out.push(t.code(v.enrollmentCode, v.enrollBy));
-  out.push(t.help(v.helpUrl));
   return out;
 }
 
-/** Renders the breach notice for one channel and locale. Pure. */
+/**
+ * Renders the breach notice for one channel and locale. Pure. It names exactly the categories in
+ * `vars.exposed` and the remediation in `pinReset`, `temporaryPin` and `enrollmentCode` +
+ * `enrollBy`, and nothing else.
+ */
 export function renderNotice(channel: Channel, locale: Locale, vars: NoticeVars): RenderedNotice {
   const t = STRINGS[locale];
-  const body = lines(t, vars);
+  const exposure = exposurePhrase(locale, channel, vars.exposed);
   if (channel === 'sms') {
-    return { channel, body: [t.sms(vars.brand), ...body, t.stop].join(' ') };
+    const s = SMS_STRINGS[locale];
+    return { channel, body: [s.what(vars.brand, exposure), ...remediation(s, vars), t.help(vars.helpUrl), s.stop].join(' ') };
   }
+  const body = [t.what(vars.brand, exposure), ...remediation(t, vars), t.help(vars.helpUrl)];
   const text = [t.greeting(vars.firstName), '', ...body].join('\n');
   const html = `<p>${escapeHtml(t.greeting(vars.firstName))}</p>\n${body.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}`;
   return { channel, subject: t.subject(vars.brand), text, html };

@@ -3,11 +3,11 @@
  * the wave's accounts into the action queues at a bounded pace (`createFeeder`).
  */
 export {
-  ingestFile, normaliseColumn, SPOOL_FILE, REJECTS_FILE,
+  ingestFile, normaliseColumn, SPOOL_FILE, REJECTS_FILE, REJECTS_HEADER,
   type IngestOptions, type IngestResult, type IngestProgress, type InputFormat, type SpoolEntry,
 } from './ingest.js';
-export { createWave, type CreateWaveOptions, type CreatedWave, type WaveStats } from './wave.js';
+export { addToWave, createWave, readWaveWarnings, type AddToWaveOptions, type AddedToWave, WARNING_FIELD_PREFIX, type CreateWaveOptions, type CreatedWave, type WaveStats, type WaveWarnings } from './wave.js';
 export { createFeeder, type Feeder, type FeederDeps, type FeederLedger, type FeedOptions, type FeedResult } from './feed.js';
-export { parseCsvLine, csvField, type CsvLine } from './csv.js';
+export { parseCsvLine, csvField, CsvRecords, UNTERMINATED, type CsvLine, type CsvRecord, type PhysicalLine } from './csv.js';
 export { splitLines, TOO_LONG, type LineBatch } from './lines.js';
 export { IdIndex } from './id-index.js';

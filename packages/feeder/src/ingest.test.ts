@@ -4,10 +4,10 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { parseAccountRow, type AffectedAccount, type RawRow } from '@breachwave/domain';
+import { NO_REACHABLE_CHANNEL, parseAccountRow, type AffectedAccount, type RawRow } from '@breachwave/domain';
 import { generateLines, writeAccountsFile, type GenerateOptions } from '@breachwave/synth';
 import { ingestFile, type IngestResult, type SpoolEntry } from './ingest.js';
-import { parseCsvLine } from './csv.js';
+import { CsvRecords, parseCsvLine, type CsvRecord } from './csv.js';
 import { TOO_LONG, splitLines } from './lines.js';
 import { captureLog } from '@breachwave/testkit';
 import { tempDir, testEnvelope } from './test-support.js';
@@ -110,12 +110,14 @@ for (const format of ['csv', 'jsonl'] as const) {
 
     // Rejects: line, field, reason; duplicates point at the accepted line.
     const rejects = await readRejects(result);
-    assert.deepEqual(rejects[0], ['line', 'field', 'reason']);
+    assert.deepEqual(rejects[0], ['line', 'field', 'reason', 'account_id']);
     assert.equal(rejects.length - 1, result.rejected);
     const acceptedLine = new Map(spool.map((e) => [e.accountId, e.line]));
     const dups = rejects.filter((r) => r[2]?.startsWith('duplicate account_id'));
     assert.equal(dups.length, result.duplicates);
-    for (const r of rejects.slice(1)) assert.equal(r.length, 3);
+    for (const r of rejects.slice(1)) assert.equal(r.length, 4);
+    // A duplicate names its account_id (an id, not contact data).
+    for (const d of dups) assert.match(d[3] ?? '', /^ACCT-\d{8}$/);
     for (const d of dups) {
       const m = /first seen on line (\d+)\)$/.exec(d[2] ?? '');
       assert.ok(m, d[2]);
@@ -158,7 +160,7 @@ test('a header-only file is not an error: zero rows and a warning', async (t) =>
   assert.deepEqual({ rows: result.rows, accepted: result.accepted, rejected: result.rejected }, { rows: 0, accepted: 0, rejected: 0 });
   assert.deepEqual(result.droppedColumns, ['ssn']);
   assert.equal(await readFile(result.spoolPath, 'utf8'), '');
-  assert.equal(await readFile(result.rejectsPath, 'utf8'), 'line,field,reason\n');
+  assert.equal(await readFile(result.rejectsPath, 'utf8'), 'line,field,reason,account_id\n');
   assert.match(cap.text(), /no data rows/);
 });
 
@@ -199,7 +201,7 @@ test('a line that is not UTF-8 is rejected on its own; the lines around it are a
   ]));
   const { result, envelope } = await ingest(dir, file);
   assert.deepEqual({ rows: result.rows, accepted: result.accepted, rejected: result.rejected }, { rows: 3, accepted: 2, rejected: 1 });
-  assert.deepEqual((await readRejects(result))[1], ['3', '', 'not valid UTF-8']);
+  assert.deepEqual((await readRejects(result))[1], ['3', '', 'not valid UTF-8', '']);
   const spool = await readSpool(result);
   assert.deepEqual(spool.map((e) => [e.accountId, e.line]), [['A1', 2], ['A3', 4]]);
   const first = spool[0];
@@ -244,11 +246,11 @@ test('CSV quoting: commas and quotes inside quoted fields; broken quoting and wr
   const spool = await readSpool(result);
   assert.deepEqual(spool.map((e) => envelope.openJson<{ name?: string }>(e.record.contact, `${WAVE}:${e.accountId}`).name), ['Doe, Pat', 'Pat "PJ" Doe', undefined]);
   assert.deepEqual((await readRejects(result)).slice(1), [
-    ['4', '', 'unterminated quoted field (a record must fit on one line)'],
-    ['5', '', 'quote inside an unquoted field'],
-    ['6', '', 'wrong number of fields (expected 6, found 5)'],
-    ['7', '', 'wrong number of fields (expected 6, found 7)'],
-    ['8', '', 'unexpected text after a closing quote'],
+    ['4', '', 'unterminated quoted field', ''],
+    ['5', '', 'quote inside an unquoted field', ''],
+    ['6', '', 'wrong number of fields (expected 6, found 5)', ''],
+    ['7', '', 'wrong number of fields (expected 6, found 7)', ''],
+    ['8', '', 'unexpected text after a closing quote', ''],
   ]);
 });
 
@@ -263,16 +265,18 @@ test('JSONL: format by extension or first byte; non-objects rejected; keys norma
     '"a string"',
     JSON.stringify({ account_id: 'J4', segment: 'former', email: { nested: true } }),
     JSON.stringify({ account_id: 123, segment: 'former', email: 'n@example.com', time_zone: null, ssn: 'SYN-SSN-5' }),
+    JSON.stringify({ account_id: 'J6', segment: 'vip', phone: ['(202) 555-0143', 7], name: { first: 'Pat' } }),
   ];
   const { result } = await ingest(dir, await writeLines(join(dir, 'a.ndjson'), lines), cap.log);
   assert.equal(result.format, 'jsonl');
-  assert.deepEqual([result.rows, result.accepted, result.rejected], [7, 3, 4]);
+  assert.deepEqual([result.rows, result.accepted, result.rejected], [8, 3, 5]);
   assert.deepEqual(result.droppedColumns, ['ssn', 'dob']);
   assert.deepEqual((await readRejects(result)).slice(1), [
-    ['3', '', 'not a JSON object'],
-    ['4', '', 'not valid JSON'],
-    ['5', '', 'not a JSON object'],
-    ['6', 'email', 'must be a string'],
+    ['3', '', 'not a JSON object', ''],
+    ['4', '', 'not valid JSON', ''],
+    ['5', '', 'not a JSON object', ''],
+    ['6', 'email', 'must be a string', 'J4'],
+    ['8', 'phone;name;segment', 'must be a string; must be a string; unknown segment (expected one of prepaid-active, postpaid-current, former, prospective)', 'J6'],
   ]);
   assert.deepEqual((await readSpool(result)).map((e) => [e.accountId, e.record.exposed]), [['J1', ['name', 'pin']], ['J2', []], ['123', []]]);
   const warned = cap.lines().filter((l) => l.column !== undefined).map((l) => l.column);
@@ -298,7 +302,7 @@ test('unknown columns are ignored with one warning each; a line over the limit i
   const { result } = await ingest(dir, file, cap.log, { maxLineBytes: 1024 });
   assert.deepEqual([result.rows, result.accepted, result.rejected], [3, 2, 1]);
   assert.deepEqual(result.droppedColumns, ['street']);
-  assert.deepEqual((await readRejects(result))[1], ['3', '', 'line longer than 1024 bytes']);
+  assert.deepEqual((await readRejects(result))[1], ['3', '', 'line longer than 1024 bytes', '']);
   assert.deepEqual(cap.lines().filter((l) => l.column !== undefined).map((l) => l.column), ['notes', 'street']);
   assert.ok(!cap.text().includes('SYN-ADDR'));
 });
@@ -333,6 +337,141 @@ test('splitLines: lines across chunk boundaries, no final newline, oversized lin
   }
   assert.deepEqual(out, ['ab', 'cdef', '', null, 'qr']);
   assert.equal(consumed, bytes.length);
+});
+
+test('an Excel-style export: CRLF, a quoted comma, a quoted line break: every record read once, by its first line', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'excel.csv');
+  await writeFile(file, [
+    'account_id,segment,name,phone,email,address,exposed',
+    'X1,former,"Doe, Pat",(202) 555-0143,,"1 Main St\r\nApt 2",name;address',
+    'X2,prospective,Lee Kim,,lee@example.com,"PO Box 9",name',
+    'X3,former,"Multi\nLine\r\n\r\nName",,x3@example.com,,name',
+  ].join('\r\n') + '\r\n');
+  const { result, envelope } = await ingest(dir, file);
+  assert.deepEqual([result.rows, result.accepted, result.rejected], [3, 3, 0]);
+  const spool = await readSpool(result);
+  assert.deepEqual(spool.map((e) => [e.accountId, e.line]), [['X1', 2], ['X2', 4], ['X3', 5]]);
+  const name = (e: SpoolEntry | undefined) => e && envelope.openJson<{ name?: string }>(e.record.contact, `${WAVE}:${e.accountId}`).name;
+  assert.equal(name(spool[0]), 'Doe, Pat');
+  assert.equal(name(spool[2]), 'Multi Line Name', 'line breaks in a name collapse to spaces');
+  assert.deepEqual(result.droppedColumns, ['address']);
+});
+
+test('a stray quote does not swallow the records after it; a record over the limit is rejected, not held', async (t) => {
+  const dir = await tempDir(t);
+  const file = await writeLines(join(dir, 'stray.csv'), [
+    'account_id,segment,name,email',
+    'S1,former,"Pat Doe,s1@example.com', // never closed: the lines after it are records of their own
+    'S2,former,Lee,s2@example.com',
+    'S3,former,"Kim, Lee",s3@example.com',
+    'S4,former,"Open',
+    'still open',
+    'S5,former,Ana,s5@example.com',
+  ]);
+  const { result } = await ingest(dir, file);
+  assert.deepEqual((await readSpool(result)).map((e) => [e.accountId, e.line]), [['S2', 3], ['S3', 4], ['S5', 7]]);
+  assert.deepEqual((await readRejects(result)).slice(1), [
+    ['2', '', 'unterminated quoted field', ''],
+    ['5', '', 'unterminated quoted field', ''],
+    ['6', '', 'wrong number of fields (expected 4, found 1)', ''],
+  ]);
+
+  // A quoted field open past maxLineBytes: its first line is rejected once the limit is passed, and
+  // the lines after it are read again; no line is lost and none is buffered past the limit.
+  const filler = Array.from({ length: 40 }, (_, i) => `filler line ${i} of a long quoted note`);
+  const long = await writeLines(join(dir, 'long.csv'), ['account_id,segment,email,notes', 'L1,former,l1@example.com,"a long note', ...filler, 'end of note"', 'L2,former,l2@example.com,']);
+  const r = (await ingest(dir, long, captureLog().log, { maxLineBytes: 512 })).result;
+  const rejects = (await readRejects(r)).slice(1);
+  assert.deepEqual(rejects[0], ['2', '', 'unterminated quoted field (no closing quote within 512 bytes)', '']);
+  assert.equal(r.rows, 1 + filler.length + 1 + 1);
+  assert.deepEqual((await readSpool(r)).map((e) => [e.accountId, e.line]), [['L2', 44]]);
+  // Within the limit the same record is one record.
+  const ok = (await ingest(dir, long, captureLog().log, { maxLineBytes: 4096 })).result;
+  assert.deepEqual([ok.rows, ok.accepted], [2, 2]);
+});
+
+test('a multi-line record with bytes that are not UTF-8 is rejected at its first line; its neighbours are read', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'latin1.csv');
+  await writeFile(file, Buffer.concat([
+    Buffer.from('account_id,segment,email,address\nB1,former,b1@example.com,"Calle '), Buffer.from([0xf1]), Buffer.from('\nPiso 2"\n'),
+    Buffer.from('B2,former,b2@example.com,"x\ny"\n'),
+  ]));
+  const { result } = await ingest(dir, file);
+  assert.deepEqual([result.rows, result.accepted, result.rejected], [2, 1, 1]);
+  assert.deepEqual((await readRejects(result))[1], ['2', '', 'not valid UTF-8', '']);
+  assert.deepEqual((await readSpool(result)).map((e) => [e.accountId, e.line]), [['B2', 4]]);
+});
+
+test('a reachable person is accepted with warnings counted by kind; an unreachable row is rejected once, with every problem and its account_id', async (t) => {
+  const dir = await tempDir(t);
+  const file = await writeLines(join(dir, 'mess.csv'), [
+    'account_id,segment,name,phone,email,time_zone,exposed',
+    'W1,former,Pat,555-CALL-NOW,w1@example.com,,name',
+    'W2,former,Pat,(202) 555-0143,not-an-email,,name',
+    'W3,former,Pat,(202) 555-0144,"w3@example.com; other@example.com",US/Eastern,name',
+    'W4,former,Pat,(202) 555-0145,,Mars/Olympus,name',
+    'W5,former,Pat,+52 1 55 1234 5678,,Asia/Kolkata,name',
+    'W6,former,Pat,,Pat@Müller.de,UTC,name',
+    'W7,former,Pat,(800) 555-0199,,,name',
+    'W8,vip,Pat,12345,bad@@example.com,,soul',
+    ',former,Pat,,,,',
+  ]);
+  const { result, envelope } = await ingest(dir, file);
+  assert.deepEqual([result.rows, result.accepted, result.rejected], [9, 6, 3]);
+  assert.equal(result.warned, 4);
+  assert.deepEqual(result.warnings, { phone_invalid: 1, email_invalid: 1, email_multiple: 1, time_zone_unknown: 1 });
+  const spool = await readSpool(result);
+  const contact = (id: string) => {
+    const e = spool.find((x) => x.accountId === id);
+    assert.ok(e, id);
+    return { ...envelope.openJson<{ phone?: string; email?: string }>(e.record.contact, `${WAVE}:${id}`), timeZone: e.record.timeZone };
+  };
+  assert.deepEqual(contact('W1'), { name: 'Pat', email: 'w1@example.com', timeZone: undefined });
+  assert.deepEqual(contact('W3'), { name: 'Pat', phone: '+12025550144', email: 'w3@example.com', timeZone: 'US/Eastern' });
+  assert.deepEqual(contact('W4'), { name: 'Pat', phone: '+12025550145', timeZone: undefined });
+  assert.deepEqual(contact('W5'), { name: 'Pat', phone: '+525512345678', timeZone: 'Asia/Kolkata' });
+  assert.deepEqual(contact('W6'), { name: 'Pat', email: 'pat@xn--mller-kva.de', timeZone: 'UTC' });
+  const rejects = await readRejects(result);
+  assert.deepEqual(rejects.slice(1), [
+    ['8', 'phone', NO_REACHABLE_CHANNEL, 'W7'],
+    ['9', 'segment;phone;email;exposed', `${rejects[2]?.[2]}`, 'W8'],
+    ['10', 'account_id;phone', 'account_id must be 1–64 letters, digits, "-" or "_"; no phone or email: nobody to notify', ''],
+  ]);
+  assert.match(rejects[2]?.[2] ?? '', /^unknown segment .*; invalid phone number; invalid email address; unknown data category/);
+  const text = await readFile(result.rejectsPath, 'utf8');
+  assert.doesNotMatch(text, /example\.com|555|12345|Müller|Pat/, 'no contact data in the report');
+});
+
+test('CsvRecords: blank lines inside a quoted field belong to it; a record completed on a later line keeps its first line', () => {
+  const out: CsvRecord[] = [];
+  const records = new CsvRecords(1024, (r) => out.push(r));
+  records.expectFields(2);
+  const lines = ['a,"x', '', 'y"', '', 'b,c', 'd,"open', 'e,f'];
+  lines.forEach((text, i) => records.push({ line: i + 1, text, crlf: false, bytes: Buffer.byteLength(text), badUtf8: false }));
+  records.end();
+  assert.deepEqual(out, [
+    { ok: true, line: 1, fields: ['a', 'x\n\ny'], badUtf8: false },
+    { ok: true, line: 5, fields: ['b', 'c'], badUtf8: false },
+    { ok: false, line: 6, reason: 'unterminated quoted field' },
+    { ok: true, line: 7, fields: ['e', 'f'], badUtf8: false },
+  ]);
+
+  // A well-quoted record a field short stays one record (its field count is for the ingest to
+  // reject); a stray quote whose next line is a full record does not swallow it.
+  const out3: CsvRecord[] = [];
+  const three = new CsvRecords(1024, (r) => out3.push(r));
+  three.expectFields(3);
+  ['a,"x', '",', 'b,"stray', 'c,d,e', 'f,g",h,i', 'j,k,l'].forEach((text, i) => three.push({ line: i + 1, text, crlf: false, bytes: text.length, badUtf8: false }));
+  three.end();
+  assert.deepEqual(out3, [
+    { ok: true, line: 1, fields: ['a', 'x\n', ''], badUtf8: false },
+    { ok: false, line: 3, reason: 'unterminated quoted field' },
+    { ok: true, line: 4, fields: ['c', 'd', 'e'], badUtf8: false },
+    { ok: false, line: 5, reason: 'quote inside an unquoted field' },
+    { ok: true, line: 6, fields: ['j', 'k', 'l'], badUtf8: false },
+  ]);
 });
 
 test('parseCsvLine follows RFC 4180 on one line', () => {

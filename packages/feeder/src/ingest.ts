@@ -3,11 +3,11 @@ import { stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { extname, join } from 'node:path';
-import { ACCOUNT_COLUMNS, BreachwaveError, FORBIDDEN_COLUMNS, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow } from '@breachwave/domain';
+import { ACCOUNT_COLUMNS, BreachwaveError, FORBIDDEN_COLUMNS, NO_CONTACT, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
 import type { AccountRecord } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
-import { csvField, parseCsvLine } from './csv.js';
+import { CsvRecords, csvField, type CsvRecord } from './csv.js';
 import { IdIndex } from './id-index.js';
 import { makePrivateDir, openPrivateFileSync } from './private-files.js';
 import { TOO_LONG, splitLines } from './lines.js';
@@ -34,18 +34,24 @@ export interface IngestOptions {
   readonly onProgress?: (progress: IngestProgress) => void;
   /** Overrides detection by extension / first byte. */
   readonly format?: InputFormat;
-  /** Longer lines are rejected without being held in memory. Default 256 KiB. */
+  /** Longer lines, and longer records spanning lines, are rejected without being held in memory. Default 256 KiB. */
   readonly maxLineBytes?: number;
+  /** Ids already in the wave, when the file adds to one: a row with one of them is rejected as a duplicate. */
+  readonly existingIds?: IdIndex;
 }
 
 /** What an ingest found. `rows === accepted + rejected`; duplicates are counted inside `rejected`. */
 export interface IngestResult {
   readonly format: InputFormat;
-  /** Data rows (blank lines and the CSV header are not rows). */
+  /** Data rows: records, however many lines each spans (blank lines and the CSV header are not rows). */
   readonly rows: number;
   readonly accepted: number;
   readonly rejected: number;
   readonly duplicates: number;
+  /** Accepted rows that had at least one warning (a field dropped or a first value used). */
+  readonly warned: number;
+  /** Accepted rows by warning (`RowWarning`); a row with two warnings counts under both. Kinds not seen are absent. */
+  readonly warnings: Readonly<Partial<Record<RowWarning, number>>>;
   /** Forbidden columns (normalised names) that were present and dropped. */
   readonly droppedColumns: string[];
   readonly spoolPath: string;
@@ -54,7 +60,7 @@ export interface IngestResult {
 
 /** One line of the spool file: an accepted account, its contact points sealed. */
 export interface SpoolEntry {
-  /** Physical line of the source file. */
+  /** First physical line of the record in the source file. */
   readonly line: number;
   readonly accountId: string;
   readonly record: AccountRecord;
@@ -62,8 +68,15 @@ export interface SpoolEntry {
 
 /** Name of the accepted-accounts file in a spool directory ({@link SpoolEntry} per line). */
 export const SPOOL_FILE = 'accounts.jsonl';
-/** Name of the rejected-rows report in a spool directory (`line,field,reason`). */
+/** Name of the rejected-rows report in a spool directory (header {@link REJECTS_HEADER}). */
 export const REJECTS_FILE = 'rejects.csv';
+/**
+ * Columns of the rejects report, one row per rejected record: the record's first line, the
+ * fields at fault (`;`-separated), why (`; `-separated, in the same order), and the row's
+ * account_id when it was a valid id. Never a contact point or any other value from the row.
+ * New columns are only ever appended.
+ */
+export const REJECTS_HEADER = 'line,field,reason,account_id';
 
 const KEPT: ReadonlySet<string> = new Set(ACCOUNT_COLUMNS);
 const SEGMENT_VALUES: ReadonlySet<string> = new Set(SEGMENTS);
@@ -136,20 +149,25 @@ class Sink {
  * Streams an affected-account file into a spool of accepted, minimised accounts (contact points
  * sealed) and a report of rejected rows, in bounded memory whatever the file's size.
  *
- * Input: CSV with a header row, RFC 4180 quoting, one record per physical line (a quoted field
- * may hold commas but not line breaks); or JSONL, one JSON object per line. The format comes
- * from the extension (`.csv`, `.jsonl`, `.ndjson`), else from the first byte (`{` means JSONL).
- * Lines are split on `\n` as bytes and each is decoded on its own, strictly, so a line that is
- * not UTF-8 is rejected ("not valid UTF-8") without touching its neighbours. A leading BOM and
- * `\r` line endings are accepted; blank lines are skipped and are not rows.
+ * Input: CSV with a header row and RFC 4180 quoting (a quoted field may hold commas, `""` and
+ * line breaks, so a record may span lines: see `CsvRecords`); or JSONL, one JSON object per line.
+ * The format comes from the extension (`.csv`, `.jsonl`, `.ndjson`), else from the first byte
+ * (`{` means JSONL). Rows are records, not lines: each is counted once and reported by the number
+ * of its first physical line. Lines are split on `\n` as bytes and each is decoded on its own,
+ * strictly, so a record that is not UTF-8 is rejected ("not valid UTF-8") without touching its
+ * neighbours. A leading BOM and `\r\n` line endings are accepted; blank lines between records are
+ * skipped and are not rows. A line or multi-line record longer than `maxLineBytes` is rejected
+ * without being held in memory.
  *
  * Columns: names are normalised ({@link normaliseColumn}); forbidden columns
  * (`FORBIDDEN_COLUMNS`) are dropped before a row is validated, and unknown columns are ignored,
  * each with one warning naming the column (never a value). Rows are validated with
- * `parseAccountRow`; a later row repeating an accepted account_id is rejected as a duplicate.
+ * `parseAccountRow`: a row the pipeline cannot notify correctly is rejected with every problem it
+ * has; one that can still be reached is accepted, its warnings counted by kind (`warned`,
+ * `warnings`). A later row repeating an accepted account_id is rejected as a duplicate.
  *
  * Output, in `spoolDir`: `accounts.jsonl` ({@link SpoolEntry} per line) and `rejects.csv`
- * (`line,field,reason`, never a value from the row).
+ * ({@link REJECTS_HEADER}, never a contact point or other value from the row).
  *
  * @throws BreachwaveError BW_INPUT_FILE when the file cannot be read; BW_INPUT_INVALID when it is
  *   empty or its header lacks a required column. No spool is left behind on either.
@@ -176,7 +194,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   // Kept columns by position (CSV); `undefined` entries are dropped or ignored columns.
   let columns: (string | undefined)[] | undefined;
   const dropped: string[] = [];
-  const warned = new Set<string>();
+  const warnedColumns = new Set<string>();
   let unknownWarnings = 0;
   // account_id -> line it was accepted on, off the V8 heap: ~38 bytes per id instead of a Map's
   // ~61 bytes of heap plus the heap growth around it (issue 6: 1M rows peaked at ~320 MB RSS).
@@ -186,20 +204,23 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   let accepted = 0;
   let rejected = 0;
   let duplicates = 0;
+  let warned = 0;
+  const warnings: Partial<Record<RowWarning, number>> = {};
   let lineNo = 0;
   let lastProgress = 0;
 
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const lenientDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   const noteForbidden = (column: string): void => {
-    if (warned.has(column)) return;
-    warned.add(column);
+    if (warnedColumns.has(column)) return;
+    warnedColumns.add(column);
     dropped.push(column);
     log.warn({ column }, 'dropping a forbidden column: its values are never read or stored');
   };
   const noteUnknown = (column: string): void => {
-    if (warned.has(column) || unknownWarnings >= MAX_UNKNOWN_WARNINGS) return;
-    warned.add(column);
+    if (warnedColumns.has(column) || unknownWarnings >= MAX_UNKNOWN_WARNINGS) return;
+    warnedColumns.add(column);
     unknownWarnings++;
     log.warn({ column: column.slice(0, 64) }, 'ignoring an unknown column');
   };
@@ -208,23 +229,29 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     await makePrivateDir(options.spoolDir);
     spool = new Sink(spoolPath);
     rejects = new Sink(rejectsPath);
-    rejects.write('line,field,reason\n');
+    rejects.write(`${REJECTS_HEADER}\n`);
   };
 
-  const reject = (line: number, field: string, reason: string): void => {
+  const reject = (line: number, field: string, reason: string, accountId = ''): void => {
     rows++;
     rejected++;
-    rejects?.write(`${line},${csvField(field)},${csvField(reason)}\n`);
+    rejects?.write(`${line},${csvField(field)},${csvField(reason)},${csvField(accountId)}\n`);
+  };
+  const rejectAll = (line: number, problems: readonly RowProblem[], accountId = ''): void => {
+    if (problems.length === 1) {
+      const p = problems[0] as RowProblem;
+      reject(line, p.field, p.reason, accountId);
+      return;
+    }
+    reject(line, problems.map((p) => p.field).join(';'), problems.map((p) => p.reason).join('; '), accountId);
   };
 
-  const readHeader = (text: string): void => {
-    const parsed = parseCsvLine(text);
-    if (!parsed.ok) throw inputError(`the header line cannot be parsed: ${parsed.reason}`);
-    const names = parsed.fields.map(normaliseColumn);
+  const readHeader = (fields: readonly string[]): void => {
+    const names = fields.map(normaliseColumn);
     const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c));
     if (missing.length > 0) {
       // A file without a header has data on line 1: never echo that back.
-      const looksLikeData = parsed.fields.some((f) => f.includes('@') || (f.match(/\d/g)?.length ?? 0) >= 7 || SEGMENT_VALUES.has(f.trim().toLowerCase()));
+      const looksLikeData = fields.some((f) => f.includes('@') || (f.match(/\d/g)?.length ?? 0) >= 7 || SEGMENT_VALUES.has(f.trim().toLowerCase()));
       const found = looksLikeData
         ? 'the first line looks like data, not a header'
         : `columns found: ${names.slice(0, 30).map((n) => (n === '' ? '(blank)' : n.slice(0, 40))).join(', ')}${names.length > 30 ? ', …' : ''}`;
@@ -246,26 +273,24 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     });
   };
 
-  const csvRow = (line: number, text: string): RawRow | undefined => {
-    const parsed = parseCsvLine(text);
-    if (!parsed.ok) {
-      reject(line, '', parsed.reason);
-      return undefined;
-    }
+  const csvRow = (line: number, fields: readonly string[]): RawRow | undefined => {
     const cols = columns ?? [];
-    if (parsed.fields.length !== cols.length) {
-      reject(line, '', `wrong number of fields (expected ${cols.length}, found ${parsed.fields.length})`);
+    if (fields.length !== cols.length) {
+      // No account_id in this report line: in a row of the wrong width the id's position may
+      // hold another column's value, a phone number say.
+      reject(line, '', `wrong number of fields (expected ${cols.length}, found ${fields.length})`);
       return undefined;
     }
     const row: Record<string, string> = {};
     for (let i = 0; i < cols.length; i++) {
       const name = cols[i];
-      if (name !== undefined) row[name] = parsed.fields[i] as string;
+      if (name !== undefined) row[name] = fields[i] as string;
     }
     return row;
   };
 
-  const jsonRow = (line: number, text: string): RawRow | undefined => {
+  /** The row of a JSONL line, and its fields that are not strings (they are left out of the row), or undefined when rejected. */
+  const jsonRow = (line: number, text: string): { row: RawRow; bad: RowProblem[] } | undefined => {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -279,6 +304,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       return undefined;
     }
     const row: Record<string, string> = {};
+    const bad: RowProblem[] = [];
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
       const name = normaliseColumn(key);
       if (FORBIDDEN_COLUMNS.has(name)) {
@@ -293,28 +319,42 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       if (typeof v === 'string') row[name] = v;
       else if (typeof v === 'number' || typeof v === 'boolean') row[name] = String(v);
       else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) row[name] = v.join(';');
-      else {
-        reject(line, name, 'must be a string');
-        return undefined;
-      }
+      else bad.push({ field: name, reason: 'must be a string' });
     }
-    return row;
+    return { row, bad };
   };
 
-  const dataRow = (line: number, text: string): void => {
-    const raw = format === 'csv' ? csvRow(line, text) : jsonRow(line, text);
-    if (!raw) return;
+  /** Validates a row and spools or rejects it; `bad` are problems found before (JSON values of the wrong type). */
+  const dataRow = (line: number, raw: RawRow, bad: readonly RowProblem[] = []): void => {
     const result = parseAccountRow(raw);
+    if (bad.length > 0) {
+      // Every problem in one line: the wrong-typed fields, then what validation found in the rest
+      // (less what follows from those fields being left out).
+      const badFields = new Set(bad.map((p) => p.field));
+      const contactLeftOut = badFields.has('phone') || badFields.has('email');
+      const more = result.ok ? [] : result.problems.filter((p) => !badFields.has(p.field) && !(contactLeftOut && p.reason === NO_CONTACT));
+      rejectAll(line, [...bad, ...more], result.ok ? result.account.accountId : result.accountId);
+      return;
+    }
     if (!result.ok) {
-      reject(line, result.field ?? '', result.reason);
+      rejectAll(line, result.problems, result.accountId);
       return;
     }
     const a = result.account;
+    if (options.existingIds?.get(a.accountId) !== undefined) {
+      duplicates++;
+      reject(line, 'account_id', 'duplicate account_id (already in the wave)', a.accountId);
+      return;
+    }
     const first = firstSeen.add(a.accountId, line);
     if (first !== undefined) {
       duplicates++;
-      reject(line, 'account_id', `duplicate account_id (first seen on line ${first})`);
+      reject(line, 'account_id', `duplicate account_id (first seen on line ${first})`, a.accountId);
       return;
+    }
+    if (result.warnings.length > 0) {
+      warned++;
+      for (const w of result.warnings) warnings[w] = (warnings[w] ?? 0) + 1;
     }
     // The contact object and the spool entry ({@link SpoolEntry}, its record an AccountRecord) are
     // written out as JSON text field by field — the same text JSON.stringify gives for the
@@ -333,6 +373,32 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     accepted++;
   };
 
+  // Records the CSV assembler completed since it was last drained (one line can complete several
+  // when a stray quote's record is abandoned and the lines after it are read again).
+  const ready: CsvRecord[] = [];
+  const records = new CsvRecords(maxLineBytes, (r) => ready.push(r));
+  const takeRecords = async (): Promise<void> => {
+    for (const r of ready) {
+      if (!spool) {
+        // The header is the first record, handed on alone: the assembler learns its field count
+        // before it completes another record.
+        if (!r.ok) throw inputError(`the header line cannot be parsed: ${r.reason}`);
+        if (r.badUtf8) throw inputError(`line ${r.line} (the header) is not valid UTF-8`);
+        readHeader(r.fields);
+        records.expectFields(columns?.length ?? 0);
+        await open();
+        continue;
+      }
+      if (!r.ok) reject(r.line, '', r.reason);
+      else if (r.badUtf8) reject(r.line, '', 'not valid UTF-8');
+      else {
+        const raw = csvRow(r.line, r.fields);
+        if (raw) dataRow(r.line, raw);
+      }
+    }
+    ready.length = 0;
+  };
+
   try {
     let bytes = 0;
     try {
@@ -340,33 +406,47 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
         bytes = batch.bytes;
         for (const buf of batch.lines) {
           lineNo++;
-          const isHeader = format !== 'jsonl' && columns === undefined;
           if (buf === TOO_LONG) {
-            if (isHeader) throw inputError(`line ${lineNo} is longer than ${maxLineBytes} bytes`);
+            if (format === undefined) throw inputError(`line ${lineNo} is longer than ${maxLineBytes} bytes`);
+            if (format === 'csv') {
+              records.push({ line: lineNo, text: undefined, crlf: false, bytes: 0, badUtf8: false });
+              if (ready.length > 0) await takeRecords();
+              continue;
+            }
+            if (!spool) await open();
             reject(lineNo, '', `line longer than ${maxLineBytes} bytes`);
             continue;
           }
           let text: string;
+          let badUtf8 = false;
           try {
             text = decoder.decode(buf);
           } catch {
-            if (isHeader) throw inputError(`line ${lineNo} (the header) is not valid UTF-8`);
-            reject(lineNo, '', 'not valid UTF-8');
-            continue;
+            // Decoded leniently all the same: quotes and commas are ASCII bytes, never part of a
+            // multi-byte sequence, so the record's bounds are still found and only it is rejected.
+            badUtf8 = true;
+            text = lenientDecoder.decode(buf);
           }
           if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-          if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
-          if (text.trim() === '') continue;
-          if (format === undefined) format = text.trimStart().startsWith('{') ? 'jsonl' : 'csv';
-          if (!spool) {
-            if (format === 'csv') {
-              readHeader(text);
-              await open();
-              continue;
-            }
-            await open();
+          const crlf = text.charCodeAt(text.length - 1) === 13;
+          if (crlf) text = text.slice(0, -1);
+          if (format === undefined) {
+            if (text.trim() === '') continue;
+            if (badUtf8) throw inputError(`line ${lineNo} (the header) is not valid UTF-8`);
+            format = text.trimStart().startsWith('{') ? 'jsonl' : 'csv';
           }
-          dataRow(lineNo, text);
+          if (format === 'csv') {
+            records.push({ line: lineNo, text, crlf, bytes: buf.length, badUtf8 });
+            if (ready.length > 0) await takeRecords();
+            continue;
+          }
+          if (text.trim() === '') continue;
+          if (!spool) await open();
+          if (badUtf8) reject(lineNo, '', 'not valid UTF-8');
+          else {
+            const json = jsonRow(lineNo, text);
+            if (json) dataRow(lineNo, json.row, json.bad);
+          }
         }
         await spool?.flush();
         await rejects?.flush();
@@ -376,6 +456,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
           options.onProgress({ bytes, totalBytes, rows });
         }
       }
+      records.end();
+      await takeRecords();
     } catch (err) {
       if (err instanceof BreachwaveError) throw err;
       if ((err as NodeJS.ErrnoException | undefined)?.syscall) throw fileError(file, err);
@@ -391,8 +473,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     throw err;
   }
 
-  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, droppedColumns: dropped, spoolPath, rejectsPath };
+  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped, spoolPath, rejectsPath };
   if (rows === 0) log.warn({ waveId, format }, 'the file has no data rows: nothing to notify');
-  log.info({ waveId, format, rows, accepted, rejected, duplicates, droppedColumns: dropped }, 'ingest finished');
+  log.info({ waveId, format, rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped }, 'ingest finished');
   return result;
 }

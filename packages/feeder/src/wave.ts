@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { BreachwaveError } from '@breachwave/domain';
-import { rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { newWaveId, type ActionRules, type CodeSource, type PinDelivery, type WaveManifest } from '@breachwave/domain';
-import type { Ledger } from '@breachwave/ledger';
+import { ROW_WARNINGS, newWaveId, type ActionRules, type CodeSource, type PinDelivery, type RowWarning, type WaveManifest } from '@breachwave/domain';
+import { auditRecordJson, keys, type Ledger } from '@breachwave/ledger';
+import type { Redis } from 'ioredis';
 import type { Logger } from '@breachwave/logging';
+import { createLease } from '@breachwave/redis';
 import type { Envelope } from '@breachwave/secrets';
-import { ingestFile, type IngestProgress, type IngestResult } from './ingest.js';
+import { IdIndex } from './id-index.js';
+import { ingestFile, type IngestProgress, type IngestResult, type SpoolEntry } from './ingest.js';
+import { TOO_LONG, splitLines } from './lines.js';
 
 /** Options for {@link createWave}. */
 export interface CreateWaveOptions {
@@ -35,13 +41,49 @@ export interface CreateWaveOptions {
   readonly now?: () => Date;
 }
 
-/** Ingest counters as stored on the wave hash. */
+/** Ingest counters as stored on the wave hash (`warnings` as one field per kind, see {@link WARNING_FIELD_PREFIX}). */
 export interface WaveStats {
   readonly rows: number;
   readonly accepted: number;
   readonly rejected: number;
   readonly duplicates: number;
   readonly dropped_columns: number;
+  /** Accepted rows with at least one warning. */
+  readonly warned: number;
+  /** Accepted rows by warning kind; kinds not seen are absent. */
+  readonly warnings: Readonly<Partial<Record<RowWarning, number>>>;
+}
+
+/** Wave hash fields `warning:<kind>` hold the accepted rows with that warning. */
+export const WARNING_FIELD_PREFIX = 'warning:';
+
+/** The stats as flat numeric fields, the way the ledger stores (and audits) them. */
+function storedStats(stats: WaveStats): Record<string, number> {
+  const { warnings, ...flat } = stats;
+  const out: Record<string, number> = { ...flat };
+  for (const [kind, n] of Object.entries(warnings)) out[`${WARNING_FIELD_PREFIX}${kind}`] = n;
+  return out;
+}
+
+/** Rows accepted with warnings, as {@link readWaveWarnings} returns them. */
+export interface WaveWarnings {
+  readonly warned: number;
+  readonly warnings: Readonly<Partial<Record<RowWarning, number>>>;
+}
+
+/**
+ * Reads a wave's warning counters from its hash. The ledger's `getWave` hands back only the
+ * counters it knows (rows, accepted, …); these are written beside them by {@link createWave}.
+ * A wave created before warnings existed reads as none.
+ */
+export async function readWaveWarnings(redis: Pick<Redis, 'hmget'>, prefix: string, waveId: string): Promise<WaveWarnings> {
+  const values = await redis.hmget(keys(prefix).wave(waveId), 'warned', ...ROW_WARNINGS.map((w) => `${WARNING_FIELD_PREFIX}${w}`));
+  const warnings: Partial<Record<RowWarning, number>> = {};
+  ROW_WARNINGS.forEach((w, i) => {
+    const n = Number(values[i + 1] ?? 0);
+    if (n > 0) warnings[w] = n;
+  });
+  return { warned: Number(values[0] ?? 0), warnings };
 }
 
 /** Result of {@link createWave}. */
@@ -53,7 +95,7 @@ export interface CreatedWave {
   readonly paths: { readonly spool: string; readonly rejects: string };
   /** Same as `paths.spool`. */
   readonly spoolPath: string;
-  /** Same as `paths.rejects`: the `line,field,reason` report for the operator. */
+  /** Same as `paths.rejects`: the rejects report for the operator (`REJECTS_HEADER`). */
   readonly rejectsPath: string;
   readonly ingest: IngestResult;
 }
@@ -95,13 +137,184 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
       rejected: ingest.rejected,
       duplicates: ingest.duplicates,
       dropped_columns: ingest.droppedColumns.length,
+      warned: ingest.warned,
+      warnings: ingest.warnings,
     };
     const paths = { spool: ingest.spoolPath, rejects: ingest.rejectsPath };
-    await options.ledger.createWave(manifest, { ...stats }, paths);
+    await options.ledger.createWave(manifest, storedStats(stats), paths);
     log.info({ ...stats }, 'wave created');
     return { waveId, manifest, stats, droppedColumns: ingest.droppedColumns, paths, spoolPath: paths.spool, rejectsPath: paths.rejects, ingest };
   } catch (err) {
     await rm(spoolDir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Options for {@link addToWave}. */
+export interface AddToWaveOptions {
+  /** The deployment's Redis client (a fail-fast `producer` one is fine) and key prefix. */
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly ledger: Pick<Ledger, 'getWave'>;
+  readonly waveId: string;
+  /** The affected-account file with the rows to add (CSV or JSONL, see `ingestFile`). */
+  readonly file: string;
+  readonly envelope: Envelope;
+  readonly log: Logger;
+  readonly onProgress?: (progress: IngestProgress) => void;
+  /** Audit actor. Default `operator`. */
+  readonly actor?: string;
+  /** TTL of the wave's feed lease while the rows are added. Default 30,000 ms. */
+  readonly leaseMs?: number;
+  readonly now?: () => Date;
+}
+
+/** Result of {@link addToWave}: what this file added, and the wave's counters after it. */
+export interface AddedToWave {
+  readonly waveId: string;
+  readonly ingest: IngestResult;
+  /** This file's rejects report. */
+  readonly rejectsPath: string;
+  readonly stats: WaveStats;
+  /** The wave's status after the add (`fed` becomes `feeding`: `wave start` feeds the new accounts). */
+  readonly status: string;
+}
+
+/**
+ * Adds the rows of another file to a wave that is not completed or cancelled — the fixed rows of
+ * a rejects report, say — so an operator re-submits them instead of cutting lines out by number.
+ *
+ * The file is ingested like the wave's own (`ingestFile`, its own rejects report in
+ * `<wave dir>/add-<time>/`); a row whose account_id is already in the wave is rejected as a
+ * duplicate. The accepted accounts are appended to the wave's spool (written beside it and
+ * renamed over it, so a reader never sees half a file), and the wave's counters, its status
+ * (`fed` goes back to `feeding`) and a `wave.accounts-added` audit record are written in one
+ * transaction. `wave start` then feeds the new accounts from the wave's checkpoint.
+ *
+ * The wave's feed lease is held throughout, so no feeder reads the spool while it changes.
+ *
+ * @throws BreachwaveError BW_WAVE_NOT_FOUND; BW_INPUT_INVALID when the wave is completed or
+ *   cancelled or has no spool; BW_WAVE_BUSY when the wave is being fed (or the lease was lost);
+ *   anything `ingestFile` throws; Redis's error when it refuses the counters (they and the spool
+ *   are then put back). The wave is unchanged on every one — but for a reply lost after the spool
+ *   was swapped, where the new accounts stay in the spool (logged) and `wave status` tells whether
+ *   the counters were written.
+ */
+export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave> {
+  const { redis, prefix, waveId, log: parentLog } = options;
+  const log = parentLog.child({ waveId });
+  const k = keys(prefix);
+  const wave = await options.ledger.getWave(waveId);
+  if (wave.status === 'completed' || wave.status === 'cancelled') {
+    throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} is ${wave.status}: accounts can only be added to a wave not yet completed` });
+  }
+  const spoolPath = wave.paths.spool;
+  if (!spoolPath) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} has no spool` });
+
+  const leaseMs = options.leaseMs ?? 30_000;
+  const lease = createLease(redis, k.feeder(waveId), leaseMs);
+  const attempt = await lease.tryAcquire();
+  if (!attempt.acquired) {
+    throw new BreachwaveError('BW_WAVE_BUSY', { detail: `wave ${waveId} is being fed by ${attempt.holder ?? 'another process'}; add the accounts once it stops` });
+  }
+  const now = (options.now ?? (() => new Date()))();
+  const addDir = join(dirname(spoolPath), `add-${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(2).toString('hex')}`);
+  const tmpSpool = `${spoolPath}.add.tmp`;
+  let renewing: Promise<boolean> | undefined;
+  // A long ingest outlasts the lease's TTL: renewed in the background, checked before the spool changes.
+  const timer = setInterval(() => {
+    renewing = lease.renew().catch(() => false);
+  }, Math.max(1, Math.floor(leaseMs / 3)));
+  try {
+    const existingIds = new IdIndex();
+    for await (const batch of splitLines(createReadStream(spoolPath), 16 * 1024 * 1024)) {
+      for (const buf of batch.lines) {
+        if (buf === TOO_LONG || buf.length === 0) continue;
+        const entry = JSON.parse(buf.toString('utf8')) as SpoolEntry;
+        existingIds.add(entry.accountId, entry.line);
+      }
+    }
+    const ingest = await ingestFile({
+      file: options.file, waveId, envelope: options.envelope, log, spoolDir: addDir, existingIds,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+
+    const spoolSize = (await stat(spoolPath)).size;
+    await pipeline(concatFiles([spoolPath, ingest.spoolPath]), createWriteStream(tmpSpool));
+    const fd = await open(tmpSpool, 'r');
+    await fd.sync().finally(() => fd.close());
+    clearInterval(timer);
+    await renewing;
+    // The fence: the spool is swapped only while this process still holds the wave.
+    if (!(await lease.renew())) throw new BreachwaveError('BW_WAVE_BUSY', { detail: `wave ${waveId}: the feed lease was lost while adding accounts; nothing was added` });
+    await rename(tmpSpool, spoolPath);
+
+    const [current, before] = await Promise.all([options.ledger.getWave(waveId), readWaveWarnings(redis, prefix, waveId)]);
+    const warnings: Partial<Record<RowWarning, number>> = { ...before.warnings };
+    for (const [kind, n] of Object.entries(ingest.warnings) as [RowWarning, number][]) warnings[kind] = (warnings[kind] ?? 0) + n;
+    const stats: WaveStats = {
+      rows: (current.stats.rows ?? 0) + ingest.rows,
+      accepted: (current.stats.accepted ?? 0) + ingest.accepted,
+      rejected: (current.stats.rejected ?? 0) + ingest.rejected,
+      duplicates: (current.stats.duplicates ?? 0) + ingest.duplicates,
+      dropped_columns: Math.max(current.stats.dropped_columns ?? 0, ingest.droppedColumns.length),
+      warned: before.warned + ingest.warned,
+      warnings,
+    };
+    const status = current.status === 'fed' && ingest.accepted > 0 ? 'feeding' : current.status;
+    const detail = {
+      source: basename(options.file), rows: ingest.rows, accepted: ingest.accepted, rejected: ingest.rejected, duplicates: ingest.duplicates,
+      warned: ingest.warned, ...(status !== current.status ? { statusBefore: current.status } : {}),
+    };
+    const fields: Record<string, string | number> = { ...storedStats(stats), status };
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await redis.multi()
+        .hset(k.wave(waveId), fields)
+        .xadd(k.audit, '*', 'r', auditRecordJson({ type: 'wave.accounts-added', actor: options.actor ?? 'operator', wave: waveId, detail }, now))
+        .exec();
+    } catch (err) {
+      // The transaction may or may not have run (the reply was lost): the spool keeps the new
+      // accounts, which is the side that loses nobody; the operator checks `wave status`.
+      log.error({ err }, 'accounts appended to the spool, but whether the wave counters and audit record were written is unknown');
+      throw err;
+    }
+    const failed = replies ? replies.find(([err]) => err)?.[0] : new Error('the transaction was discarded');
+    if (failed) {
+      // Redis ran the transaction and refused part of it (MULTI does not roll back): the counters
+      // go back to what they were and the spool is cut back to its old length, so the wave is as
+      // it was and the same file can simply be added again.
+      const previous: Record<string, string | number> = { ...storedStats(restored(current.stats, before)), status: current.status };
+      await redis.hset(k.wave(waveId), previous);
+      await truncate(spoolPath, spoolSize);
+      throw failed;
+    }
+    await unlink(ingest.spoolPath);
+    log.info({ ...detail, status }, 'accounts added to the wave');
+    return { waveId, ingest, rejectsPath: ingest.rejectsPath, stats, status };
+  } catch (err) {
+    await unlink(tmpSpool).catch(() => {});
+    await rm(addDir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    clearInterval(timer);
+    await lease.release().catch((err: unknown) => log.warn({ err }, 'could not release the feed lease; it expires on its own'));
+  }
+}
+
+/** The counters as they were before an add, every kind of warning included (absent ones as 0). */
+function restored(stats: Readonly<Record<string, number>>, before: WaveWarnings): WaveStats {
+  const warnings: Partial<Record<RowWarning, number>> = {};
+  for (const w of ROW_WARNINGS) warnings[w] = before.warnings[w] ?? 0;
+  return {
+    rows: stats.rows ?? 0, accepted: stats.accepted ?? 0, rejected: stats.rejected ?? 0, duplicates: stats.duplicates ?? 0,
+    dropped_columns: stats.dropped_columns ?? 0, warned: before.warned, warnings,
+  };
+}
+
+/** The bytes of each file in turn. */
+async function* concatFiles(paths: readonly string[]): AsyncGenerator<Buffer> {
+  for (const p of paths) {
+    for await (const chunk of createReadStream(p)) yield chunk as Buffer;
   }
 }

@@ -169,7 +169,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       ...extra,
       brand: manifest.brand,
       helpUrl: manifest.helpUrl,
-      segment: account.segment,
+      exposed: account.exposed,
       ...(contact.name ? { firstName: firstNameOf(contact.name) } : {}),
     };
     const reference = `${waveId}.${accountId}`;

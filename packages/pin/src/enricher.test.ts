@@ -72,11 +72,11 @@ describe('temporary PIN enricher with the notice processor', () => {
     const pin = held.get(`M-${id}`);
     assert.ok(pin);
     const text = sms.find((m) => m.to === phone)?.body ?? '';
-    assert.match(text, new RegExp(`Your temporary account PIN is ${pin}\\.`));
+    assert.match(text, new RegExp(`Your temporary PIN is ${pin}\\b`));
     assert.equal((await vault.read(`M-${id}`))?.verifier, keyring.compute(`M-${id}`, pin), 'the PIN sent is the PIN stored');
     const mail = email.find((m) => m.to === `e-${id}@example.com`);
-    assert.match(mail?.text ?? '', /we reset your account PIN/);
-    assert.doesNotMatch(mail?.text ?? '', /temporary account PIN/);
+    assert.match(mail?.text ?? '', /we reset your PIN/);
+    assert.doesNotMatch(mail?.text ?? '', /temporary PIN/);
 
     assert.equal(await hold.open(w.waveId, `M-${id}`), undefined, 'wiped after the send');
     const types = (await auditRecords(redis, prefix)).filter((x) => x.r.account === `M-${id}`).map((x) => x.r.type);
@@ -88,7 +88,7 @@ describe('temporary PIN enricher with the notice processor', () => {
     const phone = '+12025550182';
     await runWave('none', [{ accountId: `N-${randomBytes(2).toString('hex')}`, phone }]);
     const text = sms.find((m) => m.to === phone)?.body ?? '';
-    assert.match(text, /we reset your account PIN/);
+    assert.match(text, /we reset your PIN/);
     assert.doesNotMatch(text, /temporary/);
   });
 
@@ -97,7 +97,7 @@ describe('temporary PIN enricher with the notice processor', () => {
     const phone = '+12025550183';
     await runWave('sms-temporary', [{ accountId, phone }], async (w) => void (await hold.wipe(w.waveId, accountId)));
     const text = sms.find((m) => m.to === phone)?.body ?? '';
-    assert.match(text, /we reset your account PIN/);
+    assert.match(text, /we reset your PIN/);
     assert.doesNotMatch(text, /temporary/);
     const records = (await auditRecords(redis, prefix)).filter((x) => x.r.account === accountId);
     assert.ok(records.some((x) => x.r.type === 'pin.temporary.missing'));

@@ -192,8 +192,9 @@ export function* generateLines(options: GenerateOptions): Generator<GeneratedLin
       const kind = MALFORMED_KINDS[malformedSeq++ % MALFORMED_KINDS.length] as MalformedKind;
       switch (kind) {
         case 'unknown-segment': fields.segment = prng.pick(['platinum', 'business', 'vip']); break;
-        case 'invalid-phone': fields.phone = `(${prng.pick(AREA_CODES)}) 555-01`; break;
-        case 'invalid-email': fields.email = emailOf(prng, 'Pat', 'Doe', seq).replace('@', '.at.'); break;
+        // The other contact point is cleared: a bad one beside a working one is only a warning.
+        case 'invalid-phone': fields.phone = `(${prng.pick(AREA_CODES)}) 555-01`; fields.email = ''; break;
+        case 'invalid-email': fields.email = emailOf(prng, 'Pat', 'Doe', seq).replace('@', '.at.'); fields.phone = ''; break;
         case 'missing-account-id': fields.account_id = ''; break;
         case 'no-contact': fields.phone = ''; fields.email = ''; break;
         case 'wrong-column-count': {

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { Command, InvalidArgumentError } from 'commander';
-import { isBreachwaveError } from '@breachwave/domain';
-import { waveCreate, waveList, waveStart, waveStatus } from './wave.js';
+import { isBreachwaveError, isFormattableTimeZone } from '@breachwave/domain';
+import { waveAdd, waveCreate, waveList, waveStart, waveStatus } from './wave.js';
 import { auditVerify } from './audit.js';
 import { waveRecover } from './recover.js';
 import { demo } from './demo.js';
@@ -30,7 +30,7 @@ function parseCodeSource(v: string): string {
   return v;
 }
 function parseZone(v: string): string {
-  if (!Intl.supportedValuesOf('timeZone').includes(v)) throw new InvalidArgumentError('must be an IANA time zone, e.g. America/Chicago');
+  if (!isFormattableTimeZone(v)) throw new InvalidArgumentError('must be an IANA time zone, e.g. America/Chicago');
   return v;
 }
 function parseDate(v: string): string {
@@ -58,6 +58,12 @@ wave.command('create')
   .option('--sms-segment-budget <n>', 'warn when a rendered SMS needs more segments than this (GSM-7 vs UCS-2 aware)', int('--sms-segment-budget', 1, 10), 3)
   .option('--json', 'print the result as one JSON object')
   .action(waveCreate);
+wave.command('add')
+  .description('add the rows of another file (e.g. the fixed rows of a rejects report) to a wave not yet completed; ids already in the wave are rejected; then run wave start to feed them')
+  .argument('<wave>', 'wave id')
+  .requiredOption('--accounts <file>', 'affected-account file (.csv with a header row, or .jsonl)')
+  .option('--json', 'print the result as one JSON object')
+  .action(waveAdd);
 wave.command('start')
   .description('feed a created wave to the queues in a bounded window (BW_FEED_WINDOW waiting jobs); resumes from its checkpoint after a crash; runs until every account is queued')
   .argument('<wave>', 'wave id')

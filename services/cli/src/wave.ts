@@ -1,5 +1,6 @@
 import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
-import { createWave } from '@breachwave/feeder';
+import { loadConnectionConfig } from '@breachwave/config';
+import { addToWave, createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
 import { waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
 import { fullContext, readContext } from './context.js';
@@ -35,6 +36,12 @@ export function planFromOptions(opts: Pick<WaveCreateOptions, 'actions' | 'pinDe
   };
 }
 
+/** `N accepted with warnings (phone_invalid 3, …)`, or nothing when there were none. */
+function warningsLine(w: WaveWarnings): string {
+  if (w.warned === 0) return '';
+  return `${w.warned} accepted with warnings (${Object.entries(w.warnings).map(([kind, n]) => `${kind} ${n}`).join(', ')})\n`;
+}
+
 export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
   const ctx = await fullContext();
   try {
@@ -53,7 +60,7 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
     progress.done();
     const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, opts.smsSegmentBudget);
     for (const w of templateWarnings) {
-      process.stderr.write(`warning: the ${w.locale} SMS for ${w.segment} (${w.variant}) is ${w.segments} segments (${w.encoding}), over the budget of ${opts.smsSegmentBudget}\n`);
+      process.stderr.write(`warning: the ${w.locale} SMS naming every data category (${w.variant}) is ${w.segments} segments (${w.encoding}), over the budget of ${opts.smsSegmentBudget}\n`);
     }
     if (opts.json) {
       process.stdout.write(`${JSON.stringify({ ...result, templateWarnings })}\n`);
@@ -61,8 +68,34 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
       const s = result.stats;
       process.stdout.write(
         `wave ${result.waveId} created: ${s.rows} rows read, ${s.accepted} accepted, ${s.rejected} rejected (${s.duplicates} duplicates)\n` +
+          warningsLine(s) +
           (result.droppedColumns.length ? `dropped columns the pipeline does not need: ${result.droppedColumns.join(', ')}\n` : '') +
           `rejects report: ${result.rejectsPath}\nnext: breachwave wave start ${result.waveId}\n`,
+      );
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function waveAdd(waveId: string, opts: { accounts: string; json?: boolean }): Promise<void> {
+  const ctx = await fullContext();
+  try {
+    const progress = createProgress('ingest');
+    const result = await addToWave({
+      redis: ctx.redis, prefix: ctx.config.prefix, ledger: ctx.ledger, waveId, file: opts.accounts, envelope: ctx.envelope, log: ctx.log,
+      onProgress: (p) => progress.update(`${p.rows.toLocaleString('en-US')} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined),
+    });
+    progress.done();
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      const i = result.ingest;
+      process.stdout.write(
+        `wave ${waveId}: ${i.rows} rows read, ${i.accepted} added, ${i.rejected} rejected (${i.duplicates} duplicates)\n` +
+          warningsLine(i) +
+          `rejects report: ${result.rejectsPath}\nwave now ${result.stats.accepted} accepted of ${result.stats.rows} rows (${result.status})` +
+          `${i.accepted > 0 ? `\nnext: breachwave wave start ${waveId}` : ''}\n`,
       );
     }
   } finally {
@@ -94,11 +127,12 @@ export async function waveStatus(waveId: string, opts: { json?: boolean }): Prom
     // waited, orphans no live job will finish, rotated PINs still waiting for their notice.
     const r = await scanWave(ctx, waveId, true);
     const complete = p.complete && r.open === 0;
+    const w = await readWaveWarnings(ctx.redis, loadConnectionConfig(process.env).prefix, waveId);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify({ waveId, ...p, complete, open: r.open, oldestOpenMs: r.oldestOpenMs, orphans: r.orphans,
-        pinUnnotified: r.pinUnnotified, pinUnnotifiedOverdue: r.pinUnnotifiedOverdue, pinUnnotifiedOldestMs: r.pinUnnotifiedOldestMs })}\n`);
+        pinUnnotified: r.pinUnnotified, pinUnnotifiedOverdue: r.pinUnnotifiedOverdue, pinUnnotifiedOldestMs: r.pinUnnotifiedOldestMs, ...w })}\n`);
     } else {
-      process.stdout.write(formatStatus(waveId, { ...p, complete }) + `${formatRecovery(r).join('\n')}\n`);
+      process.stdout.write(formatStatus(waveId, { ...p, complete }) + `${formatRecovery(r).join('\n')}\n` + (w.warned ? `  ${warningsLine(w)}` : ''));
     }
   } finally {
     await ctx.close();

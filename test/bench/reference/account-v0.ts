@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { DATA_CATEGORIES, LOCALES, SEGMENTS, type AffectedAccount, type DataCategory, type Locale, type RawRow, type RowResult, type Segment } from '@breachwave/domain';
+import { DATA_CATEGORIES, LOCALES, SEGMENTS, type AffectedAccount, type DataCategory, type Locale, type RawRow, type Segment } from '@breachwave/domain';
 import { ROOT } from '../common.js';
 
 /** The parts of zod and libphonenumber-js used here (the test package does not depend on them). */
@@ -24,6 +24,9 @@ interface PhoneNumber {
 interface LibPhoneNumber {
   parsePhoneNumberFromString(text: string, country: string): PhoneNumber | undefined;
 }
+
+/** The row result as it was then: one reason, no warnings. */
+export type RowResult = { readonly ok: true; readonly account: AffectedAccount } | { readonly ok: false; readonly reason: string; readonly field?: string };
 
 const requireFromDomain = createRequire(join(ROOT, 'packages', 'domain', 'package.json'));
 const { z } = requireFromDomain('zod') as Zod;

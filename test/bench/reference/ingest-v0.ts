@@ -114,7 +114,10 @@ class Sink {
  * @throws BreachwaveError BW_INPUT_FILE when the file cannot be read; BW_INPUT_INVALID when it is
  *   empty or its header lacks a required column. No spool is left behind on either.
  */
-export async function ingestFileV0(options: IngestOptions): Promise<IngestResult> {
+/** The result as it was then, before accepted rows carried warnings. */
+export type IngestResultV0 = Omit<IngestResult, 'warned' | 'warnings'>;
+
+export async function ingestFileV0(options: IngestOptions): Promise<IngestResultV0> {
   const { file, waveId, envelope, log } = options;
   const maxLineBytes = options.maxLineBytes ?? 256 * 1024;
   let totalBytes: number;
@@ -355,7 +358,7 @@ export async function ingestFileV0(options: IngestOptions): Promise<IngestResult
     throw err;
   }
 
-  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, droppedColumns: dropped, spoolPath, rejectsPath };
+  const result: IngestResultV0 = { format: format ?? 'csv', rows, accepted, rejected, duplicates, droppedColumns: dropped, spoolPath, rejectsPath };
   if (rows === 0) log.warn({ waveId, format }, 'the file has no data rows: nothing to notify');
   log.info({ waveId, format, rows, accepted, rejected, duplicates, droppedColumns: dropped }, 'ingest finished');
   return result;
