@@ -237,14 +237,14 @@ try {
         });
       }
     }
-    if (only.has('pacing') && available('packages/pacing/src/bench.ts')) {
+    if (only.has('pacing') && available('test/bench/pacing.ts')) {
       const { processes, rate, seconds } = settings.pacing;
-      await measure('pacing', `${processes}x`, run, join(ROOT, 'packages/pacing/src/bench.ts'), {}, {
+      await measure('pacing', `${processes}x`, run, script('pacing.ts'), {}, {
         env: { REDIS_URL: url }, args: ['--processes', String(processes), '--rate', String(rate), '--seconds', String(seconds)],
       });
     }
-    if (only.has('pin') && available('packages/pin/src/bench.ts')) {
-      await measure('pin', 'cpu', run, join(ROOT, 'packages/pin/src/bench.ts'), {}, { args: [String(settings.pins)] });
+    if (only.has('pin') && available('test/bench/pin.ts')) {
+      await measure('pin', 'cpu', run, script('pin.ts'), {}, { args: [String(settings.pins)] });
     }
   }
   if (only.has('wave')) {
@@ -272,8 +272,8 @@ const report: BenchReport = buildReport({
     redisSource: redisInfo.source,
     cpus: (await import('node:os')).cpus().length,
     loadAverage: (await import('node:os')).loadavg().map((x) => round(x, 2)),
-    pacingAvailable: available('packages/pacing/src/bench.ts'),
-    pinAvailable: available('packages/pin/src/bench.ts'),
+    pacingAvailable: available('test/bench/pacing.ts'),
+    pinAvailable: available('test/bench/pin.ts'),
     fullPathAvailable: available('services/pin-rotator/src/run.ts') && available('services/code-issuer/src/run.ts'),
   },
   records,

@@ -219,7 +219,7 @@ export function buildReport(input: {
   if (ratios.notice_vs_send === null) why('notice_vs_send', notice === null ? 'e2e' : 'baseline', notice === null ? 'notice-0ms' : 'bullmq', notice === null ? undefined : 'the bare-send phase was skipped (--send-jobs 0)');
   if (ratios.full_vs_send === null) why('full_vs_send', full === null ? 'e2e' : 'baseline', full === null ? 'full-0ms' : 'bullmq', full === null ? undefined : 'the bare-send phase was skipped (--send-jobs 0)');
   if (ratios.latency_vs_ceiling === null) why('latency_vs_ceiling', 'e2e', `notice-${latencyMs}ms`);
-  if (ratios.pace_error === null) why('pace_error', 'pacing', undefined, 'packages/pacing/src/bench.ts is not available yet');
+  if (ratios.pace_error === null) why('pace_error', 'pacing', undefined, 'test/bench/pacing.ts is not available yet');
 
   const peaks = [ingest.current.peakRssMb, ingest.current.hwmRssMb, wave?.feederPeakRssMb ?? null].filter((x): x is number => typeof x === 'number');
   const rss_mb = peaks.length > 0 ? Math.max(...peaks) : null;
@@ -227,7 +227,7 @@ export function buildReport(input: {
   const redis_mb = wave ? wave.redisGrowthMb : null;
   if (redis_mb === null) why('redis_mb', 'wave');
   const pin_ms = pin.msPerPinCpu;
-  if (pin_ms === null) why('pin_ms', 'pin', undefined, 'packages/pin/src/bench.ts is not available yet');
+  if (pin_ms === null) why('pin_ms', 'pin', undefined, 'test/bench/pin.ts is not available yet');
 
   const fmt = (n: Num, d = 2): string => (n === null ? 'n/a' : String(round(n, d)));
   const rows = Number(input.settings.rows ?? 0);

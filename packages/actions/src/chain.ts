@@ -134,7 +134,7 @@ export async function runStep(deps: RunStepDeps, action: ActionName, job: Action
   }
   const throttles = claim.entry?.thr ?? 0;
   const fate = (error: BreachwaveError) => errorFate(error, job, throttles, deps.maxThrottles);
-  const asError = (raw: unknown): BreachwaveError => toBreachwaveError(raw, 'BW_SMS_NETWORK');
+  const asError = (raw: unknown): BreachwaveError => toBreachwaveError(raw, 'BW_INTERNAL');
   try {
     const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log,
       ...(claim.account ? { account: claim.account } : {}), failsForGood: (err) => fate(asError(err)) === 'fail' });

@@ -89,3 +89,15 @@ function compareDigits(a: string, b: string): number {
   if (x.length !== y.length) return x.length < y.length ? -1 : 1;
   return x < y ? -1 : x > y ? 1 : 0;
 }
+
+/** `text` parsed as a JSON object, or why it is not one: `not JSON` or `not a JSON object`. */
+export function parseJsonObject(text: string): Record<string, unknown> | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
+  return v as Record<string, unknown>;
+}

@@ -3,7 +3,7 @@ import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { BreachwaveError } from '@breachwave/domain';
-import { canonicalJson } from './chain.js';
+import { canonicalJson, parseJsonObject } from './chain.js';
 import { PRIVATE_FILE_MODE, ensurePrivateFileSync } from './private-files.js';
 
 /**
@@ -150,14 +150,8 @@ export function checkCheckpointSignature(cp: Checkpoint, keys: PublicKeyRing): S
 
 /** A checkpoint read back, or why its text is not one. */
 export function parseCheckpoint(text: string): Checkpoint | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not a JSON object';
-  const c = v as Record<string, unknown>;
+  const c = parseJsonObject(text);
+  if (typeof c === 'string') return c;
   if (c.v !== 1) return 'unknown checkpoint version';
   for (const f of ['n', 'seq', 'line'] as const) if (!Number.isSafeInteger(c[f]) || (c[f] as number) < 1) return `field ${f} missing or not a positive integer`;
   for (const f of ['chain', 'hash', 'file', 'reason', 'ts'] as const) if (typeof c[f] !== 'string') return `field ${f} missing or not a string`;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { BreachwaveError, maskCode, validateCode } from '@breachwave/domain';
-import { auditRecordJson } from '@breachwave/ledger';
+import { AUDIT_FIELD, auditRecordJson } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { epochDay, isoDay, parseEnrollBy } from './dates.js';
 import { codeAad, codeHash, type CodeStore } from './store.js';
@@ -189,7 +189,7 @@ export async function importPool(store: CodeStore, options: PoolImportOptions): 
   if (available >= store.lowWatermark) m.hdel(keys.pool(options.pool), 'low');
   if (available > 0) m.hdel(keys.pool(options.pool), 'empty');
   m.hincrby(keys.pool(options.pool), 'imports', 1);
-  m.xadd(auditKey, '*', 'r', auditRecordJson({ type: 'codes.imported', actor: options.actor ?? 'operator',
+  m.xadd(auditKey, '*', AUDIT_FIELD, auditRecordJson({ type: 'codes.imported', actor: options.actor ?? 'operator',
     detail: { pool: options.pool, importId, enrollBy: isoDay(day), lines, loaded, alreadyLoaded, rejected, blank, available } }, now()));
   m.unlink(run);
   await m.exec();
@@ -273,7 +273,7 @@ export async function importRedemptions(store: CodeStore, options: RedemptionImp
   await flush();
   const problems = problemList.count;
   const { listed, truncated } = problemList.report();
-  await redis.xadd(auditKey, '*', 'r', auditRecordJson({ type: 'codes.redemptions.imported', actor: options.actor ?? 'operator',
+  await redis.xadd(auditKey, '*', AUDIT_FIELD, auditRecordJson({ type: 'codes.redemptions.imported', actor: options.actor ?? 'operator',
     detail: { lines, redeemed, alreadyRedeemed, problems, blank } }, now()));
   options.log?.info({ lines, redeemed, alreadyRedeemed, problems }, 'redemption feed imported');
   return { lines, header, blank, redeemed, alreadyRedeemed, problems, problemLines: listed, problemsTruncated: truncated };

@@ -1,3 +1,5 @@
+import { AUDIT_FIELD_LUA } from '@breachwave/ledger';
+
 /**
  * Lua scripts of the code store. Each runs atomically in Redis, so an allocation (pick a code,
  * record who holds it, index it) is all or nothing: a crash leaves a person either with their
@@ -25,7 +27,7 @@ if not h then
   redis.call('HINCRBY', KEYS[5], 'waits', 1)
   if redis.call('HSETNX', KEYS[5], 'empty', ARGV[4]) == 1 then
     redis.call('HINCRBY', KEYS[5], 'exhausted_events', 1)
-    redis.call('XADD', KEYS[6], '*', 'r', cjson.encode({ ts = ARGV[4], type = 'codes.pool.exhausted', actor = ARGV[5],
+    redis.call('XADD', KEYS[6], '*', ${AUDIT_FIELD_LUA}, cjson.encode({ ts = ARGV[4], type = 'codes.pool.exhausted', actor = ARGV[5],
       wave = ARGV[6], account = ARGV[7], detail = { pool = ARGV[8] } }))
     return {'exhausted', '', '1', '0'}
   end
@@ -46,7 +48,7 @@ local left = redis.call('ZCOUNT', KEYS[3], ARGV[2], '+inf')
 local low = ''
 if left < tonumber(ARGV[3]) and redis.call('HSETNX', KEYS[5], 'low', ARGV[4]) == 1 then
   redis.call('HINCRBY', KEYS[5], 'low_events', 1)
-  redis.call('XADD', KEYS[6], '*', 'r', cjson.encode({ ts = ARGV[4], type = 'codes.pool.low', actor = ARGV[5],
+  redis.call('XADD', KEYS[6], '*', ${AUDIT_FIELD_LUA}, cjson.encode({ ts = ARGV[4], type = 'codes.pool.low', actor = ARGV[5],
     wave = ARGV[6], detail = { pool = ARGV[8], available = left, threshold = tonumber(ARGV[3]) } }))
   low = '1'
 end

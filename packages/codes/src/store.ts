@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, WAVE_ID_PATTERN, generateCode, maskCode } from '@breachwave/domain';
 import type { BreachwaveConfig } from '@breachwave/config';
-import { auditRecordJson, keys as ledgerKeys } from '@breachwave/ledger';
+import { AUDIT_FIELD, auditRecordJson, keys as ledgerKeys } from '@breachwave/ledger';
 import { createEnvelope, keyedHash, parseKey, type Envelope, type KeyRef } from '@breachwave/secrets';
 import { codeKeys, type CodeKeys } from './keys.js';
 import { epochDay, isoDay } from './dates.js';
@@ -287,7 +287,7 @@ export function createCodeStore(deps: CodeStoreDeps) {
       if (!WAVE_ID_PATTERN.test(waveId)) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'wave id is malformed' });
       await r.multi()
         .hset(k.scope, waveId, scope)
-        .xadd(auditKey, '*', 'r', auditRecordJson({ type: 'codes.scope', actor: 'operator', wave: waveId, detail: { scope } }, now()))
+        .xadd(auditKey, '*', AUDIT_FIELD, auditRecordJson({ type: 'codes.scope', actor: 'operator', wave: waveId, detail: { scope } }, now()))
         .exec();
     },
 

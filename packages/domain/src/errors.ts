@@ -58,14 +58,14 @@ export const ERROR_CATALOG = {
   BW_EMAIL_AMBIGUOUS: { kind: 'ambiguous', message: 'email: the connection dropped after the message was sent' },
   BW_EMAIL_AUTH: { kind: 'config', message: 'email: the server refused our credentials' },
 
-  // Identity-protection enrollment codes (issue 4).
+  // Identity-protection enrollment codes.
   BW_CODE_POOL_EXHAUSTED: { kind: 'transient', message: 'enrollment codes: the pool has no unexpired code left' },
   BW_CODE_INVALID: { kind: 'invalid-input', message: 'enrollment code is malformed' },
   BW_CODE_SOURCE_INVALID: { kind: 'invalid-input', message: 'the wave has no usable enrollment code source' },
   BW_CODE_NOT_ASSIGNED: { kind: 'permanent', message: 'no enrollment code is recorded for this account' },
   BW_CODE_COLLISION: { kind: 'transient', message: 'enrollment codes: generated codes kept colliding' },
 
-  // PIN rotation and verification (issue 3).
+  // PIN rotation and verification.
   BW_PIN_POLICY: { kind: 'config', message: 'PIN policy cannot produce an allowed PIN' },
   BW_PIN_STORE_REJECTED: { kind: 'permanent', message: 'PIN store: the rotation was rejected' },
   BW_PIN_STORE_ACCOUNT_UNKNOWN: { kind: 'permanent', message: 'PIN store: the account is unknown' },
@@ -79,7 +79,7 @@ export const ERROR_CATALOG = {
   BW_RATE_LIMITED: { kind: 'throttled', message: 'too many requests from this client; try again later' },
   BW_PIN_VERIFY_UNAUTHORIZED: { kind: 'invalid-input', message: 'PIN verification: missing or invalid bearer token' },
 
-  // Inbound webhooks, opt-out and delivery status (issue 5). HTTP answers derive from these codes.
+  // Inbound webhooks, opt-out and delivery status. HTTP answers derive from these codes.
   BW_WEBHOOK_SIGNATURE_INVALID: { kind: 'invalid-input', message: 'webhook signature is missing or invalid' },
   BW_UNSUBSCRIBE_TOKEN_INVALID: { kind: 'invalid-input', message: 'unsubscribe link is invalid' },
   BW_UNSUBSCRIBE_TOKEN_EXPIRED: { kind: 'invalid-input', message: 'unsubscribe link has expired' },
@@ -91,6 +91,10 @@ export const ERROR_CATALOG = {
   BW_HTTP_UNAUTHORIZED: { kind: 'invalid-input', message: 'missing or invalid bearer token' },
   BW_HTTP_OPERATOR_MISSING: { kind: 'invalid-input', message: 'operator routes need an X-Breachwave-Operator header naming who acts' },
   BW_INTERNAL: { kind: 'transient', message: 'internal error' },
+
+  // Distributed pacing of a sender.
+  BW_PACE_NO_RATE: { kind: 'config', message: 'pacing: no rate is configured for the sender' },
+  BW_PACE_CLOSED: { kind: 'transient', message: 'pacing: the pacer is closed (the process is stopping)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

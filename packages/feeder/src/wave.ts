@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BreachwaveError } from '@breachwave/domain';
 import { ROW_WARNINGS, newWaveId, type ActionRules, type CodeSource, type PinDelivery, type RowWarning, type WaveManifest } from '@breachwave/domain';
-import { auditRecordJson, keys, type Ledger } from '@breachwave/ledger';
+import { AUDIT_FIELD, auditRecordJson, keys, type Ledger } from '@breachwave/ledger';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@breachwave/logging';
 import { createLease } from '@breachwave/redis';
@@ -289,7 +289,7 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     try {
       replies = await redis.multi()
         .hset(k.wave(waveId), fields)
-        .xadd(k.audit, '*', 'r', auditRecordJson({ type: 'wave.accounts-added', actor: options.actor ?? 'operator', wave: waveId, detail }, now))
+        .xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson({ type: 'wave.accounts-added', actor: options.actor ?? 'operator', wave: waveId, detail }, now))
         .exec();
     } catch (err) {
       // The transaction may or may not have run (the reply was lost): the spool keeps the new

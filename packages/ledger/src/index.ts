@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { ActionName, ActionState, Channel, DataCategory, Locale, Segment, WaveManifest } from '@breachwave/domain';
 import { BreachwaveError } from '@breachwave/domain';
+import { AUDIT_FIELD, auditRecordJson, type AuditInput } from './audit-stream.js';
 import { keys, type Keys } from './keys.js';
 import { INIT_ACCOUNTS, TRANSITION } from './scripts.js';
 
 export { keys, type Keys } from './keys.js';
+export { AUDIT_FIELD, AUDIT_FIELD_LUA, auditRecordJson, auditStreamKey, type AuditInput, type AuditRecord } from './audit-stream.js';
 
 /** One action's ledger state for one account. Short field names: a wave holds millions. */
 export interface ActionEntry {
@@ -73,24 +75,6 @@ export interface TransitionResult {
   readonly account?: AccountRecord;
 }
 
-/** An audit record as written to the stream (see `@breachwave/audit`). */
-export interface AuditInput {
-  readonly type: string;
-  readonly actor: string;
-  readonly wave?: string;
-  readonly account?: string;
-  readonly action?: string;
-  readonly detail?: Readonly<Record<string, unknown>>;
-}
-
-/**
- * An audit record as the stream holds it (field `r`): the input with its time first. For code
- * that appends a record inside its own script or transaction, so it reads like every other.
- */
-export function auditRecordJson(input: AuditInput, at: Date): string {
-  return JSON.stringify({ ts: at.toISOString(), ...input });
-}
-
 /** The minimised account record resting in Redis while the account is in flight. */
 export interface AccountRecord {
   readonly segment: Segment;
@@ -133,8 +117,8 @@ type ScriptRedis = Redis & {
 /**
  * Parses a stored ledger entry. `at` and `c0` rest as epoch milliseconds (13 digits instead of a
  * 24-character ISO string: with the JSON quotes, 22 bytes less per action, which moves a
- * notice-only entry into a smaller allocation class — ~30 bytes per account, 30 MB per million;
- * issue 6) and are handed out as ISO strings, as they always were. Entries written before kept
+ * notice-only entry into a smaller allocation class — ~30 bytes per account, 30 MB per million)
+ * and are handed out as ISO strings, as they always were. Entries written before kept
  * their strings and read the same.
  */
 function readEntry(raw: string): LedgerEntry {
@@ -164,7 +148,7 @@ export function createLedger(deps: LedgerDeps) {
   if (typeof r.bwInitAccountsAt !== 'function') r.defineCommand('bwInitAccountsAt', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
 
   const audit = async (input: AuditInput): Promise<void> => {
-    await r.xadd(k.audit, '*', 'r', auditRecordJson(input, now()));
+    await r.xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson(input, now()));
   };
 
   return {
@@ -173,8 +157,7 @@ export function createLedger(deps: LedgerDeps) {
     /** Applies a transition and writes its audit record atomically, or reports why it did not. */
     async transition(req: TransitionRequest): Promise<TransitionResult> {
       const when = now();
-      const ts = when.toISOString();
-      const record = JSON.stringify({ ts, type: req.event, actor: req.actor, wave: req.waveId, account: req.accountId, action: req.action, ...(req.detail ? { detail: req.detail } : {}) });
+      const record = auditRecordJson({ type: req.event, actor: req.actor, wave: req.waveId, account: req.accountId, action: req.action, ...(req.detail ? { detail: req.detail } : {}) }, when);
       const counters = req.counters && Object.keys(req.counters).length > 0 ? JSON.stringify(req.counters) : '';
       const release = req.releaseAccount === undefined ? '' : String(Math.max(0, Math.floor(req.releaseAccount)));
       const [outcome, prev, whole, account] = await r.bwTransition4(
@@ -287,7 +270,7 @@ export function createLedger(deps: LedgerDeps) {
     async setWaveStatus(waveId: string, status: WaveStatus, actor: string, detail?: Readonly<Record<string, unknown>>): Promise<void> {
       await r.multi()
         .hset(k.wave(waveId), 'status', status)
-        .xadd(k.audit, '*', 'r', auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, now()))
+        .xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, now()))
         .exec();
     },
 

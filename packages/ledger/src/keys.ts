@@ -1,3 +1,5 @@
+import { auditStreamKey } from './audit-stream.js';
+
 /**
  * Every Redis key breachwave itself writes (BullMQ's own keys live under `<prefix>:<queue>:…`).
  * Changing a key's shape strands data already written: add a new key and migrate instead.
@@ -19,7 +21,7 @@ export function keys(prefix: string) {
     /** Hash: keyed fingerprint of a source file's bytes → the id of the wave first created from it. */
     sources: `${prefix}:sources`,
     /** Stream of audit records, drained by the audit-writer. */
-    audit: `${prefix}:audit`,
+    audit: auditStreamKey(prefix),
   } as const;
 }
 export type Keys = ReturnType<typeof keys>;

@@ -1,3 +1,5 @@
+import { AUDIT_FIELD_LUA } from './audit-stream.js';
+
 /**
  * Lua scripts: a ledger transition, its counters and its audit record are written in one script,
  * so no state change exists without its audit record and no record without its change.
@@ -14,7 +16,7 @@
  * Moving to `claimed` counts a claim (`n`), so re-claims after a crash are visible, and keeps the
  * first claim's time (`c0`): the earliest moment a send of this action may have reached a provider.
  *
- * Cost (issue 6, Redis SLOWLOG): one JSON decode of the entry and one encode per transition; the
+ * Cost (measured with Redis SLOWLOG): one JSON decode of the entry and one encode per transition; the
  * audit record is appended to as text instead of being decoded and re-encoded, and the action
  * entry is no longer encoded a second time for the reply. Releasing or reading the account
  * record here saves the caller a round trip each.
@@ -53,7 +55,7 @@ if ARGV[7] ~= '' then
 end
 local fromTo = ',"to":' .. cjson.encode(ARGV[4]) .. '}'
 if cur ~= nil then fromTo = ',"from":' .. cjson.encode(cur) .. fromTo end
-redis.call('XADD', KEYS[3], '*', 'r', ARGV[6] .. fromTo)
+redis.call('XADD', KEYS[3], '*', ${AUDIT_FIELD_LUA}, ARGV[6] .. fromTo)
 if ARGV[8] == '0' then
   redis.call('DEL', KEYS[4])
 elseif ARGV[8] ~= '' then
@@ -110,7 +112,7 @@ end
 for act, n in pairs(pending) do redis.call('HINCRBY', KEYS[2], act .. ':pending', n) end
 if created > 0 then
   redis.call('HINCRBY', KEYS[2], 'accounts', created)
-  redis.call('XADD', KEYS[3], '*', 'r', cjson.encode({ ts = ARGV[1], type = 'accounts.queued', actor = ARGV[2],
+  redis.call('XADD', KEYS[3], '*', ${AUDIT_FIELD_LUA}, cjson.encode({ ts = ARGV[1], type = 'accounts.queued', actor = ARGV[2],
     wave = ARGV[3], detail = { count = created, accounts = queued } }))
 end
 return out

@@ -332,7 +332,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', event: 'notify.deferred', detail: { reason: raw.reason, delayMs: raw.delayMs }, counters: { 'notify:deferred': 1 } });
         return job.defer(raw.delayMs);
       }
-      const error = toBreachwaveError(raw, 'BW_SMS_NETWORK');
+      const error = toBreachwaveError(raw, 'BW_INTERNAL');
       if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, 'unexpected error while sending a notice');
       const fate = errorFate(error, job, prior?.thr ?? 0, deps.maxThrottles);
       if (fate === 'fail') {

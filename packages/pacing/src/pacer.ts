@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
+import { BreachwaveError, type ErrorCode } from '@breachwave/domain';
 import { PENALISE, RESERVE } from './scripts.js';
 
 type PaceRedis = Redis & {
@@ -7,17 +8,17 @@ type PaceRedis = Redis & {
   bwPacePenalise(key: string, factor: string, durationMs: string): Promise<string[]>;
 };
 
-/** Stable codes of {@link PacingError}. */
-export type PacingErrorCode = 'BW_PACE_NO_RATE' | 'BW_PACE_CLOSED';
+/** Catalog codes of {@link PacingError}. */
+export type PacingErrorCode = Extract<ErrorCode, 'BW_PACE_NO_RATE' | 'BW_PACE_CLOSED'>;
 
-/** Why an `acquire` was refused. Carries no contact data. */
-export class PacingError extends Error {
-  override readonly name = 'PacingError';
-  constructor(
-    readonly code: PacingErrorCode,
-    message: string,
-  ) {
-    super(message);
+/**
+ * Why an `acquire` was refused: a catalog error (`BW_PACE_NO_RATE`, kind `config`;
+ * `BW_PACE_CLOSED`, kind `transient`), so a worker files it like any other. Carries no contact data.
+ */
+export class PacingError extends BreachwaveError {
+  declare readonly code: PacingErrorCode;
+  constructor(code: PacingErrorCode, detail: string) {
+    super(code, { detail });
   }
 }
 
@@ -281,7 +282,7 @@ export function createPacer(options: PacerOptions): Pacer {
           high = redisNowMs - sent;
         }
         if (n < 0) {
-          rejectUnserved(new PacingError('BW_PACE_NO_RATE', `no rate is configured for sender ${options.sender}`));
+          rejectUnserved(new PacingError('BW_PACE_NO_RATE', `sender ${options.sender}`));
         } else if (n === 0) {
           holdUntil = redisNowMs - low + delayUs / 1000 + horizonMs / 2;
         } else {
@@ -319,7 +320,7 @@ export function createPacer(options: PacerOptions): Pacer {
     sender: options.sender,
 
     acquire(signal?: AbortSignal): Promise<void> {
-      if (closed) return Promise.reject(new PacingError('BW_PACE_CLOSED', 'the pacer is closed'));
+      if (closed) return Promise.reject(new PacingError('BW_PACE_CLOSED', `sender ${options.sender}`));
       if (signal?.aborted) return Promise.reject(signal.reason as unknown);
       return new Promise<void>((resolve, reject) => {
         const onAbort = () => {
@@ -382,7 +383,7 @@ export function createPacer(options: PacerOptions): Pacer {
       clearTimeout(reserveTimer);
       for (const w of waiters.splice(0)) {
         w.detach();
-        w.reject(new PacingError('BW_PACE_CLOSED', 'the pacer is closed'));
+        w.reject(new PacingError('BW_PACE_CLOSED', `sender ${options.sender}`));
       }
       slots.length = 0;
     },

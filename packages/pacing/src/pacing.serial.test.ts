@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { acquireRedis, type TestRedis } from '@breachwave/testkit';
 import { DEFAULT_HEADROOM, createPacer, maxBacklogFor, paceKey, PacingError, validityPeriodSeconds, type Pacer } from './index.js';
-import { maxInWindow, rateBetween, runBench } from './bench.js';
+import { maxInWindow, rateBetween, runBench } from '../../../test/bench/pacing.js';
 
 let server: TestRedis;
 let redis: Redis;

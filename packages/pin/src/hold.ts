@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { BreachwaveError, isBreachwaveError, rotationIdOf } from '@breachwave/domain';
-import { auditRecordJson, keys as ledgerKeys, type AuditInput } from '@breachwave/ledger';
+import { AUDIT_FIELD_LUA, auditRecordJson, keys as ledgerKeys, type AuditInput } from '@breachwave/ledger';
 import type { Envelope } from '@breachwave/secrets';
 import { pinKeys } from './keys.js';
 
@@ -17,11 +17,11 @@ export interface PinHoldDeps {
 /**
  * KEYS: the held PIN, the audit stream. ARGV: the audit record JSON ("" for none).
  * Unlinks the held PIN and, when there was one, appends the audit record: one round trip where
- * a wipe and its record were two (issue 6: the notifier wipes once per temporary-PIN notice).
+ * a wipe and its record were two (the notifier wipes once per temporary-PIN notice).
  */
 const WIPE = `
 local gone = redis.call('UNLINK', KEYS[1])
-if gone == 1 and ARGV[1] ~= '' then redis.call('XADD', KEYS[2], '*', 'r', ARGV[1]) end
+if gone == 1 and ARGV[1] ~= '' then redis.call('XADD', KEYS[2], '*', ${AUDIT_FIELD_LUA}, ARGV[1]) end
 return gone
 `;
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { BreachwaveError, ERROR_CATALOG, WAVE_ID_PATTERN, type ErrorCode } from '@breachwave/domain';
-import { keys as ledgerKeys } from '@breachwave/ledger';
+import { AUDIT_FIELD_LUA, keys as ledgerKeys } from '@breachwave/ledger';
 import { DELIVERY_RANK, TERMINAL_RANK, parseTwilioMessageStatus, type DeliveryState } from './delivery-state.js';
 import { suppressionKeys } from './keys.js';
 import type { SuppressionList } from './list.js';
@@ -194,7 +194,7 @@ local target = a.pid
 if type(target) ~= 'string' then target = a.dsSid end
 if type(target) ~= 'string' then target = sid end
 if target ~= sid then
-  redis.call('XADD', KEYS[3], '*', 'r', cjson.encode(record('notify.delivery.other-message')))
+  redis.call('XADD', KEYS[3], '*', ${AUDIT_FIELD_LUA}, cjson.encode(record('notify.delivery.other-message')))
   return {'other-message', '', a.s, '0'}
 end
 local ranks = cjson.decode(ARGV[4])
@@ -221,10 +221,10 @@ entry['notify'] = a
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
 if cur then redis.call('HINCRBY', KEYS[2], 'notify:ds:' .. cur, -1) end
 redis.call('HINCRBY', KEYS[2], 'notify:ds:' .. inc, 1)
-redis.call('XADD', KEYS[3], '*', 'r', cjson.encode(record('notify.delivery')))
+redis.call('XADD', KEYS[3], '*', ${AUDIT_FIELD_LUA}, cjson.encode(record('notify.delivery')))
 if fallback == '1' then
   redis.call('HINCRBY', KEYS[2], 'notify:fallback-needed', 1)
-  redis.call('XADD', KEYS[3], '*', 'r', cjson.encode(record('notify.fallback-needed')))
+  redis.call('XADD', KEYS[3], '*', ${AUDIT_FIELD_LUA}, cjson.encode(record('notify.fallback-needed')))
 end
 return {'recorded', cur or '', a.s, fallback}
 `;

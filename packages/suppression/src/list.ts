@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, CHANNELS, normalisePhone, type Channel } from '@breachwave/domain';
-import { auditRecordJson, keys as ledgerKeys } from '@breachwave/ledger';
+import { AUDIT_FIELD_LUA, auditRecordJson, keys as ledgerKeys } from '@breachwave/ledger';
 import { keyedHash } from '@breachwave/secrets';
 import { suppressionKeys, type SuppressionKeys } from './keys.js';
 
@@ -60,7 +60,7 @@ if e[ARGV[2]] then return 'already' end
 e[ARGV[2]] = ARGV[3]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
-redis.call('XADD', KEYS[3], '*', 'r', ARGV[5])
+redis.call('XADD', KEYS[3], '*', ${AUDIT_FIELD_LUA}, ARGV[5])
 return 'added'
 `;
 
@@ -91,7 +91,7 @@ if kept == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) elseif #removed > 0 then 
 local rec = cjson.decode(ARGV[4])
 if #removed == 0 then rec.type = 'suppression.kept' else rec.detail.removed = removed end
 rec.detail.remaining = kept
-redis.call('XADD', KEYS[3], '*', 'r', cjson.encode(rec))
+redis.call('XADD', KEYS[3], '*', ${AUDIT_FIELD_LUA}, cjson.encode(rec))
 if kept == 0 then return {'removed', table.concat(removed, ',')} end
 return {'kept', table.concat(removed, ',')}
 `;

@@ -1,5 +1,5 @@
 /**
- * Ingest benchmark: `node --import tsx packages/feeder/src/bench-ingest.ts [ROWS] [FILE]`.
+ * Ingest benchmark: `node --import tsx test/bench/ingest.ts [ROWS] [FILE]`.
  * Writes a synthetic CSV of ROWS rows (default 100,000; or ingests FILE when given), ingests it
  * into a temporary spool and prints `{ rows, ms, rowsPerSec, peakRssMb }` as JSON on stdout.
  * Only the ingest is timed; RSS is sampled every 50 ms while it runs.
@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
-import { ingestFile } from './ingest.js';
+import { ingestFile } from '@breachwave/feeder';
 
 /** Figures printed by the benchmark. */
 export interface IngestBench {
@@ -55,7 +55,7 @@ export async function benchIngest(rows: number, file?: string): Promise<IngestBe
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const rows = Number(process.argv[2] ?? 100_000);
   if (!Number.isInteger(rows) || rows < 1) {
-    process.stderr.write('usage: bench-ingest.ts [ROWS] [FILE]\n');
+    process.stderr.write('usage: test/bench/ingest.ts [ROWS] [FILE]\n');
     process.exitCode = 2;
   } else {
     process.stdout.write(`${JSON.stringify(await benchIngest(rows, process.argv[3]))}\n`);

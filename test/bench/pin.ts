@@ -5,12 +5,12 @@
  * HMAC-SHA256 verifiers. Prints one JSON object:
  * `{ pins, msPerPinCpu, generateMs, verifierMs }` (the last two are totals over `pins`).
  *
- *   pnpm --filter @breachwave/pin bench [PINS]     (default and minimum 100,000)
+ *   node --import tsx test/bench/pin.ts [PINS]     (default and minimum 100,000)
  */
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_PIN_POLICY, generatePin } from '@breachwave/domain';
 import { digestEquals } from '@breachwave/secrets';
-import { createVerifierKeyring } from './verifier.js';
+import { createVerifierKeyring } from '@breachwave/pin';
 
 const pins = Math.max(100_000, Number(process.argv[2] ?? 0) || 0);
 const keyring = createVerifierKeyring([{ id: 'v1', key: randomBytes(32) }]);

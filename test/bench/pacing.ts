@@ -2,7 +2,7 @@
  * Pacing benchmark: N processes share one sender's pace for T seconds; prints configured vs
  * measured messages/s and the busiest 1-second window as JSON.
  *
- *   node --import tsx packages/pacing/src/bench.ts [--processes 4] [--rate 200] [--seconds 5]
+ *   node --import tsx test/bench/pacing.ts [--processes 4] [--rate 200] [--seconds 5]
  *        [--concurrency 8] [--burst 1]
  *
  * Uses REDIS_URL when set, else starts Redis through testcontainers (like the tests).
@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { createPacer, paceKey, type Pacer, type PacerStats } from './pacer.js';
+import { createPacer, paceKey, type Pacer, type PacerStats } from '@breachwave/pacing';
 
 /** Something to do to the pace while the bench runs (change the rate, penalise…). */
 export interface BenchStep {
@@ -77,9 +77,9 @@ export function rateBetween(stamps: readonly number[], from = -Infinity, to = In
   return ((inside.length - 1) * 1000) / (last - first);
 }
 
-/** CLOCK_MONOTONIC in ms, shared by every process on the host (see bench-worker.ts). */
+/** CLOCK_MONOTONIC in ms, shared by every process on the host (see pacing-worker.ts). */
 const hostNow = (): number => Number(process.hrtime.bigint()) / 1e6;
-const WORKER = fileURLToPath(new URL('./bench-worker.ts', import.meta.url));
+const WORKER = fileURLToPath(new URL('./pacing-worker.ts', import.meta.url));
 
 function lineReader(child: ChildProcess, what: string): () => Promise<string> {
   const lines = createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> });

@@ -1,6 +1,6 @@
 /**
  * One "notifier process" for the pacing bench and its test, spawned by `runBench` as
- * `node --import tsx bench-worker.ts` with its settings in the `BW_PACE_WORKER` environment
+ * `node --import tsx pacing-worker.ts` with its settings in the `BW_PACE_WORKER` environment
  * variable (JSON: url, prefix, sender, concurrency, horizonMs?).
  *
  * Protocol, one JSON line each way: the worker prints `{"ready":true}` once connected; the parent
@@ -12,7 +12,7 @@
 import { once, setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { createPacer } from './pacer.js';
+import { createPacer } from '@breachwave/pacing';
 
 interface WorkerConfig {
   readonly url: string;
