@@ -126,7 +126,9 @@ test('wave create: bad files get a clear message, bad rows a report, and nothing
     const onPurpose = cli(['wave', 'create', '--accounts', join(dir, 'mixed.csv'), '--allow-same-file', '--json'], { ...env, BW_OPERATOR: 'ana' });
     assert.equal(onPurpose.code, 0, onPurpose.stderr);
     const second = (JSON.parse(onPurpose.stdout) as { waveId: string }).waveId;
-    const audit = await new Redis(redis.url).xrange(`${env.BW_PREFIX}:audit`, '-', '+');
+    const reader = new Redis(redis.url);
+    const audit = await reader.xrange(`${env.BW_PREFIX}:audit`, '-', '+');
+    await reader.quit();
     const reused = audit.map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; wave?: string; actor?: string; detail?: { earlierWave?: string } }).find((r) => r.type === 'wave.source.reused');
     assert.deepEqual([reused?.wave, reused?.actor, reused?.detail?.earlierWave], [second, 'operator:ana', out.waveId]);
   } finally {

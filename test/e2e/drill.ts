@@ -123,11 +123,12 @@ function population(n: number, tag: string): { people: Person[]; csv: string; re
   const base = 2_000_000 + 100_000 * drillsRun++;
   for (let i = 0; i < n; i++) {
     const k = i % 10;
-    const id = `D${tag}${String(i).padStart(6, '0')}`;
-    const name = `Drill${tag}${i} Person`;
+    // No run of six digits in an id or a name: the PIN scan below would take it for a PIN.
+    const id = `D${tag}x${i}`;
+    const name = `Drill ${tag}x${i} Person`;
     if (k < 4) people.push({ id, segment: 'prepaid-active', name, phone: `+1312${String(base + i).padStart(7, '0')}`, exposed: 'name;phone;pin' });
-    else if (k < 7) people.push({ id, segment: 'postpaid-current', name, email: `d${tag}${i}@drill.example.com`, exposed: 'name;ssn;dob' });
-    else people.push({ id, segment: 'former', name, email: `f${tag}${i}@drill.example.com`, exposed: 'name;email' });
+    else if (k < 7) people.push({ id, segment: 'postpaid-current', name, email: `d${tag}x${i}@drill.example.com`, exposed: 'name;ssn;dob' });
+    else people.push({ id, segment: 'former', name, email: `f${tag}x${i}@drill.example.com`, exposed: 'name;email' });
   }
   const lines = ['account_id,segment,name,phone,email,exposed'];
   for (const p of people) lines.push([p.id, p.segment, p.name, p.phone ?? '', p.email ?? '', p.exposed].join(','));
@@ -193,7 +194,8 @@ const victimAction: Partial<Record<DrillVictim, 'rotate-pin' | 'issue-code' | 'n
 
 /** Runs one drill and checks I1–I5 (assertions fail the calling test). */
 export async function runDrill(o: DrillOptions): Promise<DrillResult> {
-  const tag = randomBytes(2).toString('hex');
+  // Letters only: an id or a name must never hold a run of digits a PIN could be mistaken for.
+  const tag = randomBytes(3).toString('hex').replace(/[0-9]/g, (d) => 'ghijklmnop'[Number(d)] ?? 'g');
   const dir = tempDir(`drill-${o.victim}`);
   // A SIGKILLed Redis keeps only what reached its AOF: with `everysec` up to a second of
   // acknowledged writes can go, ledger transitions included. The drill that kills it runs with
@@ -416,7 +418,9 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     }
     // Hashes, stream ids and signatures are long runs of digits and letters: a six-digit run
     // inside one is not a PIN, so they are taken out before the scan.
-    const tokenless = (text: string): string => text.replace(/[A-Za-z0-9+/=_-]{24,}/g, ' ');
+    // So are the times and delays BullMQ and the audit keep as numbers ("delay":"123456").
+    const tokenless = (text: string): string => text.replace(/[A-Za-z0-9+/=_-]{24,}/g, ' ')
+      .replace(/"(delay|delayMs|timestamp|processedOn|finishedOn|at|c0|ats|atm)"\s*:\s*"?\d+"?/g, ' ');
     assertNoPinLeaks(pins, { redis: tokenless(dump), logs: tokenless(logs), audit: tokenless(auditText), spool: tokenless(spool) });
     void sentSms;
 

@@ -1,25 +1,12 @@
-import { BreachwaveError } from '@breachwave/domain';
+import { BreachwaveError, isFormattableTimeZone } from '@breachwave/domain';
 import { lookupAreaCode, nanpAreaCode } from './area-codes.js';
-
-const validity = new Map<string, boolean>();
 
 /**
  * True when `zone` is an IANA zone this runtime knows (aliases such as `US/Eastern` included,
- * unlike `Intl.supportedValuesOf('timeZone')`, which lists canonical names only).
+ * unlike `Intl.supportedValuesOf('timeZone')`, which lists canonical names only): the same test
+ * the ingest applies to an account's zone, so a zone accepted there is one quiet hours can use.
  */
-export function isValidTimeZone(zone: string): boolean {
-  let ok = validity.get(zone);
-  if (ok === undefined) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
-      ok = zone.trim() !== '';
-    } catch {
-      ok = false;
-    }
-    validity.set(zone, ok);
-  }
-  return ok;
-}
+export const isValidTimeZone: (zone: string) => boolean = isFormattableTimeZone;
 
 /** Where a recipient's zone came from. */
 export type ZoneSource = 'account' | 'area-code' | 'wave-default';
