@@ -56,6 +56,8 @@ export interface DrillOptions {
   readonly redisUrl?: string;
   /** Provider faults injected for the whole wave (labels for the report). */
   readonly providerFaults?: string;
+  /** More environment for every service (e.g. a shorter provider timeout). */
+  readonly extraEnv?: Readonly<Record<string, string>>;
   /** How long the wave may take to complete after the last fault (ms). */
   readonly completeWithinMs?: number;
   /**
@@ -232,6 +234,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     BW_CODE_CONCURRENCY: '10',
     LOG_LEVEL: 'info',
     ...(o.soak ? { BW_SMS_RATE: String(o.soak.rate), BW_EMAIL_RATE: String(o.soak.rate) } : {}),
+    ...o.extraEnv,
   };
   const config = loadConfig(env);
   const ledger = createLedger({ redis, prefix });
@@ -252,7 +255,6 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     services.set(service, p);
     return p;
   };
-  const sentSms = () => o.twilio.messages.filter((m) => m.to.startsWith('+1312')).length;
   const progressOf = async (): Promise<number> => {
     if (o.victim === 'feeder') return (await ledger.getWave(waveId)).stats.fed ?? 0;
     const action = victimAction[o.victim];
@@ -290,10 +292,16 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
         faults++;
       }
     }
+    // After a fault, the next one waits until BullMQ has handed the killed process's jobs out again
+    // (lock + stalled check): so the jobs in flight at one fault are in flight at the next.
+    const respawnMs = Number(env.BW_LOCK_DURATION_MS) + Number(env.BW_STALLED_INTERVAL_MS);
+    let lastFaultAt = 0;
     for (let k = 0; k < (o.soak ? 0 : o.faults); k++) {
       const base = await progressOf();
       const step = Math.max(5, Math.floor((total / (o.faults + 2)) * (0.3 + Math.random() * 0.7)));
       await waitFor(async () => (await progressOf()) >= Math.min(total - 1, base + step), { timeout: 60_000, interval: 10, what: `${o.victim} progress before fault ${k + 1}` });
+      if (lastFaultAt) await new Promise((r) => setTimeout(r, Math.max(0, lastFaultAt + respawnMs * (1 + Math.random()) - Date.now())));
+      lastFaultAt = Date.now();
       if (!firstFaultAt) firstFaultAt = Date.now();
       if (own) {
         await own.stop(o.signal);
@@ -314,8 +322,13 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     try {
       await waitFor(async () => (await ledger.getWave(waveId)).status === 'completed', { timeout: o.completeWithinMs ?? 90_000, interval: 100, what: 'the wave completes by itself' });
     } catch (err) {
-      for (const [, e] of await allEntries(ledger, waveId)) if (situationOf(e).kind !== 'terminal') stranded++;
-      throw new Error(`${o.name}: ${stranded} accounts stranded; ${(err as Error).message}`);
+      const rotated: string[] = [];
+      for (const [id, e] of await allEntries(ledger, waveId)) {
+        if (situationOf(e).kind === 'terminal') continue;
+        stranded++;
+        if (e['rotate-pin']?.s === 'done') rotated.push(id);
+      }
+      throw new Error(`${o.name}: ${stranded} accounts stranded, ${rotated.length} of them with a rotated PIN; ${(err as Error).message}`);
     }
     const secondsToComplete = (Date.now() - firstFaultAt) / 1000;
     if (sampler) {
@@ -422,7 +435,6 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     const tokenless = (text: string): string => text.replace(/[A-Za-z0-9+/=_-]{24,}/g, ' ')
       .replace(/"(delay|delayMs|timestamp|processedOn|finishedOn|at|c0|ats|atm)"\s*:\s*"?\d+"?/g, ' ');
     assertNoPinLeaks(pins, { redis: tokenless(dump), logs: tokenless(logs), audit: tokenless(auditText), spool: tokenless(spool) });
-    void sentSms;
 
     return {
       name: o.name, victim: o.victim, signal: o.signal, faults, providerFaults: o.providerFaults ?? 'none',
