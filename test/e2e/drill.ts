@@ -35,7 +35,7 @@ import { silentLogger } from '@breachwave/logging';
 import { createVaultPinStore } from '@breachwave/pin';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { waitFor, type SmtpSink, type TwilioServer } from '@breachwave/testkit';
-import { dumpRedis, serviceEnv, spawnService, tempDir, type ServiceProcess } from './harness.js';
+import { dumpRedis, serviceEnv, spawnService, tempDir, waitForLog, type ServiceProcess } from './harness.js';
 import { TEMP_PIN, assertNoPinLeaks, pinEnv, pinParts } from './pin-support.js';
 
 export type DrillVictim = 'pin-rotator' | 'notifier' | 'code-issuer' | 'audit-writer' | 'feeder' | 'redis';
@@ -335,11 +335,15 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
       clearInterval(sampler);
       await sample();
     }
-    // Let the audit writer drain the stream, then stop everything.
-    const streamLen = async () => redis.xlen(`${prefix}:audit`);
-    const auditLines = () => readdirSync(join(dir, 'audit')).filter((f) => f.endsWith('.jsonl')).reduce((n, f) => n + readFileSync(join(dir, 'audit', f), 'utf8').split('\n').filter(Boolean).length, 0);
-    await waitFor(async () => auditLines() >= (await streamLen()), { timeout: 30_000, interval: 100, what: 'the audit writer drained the stream' });
-    for (const p of [...services.values()]) await p.kill('SIGTERM');
+    // Stop the workers, let the (last started) audit writer drain the stream — it deletes what it
+    // has written, so an empty stream is a drained one — and stop it last: its shutdown
+    // checkpoint covers the records a killed predecessor wrote after its own last checkpoint.
+    const writer = services.get('audit-writer');
+    assert.ok(writer);
+    await waitForLog(writer, 'audit writer ready');
+    for (const [name, p] of services) if (name !== 'audit-writer') await p.kill('SIGTERM');
+    await waitFor(async () => (await redis.xlen(`${prefix}:audit`)) === 0, { timeout: 60_000, interval: 100, what: 'the audit writer drained the stream' });
+    await writer.kill('SIGTERM');
 
     // I1
     const entries = await allEntries(ledger, waveId);
