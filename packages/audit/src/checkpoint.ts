@@ -13,7 +13,7 @@ import { PRIVATE_FILE_MODE, ensurePrivateFileSync } from './private-files.js';
 export const CHECKPOINT_FILE = 'audit.checkpoints';
 
 /** Why a checkpoint was made. */
-export type CheckpointReason = 'records' | 'interval' | 'rotation' | 'shutdown';
+export type CheckpointReason = 'records' | 'interval' | 'rotation' | 'shutdown' | 'recovery';
 
 /**
  * What a checkpoint states, signed as its canonical JSON. The chain is append-only and hashed,

@@ -201,6 +201,15 @@ class StreamAuditWriter implements AuditWriter {
     await this.stream.ensureGroup();
     await checkHead(this.redis, this.prefix, this.dir, this.seq, this.hash);
     await this.checkpoints.recover(this.seq, this.hash);
+    // Records a crashed writer wrote after its last checkpoint: this writer chains on from them
+    // anyway, so it covers them now (sealing that file: new records go to a new one) instead of
+    // leaving them open to a silent cut until its own first records arrive.
+    if (found.end && found.endAt && this.seq > this.checkpoints.seq) {
+      await this.lease.hold();
+      const cp = this.checkpoints.make('recovery', { seq: this.seq, hash: this.hash }, found.endAt, true);
+      await this.checkpoints.copy(cp);
+      this.log.info({ seq: this.seq, file: found.endAt.path, checkpoint: cp.n }, 'audit records left uncovered by the previous writer are covered now');
+    }
     await this.stream.readLastDelivered();
     await this.stream.claimOrphans();
     this.log.info(

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { appendFile, truncate, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -21,6 +22,8 @@ export interface RecoveredChain {
   readonly end: ChainEnd | undefined;
   /** Name of the newest audit file, empty or not. */
   readonly newestName: string | undefined;
+  /** The file holding `end`, and the line it is on. */
+  readonly endAt?: { readonly path: string; readonly lines: number };
 }
 
 /**
@@ -45,7 +48,7 @@ export async function recoverChain(dir: string, log: Logger): Promise<RecoveredC
       throw new BreachwaveError('BW_AUDIT_CHAIN_BROKEN', { detail: `last line of ${file}: ${line}; run verify and repair before restarting` });
     }
     log.info({ file, seq: line.seq, streamId: line.streamId }, 'audit chain recovered');
-    return { end: { seq: line.seq, hash: line.hash, streamId: line.streamId }, newestName };
+    return { end: { seq: line.seq, hash: line.hash, streamId: line.streamId }, newestName, endAt: { path: file, lines: await countLines(file) } };
   }
   return { end: undefined, newestName };
 }
@@ -104,4 +107,14 @@ export async function checkHead(redis: Redis, prefix: string, dir: string, seq: 
         `these files belong to another chain or were replaced; ${fix}`,
     });
   }
+}
+
+/** Lines in a file (its newlines: every line of an audit file ends with one). */
+async function countLines(file: string): Promise<number> {
+  let n = 0;
+  for await (const chunk of createReadStream(file)) {
+    const buf = chunk as Buffer;
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  }
+  return n;
 }
