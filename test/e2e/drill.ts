@@ -38,6 +38,19 @@ import { waitFor, type SmtpSink, type TwilioServer } from '@breachwave/testkit';
 import { dumpRedis, serviceEnv, spawnService, tempDir, waitForLog, type ServiceProcess } from './harness.js';
 import { TEMP_PIN, assertNoPinLeaks, pinEnv, pinParts } from './pin-support.js';
 
+/**
+ * The drills' own knobs, read once: BW_DRILL_ACCOUNTS (1,000), BW_DRILL_LOCK_MS and
+ * BW_DRILL_STALLED_MS (2,000 and 1,000), BW_DRILL_WITHOUT_RECOVERY=1 (the sweep off, to see what
+ * it prevents), BW_RELIABILITY_RESULTS (where `pnpm reliability` collects the figures).
+ */
+export const DRILL = {
+  accounts: Number(process.env.BW_DRILL_ACCOUNTS ?? 1000),
+  lockMs: process.env.BW_DRILL_LOCK_MS ?? '2000',
+  stalledMs: process.env.BW_DRILL_STALLED_MS ?? '1000',
+  withoutRecovery: process.env.BW_DRILL_WITHOUT_RECOVERY === '1',
+  resultsDir: process.env.BW_RELIABILITY_RESULTS,
+} as const;
+
 export type DrillVictim = 'pin-rotator' | 'notifier' | 'code-issuer' | 'audit-writer' | 'feeder' | 'redis';
 
 export interface DrillOptions {
@@ -222,10 +235,10 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     // The drill's timing: a dead worker's jobs re-run after ~3 s instead of ~60 s, and recovery
     // sweeps every second. BW_JOB_ACCOUNTS and maxStalledCount keep their defaults; the wave is
     // cut into jobs of the default 20 accounts.
-    BW_LOCK_DURATION_MS: process.env.BW_DRILL_LOCK_MS ?? '2000',
-    BW_STALLED_INTERVAL_MS: process.env.BW_DRILL_STALLED_MS ?? '1000',
+    BW_LOCK_DURATION_MS: DRILL.lockMs,
+    BW_STALLED_INTERVAL_MS: DRILL.stalledMs,
     // BW_DRILL_WITHOUT_RECOVERY=1 shows what the drill does to a deployment without the sweep.
-    BW_RECOVERY_INTERVAL_MS: process.env.BW_DRILL_WITHOUT_RECOVERY === '1' ? '3600000' : '1000',
+    BW_RECOVERY_INTERVAL_MS: DRILL.withoutRecovery ? '3600000' : '1000',
     BW_FEED_MIN_JOBS: String(Math.max(1, Math.floor(o.accounts / 20))),
     BW_FEED_WINDOW: o.victim === 'feeder' ? '200' : '5000',
     BW_FEED_BATCH: o.victim === 'feeder' ? '40' : '500',
@@ -475,7 +488,7 @@ function readDirText(dir: string): string {
 /** Writes a drill's figures where `BW_RELIABILITY_RESULTS` says (one JSON file per drill), if set. */
 export function recordDrill(result: DrillResult): void {
   process.stdout.write(`# drill ${result.name}: stranded ${result.stranded}, rotated-unnotified ${result.pinUnnotified}, re-driven ${result.redriven}, dead letters ${result.deadLetters}, duplicate SMS ${result.duplicateSms}, duplicate email ${result.duplicateEmail}, ambiguous ${result.ambiguous}, ${result.secondsToComplete} s to complete\n`);
-  const out = process.env.BW_RELIABILITY_RESULTS;
+  const out = DRILL.resultsDir;
   if (!out) return;
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, `${result.name.replace(/[^A-Za-z0-9]+/g, '-')}.json`), `${JSON.stringify({ ...result, at: new Date().toISOString() }, null, 2)}\n`);

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { recordDrill, runDrill } from './drill.js';
+import { DRILL, recordDrill, runDrill } from './drill.js';
 import { useWorld } from './harness.js';
 
 const world = useWorld({ twilio: { latencyMs: 5, seed: 7 }, smtp: { seed: 13 } });
-const ACCOUNTS = Number(process.env.BW_DRILL_ACCOUNTS ?? 1000);
+const ACCOUNTS = DRILL.accounts;
 
 test('provider storms (Twilio 429, 5xx, hangs, reset after accept; SMTP 421, 451, 550, drop after DATA) while the notifier is SIGKILLed twice: nobody stranded, no SMS doubled, emails doubled only where the outcome was ambiguous', { timeout: 300_000 }, async () => {
   const { twilio, smtp } = world;

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canRunOwnRedis, recordDrill, runDrill } from './drill.js';
+import { DRILL, canRunOwnRedis, recordDrill, runDrill } from './drill.js';
 import { useWorld } from './harness.js';
 
 const world = useWorld({ twilio: { latencyMs: 5 } });
-const ACCOUNTS = Number(process.env.BW_DRILL_ACCOUNTS ?? 1000);
+const ACCOUNTS = DRILL.accounts;
 // These drills stop and start a redis-server of their own (AOF on), so they need the binary.
 const skip = canRunOwnRedis() ? false : 'redis-server is not installed: the Redis restart drills need it (apt-get install redis-server)';
 

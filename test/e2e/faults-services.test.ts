@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { recordDrill, runDrill } from './drill.js';
+import { DRILL, recordDrill, runDrill } from './drill.js';
 import { useWorld } from './harness.js';
 
 const world = useWorld({ twilio: { latencyMs: 5 } });
-const ACCOUNTS = Number(process.env.BW_DRILL_ACCOUNTS ?? 1000);
+const ACCOUNTS = DRILL.accounts;
 
 for (const victim of ['audit-writer', 'feeder'] as const) {
   test(`SIGKILL of the ${victim} three times mid-wave, each restarted: nobody stranded, the audit chain and its checkpoints verify`, { timeout: 240_000 }, async () => {

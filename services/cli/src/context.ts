@@ -54,3 +54,8 @@ export async function fullContext(config: BreachwaveConfig = loadConfig(process.
     close: () => closeRedis(redis),
   };
 }
+
+/** The operator an audit record names: `--actor` when given, else BW_OPERATOR, else the OS user. */
+export function operatorActor(override?: string): string {
+  return `operator:${override ?? loadCliConfig(process.env).operator}`;
+}

@@ -2,8 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ACTIONS, type ActionName } from '@breachwave/domain';
 import { createActionQueues } from '@breachwave/actions';
 import { createDeadLetters, type Selector } from '@breachwave/dlq';
-import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
-import { readContext } from './context.js';
+import { loadConnectionConfig } from '@breachwave/config';
+import { operatorActor, readContext } from './context.js';
 
 interface SelOpts { wave?: string; reason?: string; action?: string; json?: boolean; limit?: number; actor?: string }
 
@@ -18,7 +18,7 @@ function parseAction(v: string): string {
 
 /** The operator's name for the audit trail: --actor, else BW_OPERATOR, else the OS user. */
 function actorOf(o: SelOpts): string {
-  return `operator:${o.actor ?? loadCliConfig(process.env).operator}`;
+  return operatorActor(o.actor);
 }
 
 async function withDlq<T>(fn: (dlq: ReturnType<typeof createDeadLetters>) => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
+import { loadConnectionConfig } from '@breachwave/config';
 import { createPacer } from '@breachwave/pacing';
-import { readContext } from './context.js';
+import { operatorActor, readContext } from './context.js';
 
 const rate = (v: string): number => {
   const n = Number(v);
@@ -38,7 +38,7 @@ export function registerPaceCommands(program: Command): void {
       try {
         const before = await pacer.getRate();
         await pacer.setRate(o.rate);
-        await ctx.ledger.audit({ type: 'operator.pace.set', actor: `operator:${o.actor ?? loadCliConfig(process.env).operator}`, detail: { sender: o.sender, from: before ?? null, to: o.rate } });
+        await ctx.ledger.audit({ type: 'operator.pace.set', actor: operatorActor(o.actor), detail: { sender: o.sender, from: before ?? null, to: o.rate } });
         process.stdout.write(`${o.sender}: ${before ?? 'unpaced'} → ${o.rate} messages/s\n`);
       } finally {
         pacer.close();

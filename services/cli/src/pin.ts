@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
+import { loadConnectionConfig } from '@breachwave/config';
 import { unlockPinVerification } from '@breachwave/pin';
-import { readContext } from './context.js';
+import { operatorActor, readContext } from './context.js';
 
 function accountId(v: string): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new InvalidArgumentError('must be an account id ([A-Za-z0-9_-], up to 64 characters)');
@@ -19,7 +19,7 @@ export function registerPinCommands(program: Command): void {
     .action(async (account: string, o: { actor?: string; json?: boolean }) => {
       const ctx = await readContext();
       try {
-        const actor = `operator:${o.actor ?? loadCliConfig(process.env).operator}`;
+        const actor = operatorActor(o.actor);
         const prefix = loadConnectionConfig(process.env).prefix;
         const { cleared } = await unlockPinVerification({ redis: ctx.redis, prefix, audit: (r) => ctx.ledger.audit(r) }, account, actor);
         process.stdout.write(o.json ? `${JSON.stringify({ accountId: account, cleared })}\n` : `${account}: ${cleared ? 'unlocked' : 'was not locked or waiting'}\n`);

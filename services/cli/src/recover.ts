@@ -1,14 +1,13 @@
 import { createActionQueues, createRecovery, type WaveRecoveryReport } from '@breachwave/actions';
-import { loadCliConfig, loadConnectionConfig, loadWorkersConfig } from '@breachwave/config';
-import type { ReadContext } from './context.js';
-import { readContext } from './context.js';
+import { loadConnectionConfig, loadWorkersConfig } from '@breachwave/config';
+import { operatorActor, readContext, type ReadContext } from './context.js';
 
 /** The recovery scan for one wave as the CLI runs it: the workers' thresholds, the CLI as actor. */
 export async function scanWave(ctx: ReadContext, waveId: string, dryRun: boolean): Promise<WaveRecoveryReport> {
   const workers = loadWorkersConfig(process.env);
   const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig(process.env).prefix });
   try {
-    const recovery = createRecovery({ ledger: ctx.ledger, queues, log: ctx.log, actor: `operator:${loadCliConfig(process.env).operator}`,
+    const recovery = createRecovery({ ledger: ctx.ledger, queues, log: ctx.log, actor: operatorActor(),
       staleMs: workers.staleMs, maxRecoveries: workers.maxRecoveries, pinNoticeLimitMs: workers.pinNoticeLimitMs });
     return await recovery.scanWave(waveId, { dryRun });
   } finally {

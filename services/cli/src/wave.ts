@@ -3,7 +3,7 @@ import { loadConnectionConfig } from '@breachwave/config';
 import { addToWave, createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
 import { waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
-import { fullContext, readContext } from './context.js';
+import { fullContext, operatorActor, readContext } from './context.js';
 import { createProgress } from './progress.js';
 import { formatRecovery, scanWave } from './recover.js';
 import { formatStatus } from './report.js';
@@ -60,7 +60,7 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
       // The same export made into a second wave would notify everyone again: refused unless asked for.
       fingerprintKey: Buffer.from(ctx.config.hmacKey, 'base64'),
       allowSameFile: Boolean(opts.allowSameFile),
-      actor: `operator:${process.env.BW_OPERATOR ?? process.env.USER ?? 'unknown'}`,
+      actor: operatorActor(),
     });
     progress.done();
     const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, opts.smsSegmentBudget);
