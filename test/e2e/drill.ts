@@ -242,6 +242,10 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     BW_FEED_MIN_JOBS: String(Math.max(1, Math.floor(o.accounts / 20))),
     BW_FEED_WINDOW: o.victim === 'feeder' ? '200' : '5000',
     BW_FEED_BATCH: o.victim === 'feeder' ? '40' : '500',
+    // The providers here are loopback sinks that answer at once: short send timeouts, so a notice
+    // taken over from a killed notifier waits seconds, not the production 30 s, for its send to settle.
+    TWILIO_TIMEOUT_MS: '5000',
+    SMTP_TIMEOUT_MS: '5000',
     BW_NOTIFY_CONCURRENCY: '20',
     BW_PIN_CONCURRENCY: '10',
     BW_CODE_CONCURRENCY: '10',

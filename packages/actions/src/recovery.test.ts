@@ -35,8 +35,8 @@ const auditTypes = async (redis: Redis, prefix: string): Promise<string[]> =>
 /** A clock `ms` ahead of now, so every entry written by the test counts as stale. */
 const later = (ms: number) => () => Date.now() + ms;
 
-async function claim(ledger: Ledger, waveId: string, accountId: string, action: 'rotate-pin' | 'notify'): Promise<void> {
-  const r = await ledger.transition({ waveId, accountId, action, actor: 'test', from: ['pending'], to: 'claimed', event: `${action}.claimed` });
+async function claim(ledger: Ledger, waveId: string, accountId: string, action: 'rotate-pin' | 'notify', token?: string): Promise<void> {
+  const r = await ledger.transition({ waveId, accountId, action, actor: 'test', from: ['pending'], to: 'claimed', event: `${action}.claimed`, ...(token ? { patch: { ct: token } } : {}) });
   assert.equal(r.outcome, 'ok');
 }
 
@@ -51,7 +51,7 @@ test('situationOf: terminal, open with its action and since when, dangling after
   assert.deepEqual(situationOf({ notify: { s: 'claimed', n: 2, at, rcv: 1 } }), { kind: 'open', action: 'notify', state: 'claimed', since: Date.parse(at), recoveries: 1 });
 });
 
-test('accounts no live job will finish are re-driven once, from the ledger; a claimed notice comes back as ambiguous; accounts in live jobs and fresh ones are left alone', async (t) => {
+test('accounts no live job will finish are re-driven once, from the ledger; a notice claimed past its fence comes back as ambiguous; accounts in live jobs and fresh ones are left alone', async (t) => {
   const { prefix, redis, ledger, queues, waveId } = await setup(t, {
     lost1: ['notify'], lost2: ['notify'], claimedNotice: ['notify'], claimedPin: ['rotate-pin', 'notify'], queued: ['notify'], done: ['notify'],
   });
@@ -60,7 +60,11 @@ test('accounts no live job will finish are re-driven once, from the ledger; a cl
   await queues.addAccounts('notify', waveId, ['queued']);
   await claim(ledger, waveId, 'done', 'notify');
   await ledger.transition({ waveId, accountId: 'done', action: 'notify', actor: 'test', from: ['claimed'], to: 'done', event: 'notify.done' });
-  await claim(ledger, waveId, 'claimedNotice', 'notify');
+  await claim(ledger, waveId, 'claimedNotice', 'notify', 'tok');
+  // Its attempt passed the fence before the send: the send may have happened.
+  assert.equal(await ledger.fence(waveId, 'claimedNotice', 'notify', 'tok', { sa: Date.now() }), 'ok');
+  // Claimed, but its attempt died before its fence: it sent nothing.
+  await claim(ledger, waveId, 'lost2', 'notify', 'tok2');
   await claim(ledger, waveId, 'claimedPin', 'rotate-pin');
 
   const cap = captureLog();
@@ -85,6 +89,7 @@ test('accounts no live job will finish are re-driven once, from the ledger; a cl
   const notice = await ledger.get(waveId, 'claimedNotice');
   assert.equal(notice?.notify?.s, 'pending');
   assert.equal(notice?.notify?.amb, 1, 'the next attempt reconciles before it sends');
+  assert.deepEqual([(await ledger.get(waveId, 'lost2'))?.notify?.s, (await ledger.get(waveId, 'lost2'))?.notify?.amb], ['pending', undefined], 'a claim that never passed its fence is not ambiguous');
   assert.equal((await ledger.get(waveId, 'claimedPin'))?.['rotate-pin']?.s, 'pending');
   assert.equal((await ledger.get(waveId, 'claimedPin'))?.['rotate-pin']?.amb, undefined);
   assert.equal((await ledger.counts(waveId))['notify:ambiguous'], 1);

@@ -24,9 +24,10 @@ import type { ActionQueues } from './worker.js';
  * later actions are still pending (a crash between the two writes) gets them skipped. Each step is
  * a ledger transition with its audit record (`<action>.recovered`, `<action>.failed`).
  *
- * An orphan whose notice was claimed had possibly reached the provider: it goes back to pending
- * as an *ambiguous* outcome (`amb`, `notify:ambiguous`), so the next attempt asks Twilio before
- * sending, and an email resent this way is counted.
+ * An orphan whose notice was claimed and had passed its fence before the send (`sa`) had possibly
+ * reached the provider: it goes back to pending as an *ambiguous* outcome (`amb`,
+ * `notify:ambiguous`), so the next attempt asks Twilio before sending, and an email resent this
+ * way is counted. One claimed under a token (`ct`) goes back only if that claim still holds.
  */
 
 /** BullMQ job states in which a job will still run. */
@@ -169,9 +170,10 @@ export function createRecovery(deps: RecoveryDeps) {
       await skipDependents(ledger, waveId, accountId, s.action, 'BW_WORKER_LOST', actor);
       return 'dead-lettered';
     }
-    // A claimed notice may have reached the provider: the next attempt must reconcile first.
-    const ambiguous = s.action === 'notify' && s.state === 'claimed';
-    const r = await ledger.transition({ ...base, from: [s.state], to: 'pending',
+    // A claimed notice past its fence may have reached the provider: the next attempt must
+    // reconcile first. One that never passed it sent nothing.
+    const ambiguous = s.action === 'notify' && s.state === 'claimed' && typeof a?.sa === 'number';
+    const r = await ledger.transition({ ...base, from: [s.state], to: 'pending', ...(typeof a?.ct === 'string' ? { guard: a.ct } : {}),
       patch: { rcv: s.recoveries + 1, ...(ambiguous ? { amb: (a?.amb ?? 0) + 1 } : {}) },
       event: `${s.action}.recovered`, detail: { from: s.state, recoveries: s.recoveries + 1, reason: 'no-live-job', ...(ambiguous ? { ambiguous: true } : {}) },
       ...(ambiguous ? { counters: { 'notify:ambiguous': 1, 'notify:recovered': 1 } } : { counters: { [`${s.action}:recovered`]: 1 } }) });

@@ -75,6 +75,7 @@ export const variableDocs: { readonly [K in VariableName]: VariableDoc } = {
   SMTP_PASS: { description: 'Relay password.', example: 'from the relay\'s administrator', services: ['notifier'], secret: true },
   SMTP_FROM: { description: 'The From header of every notice email.', example: 'Acme Security <security@acme.example>', services: ['notifier'], secret: false },
   SMTP_MAX_CONNECTIONS: { description: 'Pooled connections to the relay per notifier process.', example: '10', services: ['notifier'], secret: false },
+  SMTP_TIMEOUT_MS: { description: 'How long the relay may take to accept a connection, greet, or answer a command before the send is given up as ambiguous (after the message was sent) or failed; also bounds how long a notice taken over from a stalled attempt waits for that attempt\'s send to settle.', example: '20000', services: ['notifier'], secret: false },
   SMTP_DKIM_DOMAIN: { description: 'DKIM signing domain; DKIM needs all three `SMTP_DKIM_*`, or none.', example: 'acme.example', services: ['notifier'], secret: false },
   SMTP_DKIM_SELECTOR: { description: 'DKIM selector.', example: 'notices2026', services: ['notifier'], secret: false },
   SMTP_DKIM_KEY_FILE: { description: 'File holding the DKIM private key (PEM); the key is read from a file, never from the environment.', example: '/run/secrets/dkim.pem', services: ['notifier'], secret: false },

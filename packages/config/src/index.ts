@@ -91,6 +91,8 @@ export interface BreachwaveConfig {
     readonly pass?: string;
     readonly from: string;
     readonly maxConnections: number;
+    /** Connection, greeting and socket timeout (ms). */
+    readonly timeoutMs: number;
     readonly dkim?: { readonly domain: string; readonly selector: string; readonly keyFile: string };
   };
   readonly ops: {
@@ -228,6 +230,7 @@ export function loadConfig(env: EnvInput): BreachwaveConfig {
       secure: e.SMTP_SECURE,
       from: e.SMTP_FROM,
       maxConnections: e.SMTP_MAX_CONNECTIONS,
+      timeoutMs: e.SMTP_TIMEOUT_MS,
       ...(e.SMTP_DKIM_DOMAIN && e.SMTP_DKIM_SELECTOR && e.SMTP_DKIM_KEY_FILE
         ? { dkim: { domain: e.SMTP_DKIM_DOMAIN, selector: e.SMTP_DKIM_SELECTOR, keyFile: e.SMTP_DKIM_KEY_FILE } }
         : {}),

@@ -106,6 +106,7 @@ export const sections = {
     SMTP_PASS: optionalText(),
     SMTP_FROM: text('Security Notices <notices@example.com>'),
     SMTP_MAX_CONNECTIONS: int(5, 1, 100),
+    SMTP_TIMEOUT_MS: int(30_000, 1000, 600_000),
     SMTP_DKIM_DOMAIN: optionalText(),
     SMTP_DKIM_SELECTOR: optionalText(),
     SMTP_DKIM_KEY_FILE: optionalText(),

@@ -3,7 +3,7 @@ import type { ActionName, ActionState, Channel, DataCategory, Locale, Segment, W
 import { BreachwaveError } from '@breachwave/domain';
 import { AUDIT_FIELD, auditRecordJson, type AuditInput } from './audit-stream.js';
 import { keys, type Keys } from './keys.js';
-import { INIT_ACCOUNTS, TRANSITION } from './scripts.js';
+import { FENCE, INIT_ACCOUNTS, TRANSITION } from './scripts.js';
 
 export { keys, type Keys } from './keys.js';
 export { AUDIT_FIELD, AUDIT_FIELD_LUA, auditRecordJson, auditStreamKey, type AuditInput, type AuditRecord } from './audit-stream.js';
@@ -30,6 +30,12 @@ export interface ActionEntry {
   at?: string;
   /** ISO time of the first claim (stored as epoch ms, read back as ISO). */
   c0?: string;
+  /** Token of the attempt that holds the claim (set by the claim, checked by fences and guards). */
+  ct?: string;
+  /** Epoch ms at which the claiming attempt was about to send (its fence passed). */
+  sa?: number;
+  /** Epoch ms until which a later attempt waits for an earlier one's send to settle. */
+  hu?: number;
   [extra: string]: unknown;
 }
 export type LedgerEntry = Partial<Record<ActionName, ActionEntry>>;
@@ -63,10 +69,16 @@ export interface TransitionRequest {
    * {@link Ledger.getAccount} does, minus its round trip), whatever the outcome.
    */
   readonly withAccount?: boolean;
+  /**
+   * Apply only while this claim token holds the entry (its `ct`); otherwise the outcome is
+   * `superseded`: a later attempt took the claim over, and what this one would record is its to
+   * decide.
+   */
+  readonly guard?: string;
 }
 
 export interface TransitionResult {
-  readonly outcome: 'ok' | 'rejected' | 'missing' | 'no-action';
+  readonly outcome: 'ok' | 'rejected' | 'missing' | 'no-action' | 'superseded';
   readonly previous: ActionState | undefined;
   readonly entry: ActionEntry | undefined;
   /** The account's whole ledger entry after the transition (before it, when rejected). */
@@ -112,6 +124,7 @@ export interface LedgerDeps {
 type ScriptRedis = Redis & {
   bwTransition4(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string, string, string]>;
   bwInitAccountsAt(k1: string, k2: string, k3: string, ...args: string[]): Promise<string[]>;
+  bwFence(k1: string, ...args: string[]): Promise<string>;
 };
 
 /**
@@ -146,6 +159,7 @@ export function createLedger(deps: LedgerDeps) {
   if (typeof r.bwTransition4 !== 'function') r.defineCommand('bwTransition4', { numberOfKeys: 4, lua: TRANSITION });
   // `bwInitAccountsAt`: entries carry the time they began to wait; a new name, as above.
   if (typeof r.bwInitAccountsAt !== 'function') r.defineCommand('bwInitAccountsAt', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
+  if (typeof r.bwFence !== 'function') r.defineCommand('bwFence', { numberOfKeys: 1, lua: FENCE });
 
   const audit = async (input: AuditInput): Promise<void> => {
     await r.xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson(input, now()));
@@ -164,16 +178,25 @@ export function createLedger(deps: LedgerDeps) {
         k.ledger(req.waveId), k.counts(req.waveId), k.audit, k.account(req.waveId, req.accountId),
         req.accountId, req.action, req.from === '*' ? '*' : req.from.join(','), req.to,
         // The script appends from/to to the audit record as text: it gets the record open-ended.
-        JSON.stringify({ ...req.patch, at: when.getTime() }), record.slice(0, -1), counters, release, req.withAccount ? '1' : '0',
+        JSON.stringify({ ...req.patch, at: when.getTime() }), record.slice(0, -1), counters, release, req.withAccount ? '1' : '0', req.guard ?? '',
       );
       const all = whole ? readEntry(whole) : undefined;
       return {
         outcome: outcome as TransitionResult['outcome'],
         previous: prev ? (prev as ActionState) : undefined,
-        entry: outcome === 'ok' || outcome === 'rejected' ? all?.[req.action] : undefined,
+        entry: outcome === 'missing' || outcome === 'no-action' ? undefined : all?.[req.action],
         all,
         ...(account ? { account: JSON.parse(account) as AccountRecord } : {}),
       };
+    },
+
+    /**
+     * Patches a claimed action entry only while `token` (its `ct`) still holds the claim: `ok`,
+     * `superseded` (a later attempt took the claim over), `missing`, `no-action`, or the state
+     * found when the action is no longer claimed. Nothing is audited.
+     */
+    async fence(waveId: string, accountId: string, action: ActionName, token: string, patch: Readonly<Record<string, PatchValue>>): Promise<string> {
+      return r.bwFence(k.ledger(waveId), accountId, action, token, JSON.stringify(patch));
     },
 
     /**

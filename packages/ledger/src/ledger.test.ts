@@ -60,6 +60,28 @@ test('concurrent claims: exactly one wins', async () => {
   assert.equal(results.filter((r) => r.outcome === 'ok').length, 1);
 });
 
+test('a claim token fences its holder: a later claim supersedes it, and its guarded writes and fences change nothing', async () => {
+  const ledger = fresh();
+  await ledger.initAccounts('w1', 'feeder', [{ accountId: 'a1', actions: ['notify'] }]);
+  const base = { waveId: 'w1', accountId: 'a1', action: 'notify' as const, actor: 't' };
+  await ledger.transition({ ...base, from: ['pending'], to: 'claimed', event: 'notify.claimed', patch: { ct: 'A' } });
+  assert.equal(await ledger.fence('w1', 'a1', 'notify', 'A', { sa: 5 }), 'ok');
+  // The job stalled; its second run claims the notice under its own token.
+  await ledger.transition({ ...base, from: ['claimed'], to: 'claimed', event: 'notify.claimed', patch: { ct: 'B' } });
+  assert.equal(await ledger.fence('w1', 'a1', 'notify', 'A', { sa: 9 }), 'superseded');
+  const stale = await ledger.transition({ ...base, guard: 'A', from: ['claimed'], to: 'pending', event: 'notify.retry' });
+  assert.equal(stale.outcome, 'superseded');
+  let entry = (await ledger.get('w1', 'a1'))?.notify;
+  assert.deepEqual([entry?.s, entry?.ct, entry?.sa], ['claimed', 'B', 5], 'nothing the superseded attempt tried was written');
+  assert.equal(await ledger.fence('w1', 'a1', 'notify', 'B', { sa: 7, hu: false }), 'ok');
+  const done = await ledger.transition({ ...base, guard: 'B', from: ['claimed'], to: 'done', event: 'notify.done', patch: { ct: false, sa: false } });
+  assert.equal(done.outcome, 'ok');
+  entry = (await ledger.get('w1', 'a1'))?.notify;
+  assert.deepEqual([entry?.s, entry?.ct, entry?.sa], ['done', undefined, undefined]);
+  assert.equal(await ledger.fence('w1', 'a1', 'notify', 'B', { sa: 8 }), 'done', 'a fence on a finished action names its state');
+  assert.equal(await ledger.fence('w1', 'nobody', 'notify', 'B', { sa: 8 }), 'missing');
+});
+
 test('waves: create once, progress reflects the ledger', async () => {
   const ledger = fresh();
   const manifest = { waveId: 'w2', createdAt: new Date().toISOString(), source: 'x.csv', brand: 'B', helpUrl: 'https://h.example.com', rules: {} };

@@ -10,9 +10,11 @@ import { AUDIT_FIELD_LUA } from './audit-stream.js';
  * ARGV: accountId, action, allowed from-states ("a,b" or "*"), to-state, patch JSON,
  *       audit record JSON without its closing brace (from/to are appended here), extra counters
  *       JSON ({name: delta}, or "" for none), release ("" = keep the record, "0" = delete it,
- *       N = expire it in N seconds; only after an applied transition), "1" to return the record.
+ *       N = expire it in N seconds; only after an applied transition), "1" to return the record,
+ *       claim token the entry's \`ct\` must hold ("" = none).
  * Returns {outcome, previousState, wholeEntryJson, recordJson}; outcome is ok | rejected | missing
- * | no-action. The action's own entry is read from the whole entry by the caller.
+ * | no-action | superseded (the entry is claimed under another token: a later attempt took it
+ * over). The action's own entry is read from the whole entry by the caller.
  * Moving to `claimed` counts a claim (`n`), so re-claims after a crash are visible, and keeps the
  * first claim's time (`c0`): the earliest moment a send of this action may have reached a provider.
  *
@@ -35,6 +37,7 @@ if ARGV[3] ~= '*' then
   for s in string.gmatch(ARGV[3], '[^,]+') do if s == cur then allowed = true end end
   if not allowed then return {'rejected', cur, raw, record} end
 end
+if ARGV[10] ~= '' and a.ct ~= ARGV[10] then return {'superseded', cur, raw, record} end
 for k, v in pairs(cjson.decode(ARGV[5])) do
   if v == false then a[k] = nil else a[k] = v end
 end
@@ -62,6 +65,30 @@ elseif ARGV[8] ~= '' then
   redis.call('EXPIRE', KEYS[4], ARGV[8])
 end
 return {'ok', cur, encoded, record}
+`;
+
+/**
+ * Patches a claimed action entry only while the given claim token still holds it: the fence an
+ * attempt passes right before a side effect that cannot be taken back (a provider send), so an
+ * attempt whose claim a later one took over (its job stalled while it still ran) stops there.
+ * No audit record: the claim that set the token was audited, and so is the outcome.
+ * KEYS: ledger. ARGV: accountId, action, token, patch JSON (\`false\` removes a field).
+ * Returns ok | superseded | missing | no-action | the state found when it is not \`claimed\`.
+ */
+export const FENCE = `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 'missing' end
+local entry = cjson.decode(raw)
+local a = entry[ARGV[2]]
+if type(a) ~= 'table' then return 'no-action' end
+if a.s ~= 'claimed' then return a.s end
+if a.ct ~= ARGV[3] then return 'superseded' end
+for k, v in pairs(cjson.decode(ARGV[4])) do
+  if v == false then a[k] = nil else a[k] = v end
+end
+entry[ARGV[2]] = a
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
+return 'ok'
 `;
 
 /**

@@ -277,3 +277,82 @@ test('the pacing policy makes its first pacer mid-wave on an auto-pipelined clie
     await client.quit();
   }
 });
+
+/** A gate a test opens by hand: `wait()` resolves once `open()` was called. */
+function gate(): { wait: () => Promise<void>; open: () => void; reached: Promise<void> } {
+  let open!: () => void;
+  let arrived!: () => void;
+  const opened = new Promise<void>((r) => { open = r; });
+  const reached = new Promise<void>((r) => { arrived = r; });
+  return { wait: async () => { arrived(); await opened; }, open, reached };
+}
+
+/** One notice in a fresh wave, and a processor whose SMS sends and policies the test can hold. */
+async function takeoverSetup(o: { holdSend?: ReturnType<typeof gate>; holdPolicy?: ReturnType<typeof gate>; sendTimeoutMs?: number }) {
+  const prefix = `t${randomBytes(3).toString('hex')}`;
+  const ledger = createLedger({ redis, prefix });
+  const waveId = 'w1';
+  const phone = `+120255501${String(Math.floor(Math.random() * 90) + 10)}`;
+  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'Example', helpUrl: 'https://h.example.com', rules: {} }, { accepted: 1 }, {});
+  await ledger.putAccounts(waveId, [{ accountId: 'a1', record: { segment: 'former', locale: 'en', exposed: [], hasPhone: true, phoneIsMobile: true, hasEmail: false, line: 2,
+    contact: envelope.sealJson({ phone }, `${waveId}:a1`) } }]);
+  await ledger.initAccounts(waveId, 'test', [{ accountId: 'a1', actions: ['notify'] }]);
+  const real = createTwilioSmsSender({ client: createTwilioClient({ accountSid: twilio.accountSid, authToken: twilio.authToken, baseUrl: twilio.url, timeoutMs: 1000 }), from: '+15005550006' });
+  let sendsStarted = 0;
+  let policyCalls = 0;
+  const sms = {
+    findSent: async (m: Parameters<typeof real.send>[0], since: Date) => real.findSent?.(m, since),
+    send: async (m: Parameters<typeof real.send>[0]) => {
+      sendsStarted++;
+      if (sendsStarted === 1) await o.holdSend?.wait();
+      return real.send(m);
+    },
+  };
+  const holdFirst = { name: 'hold-first', beforeSend: async () => {
+    policyCalls++;
+    if (policyCalls === 1) await o.holdPolicy?.wait();
+    return undefined;
+  } };
+  const processor = createNoticeProcessor({ ledger, envelope, sms, log: silentLogger(), policies: [holdFirst], ...(o.sendTimeoutMs !== undefined ? { sendTimeoutMs: o.sendTimeoutMs } : {}) });
+  let deferredMs: number | undefined;
+  // The same BullMQ job, run twice: the second run is the stalled job handed out again.
+  const run = () => processor({ id: 'notify.w1.a1', data: { waveId, accountId: 'a1' }, attemptsMade: 0, attempts: 5,
+    defer: async (ms) => { deferredMs = ms; throw new Error('deferred'); } });
+  return { ledger, waveId, phone, run, deferred: () => deferredMs, sent: () => twilio.messages.filter((m) => m.to === phone).length };
+}
+
+test('a job handed out again while its first run is still sending waits for that send instead of sending twice', async () => {
+  const send = gate();
+  const t = await takeoverSetup({ holdSend: send, sendTimeoutMs: 20_000 });
+  const first = t.run();
+  await send.reached;
+  // The first run passed its fence and its send is in flight; its job stalled and runs again.
+  const before = Date.now();
+  await assert.rejects(t.run(), /deferred/);
+  const waited = t.deferred() ?? 0;
+  assert.ok(waited > 20_000 - (Date.now() - before) - 1000 && waited <= 20_000, `the take-over waits out the send timeout from the fence (${waited} ms)`);
+  assert.equal((await t.ledger.get(t.waveId, 'a1'))?.notify?.s, 'claimed', 'the notice stays claimed: the first run can still record its send');
+  send.open();
+  assert.equal((await first).status, 'sent');
+  assert.deepEqual(await t.run(), { status: 'already-finished', state: 'done' }, 'the deferred run finds the send recorded');
+  assert.equal(t.sent(), 1);
+  const entry = (await t.ledger.get(t.waveId, 'a1'))?.notify;
+  assert.deepEqual([entry?.ct, entry?.sa, entry?.hu], [undefined, undefined, undefined], 'a recorded send keeps no claim token or fence times');
+});
+
+test('a run whose claim was taken over before its send sends nothing; the run that took it over sends once', async () => {
+  const policy = gate();
+  const t = await takeoverSetup({ holdPolicy: policy });
+  const first = t.run();
+  await policy.reached;
+  // The first run is stuck before its fence (a pace slot, Redis down); the job runs again.
+  const second = await t.run();
+  assert.equal(second.status, 'sent');
+  assert.equal(t.sent(), 1);
+  policy.open();
+  assert.deepEqual(await first, { status: 'superseded' });
+  assert.equal(t.sent(), 1, 'the superseded run never reached the provider');
+  const counts = await t.ledger.counts(t.waveId);
+  assert.equal(counts['notify:ambiguous'] ?? 0, 0, 'a take-over before any send is not an ambiguous outcome');
+  assert.equal(counts['notify:done'], 1);
+});

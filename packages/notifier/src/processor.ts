@@ -2,6 +2,7 @@ import {
   BreachwaveError, chooseChannel, firstNameOf, renderNotice, toBreachwaveError,
   type Channel, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest,
 } from '@breachwave/domain';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, parseActionJob } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
@@ -56,7 +57,9 @@ export interface DeliveryPolicy {
 export type NoticeOutcome =
   | { readonly status: 'sent'; readonly channel: Channel; readonly providerId: string; readonly reconciled?: boolean }
   | { readonly status: 'already-finished'; readonly state: string }
-  | { readonly status: 'skipped'; readonly code: ErrorCode };
+  | { readonly status: 'skipped'; readonly code: ErrorCode }
+  /** A later attempt took the claim over (this one's job stalled while it ran): it sent nothing. */
+  | { readonly status: 'superseded' };
 
 /** Decrypted contact points; lives only in memory for the length of one send. */
 interface Contact {
@@ -99,11 +102,28 @@ export interface NoticeProcessorDeps {
    * again because Redis blinked. Default 120,000 (a Redis restart with its AOF reload).
    */
   readonly recordRetryMs?: number;
+  /**
+   * The longest a send can take once under way, in ms: the providers' own timeouts. An attempt
+   * that takes over a claim whose previous attempt was about to send waits this long after that
+   * moment (and at least {@link SETTLE_MS}) for it to record its outcome, so a job that stalled
+   * while its send was in flight — a Redis restart longer than the lock — is not sent twice.
+   * Default 30,000.
+   */
+  readonly sendTimeoutMs?: number;
   readonly random?: () => number;
 }
 
 /** Default of {@link NoticeProcessorDeps.recordRetryMs}. */
 export const DEFAULT_RECORD_RETRY_MS = 120_000;
+/** Default of {@link NoticeProcessorDeps.sendTimeoutMs}. */
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
+/** The longest pause between two tries of a write after an accepted send (`persist`). */
+const PERSIST_MAX_PAUSE_MS = 5000;
+/**
+ * How long an attempt that took over a claim waits, at least, for the previous attempt to record
+ * a send it made: one `persist` pause and a second, from the moment the take-over is seen.
+ */
+export const SETTLE_MS = PERSIST_MAX_PAUSE_MS + 1000;
 
 /**
  * Permanent SMS failures that are about the number, not the message: the person may still be
@@ -127,12 +147,14 @@ class Deferred extends Error {
  * Processes one notice job: claim in the ledger, render, apply the delivery policies, send
  * through the channel port, record.
  *
- * Exactly-once rules: a notice whose send was recorded (`done`) is never sent again. A job that
- * finds a previous attempt without an outcome (it died mid-send, or the provider did not answer
- * after the request was sent) first asks the provider whether that send happened (`findSent`,
- * Twilio) and records it instead of resending; only when the provider cannot tell (SMTP) is the
- * notice sent again — the one case where a duplicate is possible, and it is counted
- * (`notify:reclaimed`, `notify:ambiguous`).
+ * Exactly-once rules: a notice whose send was recorded (`done`) is never sent again. Each attempt
+ * claims the notice under a token of its own and passes a fence right before it sends: an attempt
+ * whose claim a later one took over (its job stalled while it still ran) sends nothing. A job
+ * that finds a previous attempt which passed its fence without recording an outcome (it died
+ * mid-send, or it is still sending) first waits for that send to settle (`sendTimeoutMs`), then
+ * asks the provider whether it happened (`findSent`, Twilio) and records it instead of resending;
+ * only when the provider cannot tell (SMTP) is the notice sent again — the one case where a
+ * duplicate is possible, and it is counted (`notify:reclaimed`, `notify:ambiguous`).
  *
  * Failure classes: permanent → failed at once, after trying the other channel when the error is
  * about the contact point; transient → retry with backoff; throttled → deferred without spending
@@ -143,6 +165,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
   const random = deps.random ?? Math.random;
   const manifestOf = manifestCache(deps.ledger);
   const recordRetryMs = deps.recordRetryMs ?? DEFAULT_RECORD_RETRY_MS;
+  const sendTimeoutMs = deps.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
 
   /**
    * Runs a write that records what already happened at the provider, retrying it (backoff from
@@ -157,7 +180,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       } catch (err) {
         if (err instanceof BreachwaveError || Date.now() >= deadline) throw err;
         if (attempt === 1) log.warn({ err, what }, 'Redis write after an accepted send failed; keeping the outcome and retrying');
-        await sleep(Math.min(5000, backoffDelay(attempt, 100, 5000, random)));
+        await sleep(Math.min(PERSIST_MAX_PAUSE_MS, backoffDelay(attempt, 100, PERSIST_MAX_PAUSE_MS, random)));
       }
     }
   };
@@ -199,10 +222,14 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     // Made on first use: most notices log nothing at info.
     const log = childOnDemand(deps.log, { wave: waveId, account: accountId, job: job.id, attempt: job.attemptsMade + 1 });
     const base = { waveId, accountId, action: 'notify' as const, actor };
+    // This attempt's claim token: its fence before a send, and the guard on what it records
+    // unless it sent, fail once a later attempt has claimed the notice.
+    const token = randomBytes(6).toString('base64url');
+    const guarded = { ...base, guard: token };
 
     // The claim also reads the sealed account record in the same script: one round trip, not two.
     const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: 'notify.claimed',
-      detail: { attempt: job.attemptsMade + 1 }, withAccount: true });
+      patch: { ct: token }, detail: { attempt: job.attemptsMade + 1 }, withAccount: true });
     if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
       throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
     }
@@ -212,21 +239,45 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       return { status: 'already-finished', state: claim.previous ?? 'unknown' };
     }
     const prior = claim.entry;
-    // A previous attempt may have reached the provider without recording it: it died mid-send
-    // (still `claimed`) or got no answer after sending (`amb`).
-    const unsure = claim.previous === 'claimed' || (prior?.amb ?? 0) > 0;
+    // A previous attempt that passed its fence (`sa`) and recorded no outcome may have reached
+    // the provider: it died mid-send, or it is still sending. One that got no answer after
+    // sending is counted in `amb`. One that never passed its fence sent nothing, and cannot now.
+    const armedBefore = claim.previous === 'claimed' && typeof prior?.sa === 'number';
+    const unsure = armedBefore || (prior?.amb ?? 0) > 0;
     if (claim.previous === 'claimed') {
-      await deps.ledger.audit({ type: 'notify.reclaimed', actor, wave: waveId, account: accountId, action: 'notify' });
-      log.warn('re-claiming a notice whose previous attempt recorded no outcome');
+      await deps.ledger.audit({ type: 'notify.reclaimed', actor, wave: waveId, account: accountId, action: 'notify', detail: { sending: armedBefore } });
+      log.warn({ sending: armedBefore }, 're-claiming a notice whose previous attempt recorded no outcome');
+    }
+    if (armedBefore) {
+      // Let a send still under way finish and record itself before asking the provider about it.
+      const nowMs = Date.now();
+      let until = typeof prior?.hu === 'number' ? prior.hu : undefined;
+      if (until === undefined) {
+        until = Math.max((prior?.sa as number) + sendTimeoutMs, nowMs + SETTLE_MS);
+        await deps.ledger.fence(waveId, accountId, 'notify', token, { hu: until });
+      }
+      if (nowMs < until) {
+        log.info({ waitMs: until - nowMs }, 'waiting for the previous attempt\'s send to settle');
+        return job.defer(until - nowMs);
+      }
     }
 
-    const finish = async (to: 'failed' | 'skipped', error: BreachwaveError, patch: Record<string, PatchValue> = {}): Promise<void> => {
-      await deps.ledger.transition({ ...base, from: ['claimed'], to, patch: { ...patch, err: error.code },
+    /** What an attempt whose claim a later one took over answers: it records nothing more. */
+    const superseded = (): NoticeOutcome => {
+      log.info('a later attempt claimed this notice; this one sends and records nothing');
+      return { status: 'superseded' };
+    };
+
+    /** Records a final state; false when a later attempt had taken the claim over (nothing recorded). */
+    const finish = async (to: 'failed' | 'skipped', error: BreachwaveError, patch: Record<string, PatchValue> = {}): Promise<boolean> => {
+      const done = await deps.ledger.transition({ ...guarded, from: ['claimed'], to, patch: { ...patch, err: error.code },
         event: `notify.${to}`, detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null },
         counters: { [`notify:error:${error.code}`]: 1 },
         releaseAccount: to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0 });
+      if (done.outcome === 'superseded') return false;
       for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId, state: to });
       log.warn({ errorCode: error.code, kind: error.kind, state: to }, to === 'failed' ? 'notice failed for good' : 'notice skipped');
+      return true;
     };
 
     let channel: Channel | undefined;
@@ -286,6 +337,11 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           result = await deps.sms.findSent(prepared.message, new Date(prior.c0));
           reconciled = result !== undefined;
         }
+        if (!result) {
+          // The fence: from here the send cannot be taken back. A later attempt that claimed the
+          // notice meanwhile owns it; this one stops without a word to the provider.
+          if (await deps.ledger.fence(waveId, accountId, 'notify', token, { sa: Date.now(), hu: false }) !== 'ok') return superseded();
+        }
         try {
           result ??= prepared.channel === 'sms'
             ? await (deps.sms as SmsSender).send(prepared.message)
@@ -307,11 +363,14 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         for (const p of deps.policies ?? []) await persist(log, `policy ${p.name}`, async () => p.afterSend?.(ctx, { ok: true, result: sent }));
         const counters: Record<string, number> = { [`notify:sent:${ch}`]: 1 };
         if (reconciled) counters['notify:reconciled'] = 1;
+        // An earlier attempt passed its fence and never recorded an outcome: it may have sent too
+        // (an email cannot be looked up): counted, as a send after no answer is.
+        else if (armedBefore) counters['notify:ambiguous'] = 1;
         if (fellBackFrom) counters[`notify:fallback:${fellBackFrom.channel}-${ch}`] = 1;
         const keepForFallback = ch === 'sms' && contact.email !== undefined && !via ? deps.fallbackWindowSeconds ?? 0 : 0;
         await persist(log, 'notify.done', () => deps.ledger.transition({ ...base, from: ['claimed'], to: 'done',
           releaseAccount: Math.max(deps.contactRetentionSeconds ?? 0, keepForFallback),
-          patch: { ch, pid: result.providerId, err: false, ...(fellBackFrom ? { fb: fellBackFrom.channel, fbErr: fellBackFrom.code } : {}), ...(reconciled ? { rec: true } : {}) },
+          patch: { ch, pid: result.providerId, err: false, ct: false, sa: false, hu: false, ...(armedBefore && !reconciled ? { amb: (prior?.amb ?? 0) + 1 } : {}), ...(fellBackFrom ? { fb: fellBackFrom.channel, fbErr: fellBackFrom.code } : {}), ...(reconciled ? { rec: true } : {}) },
           event: 'notify.done', detail: { channel: ch, providerId: result.providerId, status: result.status, ...(fellBackFrom ? { fallbackFrom: fellBackFrom.channel, fallbackCode: fellBackFrom.code } : {}), ...(reconciled ? { reconciled: true } : {}) },
           counters }));
         for (const e of deps.enrichers ?? []) await persist(log, 'after sent', async () => e.afterSent?.({ waveId, accountId }));
@@ -323,36 +382,40 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       // Every channel was blocked (suppressed) or failed permanently about its contact point.
       const error = lastError ?? new BreachwaveError('BW_NO_CHANNEL');
       const blocked = error.code === 'BW_SUPPRESSED';
-      await finish(blocked ? 'skipped' : 'failed', error, fellBackFrom ? { fb: fellBackFrom.channel } : {});
+      if (!(await finish(blocked ? 'skipped' : 'failed', error, fellBackFrom ? { fb: fellBackFrom.channel } : {}))) return superseded();
       if (blocked) return { status: 'skipped', code: error.code };
       throw new PermanentActionError(error);
     } catch (raw) {
       if (raw instanceof PermanentActionError) throw raw;
       if (raw instanceof Deferred) {
-        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', event: 'notify.deferred', detail: { reason: raw.reason, delayMs: raw.delayMs }, counters: { 'notify:deferred': 1 } });
+        const deferred = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', event: 'notify.deferred', detail: { reason: raw.reason, delayMs: raw.delayMs }, counters: { 'notify:deferred': 1 } });
+        if (deferred.outcome === 'superseded') return superseded();
         return job.defer(raw.delayMs);
       }
       const error = toBreachwaveError(raw, 'BW_INTERNAL');
       if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, 'unexpected error while sending a notice');
       const fate = errorFate(error, job, prior?.thr ?? 0, deps.maxThrottles);
       if (fate === 'fail') {
-        await finish('failed', error);
+        if (!(await finish('failed', error))) return superseded();
         throw new PermanentActionError(error);
       }
       if (fate === 'wait') {
         // The pace policy slows the sender meanwhile.
-        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: (prior?.thr ?? 0) + 1 },
+        const waiting = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: (prior?.thr ?? 0) + 1 },
           event: 'notify.throttled', detail: { code: error.code, channel: channel ?? null }, counters: { 'notify:throttled': 1 } });
+        if (waiting.outcome === 'superseded') return superseded();
         return job.defer(500 + random() * 1500);
       }
+      let retry;
       if (error.kind === 'ambiguous') {
         // The send may have happened: the next attempt reconciles with the provider first.
-        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, amb: (prior?.amb ?? 0) + 1 },
+        retry = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { err: error.code, amb: (prior?.amb ?? 0) + 1 },
           event: 'notify.ambiguous', detail: { code: error.code, channel: channel ?? null }, counters: { 'notify:ambiguous': 1 } });
       } else {
-        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code },
+        retry = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { err: error.code },
           event: 'notify.retry', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null } });
       }
+      if (retry.outcome === 'superseded') return superseded();
       log.warn({ errorCode: error.code, kind: error.kind }, 'notice attempt failed; will retry');
       throw error;
     }

@@ -86,6 +86,8 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
         from: config.smtp.from,
         pool: true,
         maxConnections: config.smtp.maxConnections,
+        connectionTimeoutMs: config.smtp.timeoutMs,
+        socketTimeoutMs: config.smtp.timeoutMs,
         ...(config.smtp.user && config.smtp.pass ? { auth: { user: config.smtp.user, pass: config.smtp.pass } } : {}),
         ...(config.smtp.dkim
           ? { dkim: { domainName: config.smtp.dkim.domain, keySelector: config.smtp.dkim.selector, privateKey: readFileSync(config.smtp.dkim.keyFile, 'utf8') } }
@@ -125,6 +127,8 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     ...(unsubscribeLink ? { emailHeaders: ({ waveId, accountId, to }: { waveId: string; accountId: string; to: string }) => unsubscribeLink({ waveId, accountId, channel: 'email', contact: to }).headers } : {}),
     // Keep the sealed contact long enough for a late "undelivered" callback to fall back to email.
     fallbackWindowSeconds: statusCallback ? FALLBACK_WINDOW_SECONDS : 0,
+    // A notice taken over from a stalled attempt waits out the longest a send can take.
+    sendTimeoutMs: Math.max(config.twilio?.timeoutMs ?? 0, config.smtp.timeoutMs),
     ...(sms ? { sms } : {}), ...(email ? { email } : {}),
   });
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
