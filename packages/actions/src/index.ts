@@ -2,3 +2,4 @@ export * from './worker.js';
 export * from './chain.js';
 export * from './fate.js';
 export * from './recovery.js';
+export * from './gate.js';

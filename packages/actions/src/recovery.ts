@@ -4,6 +4,7 @@ import { DEAD_LETTER_RETENTION_SECONDS, type Ledger, type LedgerEntry, type Wave
 import type { Logger } from '@breachwave/logging';
 import { createLease, type Redis, type RedisLease } from '@breachwave/redis';
 import { orderedActions, skipDependents } from './chain.js';
+import { cancelOpenAccounts } from './gate.js';
 import type { ActionQueues } from './worker.js';
 
 /**
@@ -257,7 +258,7 @@ export function createRecovery(deps: RecoveryDeps) {
     const report: WaveRecoveryReport = {
       waveId, status: wave.status, accounts, terminal: terminal + ended, open: open - ended, oldestOpenMs: oldest, orphans, redriven, deadLettered, danglingSkipped,
       pinUnnotified, pinUnnotifiedOverdue: pinOverdue, pinUnnotifiedOldestMs: pinOldest,
-      complete: open - ended === 0 && (wave.status === 'fed' || wave.status === 'completed') && accounts >= (wave.stats.accepted ?? 0),
+      complete: open - ended === 0 && (((wave.status === 'fed' || wave.status === 'completed') && accounts >= (wave.stats.accepted ?? 0)) || wave.status === 'cancelled'),
       dryRun,
     };
     if (!dryRun && (orphans > 0 || danglingSkipped > 0)) {
@@ -280,9 +281,21 @@ export function createRecovery(deps: RecoveryDeps) {
       const reports: WaveRecoveryReport[] = [];
       for (const waveId of await ledger.listWaves(10_000)) {
         let status: WaveStatus;
+        let settled = false;
         try {
-          status = (await ledger.getWave(waveId)).status;
+          const wave = await ledger.getWave(waveId);
+          status = wave.status;
+          settled = (wave.stats.cancel_settled ?? 0) > 0;
         } catch {
+          continue;
+        }
+        if (status === 'cancelled' && !settled) {
+          // Accounts nothing was done to end now (their jobs may be delayed for hours); those
+          // under way are recovered like any other until they finish.
+          await cancelOpenAccounts(ledger, waveId, actor);
+          const report = await scanWave(waveId);
+          reports.push(report);
+          if (report.complete) await ledger.setWaveFields(waveId, { cancel_settled: 1 });
           continue;
         }
         if (status !== 'fed' && status !== 'feeding') continue;

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { BreachwaveError } from '@breachwave/domain';
 import { actionBatchJobId, actionJobId, parseActionJob, type ActionBatch } from '@breachwave/jobs';
 import { captureLog, useRedis, waitFor } from '@breachwave/testkit';
+import { createLedger } from '@breachwave/ledger';
 import { PermanentActionError, createActionQueues, createActionWorker, type ActionJobView } from './worker.js';
 
 const db = useRedis();
@@ -113,4 +114,44 @@ test('a malformed multi-account job fails at once with the payload error, naming
     assert.equal(job?.attemptsMade, 1, 'not retried');
   }
   assert.deepEqual(seen, [], 'no account of a malformed job runs');
+});
+
+test('the wave gate: a paused wave\'s job waits whole without running or spending attempts; a cancelled wave\'s untouched accounts end cancelled, those under way go on', async (t) => {
+  const { prefix, connection, queues } = setup(t);
+  const ledger = createLedger({ redis: connection, prefix });
+  const waveId = 'w1';
+  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 'x.csv', brand: 'B', helpUrl: 'https://h.example.com', rules: {} }, { accepted: 4 }, {});
+  await ledger.setWaveStatus(waveId, 'feeding', 'feeder');
+  await ledger.initAccounts(waveId, 'feeder', ['a1', 'a2', 'a3', 'a4'].map((accountId) => ({ accountId, actions: ['rotate-pin', 'notify'] })));
+  const ran: string[] = [];
+  const processor = async (job: ActionJobView): Promise<string> => {
+    ran.push(parseActionJob(job.data).accountId);
+    return 'ok';
+  };
+  const worker = createActionWorker({ action: 'rotate-pin', connection, prefix, processor, log: captureLog().log, ledger, actor: 'pin-rotator', pauseRecheckMs: 300, gateTtlMs: 0 });
+  t.after(() => worker.close());
+  await worker.start();
+  const q = queues.queueFor('rotate-pin');
+
+  await ledger.control('pause', waveId, 'operator:bo');
+  await queues.addAccounts('rotate-pin', waveId, ['a1', 'a2']);
+  const id = actionBatchJobId('rotate-pin', { waveId, accountIds: ['a1', 'a2'] });
+  await waitFor(async () => (await q.getJobState(id)) === 'delayed', { what: 'the paused wave\'s job waits in the delayed set' });
+  assert.deepEqual(ran, [], 'nothing of a paused wave runs');
+  assert.equal((await q.getJob(id))?.attemptsMade, 0, 'waiting spends no attempt');
+  await ledger.control('resume', waveId, 'operator:bo');
+  await waitFor(async () => (await q.getJobState(id)) === 'completed', { timeout: 10_000, what: 'the job runs once the wave is resumed' });
+  assert.deepEqual(ran.sort(), ['a1', 'a2']);
+
+  // a3 is under way (its PIN rotation claimed); a4 has had nothing done to it.
+  await ledger.transition({ waveId, accountId: 'a3', action: 'rotate-pin', actor: 't', from: ['pending'], to: 'claimed', event: 'rotate-pin.claimed' });
+  await ledger.control('cancel', waveId, 'operator:bo');
+  await queues.addAccounts('rotate-pin', waveId, ['a3', 'a4']);
+  const second = actionBatchJobId('rotate-pin', { waveId, accountIds: ['a3', 'a4'] });
+  await waitFor(async () => (await q.getJobState(second)) === 'completed', { what: 'the cancelled wave\'s job ran through the gate' });
+  const a4 = await ledger.get(waveId, 'a4');
+  assert.deepEqual([a4?.['rotate-pin']?.s, a4?.notify?.s], ['cancelled', 'cancelled'], 'an untouched account ends cancelled, every action');
+  const a3 = await ledger.get(waveId, 'a3');
+  assert.deepEqual([a3?.['rotate-pin']?.s, a3?.notify?.s], ['claimed', 'pending'], 'an account under way is left to finish: its notice still goes');
+  assert.equal((await ledger.counts(waveId))['rotate-pin:cancelled'], 1);
 });

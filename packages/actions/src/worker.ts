@@ -1,7 +1,9 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { toBreachwaveError, type ActionName, type BreachwaveError } from '@breachwave/domain';
 import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, backoffDelay, isActionBatch, parseActionJobs, spentAttempts, type ActionJob } from '@breachwave/jobs';
+import type { Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
+import { cancelAccount, waveGate, type WaveGateState } from './gate.js';
 
 /** What a processor sees of its BullMQ job: enough to decide, nothing to reach into. */
 export interface ActionJobView {
@@ -51,7 +53,22 @@ export interface ActionWorkerDeps<R> {
    * which this may hurry.
    */
   readonly onLost?: (job: { readonly id?: string | undefined; readonly reason: string }) => void;
+  /**
+   * The ledger, for the wave gate: a job of a paused wave waits (the whole job, no attempt spent)
+   * and one of a cancelled wave cancels its accounts that nothing was done to yet before it runs.
+   * Absent: no gate.
+   */
+  readonly ledger?: Pick<Ledger, 'waveState' | 'transition' | 'get'>;
+  /** Who the gate's cancellations are audited as. Default the action's worker. */
+  readonly actor?: string;
+  /** How long a job of a paused wave waits before it looks again (ms). Default {@link PAUSE_RECHECK_MS}. */
+  readonly pauseRecheckMs?: number;
+  /** How long the gate keeps a wave's state before reading it again (ms): a pause or cancel reaches this worker within it. Default 1000. */
+  readonly gateTtlMs?: number;
 }
+
+/** How long a job of a paused wave waits before it looks again (ms), plus up to a fifth of it at random. */
+export const PAUSE_RECHECK_MS = 10_000;
 
 /** What a multi-account job did, kept as its BullMQ return value (counts only). */
 export interface BatchSummary {
@@ -146,6 +163,13 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
       nextJobs.set(action, ids);
     };
     for (const ref of refs) {
+      // A pause or cancel that came while the batch ran reaches its next account: a paused wave's
+      // accounts wait as jobs of their own; a cancelled wave's untouched ones end cancelled.
+      if ((await gateAccount(ref.waveId, ref.accountId)) === 'paused') {
+        await splitOff(ref, { delay: pauseWait(), attempts, spent: job.attemptsMade });
+        split++;
+        continue;
+      }
       const defer = async (delayMs: number): Promise<never> => {
         // A deferral spends no attempt: the account keeps the ones the batch had left.
         await splitOff(ref, { delay: Math.max(0, Math.round(delayMs)), attempts, spent: job.attemptsMade });
@@ -177,7 +201,52 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     return { accounts: refs.length, finished, failed, split, replayed };
   };
 
-  const run = (job: Job, token?: string): Promise<R | BatchSummary> => (isActionBatch(job.data) ? runBatch(job) : runOne(job, token));
+  const gateOf = deps.ledger ? waveGate(deps.ledger, deps.gateTtlMs ?? 1000) : undefined;
+  const pauseWait = (): number => {
+    const wait = deps.pauseRecheckMs ?? PAUSE_RECHECK_MS;
+    return wait + Math.floor(Math.random() * wait * 0.2);
+  };
+  /** The gate for one account: `paused`, or `run` (after cancelling it if its wave was cancelled and nothing was done to it). */
+  const gateAccount = async (waveId: string, accountId: string): Promise<'run' | 'paused'> => {
+    if (!gateOf || !deps.ledger) return 'run';
+    let state: WaveGateState;
+    try {
+      state = await gateOf(waveId);
+    } catch {
+      // An unknown wave: the processor says so.
+      return 'run';
+    }
+    if (state.status === 'cancelled') {
+      await cancelAccount(deps.ledger, waveId, accountId, deps.actor ?? deps.action);
+      return 'run';
+    }
+    return state.paused ? 'paused' : 'run';
+  };
+  /**
+   * The wave gate, before the job runs: a paused wave's job goes back to the delayed set whole,
+   * spending no attempt. A cancelled wave's accounts that nothing was done to end cancelled as
+   * the job reaches them (`gateAccount`), and the job runs on, so those under way finish.
+   */
+  const gate = async (job: Job, token?: string): Promise<void> => {
+    const data = job.data as Partial<ActionJob> | null;
+    if (!gateOf || typeof data?.waveId !== 'string') return;
+    let paused: boolean;
+    if (isActionBatch(job.data)) {
+      // Each account is gated as the batch reaches it; a batch paused before it began waits as one.
+      const state = await gateOf(data.waveId).catch(() => undefined);
+      paused = state?.paused === true && state.status !== 'cancelled';
+    } else {
+      paused = typeof data.accountId === 'string' && (await gateAccount(data.waveId, data.accountId)) === 'paused';
+    }
+    if (paused) {
+      await job.moveToDelayed(Date.now() + pauseWait(), token);
+      throw new DelayedError();
+    }
+  };
+  const run = async (job: Job, token?: string): Promise<R | BatchSummary> => {
+    await gate(job, token);
+    return isActionBatch(job.data) ? runBatch(job) : runOne(job, token);
+  };
   return {
     async start(): Promise<void> {
       if (worker) return;

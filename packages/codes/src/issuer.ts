@@ -197,6 +197,9 @@ export function createCodeIssuerWorker(deps: CodeIssuerWorkerDeps): ActionWorker
     ...(deps.lockDuration ? { lockDuration: deps.lockDuration } : {}),
     ...(deps.stalledInterval ? { stalledInterval: deps.stalledInterval } : {}),
     ...(deps.onLost ? { onLost: deps.onLost } : {}),
+    // The wave gate: a paused wave's jobs wait, a cancelled wave's untouched accounts end.
+    ledger: deps.ledger,
+    actor: deps.actor ?? 'code-issuer',
   });
 }
 export type CodeIssuerWorker = ActionWorker;

@@ -131,6 +131,7 @@ export const variableDocs: { readonly [K in VariableName]: VariableDoc } = {
   BW_ENV: { description: '`production` (or `NODE_ENV=production`): the audit writer refuses to start without `BW_AUDIT_SIGNING_KEY`.', example: 'production', services: ['audit-writer', 'cli'], secret: false },
   NODE_ENV: { description: 'Read only as `BW_ENV` is: `production` makes the audit signing key required.', example: 'production', services: ['audit-writer', 'cli'], secret: false },
   BW_OPERATOR: { description: 'Who the CLI\'s operator actions (DLQ, recovery, PIN unlock, pace) are recorded as in the audit trail, as `operator:<name>`; `--actor` overrides it.', example: 'jdoe', services: ['cli'], secret: false, default: '`USER`, else `unknown`' },
+  BW_APPROVALS_REQUIRED: { description: 'Operators other than its creator who must approve a wave made by `wave create`, after `wave dry-run`, before `wave start` may feed it (the two-person rule); `wave create --approvals` overrides it per wave. 0 turns approval off.', example: '2', services: ['cli'], secret: false },
   USER: { description: 'The login name; the operator\'s name when `BW_OPERATOR` is unset.', example: 'jdoe', services: ['cli'], secret: false },
   BW_AUDIT_PUBLIC_KEYS: { description: '`audit verify`: public keys, `id:base64,…` (SPKI DER; an entry without `id:` gets the fingerprint id), in addition to `--public-key` files; keep old keys to verify files signed before a rotation.', example: 'audit-2026:MCowBQYDK2VwAyEA…', services: ['cli'], secret: false },
 };

@@ -341,6 +341,8 @@ export interface CliConfig {
   readonly logLevel: LogLevel;
   /** Who operator actions are recorded as (`operator:<name>` in the audit trail). */
   readonly operator: string;
+  /** Approvals a new wave needs from operators other than its creator. */
+  readonly approvalsRequired: number;
   /** `id:base64,…` public keys for `audit verify`, parsed by the audit package. */
   readonly auditPublicKeys?: string;
   /** REDIS_URL when it was set; the demo looks for a Redis of its own when it was not. */
@@ -358,6 +360,7 @@ export function loadCliConfig(env: EnvInput): CliConfig {
   return Object.freeze({
     logLevel: e.LOG_LEVEL ?? 'warn',
     operator: e.BW_OPERATOR ?? e.USER ?? 'unknown',
+    approvalsRequired: e.BW_APPROVALS_REQUIRED,
     dataDir: e.BW_DATA_DIR,
     ...(e.BW_AUDIT_PUBLIC_KEYS !== undefined ? { auditPublicKeys: e.BW_AUDIT_PUBLIC_KEYS } : {}),
     ...(given.REDIS_URL !== undefined ? { givenRedisUrl: e.REDIS_URL } : {}),

@@ -172,6 +172,7 @@ export const sections = {
   },
   cli: {
     BW_OPERATOR: optionalText(),
+    BW_APPROVALS_REQUIRED: int(1, 0, 5),
     USER: optionalText(),
     BW_AUDIT_PUBLIC_KEYS: optionalText(),
   },

@@ -38,6 +38,8 @@ export const ERROR_CATALOG = {
   BW_SUPPRESSED: { kind: 'permanent', message: 'the contact point is on the suppression list' },
   BW_ORDER_VIOLATION: { kind: 'permanent', message: 'an earlier action of this account is not done' },
   BW_SOURCE_REUSED: { kind: 'invalid-input', message: 'this source file was already made into a wave' },
+  BW_WAVE_STATE: { kind: 'invalid-input', message: 'the wave\'s state does not allow this step' },
+  BW_APPROVAL_REFUSED: { kind: 'invalid-input', message: 'the approval was refused' },
   BW_WORKER_LOST: { kind: 'permanent', message: 'the action was re-driven after lost jobs too many times (workers died while running it)' },
   BW_LEDGER_UNWRITABLE: { kind: 'transient', message: 'the ledger could not be written (Redis unreachable); the outcome is kept and the write retried' },
 

@@ -4,8 +4,11 @@ import type { AffectedAccount, DataCategory, Segment } from './account.js';
 export const ACTIONS = ['rotate-pin', 'issue-code', 'notify'] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
-/** Per-action ledger states. `claimed` means a worker started the side effect. */
-export const ACTION_STATES = ['pending', 'claimed', 'done', 'failed', 'skipped'] as const;
+/**
+ * Per-action ledger states. `claimed` means a worker started the side effect; `cancelled` that
+ * the wave was cancelled before it began (terminal, like done, failed and skipped).
+ */
+export const ACTION_STATES = ['pending', 'claimed', 'done', 'failed', 'skipped', 'cancelled'] as const;
 export type ActionState = (typeof ACTION_STATES)[number];
 
 /**
@@ -60,6 +63,13 @@ export interface WaveManifest {
    * account nor its area code says where the person is.
    */
   readonly quietHours?: { readonly defaultZone: string; readonly window?: { readonly start: string; readonly end: string } };
+  /**
+   * Operators other than the creator who must approve the wave, after a dry run, before it may be
+   * started (the two-person rule). Absent or 0: the wave may be started as created.
+   */
+  readonly approvals?: number;
+  /** The operator who created the wave (the one who cannot approve it). */
+  readonly createdBy?: string;
 }
 
 /** True when the account matches the rule. */

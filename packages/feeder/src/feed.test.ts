@@ -392,7 +392,54 @@ test('a cancelled or unknown wave is refused', async (t) => {
   t.after(() => feeder.close());
   await assert.rejects(feeder.feed('w-nope'), { code: 'BW_WAVE_NOT_FOUND' });
   await s.ledger.setWaveStatus(s.wave.waveId, 'cancelled', 'test');
-  await assert.rejects(feeder.feed(s.wave.waveId), { code: 'BW_INPUT_INVALID' });
+  await assert.rejects(feeder.feed(s.wave.waveId), { code: 'BW_WAVE_STATE' });
   assert.equal((await allJobIds(s.queues)).size, 0);
   assert.throws(() => createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 0, batch: 5, log: captureLog().log }), { code: 'BW_CONFIG_INVALID' });
+});
+
+test('a wave that needs approval is not fed before it is approved; a pause holds the feed, a resume lets it finish, a cancel ends it', async (t) => {
+  const prefix = randomPrefix();
+  const ledger = createLedger({ redis, prefix });
+  t.after(() => dropPrefix(redis, prefix));
+  const dir = await tempDir(t);
+  const make = async (name: string) => {
+    const file = join(dir, `${name}.csv`);
+    await writeAccountsFile(file, { rows: 60, seed: 36 });
+    return createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name), envelope: testEnvelope(), log: captureLog().log, approvals: 1, actor: 'operator:ana' });
+  };
+  const queues = new Map<QueueName, Queue>(Object.values(QUEUES).map((q) => [q, new Queue(q, { connection: redis, prefix })]));
+  t.after(() => Promise.all([...queues.values()].map((q) => q.close())));
+  const cap = captureLog();
+  const feeder = createFeeder({ ledger, connection: redis, prefix, window: 1000, batch: 10, log: cap.log });
+  t.after(() => feeder.close());
+
+  const first = await make('first');
+  const id = first.waveId;
+  await assert.rejects(feeder.feed(id), { code: 'BW_WAVE_STATE' }, 'not approved yet');
+  await ledger.control('dry-run', id, 'operator:ana', {}, first.stats.accepted);
+  await ledger.control('approve', id, 'operator:bo');
+  assert.equal((await ledger.getWave(id)).status, 'approved');
+
+  // Paused before the feed: it holds at its first batch, having queued nothing.
+  await ledger.control('pause', id, 'operator:bo', { reason: 'checking the template' });
+  const feeding = feeder.feed(id);
+  await waitFor(() => cap.text().includes('wave paused: the feed waits'), { what: 'the feed holds on the pause' });
+  assert.equal((await allJobIds(queues)).size, 0, 'nothing queued while paused');
+  await ledger.control('resume', id, 'operator:bo');
+  assert.deepEqual(await feeding, { fed: first.stats.accepted, skipped: 0, complete: true });
+  assert.equal((await allJobIds(queues)).size > 0, true);
+
+  // Cancelled while held by a pause: the feed ends, the rest is never fed.
+  const second = await make('second');
+  await ledger.control('dry-run', second.waveId, 'operator:ana', {}, second.stats.accepted);
+  await ledger.control('approve', second.waveId, 'operator:bo');
+  await ledger.control('pause', second.waveId, 'operator:bo');
+  const before = (await allJobIds(queues)).size;
+  const held = feeder.feed(second.waveId);
+  await waitFor(() => cap.lines().filter((l) => l.msg === 'wave paused: the feed waits for wave resume').length >= 2, { what: 'the second feed holds' });
+  await ledger.control('cancel', second.waveId, 'operator:bo', { reason: 'wrong file' });
+  assert.deepEqual(await held, { fed: 0, skipped: 0, complete: false, cancelled: true });
+  assert.equal((await allJobIds(queues)).size, before, 'a cancelled wave queues nothing more');
+  assert.equal((await ledger.getWave(second.waveId)).status, 'cancelled', 'the feed does not move a cancelled wave back to feeding or fed');
+  await assert.rejects(ledger.control('resume', second.waveId, 'operator:bo'), { code: 'BW_WAVE_STATE' });
 });

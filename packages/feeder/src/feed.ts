@@ -11,7 +11,7 @@ import type { SpoolEntry } from './ingest.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
 /** The ledger operations the feeder uses. */
-export type FeederLedger = Pick<Ledger, 'getWave' | 'putAccounts' | 'initAccounts' | 'setWaveFields' | 'setWaveStatus'>;
+export type FeederLedger = Pick<Ledger, 'getWave' | 'putAccounts' | 'initAccounts' | 'setWaveFields' | 'setWaveStatus' | 'waveState'>;
 
 /** Dependencies of {@link createFeeder}. */
 export interface FeederDeps {
@@ -60,8 +60,10 @@ export interface FeedResult {
   readonly fed: number;
   /** Accounts read in this run whose first action was already past `pending`: not queued again. */
   readonly skipped: number;
-  /** False when `signal` stopped the run before the end of the spool. */
+  /** False when `signal` stopped the run before the end of the spool, or the wave was cancelled. */
   readonly complete: boolean;
+  /** The wave was cancelled by an operator: the rest of the spool will never be fed. */
+  readonly cancelled?: boolean;
 }
 
 /** A feeder: {@link createFeeder}. */
@@ -72,6 +74,8 @@ export interface Feeder {
 }
 
 const FIRST_POLL_MS = 25;
+/** How often a paused feed looks whether the wave was resumed or cancelled (ms). */
+const PAUSE_POLL_MS = 1000;
 const PROGRESS_LOG_MS = 5000;
 
 interface BulkJob {
@@ -210,8 +214,12 @@ export function createFeeder(deps: FeederDeps): Feeder {
       log.info({ fed: wave.stats.fed ?? 0 }, 'wave already fed: nothing to do');
       return { fed: 0, skipped: 0, complete: true };
     }
-    if (wave.status !== 'created' && wave.status !== 'feeding') {
-      throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} is ${wave.status}; only a created or feeding wave can be fed` });
+    const approvals = wave.manifest.approvals ?? 0;
+    if (wave.status === 'created' && approvals > 0) {
+      throw new BreachwaveError('BW_WAVE_STATE', { detail: `wave ${waveId} is not approved: it needs a dry run and ${approvals === 1 ? 'the approval of an operator' : `the approvals of ${approvals} operators`} other than its creator (wave dry-run, wave approve)` });
+    }
+    if (wave.status !== 'created' && wave.status !== 'approved' && wave.status !== 'feeding') {
+      throw new BreachwaveError('BW_WAVE_STATE', { detail: `wave ${waveId} is ${wave.status}; only an approved wave (or one being fed) can be fed` });
     }
     const spoolPath = wave.paths.spool;
     if (!spoolPath) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} has no spool` });
@@ -224,7 +232,34 @@ export function createFeeder(deps: FeederDeps): Feeder {
     let lastLog = Date.now();
     // The same for every run of the wave, so a replayed batch is cut into the same jobs (ids).
     const size = accountsPerJobFor(wave.stats.accepted ?? 0, perJob, minJobs);
-    await deps.ledger.setWaveStatus(waveId, 'feeding', actor, { checkpoint });
+    if ((await deps.ledger.setWaveStatus(waveId, 'feeding', actor, { checkpoint })) === 'cancelled') return { fed: 0, skipped: 0, complete: false, cancelled: true };
+    let cancelled = false;
+    /**
+     * An operator's pause holds the feed (the lease kept) until resumed; a cancel ends it. False
+     * when the feed must stop (cancelled, or aborted).
+     */
+    const mayGoOn = async (): Promise<boolean> => {
+      let announced = false;
+      for (;;) {
+        const state = await deps.ledger.waveState(waveId);
+        if (state.status === 'cancelled') {
+          cancelled = true;
+          log.info({ checkpoint, fed: fedTotal }, 'wave cancelled: the feed stops; accounts not fed are never sent anything');
+          return false;
+        }
+        if (!state.paused) return true;
+        if (!announced) {
+          log.info({ checkpoint, fed: fedTotal }, 'wave paused: the feed waits for wave resume');
+          announced = true;
+        }
+        await hold();
+        try {
+          await sleep(PAUSE_POLL_MS, undefined, signal ? { signal } : {});
+        } catch {
+          return false;
+        }
+      }
+    };
     log.info({ checkpoint, window: deps.window, batch: deps.batch, accountsPerJob: size }, checkpoint > 0 ? 'feed resuming from checkpoint' : 'feed started');
 
     /** Commits one batch ending at spool line `lastLine`. False if aborted before it began. */
@@ -235,6 +270,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
         const q = QUEUE_FOR_ACTION[p[0] ?? 'notify'];
         need.set(q, (need.get(q) ?? 0) + 1);
       }
+      if (!(await mayGoOn())) return false;
       if (!(await waitForRoom(need, size, waveId, hold, signal))) return false;
       // The fence: the lease is checked right before the batch is written.
       await hold();
@@ -279,6 +315,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
     };
 
     const stopped = (): FeedResult => {
+      if (cancelled) return { fed, skipped, complete: false, cancelled: true };
       log.info({ checkpoint, fed: fedTotal }, 'feed stopped before the end; run it again to resume');
       return { fed, skipped, complete: false };
     };
@@ -307,7 +344,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
     if (entries.length > 0 && !(await commit(entries, line))) return stopped();
     // Blank trailing lines (none in spools we write) still count as done.
     if (line > checkpoint) await deps.ledger.setWaveFields(waveId, { feed_checkpoint: line, fed: fedTotal });
-    await deps.ledger.setWaveStatus(waveId, 'fed', actor, { fed: fedTotal });
+    if ((await deps.ledger.setWaveStatus(waveId, 'fed', actor, { fed: fedTotal })) === 'cancelled') return { fed, skipped, complete: false, cancelled: true };
     log.info({ fed: fedTotal, thisRun: fed, skipped }, 'wave fed');
     return { fed, skipped, complete: true };
   };

@@ -31,6 +31,8 @@ export interface CreateWaveOptions {
   readonly enrollBy?: string;
   /** TCPA quiet hours for SMS (off when absent). */
   readonly quietHours?: WaveManifest['quietHours'];
+  /** Operators other than the creator (`actor`) who must approve the wave before it is fed; default 0. */
+  readonly approvals?: number;
   /** Spools go to `<dataDir>/waves/<waveId>/`. */
   readonly dataDir: string;
   readonly envelope: Envelope;
@@ -131,6 +133,8 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     ...(options.codeSource ? { codeSource: options.codeSource } : {}),
     ...(options.enrollBy ? { enrollBy: options.enrollBy } : {}),
     ...(options.quietHours ? { quietHours: options.quietHours } : {}),
+    ...(options.approvals ? { approvals: options.approvals } : {}),
+    ...(options.actor ? { createdBy: options.actor } : {}),
   };
   if (manifest.rules['issue-code'] && !manifest.codeSource) {
     throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'issue-code needs a code source (a vendor pool or generated codes)' });

@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { ActionName, ActionState, Channel, DataCategory, Locale, Segment, WaveManifest } from '@breachwave/domain';
-import { BreachwaveError } from '@breachwave/domain';
+import { ACTION_STATES, BreachwaveError } from '@breachwave/domain';
 import { AUDIT_FIELD, auditRecordJson, type AuditInput } from './audit-stream.js';
 import { keys, type Keys } from './keys.js';
 import { FENCE, INIT_ACCOUNTS, TRANSITION } from './scripts.js';
+import { WAVE_CONTROL, WAVE_STATUS, controlRecord, waveControlError, type WaveControlOp, type WaveControlResult } from './lifecycle.js';
 
 export { keys, type Keys } from './keys.js';
+export { type WaveControlOp, type WaveControlRefusal, type WaveControlResult } from './lifecycle.js';
 export { AUDIT_FIELD, AUDIT_FIELD_LUA, auditRecordJson, auditStreamKey, type AuditInput, type AuditRecord } from './audit-stream.js';
 
 /** One action's ledger state for one account. Short field names: a wave holds millions. */
@@ -105,11 +107,14 @@ export interface AccountRecord {
 /** Default time a dead-lettered account's encrypted contact record is kept for a re-drive. */
 export const DEAD_LETTER_RETENTION_SECONDS = 7 * 24 * 3600;
 
-export type WaveStatus = 'created' | 'feeding' | 'fed' | 'completed' | 'cancelled';
+/** A wave's status: see the lifecycle in `lifecycle.ts`. `paused` is a flag beside it, not a status. */
+export type WaveStatus = 'created' | 'approved' | 'feeding' | 'fed' | 'completed' | 'cancelled';
 
 export interface WaveInfo {
   readonly waveId: string;
   readonly status: WaveStatus;
+  /** Paused by an operator: nothing new is fed or started until it is resumed. */
+  readonly paused?: boolean;
   readonly manifest: WaveManifest;
   readonly stats: Readonly<Record<string, number>>;
   readonly paths: Readonly<Record<string, string>>;
@@ -125,6 +130,8 @@ type ScriptRedis = Redis & {
   bwTransition4(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string, string, string]>;
   bwInitAccountsAt(k1: string, k2: string, k3: string, ...args: string[]): Promise<string[]>;
   bwFence(k1: string, ...args: string[]): Promise<string>;
+  bwWaveControl(k1: string, k2: string, ...args: string[]): Promise<string[]>;
+  bwWaveStatus(k1: string, k2: string, ...args: string[]): Promise<string>;
 };
 
 /**
@@ -144,7 +151,7 @@ function readEntry(raw: string): LedgerEntry {
   return entry;
 }
 
-const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint)$/;
+const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint|cancel_settled)$/;
 
 /**
  * The ledger: per (wave, account) action state, wave metadata, encrypted account records, and
@@ -160,6 +167,8 @@ export function createLedger(deps: LedgerDeps) {
   // `bwInitAccountsAt`: entries carry the time they began to wait; a new name, as above.
   if (typeof r.bwInitAccountsAt !== 'function') r.defineCommand('bwInitAccountsAt', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
   if (typeof r.bwFence !== 'function') r.defineCommand('bwFence', { numberOfKeys: 1, lua: FENCE });
+  if (typeof r.bwWaveControl !== 'function') r.defineCommand('bwWaveControl', { numberOfKeys: 2, lua: WAVE_CONTROL });
+  if (typeof r.bwWaveStatus !== 'function') r.defineCommand('bwWaveStatus', { numberOfKeys: 2, lua: WAVE_STATUS });
 
   const audit = async (input: AuditInput): Promise<void> => {
     await r.xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson(input, now()));
@@ -263,14 +272,14 @@ export function createLedger(deps: LedgerDeps) {
     async createWave(manifest: WaveManifest, stats: Readonly<Record<string, number>>, paths: Readonly<Record<string, string>>): Promise<void> {
       const created = await r.hsetnx(k.wave(manifest.waveId), 'manifest', JSON.stringify(manifest));
       if (!created) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${manifest.waveId} already exists` });
-      const fields: Record<string, string> = { status: 'created' };
+      const fields: Record<string, string> = { status: 'created', approvals: String(manifest.approvals ?? 0), ...(manifest.createdBy ? { created_by: manifest.createdBy } : {}) };
       for (const [f, v] of Object.entries(stats)) fields[f] = String(v);
       for (const [f, v] of Object.entries(paths)) fields[`path:${f}`] = v;
       await r.multi()
         .hset(k.wave(manifest.waveId), fields)
         .zadd(k.waves, Date.parse(manifest.createdAt) || now().getTime(), manifest.waveId)
         .exec();
-      await audit({ type: 'wave.created', actor: 'operator', wave: manifest.waveId, detail: { ...stats, source: manifest.source } });
+      await audit({ type: 'wave.created', actor: manifest.createdBy ?? 'operator', wave: manifest.waveId, detail: { ...stats, source: manifest.source, approvals: manifest.approvals ?? 0 } });
     },
 
     async getWave(waveId: string): Promise<WaveInfo> {
@@ -282,19 +291,47 @@ export function createLedger(deps: LedgerDeps) {
         if (WAVE_NUMERIC.test(f)) stats[f] = Number(v);
         else if (f.startsWith('path:')) paths[f.slice(5)] = v;
       }
-      return { waveId, status: raw.status as WaveStatus, manifest: JSON.parse(raw.manifest) as WaveManifest, stats, paths };
+      return { waveId, status: raw.status as WaveStatus, paused: raw.paused === '1', manifest: JSON.parse(raw.manifest) as WaveManifest, stats, paths };
     },
 
     async setWaveFields(waveId: string, fields: Readonly<Record<string, string | number>>): Promise<void> {
       await r.hset(k.wave(waveId), fields);
     },
 
-    /** Moves a wave to `status` and audits it, atomically. */
-    async setWaveStatus(waveId: string, status: WaveStatus, actor: string, detail?: Readonly<Record<string, unknown>>): Promise<void> {
-      await r.multi()
-        .hset(k.wave(waveId), 'status', status)
-        .xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, now()))
-        .exec();
+    /**
+     * Moves a wave's feed status (feeding, fed, completed) and audits it, atomically, unless the
+     * wave is already cancelled or completed (final). Returns the status the wave has after.
+     */
+    async setWaveStatus(waveId: string, status: WaveStatus, actor: string, detail?: Readonly<Record<string, unknown>>): Promise<WaveStatus> {
+      const after = await r.bwWaveStatus(k.wave(waveId), k.audit, status, auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, now()));
+      if (!after) throw new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
+      return after as WaveStatus;
+    },
+
+    /**
+     * An operator's step on a wave (dry run, approve, pause, resume, cancel), with its guards and
+     * its audit record in one script. A refused step changes nothing and throws `BW_WAVE_STATE`,
+     * `BW_APPROVAL_REFUSED` or `BW_WAVE_NOT_FOUND`, saying why.
+     */
+    async control(op: WaveControlOp, waveId: string, actor: string, detail: Readonly<Record<string, unknown>> = {}, accepted = 0): Promise<WaveControlResult> {
+      const reply = await r.bwWaveControl(k.wave(waveId), k.audit, op, actor, controlRecord(op, waveId, actor, detail, now()), String(accepted));
+      const [outcome, a, b, c, d] = reply;
+      if (outcome !== 'ok') throw waveControlError(op, waveId, a ?? '', b ?? '');
+      return { status: a ?? '', paused: b === '1', approvers: (c ?? '').split(',').filter(Boolean), approvals: Number(d ?? 0) };
+    },
+
+    /** A wave's status and pause flag (one round trip), for the workers' gate. */
+    async waveState(waveId: string): Promise<{ status: WaveStatus; paused: boolean }> {
+      const [status, paused] = await r.hmget(k.wave(waveId), 'status', 'paused');
+      if (!status) throw new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
+      return { status: status as WaveStatus, paused: paused === '1' };
+    },
+
+    /** The lifecycle fields of a wave: who created and approved it, the dry run's account count. */
+    async waveControlFields(waveId: string): Promise<{ createdBy?: string; approvedBy: string[]; approvals: number; dryRunAccepted?: number; paused: boolean }> {
+      const [createdBy, approvedBy, approvals, dry, paused] = await r.hmget(k.wave(waveId), 'created_by', 'approved_by', 'approvals', 'dryrun_accepted', 'paused');
+      return { ...(createdBy ? { createdBy } : {}), approvedBy: (approvedBy ?? '').split(',').filter(Boolean), approvals: Number(approvals ?? 0),
+        ...(dry ? { dryRunAccepted: Number(dry) } : {}), paused: paused === '1' };
     },
 
     /** The wave first created from the source file with this fingerprint, if any. */
@@ -344,13 +381,19 @@ export interface WaveProgress {
   readonly accepted: number;
   readonly rejected: number;
   readonly fed: number;
-  /** Per action: state → count. */
+  /** Per action: state → accounts (they add up to the accounts fed for that action). */
   readonly actions: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Per action: event → times it happened (reconciled, ambiguous, deferred, …): not states, they do not add up. */
+  readonly events: Readonly<Record<string, Readonly<Record<string, number>>>>;
   readonly sent: { readonly sms: number; readonly email: number };
   readonly ambiguous: number;
-  /** Accounts whose notice reached a terminal state (done, failed or skipped). */
+  /** Accounts whose notice reached a terminal state (done, failed, skipped or cancelled). */
   readonly finished: number;
-  /** All accepted accounts fed and finished. */
+  /** Paused by an operator. */
+  readonly paused: boolean;
+  /** Accepted accounts never fed because the wave was cancelled first (terminal: cancelled). */
+  readonly cancelledUnfed: number;
+  /** Every accepted account is terminal: fed and finished, or never fed because the wave was cancelled. */
   readonly complete: boolean;
 }
 
@@ -358,24 +401,31 @@ export interface WaveProgress {
 export async function waveProgress(ledger: Ledger, waveId: string): Promise<WaveProgress> {
   const [wave, counts] = await Promise.all([ledger.getWave(waveId), ledger.counts(waveId)]);
   const actions: Record<string, Record<string, number>> = {};
+  const events: Record<string, Record<string, number>> = {};
   for (const [f, v] of Object.entries(counts)) {
     const [action, state, extra] = f.split(':');
     if (!action || !state || extra !== undefined || v === 0) continue;
-    (actions[action] ??= {})[state] = v;
+    if ((ACTION_STATES as readonly string[]).includes(state)) (actions[action] ??= {})[state] = v;
+    else (events[action] ??= {})[state] = v;
   }
   const notify = actions.notify ?? {};
-  const finished = (notify.done ?? 0) + (notify.failed ?? 0) + (notify.skipped ?? 0);
+  const finished = (notify.done ?? 0) + (notify.failed ?? 0) + (notify.skipped ?? 0) + (notify.cancelled ?? 0);
   const accepted = wave.stats.accepted ?? 0;
+  const fed = wave.stats.fed ?? 0;
+  const cancelledUnfed = wave.status === 'cancelled' ? Math.max(0, accepted - fed) : 0;
   return {
     status: wave.status,
     rows: wave.stats.rows ?? 0,
     accepted,
     rejected: wave.stats.rejected ?? 0,
-    fed: wave.stats.fed ?? 0,
+    fed,
     actions,
+    events,
     sent: { sms: counts['notify:sent:sms'] ?? 0, email: counts['notify:sent:email'] ?? 0 },
     ambiguous: counts['notify:ambiguous'] ?? 0,
     finished,
-    complete: (wave.status === 'fed' || wave.status === 'completed') && finished >= accepted,
+    paused: wave.paused === true,
+    cancelledUnfed,
+    complete: ((wave.status === 'fed' || wave.status === 'completed') && finished >= accepted) || (wave.status === 'cancelled' && finished + cancelledUnfed >= accepted),
   };
 }

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, parseActionJob } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
 import { childOnDemand, type Logger } from '@breachwave/logging';
-import { PermanentActionError, errorFate, unmetPrerequisites, type ActionJobView } from '@breachwave/actions';
+import { PAUSE_RECHECK_MS, PermanentActionError, errorFate, unmetPrerequisites, type ActionJobView, type WaveGateState } from '@breachwave/actions';
 import { DEAD_LETTER_RETENTION_SECONDS, manifestCache, type AccountRecord, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 
 export type NoticeJob = ActionJobView;
@@ -59,7 +59,9 @@ export type NoticeOutcome =
   | { readonly status: 'already-finished'; readonly state: string }
   | { readonly status: 'skipped'; readonly code: ErrorCode }
   /** A later attempt took the claim over (this one's job stalled while it ran): it sent nothing. */
-  | { readonly status: 'superseded' };
+  | { readonly status: 'superseded' }
+  /** The wave was cancelled before anything was done to this account: nothing sent. */
+  | { readonly status: 'cancelled' };
 
 /** Decrypted contact points; lives only in memory for the length of one send. */
 interface Contact {
@@ -110,6 +112,14 @@ export interface NoticeProcessorDeps {
    * Default 30,000.
    */
   readonly sendTimeoutMs?: number;
+  /**
+   * The wave gate (status and pause flag, cached): read again right before the send, after the
+   * pace slot, so a pause stops notices that were waiting for a slot (they go back to pending and
+   * wait `pauseRecheckMs`), and a cancel ends those of accounts nothing else was done to.
+   */
+  readonly gate?: (waveId: string) => Promise<WaveGateState>;
+  /** How long a notice of a paused wave waits before it looks again (ms). Default {@link PAUSE_RECHECK_MS}. */
+  readonly pauseRecheckMs?: number;
   readonly random?: () => number;
 }
 
@@ -324,6 +334,20 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           if (decision) break;
         }
         if (decision?.kind === 'defer') throw new Deferred(decision.delayMs, decision.reason);
+        if (deps.gate) {
+          const wave = await deps.gate(waveId);
+          // An account with an earlier action (a rotated PIN, an issued code) is under way: its
+          // notice goes even when the wave was cancelled since.
+          const underWay = Object.keys(entry).some((a) => a !== 'notify');
+          if (wave.status === 'cancelled' && !underWay) {
+            const ended = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'cancelled', event: 'notify.cancelled', detail: { reason: 'wave-cancelled' } });
+            return ended.outcome === 'superseded' ? superseded() : { status: 'cancelled' };
+          }
+          if (wave.paused && wave.status !== 'cancelled') {
+            const wait = deps.pauseRecheckMs ?? PAUSE_RECHECK_MS;
+            throw new Deferred(wait + Math.floor(random() * wait * 0.2), 'wave paused');
+          }
+        }
         if (decision?.kind === 'block') {
           lastError = new BreachwaveError(decision.code, { detail: decision.reason });
           if (!fallbackOnBlock) break;

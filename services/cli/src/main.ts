@@ -9,6 +9,7 @@ import { registerDlqCommands } from './dlq.js';
 import { registerCodesCommands } from './codes.js';
 import { registerPaceCommands } from './pace.js';
 import { registerPinCommands } from './pin.js';
+import { registerLifecycleCommands } from './lifecycle.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -57,6 +58,7 @@ wave.command('create')
   .option('--no-quiet-hours', 'send SMS at any hour (default: hold each SMS until 08:00–21:00 recipient time, stricter state rules apply)')
   .option('--sms-segment-budget <n>', 'warn when a rendered SMS needs more segments than this (GSM-7 vs UCS-2 aware)', int('--sms-segment-budget', 1, 10), 3)
   .option('--allow-same-file', 'create the wave even though this very file was already made into a wave (it would notify those people again); audited')
+  .option('--approvals <n>', 'operators other than you who must approve the wave (after wave dry-run) before wave start feeds it; 0: none (default: BW_APPROVALS_REQUIRED, else 1)', int('--approvals', 0, 5))
   .option('--json', 'print the result as one JSON object')
   .action(waveCreate);
 wave.command('add')
@@ -66,8 +68,9 @@ wave.command('add')
   .option('--json', 'print the result as one JSON object')
   .action(waveAdd);
 wave.command('start')
-  .description('feed a created wave to the queues in a bounded window (BW_FEED_WINDOW waiting jobs); resumes from its checkpoint after a crash; runs until every account is queued')
+  .description('feed an approved wave (or one created with --approvals 0) to the queues in a bounded window (BW_FEED_WINDOW waiting jobs); resumes from its checkpoint after a crash; holds while the wave is paused, stops if it is cancelled; runs until every account is queued')
   .argument('<wave>', 'wave id')
+  .option('--json', 'print the result as one JSON object')
   .action(waveStart);
 wave.command('status')
   .description('counts of the wave by action and state; accounts still open and how long the oldest has waited; orphans no live job will finish; rotated PINs still waiting for their notice')
@@ -84,6 +87,7 @@ wave.command('list')
   .description('most recent waves')
   .option('--json', 'print as JSON')
   .action(waveList);
+registerLifecycleCommands(wave);
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 program.command('audit')
@@ -112,9 +116,16 @@ program.command('demo')
   .option('--keep', 'keep the demo\'s Redis keys afterwards (default: removed)')
   .action(demo);
 
+// Under --json, an error is one JSON object on stdout too ({"error": {code, kind, message}}), so a
+// script reads every outcome the same way; the exit code is the same either way.
+const wantsJson = process.argv.includes('--json');
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  if (wantsJson) {
+    const e = isBreachwaveError(err) ? { code: err.code, kind: err.kind, message: err.message } : { code: 'BW_INTERNAL', kind: 'permanent', message: err instanceof Error ? err.message : String(err) };
+    process.stdout.write(`${JSON.stringify({ error: e })}\n`);
+  }
   if (isBreachwaveError(err)) {
     process.stderr.write(`breachwave: error [${err.code}]: ${err.message}\n`);
     process.exitCode = err.kind === 'invalid-input' ? 2 : 1;

@@ -1,5 +1,5 @@
 import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
-import { loadConnectionConfig } from '@breachwave/config';
+import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { addToWave, createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
 import { waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
@@ -18,6 +18,7 @@ export interface WaveCreateOptions {
   enrollBy?: string;
   smsSegmentBudget: number;
   allowSameFile?: boolean;
+  approvals?: number;
   quietHours: boolean;
   quietHoursZone: string;
   json?: boolean;
@@ -61,6 +62,7 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
       fingerprintKey: Buffer.from(ctx.config.hmacKey, 'base64'),
       allowSameFile: Boolean(opts.allowSameFile),
       actor: operatorActor(),
+      approvals: opts.approvals ?? loadCliConfig(process.env).approvalsRequired,
     });
     progress.done();
     const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, opts.smsSegmentBudget);
@@ -75,7 +77,10 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
         `wave ${result.waveId} created: ${s.rows} rows read, ${s.accepted} accepted, ${s.rejected} rejected (${s.duplicates} duplicates)\n` +
           warningsLine(s) +
           (result.droppedColumns.length ? `dropped columns the pipeline does not need: ${result.droppedColumns.join(', ')}\n` : '') +
-          `rejects report: ${result.rejectsPath}\nnext: breachwave wave start ${result.waveId}\n`,
+          `rejects report: ${result.rejectsPath}\n` +
+          ((result.manifest.approvals ?? 0) > 0
+            ? `next: breachwave wave dry-run ${result.waveId}, then wave approve ${result.waveId} by ${result.manifest.approvals === 1 ? 'another operator' : `${result.manifest.approvals} other operators`}, then wave start ${result.waveId}\n`
+            : `next: breachwave wave start ${result.waveId}\n`),
       );
     }
   } finally {
@@ -108,15 +113,17 @@ export async function waveAdd(waveId: string, opts: { accounts: string; json?: b
   }
 }
 
-export async function waveStart(waveId: string): Promise<void> {
+export async function waveStart(waveId: string, opts: { json?: boolean } = {}): Promise<void> {
   const ctx = await fullContext();
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const { fed } = await runFeeder(ctx.config, { log: ctx.log, waveId, signal: controller.signal });
-    process.stdout.write(`wave ${waveId}: ${fed} accounts queued${controller.signal.aborted ? ' (interrupted; run again to resume from the checkpoint)' : ''}\n`);
+    const r = await runFeeder(ctx.config, { log: ctx.log, waveId, signal: controller.signal });
+    const interrupted = controller.signal.aborted && !r.complete && !r.cancelled;
+    if (opts.json) process.stdout.write(`${JSON.stringify({ waveId, ...r, interrupted })}\n`);
+    else process.stdout.write(`wave ${waveId}: ${r.fed} accounts queued${r.cancelled ? ' (the wave was cancelled: the rest is never fed)' : interrupted ? ' (interrupted; run again to resume from the checkpoint)' : ''}\n`);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -7,7 +7,7 @@ import { createNoticeProcessor, pacingPolicy, quietHoursPolicy, senderIds, suppr
 import { createPacer, validityPeriodSeconds } from '@breachwave/pacing';
 import type { Channel } from '@breachwave/domain';
 import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, statusCallbackUrl, unsubscribeKey } from '@breachwave/suppression';
-import { createActionQueues, createActionWorker, recoveryLoopFor } from '@breachwave/actions';
+import { createActionQueues, createActionWorker, recoveryLoopFor, waveGate } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
 import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
@@ -129,6 +129,8 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     fallbackWindowSeconds: statusCallback ? FALLBACK_WINDOW_SECONDS : 0,
     // A notice taken over from a stalled attempt waits out the longest a send can take.
     sendTimeoutMs: Math.max(config.twilio?.timeoutMs ?? 0, config.smtp.timeoutMs),
+    // A pause or cancel also reaches notices already waiting for a pace slot.
+    gate: waveGate(ledger),
     ...(sms ? { sms } : {}), ...(email ? { email } : {}),
   });
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
@@ -144,6 +146,8 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     lockDuration: overrides.lockDuration ?? config.workers.lockDurationMs,
     stalledInterval: overrides.stalledInterval ?? config.workers.stalledIntervalMs,
     onLost: () => recovery.kick(),
+    ledger,
+    actor: 'notifier',
   });
   await worker.start();
   recovery.start();

@@ -79,6 +79,8 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
     lockDuration: overrides.lockDuration ?? config.workers.lockDurationMs,
     stalledInterval: overrides.stalledInterval ?? config.workers.stalledIntervalMs,
     onLost: () => recovery.kick(),
+    ledger,
+    actor: 'pin-rotator',
   });
   await worker.start();
   recovery.start();

@@ -1,0 +1,126 @@
+import { createReadStream } from 'node:fs';
+import {
+  BreachwaveError, chooseChannel, planActions, renderNotice, smsSegments,
+  type ActionName, type Channel, type Locale, type NoticeVars, type WaveManifest,
+} from '@breachwave/domain';
+import type { Ledger } from '@breachwave/ledger';
+import type { SpoolEntry } from './ingest.js';
+import { TOO_LONG, splitLines } from './lines.js';
+
+/**
+ * What a wave would do, read from its spool without sending, queueing or writing anything: the
+ * counts an approver needs, the notices' measured SMS segments, an estimate of the duration from
+ * the pace, and one rendered sample per channel and language with every personal value masked.
+ */
+export interface DryRunReport {
+  readonly waveId: string;
+  readonly status: string;
+  readonly rows: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly bySegment: Readonly<Record<string, number>>;
+  /** Accounts per action (notify: every account). */
+  readonly byAction: Readonly<Partial<Record<ActionName, number>>>;
+  /** Accounts by the channel their notice would take first; `none` have no usable contact point. */
+  readonly byChannel: { readonly sms: number; readonly email: number; readonly none: number };
+  readonly byLocale: Readonly<Record<string, number>>;
+  /** Distinct notice texts (channel, language, exposed categories, remediation): how many accounts get each. */
+  readonly templates: readonly DryRunTemplate[];
+  /** SMS segments over every SMS notice, and the longest one's, as rendered (GSM-7/UCS-2 aware). */
+  readonly smsSegments: { readonly total: number; readonly max: number };
+  /** SMS held for the recipient's local hours (the wave keeps quiet hours), or null. */
+  readonly quietHours: { readonly defaultZone: string } | null;
+  /** Seconds the sends would take at the given pace (the slower channel), or null without a pace. */
+  readonly estimatedSeconds: number | null;
+  readonly pace: { readonly sms?: number; readonly email?: number };
+  readonly samples: readonly { readonly channel: Channel; readonly locale: string; readonly subject?: string; readonly text: string }[];
+}
+
+export interface DryRunTemplate {
+  readonly channel: Channel;
+  readonly locale: string;
+  readonly exposed: readonly string[];
+  readonly pinReset: boolean;
+  readonly code: boolean;
+  readonly accounts: number;
+  /** SMS only: segments of this text. */
+  readonly segments?: number;
+}
+
+/** Masked stand-ins for what a real notice would carry: the sample shows the shape, never a value. */
+const MASKED = { firstName: '*******', temporaryPin: '******', enrollmentCode: '****-****-****' } as const;
+
+/**
+ * Reads the wave's spool once (bounded memory: counters and one entry per distinct text) and
+ * reports what the wave would do. `pace` is messages per second per channel, for the estimate.
+ */
+export async function dryRunWave(ledger: Pick<Ledger, 'getWave'>, waveId: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
+  const wave = await ledger.getWave(waveId);
+  const spool = wave.paths.spool;
+  if (!spool) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} has no spool` });
+  const manifest: WaveManifest = wave.manifest;
+  const bySegment: Record<string, number> = {};
+  const byAction: Partial<Record<ActionName, number>> = {};
+  const byLocale: Record<string, number> = {};
+  const byChannel = { sms: 0, email: 0, none: 0 };
+  const templates = new Map<string, DryRunTemplate & { accounts: number }>();
+  const samples = new Map<string, { channel: Channel; locale: string; subject?: string; text: string }>();
+  let smsTotal = 0;
+  let smsMax = 0;
+
+  for await (const chunk of splitLines(createReadStream(spool, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
+    for (const buf of chunk.lines) {
+      if (buf === TOO_LONG) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId}: a spool line is not an account entry` });
+      if (buf.length === 0) continue;
+      const { record } = JSON.parse(buf.toString('utf8')) as SpoolEntry;
+      bySegment[record.segment] = (bySegment[record.segment] ?? 0) + 1;
+      byLocale[record.locale] = (byLocale[record.locale] ?? 0) + 1;
+      const plan = planActions(record, manifest);
+      for (const a of plan) byAction[a] = (byAction[a] ?? 0) + 1;
+      const channel = chooseChannel({ ...(record.hasPhone ? { phone: '+' } : {}), phoneIsMobile: record.phoneIsMobile, ...(record.hasEmail ? { email: '@' } : {}) });
+      if (!channel) {
+        byChannel.none++;
+        continue;
+      }
+      byChannel[channel]++;
+      const pinReset = plan.includes('rotate-pin');
+      const code = plan.includes('issue-code');
+      const exposed = [...record.exposed].sort();
+      const key = `${channel}|${record.locale}|${exposed.join(',')}|${pinReset ? 1 : 0}|${code ? 1 : 0}`;
+      let t = templates.get(key);
+      if (!t) {
+        const vars: NoticeVars = {
+          brand: manifest.brand, helpUrl: manifest.helpUrl, exposed: record.exposed, firstName: MASKED.firstName,
+          ...(pinReset ? { pinReset: true } : {}),
+          ...(pinReset && channel === 'sms' && manifest.pinDelivery === 'sms-temporary' ? { temporaryPin: MASKED.temporaryPin } : {}),
+          ...(code && manifest.enrollBy ? { enrollmentCode: MASKED.enrollmentCode, enrollBy: manifest.enrollBy } : {}),
+        };
+        const n = renderNotice(channel, record.locale as Locale, vars);
+        const text = n.channel === 'sms' ? n.body : n.text;
+        const segments = n.channel === 'sms' ? smsSegments(n.body).segments : undefined;
+        t = { channel, locale: record.locale, exposed, pinReset, code, accounts: 0, ...(segments !== undefined ? { segments } : {}) };
+        templates.set(key, t);
+        const sampleKey = `${channel}|${record.locale}`;
+        if (!samples.has(sampleKey)) samples.set(sampleKey, { channel, locale: record.locale, ...(n.channel === 'email' ? { subject: n.subject } : {}), text });
+      }
+      t.accounts++;
+      if (t.segments !== undefined) {
+        smsTotal += t.segments;
+        smsMax = Math.max(smsMax, t.segments);
+      }
+    }
+  }
+  const seconds = [pace.sms && byChannel.sms ? byChannel.sms / pace.sms : undefined, pace.email && byChannel.email ? byChannel.email / pace.email : undefined]
+    .filter((s): s is number => s !== undefined);
+  return {
+    waveId, status: wave.status,
+    rows: wave.stats.rows ?? 0, accepted: wave.stats.accepted ?? 0, rejected: wave.stats.rejected ?? 0,
+    bySegment, byAction, byChannel, byLocale,
+    templates: [...templates.values()].sort((a, b) => b.accounts - a.accounts),
+    smsSegments: { total: smsTotal, max: smsMax },
+    quietHours: manifest.quietHours ? { defaultZone: manifest.quietHours.defaultZone } : null,
+    estimatedSeconds: seconds.length > 0 ? Math.ceil(Math.max(...seconds)) : null,
+    pace,
+    samples: [...samples.values()],
+  };
+}

@@ -1,0 +1,106 @@
+import type { Command } from 'commander';
+import { loadConfig } from '@breachwave/config';
+import { cancelOpenAccounts } from '@breachwave/actions';
+import { dryRunWave, type DryRunReport } from '@breachwave/feeder';
+import type { WaveControlOp, WaveControlResult } from '@breachwave/ledger';
+import { operatorActor, readContext } from './context.js';
+
+/** `1 h 05 min`, `42 s`. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const m = Math.round(seconds / 60);
+  if (m < 60) return `${m} min`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+const counts = (o: Readonly<Record<string, number | undefined>>): string => Object.entries(o).map(([k, n]) => `${k} ${n ?? 0}`).join('  ') || '-';
+
+/** The dry run as an approver reads it. */
+export function formatDryRun(r: DryRunReport): string {
+  const lines = [
+    `dry run of wave ${r.waveId} (${r.status}): nothing was sent, queued or changed`,
+    `  rows ${r.rows}  accepted ${r.accepted}  rejected ${r.rejected}`,
+    `  by segment   ${counts(r.bySegment)}`,
+    `  by language  ${counts(r.byLocale)}`,
+    `  actions      ${counts(r.byAction)}`,
+    `  first channel  sms ${r.byChannel.sms}  email ${r.byChannel.email}  no usable contact ${r.byChannel.none}`,
+    `  SMS segments ${r.smsSegments.total} in all, ${r.smsSegments.max} at most per message`,
+    `  quiet hours  ${r.quietHours ? `kept (SMS held to 08:00–21:00 recipient time; default zone ${r.quietHours.defaultZone})` : 'off'}`,
+    `  estimated sending time  ${r.estimatedSeconds === null ? 'unknown (no pace set: BW_SMS_RATE, BW_EMAIL_RATE or --sms-rate/--email-rate)' : `${formatDuration(r.estimatedSeconds)} at sms ${r.pace.sms ?? '-'}/s, email ${r.pace.email ?? '-'}/s`}`,
+    `  ${r.templates.length} distinct notice text(s); the most common:`,
+  ];
+  for (const t of r.templates.slice(0, 8)) {
+    lines.push(`    ${String(t.accounts).padStart(8)}  ${t.channel} ${t.locale}  exposed: ${t.exposed.join(', ') || '(not given)'}${t.pinReset ? '  +PIN reset' : ''}${t.code ? '  +code' : ''}${t.segments !== undefined ? `  ${t.segments} segment(s)` : ''}`);
+  }
+  for (const s of r.samples) {
+    lines.push(`  sample ${s.channel} (${s.locale}), personal values masked:`);
+    if (s.subject) lines.push(`    subject: ${s.subject}`);
+    for (const l of s.text.split('\n').slice(0, s.channel === 'sms' ? 10 : 6)) lines.push(`    | ${l}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One line saying what a lifecycle step did. */
+function said(op: WaveControlOp, waveId: string, r: WaveControlResult): string {
+  if (op === 'approve') {
+    return r.status === 'approved'
+      ? `wave ${waveId} approved by ${r.approvers.join(', ')}\nnext: breachwave wave start ${waveId}\n`
+      : `wave ${waveId}: approval recorded (${r.approvers.length} of ${r.approvals}: ${r.approvers.join(', ')}); it needs ${r.approvals - r.approvers.length} more\n`;
+  }
+  if (op === 'pause') return `wave ${waveId} paused: nothing new is fed or started; sends in flight finish (wave resume ${waveId})\n`;
+  if (op === 'resume') return `wave ${waveId} resumed (${r.status})\n`;
+  return `wave ${waveId}: ${r.status}\n`;
+}
+
+/**
+ * `wave dry-run | approve | pause | resume | cancel`: the operator's steps on a wave, each guarded
+ * (a step the wave's state does not allow is refused and changes nothing) and audited with the
+ * operator's identity (BW_OPERATOR, else the login name).
+ */
+export function registerLifecycleCommands(wave: Command): void {
+  wave.command('dry-run')
+    .description('what the wave would do, read from its accounts without sending or queueing anything: counts by segment, language, action and channel, the distinct notice texts with their SMS segments, the estimated sending time at the pace, and a rendered sample per channel and language with personal values masked; recorded (audited) as the dry run an approval needs')
+    .argument('<wave>', 'wave id')
+    .option('--sms-rate <mps>', 'SMS pace for the estimate (default BW_SMS_RATE)', Number)
+    .option('--email-rate <mps>', 'email pace for the estimate (default BW_EMAIL_RATE)', Number)
+    .option('--json', 'print the report as one JSON object')
+    .action(async (waveId: string, o: { smsRate?: number; emailRate?: number; json?: boolean }) => {
+      const notifier = loadConfig(process.env).notifier;
+      const sms = o.smsRate ?? notifier.smsRate;
+      const email = o.emailRate ?? notifier.emailRate;
+      const ctx = await readContext();
+      try {
+        const report = await dryRunWave(ctx.ledger, waveId, { ...(sms ? { sms } : {}), ...(email ? { email } : {}) });
+        await ctx.ledger.control('dry-run', waveId, operatorActor(), {
+          accepted: report.accepted, byChannel: report.byChannel, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,
+        }, report.accepted);
+        process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : formatDryRun(report));
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  const step = (op: Exclude<WaveControlOp, 'dry-run'>, description: string, withReason: boolean): void => {
+    const c = wave.command(op).description(description).argument('<wave>', 'wave id');
+    if (withReason) c.option('--reason <text>', 'why, for the audit trail (no personal data)');
+    c.option('--json', 'print the result as one JSON object').action(async (waveId: string, o: { reason?: string; json?: boolean }) => {
+      const ctx = await readContext();
+      try {
+        const r = await ctx.ledger.control(op, waveId, operatorActor(), o.reason ? { reason: o.reason } : {});
+        const sweep = op === 'cancel' ? await cancelOpenAccounts(ctx.ledger, waveId, operatorActor()) : undefined;
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify({ waveId, ...r, ...(sweep ? { cancelledAccounts: sweep.accounts, underWay: sweep.underWay } : {}) })}\n`);
+        } else {
+          process.stdout.write(said(op, waveId, r));
+          if (sweep) process.stdout.write(`  ${sweep.accounts} queued accounts cancelled; ${sweep.underWay} under way finish what they began (a rotated PIN still gets its notice); accounts never queued are never sent anything\n`);
+        }
+      } finally {
+        await ctx.close();
+      }
+    });
+  };
+  step('approve', 'approve a wave after its dry run, as an operator other than its creator (two-person rule); it is approved once it has the approvals it was created with, and only then can wave start feed it', false);
+  step('pause', 'pause a running wave: nothing new is fed or started (queued jobs wait without spending attempts); sends in flight finish', true);
+  step('resume', 'resume a paused wave', false);
+  step('cancel', 'cancel a wave for good: nothing new is fed or started, queued accounts nothing was done to end as cancelled, accounts under way finish what they began', true);
+}
