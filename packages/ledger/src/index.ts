@@ -95,12 +95,24 @@ export const DEAD_LETTER_RETENTION_SECONDS = 7 * 24 * 3600;
 
 export type WaveStatus = 'created' | 'feeding' | 'fed' | 'completed' | 'cancelled';
 
+/** When a wave entered a status: the first and the last time (ISO), e.g. fed again after `wave add`. */
+export interface WaveStatusTimes {
+  readonly first: string;
+  readonly last: string;
+}
+
 export interface WaveInfo {
   readonly waveId: string;
   readonly status: WaveStatus;
   readonly manifest: WaveManifest;
   readonly stats: Readonly<Record<string, number>>;
   readonly paths: Readonly<Record<string, string>>;
+  /**
+   * When the wave entered each status through {@link Ledger.setWaveStatus} (feeding, fed,
+   * completed…). Empty for a wave whose status changes were made before these times were kept:
+   * its audit trail's `wave.<status>` records still say when.
+   */
+  readonly times: Readonly<Partial<Record<WaveStatus, WaveStatusTimes>>>;
 }
 
 export interface LedgerDeps {
@@ -132,6 +144,9 @@ function readEntry(raw: string): LedgerEntry {
 }
 
 const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint)$/;
+/** Wave hash fields: the first and the last time (epoch ms) the wave entered a status, e.g. `first:fed`. */
+const STATUS_FIRST = 'first:';
+const STATUS_LAST = 'last:';
 
 /**
  * The ledger: per (wave, account) action state, wave metadata, encrypted account records, and
@@ -193,6 +208,13 @@ export function createLedger(deps: LedgerDeps) {
       return raw ? readEntry(raw) : undefined;
     },
 
+    /** The entries of several accounts in one round trip (HMGET), in the order asked; `undefined` for an account without one. */
+    async getMany(waveId: string, accountIds: readonly string[]): Promise<(LedgerEntry | undefined)[]> {
+      if (accountIds.length === 0) return [];
+      const raws = await r.hmget(k.ledger(waveId), ...accountIds);
+      return raws.map((raw) => (raw ? readEntry(raw) : undefined));
+    },
+
     /** Counters: `<action>:<state>`, `accounts`, and extras such as `notify:sent:sms`. */
     async counts(waveId: string): Promise<Record<string, number>> {
       const raw = await r.hgetall(k.counts(waveId));
@@ -206,6 +228,24 @@ export function createLedger(deps: LedgerDeps) {
         const [next, flat] = await r.hscan(k.ledger(waveId), cursor, 'COUNT', count);
         cursor = next;
         for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i] as string, readEntry(flat[i + 1] as string)];
+      } while (cursor !== '0');
+    },
+
+    /**
+     * The same walk as {@link entries}, one HSCAN reply at a time (about `count` entries; a hash
+     * small enough for Redis's compact encoding comes whole in one reply): for readers that
+     * batch their own follow-up reads per page. The walk holds one page in memory, whatever the
+     * wave's size. HSCAN returns an entry twice only when the hash shrinks during the walk, and
+     * no account is ever removed from a wave's ledger.
+     */
+    async *entryPages(waveId: string, count = 1000): AsyncGenerator<[string, LedgerEntry][]> {
+      let cursor = '0';
+      do {
+        const [next, flat] = await r.hscan(k.ledger(waveId), cursor, 'COUNT', count);
+        cursor = next;
+        const page: [string, LedgerEntry][] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) page.push([flat[i] as string, readEntry(flat[i + 1] as string)]);
+        if (page.length > 0) yield page;
       } while (cursor !== '0');
     },
 
@@ -255,22 +295,34 @@ export function createLedger(deps: LedgerDeps) {
       if (!raw.manifest) throw new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
       const stats: Record<string, number> = {};
       const paths: Record<string, string> = {};
+      const times: Partial<Record<WaveStatus, WaveStatusTimes>> = {};
       for (const [f, v] of Object.entries(raw)) {
         if (WAVE_NUMERIC.test(f)) stats[f] = Number(v);
         else if (f.startsWith('path:')) paths[f.slice(5)] = v;
+        else if (f.startsWith(STATUS_FIRST)) {
+          const status = f.slice(STATUS_FIRST.length) as WaveStatus;
+          const last = raw[`${STATUS_LAST}${status}`] ?? v;
+          times[status] = { first: new Date(Number(v)).toISOString(), last: new Date(Number(last)).toISOString() };
+        }
       }
-      return { waveId, status: raw.status as WaveStatus, manifest: JSON.parse(raw.manifest) as WaveManifest, stats, paths };
+      return { waveId, status: raw.status as WaveStatus, manifest: JSON.parse(raw.manifest) as WaveManifest, stats, paths, times };
     },
 
     async setWaveFields(waveId: string, fields: Readonly<Record<string, string | number>>): Promise<void> {
       await r.hset(k.wave(waveId), fields);
     },
 
-    /** Moves a wave to `status` and audits it, atomically. */
+    /**
+     * Moves a wave to `status` and audits it, atomically, keeping the first and the last time it
+     * entered that status (epoch ms, read back by {@link getWave} as `times`): a report's timeline
+     * then needs no pass over the audit files.
+     */
     async setWaveStatus(waveId: string, status: WaveStatus, actor: string, detail?: Readonly<Record<string, unknown>>): Promise<void> {
+      const when = now();
       await r.multi()
-        .hset(k.wave(waveId), 'status', status)
-        .xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, now()))
+        .hset(k.wave(waveId), 'status', status, `${STATUS_LAST}${status}`, when.getTime())
+        .hsetnx(k.wave(waveId), `${STATUS_FIRST}${status}`, when.getTime())
+        .xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, when))
         .exec();
     },
 
