@@ -269,6 +269,16 @@ export function createLedger(deps: LedgerDeps) {
       return raw ? (JSON.parse(raw) as AccountRecord) : undefined;
     },
 
+    /**
+     * The records of several accounts in one round trip (MGET), in the order asked; `undefined`
+     * for an account whose record is gone (released after its notice, or expired).
+     */
+    async getAccounts(waveId: string, accountIds: readonly string[]): Promise<(AccountRecord | undefined)[]> {
+      if (accountIds.length === 0) return [];
+      const raws = await r.mget(accountIds.map((a) => k.account(waveId, a)));
+      return raws.map((raw) => (raw ? (JSON.parse(raw) as AccountRecord) : undefined));
+    },
+
     /** Removes the account's contact record now, or after `retentionSeconds`. */
     async releaseAccount(waveId: string, accountId: string, retentionSeconds = 0): Promise<void> {
       if (retentionSeconds > 0) await r.expire(k.account(waveId, accountId), retentionSeconds);

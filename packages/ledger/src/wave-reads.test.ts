@@ -58,3 +58,13 @@ test('entryPages walks the ledger one HSCAN reply at a time, every account once;
   assert.equal(many[2]?.notify?.s, 'pending');
   assert.deepEqual(await ledger.getMany('w1', []), []);
 });
+
+test('getAccounts reads several account records in one round trip, undefined where a record is gone', async () => {
+  const ledger = createLedger({ redis: db.redis, prefix: `t${randomBytes(4).toString('hex')}` });
+  const record = { segment: 'former' as const, locale: 'en' as const, exposed: [], hasPhone: false, phoneIsMobile: false, hasEmail: true, contact: 'sealed', line: 7 };
+  await ledger.putAccounts('w1', [{ accountId: 'a1', record }, { accountId: 'a3', record: { ...record, line: 9 } }]);
+  await ledger.releaseAccount('w1', 'a3');
+  const got = await ledger.getAccounts('w1', ['a1', 'a2', 'a3']);
+  assert.deepEqual(got, [record, undefined, undefined]);
+  assert.deepEqual(await ledger.getAccounts('w1', []), []);
+});
