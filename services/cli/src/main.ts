@@ -9,6 +9,7 @@ import { registerDlqCommands } from './dlq.js';
 import { registerCodesCommands } from './codes.js';
 import { registerPaceCommands } from './pace.js';
 import { registerPinCommands } from './pin.js';
+import { registerWaveReportCommand } from './wave-report.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -84,6 +85,7 @@ wave.command('list')
   .description('most recent waves')
   .option('--json', 'print as JSON')
   .action(waveList);
+registerWaveReportCommand(wave);
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 program.command('audit')
