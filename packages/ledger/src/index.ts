@@ -110,6 +110,12 @@ export const DEAD_LETTER_RETENTION_SECONDS = 7 * 24 * 3600;
 /** A wave's status: see the lifecycle in `lifecycle.ts`. `paused` is a flag beside it, not a status. */
 export type WaveStatus = 'created' | 'approved' | 'feeding' | 'fed' | 'completed' | 'cancelled';
 
+/** When a wave entered a status: the first and the last time (ISO), e.g. fed again after `wave add`. */
+export interface WaveStatusTimes {
+  readonly first: string;
+  readonly last: string;
+}
+
 export interface WaveInfo {
   readonly waveId: string;
   readonly status: WaveStatus;
@@ -118,6 +124,12 @@ export interface WaveInfo {
   readonly manifest: WaveManifest;
   readonly stats: Readonly<Record<string, number>>;
   readonly paths: Readonly<Record<string, string>>;
+  /**
+   * When the wave entered each status through {@link Ledger.setWaveStatus} (feeding, fed,
+   * completed…). Empty for a wave whose status changes were made before these times were kept:
+   * its audit trail's `wave.<status>` records still say when.
+   */
+  readonly times: Readonly<Partial<Record<WaveStatus, WaveStatusTimes>>>;
 }
 
 export interface LedgerDeps {
@@ -152,6 +164,9 @@ function readEntry(raw: string): LedgerEntry {
 }
 
 const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint|cancel_settled)$/;
+/** Wave hash fields: the first and the last time (epoch ms) the wave entered a status, e.g. `first:fed` (kept by the status scripts). */
+const STATUS_FIRST = 'first:';
+const STATUS_LAST = 'last:';
 
 /**
  * The ledger: per (wave, account) action state, wave metadata, encrypted account records, and
@@ -225,6 +240,13 @@ export function createLedger(deps: LedgerDeps) {
       return raw ? readEntry(raw) : undefined;
     },
 
+    /** The entries of several accounts in one round trip (HMGET), in the order asked; `undefined` for an account without one. */
+    async getMany(waveId: string, accountIds: readonly string[]): Promise<(LedgerEntry | undefined)[]> {
+      if (accountIds.length === 0) return [];
+      const raws = await r.hmget(k.ledger(waveId), ...accountIds);
+      return raws.map((raw) => (raw ? readEntry(raw) : undefined));
+    },
+
     /** Counters: `<action>:<state>`, `accounts`, and extras such as `notify:sent:sms`. */
     async counts(waveId: string): Promise<Record<string, number>> {
       const raw = await r.hgetall(k.counts(waveId));
@@ -238,6 +260,24 @@ export function createLedger(deps: LedgerDeps) {
         const [next, flat] = await r.hscan(k.ledger(waveId), cursor, 'COUNT', count);
         cursor = next;
         for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i] as string, readEntry(flat[i + 1] as string)];
+      } while (cursor !== '0');
+    },
+
+    /**
+     * The same walk as {@link entries}, one HSCAN reply at a time (about `count` entries; a hash
+     * small enough for Redis's compact encoding comes whole in one reply): for readers that
+     * batch their own follow-up reads per page. The walk holds one page in memory, whatever the
+     * wave's size. HSCAN returns an entry twice only when the hash shrinks during the walk, and
+     * no account is ever removed from a wave's ledger.
+     */
+    async *entryPages(waveId: string, count = 1000): AsyncGenerator<[string, LedgerEntry][]> {
+      let cursor = '0';
+      do {
+        const [next, flat] = await r.hscan(k.ledger(waveId), cursor, 'COUNT', count);
+        cursor = next;
+        const page: [string, LedgerEntry][] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) page.push([flat[i] as string, readEntry(flat[i + 1] as string)]);
+        if (page.length > 0) yield page;
       } while (cursor !== '0');
     },
 
@@ -259,6 +299,16 @@ export function createLedger(deps: LedgerDeps) {
     async getAccount(waveId: string, accountId: string): Promise<AccountRecord | undefined> {
       const raw = await r.get(k.account(waveId, accountId));
       return raw ? (JSON.parse(raw) as AccountRecord) : undefined;
+    },
+
+    /**
+     * The records of several accounts in one round trip (MGET), in the order asked; `undefined`
+     * for an account whose record is gone (released after its notice, or expired).
+     */
+    async getAccounts(waveId: string, accountIds: readonly string[]): Promise<(AccountRecord | undefined)[]> {
+      if (accountIds.length === 0) return [];
+      const raws = await r.mget(accountIds.map((a) => k.account(waveId, a)));
+      return raws.map((raw) => (raw ? (JSON.parse(raw) as AccountRecord) : undefined));
     },
 
     /** Removes the account's contact record now, or after `retentionSeconds`. */
@@ -287,11 +337,17 @@ export function createLedger(deps: LedgerDeps) {
       if (!raw.manifest) throw new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
       const stats: Record<string, number> = {};
       const paths: Record<string, string> = {};
+      const times: Partial<Record<WaveStatus, WaveStatusTimes>> = {};
       for (const [f, v] of Object.entries(raw)) {
         if (WAVE_NUMERIC.test(f)) stats[f] = Number(v);
         else if (f.startsWith('path:')) paths[f.slice(5)] = v;
+        else if (f.startsWith(STATUS_FIRST)) {
+          const status = f.slice(STATUS_FIRST.length) as WaveStatus;
+          const last = raw[`${STATUS_LAST}${status}`] ?? v;
+          times[status] = { first: new Date(Number(v)).toISOString(), last: new Date(Number(last)).toISOString() };
+        }
       }
-      return { waveId, status: raw.status as WaveStatus, paused: raw.paused === '1', manifest: JSON.parse(raw.manifest) as WaveManifest, stats, paths };
+      return { waveId, status: raw.status as WaveStatus, paused: raw.paused === '1', manifest: JSON.parse(raw.manifest) as WaveManifest, stats, paths, times };
     },
 
     async setWaveFields(waveId: string, fields: Readonly<Record<string, string | number>>): Promise<void> {
@@ -300,10 +356,13 @@ export function createLedger(deps: LedgerDeps) {
 
     /**
      * Moves a wave's feed status (feeding, fed, completed) and audits it, atomically, unless the
-     * wave is already cancelled or completed (final). Returns the status the wave has after.
+     * wave is already cancelled or completed (final), keeping the first and the last time it
+     * entered that status (read back by {@link getWave} as `times`: a report's timeline needs no
+     * pass over the audit files). Returns the status the wave has after.
      */
     async setWaveStatus(waveId: string, status: WaveStatus, actor: string, detail?: Readonly<Record<string, unknown>>): Promise<WaveStatus> {
-      const after = await r.bwWaveStatus(k.wave(waveId), k.audit, status, auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, now()));
+      const when = now();
+      const after = await r.bwWaveStatus(k.wave(waveId), k.audit, status, auditRecordJson({ type: `wave.${status}`, actor, wave: waveId, ...(detail ? { detail } : {}) }, when), String(when.getTime()));
       if (!after) throw new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
       return after as WaveStatus;
     },
@@ -314,7 +373,8 @@ export function createLedger(deps: LedgerDeps) {
      * `BW_APPROVAL_REFUSED` or `BW_WAVE_NOT_FOUND`, saying why.
      */
     async control(op: WaveControlOp, waveId: string, actor: string, detail: Readonly<Record<string, unknown>> = {}, accepted = 0): Promise<WaveControlResult> {
-      const reply = await r.bwWaveControl(k.wave(waveId), k.audit, op, actor, controlRecord(op, waveId, actor, detail, now()), String(accepted));
+      const when = now();
+      const reply = await r.bwWaveControl(k.wave(waveId), k.audit, op, actor, controlRecord(op, waveId, actor, detail, when), String(accepted), String(when.getTime()));
       const [outcome, a, b, c, d] = reply;
       if (outcome !== 'ok') throw waveControlError(op, waveId, a ?? '', b ?? '');
       return { status: a ?? '', paused: b === '1', approvers: (c ?? '').split(',').filter(Boolean), approvals: Number(d ?? 0) };
@@ -325,13 +385,6 @@ export function createLedger(deps: LedgerDeps) {
       const [status, paused] = await r.hmget(k.wave(waveId), 'status', 'paused');
       if (!status) throw new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
       return { status: status as WaveStatus, paused: paused === '1' };
-    },
-
-    /** The lifecycle fields of a wave: who created and approved it, the dry run's account count. */
-    async waveControlFields(waveId: string): Promise<{ createdBy?: string; approvedBy: string[]; approvals: number; dryRunAccepted?: number; paused: boolean }> {
-      const [createdBy, approvedBy, approvals, dry, paused] = await r.hmget(k.wave(waveId), 'created_by', 'approved_by', 'approvals', 'dryrun_accepted', 'paused');
-      return { ...(createdBy ? { createdBy } : {}), approvedBy: (approvedBy ?? '').split(',').filter(Boolean), approvals: Number(approvals ?? 0),
-        ...(dry ? { dryRunAccepted: Number(dry) } : {}), paused: paused === '1' };
     },
 
     /** The wave first created from the source file with this fingerprint, if any. */

@@ -8,7 +8,7 @@ export function keys(prefix: string) {
   return {
     /** Sorted set of wave ids by creation time. */
     waves: `${prefix}:waves`,
-    /** Hash: the wave's manifest (JSON), status and ingest/feed counters. */
+    /** Hash: the wave's manifest (JSON), status, when it entered each status (`first:<status>`, `last:<status>`, epoch ms) and ingest/feed counters. */
     wave: (w: string) => `${prefix}:wave:${w}`,
     /** Hash: per-action state counters, `<action>:<state>` and extra counters. */
     counts: (w: string) => `${prefix}:wave:${w}:counts`,

@@ -33,8 +33,9 @@ export interface WaveControlResult {
 }
 
 /**
- * KEYS: wave hash, audit stream. ARGV: op, actor, audit record JSON without its closing brace
- * (the script appends what it decided), detail JSON for the wave fields (dry run: the accepted count).
+ * KEYS: wave hash, audit stream. ARGV: op, actor, audit record JSON without its closing braces
+ * (the script appends what it decided), the accepted count the dry run saw, now (epoch ms).
+ * A step that changes the status keeps when (`first:<status>`, `last:<status>`).
  * Returns {'ok', status, paused, approversCsv, approvals} or {'refused', reason, status}.
  */
 export const WAVE_CONTROL = `
@@ -62,7 +63,6 @@ elseif op == 'approve' then
   for _ in string.gmatch(approvers, '[^,]+') do n = n + 1 end
   if n >= math.max(1, approvals) then
     st = 'approved'
-    redis.call('HSET', KEYS[1], 'status', st)
   end
   extra = ',"approvals":' .. approvals .. ',"approvedBy":' .. n
 elseif op == 'pause' then
@@ -79,24 +79,30 @@ elseif op == 'cancel' then
   if st ~= 'created' and not running then return {'refused', 'state', st} end
   st = 'cancelled'
   paused = false
-  redis.call('HSET', KEYS[1], 'status', st, 'paused', '0')
+  redis.call('HSET', KEYS[1], 'paused', '0')
 else
   return redis.error_reply('unknown wave step ' .. op)
+end
+if st ~= redis.call('HGET', KEYS[1], 'status') then
+  redis.call('HSET', KEYS[1], 'status', st, 'last:' .. st, ARGV[5])
+  redis.call('HSETNX', KEYS[1], 'first:' .. st, ARGV[5])
 end
 redis.call('XADD', KEYS[2], '*', ${AUDIT_FIELD_LUA}, ARGV[3] .. ',"status":' .. cjson.encode(st) .. extra .. '}}')
 return {'ok', st, paused and '1' or '0', approvers, tostring(approvals)}
 `;
 
 /**
- * KEYS: wave hash, audit stream. ARGV: new status, audit record JSON.
+ * KEYS: wave hash, audit stream. ARGV: new status, audit record JSON, now (epoch ms).
  * Moves a wave's feed status (feeding, fed, completed) unless an operator ended it first
- * (cancelled) or it is completed: those are final. Returns the status the wave has after.
+ * (cancelled) or it is completed: those are final. Keeps the first and the last time the wave
+ * entered the status. Returns the status the wave has after.
  */
 export const WAVE_STATUS = `
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return '' end
 if st == 'cancelled' or st == 'completed' then return st end
-redis.call('HSET', KEYS[1], 'status', ARGV[1])
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'last:' .. ARGV[1], ARGV[3])
+redis.call('HSETNX', KEYS[1], 'first:' .. ARGV[1], ARGV[3])
 redis.call('XADD', KEYS[2], '*', ${AUDIT_FIELD_LUA}, ARGV[2])
 return ARGV[1]
 `;

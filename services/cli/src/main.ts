@@ -10,6 +10,7 @@ import { registerCodesCommands } from './codes.js';
 import { registerPaceCommands } from './pace.js';
 import { registerPinCommands } from './pin.js';
 import { registerLifecycleCommands } from './lifecycle.js';
+import { registerWaveReportCommand } from './wave-report.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -88,6 +89,7 @@ wave.command('list')
   .option('--json', 'print as JSON')
   .action(waveList);
 registerLifecycleCommands(wave);
+registerWaveReportCommand(wave);
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 program.command('audit')

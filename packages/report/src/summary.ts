@@ -1,0 +1,389 @@
+import { ACTIONS, ACTION_STATES, CHANNELS } from '@breachwave/domain';
+import { waveProgress, type Ledger, type WaveInfo, type WaveProgress, type WaveStatus } from '@breachwave/ledger';
+import { openWaveRows, type OutcomeRow, type RowSource, type RowStats, type WaveRows } from './rows.js';
+
+/** Outcomes in the order a summary shows them; anything else a ledger holds comes after, by name. */
+const OUTCOME_ORDER: readonly string[] = ['done', 'failed', 'skipped', 'cancelled', 'pending', 'claimed', 'not-queued'];
+/** Segment key for accounts whose segment is not known. */
+export const UNKNOWN_SEGMENT = '(unknown)';
+/**
+ * Distinct (action, outcome, error code) groups kept; further ones are counted under
+ * `(other)`. The catalog has under a hundred codes, so this only bounds a ledger gone wrong.
+ */
+const MAX_ERROR_GROUPS = 500;
+const OTHER = '(other)';
+
+/** A wave's summary for operations staff and regulators: counts, never an account. */
+export interface WaveSummary {
+  readonly waveId: string;
+  readonly status: WaveStatus;
+  /** Every accepted account fed and its notice finished (the counters' view). */
+  readonly complete: boolean;
+  readonly createdAt: string;
+  readonly generatedAt: string;
+  /** Where the accounts were read from (see `RowSource`). */
+  readonly source: RowStats['source'];
+  /** Events in order; `at` undefined when not recorded. */
+  readonly timeline: readonly { readonly event: string; readonly at: string | undefined }[];
+  /** The ingest and feed counters of the wave. */
+  readonly intake: { readonly rows: number; readonly accepted: number; readonly rejected: number; readonly queued: number; readonly ledgerAccounts: number };
+  /** Accounts read for this summary. */
+  readonly accounts: number;
+  readonly segmentsKnown: number;
+  /** Segment ({@link UNKNOWN_SEGMENT} when not known) → `accounts` and the notice's outcome → accounts. */
+  readonly bySegment: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Action → outcome → accounts. */
+  readonly byAction: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Notices done by channel (accounts). */
+  readonly byChannel: Readonly<Record<string, number>>;
+  /** Sends the notifier recorded by channel (the counters: a reconciled notice is not a second send). */
+  readonly sends: { readonly sms: number; readonly email: number };
+  /** Accounts by the error code their action holds, most frequent first. */
+  readonly errors: readonly { readonly action: string; readonly outcome: string; readonly code: string; readonly accounts: number }[];
+  /** Accounts with an ambiguous outcome on some action. */
+  readonly ambiguousAccounts: number;
+  /** Ambiguous outcomes recorded (an account may have several). */
+  readonly ambiguousOutcomes: number;
+  /** Notices found already sent at the provider after an unanswered send. */
+  readonly reconciled: number;
+  readonly pinsRotated: number;
+  readonly codesIssued: number;
+  /** What a reader must know to read the numbers right (source limits, a running wave). */
+  readonly notes: readonly string[];
+}
+
+export interface SummariseOptions {
+  readonly ledger: Ledger;
+  readonly waveId: string;
+  readonly source?: RowSource;
+  readonly pageSize?: number;
+  readonly cwd?: string;
+  readonly now?: () => Date;
+  /** Called after each page with the walk's counts so far. */
+  readonly onPage?: (stats: Readonly<RowStats>) => void;
+}
+
+const bump = (m: Record<string, number>, k: string, n = 1): void => {
+  m[k] = (m[k] ?? 0) + n;
+};
+
+/**
+ * What a reader of a report must know to read it right: where the accounts came from and what
+ * that source cannot say, and whether the wave was still running. Complete once `stats` is (after
+ * the walk).
+ */
+export function readingNotes(wave: WaveInfo, stats: Readonly<RowStats>, progress: Pick<WaveProgress, 'accepted' | 'complete'>, ledgerAccounts: number): string[] {
+  const notes: string[] = [];
+  if (stats.source === 'ledger') {
+    if (stats.spoolPath) notes.push(`The wave's spool file is not readable on this host (${stats.spoolPath}), so accounts were read from the ledger alone.`);
+    if (stats.segmentsKnown < stats.accounts) {
+      notes.push(`The segment is known for ${stats.segmentsKnown} of ${stats.accounts} accounts: the ledger keeps it only while an account's record is in Redis (in flight, or for a while after a failed notice). Run the report where the wave's spool file is readable to have every account's segment.`);
+    }
+    const waiting = progress.accepted - ledgerAccounts;
+    if (waiting > 0) notes.push(`${waiting} accepted accounts are not queued yet and have no ledger entry: they are not in this report (the wave's spool file lists them).`);
+  } else if (stats.inLedger < ledgerAccounts) {
+    notes.push(`The ledger holds ${ledgerAccounts} accounts, of which the spool file listed ${stats.inLedger}: the rest are not in this report (run it with the ledger as source to see them).`);
+  }
+  if (wave.status === 'feeding' || ((wave.status === 'fed' || wave.status === 'created') && !progress.complete)) {
+    notes.push('The wave is still running: each account is reported in the state it had when it was read.');
+  }
+  if (Object.keys(wave.times).length === 0 && wave.status !== 'created') {
+    notes.push(`When the wave was fed or completed is not in the ledger for this wave (its status changes predate the times the ledger keeps): the audit trail's wave.${wave.status} records say when.`);
+  }
+  return notes;
+}
+
+/**
+ * Summarises a wave in one pass over its accounts (the same walk as the export, so bounded by a
+ * page) plus its counters (`waveProgress`): the maps it keeps are keyed by segment, action,
+ * outcome, channel and error code, never by account.
+ * @throws BreachwaveError as `openWaveRows` does.
+ */
+export async function summariseWave(options: SummariseOptions): Promise<WaveSummary> {
+  return summariseRows(options, await openWaveRows(options));
+}
+
+/** {@link summariseWave} over a walk already opened (so an unknown wave fails before anything is written). */
+export async function summariseRows(options: Pick<SummariseOptions, 'ledger' | 'now' | 'onPage'>, rows: WaveRows): Promise<WaveSummary> {
+  const now = options.now ?? (() => new Date());
+  const { wave, pages, stats } = rows;
+  const progress = await waveProgress(options.ledger, wave.waveId);
+  const counts = await options.ledger.counts(wave.waveId);
+
+  const bySegment: Record<string, Record<string, number>> = {};
+  const byAction: Record<string, Record<string, number>> = {};
+  const byChannel: Record<string, number> = {};
+  const errors = new Map<string, { action: string; outcome: string; code: string; accounts: number }>();
+  let ambiguousAccounts = 0;
+  let reconciled = 0;
+  let pinsRotated = 0;
+  let codesIssued = 0;
+  let firstActivity: string | undefined;
+  let lastActivity: string | undefined;
+  const add = (row: OutcomeRow): void => {
+    const seg = (bySegment[row.segment ?? UNKNOWN_SEGMENT] ??= {});
+    bump(seg, 'accounts');
+    const notice = row.actions.notify;
+    if (notice) bump(seg, notice.state);
+    for (const action of ACTIONS) {
+      const o = row.actions[action];
+      if (!o) continue;
+      bump((byAction[action] ??= {}), o.state);
+      if (o.error !== undefined) {
+        const exact = JSON.stringify([action, o.state, o.error]);
+        const code = errors.has(exact) || errors.size < MAX_ERROR_GROUPS ? o.error : OTHER;
+        const key = code === o.error ? exact : JSON.stringify([action, o.state, OTHER]);
+        const group = errors.get(key) ?? { action, outcome: o.state, code, accounts: 0 };
+        group.accounts++;
+        errors.set(key, group);
+      }
+    }
+    if (row.channel) bump(byChannel, row.channel);
+    if (row.ambiguous) ambiguousAccounts++;
+    if (row.reconciled) reconciled++;
+    if (row.pinRotated) pinsRotated++;
+    if (row.codeIssued) codesIssued++;
+    if (row.firstAt !== undefined && (firstActivity === undefined || row.firstAt < firstActivity)) firstActivity = row.firstAt;
+    if (row.lastAt !== undefined && (lastActivity === undefined || row.lastAt > lastActivity)) lastActivity = row.lastAt;
+  };
+  for await (const page of pages) {
+    for (const row of page) add(row);
+    options.onPage?.(stats);
+  }
+
+  const ledgerAccounts = counts.accounts ?? 0;
+  const t = wave.times;
+  const notes = readingNotes(wave, stats, progress, ledgerAccounts);
+
+  return {
+    waveId: wave.waveId,
+    status: wave.status,
+    complete: progress.complete,
+    createdAt: wave.manifest.createdAt,
+    generatedAt: now().toISOString(),
+    source: stats.source,
+    timeline: [
+      { event: 'created', at: wave.manifest.createdAt },
+      ...(t.approved ? [{ event: 'approved', at: t.approved.first }] : []),
+      { event: 'feeding started', at: t.feeding?.first },
+      { event: 'fed (last time)', at: t.fed?.last },
+      { event: 'first account activity', at: firstActivity },
+      { event: 'last account activity', at: lastActivity },
+      { event: 'completed', at: t.completed?.first },
+      ...(t.cancelled ? [{ event: 'cancelled', at: t.cancelled.first }] : []),
+    ],
+    intake: { rows: progress.rows, accepted: progress.accepted, rejected: progress.rejected, queued: progress.fed, ledgerAccounts },
+    accounts: stats.accounts,
+    segmentsKnown: stats.segmentsKnown,
+    bySegment,
+    byAction,
+    byChannel,
+    sends: progress.sent,
+    errors: [...errors.values()].sort((a, b) => b.accounts - a.accounts || a.action.localeCompare(b.action) || a.code.localeCompare(b.code)),
+    ambiguousAccounts,
+    ambiguousOutcomes: progress.ambiguous,
+    reconciled,
+    pinsRotated,
+    codesIssued,
+    notes,
+  };
+}
+
+// Rendering -----------------------------------------------------------------------------------
+
+/** A table cell: a number, a label of ours, or a value read from Redis or the spool (`{ value }`), shown as code and escaped as such. */
+type Cell = number | string | { readonly value: string | undefined };
+interface Table {
+  readonly title: string;
+  readonly intro?: string;
+  readonly head: readonly string[];
+  readonly rows: readonly (readonly Cell[])[];
+  /** Shown instead of an empty table. */
+  readonly empty?: string;
+}
+
+/** Outcomes present in `maps`, in {@link OUTCOME_ORDER} then by name. */
+function outcomesOf(maps: readonly Readonly<Record<string, number>>[]): string[] {
+  const seen = new Set<string>();
+  for (const m of maps) for (const k of Object.keys(m)) if (k !== 'accounts') seen.add(k);
+  const known = [...OUTCOME_ORDER, ...ACTION_STATES].filter((s, i, all) => all.indexOf(s) === i && seen.has(s));
+  return [...known, ...[...seen].filter((s) => !known.includes(s)).sort()];
+}
+
+const val = (value: string | undefined): Cell => ({ value });
+
+function tables(s: WaveSummary): Table[] {
+  const segments = Object.keys(s.bySegment).sort((a, b) => (a === UNKNOWN_SEGMENT ? 1 : b === UNKNOWN_SEGMENT ? -1 : a.localeCompare(b)));
+  const segOutcomes = outcomesOf(Object.values(s.bySegment));
+  const actions = ACTIONS.filter((a) => s.byAction[a]);
+  const actionOutcomes = outcomesOf(Object.values(s.byAction));
+  const total = (m: Readonly<Record<string, number>>): number => Object.entries(m).reduce((n, [k, v]) => (k === 'accounts' ? n : n + v), 0);
+  return [
+    {
+      title: 'Wave',
+      head: ['', ''],
+      rows: [
+        ['wave', val(s.waveId)],
+        ['status', val(`${s.status}${s.complete ? ' (complete)' : ''}`)],
+        ['created', val(s.createdAt)],
+        ['report generated', val(s.generatedAt)],
+        ['accounts read from', s.source === 'spool' ? 'the wave\'s spool file, with each account\'s ledger entry' : 'the ledger'],
+      ],
+    },
+    {
+      title: 'Timeline',
+      head: ['event', 'time (UTC)'],
+      rows: s.timeline.map((e) => [e.event, e.at === undefined ? 'not recorded' : val(e.at)]),
+    },
+    {
+      title: 'Intake',
+      head: ['rows read', 'accepted', 'rejected', 'queued', 'accounts in the ledger', 'accounts in this report'],
+      rows: [[s.intake.rows, s.intake.accepted, s.intake.rejected, s.intake.queued, s.intake.ledgerAccounts, s.accounts]],
+    },
+    {
+      title: 'Accounts by segment',
+      intro: `The notice's outcome per segment. Segment known for ${s.segmentsKnown} of ${s.accounts} accounts.`,
+      head: ['segment', 'accounts', ...segOutcomes.map((o) => `notice ${o}`)],
+      rows: segments.map((seg) => {
+        const m = s.bySegment[seg] ?? {};
+        return [seg === UNKNOWN_SEGMENT ? 'unknown' : val(seg), m.accounts ?? 0, ...segOutcomes.map((o) => m[o] ?? 0)];
+      }),
+      empty: 'No accounts.',
+    },
+    {
+      title: 'Actions by outcome',
+      intro: 'Accounts per action and outcome: done, failed (for good: a dead letter), skipped (suppressed, or an earlier action failed), cancelled (the wave was cancelled before anything was done to the account), pending or claimed (still open), not-queued (accepted, not yet fed; never, once the wave is cancelled).',
+      head: ['action', ...actionOutcomes, 'total'],
+      rows: actions.map((a) => {
+        const m = s.byAction[a] ?? {};
+        return [a, ...actionOutcomes.map((o) => m[o] ?? 0), total(m)];
+      }),
+      empty: 'No actions.',
+    },
+    {
+      title: 'Notices by channel',
+      intro: 'Accounts whose notice is done, by the channel it went out on, and the sends the notifier recorded.',
+      head: ['channel', 'notices done', 'sends recorded'],
+      rows: CHANNELS.map((c) => [c, s.byChannel[c] ?? 0, s.sends[c]]),
+    },
+    {
+      title: 'Error codes',
+      intro: 'The error code each action holds: why it failed or was skipped, or the last error of one still being retried.',
+      head: ['action', 'outcome', 'error code', 'accounts'],
+      rows: s.errors.map((e) => [e.action, val(e.outcome), val(e.code), e.accounts]),
+      empty: 'No errors.',
+    },
+    {
+      title: 'Ambiguous outcomes and remediation',
+      head: ['', 'accounts'],
+      rows: [
+        ['accounts with an ambiguous outcome (request sent, no answer)', s.ambiguousAccounts],
+        ['ambiguous outcomes recorded', s.ambiguousOutcomes],
+        ['notices reconciled with the provider (found sent, not sent again)', s.reconciled],
+        ['PINs rotated', s.pinsRotated],
+        ['identity-protection codes issued', s.codesIssued],
+      ],
+    },
+  ];
+}
+
+/** Markdown text: the characters that would start markup or break a table row are escaped. */
+function mdText(text: string): string {
+  return text.replace(/[\\`*_[\]<>|&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/[\r\n]+/g, ' ');
+}
+
+/**
+ * A value as a Markdown code span: shown literally (no markup, no HTML), its fence longer than
+ * any run of backticks inside, line breaks flattened and, in a table, `|` escaped so the row
+ * holds (GitHub-flavoured Markdown reads `\|` as a pipe even inside a code span there).
+ */
+function mdCode(text: string, inTable = true): string {
+  if (text === '') return '';
+  const oneLine = text.replace(/[\r\n]+/g, ' ');
+  const flat = inTable ? oneLine.replace(/\|/g, '\\|') : oneLine;
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${flat}${pad}${fence}`;
+}
+
+function mdCell(c: Cell): string {
+  if (typeof c === 'number') return String(c);
+  if (typeof c === 'string') return mdText(c);
+  return c.value === undefined ? '' : mdCode(c.value);
+}
+
+/** The summary as Markdown (GitHub-flavoured tables). */
+export function renderMarkdown(s: WaveSummary): string {
+  const out: string[] = [`# Wave report: ${mdCode(s.waveId, false)}`, ''];
+  for (const t of tables(s)) {
+    out.push(`## ${mdText(t.title)}`, '');
+    if (t.intro) out.push(mdText(t.intro), '');
+    if (t.rows.length === 0) {
+      out.push(mdText(t.empty ?? 'None.'), '');
+      continue;
+    }
+    out.push(`| ${t.head.map(mdText).join(' | ')} |`, `|${t.head.map(() => ' --- ').join('|')}|`);
+    for (const r of t.rows) out.push(`| ${r.map(mdCell).join(' | ')} |`);
+    out.push('');
+  }
+  if (s.notes.length > 0) {
+    out.push('## Notes', '');
+    for (const n of s.notes) out.push(`- ${mdText(n)}`);
+    out.push('');
+  }
+  out.push(mdText('No contact data, PIN, code or name is in this report: accounts are counted, never listed.'), '');
+  return out.join('\n');
+}
+
+/** Text for HTML element content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+function htmlCell(c: Cell, tag: 'td' | 'th' = 'td'): string {
+  if (typeof c === 'number') return `<${tag} class="n">${c}</${tag}>`;
+  if (typeof c === 'string') return `<${tag}>${escapeHtml(c)}</${tag}>`;
+  return `<${tag}>${c.value === undefined ? '' : `<code>${escapeHtml(c.value)}</code>`}</${tag}>`;
+}
+
+const STYLE = `body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1b1f24}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0}
+th,td{border:1px solid #c8ccd1;padding:.25rem .6rem;text-align:left;vertical-align:top}th{background:#f1f3f5}
+td.n{text-align:right;font-variant-numeric:tabular-nums}code{font:12px ui-monospace,Menlo,Consolas,monospace}
+p.intro{color:#4a525b;margin:.25rem 0}.foot{color:#4a525b;margin-top:2rem}`;
+
+/**
+ * The summary as one self-contained HTML page: inline style, no script, no external resource
+ * (its Content-Security-Policy forbids them), every value escaped.
+ */
+export function renderHtml(s: WaveSummary): string {
+  const title = `Wave report: ${s.waveId}`;
+  const body: string[] = [`<h1>${escapeHtml(title)}</h1>`];
+  for (const t of tables(s)) {
+    body.push(`<h2>${escapeHtml(t.title)}</h2>`);
+    if (t.intro) body.push(`<p class="intro">${escapeHtml(t.intro)}</p>`);
+    if (t.rows.length === 0) {
+      body.push(`<p>${escapeHtml(t.empty ?? 'None.')}</p>`);
+      continue;
+    }
+    const head = t.head.some((h) => h !== '') ? `<thead><tr>${t.head.map((h) => htmlCell(h, 'th')).join('')}</tr></thead>` : '';
+    body.push(`<table>${head}<tbody>${t.rows.map((r) => `<tr>${r.map((c) => htmlCell(c)).join('')}</tr>`).join('')}</tbody></table>`);
+  }
+  if (s.notes.length > 0) body.push('<h2>Notes</h2>', `<ul>${s.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
+  body.push('<p class="foot">No contact data, PIN, code or name is in this report: accounts are counted, never listed.</p>');
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(title)}</title>`,
+    `<style>${STYLE}</style>`,
+    '</head>',
+    `<body>\n${body.join('\n')}\n</body>`,
+    '</html>',
+    '',
+  ].join('\n');
+}
