@@ -101,6 +101,6 @@ export function registerLifecycleCommands(wave: Command): void {
   };
   step('approve', 'approve a wave after its dry run, as an operator other than its creator (two-person rule); it is approved once it has the approvals it was created with, and only then can wave start feed it', false);
   step('pause', 'pause a running wave: nothing new is fed or started (queued jobs wait without spending attempts); sends in flight finish', true);
-  step('resume', 'resume a paused wave', false);
+  step('resume', 'resume a paused wave', true);
   step('cancel', 'cancel a wave for good: nothing new is fed or started, queued accounts nothing was done to end as cancelled, accounts under way finish what they began', true);
 }
