@@ -70,6 +70,24 @@ export interface WaveManifest {
   readonly approvals?: number;
   /** The operator who created the wave (the one who cannot approve it). */
   readonly createdBy?: string;
+  /** A name for people (the id is for machines), e.g. "Prepaid PIN exposure, first wave". */
+  readonly name?: string;
+  /** The regulatory clock the wave runs against. */
+  readonly regulatory?: RegulatoryClock;
+}
+
+/**
+ * When the breach was determined and by when the people it concerns must be told (e.g. the FCC's
+ * customer notice within 30 days, or a stricter state deadline): status, watch and reports show the
+ * time left, and a projected finish past the deadline is a warning.
+ */
+export interface RegulatoryClock {
+  /** ISO time the breach was determined (the clock's start). */
+  readonly determinedAt: string;
+  /** ISO time by which every notice must be out. */
+  readonly deadline: string;
+  /** The rule the deadline comes from, for people (e.g. "FCC 47 CFR 64.2011: 30 days"). */
+  readonly rule?: string;
 }
 
 /** True when the account matches the rule. */

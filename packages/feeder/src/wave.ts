@@ -33,6 +33,8 @@ export interface CreateWaveOptions {
   readonly quietHours?: WaveManifest['quietHours'];
   /** Operators other than the creator (`actor`) who must approve the wave before it is fed; default 0. */
   readonly approvals?: number;
+  readonly name?: string;
+  readonly regulatory?: WaveManifest['regulatory'];
   /** Spools go to `<dataDir>/waves/<waveId>/`. */
   readonly dataDir: string;
   readonly envelope: Envelope;
@@ -134,6 +136,8 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     ...(options.enrollBy ? { enrollBy: options.enrollBy } : {}),
     ...(options.quietHours ? { quietHours: options.quietHours } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
+    ...(options.name ? { name: options.name } : {}),
+    ...(options.regulatory ? { regulatory: options.regulatory } : {}),
     ...(options.actor ? { createdBy: options.actor } : {}),
   };
   if (manifest.rules['issue-code'] && !manifest.codeSource) {
