@@ -173,3 +173,31 @@ test('the recovery loop: one leader sweeps, re-drives a job BullMQ failed for go
   assert.equal((await ledger.get(waveId, 'a1'))?.notify?.rcv, 1, 're-driven once, by one leader');
   assert.equal((await ledger.get(waveId, 'a2'))?.notify?.rcv, 1);
 });
+
+test('a wave at risk of missing its notice deadline is audited and logged for alerting, at most once an hour; one on time is not', async (t) => {
+  const { redis, prefix } = await setup(t, {});
+  const ledger = createLedger({ redis, prefix });
+  const make = async (waveId: string, deadlineInMs: number) => {
+    await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: `${waveId}.csv`, brand: 'B', helpUrl: 'https://h.example.com', rules: {},
+      regulatory: { determinedAt: new Date(Date.now() - 29 * 86_400_000).toISOString(), deadline: new Date(Date.now() + deadlineInMs).toISOString(), rule: 'FCC: 30 days' } },
+    { rows: 2, accepted: 2, rejected: 0 }, {});
+    await ledger.initAccounts(waveId, 'test', [{ accountId: 'a1', actions: ['notify'] }, { accountId: 'a2', actions: ['notify'] }]);
+    await ledger.setWaveStatus(waveId, 'fed', 'test');
+  };
+  await make('late', 3_600_000); // an hour left, nothing finished
+  await make('ontime', 20 * 86_400_000);
+  const cap = captureLog();
+  let clock = Date.now();
+  const recovery = createRecovery({ ledger, queues: createActionQueues({ connection: redis, prefix }), log: cap.log, staleMs: 3_600_000, now: () => clock });
+  await recovery.sweep();
+  await recovery.sweep();
+  const records = async () => (await redis.xrange(`${prefix}:audit`, '-', '+'))
+    .map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; wave?: string; detail?: { deadline?: string; notifiedPct?: number } })
+    .filter((r) => r.type === 'wave.deadline.at-risk');
+  assert.deepEqual((await records()).map((r) => r.wave), ['late'], 'once for the late wave, never for the one on time');
+  assert.equal((await records())[0]?.detail?.notifiedPct, 0);
+  assert.equal(cap.lines().filter((l) => l.msg === 'the wave is at risk of missing its notice deadline').length, 1);
+  clock += 3_600_001;
+  await recovery.sweep();
+  assert.equal((await records()).length, 2, 'again after an hour');
+});

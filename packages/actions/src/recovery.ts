@@ -1,6 +1,6 @@
 import { ACTIONS, type ActionName } from '@breachwave/domain';
 import { DEFAULT_JOB_OPTIONS, actionJobId, parseActionJobs } from '@breachwave/jobs';
-import { DEAD_LETTER_RETENTION_SECONDS, type Ledger, type LedgerEntry, type WaveStatus } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, waveClock, waveProgress, type Ledger, type LedgerEntry, type WaveInfo, type WaveStatus } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type Redis, type RedisLease } from '@breachwave/redis';
 import { orderedActions, skipDependents } from './chain.js';
@@ -30,6 +30,9 @@ import type { ActionQueues } from './worker.js';
  * `notify:ambiguous`), so the next attempt asks Twilio before sending, and an email resent this
  * way is counted. One claimed under a token (`ct`) goes back only if that claim still holds.
  */
+
+/** How often a wave at risk of missing its notice deadline is audited and logged again (ms). */
+const DEADLINE_WARN_EVERY_MS = 3_600_000;
 
 /** BullMQ job states in which a job will still run. */
 const LIVE_STATES = ['active', 'wait', 'prioritized', 'waiting-children', 'paused', 'delayed'] as const;
@@ -269,6 +272,23 @@ export function createRecovery(deps: RecoveryDeps) {
     return report;
   };
 
+  /**
+   * A wave with a regulatory clock whose projected finish is past its deadline (or that has passed
+   * it, or has finished nothing with less than a day left) is audited as `wave.deadline.at-risk`
+   * and logged at warn — at most once an hour per wave — for alerting.
+   */
+  const watchDeadline = async (wave: WaveInfo): Promise<void> => {
+    const at = now();
+    const clock = waveClock(wave, await waveProgress(ledger, wave.waveId), new Date(at));
+    if (!clock.atRisk) return;
+    const last = wave.stats.deadline_warned_at ?? 0;
+    if (at - last < DEADLINE_WARN_EVERY_MS) return;
+    await ledger.setWaveFields(wave.waveId, { deadline_warned_at: at });
+    const detail = { deadline: clock.deadline, timeLeftSeconds: clock.timeLeftSeconds, projectedFinish: clock.projectedFinish, ratePerSecond: clock.ratePerSecond, notifiedPct: clock.notifiedPct };
+    await ledger.audit({ type: 'wave.deadline.at-risk', actor, wave: wave.waveId, detail });
+    deps.log.warn({ wave: wave.waveId, ...detail }, 'the wave is at risk of missing its notice deadline');
+  };
+
   return {
     scanWave,
     /**
@@ -280,15 +300,15 @@ export function createRecovery(deps: RecoveryDeps) {
     async sweep(): Promise<WaveRecoveryReport[]> {
       const reports: WaveRecoveryReport[] = [];
       for (const waveId of await ledger.listWaves(10_000)) {
-        let status: WaveStatus;
-        let settled = false;
+        let wave: WaveInfo;
         try {
-          const wave = await ledger.getWave(waveId);
-          status = wave.status;
-          settled = (wave.stats.cancel_settled ?? 0) > 0;
+          wave = await ledger.getWave(waveId);
         } catch {
           continue;
         }
+        const status: WaveStatus = wave.status;
+        const settled = (wave.stats.cancel_settled ?? 0) > 0;
+        if (wave.manifest.regulatory && status !== 'completed' && status !== 'cancelled') await watchDeadline(wave);
         if (status === 'cancelled' && !settled) {
           // Accounts nothing was done to end now (their jobs may be delayed for hours); those
           // under way are recovered like any other until they finish.

@@ -7,6 +7,7 @@ import { FENCE, INIT_ACCOUNTS, TRANSITION } from './scripts.js';
 import { WAVE_CONTROL, WAVE_STATUS, controlRecord, waveControlError, type WaveControlOp, type WaveControlResult } from './lifecycle.js';
 
 export { keys, type Keys } from './keys.js';
+export { waveClock, type WaveClock } from './clock.js';
 export { type WaveControlOp, type WaveControlRefusal, type WaveControlResult } from './lifecycle.js';
 export { AUDIT_FIELD, AUDIT_FIELD_LUA, auditRecordJson, auditStreamKey, type AuditInput, type AuditRecord } from './audit-stream.js';
 
@@ -163,7 +164,7 @@ function readEntry(raw: string): LedgerEntry {
   return entry;
 }
 
-const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint|cancel_settled)$/;
+const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint|cancel_settled|deadline_warned_at)$/;
 /** Wave hash fields: the first and the last time (epoch ms) the wave entered a status, e.g. `first:fed` (kept by the status scripts). */
 const STATUS_FIRST = 'first:';
 const STATUS_LAST = 'last:';

@@ -4,14 +4,7 @@ import { cancelOpenAccounts } from '@breachwave/actions';
 import { dryRunWave, type DryRunReport } from '@breachwave/feeder';
 import type { WaveControlOp, WaveControlResult } from '@breachwave/ledger';
 import { operatorActor, readContext } from './context.js';
-
-/** `1 h 05 min`, `42 s`. */
-export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  const m = Math.round(seconds / 60);
-  if (m < 60) return `${m} min`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
-}
+import { formatDuration } from './report.js';
 
 const counts = (o: Readonly<Record<string, number | undefined>>): string => Object.entries(o).map(([k, n]) => `${k} ${n ?? 0}`).join('  ') || '-';
 

@@ -4,6 +4,7 @@ import { isBreachwaveError, isFormattableTimeZone } from '@breachwave/domain';
 import { waveAdd, waveCreate, waveList, waveStart, waveStatus } from './wave.js';
 import { auditVerify } from './audit.js';
 import { waveRecover } from './recover.js';
+import { waveWatch } from './watch.js';
 import { demo } from './demo.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerCodesCommands } from './codes.js';
@@ -74,10 +75,16 @@ wave.command('start')
   .option('--json', 'print the result as one JSON object')
   .action(waveStart);
 wave.command('status')
-  .description('counts of the wave by action and state; accounts still open and how long the oldest has waited; orphans no live job will finish; rotated PINs still waiting for their notice')
+  .description('the wave by action and state (states add up; events apart), paused or not; rate, ETA, share notified and the time left to the notice deadline (a warning when the projected finish is after it); accounts still open and how long the oldest has waited; orphans no live job will finish; rotated PINs still waiting for their notice')
   .argument('<wave>', 'wave id')
   .option('--json', 'print as one JSON object')
   .action(waveStatus);
+wave.command('watch')
+  .description('live progress until the wave is complete: on a terminal, a bar per action with the rate, ETA, share notified and the time left to the notice deadline, redrawn in place; otherwise one line (or with --json one JSON object) per interval')
+  .argument('<wave>', 'wave id')
+  .option('--interval <seconds>', 'seconds between samples', int('--interval', 1, 3600), 2)
+  .option('--json', 'one JSON object per sample')
+  .action(waveWatch);
 wave.command('recover')
   .description('find the accounts of a wave that are not terminal and that no live job will finish (their job was lost to repeated crashes, removed, or never queued), and re-drive them through the normal exactly-once path; dead-letters (BW_WORKER_LOST) one re-driven BW_RECOVERY_MAX times. The workers do this by themselves every BW_RECOVERY_INTERVAL_MS')
   .argument('<wave>', 'wave id')

@@ -1,4 +1,4 @@
-import type { WaveProgress } from '@breachwave/ledger';
+import type { WaveClock, WaveProgress } from '@breachwave/ledger';
 
 /**
  * Human-readable wave status. Per action, the states (they add up to the accounts that action
@@ -18,5 +18,32 @@ export function formatStatus(waveId: string, p: WaveProgress): string {
     lines.push(`  ${action.padEnd(10)} events: ${Object.entries(events).map(([s, n]) => `${s} ${n}`).join('  ')}`);
   }
   lines.push(`  sent: sms ${p.sent.sms}  email ${p.sent.email}${p.ambiguous ? `  ambiguous outcomes ${p.ambiguous}` : ''}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `3 d 04 h`, `2 h 05 min`, `42 s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.abs(seconds);
+  if (s < 60) return `${Math.round(s)} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${String(m % 60).padStart(2, '0')} min`;
+  return `${Math.floor(h / 24)} d ${String(h % 24).padStart(2, '0')} h`;
+}
+
+/** The wave against time: rate, ETA, share notified, and the regulatory deadline with its warning. */
+export function formatClock(c: WaveClock, deadlineRule?: string): string {
+  const parts = [
+    `rate ${c.ratePerSecond === null ? '-' : `${c.ratePerSecond.toFixed(1)}/s`}`,
+    `ETA ${c.etaSeconds === null ? 'unknown' : c.etaSeconds === 0 ? 'done' : formatDuration(c.etaSeconds)}`,
+    `notified ${c.notifiedPct}%`,
+  ];
+  const lines = [`  ${parts.join('  ')}`];
+  if (c.deadline && c.timeLeftSeconds !== null) {
+    const left = c.timeLeftSeconds >= 0 ? `${formatDuration(c.timeLeftSeconds)} left` : `passed ${formatDuration(c.timeLeftSeconds)} ago`;
+    lines.push(`  deadline ${c.deadline}${deadlineRule ? ` (${deadlineRule})` : ''}: ${left}`);
+    if (c.atRisk) lines.push(`  WARNING: at this pace the wave ${c.timeLeftSeconds < 0 ? 'missed' : c.projectedFinish ? `would finish ${c.projectedFinish}, after` : 'may miss'} the notice deadline`);
+  }
   return `${lines.join('\n')}\n`;
 }

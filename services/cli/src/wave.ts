@@ -1,12 +1,12 @@
 import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
 import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { addToWave, createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
-import { waveProgress } from '@breachwave/ledger';
+import { waveClock, waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
 import { fullContext, operatorActor, readContext } from './context.js';
 import { createProgress } from './progress.js';
 import { formatRecovery, scanWave } from './recover.js';
-import { formatStatus } from './report.js';
+import { formatClock, formatStatus } from './report.js';
 
 export interface WaveCreateOptions {
   accounts: string;
@@ -134,17 +134,18 @@ export async function waveStart(waveId: string, opts: { json?: boolean } = {}): 
 export async function waveStatus(waveId: string, opts: { json?: boolean }): Promise<void> {
   const ctx = await readContext();
   try {
-    const p = await waveProgress(ctx.ledger, waveId);
+    const [p, wave] = await Promise.all([waveProgress(ctx.ledger, waveId), ctx.ledger.getWave(waveId)]);
+    const clock = waveClock(wave, p, new Date());
     // What the counters cannot say: accounts neither done nor dead-lettered, how long they have
     // waited, orphans no live job will finish, rotated PINs still waiting for their notice.
     const r = await scanWave(ctx, waveId, true);
     const complete = p.complete && r.open === 0;
     const w = await readWaveWarnings(ctx.redis, loadConnectionConfig(process.env).prefix, waveId);
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ waveId, ...p, complete, open: r.open, oldestOpenMs: r.oldestOpenMs, orphans: r.orphans,
+      process.stdout.write(`${JSON.stringify({ waveId, ...p, complete, clock, open: r.open, oldestOpenMs: r.oldestOpenMs, orphans: r.orphans,
         pinUnnotified: r.pinUnnotified, pinUnnotifiedOverdue: r.pinUnnotifiedOverdue, pinUnnotifiedOldestMs: r.pinUnnotifiedOldestMs, ...w })}\n`);
     } else {
-      process.stdout.write(formatStatus(waveId, { ...p, complete }) + `${formatRecovery(r).join('\n')}\n` + (w.warned ? `  ${warningsLine(w)}` : ''));
+      process.stdout.write(formatStatus(waveId, { ...p, complete }) + formatClock(clock, wave.manifest.regulatory?.rule) + `${formatRecovery(r).join('\n')}\n` + (w.warned ? `  ${warningsLine(w)}` : ''));
     }
   } finally {
     await ctx.close();
