@@ -1,5 +1,5 @@
 import { ACTIONS, type ActionName } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, actionJobId, parseActionJobs } from '@breachwave/jobs';
+import { actionJobId, parseActionJobs } from '@breachwave/jobs';
 import { DEAD_LETTER_RETENTION_SECONDS, waveClock, waveProgress, type Ledger, type LedgerEntry, type WaveInfo, type WaveStatus } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type Redis, type RedisLease } from '@breachwave/redis';
@@ -185,7 +185,7 @@ export function createRecovery(deps: RecoveryDeps) {
     const job = { waveId, accountId };
     // Its own id: a finished or failed job with the plain one-account id may still be kept, and
     // BullMQ ignores an add whose id it already holds.
-    await queues.queueFor(s.action).add(s.action, job, { ...DEFAULT_JOB_OPTIONS, jobId: `${actionJobId(s.action, job)}.r${s.recoveries + 1}` });
+    await queues.add(s.action, job, { jobId: `${actionJobId(s.action, job)}.r${s.recoveries + 1}` });
     return 'redriven';
   };
 

@@ -1,7 +1,7 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { toBreachwaveError, type ActionName, type BreachwaveError } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, backoffDelay, isActionBatch, parseActionJobs, spentAttempts, type ActionJob } from '@breachwave/jobs';
-import type { Ledger } from '@breachwave/ledger';
+import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, backoffDelay, isActionBatch, laneJobOptions, parseActionJobs, spentAttempts, type ActionJob } from '@breachwave/jobs';
+import { manifestCache, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { cancelAccount, waveGate, type WaveGateState } from './gate.js';
 
@@ -58,7 +58,7 @@ export interface ActionWorkerDeps<R> {
    * and one of a cancelled wave cancels its accounts that nothing was done to yet before it runs.
    * Absent: no gate.
    */
-  readonly ledger?: Pick<Ledger, 'waveState' | 'transition' | 'get'>;
+  readonly ledger?: Pick<Ledger, 'waveState' | 'transition' | 'get' | 'getWave'>;
   /** Who the gate's cancellations are audited as. Default the action's worker. */
   readonly actor?: string;
   /** How long a job of a paused wave waits before it looks again (ms). Default {@link PAUSE_RECHECK_MS}. */
@@ -115,7 +115,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
   let worker: Worker | undefined;
   let closing: Promise<void> | undefined;
   // Producers for split-off accounts and a batch's next actions, made on first use.
-  const producers = createActionQueues({ connection: deps.connection, prefix: deps.prefix });
+  const producers = createActionQueues({ connection: deps.connection, prefix: deps.prefix, ...(deps.ledger ? { ledger: deps.ledger } : {}) });
   /** One account out of a batch into a job of its own, carrying the attempts it spent there. */
   const splitOff = (ref: ActionJob, o: { delay: number; attempts: number; spent: number }): Promise<void> =>
     producers.add(deps.action, { waveId: ref.waveId, accountId: ref.accountId, ...(o.spent > 0 ? { spent: o.spent } : {}) },
@@ -288,7 +288,22 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
 export type ActionWorker = ReturnType<typeof createActionWorker>;
 
 /** Producers for every action queue, created on first use. */
-export function createActionQueues(deps: { readonly connection: ConnectionOptions; readonly prefix: string }) {
+export function createActionQueues(deps: {
+  readonly connection: ConnectionOptions;
+  readonly prefix: string;
+  /** With the ledger, every job is added in its wave's lane (the manifest's `lane`, cached). */
+  readonly ledger?: Pick<Ledger, 'getWave'>;
+}) {
+  const manifestOf = deps.ledger ? manifestCache(deps.ledger) : undefined;
+  const laneOf = async (waveId: string): Promise<JobsOptions> => {
+    if (!manifestOf) return {};
+    try {
+      return laneJobOptions((await manifestOf(waveId)).lane);
+    } catch {
+      // An unknown wave: its jobs fail on their own with the reason.
+      return {};
+    }
+  };
   const queues = new Map<ActionName, Queue>();
   const queueFor = (action: ActionName): Queue => {
     let q = queues.get(action);
@@ -300,14 +315,14 @@ export function createActionQueues(deps: { readonly connection: ConnectionOption
   };
   return {
     queueFor,
-    /** Adds an action job with its deterministic id and the catalog's default options. */
+    /** Adds an action job with its deterministic id (unless `opts` names one), the catalog's default options and its wave's lane. */
     async add(action: ActionName, job: ActionJob, opts: JobsOptions = {}): Promise<void> {
-      await queueFor(action).add(action, job, { ...DEFAULT_JOB_OPTIONS, ...opts, jobId: actionJobId(action, job) });
+      await queueFor(action).add(action, job, { ...DEFAULT_JOB_OPTIONS, jobId: actionJobId(action, job), ...(await laneOf(job.waveId)), ...opts });
     },
-    /** Adds one job for the accounts of a wave (`actionJobFor`: its shape and id), with the catalog's default options. */
+    /** Adds one job for the accounts of a wave (`actionJobFor`: its shape and id), with the catalog's default options and the wave's lane. */
     async addAccounts(action: ActionName, waveId: string, accountIds: readonly string[]): Promise<void> {
       const { data, jobId } = actionJobFor(action, waveId, accountIds);
-      await queueFor(action).add(action, data, { ...DEFAULT_JOB_OPTIONS, jobId });
+      await queueFor(action).add(action, data, { ...DEFAULT_JOB_OPTIONS, jobId, ...(await laneOf(waveId)) });
     },
     async close(): Promise<void> {
       await Promise.all([...queues.values()].map((q) => q.close()));

@@ -31,6 +31,10 @@ export const DEFAULT_ACTION_RULES: Readonly<Record<Exclude<ActionName, 'notify'>
   'issue-code': { exposedAny: ['ssn', 'drivers-license'] },
 };
 
+/** Queue lanes, most urgent first. */
+export const WAVE_LANES = ['urgent', 'normal', 'reminder'] as const;
+export type WaveLane = (typeof WAVE_LANES)[number];
+
 /** How a rotated PIN reaches the customer. */
 export type PinDelivery = 'none' | 'sms-temporary';
 
@@ -70,6 +74,12 @@ export interface WaveManifest {
   readonly approvals?: number;
   /** The operator who created the wave (the one who cannot approve it). */
   readonly createdBy?: string;
+  /**
+   * The wave's lane in the queues: `urgent` jobs are taken before every other waiting job (a small
+   * urgent wave is not held behind a large one's backlog), `reminder` jobs after them; default
+   * `normal`.
+   */
+  readonly lane?: WaveLane;
   /** A name for people (the id is for machines), e.g. "Prepaid PIN exposure, first wave". */
   readonly name?: string;
   /** The regulatory clock the wave runs against. */

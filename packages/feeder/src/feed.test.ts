@@ -443,3 +443,42 @@ test('a wave that needs approval is not fed before it is approved; a pause holds
   assert.equal((await ledger.getWave(second.waveId)).status, 'cancelled', 'the feed does not move a cancelled wave back to feeding or fed');
   await assert.rejects(ledger.control('resume', second.waveId, 'operator:bo'), { code: 'BW_WAVE_STATE' });
 });
+
+test('lanes: a small urgent wave is fed past a large wave\'s full window and its jobs are taken first; a reminder wave\'s jobs come after the others', async (t) => {
+  const s = await setup(t, { rows: 300, seed: 37, malformedRate: 0, duplicateRate: 0 });
+  const dir = await tempDir(t);
+  const other = async (name: string, lane: 'urgent' | 'reminder') => {
+    const file = join(dir, `${name}.csv`);
+    await writeAccountsFile(file, { rows: 20, seed: lane === 'urgent' ? 38 : 39, malformedRate: 0, duplicateRate: 0 });
+    return createWave({ ledger: s.ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name), envelope: testEnvelope(), log: captureLog().log, lane });
+  };
+  const cap = captureLog();
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 100, batch: 10, accountsPerJob: 5, log: cap.log });
+  t.after(() => feeder.close());
+
+  const reminder = await other('rem', 'reminder');
+  assert.equal((await feeder.feed(reminder.waveId)).complete, true);
+  // The large wave fills the window and waits for workers that are not there.
+  const controller = new AbortController();
+  const large = feeder.feed(s.wave.waveId, { signal: controller.signal });
+  await waitFor(() => cap.text().includes('feed window full'), { what: 'the large wave waiting for room' });
+  const urgent = await other('urg', 'urgent');
+  assert.deepEqual(await feeder.feed(urgent.waveId), { fed: 20, skipped: 0, complete: true }, 'the urgent wave is not held by the large one\'s backlog');
+  controller.abort();
+  const largeFed = (await large).fed;
+
+  const order: string[] = [];
+  const workerConnection = new Redis(server.url, { maxRetriesPerRequest: null });
+  const worker = new Worker(QUEUES.notify, async (job) => {
+    order.push((job.data as { waveId: string }).waveId);
+  }, { connection: workerConnection, prefix: s.prefix, concurrency: 1 });
+  t.after(async () => {
+    await worker.close();
+    workerConnection.disconnect();
+  });
+  const jobs = 4 + largeFed / 5 + 4;
+  await waitFor(() => order.length === jobs, { what: 'every job taken', timeout: 20_000 });
+  const lane = (id: string) => (id === urgent.waveId ? 'urgent' : id === reminder.waveId ? 'reminder' : 'normal');
+  const runs = order.map(lane).filter((l, i, all) => i === 0 || all[i - 1] !== l);
+  assert.deepEqual(runs, ['urgent', 'normal', 'reminder'], `taken lane by lane: ${order.map(lane).join(' ')}`);
+});

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, accountsPerJobFor, actionJobFor, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
+import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, accountsPerJobFor, actionJobFor, laneJobOptions, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
 import { keys as ledgerKeys, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type RedisLease } from '@breachwave/redis';
@@ -11,7 +11,7 @@ import type { SpoolEntry } from './ingest.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
 /** The ledger operations the feeder uses. */
-export type FeederLedger = Pick<Ledger, 'getWave' | 'putAccounts' | 'initAccounts' | 'setWaveFields' | 'setWaveStatus' | 'waveState'>;
+export type FeederLedger = Pick<Ledger, 'getWave' | 'putAccounts' | 'initAccounts' | 'setWaveFields' | 'setWaveStatus' | 'waveState' | 'counts'>;
 
 /** Dependencies of {@link createFeeder}. */
 export interface FeederDeps {
@@ -170,6 +170,28 @@ export function createFeeder(deps: FeederDeps): Feeder {
     return true;
   };
 
+  /**
+   * Waits until the wave's own accounts in flight (fed, notice not yet finished) leave room for
+   * `n` more within `window`, renewing the lease before each pause. False if aborted.
+   */
+  const waitForWaveRoom = async (waveId: string, fed: number, n: number, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
+    let pause = FIRST_POLL_MS;
+    for (;;) {
+      if (signal?.aborted) return false;
+      const c = await deps.ledger.counts(waveId);
+      const finished = (c['notify:done'] ?? 0) + (c['notify:failed'] ?? 0) + (c['notify:skipped'] ?? 0) + (c['notify:cancelled'] ?? 0);
+      const inFlight = Math.max(0, fed - finished);
+      if (inFlight === 0 || inFlight + n <= deps.window) return true;
+      await hold();
+      try {
+        await sleep(pause, undefined, signal ? { signal } : {});
+      } catch {
+        return false;
+      }
+      pause = Math.min(maxPollMs, pause * 2);
+    }
+  };
+
   /** Takes the wave's feed lease (or a gone local feeder's, see `tryAcquire`); else BW_WAVE_BUSY. */
   const takeLease = async (waveId: string): Promise<RedisLease> => {
     const lease = createLease(deps.connection, ledgerKeys(deps.prefix).feeder(waveId), leaseMs);
@@ -232,6 +254,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
     let lastLog = Date.now();
     // The same for every run of the wave, so a replayed batch is cut into the same jobs (ids).
     const size = accountsPerJobFor(wave.stats.accepted ?? 0, perJob, minJobs);
+    const lane = laneJobOptions(manifest.lane);
     if ((await deps.ledger.setWaveStatus(waveId, 'feeding', actor, { checkpoint })) === 'cancelled') return { fed: 0, skipped: 0, complete: false, cancelled: true };
     let cancelled = false;
     /**
@@ -271,7 +294,12 @@ export function createFeeder(deps: FeederDeps): Feeder {
         need.set(q, (need.get(q) ?? 0) + 1);
       }
       if (!(await mayGoOn())) return false;
-      if (!(await waitForRoom(need, size, waveId, hold, signal))) return false;
+      // An urgent wave's jobs are taken before the others' waiting ones, so a large wave's backlog
+      // must not hold its feed: its window counts its own accounts in flight instead.
+      const room = manifest.lane === 'urgent'
+        ? await waitForWaveRoom(waveId, fedTotal, entries.length, hold, signal)
+        : await waitForRoom(need, size, waveId, hold, signal);
+      if (!room) return false;
       // The fence: the lease is checked right before the batch is written.
       await hold();
 
@@ -298,7 +326,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
         const list: BulkJob[] = [];
         for (let i = 0; i < ids.length; i += size) {
           const { data, jobId } = actionJobFor(action, waveId, ids.slice(i, i + size));
-          list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId } });
+          list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId, ...lane } });
         }
         await queueFor(QUEUE_FOR_ACTION[action]).addBulk(list);
         added += ids.length;

@@ -35,6 +35,8 @@ export interface CreateWaveOptions {
   readonly approvals?: number;
   readonly name?: string;
   readonly regulatory?: WaveManifest['regulatory'];
+  /** The wave's queue lane (default normal). */
+  readonly lane?: WaveManifest['lane'];
   /** Spools go to `<dataDir>/waves/<waveId>/`. */
   readonly dataDir: string;
   readonly envelope: Envelope;
@@ -137,6 +139,7 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     ...(options.quietHours ? { quietHours: options.quietHours } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
     ...(options.name ? { name: options.name } : {}),
+    ...(options.lane && options.lane !== 'normal' ? { lane: options.lane } : {}),
     ...(options.regulatory ? { regulatory: options.regulatory } : {}),
     ...(options.actor ? { createdBy: options.actor } : {}),
   };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { JobsOptions } from 'bullmq';
-import { BreachwaveError, WAVE_ID_PATTERN, type ActionName } from '@breachwave/domain';
+import { BreachwaveError, WAVE_ID_PATTERN, type ActionName, type WaveLane } from '@breachwave/domain';
 
 /**
  * The job catalog: every queue, job name and payload schema in one place.
@@ -156,6 +156,19 @@ export const RETENTION = {
 
 /** Custom backoff strategy name registered by workers (`backoffStrategy` in worker settings). */
 export const BACKOFF_STRATEGY = 'bw-jitter';
+
+/**
+ * The job options that put a job in its wave's lane. `urgent`: at the head of the waiting list
+ * (LIFO), so it is taken before any normal job already waiting; `reminder`: prioritised (BullMQ
+ * takes every unprioritised waiting job first); `normal` (the default): FIFO.
+ */
+export function laneJobOptions(lane: WaveLane | undefined): JobsOptions {
+  if (lane === 'urgent') return { lifo: true };
+  if (lane === 'reminder') return { priority: REMINDER_PRIORITY };
+  return {};
+}
+/** BullMQ priority of reminder jobs (any value > 0 comes after unprioritised jobs). */
+export const REMINDER_PRIORITY = 10;
 
 /** Default options for action jobs. Attempts are bounded; the ledger classifies the final failure. */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 import { Command, InvalidArgumentError } from 'commander';
-import { isBreachwaveError, isFormattableTimeZone } from '@breachwave/domain';
+import { WAVE_LANES, isBreachwaveError, isFormattableTimeZone } from '@breachwave/domain';
 import { waveAdd, waveCreate, waveList, waveStart, waveStatus } from './wave.js';
 import { auditVerify } from './audit.js';
 import { waveRecover } from './recover.js';
@@ -32,6 +32,10 @@ function parseCodeSource(v: string): string {
   if (v !== 'generated' && !/^pool:[A-Za-z0-9_-]{1,64}$/.test(v)) throw new InvalidArgumentError('must be generated or pool:NAME');
   return v;
 }
+function parseLane(v: string): string {
+  if (!(WAVE_LANES as readonly string[]).includes(v)) throw new InvalidArgumentError(`must be one of ${WAVE_LANES.join(', ')}`);
+  return v;
+}
 function parseZone(v: string): string {
   if (!isFormattableTimeZone(v)) throw new InvalidArgumentError('must be an IANA time zone, e.g. America/Chicago');
   return v;
@@ -60,6 +64,7 @@ wave.command('create')
   .option('--no-quiet-hours', 'send SMS at any hour (default: hold each SMS until 08:00–21:00 recipient time, stricter state rules apply)')
   .option('--sms-segment-budget <n>', 'warn when a rendered SMS needs more segments than this (GSM-7 vs UCS-2 aware)', int('--sms-segment-budget', 1, 10), 3)
   .option('--allow-same-file', 'create the wave even though this very file was already made into a wave (it would notify those people again); audited')
+  .option('--lane <lane>', 'queue lane: urgent (taken before every other waiting job: a small urgent wave is not held behind a large one), normal, or reminder (after the others)', parseLane, 'normal')
   .option('--approvals <n>', 'operators other than you who must approve the wave (after wave dry-run) before wave start feeds it; 0: none (default: BW_APPROVALS_REQUIRED, else 1)', int('--approvals', 0, 5))
   .option('--json', 'print the result as one JSON object')
   .action(waveCreate);

@@ -1,4 +1,4 @@
-import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery } from '@breachwave/domain';
+import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery, type WaveLane } from '@breachwave/domain';
 import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { addToWave, createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
 import { waveClock, waveProgress } from '@breachwave/ledger';
@@ -19,6 +19,7 @@ export interface WaveCreateOptions {
   smsSegmentBudget: number;
   allowSameFile?: boolean;
   approvals?: number;
+  lane?: string;
   quietHours: boolean;
   quietHoursZone: string;
   json?: boolean;
@@ -63,6 +64,7 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
       allowSameFile: Boolean(opts.allowSameFile),
       actor: operatorActor(),
       approvals: opts.approvals ?? loadCliConfig(process.env).approvalsRequired,
+      ...(opts.lane ? { lane: opts.lane as WaveLane } : {}),
     });
     progress.done();
     const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, opts.smsSegmentBudget);

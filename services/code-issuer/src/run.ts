@@ -34,7 +34,7 @@ export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overr
   const ledger = createLedger({ redis, prefix: config.prefix });
   const store = createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config), lowWatermark: config.codes.lowWatermark });
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
-  const queues = createActionQueues({ connection, prefix: config.prefix });
+  const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   const concurrency = overrides.concurrency ?? config.codes.concurrency;
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'code-issuer' }, config.workers);
   const worker = createCodeIssuerWorker({

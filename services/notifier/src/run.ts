@@ -134,7 +134,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     ...(sms ? { sms } : {}), ...(email ? { email } : {}),
   });
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
-  const queues = createActionQueues({ connection, prefix: config.prefix });
+  const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'notifier' }, config.workers);
   const worker = createActionWorker({
     action: 'notify',

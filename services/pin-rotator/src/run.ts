@@ -63,7 +63,7 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
   if (overrides.wrapStore) store = overrides.wrapStore(store);
 
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
-  const queues = createActionQueues({ connection, prefix: config.prefix });
+  const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   let processor: RotationProcessor = createPinRotationProcessor({
     ledger, queues, log, envelope, hold, store, policy, previous: (accountId) => vault.previousMatcher(accountId),
   });
