@@ -136,7 +136,7 @@ try {
   if (isBreachwaveError(err)) {
     // Several problems at once (a manifest, a header): the first line says how many, then one line each.
     const [first, ...problems] = err.message.split('\n');
-    process.stderr.write(`breachwave: error [${err.code}]: ${first ?? ''}\n${problems.map((p) => `${err.code}: ${p}\n`).join('')}`);
+    process.stderr.write(`breachwave: error [${err.code}]: ${first ?? ''}\n${problems.map((p) => (/^\s/.test(p) ? `${p}\n` : `${err.code}: ${p}\n`)).join('')}`);
     process.exitCode = err.kind === 'invalid-input' ? 2 : 1;
   } else {
     process.stderr.write(`breachwave: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
