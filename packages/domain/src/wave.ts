@@ -84,6 +84,15 @@ export interface WaveManifest {
   readonly name?: string;
   /** The regulatory clock the wave runs against. */
   readonly regulatory?: RegulatoryClock;
+  /** The version of the manifest file the wave was created from; absent when it was created from flags. */
+  readonly manifestVersion?: number;
+  /**
+   * The file's own headers for known columns (canonical name → header, e.g. `{ phone: "MSISDN" }`),
+   * kept so that rows added later (`wave add`) are read the same way.
+   */
+  readonly columns?: Readonly<Record<string, string>>;
+  /** Columns the file may carry that the pipeline does not read, skipped at ingest (and on `wave add`). */
+  readonly ignoreColumns?: readonly string[];
 }
 
 /**

@@ -12,3 +12,12 @@ export { createFeeder, type Feeder, type FeederDeps, type FeederLedger, type Fee
 export { parseCsvLine, csvField, CsvRecords, UNTERMINATED, type CsvLine, type CsvRecord, type PhysicalLine } from './csv.js';
 export { splitLines, TOO_LONG, type LineBatch } from './lines.js';
 export { IdIndex } from './id-index.js';
+export {
+  planColumns, suggestColumn, unknownColumnProblem, fieldPath,
+  type AccountColumn, type ColumnMapping, type ColumnPlan, type ColumnProblem, type ColumnResolution,
+} from './columns.js';
+export {
+  parseWaveManifest, readWaveManifest, manifestFromPlan, formatWaveManifest, waveManifestJsonSchema,
+  WAVE_MANIFEST_SCHEMA, MANIFEST_VERSION, DEFAULT_SMS_SEGMENT_BUDGET, DEFAULT_QUIET_HOURS_ZONE,
+  type WaveManifestFile, type WavePlan,
+} from './manifest.js';

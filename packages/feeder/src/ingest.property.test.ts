@@ -20,7 +20,7 @@ import { ingestFile, type SpoolEntry } from './ingest.js';
 import { tempDir, testEnvelope } from './test-support.js';
 
 const WAVE = 'wprop';
-/** Kept columns mixed with a forbidden one (address) and an unknown one (notes), as exports have them. */
+/** Kept columns mixed with a forbidden one (address) and one declared ignored (notes), as exports have them. */
 const HEADER = ['account_id', 'segment', 'name', 'notes', 'phone', 'email', 'address', 'time_zone', 'exposed'] as const;
 
 const MESS = ['a', 'B', 'x', 'é', 'ñ', ' ', '\t', ',', ';', '"', "'", '\n', '\r\n', '\r'];
@@ -60,7 +60,7 @@ test('every record of an RFC 4180 file is accepted or rejected with a reason exa
       }
       const file = join(dir, `p${n}.csv`);
       await writeFile(file, text);
-      const result = await ingestFile({ file, waveId: WAVE, envelope, log: silentLogger(), spoolDir: join(dir, `s${n}`) });
+      const result = await ingestFile({ file, waveId: WAVE, envelope, log: silentLogger(), spoolDir: join(dir, `s${n}`), ignoreColumns: ['notes'] });
 
       assert.equal(result.rows, recs.length, 'rows are records');
       assert.equal(result.accepted + result.rejected, result.rows);

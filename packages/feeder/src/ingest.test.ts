@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { NO_REACHABLE_CHANNEL, parseAccountRow, type AffectedAccount, type RawRow } from '@breachwave/domain';
 import { generateLines, writeAccountsFile, type GenerateOptions } from '@breachwave/synth';
-import { ingestFile, type IngestResult, type SpoolEntry } from './ingest.js';
+import { ingestFile, type IngestOptions, type IngestResult, type SpoolEntry } from './ingest.js';
 import { CsvRecords, parseCsvLine, type CsvRecord } from './csv.js';
 import { TOO_LONG, splitLines } from './lines.js';
 import { captureLog } from '@breachwave/testkit';
@@ -45,7 +45,7 @@ async function readRejects(r: IngestResult): Promise<string[][]> {
   });
 }
 
-async function ingest(dir: string, file: string, log = captureLog().log, extra: { maxLineBytes?: number } = {}) {
+async function ingest(dir: string, file: string, log = captureLog().log, extra: Pick<IngestOptions, 'maxLineBytes' | 'columns' | 'ignoreColumns'> = {}) {
   const envelope = testEnvelope();
   const result = await ingestFile({ file, waveId: WAVE, envelope, log, spoolDir: join(dir, 'spool'), ...extra });
   assert.equal(result.rows, result.accepted + result.rejected, 'rows === accepted + rejected');
@@ -267,7 +267,7 @@ test('JSONL: format by extension or first byte; non-objects rejected; keys norma
     JSON.stringify({ account_id: 123, segment: 'former', email: 'n@example.com', time_zone: null, ssn: 'SYN-SSN-5' }),
     JSON.stringify({ account_id: 'J6', segment: 'vip', phone: ['(202) 555-0143', 7], name: { first: 'Pat' } }),
   ];
-  const { result } = await ingest(dir, await writeLines(join(dir, 'a.ndjson'), lines), cap.log);
+  const { result } = await ingest(dir, await writeLines(join(dir, 'a.ndjson'), lines), cap.log, { ignoreColumns: ['Favourite Colour'] });
   assert.equal(result.format, 'jsonl');
   assert.deepEqual([result.rows, result.accepted, result.rejected], [8, 3, 5]);
   assert.deepEqual(result.droppedColumns, ['ssn', 'dob']);
@@ -284,13 +284,13 @@ test('JSONL: format by extension or first byte; non-objects rejected; keys norma
   assert.doesNotMatch(cap.text() + (await readFile(result.spoolPath, 'utf8')) + (await readFile(result.rejectsPath, 'utf8')), SYN);
 
   // No telling extension: the first byte decides.
-  const sniffJson = (await ingest(dir, await writeLines(join(dir, 'list.txt'), lines.slice(0, 2)))).result;
+  const sniffJson = (await ingest(dir, await writeLines(join(dir, 'list.txt'), lines.slice(0, 2)), captureLog().log, { ignoreColumns: ['Favourite Colour'] })).result;
   assert.equal(sniffJson.format, 'jsonl');
   const sniffCsv = (await ingest(dir, await writeLines(join(dir, 'list2.txt'), [HEADER, 'C1,former,,,c@example.com,,,']))).result;
   assert.deepEqual([sniffCsv.format, sniffCsv.accepted], ['csv', 1]);
 });
 
-test('unknown columns are ignored with one warning each; a line over the limit is rejected without being held', async (t) => {
+test('columns declared ignored are skipped, one log line each; a line over the limit is rejected without being held', async (t) => {
   const dir = await tempDir(t);
   const cap = captureLog();
   const file = await writeLines(join(dir, 'u.csv'), [
@@ -299,9 +299,10 @@ test('unknown columns are ignored with one warning each; a line over the limit i
     `U2,former,u2@example.com,${'x'.repeat(5000)},`,
     'U3,former,u3@example.com,,',
   ]);
-  const { result } = await ingest(dir, file, cap.log, { maxLineBytes: 1024 });
+  const { result } = await ingest(dir, file, cap.log, { maxLineBytes: 1024, ignoreColumns: ['Notes'] });
   assert.deepEqual([result.rows, result.accepted, result.rejected], [3, 2, 1]);
   assert.deepEqual(result.droppedColumns, ['street']);
+  assert.deepEqual(result.ignoredColumns, ['notes']);
   assert.deepEqual((await readRejects(result))[1], ['3', '', 'line longer than 1024 bytes', '']);
   assert.deepEqual(cap.lines().filter((l) => l.column !== undefined).map((l) => l.column), ['notes', 'street']);
   assert.ok(!cap.text().includes('SYN-ADDR'));
@@ -381,13 +382,13 @@ test('a stray quote does not swallow the records after it; a record over the lim
   // the lines after it are read again; no line is lost and none is buffered past the limit.
   const filler = Array.from({ length: 40 }, (_, i) => `filler line ${i} of a long quoted note`);
   const long = await writeLines(join(dir, 'long.csv'), ['account_id,segment,email,notes', 'L1,former,l1@example.com,"a long note', ...filler, 'end of note"', 'L2,former,l2@example.com,']);
-  const r = (await ingest(dir, long, captureLog().log, { maxLineBytes: 512 })).result;
+  const r = (await ingest(dir, long, captureLog().log, { maxLineBytes: 512, ignoreColumns: ['notes'] })).result;
   const rejects = (await readRejects(r)).slice(1);
   assert.deepEqual(rejects[0], ['2', '', 'unterminated quoted field (no closing quote within 512 bytes)', '']);
   assert.equal(r.rows, 1 + filler.length + 1 + 1);
   assert.deepEqual((await readSpool(r)).map((e) => [e.accountId, e.line]), [['L2', 44]]);
   // Within the limit the same record is one record.
-  const ok = (await ingest(dir, long, captureLog().log, { maxLineBytes: 4096 })).result;
+  const ok = (await ingest(dir, long, captureLog().log, { maxLineBytes: 4096, ignoreColumns: ['notes'] })).result;
   assert.deepEqual([ok.rows, ok.accepted], [2, 2]);
 });
 

@@ -3,11 +3,12 @@ import { stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { extname, join } from 'node:path';
-import { ACCOUNT_COLUMNS, BreachwaveError, FORBIDDEN_COLUMNS, NO_CONTACT, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
+import { ACCOUNT_COLUMNS, BreachwaveError, NO_CONTACT, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
 import type { AccountRecord } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
 import { CsvRecords, csvField, type CsvRecord } from './csv.js';
+import { fieldPath, normaliseColumn, planColumns, unknownColumnProblem, type ColumnMapping } from './columns.js';
 import { IdIndex } from './id-index.js';
 import { makePrivateDir, openPrivateFileSync } from './private-files.js';
 import { TOO_LONG, splitLines } from './lines.js';
@@ -38,6 +39,10 @@ export interface IngestOptions {
   readonly maxLineBytes?: number;
   /** Ids already in the wave, when the file adds to one: a row with one of them is rejected as a duplicate. */
   readonly existingIds?: IdIndex;
+  /** The file's own headers for known columns (`{ phone: 'MSISDN' }`): a mapped header is read as its column. */
+  readonly columns?: ColumnMapping;
+  /** Columns (or JSONL keys) the file may carry that the pipeline does not read, skipped without complaint. */
+  readonly ignoreColumns?: readonly string[];
 }
 
 /** What an ingest found. `rows === accepted + rejected`; duplicates are counted inside `rejected`. */
@@ -54,6 +59,8 @@ export interface IngestResult {
   readonly warnings: Readonly<Partial<Record<RowWarning, number>>>;
   /** Forbidden columns (normalised names) that were present and dropped. */
   readonly droppedColumns: string[];
+  /** Declared-ignored columns (normalised names) that were present and skipped. */
+  readonly ignoredColumns: string[];
   readonly spoolPath: string;
   readonly rejectsPath: string;
 }
@@ -78,16 +85,21 @@ export const REJECTS_FILE = 'rejects.csv';
  */
 export const REJECTS_HEADER = 'line,field,reason,account_id';
 
-const KEPT: ReadonlySet<string> = new Set(ACCOUNT_COLUMNS);
 const SEGMENT_VALUES: ReadonlySet<string> = new Set(SEGMENTS);
 const PROGRESS_INTERVAL_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
-/** Distinct unknown JSONL keys warned about; past this, the rest are ignored quietly. */
-const MAX_UNKNOWN_WARNINGS = 100;
+/** Distinct unknown JSONL keys reported; past this, the error says there were more. */
+const MAX_UNKNOWN_REPORTED = 100;
 
-/** Header normalisation: trimmed, lower-cased, runs of spaces or dashes become `_`. */
-export function normaliseColumn(name: string): string {
-  return name.trim().toLowerCase().replace(/[\s-]+/g, '_');
+export { normaliseColumn };
+
+/**
+ * Several problems as one error detail: a first line saying how many, then one line each (the
+ * CLI prints each of those on its own line under the error's code). One problem stays one line.
+ */
+export function problemLines(problems: readonly string[], what = 'the file'): string {
+  if (problems.length === 1) return problems[0] ?? '';
+  return `${what} has ${problems.length} problems:\n${problems.join('\n')}`;
 }
 
 function inputError(detail: string, cause?: unknown): BreachwaveError {
@@ -159,9 +171,13 @@ class Sink {
  * skipped and are not rows. A line or multi-line record longer than `maxLineBytes` is rejected
  * without being held in memory.
  *
- * Columns: names are normalised ({@link normaliseColumn}); forbidden columns
- * (`FORBIDDEN_COLUMNS`) are dropped before a row is validated, and unknown columns are ignored,
- * each with one warning naming the column (never a value). Rows are validated with
+ * Columns: names are normalised ({@link normaliseColumn}); a header named in `columns` is read
+ * as the column it is mapped to; forbidden columns (`FORBIDDEN_COLUMNS`) are dropped before a row
+ * is validated, with one warning naming the column (never a value); columns in `ignoreColumns`
+ * are skipped. Any other column stops the ingest (BW_INPUT_INVALID, one line per such column,
+ * with a suggestion when it resembles a known one): a column skipped silently would cost every
+ * account what it holds. For CSV that is decided by the header, before anything is written; a
+ * JSONL file is read to the end so every unknown key is named at once. Rows are validated with
  * `parseAccountRow`: a row the pipeline cannot notify correctly is rejected with every problem it
  * has; one that can still be reached is accepted, its warnings counted by kind (`warned`,
  * `warnings`). A later row repeating an accepted account_id is rejected as a duplicate.
@@ -170,10 +186,13 @@ class Sink {
  * ({@link REJECTS_HEADER}, never a contact point or other value from the row).
  *
  * @throws BreachwaveError BW_INPUT_FILE when the file cannot be read; BW_INPUT_INVALID when it is
- *   empty or its header lacks a required column. No spool is left behind on either.
+ *   empty, its header lacks a required column, it has a column the pipeline does not know, or
+ *   the mapping is wrong (one line per problem). No spool is left behind on any of them.
  */
 export async function ingestFile(options: IngestOptions): Promise<IngestResult> {
   const { file, waveId, envelope, log } = options;
+  const { plan, problems: planProblems } = planColumns(options.columns, options.ignoreColumns);
+  if (planProblems.length > 0) throw inputError(problemLines(planProblems.map((p) => `${fieldPath(p.path)}: ${p.message}`)));
   const maxLineBytes = options.maxLineBytes ?? 256 * 1024;
   let totalBytes: number;
   try {
@@ -194,8 +213,15 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   // Kept columns by position (CSV); `undefined` entries are dropped or ignored columns.
   let columns: (string | undefined)[] | undefined;
   const dropped: string[] = [];
+  const ignoredSeen: string[] = [];
   const warnedColumns = new Set<string>();
-  let unknownWarnings = 0;
+  // JSONL keys: what each raw key is read as, so a key costs one lookup per row.
+  const keyColumns = new Map<string, string | null>();
+  // Unknown JSONL keys, normalised, with the raw key and the first line each was seen on.
+  const unknownKeys = new Map<string, { raw: string; line: number }>();
+  let moreUnknownKeys = false;
+  // Columns seen in JSONL objects, so a suggestion never names one the file already has.
+  const keysPresent = new Set<string>();
   // account_id -> line it was accepted on, off the V8 heap: ~38 bytes per id instead of a Map's
   // ~61 bytes of heap plus the heap growth around it (issue 6: 1M rows peaked at ~320 MB RSS).
   // Exact — ids are compared byte for byte, so no account is ever taken for another's duplicate.
@@ -218,11 +244,31 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     dropped.push(column);
     log.warn({ column }, 'dropping a forbidden column: its values are never read or stored');
   };
-  const noteUnknown = (column: string): void => {
-    if (warnedColumns.has(column) || unknownWarnings >= MAX_UNKNOWN_WARNINGS) return;
+  const noteIgnored = (column: string): void => {
+    if (warnedColumns.has(column)) return;
     warnedColumns.add(column);
-    unknownWarnings++;
-    log.warn({ column: column.slice(0, 64) }, 'ignoring an unknown column');
+    ignoredSeen.push(column);
+    log.info({ column: column.slice(0, 64) }, 'skipping a column declared ignored');
+  };
+  /** What a JSONL key is read as: its column, or null when it is dropped, ignored or unknown (noted). */
+  const keyColumn = (key: string, line: number): string | null => {
+    const cached = keyColumns.get(key);
+    if (cached !== undefined) return cached;
+    const name = normaliseColumn(key);
+    const r = plan.resolve(name);
+    let column: string | null = null;
+    if (r.kind === 'known') {
+      column = r.column;
+      keysPresent.add(r.column);
+    } else if (r.kind === 'forbidden') noteForbidden(name);
+    else if (r.kind === 'ignored') noteIgnored(name);
+    else if (!unknownKeys.has(name)) {
+      if (unknownKeys.size < MAX_UNKNOWN_REPORTED) unknownKeys.set(name, { raw: key, line });
+      else moreUnknownKeys = true;
+    }
+    // Bounded like the unknown keys: a file of random keys must not grow the cache without end.
+    if (keyColumns.size < 10_000) keyColumns.set(key, column);
+    return column;
   };
 
   const open = async (): Promise<void> => {
@@ -248,29 +294,46 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
 
   const readHeader = (fields: readonly string[]): void => {
     const names = fields.map(normaliseColumn);
-    const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c));
-    if (missing.length > 0) {
-      // A file without a header has data on line 1: never echo that back.
-      const looksLikeData = fields.some((f) => f.includes('@') || (f.match(/\d/g)?.length ?? 0) >= 7 || SEGMENT_VALUES.has(f.trim().toLowerCase()));
-      const found = looksLikeData
-        ? 'the first line looks like data, not a header'
-        : `columns found: ${names.slice(0, 30).map((n) => (n === '' ? '(blank)' : n.slice(0, 40))).join(', ')}${names.length > 30 ? ', …' : ''}`;
-      throw inputError(`missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (${found}); the header needs ${REQUIRED_COLUMNS.join(', ')} and may have ${ACCOUNT_COLUMNS.filter((c) => !(REQUIRED_COLUMNS as readonly string[]).includes(c)).join(', ')}`);
+    const resolved = names.map((n) => plan.resolve(n));
+    const present = new Set(resolved.flatMap((r) => (r.kind === 'known' ? [r.column] : [])));
+    const missing = REQUIRED_COLUMNS.filter((c) => !present.has(c));
+    // A file without a header has data on line 1: never echo that back.
+    const looksLikeData = fields.some((f) => f.includes('@') || (f.match(/\d/g)?.length ?? 0) >= 7 || SEGMENT_VALUES.has(f.trim().toLowerCase()));
+    if (missing.length > 0 && looksLikeData) {
+      throw inputError(`missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (the first line looks like data, not a header); the header needs ${REQUIRED_COLUMNS.join(', ')}`);
     }
-    const seen = new Set<string>();
-    columns = names.map((name) => {
-      if (seen.has(name) && (KEPT.has(name) || FORBIDDEN_COLUMNS.has(name))) throw inputError(`column ${name} appears more than once`);
-      seen.add(name);
-      if (FORBIDDEN_COLUMNS.has(name)) {
-        noteForbidden(name);
-        return undefined;
+    const problems: string[] = [];
+    if (missing.length > 0) {
+      const found = `columns found: ${names.slice(0, 30).map((n) => (n === '' ? '(blank)' : n.slice(0, 40))).join(', ')}${names.length > 30 ? ', …' : ''}`;
+      problems.push(`missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (${found}); the header needs ${REQUIRED_COLUMNS.join(', ')} and may have ${ACCOUNT_COLUMNS.filter((c) => !(REQUIRED_COLUMNS as readonly string[]).includes(c)).join(', ')}`);
+    }
+    const seen = new Map<string, string>();
+    const unknownNames = new Set<string>();
+    columns = names.map((name, i) => {
+      const r = resolved[i] ?? { kind: 'unknown' };
+      const raw = fields[i] ?? '';
+      const key = r.kind === 'known' ? r.column : name;
+      if (r.kind === 'known' || r.kind === 'forbidden') {
+        const first = seen.get(key);
+        if (first !== undefined) {
+          problems.push(`column ${key} appears more than once${first !== raw.trim() ? ` (as "${first.slice(0, 64)}" and "${raw.trim().slice(0, 64)}")` : ''}`);
+        }
+        seen.set(key, raw.trim());
       }
-      if (!KEPT.has(name)) {
-        noteUnknown(name);
-        return undefined;
+      if (r.kind === 'known') return r.column;
+      if (r.kind === 'forbidden') noteForbidden(name);
+      else if (r.kind === 'ignored') noteIgnored(name);
+      else if (!unknownNames.has(name)) {
+        unknownNames.add(name);
+        problems.push(unknownColumnProblem(`column "${raw.trim().slice(0, 64)}"`, raw, present));
       }
-      return name;
+      return undefined;
     });
+    // A mapped header the file lacks is a typo in the mapping, unless the file has the column under its own name.
+    for (const [header, column] of plan.mapped) {
+      if (!names.includes(header) && !present.has(column)) problems.push(`columns.${column}: the file has no column "${header}" (columns found: ${names.slice(0, 30).map((n) => n.slice(0, 40)).join(', ')})`);
+    }
+    if (problems.length > 0) throw inputError(problemLines(problems));
   };
 
   const csvRow = (line: number, fields: readonly string[]): RawRow | undefined => {
@@ -306,15 +369,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     const row: Record<string, string> = {};
     const bad: RowProblem[] = [];
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-      const name = normaliseColumn(key);
-      if (FORBIDDEN_COLUMNS.has(name)) {
-        noteForbidden(name);
-        continue;
-      }
-      if (!KEPT.has(name)) {
-        noteUnknown(name);
-        continue;
-      }
+      const name = keyColumn(key, line);
+      if (name === null) continue;
       if (v === null || v === undefined) continue;
       if (typeof v === 'string') row[name] = v;
       else if (typeof v === 'number' || typeof v === 'boolean') row[name] = String(v);
@@ -464,6 +520,11 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       throw err;
     }
     if (!spool || !rejects) throw inputError('file is empty');
+    if (unknownKeys.size > 0) {
+      const lines = [...unknownKeys.values()].map(({ raw, line }) => unknownColumnProblem(`key "${raw.trim().slice(0, 64)}" (first on line ${line})`, raw, keysPresent));
+      if (moreUnknownKeys) lines.push(`and more unknown keys past the first ${MAX_UNKNOWN_REPORTED}`);
+      throw inputError(problemLines(lines));
+    }
     await spool.close();
     await rejects.close();
     options.onProgress?.({ bytes, totalBytes, rows });
@@ -473,7 +534,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     throw err;
   }
 
-  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped, spoolPath, rejectsPath };
+  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped, ignoredColumns: ignoredSeen, spoolPath, rejectsPath };
   if (rows === 0) log.warn({ waveId, format }, 'the file has no data rows: nothing to notify');
   log.info({ waveId, format, rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped }, 'ingest finished');
   return result;

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '@breachwave/logging';
 import { createLease } from '@breachwave/redis';
 import type { Envelope } from '@breachwave/secrets';
+import type { ColumnMapping } from './columns.js';
 import { IdIndex } from './id-index.js';
 import { ingestFile, type IngestProgress, type IngestResult, type SpoolEntry } from './ingest.js';
 import { TOO_LONG, splitLines } from './lines.js';
@@ -37,6 +38,12 @@ export interface CreateWaveOptions {
   readonly regulatory?: WaveManifest['regulatory'];
   /** The wave's queue lane (default normal). */
   readonly lane?: WaveManifest['lane'];
+  /** The manifest file's version, recorded in the stored manifest when the wave comes from one. */
+  readonly manifestVersion?: number;
+  /** The file's own headers for known columns (see `ingestFile`); stored so `wave add` reads the same way. */
+  readonly columns?: ColumnMapping;
+  /** Columns the file may carry that the pipeline does not read (see `ingestFile`); stored like `columns`. */
+  readonly ignoreColumns?: readonly string[];
   /** Spools go to `<dataDir>/waves/<waveId>/`. */
   readonly dataDir: string;
   readonly envelope: Envelope;
@@ -142,6 +149,9 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     ...(options.lane && options.lane !== 'normal' ? { lane: options.lane } : {}),
     ...(options.regulatory ? { regulatory: options.regulatory } : {}),
     ...(options.actor ? { createdBy: options.actor } : {}),
+    ...(options.manifestVersion !== undefined ? { manifestVersion: options.manifestVersion } : {}),
+    ...(options.columns && Object.keys(options.columns).length > 0 ? { columns: stringRecord(options.columns) } : {}),
+    ...(options.ignoreColumns && options.ignoreColumns.length > 0 ? { ignoreColumns: [...options.ignoreColumns] } : {}),
   };
   if (manifest.rules['issue-code'] && !manifest.codeSource) {
     throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'issue-code needs a code source (a vendor pool or generated codes)' });
@@ -154,6 +164,8 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
   try {
     const ingest = await ingestFile({
       file: options.file, waveId, envelope: options.envelope, log, spoolDir,
+      ...(manifest.columns ? { columns: manifest.columns } : {}),
+      ...(manifest.ignoreColumns ? { ignoreColumns: manifest.ignoreColumns } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     const stats: WaveStats = {
@@ -265,6 +277,9 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     }
     const ingest = await ingestFile({
       file: options.file, waveId, envelope: options.envelope, log, spoolDir: addDir, existingIds,
+      // Read the way the wave's own file was: a carrier's later export has the same headers.
+      ...(wave.manifest.columns ? { columns: wave.manifest.columns } : {}),
+      ...(wave.manifest.ignoreColumns ? { ignoreColumns: wave.manifest.ignoreColumns } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
 
@@ -339,6 +354,11 @@ function restored(stats: Readonly<Record<string, number>>, before: WaveWarnings)
     rows: stats.rows ?? 0, accepted: stats.accepted ?? 0, rejected: stats.rejected ?? 0, duplicates: stats.duplicates ?? 0,
     dropped_columns: stats.dropped_columns ?? 0, warned: before.warned, warnings,
   };
+}
+
+/** A mapping without its absent entries, as it is stored. */
+function stringRecord(mapping: ColumnMapping): Record<string, string> {
+  return Object.fromEntries(Object.entries(mapping).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /** The bytes of each file in turn. */

@@ -45,6 +45,8 @@ function parseDate(v: string): string {
   return v;
 }
 
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
 const program = new Command('breachwave')
   .description('Breach-response waves: ingest affected accounts, notify them by SMS and email, prove it with a hash-chained audit.\nConfiguration comes from environment variables (REDIS_URL, BW_PREFIX, BW_ENVELOPE_KEY, BW_HMAC_KEY, TWILIO_*, SMTP_*; see README).')
   .showHelpAfterError()
@@ -53,7 +55,11 @@ const program = new Command('breachwave')
 const wave = program.command('wave').description('create, feed and inspect notification waves');
 wave.command('create')
   .description('validate, normalise, minimise and de-duplicate an affected-account file (CSV or JSONL) into a new wave; prints the wave id, counts, and the rejects report path')
-  .requiredOption('--accounts <file>', 'affected-account file (.csv with a header row, or .jsonl)')
+  .option('--accounts <file>', 'affected-account file (.csv with a header row, or .jsonl); overrides the manifest\'s accounts')
+  .option('--manifest <file>', 'wave manifest (YAML, or JSON for a .json file) describing the wave instead of the flags below; see README')
+  .option('--write-manifest <file>', 'write the manifest the flags describe (YAML, or JSON for a .json file) and exit without creating a wave')
+  .option('--column <canonical=header>', 'read the file\'s column HEADER as the known column CANONICAL, e.g. --column phone=MSISDN; repeatable', collect, [])
+  .option('--ignore-column <name>', 'a column the file carries that the pipeline does not read: skip it (unknown columns otherwise stop the wave); repeatable', collect, [])
   .option('--brand <name>', 'brand named in the notices (default: BW_BRAND)')
   .option('--help-url <url>', 'link in the notices (default: BW_HELP_URL)')
   .option('--actions <list>', 'optional actions to run before the notice, with their default rules: rotate-pin (prepaid-active accounts whose PIN was exposed), issue-code (accounts whose SSN or driver\'s licence was exposed)', parseActions, [])
@@ -103,7 +109,6 @@ wave.command('list')
 registerLifecycleCommands(wave);
 registerWaveReportCommand(wave);
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 program.command('audit')
   .description('audit trail tools')
   .command('verify')
@@ -141,7 +146,9 @@ try {
     process.stdout.write(`${JSON.stringify({ error: e })}\n`);
   }
   if (isBreachwaveError(err)) {
-    process.stderr.write(`breachwave: error [${err.code}]: ${err.message}\n`);
+    // Several problems at once (a manifest, a header): the first line says how many, then one line each.
+    const [first, ...problems] = err.message.split('\n');
+    process.stderr.write(`breachwave: error [${err.code}]: ${first ?? ''}\n${problems.map((p) => (/^\s/.test(p) ? `${p}\n` : `${err.code}: ${p}\n`)).join('')}`);
     process.exitCode = err.kind === 'invalid-input' ? 2 : 1;
   } else {
     process.stderr.write(`breachwave: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

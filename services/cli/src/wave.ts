@@ -1,6 +1,12 @@
-import { DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery, type WaveLane } from '@breachwave/domain';
+import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { BreachwaveError, DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery, type WaveLane } from '@breachwave/domain';
 import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
-import { addToWave, createWave, readWaveWarnings, type WaveWarnings } from '@breachwave/feeder';
+import {
+  addToWave, createWave, formatWaveManifest, manifestFromPlan, planColumns, readWaveManifest, readWaveWarnings,
+  type WavePlan, type WaveWarnings,
+} from '@breachwave/feeder';
 import { waveClock, waveProgress } from '@breachwave/ledger';
 import { runFeeder } from '@breachwave/feeder-service';
 import { fullContext, operatorActor, readContext } from './context.js';
@@ -9,7 +15,11 @@ import { formatRecovery, scanWave } from './recover.js';
 import { formatClock, formatStatus } from './report.js';
 
 export interface WaveCreateOptions {
-  accounts: string;
+  accounts?: string;
+  manifest?: string;
+  writeManifest?: string;
+  column: string[];
+  ignoreColumn: string[];
   brand?: string;
   helpUrl?: string;
   actions: string[];
@@ -39,22 +49,98 @@ export function planFromOptions(opts: Pick<WaveCreateOptions, 'actions' | 'pinDe
   };
 }
 
+/** The flags that describe a wave, which a manifest describes instead (`--accounts` may override the manifest's file). */
+const MANIFEST_FLAGS: Readonly<Record<string, string>> = {
+  brand: '--brand', helpUrl: '--help-url', actions: '--actions', pinDelivery: '--pin-delivery', codeSource: '--code-source',
+  enrollBy: '--enroll-by', quietHoursZone: '--quiet-hours-zone', quietHours: '--no-quiet-hours', smsSegmentBudget: '--sms-segment-budget',
+  approvals: '--approvals', column: '--column', ignoreColumn: '--ignore-column',
+};
+
+/** `--column canonical=Header` values as a mapping, refused with every problem at once. */
+export function columnsFromFlags(column: readonly string[], ignoreColumn: readonly string[]): { columns: Record<string, string>; ignoreColumns: string[] } {
+  const problems: string[] = [];
+  const columns: Record<string, string> = {};
+  for (const v of column) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) problems.push(`--column ${v}: must be CANONICAL=HEADER, e.g. --column phone=MSISDN`);
+    else columns[v.slice(0, eq).trim()] = v.slice(eq + 1);
+  }
+  for (const p of planColumns(columns, ignoreColumn).problems) {
+    const flag = p.path[0] === 'columns' ? `--column ${String(p.path[1])}=${columns[String(p.path[1])] ?? ''}` : `--ignore-column ${ignoreColumn[p.path[1] as number] ?? ''}`;
+    problems.push(`${flag}: ${p.message}`);
+  }
+  if (problems.length > 0) {
+    throw new BreachwaveError('BW_INPUT_INVALID', { detail: problems.length === 1 ? problems[0] : `${problems.length} problems with the column flags:\n${problems.join('\n')}` });
+  }
+  return { columns, ignoreColumns: [...ignoreColumn] };
+}
+
+/** The wave the flags describe, as a manifest would (brand, help URL and approvals only when given). */
+export function planFromFlags(opts: WaveCreateOptions): Omit<WavePlan, 'manifestVersion'> {
+  const { columns, ignoreColumns } = columnsFromFlags(opts.column, opts.ignoreColumn);
+  const plan = planFromOptions(opts);
+  return {
+    ...plan,
+    ...(opts.accounts ? { accounts: resolve(opts.accounts) } : {}),
+    ...(opts.brand ? { brand: opts.brand } : {}),
+    ...(opts.helpUrl ? { helpUrl: opts.helpUrl } : {}),
+    smsSegmentBudget: opts.smsSegmentBudget,
+    ...(opts.approvals !== undefined ? { approvals: opts.approvals } : {}),
+    ...(opts.lane && opts.lane !== 'normal' ? { lane: opts.lane as WaveLane } : {}),
+    ...(Object.keys(columns).length > 0 ? { columns } : {}),
+    ...(ignoreColumns.length > 0 ? { ignoreColumns } : {}),
+  };
+}
+
+/** The plan of `wave create`: from `--manifest` (refusing the flags it replaces), else from the flags. */
+async function planOf(opts: WaveCreateOptions, cmd: Command | undefined): Promise<Omit<WavePlan, 'manifestVersion'> & { manifestVersion?: number }> {
+  if (!opts.manifest) return planFromFlags(opts);
+  const given = Object.keys(MANIFEST_FLAGS).filter((k) => cmd?.getOptionValueSource(k) === 'cli');
+  if (given.length > 0) {
+    throw new BreachwaveError('BW_INPUT_INVALID', { detail: `${given.map((k) => MANIFEST_FLAGS[k]).join(', ')} cannot be used with --manifest: the manifest describes the wave (change it there; only --accounts overrides it)` });
+  }
+  const plan = await readWaveManifest(opts.manifest);
+  return opts.accounts ? { ...plan, accounts: resolve(opts.accounts) } : plan;
+}
+
 /** `N accepted with warnings (phone_invalid 3, …)`, or nothing when there were none. */
 function warningsLine(w: WaveWarnings): string {
   if (w.warned === 0) return '';
   return `${w.warned} accepted with warnings (${Object.entries(w.warnings).map(([kind, n]) => `${kind} ${n}`).join(', ')})\n`;
 }
 
-export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
+export async function waveCreate(opts: WaveCreateOptions, cmd?: Command): Promise<void> {
+  const plan = await planOf(opts, cmd);
+  if (opts.writeManifest) {
+    const target = resolve(opts.writeManifest);
+    // 'wx': an operator's reviewed manifest is never overwritten by a second run.
+    await writeFile(target, formatWaveManifest(manifestFromPlan(plan, dirname(target)), target), { flag: 'wx' }).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException | undefined)?.code;
+      throw new BreachwaveError('BW_INPUT_FILE', { detail: `${code === 'EEXIST' ? 'the manifest file exists already (nothing was written)' : `cannot write the manifest (${code ?? 'error'})`}: ${target}`, cause: err });
+    });
+    if (opts.json) process.stdout.write(`${JSON.stringify({ manifest: target })}\n`);
+    else process.stdout.write(`manifest written: ${target} (no wave created; create it with: breachwave wave create --manifest ${opts.writeManifest})\n`);
+    return;
+  }
+  if (!plan.accounts) throw new BreachwaveError('BW_INPUT_INVALID', { detail: opts.manifest ? `manifest ${opts.manifest}: accounts: required (or give --accounts)` : '--accounts is required (or --manifest)' });
   const ctx = await fullContext();
   try {
     const progress = createProgress('ingest');
     const result = await createWave({
       ledger: ctx.ledger,
-      file: opts.accounts,
-      brand: opts.brand ?? ctx.config.brand,
-      helpUrl: opts.helpUrl ?? ctx.config.helpUrl,
-      ...planFromOptions(opts),
+      file: plan.accounts,
+      brand: plan.brand ?? ctx.config.brand,
+      helpUrl: plan.helpUrl ?? ctx.config.helpUrl,
+      rules: plan.rules,
+      pinDelivery: plan.pinDelivery,
+      ...(plan.codeSource ? { codeSource: plan.codeSource } : {}),
+      ...(plan.enrollBy ? { enrollBy: plan.enrollBy } : {}),
+      ...(plan.quietHours ? { quietHours: plan.quietHours } : {}),
+      ...(plan.name ? { name: plan.name } : {}),
+      ...(plan.regulatory ? { regulatory: plan.regulatory } : {}),
+      ...(plan.manifestVersion !== undefined ? { manifestVersion: plan.manifestVersion } : {}),
+      ...(plan.columns ? { columns: plan.columns } : {}),
+      ...(plan.ignoreColumns ? { ignoreColumns: plan.ignoreColumns } : {}),
       dataDir: ctx.config.dataDir,
       envelope: ctx.envelope,
       log: ctx.log,
@@ -63,13 +149,13 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
       fingerprintKey: Buffer.from(ctx.config.hmacKey, 'base64'),
       allowSameFile: Boolean(opts.allowSameFile),
       actor: operatorActor(),
-      approvals: opts.approvals ?? loadCliConfig(process.env).approvalsRequired,
-      ...(opts.lane ? { lane: opts.lane as WaveLane } : {}),
+      approvals: plan.approvals ?? loadCliConfig(process.env).approvalsRequired,
+      ...(plan.lane ? { lane: plan.lane } : {}),
     });
     progress.done();
-    const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, opts.smsSegmentBudget);
+    const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, plan.smsSegmentBudget);
     for (const w of templateWarnings) {
-      process.stderr.write(`warning: the ${w.locale} SMS naming every data category (${w.variant}) is ${w.segments} segments (${w.encoding}), over the budget of ${opts.smsSegmentBudget}\n`);
+      process.stderr.write(`warning: the ${w.locale} SMS naming every data category (${w.variant}) is ${w.segments} segments (${w.encoding}), over the budget of ${plan.smsSegmentBudget}\n`);
     }
     if (opts.json) {
       process.stdout.write(`${JSON.stringify({ ...result, templateWarnings })}\n`);
@@ -79,6 +165,7 @@ export async function waveCreate(opts: WaveCreateOptions): Promise<void> {
         `wave ${result.waveId} created: ${s.rows} rows read, ${s.accepted} accepted, ${s.rejected} rejected (${s.duplicates} duplicates)\n` +
           warningsLine(s) +
           (result.droppedColumns.length ? `dropped columns the pipeline does not need: ${result.droppedColumns.join(', ')}\n` : '') +
+          (result.ingest.ignoredColumns.length ? `ignored columns, as declared: ${result.ingest.ignoredColumns.join(', ')}\n` : '') +
           `rejects report: ${result.rejectsPath}\n` +
           ((result.manifest.approvals ?? 0) > 0
             ? `next: breachwave wave dry-run ${result.waveId}, then wave approve ${result.waveId} by ${result.manifest.approvals === 1 ? 'another operator' : `${result.manifest.approvals} other operators`}, then wave start ${result.waveId}\n`

@@ -115,7 +115,7 @@ class Sink {
  *   empty or its header lacks a required column. No spool is left behind on either.
  */
 /** The result as it was then, before accepted rows carried warnings. */
-export type IngestResultV0 = Omit<IngestResult, 'warned' | 'warnings'>;
+export type IngestResultV0 = Omit<IngestResult, 'warned' | 'warnings' | 'ignoredColumns'>;
 
 export async function ingestFileV0(options: IngestOptions): Promise<IngestResultV0> {
   const { file, waveId, envelope, log } = options;
