@@ -287,12 +287,14 @@ function gate(): { wait: () => Promise<void>; open: () => void; reached: Promise
   return { wait: async () => { arrived(); await opened; }, open, reached };
 }
 
+let takeovers = 0;
 /** One notice in a fresh wave, and a processor whose SMS sends and policies the test can hold. */
 async function takeoverSetup(o: { holdSend?: ReturnType<typeof gate>; holdPolicy?: ReturnType<typeof gate>; sendTimeoutMs?: number }) {
   const prefix = `t${randomBytes(3).toString('hex')}`;
   const ledger = createLedger({ redis, prefix });
   const waveId = 'w1';
-  const phone = `+120255501${String(Math.floor(Math.random() * 90) + 10)}`;
+  // A number of its own (no other test here sends to 303): the Twilio sink's messages are counted by number.
+  const phone = `+130355501${String(10 + takeovers++)}`;
   await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'Example', helpUrl: 'https://h.example.com', rules: {} }, { accepted: 1 }, {});
   await ledger.putAccounts(waveId, [{ accountId: 'a1', record: { segment: 'former', locale: 'en', exposed: [], hasPhone: true, phoneIsMobile: true, hasEmail: false, line: 2,
     contact: envelope.sealJson({ phone }, `${waveId}:a1`) } }]);
