@@ -174,7 +174,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     exposeHeadRoutes: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
   app.server.headersTimeout = 10_000;
   app.decorateRequest('bw', null);
