@@ -201,10 +201,13 @@ describe('a wave driven through the API', () => {
 
     assert.equal((await call('POST', `/v1/waves/${w}/pause`, 'ana', { reason: 'carrier asked' })).json.paused, true);
     assert.equal(codeOf(await call('POST', `/v1/waves/${w}/pause`, 'ana', {})), 'BW_WAVE_STATE', 'already paused');
-    assert.equal((await call('POST', `/v1/waves/${w}/resume`, 'cy', {})).json.paused, false);
+    assert.equal((await call('POST', `/v1/waves/${w}/resume`, 'cy')).json.paused, false, 'the body is optional');
     const pace = await call('PUT', '/v1/senders/twilio:+15005550006/pace', 'cy', { rate: 2.5 });
     assert.deepEqual(pace.json, { sender: 'twilio:+15005550006', from: null, rate: 2.5 });
     assert.equal((await call('PUT', '/v1/senders/twilio:+15005550006/pace', 'cy', { rate: -1 })).status, 400);
+    assert.equal((await call('PUT', '/v1/senders/twilio:+15005550006/pace', 'cy')).status, 400, 'the rate is required');
+    const form = await fetch(`${api.url}/v1/senders/x/pace`, { method: 'PUT', headers: { Authorization: `Bearer ${tokens.cy ?? ''}`, 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'rate=3' });
+    assert.equal(form.status, 415);
 
     const report = await call('GET', `/v1/waves/${w}/report?format=csv`, 'vi');
     assert.equal(report.status, 200);

@@ -206,8 +206,13 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
     const raw = body as Buffer;
     const schema = req.routeOptions.schema as { body?: unknown } | undefined;
-    if (schema?.body === undefined || mediaType(req.headers['content-type']) !== 'application/json') {
+    if (schema?.body === undefined) {
       done(null, raw);
+      return;
+    }
+    if (mediaType(req.headers['content-type']) !== 'application/json') {
+      if (raw.length === 0) done(null, undefined);
+      else done(new BreachwaveError('BW_HTTP_UNSUPPORTED_MEDIA_TYPE', { detail: 'expected application/json' }), undefined);
       return;
     }
     try {
@@ -287,6 +292,12 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   app.addHook('onRequest', async (req) => {
     const auth = (req.routeOptions.config as { auth?: OpsAuth } | undefined)?.auth;
     if (auth) await authenticate(req, auth);
+  });
+  // A body schema describes an optional JSON body (`{ reason }`): a request without one is
+  // validated as `{}`, so its required fields, if any, are named in the 400.
+  app.addHook('preValidation', async (req) => {
+    const schema = req.routeOptions.schema as { body?: unknown } | undefined;
+    if (schema?.body !== undefined && (req.body === undefined || (Buffer.isBuffer(req.body) && req.body.length === 0))) req.body = {};
   });
   app.addHook('onSend', async (req, reply, payload) => {
     const state = stateOf(req);
