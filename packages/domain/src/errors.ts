@@ -91,6 +91,9 @@ export const ERROR_CATALOG = {
   BW_HTTP_BODY_TOO_LARGE: { kind: 'invalid-input', message: 'request body is too large' },
   BW_HTTP_UNSUPPORTED_MEDIA_TYPE: { kind: 'invalid-input', message: 'unsupported content type' },
   BW_HTTP_UNAUTHORIZED: { kind: 'invalid-input', message: 'missing or invalid bearer token' },
+  BW_HTTP_FORBIDDEN: { kind: 'invalid-input', message: 'the bearer token\'s role does not allow this route' },
+  BW_TOKEN_NAME_TAKEN: { kind: 'invalid-input', message: 'an API token with this name exists already' },
+  BW_TOKEN_NOT_FOUND: { kind: 'invalid-input', message: 'no API token has this name' },
   BW_HTTP_OPERATOR_MISSING: { kind: 'invalid-input', message: 'operator routes need an X-Breachwave-Operator header naming who acts' },
   BW_INTERNAL: { kind: 'transient', message: 'internal error' },
 

@@ -10,6 +10,7 @@ import { registerDlqCommands } from './dlq.js';
 import { registerCodesCommands } from './codes.js';
 import { registerPaceCommands } from './pace.js';
 import { registerPinCommands } from './pin.js';
+import { registerTokenCommands } from './tokens.js';
 import { registerLifecycleCommands } from './lifecycle.js';
 import { registerWaveReportCommand } from './wave-report.js';
 
@@ -126,6 +127,7 @@ registerDlqCommands(program);
 registerCodesCommands(program);
 registerPaceCommands(program);
 registerPinCommands(program);
+registerTokenCommands(program);
 
 program.command('demo')
   .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), PIN rotation of exposed prepaid accounts, notices through local SMTP and Twilio-compatible sinks, audit verification')

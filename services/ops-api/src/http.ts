@@ -1,4 +1,6 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { API_ROLES, type ApiRole } from '@breachwave/access';
 import { BreachwaveError, type ErrorCode } from '@breachwave/domain';
 import type { Logger } from '@breachwave/logging';
 
@@ -17,12 +19,23 @@ export interface OpsRequest {
   /** Media type without parameters, lower case; `''` when absent. */
   readonly contentType: string;
   readonly body: Buffer;
+  /** Path parameters of the route template (`/v1/waves/:id` → `{ id }`), already validated by the route's schema. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The body as validated by the route's `schema.body` (JSON routes with a schema only). */
+  readonly parsedBody?: unknown;
   /** A child logger for this request (request id, route). */
   readonly log: Logger;
   /** The connection's source address (behind a reverse proxy: the proxy's). */
   readonly remoteAddress: string;
-  /** On `operator` routes: who acts, from `X-Breachwave-Operator` (checked `[A-Za-z0-9._-]{1,64}`). */
+  /**
+   * On API-role routes: who acts, the name of the API token (or, with the shared `BW_OPS_TOKEN`,
+   * the `X-Breachwave-Operator` header, checked `[A-Za-z0-9._-]{1,64}`). Audited as `operator:<name>`.
+   */
   readonly operator?: string;
+  /** The role of the caller's API token (`operator` for the shared `BW_OPS_TOKEN`). */
+  readonly role?: ApiRole;
+  /** The service's OpenAPI 3 document, generated from the route schemas. */
+  openapi(): unknown;
   /**
    * The body as form fields (`application/x-www-form-urlencoded` or `multipart/form-data` text fields).
    * @throws BreachwaveError BW_HTTP_UNSUPPORTED_MEDIA_TYPE for another content type.
@@ -35,12 +48,14 @@ export interface OpsRequest {
   json(): unknown;
 }
 
-/** What a handler answers. `json` is serialised; otherwise `body` is sent as is. */
+/** What a handler answers. `json` is serialised; otherwise `body` (or `stream`) is sent as is. */
 export interface OpsResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string | Buffer;
   readonly json?: unknown;
+  /** A body produced while it is sent (a report of a large wave, a page at a time). */
+  readonly stream?: Readable;
 }
 
 export type OpsHandler = (req: OpsRequest) => Promise<OpsResponse>;
@@ -48,26 +63,35 @@ export type OpsHandler = (req: OpsRequest) => Promise<OpsResponse>;
 /**
  * Who may call a route. Every route names one, so none is open by omission:
  * - `public`: no credential — only `GET /healthz` and `GET /readyz` may be public;
- * - `operator`: `Authorization: Bearer <BW_OPS_TOKEN>` and `X-Breachwave-Operator: <name>`;
+ * - `viewer`, `operator`, `approver`, `admin`: an API token of that role (see `@breachwave/access`:
+ *   each role allows what the ones before it allow, but only `approver` approves), named, its name
+ *   the operator in the audit trail. The shared `BW_OPS_TOKEN` counts as an `operator` token whose
+ *   holder names themselves in `X-Breachwave-Operator`;
  * - `pin-verify`: `Authorization: Bearer <BW_PIN_VERIFY_TOKEN>` (care agents, the IVR);
  * - `metrics`: `Authorization: Bearer <BW_METRICS_TOKEN>` (the Prometheus scraper);
  * - `twilio-signature`, `unsubscribe-token`: built-in routes whose handler checks the request's
  *   own credential (`X-Twilio-Signature`; the signed token in the link).
- * A role whose token is not configured answers 401 to everyone.
+ * A missing or unknown token gets 401; a known token without the role, 403.
  */
-export type OpsAuth = 'public' | 'operator' | 'pin-verify' | 'metrics' | 'twilio-signature' | 'unsubscribe-token';
+export type OpsAuth = 'public' | ApiRole | 'pin-verify' | 'metrics' | 'twilio-signature' | 'unsubscribe-token';
 
 /** Roles a bearer token stands for, and so the ones a mounted route may use. */
-export const TOKEN_ROLES = ['operator', 'pin-verify', 'metrics'] as const satisfies readonly OpsAuth[];
+export const TOKEN_ROLES = [...API_ROLES, 'pin-verify', 'metrics'] as const satisfies readonly OpsAuth[];
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 
-/** Header naming the operator on `operator` routes, for the audit trail. */
+/** Header naming the operator when the shared `BW_OPS_TOKEN` is used, for the audit trail. */
 export const OPERATOR_HEADER = 'x-breachwave-operator';
 
 /** A route and who may call it. */
 export interface OpsRoute {
   readonly handler: OpsHandler;
   readonly auth: OpsAuth;
+  /**
+   * JSON Schemas of `params`, `querystring`, `body` and `response` (plus `summary`, `description`,
+   * `tags`): requests are validated against them (400 `BW_INPUT_INVALID`), and they make the
+   * route's part of the OpenAPI document.
+   */
+  readonly schema?: Readonly<Record<string, unknown>>;
 }
 
 /** HTTP status for each code that has its own; other codes map by kind (see {@link statusFor}). */
@@ -82,6 +106,12 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   BW_HTTP_BODY_TOO_LARGE: 413,
   BW_HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
   BW_HTTP_UNAUTHORIZED: 401,
+  BW_HTTP_FORBIDDEN: 403,
+  BW_TOKEN_NAME_TAKEN: 409,
+  BW_TOKEN_NOT_FOUND: 404,
+  BW_WAVE_STATE: 409,
+  BW_APPROVAL_REFUSED: 409,
+  BW_WAVE_BUSY: 409,
   BW_PIN_VERIFY_UNAUTHORIZED: 401,
   BW_PIN_LOCKED: 423,
 };
@@ -109,65 +139,17 @@ export function errorBody(err: BreachwaveError): { error: { code: ErrorCode; mes
   return { error: { code: err.code, message: err.message } };
 }
 
-const COMMON_HEADERS = {
+/** Headers on every answer. */
+export const COMMON_HEADERS = {
   'Cache-Control': 'no-store',
   'X-Content-Type-Options': 'nosniff',
   // Unsubscribe URLs carry a token: never hand it to another site in a Referer.
   'Referrer-Policy': 'no-referrer',
 } as const;
 
-/** Writes a response (idempotent on an already-answered response). */
-export function send(res: ServerResponse, response: OpsResponse, extraHeaders: Readonly<Record<string, string>> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  let body: string | Buffer = '';
-  const headers: Record<string, string> = { ...COMMON_HEADERS, ...extraHeaders, ...response.headers };
-  if (response.json !== undefined) {
-    body = JSON.stringify(response.json);
-    headers['Content-Type'] ??= 'application/json; charset=utf-8';
-  } else if (response.body !== undefined) {
-    body = response.body;
-  }
-  headers['Content-Length'] = String(Buffer.byteLength(body));
-  res.writeHead(response.status, headers);
-  res.end(response.status === 204 || response.status === 304 ? undefined : body);
-}
-
 /** The media type of a Content-Type header, lower case, without parameters. */
 export function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-}
-
-/**
- * Reads the body up to `maxBytes`.
- * @throws BreachwaveError BW_HTTP_BODY_TOO_LARGE as soon as the limit is passed (declared or actual).
- */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) return Promise.reject(new BreachwaveError('BW_HTTP_BODY_TOO_LARGE', { detail: `limit is ${maxBytes} bytes` }));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        done = true;
-        req.off('data', onData);
-        // Stop buffering; the caller answers 413 and closes the connection.
-        req.pause();
-        reject(new BreachwaveError('BW_HTTP_BODY_TOO_LARGE', { detail: `limit is ${maxBytes} bytes` }));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!done) reject(err);
-    });
-  });
 }
 
 /** Parses a form body; repeated names collect every value. */

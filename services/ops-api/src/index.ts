@@ -1,2 +1,3 @@
 export * from './run.js';
 export * from './wire.js';
+export * from './control.js';

@@ -4,14 +4,18 @@ import { createLogger } from '@breachwave/logging';
 import { runUntilSignal } from '@breachwave/lifecycle';
 import { runOpsApi } from './run.js';
 import { productionOverrides } from './wire.js';
+import { createControlApi } from './control.js';
 
 await runUntilSignal('ops-api', async (log) => {
   const config = loadConfig(process.env);
   log.level = config.logLevel;
   const wiring = await productionOverrides(config, log);
-  const api = await runOpsApi(config, log, wiring.overrides);
+  const control = await createControlApi(config, log);
+  const api = await runOpsApi(config, log, { ...wiring.overrides, routes: { ...wiring.overrides.routes, ...control.routes } });
   return async () => {
     await api.close();
+    // Feeds started through the API stop between batches, leaving a checkpoint to resume from.
+    await control.close();
     await wiring.close();
   };
 }, createLogger);

@@ -1,5 +1,4 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BreachwaveConfig } from '@breachwave/config';
 import { BreachwaveError, type ErrorCode } from '@breachwave/domain';
@@ -9,9 +8,12 @@ import { mapTwilioErrorCode } from '@breachwave/adapter-twilio';
 import {
   createDeliveryTracker, createSuppressionList, unsubscribeKey, type DeliveryTrackerDeps, type KeywordIntent,
 } from '@breachwave/suppression';
+import Fastify, { type FastifyError, type FastifyRequest, type HTTPMethods } from 'fastify';
+import swagger from '@fastify/swagger';
+import { createApiTokenStore, isApiRole, roleAllows, type ApiRole, type ApiTokenInfo } from '@breachwave/access';
 import {
-  OPERATOR_HEADER, TOKEN_ROLES, errorBody, mediaType, parseMultipart, parseUrlEncoded, readBody, send, statusFor,
-  type OpsAuth, type OpsRequest, type OpsResponse, type OpsRoute, type TokenRole,
+  COMMON_HEADERS, OPERATOR_HEADER, TOKEN_ROLES, errorBody, mediaType, parseMultipart, parseUrlEncoded, statusFor,
+  type OpsAuth, type OpsRequest, type OpsRoute, type TokenRole,
 } from './http.js';
 import { createOpsMetrics, type OpsMetrics } from './metrics.js';
 import { createRoutes } from './routes.js';
@@ -142,8 +144,8 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   for (const [key, route] of routes) {
     if (route.auth === 'public' && !PUBLIC_ROUTES.has(key)) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `route ${key} cannot be public` });
   }
-  const tokens: Record<TokenRole, string | undefined> = { operator: config.ops.token, 'pin-verify': config.pin.verifyToken, metrics: config.ops.metricsToken };
-  for (const role of TOKEN_ROLES) {
+  const tokens: Record<'pin-verify' | 'metrics', string | undefined> = { 'pin-verify': config.pin.verifyToken, metrics: config.ops.metricsToken };
+  for (const role of ['pin-verify', 'metrics'] as const) {
     const users = [...routes].filter(([, r]) => r.auth === role).map(([k]) => k);
     if (users.length > 0 && !tokens[role]) log.warn({ role, routes: users }, 'no token is configured for this role: its routes answer 401');
   }
@@ -155,126 +157,264 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
 
   let publicUrl = '';
   const maxBody = config.ops.maxBodyBytes;
+  const apiTokens = createApiTokenStore({ redis, prefix: config.prefix, hmacKey, now });
 
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const method = req.method ?? 'GET';
-    const rawUrl = req.url ?? '/';
-    const parsed = URL.canParse(rawUrl, 'http://h') ? new URL(rawUrl, 'http://h') : undefined;
-    const path = parsed?.pathname ?? '';
-    const route = routes.get(`${method} ${path}`);
-    // Label by route template only: raw paths would let anyone mint metric series.
-    const routeLabel = paths.has(path) ? path : 'unmatched';
-    const rlog = log.child({ req: randomBytes(4).toString('hex'), route: routeLabel, method });
-    let response: OpsResponse;
-    let extra: Record<string, string> = {};
-    try {
-      if (!parsed) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'request target is not a URL' });
-      if (!route) {
-        const allowed = paths.get(path);
-        if (allowed) {
-          extra = { Allow: allowed.join(', ') };
-          throw new BreachwaveError('BW_HTTP_METHOD_NOT_ALLOWED');
-        }
-        throw new BreachwaveError('BW_HTTP_NOT_FOUND');
-      }
-      let operator: string | undefined;
-      if (route.auth === 'operator' || route.auth === 'pin-verify' || route.auth === 'metrics') {
-        const expected = tokens[route.auth];
-        const header = req.headers.authorization ?? '';
-        const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-        if (!expected || !given || !sameSecret(given, expected)) {
-          extra = { 'WWW-Authenticate': 'Bearer' };
-          throw new BreachwaveError('BW_HTTP_UNAUTHORIZED', { detail: `this route needs the ${route.auth} token` });
-        }
-        if (route.auth === 'operator') {
-          const name = req.headers[OPERATOR_HEADER];
-          if (typeof name !== 'string' || !OPERATOR_NAME.test(name)) throw new BreachwaveError('BW_HTTP_OPERATOR_MISSING');
-          operator = name;
-        }
-      }
-      const body = await readBody(req, maxBody);
-      const contentTypeHeader = req.headers['content-type'] ?? '';
-      const contentType = mediaType(contentTypeHeader);
-      const opsReq: OpsRequest = {
-        method,
-        path,
-        query: parsed.searchParams,
-        publicUrl: `${publicUrl}${rawUrl}`,
-        headers: req.headers,
-        contentType,
-        body,
-        log: rlog,
-        remoteAddress: req.socket.remoteAddress ?? '',
-        ...(operator ? { operator } : {}),
-        form() {
-          if (contentType === 'application/x-www-form-urlencoded') return parseUrlEncoded(body.toString('utf8'));
-          if (contentType === 'multipart/form-data') return parseMultipart(body, contentTypeHeader);
-          throw new BreachwaveError('BW_HTTP_UNSUPPORTED_MEDIA_TYPE', { detail: 'expected a form body' });
+  /** The route template a path falls under (`/v1/waves/w1` → `/v1/waves/:id`), for 405s and metric labels. */
+  const templates = [...paths.keys()].map((template) => ({
+    template,
+    pattern: new RegExp(`^${template.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`),
+  }));
+  const templateOf = (path: string): string | undefined => (paths.has(path) ? path : templates.find((t) => t.pattern.test(path))?.template);
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxBody,
+    requestTimeout: 30_000,
+    // HEAD is not served: only the methods each route names answer, anything else gets 405.
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  app.server.headersTimeout = 10_000;
+  app.decorateRequest('bw', null);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'breachwave ops API',
+        version: '1',
+        description: 'Webhooks, one-click unsubscribe, PIN verification and the wave operations of breachwave. ' +
+          'Every operation names its security requirement; `x-breachwave-role` names the API token role it needs ' +
+          '(viewer < operator < approver < admin, each allowing what the ones before it allow, except that only approver approves a wave).',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API token (breachwave token create, POST /v1/tokens), BW_PIN_VERIFY_TOKEN or BW_METRICS_TOKEN, as the operation says.' },
+          twilioSignature: { type: 'apiKey', in: 'header', name: 'X-Twilio-Signature', description: 'Twilio\'s HMAC-SHA1 of BW_PUBLIC_URL + path and the form body.' },
+          unsubscribeToken: { type: 'apiKey', in: 'query', name: 't', description: 'The signed token of the unsubscribe link.' },
         },
-        json() {
-          if (contentType !== 'application/json') throw new BreachwaveError('BW_HTTP_UNSUPPORTED_MEDIA_TYPE', { detail: 'expected application/json' });
-          try {
-            return JSON.parse(body.toString('utf8')) as unknown;
-          } catch {
-            throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'body is not valid JSON' });
-          }
-        },
-      };
-      response = await route.handler(opsReq);
-    } catch (err) {
-      if (err instanceof BreachwaveError) {
-        const status = statusFor(err);
-        if (err.code === 'BW_HTTP_BODY_TOO_LARGE') extra = { ...extra, Connection: 'close' };
-        response = { status, json: errorBody(err) };
-        if (status >= 500) {
-          rlog.error({ err, errorCode: err.code }, 'request failed');
-        } else {
-          metrics.rejected.inc({ route: routeLabel, code: err.code });
-          rlog.info({ errorCode: err.code, status }, 'request refused');
-        }
-      } else if (res.destroyed || req.socket.destroyed) {
-        // Not `req.destroyed`: a request is auto-destroyed once its body has been read.
-        rlog.debug({ err }, 'client went away');
-        return;
-      } else {
-        metrics.errors.inc({ route: routeLabel });
-        rlog.error({ err }, 'handler failed');
-        response = { status: 500, json: errorBody(new BreachwaveError('BW_INTERNAL')) };
-      }
+      },
+    },
+  });
+
+  // Bodies are read raw and size-capped by fastify (`bodyLimit`), and parsed by the handler that
+  // needs them: a Twilio signature is computed over the form fields exactly as sent, and a PIN
+  // verification answers a malformed body in its own way. Routes with a body schema get JSON
+  // parsed here so it can be validated.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body, done) => {
+    const raw = body as Buffer;
+    const schema = req.routeOptions.schema as { body?: unknown } | undefined;
+    if (schema?.body === undefined) {
+      done(null, raw);
+      return;
     }
-    metrics.requests.inc({ route: routeLabel, status: String(response.status) });
-    send(res, response, extra);
+    if (mediaType(req.headers['content-type']) !== 'application/json') {
+      if (raw.length === 0) done(null, undefined);
+      else done(new BreachwaveError('BW_HTTP_UNSUPPORTED_MEDIA_TYPE', { detail: 'expected application/json' }), undefined);
+      return;
+    }
+    try {
+      done(null, raw.length === 0 ? undefined : JSON.parse(raw.toString('utf8')) as unknown);
+    } catch {
+      done(new BreachwaveError('BW_INPUT_INVALID', { detail: 'body is not valid JSON' }), undefined);
+    }
+  });
+
+  interface RequestState {
+    readonly log: Logger;
+    readonly label: string;
+    operator?: string;
+    role?: ApiRole;
+    extra: Record<string, string>;
+  }
+  const stateOf = (req: FastifyRequest): RequestState => {
+    const holder = req as FastifyRequest & { bw: RequestState | null };
+    if (!holder.bw) {
+      const path = (req.raw.url ?? '/').split('?')[0] ?? '/';
+      // Label by route template only: raw paths would let anyone mint metric series.
+      const label = req.routeOptions.url ?? templateOf(path) ?? 'unmatched';
+      holder.bw = { log: log.child({ req: randomBytes(4).toString('hex'), route: label, method: req.method }), label, extra: {} };
+    }
+    return holder.bw;
   };
 
-  const server = http.createServer((req, res) => {
-    // handle() answers every failure itself; this catch is for a bug in the answering code.
-    handle(req, res).catch((err: unknown) => {
-      log.error({ err }, 'unanswered request');
-      if (!res.headersSent) send(res, { status: 500, json: errorBody(new BreachwaveError('BW_INTERNAL')) });
+  const bearer = (req: FastifyRequest): string => {
+    const header = req.headers.authorization ?? '';
+    return header.startsWith('Bearer ') ? header.slice(7) : '';
+  };
+  const unauthorized = (state: RequestState, detail: string): BreachwaveError => {
+    state.extra['WWW-Authenticate'] = 'Bearer';
+    return new BreachwaveError('BW_HTTP_UNAUTHORIZED', { detail });
+  };
+
+  /** Checks the route's credential before the body is read, so an anonymous caller cannot make us read one. */
+  const authenticate = async (req: FastifyRequest, auth: OpsAuth): Promise<void> => {
+    const state = stateOf(req);
+    if (auth === 'metrics' || auth === 'pin-verify') {
+      const expected = tokens[auth];
+      const given = bearer(req);
+      if (!expected || !given || !sameSecret(given, expected)) throw unauthorized(state, `this route needs the ${auth} token`);
+      return;
+    }
+    if (!isApiRole(auth)) return;
+    const given = bearer(req);
+    if (!given) throw unauthorized(state, `this route needs an API token of the ${auth} role`);
+    if (config.ops.token && sameSecret(given, config.ops.token)) {
+      // The shared token is an operator's: its holder is named by a header, not by the token.
+      if (!roleAllows('operator', auth)) throw new BreachwaveError('BW_HTTP_FORBIDDEN', { detail: `this route needs an API token of the ${auth} role; BW_OPS_TOKEN is an operator's` });
+      const name = req.headers[OPERATOR_HEADER];
+      if (typeof name !== 'string' || !OPERATOR_NAME.test(name)) throw new BreachwaveError('BW_HTTP_OPERATOR_MISSING');
+      state.operator = name;
+      state.role = 'operator';
+      return;
+    }
+    let info: ApiTokenInfo | undefined;
+    try {
+      info = await apiTokens.lookup(given);
+    } catch (cause) {
+      throw new BreachwaveError('BW_REDIS_UNREACHABLE', { detail: 'API tokens cannot be read', cause });
+    }
+    if (!info) throw unauthorized(state, `this route needs an API token of the ${auth} role`);
+    if (!roleAllows(info.role, auth)) throw new BreachwaveError('BW_HTTP_FORBIDDEN', { detail: `this route needs the ${auth} role; the token ${info.name} has the ${info.role} role` });
+    state.operator = info.name;
+    state.role = info.role;
+  };
+
+  const securityOf = (auth: OpsAuth): Record<string, string[]>[] => {
+    if (auth === 'public') return [];
+    if (auth === 'twilio-signature') return [{ twilioSignature: [] }];
+    if (auth === 'unsubscribe-token') return [{ unsubscribeToken: [] }];
+    return [{ bearer: [] }];
+  };
+
+  app.addHook('onRequest', async (req) => {
+    const auth = (req.routeOptions.config as { auth?: OpsAuth } | undefined)?.auth;
+    if (auth) await authenticate(req, auth);
+  });
+  // A body schema describes an optional JSON body (`{ reason }`): a request without one is
+  // validated as `{}`, so its required fields, if any, are named in the 400.
+  app.addHook('preValidation', async (req) => {
+    const schema = req.routeOptions.schema as { body?: unknown } | undefined;
+    if (schema?.body !== undefined && (req.body === undefined || (Buffer.isBuffer(req.body) && req.body.length === 0))) req.body = {};
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    const state = stateOf(req);
+    for (const [k, v] of Object.entries({ ...COMMON_HEADERS, ...state.extra })) if (!reply.hasHeader(k)) reply.header(k, v);
+    return payload;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.requests.inc({ route: stateOf(req).label, status: String(reply.statusCode) });
+  });
+
+  app.setNotFoundHandler(async (req) => {
+    const path = (req.raw.url ?? '/').split('?')[0] ?? '/';
+    const template = templateOf(path);
+    if (template) {
+      stateOf(req).extra.Allow = (paths.get(template) ?? []).join(', ');
+      throw new BreachwaveError('BW_HTTP_METHOD_NOT_ALLOWED');
+    }
+    throw new BreachwaveError('BW_HTTP_NOT_FOUND');
+  });
+
+  app.setErrorHandler(async (error: FastifyError | BreachwaveError, req, reply) => {
+    const state = stateOf(req);
+    let err: BreachwaveError | undefined;
+    if (error instanceof BreachwaveError) err = error;
+    else if ('validation' in error && error.validation) err = new BreachwaveError('BW_INPUT_INVALID', { detail: `${error.validationContext ?? 'request'} ${error.validation[0]?.instancePath ?? ''} ${error.validation[0]?.message ?? ''}`.replace(/\s+/g, ' ').trim() });
+    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') err = new BreachwaveError('BW_HTTP_BODY_TOO_LARGE', { detail: `limit is ${maxBody} bytes` });
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') err = new BreachwaveError('BW_HTTP_UNSUPPORTED_MEDIA_TYPE');
+    else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) err = new BreachwaveError('BW_INPUT_INVALID', { detail: 'malformed request' });
+    if (err) {
+      const status = statusFor(err);
+      if (err.code === 'BW_HTTP_BODY_TOO_LARGE') reply.header('Connection', 'close');
+      if (status >= 500) {
+        state.log.error({ err, errorCode: err.code }, 'request failed');
+      } else {
+        metrics.rejected.inc({ route: state.label, code: err.code });
+        state.log.info({ errorCode: err.code, status }, 'request refused');
+      }
+      return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(errorBody(err)));
+    }
+    metrics.errors.inc({ route: state.label });
+    state.log.error({ err: error }, 'handler failed');
+    return reply.code(500).type('application/json; charset=utf-8').send(JSON.stringify(errorBody(new BreachwaveError('BW_INTERNAL'))));
+  });
+
+  for (const [key, route] of routes) {
+    const [method = 'GET', url = '/'] = key.split(' ');
+    const schema = { ...(route.schema ?? {}), security: securityOf(route.auth), 'x-breachwave-role': route.auth };
+    app.route({
+      method: method as HTTPMethods,
+      url,
+      config: { auth: route.auth },
+      schema,
+      handler: async (req, reply) => {
+        const state = stateOf(req);
+        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const contentTypeHeader = req.headers['content-type'] ?? '';
+        const contentType = mediaType(contentTypeHeader);
+        const rawUrl = req.raw.url ?? '/';
+        const opsReq: OpsRequest = {
+          method,
+          path: rawUrl.split('?')[0] ?? '/',
+          query: new URL(rawUrl, 'http://h').searchParams,
+          publicUrl: `${publicUrl}${rawUrl}`,
+          headers: req.headers,
+          contentType,
+          body: raw,
+          params: (req.params ?? {}) as Record<string, string>,
+          ...(Buffer.isBuffer(req.body) || req.body === undefined ? {} : { parsedBody: req.body }),
+          log: state.log,
+          remoteAddress: req.socket.remoteAddress ?? '',
+          ...(state.operator ? { operator: state.operator } : {}),
+          ...(state.role ? { role: state.role } : {}),
+          openapi: () => openapiDocument(),
+          form() {
+            if (contentType === 'application/x-www-form-urlencoded') return parseUrlEncoded(raw.toString('utf8'));
+            if (contentType === 'multipart/form-data') return parseMultipart(raw, contentTypeHeader);
+            throw new BreachwaveError('BW_HTTP_UNSUPPORTED_MEDIA_TYPE', { detail: 'expected a form body' });
+          },
+          json() {
+            if (contentType !== 'application/json') throw new BreachwaveError('BW_HTTP_UNSUPPORTED_MEDIA_TYPE', { detail: 'expected application/json' });
+            if (!Buffer.isBuffer(req.body)) return req.body;
+            try {
+              return JSON.parse(raw.toString('utf8')) as unknown;
+            } catch {
+              throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'body is not valid JSON' });
+            }
+          },
+        };
+        const response = await route.handler(opsReq);
+        reply.code(response.status);
+        for (const [k, v] of Object.entries(response.headers ?? {})) reply.header(k, v);
+        if (response.json !== undefined) {
+          if (!reply.hasHeader('content-type')) reply.type('application/json; charset=utf-8');
+          return reply.send(JSON.stringify(response.json));
+        }
+        if (response.stream) return reply.send(response.stream);
+        if (response.status === 204 || response.status === 304) return reply.send();
+        return reply.send(response.body ?? '');
+      },
     });
-  });
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return;
-    const body = JSON.stringify(errorBody(new BreachwaveError('BW_INPUT_INVALID', { detail: 'malformed HTTP request' })));
-    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    log.debug({ errorCode: err.code }, 'malformed HTTP request');
-  });
+  }
+
+  let document: Record<string, unknown> | undefined;
+  /** The OpenAPI document (built once, after every route is registered). */
+  const openapiDocument = (): unknown => {
+    document ??= app.swagger() as unknown as Record<string, unknown>;
+    return document;
+  };
 
   const host = overrides.host ?? config.ops.host;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(overrides.port ?? config.ops.port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await app.listen({ port: overrides.port ?? config.ops.port, host });
   } catch (cause) {
+    await app.close().catch(() => undefined);
     throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `ops-api cannot listen on ${host}:${overrides.port ?? config.ops.port}`, cause });
   }
-  const address = server.address() as AddressInfo;
+  const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   publicUrl = (overrides.publicUrl ?? config.ops.publicUrl ?? url).replace(/\/+$/, '');
   log.info({ url, publicUrl, twilio: Boolean(config.twilio), routes: [...routes.keys()] }, 'ops-api listening');
@@ -294,15 +434,14 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     }),
     close: () => {
       closed ??= (async () => {
-        await new Promise<void>((resolve) => {
-          const force = setTimeout(() => server.closeAllConnections(), 5000);
-          force.unref();
-          server.close(() => {
-            clearTimeout(force);
-            resolve();
-          });
-          server.closeIdleConnections();
-        });
+        // In-flight requests get 5 s to finish; then their connections are cut.
+        const force = setTimeout(() => app.server.closeAllConnections(), 5000);
+        force.unref();
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(force);
+        }
         await closeRedis(redis);
         log.info('ops-api stopped');
       })();

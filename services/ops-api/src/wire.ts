@@ -16,7 +16,8 @@ import type { MountedRoute, OpsApiOverrides } from './run.js';
  * What the ops-api process mounts from other packages: the email fallback after a permanent
  * "undelivered" callback, PIN verification for care agents and the IVR (`pin-verify` role, when a
  * verifier key is configured; limited per client), and the operator's PIN unlock (`operator`
- * role, audited as `operator:<X-Breachwave-Operator>`).
+ * role, audited as `operator:<name>` — the API token's name, or `X-Breachwave-Operator` with the
+ * shared `BW_OPS_TOKEN`).
  */
 export async function productionOverrides(config: BreachwaveConfig, log: Logger): Promise<{ overrides: OpsApiOverrides; close(): Promise<void> }> {
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-ops-api-wiring' });

@@ -1,0 +1,352 @@
+import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { API_ROLES, TOKEN_NAME, createApiTokenStore, type ApiRole } from '@breachwave/access';
+import { cancelOpenAccounts } from '@breachwave/actions';
+import type { BreachwaveConfig } from '@breachwave/config';
+import { BreachwaveError, WAVE_ID_PATTERN } from '@breachwave/domain';
+import { createFeeder, dryRunWave, type FeedResult } from '@breachwave/feeder';
+import { createLedger, keys as ledgerKeys, waveProgress, type WaveControlOp } from '@breachwave/ledger';
+import type { Logger } from '@breachwave/logging';
+import { createPacer } from '@breachwave/pacing';
+import { checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { REPORT_FORMATS, openWaveReport, type ReportFormat } from '@breachwave/report';
+import type { OpsRequest, OpsResponse } from './http.js';
+import type { MountedRoute } from './run.js';
+
+/** Where the OpenAPI document is served (to any valid API token). */
+export const OPENAPI_PATH = '/v1/openapi.json';
+
+const ERROR = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+} as const;
+const errors = (...statuses: number[]) => Object.fromEntries([401, 403, ...statuses].map((s) => [s, { ...ERROR, description: STATUS_TEXT[s] ?? 'refused' }]));
+const STATUS_TEXT: Record<number, string> = {
+  400: 'invalid input (BW_INPUT_INVALID)',
+  401: 'no API token, or an unknown one (BW_HTTP_UNAUTHORIZED)',
+  403: 'the token\'s role does not allow this (BW_HTTP_FORBIDDEN)',
+  404: 'no such wave (BW_WAVE_NOT_FOUND) or token (BW_TOKEN_NOT_FOUND)',
+  409: 'the wave\'s state does not allow the step (BW_WAVE_STATE, BW_APPROVAL_REFUSED), another process feeds it (BW_WAVE_BUSY), or the name is taken (BW_TOKEN_NAME_TAKEN)',
+};
+const WAVE_PARAMS = {
+  type: 'object', required: ['id'], additionalProperties: false,
+  properties: { id: { type: 'string', pattern: WAVE_ID_PATTERN.source, description: 'wave id' } },
+} as const;
+const REASON_BODY = {
+  type: 'object', additionalProperties: false,
+  properties: { reason: { type: 'string', minLength: 1, maxLength: 500, description: 'why, for the audit trail (no personal data)' } },
+} as const;
+const OBJECT = { type: 'object', additionalProperties: true } as const;
+const CONTROL_RESULT = {
+  type: 'object', additionalProperties: true,
+  properties: {
+    waveId: { type: 'string' }, status: { type: 'string' }, paused: { type: 'boolean' },
+    approvers: { type: 'array', items: { type: 'string' } }, approvals: { type: 'integer' },
+    cancelledAccounts: { type: 'integer' }, underWay: { type: 'integer' },
+  },
+} as const;
+const TOKEN_INFO = {
+  type: 'object', additionalProperties: false,
+  properties: { name: { type: 'string' }, role: { type: 'string', enum: [...API_ROLES] }, createdAt: { type: 'string' }, createdBy: { type: 'string' } },
+} as const;
+
+const REPORT_TYPES: Record<ReportFormat, string> = {
+  csv: 'text/csv; charset=utf-8',
+  jsonl: 'application/x-ndjson; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  html: 'text/html; charset=utf-8',
+};
+
+export interface ControlApi {
+  /** The routes to mount (`OpsApiOverrides.routes`). */
+  readonly routes: Record<string, MountedRoute>;
+  /** Stops the feeds this process runs (each leaves a checkpoint to resume from), then closes Redis. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ControlApiOptions {
+  /** Longest wait for a started feed to take the wave's lease before answering 202 anyway. Default 5,000 ms. */
+  readonly startWaitMs?: number;
+}
+
+/**
+ * The operator's side of the ops API: API tokens (`admin`), and the wave operations the CLI has —
+ * list, progress, dry run, approve, start, pause, resume, cancel, pace, report — calling the same
+ * package functions, so the same guards (the ledger's Lua scripts) and the same audit records
+ * apply whichever way an operator comes in. Each audit record names the caller's token as
+ * `operator:<name>`.
+ *
+ * `start` feeds the wave from this process, in the background, under the wave's feed lease: a
+ * second start, here or in another process, is refused with 409 `BW_WAVE_BUSY`. The wave's spool
+ * (`BW_DATA_DIR`) must be readable here, as for `breachwave wave start`.
+ * @throws BreachwaveError BW_REDIS_UNREACHABLE | BW_REDIS_EVICTION_POLICY | BW_CONFIG_INVALID
+ */
+export async function createControlApi(config: BreachwaveConfig, log: Logger, options: ControlApiOptions = {}): Promise<ControlApi> {
+  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-ops-api-control' });
+  const hmacKey = Buffer.from(config.hmacKey, 'base64');
+  try {
+    await checkRedis(redis, config.redisUrl);
+    await checkHmacKey(redis, config.prefix, hmacKey);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const ledger = createLedger({ redis, prefix: config.prefix });
+  const tokens = createApiTokenStore({ redis, prefix: config.prefix, hmacKey });
+  const startWaitMs = options.startWaitMs ?? 5000;
+  const feeds = new Map<string, { readonly controller: AbortController; readonly done: Promise<void> }>();
+  const thisProcess = `${hostname()}:${process.pid}#`;
+
+  const actorOf = (req: OpsRequest): string => {
+    // Every route here needs a role, so authentication has named the caller.
+    if (!req.operator) throw new BreachwaveError('BW_HTTP_UNAUTHORIZED');
+    return `operator:${req.operator}`;
+  };
+  const waveIdOf = (req: OpsRequest): string => req.params.id ?? '';
+  const reasonOf = (req: OpsRequest): Record<string, string> => {
+    const body = req.parsedBody as { reason?: string } | undefined;
+    return body?.reason ? { reason: body.reason } : {};
+  };
+  const ok = (json: unknown, status = 200): OpsResponse => ({ status, json });
+
+  const control = (op: Exclude<WaveControlOp, 'dry-run'>): MountedRoute['handler'] => async (req) => {
+    const waveId = waveIdOf(req);
+    const actor = actorOf(req);
+    const r = await ledger.control(op, waveId, actor, reasonOf(req));
+    const sweep = op === 'cancel' ? await cancelOpenAccounts(ledger, waveId, actor) : undefined;
+    if (op === 'cancel') feeds.get(waveId)?.controller.abort();
+    req.log.info({ waveId, op, status: r.status }, 'wave step');
+    return ok({ waveId, ...r, ...(sweep ? { cancelledAccounts: sweep.accounts, underWay: sweep.underWay } : {}) });
+  };
+
+  /** Runs a feed in the background; resolves once it holds the wave (or has ended, or failed). */
+  const start = async (req: OpsRequest): Promise<OpsResponse> => {
+    const waveId = waveIdOf(req);
+    const actor = actorOf(req);
+    if (feeds.has(waveId)) throw new BreachwaveError('BW_WAVE_BUSY', { detail: `wave ${waveId} is being fed by this ops-api` });
+    await ledger.getWave(waveId);
+    const feeder = createFeeder({
+      ledger, connection: redis, prefix: config.prefix, window: config.feed.window, batch: config.feed.batch,
+      accountsPerJob: config.feed.accountsPerJob, minJobs: config.feed.minJobs, log: log.child({ waveId }), actor,
+    });
+    const controller = new AbortController();
+    let settled: { result?: FeedResult; error?: unknown } | undefined;
+    const run = feeder.feed(waveId, { signal: controller.signal }).then(
+      (result) => {
+        settled = { result };
+        log.info({ waveId, ...result, actor }, 'feed ended');
+      },
+      (error: unknown) => {
+        settled = { error };
+        log.warn({ err: error, waveId }, 'feed failed');
+      },
+    );
+    const done = run.finally(async () => {
+      feeds.delete(waveId);
+      await feeder.close().catch((err: unknown) => log.warn({ err, waveId }, 'could not close the feeder\'s queues'));
+    });
+    feeds.set(waveId, { controller, done });
+    const deadline = Date.now() + startWaitMs;
+    // The feeder takes the lease, checks the wave's state, then marks it feeding: answering once
+    // this process holds the lease of a feeding wave means the start was accepted, not just asked.
+    while (settled === undefined && Date.now() < deadline) {
+      const [holder, wave] = await Promise.all([redis.get(ledgerKeys(config.prefix).feeder(waveId)), ledger.getWave(waveId)]);
+      if (holder?.startsWith(thisProcess) && wave.status === 'feeding') break;
+      await sleep(25);
+    }
+    // A settled feed: `settled` was assigned by the callbacks above, which TypeScript cannot see.
+    const outcome = settled as { result?: FeedResult; error?: unknown } | undefined;
+    if (outcome?.error !== undefined) throw outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error));
+    if (outcome?.result) return ok({ waveId, feeding: false, ...outcome.result });
+    return ok({ waveId, feeding: true }, 202);
+  };
+
+  const routes: Record<string, MountedRoute> = {
+    [`GET ${OPENAPI_PATH}`]: {
+      auth: 'viewer',
+      schema: { summary: 'This document: every route, its schemas and the credential it needs', tags: ['meta'], response: { 200: OBJECT, ...errors() } },
+      handler: async (req) => ok(req.openapi()),
+    },
+
+    'POST /v1/tokens': {
+      auth: 'admin',
+      schema: {
+        summary: 'Create an API token; the token is in this answer and nowhere else, ever',
+        tags: ['tokens'],
+        body: {
+          type: 'object', required: ['name', 'role'], additionalProperties: false,
+          properties: { name: { type: 'string', pattern: TOKEN_NAME.source, description: 'who it stands for; audited as operator:<name>' }, role: { type: 'string', enum: [...API_ROLES] } },
+        },
+        response: { 201: { type: 'object', properties: { ...TOKEN_INFO.properties, token: { type: 'string' } } }, ...errors(400, 409) },
+      },
+      handler: async (req) => {
+        const body = req.parsedBody as { name: string; role: ApiRole } | undefined;
+        if (!body) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a JSON body { name, role } is needed' });
+        const actor = actorOf(req);
+        const { token, info } = await tokens.create({ name: body.name, role: body.role, createdBy: actor });
+        await ledger.audit({ type: 'operator.token.created', actor, detail: { name: info.name, role: info.role } });
+        return ok({ ...info, token }, 201);
+      },
+    },
+    'GET /v1/tokens': {
+      auth: 'admin',
+      schema: { summary: 'Every API token\'s name and role (never a token)', tags: ['tokens'], response: { 200: { type: 'object', properties: { tokens: { type: 'array', items: TOKEN_INFO } } }, ...errors() } },
+      handler: async () => ok({ tokens: await tokens.list() }),
+    },
+    'DELETE /v1/tokens/:name': {
+      auth: 'admin',
+      schema: {
+        summary: 'Revoke an API token by name; it stops working at once',
+        tags: ['tokens'],
+        params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: TOKEN_NAME.source } } },
+        response: { 200: { type: 'object', properties: { name: { type: 'string' }, revoked: { type: 'boolean' } } }, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const actor = actorOf(req);
+        const info = await tokens.revoke(req.params.name ?? '');
+        await ledger.audit({ type: 'operator.token.revoked', actor, detail: { name: info.name, role: info.role } });
+        return ok({ name: info.name, revoked: true });
+      },
+    },
+
+    'GET /v1/waves': {
+      auth: 'viewer',
+      schema: {
+        summary: 'Every wave, with its status and intake counts', tags: ['waves'],
+        response: { 200: { type: 'object', properties: { waves: { type: 'array', items: OBJECT } } }, ...errors() },
+      },
+      handler: async () => {
+        const ids = await ledger.listWaves();
+        const waves = await Promise.all(ids.map(async (id) => {
+          const w = await ledger.getWave(id);
+          return { waveId: id, status: w.status, createdAt: w.manifest.createdAt, createdBy: w.manifest.createdBy ?? null, accepted: w.stats.accepted ?? 0, rows: w.stats.rows ?? 0 };
+        }));
+        return ok({ waves });
+      },
+    },
+    'GET /v1/waves/:id': {
+      auth: 'viewer',
+      schema: { summary: 'A wave\'s progress: counts by action and state', tags: ['waves'], params: WAVE_PARAMS, response: { 200: OBJECT, ...errors(400, 404) } },
+      handler: async (req) => ok({ waveId: waveIdOf(req), feeding: feeds.has(waveIdOf(req)), ...(await waveProgress(ledger, waveIdOf(req))) }),
+    },
+    'POST /v1/waves/:id/dry-run': {
+      auth: 'operator',
+      schema: {
+        summary: 'What the wave would do, read from its accounts without sending or queueing anything; recorded as the dry run an approval needs',
+        tags: ['waves'], params: WAVE_PARAMS,
+        querystring: {
+          type: 'object', additionalProperties: false,
+          properties: { smsRate: { type: 'number', exclusiveMinimum: 0, maximum: 10000 }, emailRate: { type: 'number', exclusiveMinimum: 0, maximum: 10000 } },
+        },
+        response: { 200: OBJECT, ...errors(400, 404, 409) },
+      },
+      handler: async (req) => {
+        const waveId = waveIdOf(req);
+        const sms = Number(req.query.get('smsRate') ?? '') || config.notifier.smsRate;
+        const email = Number(req.query.get('emailRate') ?? '') || config.notifier.emailRate;
+        const report = await dryRunWave(ledger, waveId, { ...(sms ? { sms } : {}), ...(email ? { email } : {}) });
+        await ledger.control('dry-run', waveId, actorOf(req), {
+          accepted: report.accepted, byChannel: report.byChannel, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,
+        }, report.accepted);
+        return ok(report);
+      },
+    },
+    'POST /v1/waves/:id/approve': {
+      auth: 'approver',
+      schema: {
+        summary: 'Approve a wave after its dry run, as someone other than its creator (two-person rule)',
+        tags: ['waves'], params: WAVE_PARAMS, response: { 200: CONTROL_RESULT, ...errors(400, 404, 409) },
+      },
+      handler: control('approve'),
+    },
+    'POST /v1/waves/:id/start': {
+      auth: 'operator',
+      schema: {
+        summary: 'Feed an approved wave from this process, in the background (202); resumable from its checkpoint',
+        tags: ['waves'], params: WAVE_PARAMS,
+        response: { 202: { type: 'object', properties: { waveId: { type: 'string' }, feeding: { type: 'boolean' } } }, 200: OBJECT, ...errors(400, 404, 409) },
+      },
+      handler: start,
+    },
+    'POST /v1/waves/:id/pause': {
+      auth: 'operator',
+      schema: { summary: 'Pause a running wave: nothing new is fed or started; sends in flight finish', tags: ['waves'], params: WAVE_PARAMS, body: REASON_BODY, response: { 200: CONTROL_RESULT, ...errors(400, 404, 409) } },
+      handler: control('pause'),
+    },
+    'POST /v1/waves/:id/resume': {
+      auth: 'operator',
+      schema: { summary: 'Resume a paused wave', tags: ['waves'], params: WAVE_PARAMS, body: REASON_BODY, response: { 200: CONTROL_RESULT, ...errors(400, 404, 409) } },
+      handler: control('resume'),
+    },
+    'POST /v1/waves/:id/cancel': {
+      auth: 'operator',
+      schema: {
+        summary: 'Cancel a wave for good: the feed stops, queued accounts nothing was done to end cancelled, accounts under way finish',
+        tags: ['waves'], params: WAVE_PARAMS, body: REASON_BODY, response: { 200: CONTROL_RESULT, ...errors(400, 404, 409) },
+      },
+      handler: control('cancel'),
+    },
+    'GET /v1/waves/:id/report': {
+      auth: 'viewer',
+      schema: {
+        summary: 'Every account\'s outcome (csv, jsonl) or the wave\'s summary (md, html): ids, states, error codes and times only',
+        tags: ['waves'], params: WAVE_PARAMS,
+        querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: [...REPORT_FORMATS], default: 'csv' } } },
+        response: { 200: { type: 'string', description: 'the report, streamed a page of accounts at a time' }, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const format = (req.query.get('format') ?? 'csv') as ReportFormat;
+        const report = await openWaveReport({ ledger, waveId: waveIdOf(req), format });
+        const stream = Readable.from(report.chunks);
+        stream.on('error', (err) => req.log.error({ err }, 'report failed while streaming'));
+        return {
+          status: 200,
+          headers: {
+            'Content-Type': REPORT_TYPES[format],
+            ...(format === 'html' ? { 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'" } : {}),
+          },
+          stream,
+        };
+      },
+    },
+    'PUT /v1/senders/:id/pace': {
+      auth: 'operator',
+      schema: {
+        summary: 'Set a sender\'s pace (messages/s), shared by every notifier; they follow within a fraction of a second',
+        tags: ['senders'],
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200, description: 'e.g. twilio:+15005550006, smtp:relay.example.com:25' } } },
+        body: { type: 'object', required: ['rate'], additionalProperties: false, properties: { rate: { type: 'number', exclusiveMinimum: 0, maximum: 10000 } } },
+        response: { 200: { type: 'object', properties: { sender: { type: 'string' }, from: { type: ['number', 'null'] }, rate: { type: 'number' } } }, ...errors(400) },
+      },
+      handler: async (req) => {
+        const sender = req.params.id ?? '';
+        const body = req.parsedBody as { rate: number } | undefined;
+        if (!body) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a JSON body { rate } is needed' });
+        const pacer = createPacer({ redis, prefix: config.prefix, sender });
+        try {
+          const before = await pacer.getRate();
+          await pacer.setRate(body.rate);
+          await ledger.audit({ type: 'operator.pace.set', actor: actorOf(req), detail: { sender, from: before ?? null, to: body.rate } });
+          return ok({ sender, from: before ?? null, rate: body.rate });
+        } finally {
+          pacer.close();
+        }
+      },
+    },
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    routes,
+    close: () => {
+      closing ??= (async () => {
+        for (const f of feeds.values()) f.controller.abort();
+        await Promise.allSettled([...feeds.values()].map((f) => f.done));
+        await closeRedis(redis);
+      })();
+      return closing;
+    },
+  };
+}
