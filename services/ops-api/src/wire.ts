@@ -28,7 +28,7 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
     throw err;
   }
   const ledger = createLedger({ redis, prefix: config.prefix });
-  const queues = createActionQueues({ connection: { url: config.redisUrl, maxRetriesPerRequest: null }, prefix: config.prefix });
+  const queues = createActionQueues({ connection: { url: config.redisUrl, maxRetriesPerRequest: null }, prefix: config.prefix, ledger });
   const fallback = createUndeliveredFallback({ ledger, queues });
   const routes: Record<string, MountedRoute> = {};
   // Counts made-up ids too, which nothing else records: a sweep shows here and nowhere in Redis.
