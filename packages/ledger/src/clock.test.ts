@@ -40,3 +40,15 @@ test('a projected finish after the deadline, a deadline passed, or nothing finis
   const done = waveClock({ manifest: manifest('2026-12-01T09:00:00.000Z'), times: started }, progress({ done: 1000, complete: true }), now);
   assert.deepEqual([done.etaSeconds, done.atRisk], [0, false]);
 });
+
+test('a running wave with open notices and none finished for the threshold is stuck; a paused, complete or busy one is not', () => {
+  const now = new Date('2026-12-01T10:20:00.000Z');
+  const wave = { manifest: manifest(), times: started };
+  const idle = waveClock(wave, progress({ done: 200, lastFinishedAt: '2026-12-01T10:05:00.000Z' }), now);
+  assert.deepEqual([idle.stuck, idle.idleSeconds], [true, 900], 'nothing finished for 15 min, 800 open');
+  assert.equal(waveClock(wave, progress({ done: 200, lastFinishedAt: '2026-12-01T10:05:00.000Z' }), now, undefined, 1200).stuck, false, 'under a 20 min threshold');
+  assert.equal(waveClock(wave, progress({ done: 200, lastFinishedAt: '2026-12-01T10:19:00.000Z' }), now).stuck, false, 'one finished a minute ago');
+  assert.equal(waveClock(wave, progress({ done: 200, paused: true, lastFinishedAt: '2026-12-01T10:05:00.000Z' }), now).stuck, false, 'paused on purpose');
+  assert.deepEqual([waveClock(wave, progress({ done: 0 }), now).stuck, waveClock(wave, progress({ done: 0 }), now).idleSeconds], [true, 1200], 'nothing ever finished since the feed began 20 min ago');
+  assert.equal(waveClock(wave, progress({ done: 1000, complete: true, lastFinishedAt: '2026-12-01T10:05:00.000Z' }), now).stuck, false);
+});

@@ -22,13 +22,23 @@ export interface WaveClock {
    * it, or nothing has finished yet with less than a day left: someone must look.
    */
   readonly atRisk: boolean;
+  /**
+   * Running (fed or being fed), not paused, with notices still open, and none finished for
+   * `stuckAfterSeconds` (counted from the feed's start when none ever has): workers may be gone.
+   */
+  readonly stuck: boolean;
+  /** Seconds since a notice last finished (or since the feed began), null before the feed. */
+  readonly idleSeconds: number | null;
 }
+
+/** Default of the stuck threshold: ten minutes without a finished notice while some are open. */
+export const DEFAULT_STUCK_AFTER_SECONDS = 600;
 
 /**
  * The clock from a wave's progress. `rate`, when given, is a rate measured by the caller (a watch
  * that samples the counters); otherwise the average since the feed began (`times.feeding.first`).
  */
-export function waveClock(wave: Pick<WaveInfo, 'manifest' | 'times'>, p: WaveProgress, now: Date, rate?: number): WaveClock {
+export function waveClock(wave: Pick<WaveInfo, 'manifest' | 'times'>, p: WaveProgress, now: Date, rate?: number, stuckAfterSeconds = DEFAULT_STUCK_AFTER_SECONDS): WaveClock {
   const started = wave.times?.feeding?.first ?? wave.times?.approved?.first;
   const elapsed = started ? (now.getTime() - Date.parse(started)) / 1000 : 0;
   const measured = rate ?? (elapsed > 0 && p.finished > 0 ? p.finished / elapsed : undefined);
@@ -45,5 +55,9 @@ export function waveClock(wave: Pick<WaveInfo, 'manifest' | 'times'>, p: WavePro
       || (projectedFinish !== null && Date.parse(projectedFinish) > Date.parse(deadline))
       || (ratePerSecond === null && timeLeftSeconds < 86_400);
   }
-  return { ratePerSecond, etaSeconds, projectedFinish, notifiedPct, deadline, timeLeftSeconds, atRisk };
+  const since = p.lastFinishedAt ?? started;
+  const idleSeconds = since ? Math.max(0, Math.round((now.getTime() - Date.parse(since)) / 1000)) : null;
+  const running = (p.status === 'feeding' || p.status === 'fed') && !p.paused;
+  const stuck = running && !p.complete && remaining > 0 && idleSeconds !== null && idleSeconds >= stuckAfterSeconds;
+  return { ratePerSecond, etaSeconds, projectedFinish, notifiedPct, deadline, timeLeftSeconds, atRisk, stuck, idleSeconds };
 }

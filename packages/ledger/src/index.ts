@@ -7,7 +7,7 @@ import { FENCE, INIT_ACCOUNTS, TRANSITION } from './scripts.js';
 import { WAVE_CONTROL, WAVE_STATUS, controlRecord, waveControlError, type WaveControlOp, type WaveControlResult } from './lifecycle.js';
 
 export { keys, type Keys } from './keys.js';
-export { waveClock, type WaveClock } from './clock.js';
+export { DEFAULT_STUCK_AFTER_SECONDS, waveClock, type WaveClock } from './clock.js';
 export { type WaveControlOp, type WaveControlRefusal, type WaveControlResult } from './lifecycle.js';
 export { AUDIT_FIELD, AUDIT_FIELD_LUA, auditRecordJson, auditStreamKey, type AuditInput, type AuditRecord } from './audit-stream.js';
 
@@ -445,6 +445,8 @@ export interface WaveProgress {
   readonly finished: number;
   /** Paused by an operator. */
   readonly paused: boolean;
+  /** When a notice last finished (ISO), if one has. */
+  readonly lastFinishedAt?: string;
   /** Accepted accounts never fed because the wave was cancelled first (terminal: cancelled). */
   readonly cancelledUnfed: number;
   /** Every accepted account is terminal: fed and finished, or never fed because the wave was cancelled. */
@@ -479,6 +481,7 @@ export async function waveProgress(ledger: Ledger, waveId: string): Promise<Wave
     ambiguous: counts['notify:ambiguous'] ?? 0,
     finished,
     paused: wave.paused === true,
+    ...(counts['notify:at:finished'] ? { lastFinishedAt: new Date(counts['notify:at:finished']).toISOString() } : {}),
     cancelledUnfed,
     complete: ((wave.status === 'fed' || wave.status === 'completed') && finished >= accepted) || (wave.status === 'cancelled' && finished + cancelledUnfed >= accepted),
   };

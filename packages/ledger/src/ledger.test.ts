@@ -52,6 +52,16 @@ test('a transition applies only from allowed states and writes its audit record 
   assert.equal(counts['notify:sent:sms'], 1);
 });
 
+test('a transition to a terminal state records when the action last finished, among the counters', async () => {
+  const at = new Date('2026-12-01T10:00:00.000Z');
+  const ledger = createLedger({ redis: db.redis, prefix: `t${randomBytes(4).toString('hex')}`, now: () => at });
+  await ledger.initAccounts('w1', 'feeder', [{ accountId: 'a1', actions: ['notify'] }]);
+  await ledger.transition({ waveId: 'w1', accountId: 'a1', action: 'notify', actor: 't', from: ['pending'], to: 'claimed', event: 'notify.claimed' });
+  assert.equal((await ledger.counts('w1'))['notify:at:finished'], undefined, 'a claim is not a finish');
+  await ledger.transition({ waveId: 'w1', accountId: 'a1', action: 'notify', actor: 't', from: ['claimed'], to: 'done', event: 'notify.done' });
+  assert.equal((await ledger.counts('w1'))['notify:at:finished'], at.getTime());
+});
+
 test('concurrent claims: exactly one wins', async () => {
   const ledger = fresh();
   await ledger.initAccounts('w1', 'feeder', [{ accountId: 'a1', actions: ['notify'] }]);

@@ -17,6 +17,7 @@ import { AUDIT_FIELD_LUA } from './audit-stream.js';
  * over). The action's own entry is read from the whole entry by the caller.
  * Moving to `claimed` counts a claim (`n`), so re-claims after a crash are visible, and keeps the
  * first claim's time (`c0`): the earliest moment a send of this action may have reached a provider.
+ * Moving to a terminal state records the time in the counters (`<action>:at:finished`, epoch ms).
  *
  * Cost (measured with Redis SLOWLOG): one JSON decode of the entry and one encode per transition; the
  * audit record is appended to as text instead of being decoded and re-encoded, and the action
@@ -24,6 +25,7 @@ import { AUDIT_FIELD_LUA } from './audit-stream.js';
  * record here saves the caller a round trip each.
  */
 export const TRANSITION = `
+local TERMINAL = { done = true, failed = true, skipped = true, cancelled = true }
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local record = ''
 if ARGV[9] == '1' then record = redis.call('GET', KEYS[4]) or '' end
@@ -52,6 +54,8 @@ redis.call('HSET', KEYS[1], ARGV[1], encoded)
 if cur ~= ARGV[4] then
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':' .. cur, -1)
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. ':' .. ARGV[4], 1)
+  -- When the action last finished for an account: a wave whose jobs wait and nothing finishes is stuck.
+  if TERMINAL[ARGV[4]] and a.at then redis.call('HSET', KEYS[2], ARGV[2] .. ':at:finished', a.at) end
 end
 if ARGV[7] ~= '' then
   for k, v in pairs(cjson.decode(ARGV[7])) do redis.call('HINCRBY', KEYS[2], k, v) end

@@ -146,12 +146,13 @@ export function registerCodesCommands(program: Command): void {
     .description('whether a wave\'s accounts keep a code they hold from an earlier wave (person, the default) or get fresh ones (wave); set before the wave starts; audited')
     .requiredOption('--wave <wave>', 'wave id', parseWave)
     .requiredOption('--scope <scope>', 'person or wave', parseScope)
-    .action(async (o: { wave: string; scope: CodeScope }) => {
+    .option('--json', 'print the result as one JSON object')
+    .action(async (o: { wave: string; scope: CodeScope; json?: boolean }) => {
       const ctx = await readContext();
       try {
         await ctx.ledger.getWave(o.wave);
         await createCodeStore({ redis: ctx.redis, prefix: loadConnectionConfig(process.env).prefix }).setScope(o.wave, o.scope);
-        process.stdout.write(`wave ${o.wave}: codes per ${o.scope}\n`);
+        process.stdout.write(o.json ? `${JSON.stringify({ waveId: o.wave, scope: o.scope })}\n` : `wave ${o.wave}: codes per ${o.scope}\n`);
       } finally {
         await ctx.close();
       }

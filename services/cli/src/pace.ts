@@ -32,14 +32,15 @@ export function registerPaceCommands(program: Command): void {
     .requiredOption('--sender <id>', 'sender id, as in `pace show`')
     .requiredOption('--rate <mps>', 'messages per second', rate)
     .option('--actor <name>', 'who is doing this, for the audit trail (default: BW_OPERATOR or $USER)')
-    .action(async (o: { sender: string; rate: number; actor?: string }) => {
+    .option('--json', 'print the result as one JSON object')
+    .action(async (o: { sender: string; rate: number; actor?: string; json?: boolean }) => {
       const ctx = await readContext();
       const pacer = createPacer({ redis: ctx.redis, prefix: loadConnectionConfig(process.env).prefix, sender: o.sender });
       try {
         const before = await pacer.getRate();
         await pacer.setRate(o.rate);
         await ctx.ledger.audit({ type: 'operator.pace.set', actor: operatorActor(o.actor), detail: { sender: o.sender, from: before ?? null, to: o.rate } });
-        process.stdout.write(`${o.sender}: ${before ?? 'unpaced'} → ${o.rate} messages/s\n`);
+        process.stdout.write(o.json ? `${JSON.stringify({ sender: o.sender, from: before ?? null, rate: o.rate })}\n` : `${o.sender}: ${before ?? 'unpaced'} → ${o.rate} messages/s\n`);
       } finally {
         pacer.close();
         await ctx.close();

@@ -40,6 +40,7 @@ export function formatClock(c: WaveClock, deadlineRule?: string): string {
     `notified ${c.notifiedPct}%`,
   ];
   const lines = [`  ${parts.join('  ')}`];
+  if (c.stuck && c.idleSeconds !== null) lines.push(`  WARNING: stuck: no notice has finished for ${formatDuration(c.idleSeconds)} while accounts are open (are the workers running?)`);
   if (c.deadline && c.timeLeftSeconds !== null) {
     const left = c.timeLeftSeconds >= 0 ? `${formatDuration(c.timeLeftSeconds)} left` : `passed ${formatDuration(c.timeLeftSeconds)} ago`;
     lines.push(`  deadline ${c.deadline}${deadlineRule ? ` (${deadlineRule})` : ''}: ${left}`);

@@ -47,12 +47,13 @@ export function registerTokenCommands(program: Command): void {
   token.command('revoke')
     .description('revoke a token by name; it stops working at once (audited)')
     .argument('<name>', 'token name', tokenName)
-    .action(async (name: string) => {
+    .option('--json', 'print the result as one JSON object')
+    .action(async (name: string, o: { json?: boolean }) => {
       const ctx = await fullContext();
       try {
         const info = await createApiTokenStore({ redis: ctx.redis, prefix: ctx.config.prefix, hmacKey: Buffer.from(ctx.config.hmacKey, 'base64') }).revoke(name);
         await ctx.ledger.audit({ type: 'operator.token.revoked', actor: operatorActor(), detail: { name: info.name, role: info.role } });
-        process.stdout.write(`token ${name} revoked\n`);
+        process.stdout.write(o.json ? `${JSON.stringify({ name: info.name, role: info.role, revoked: true })}\n` : `token ${name} revoked\n`);
       } finally {
         await ctx.close();
       }
