@@ -34,7 +34,23 @@ export interface DryRunReport {
   readonly estimatedSeconds: number | null;
   readonly pace: { readonly sms?: number; readonly email?: number };
   readonly samples: readonly { readonly channel: Channel; readonly locale: string; readonly subject?: string; readonly text: string }[];
+  /**
+   * This wave's accounts that earlier waves of this deployment already notified or whose PIN they
+   * already rotated (each account once, whatever the number of earlier waves), and per earlier wave.
+   */
+  readonly overlap: DryRunOverlap;
 }
+
+export interface DryRunOverlap {
+  readonly notified: number;
+  readonly rotated: number;
+  readonly waves: readonly { readonly waveId: string; readonly notified: number; readonly rotated: number }[];
+}
+
+/** Earlier waves looked at for overlap (the most recent first). */
+const OVERLAP_WAVES = 200;
+/** Account ids looked up per round trip and earlier wave. */
+const OVERLAP_BATCH = 500;
 
 export interface DryRunTemplate {
   readonly channel: Channel;
@@ -54,8 +70,37 @@ const MASKED = { firstName: '*******', temporaryPin: '******', enrollmentCode: '
  * Reads the wave's spool once (bounded memory: counters and one entry per distinct text) and
  * reports what the wave would do. `pace` is messages per second per channel, for the estimate.
  */
-export async function dryRunWave(ledger: Pick<Ledger, 'getWave'>, waveId: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
+export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'listWaves'>, waveId: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
   const wave = await ledger.getWave(waveId);
+  const earlier = (await ledger.listWaves(OVERLAP_WAVES)).filter((w) => w !== waveId);
+  const perWave = new Map(earlier.map((w) => [w, { waveId: w, notified: 0, rotated: 0 }]));
+  let overlapNotified = 0;
+  let overlapRotated = 0;
+  let batch: string[] = [];
+  /** One lookup per earlier wave for a batch of this wave's ids; an account counts once. */
+  const lookUp = async (): Promise<void> => {
+    if (batch.length === 0 || earlier.length === 0) return;
+    const notified = new Set<string>();
+    const rotated = new Set<string>();
+    for (const w of earlier) {
+      const entries = await ledger.getMany(w, batch);
+      const counts = perWave.get(w);
+      entries.forEach((e, i) => {
+        const id = batch[i] as string;
+        if (e?.notify?.s === 'done') {
+          notified.add(id);
+          if (counts) counts.notified++;
+        }
+        if (e?.['rotate-pin']?.s === 'done') {
+          rotated.add(id);
+          if (counts) counts.rotated++;
+        }
+      });
+    }
+    overlapNotified += notified.size;
+    overlapRotated += rotated.size;
+    batch = [];
+  };
   const spool = wave.paths.spool;
   if (!spool) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} has no spool` });
   const manifest: WaveManifest = wave.manifest;
@@ -72,7 +117,9 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave'>, waveId: string
     for (const buf of chunk.lines) {
       if (buf === TOO_LONG) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId}: a spool line is not an account entry` });
       if (buf.length === 0) continue;
-      const { record } = JSON.parse(buf.toString('utf8')) as SpoolEntry;
+      const { accountId, record } = JSON.parse(buf.toString('utf8')) as SpoolEntry;
+      batch.push(accountId);
+      if (batch.length >= OVERLAP_BATCH) await lookUp();
       bySegment[record.segment] = (bySegment[record.segment] ?? 0) + 1;
       byLocale[record.locale] = (byLocale[record.locale] ?? 0) + 1;
       const plan = planActions(record, manifest);
@@ -110,6 +157,7 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave'>, waveId: string
       }
     }
   }
+  await lookUp();
   const seconds = [pace.sms && byChannel.sms ? byChannel.sms / pace.sms : undefined, pace.email && byChannel.email ? byChannel.email / pace.email : undefined]
     .filter((s): s is number => s !== undefined);
   return {
@@ -122,5 +170,19 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave'>, waveId: string
     estimatedSeconds: seconds.length > 0 ? Math.ceil(Math.max(...seconds)) : null,
     pace,
     samples: [...samples.values()],
+    overlap: { notified: overlapNotified, rotated: overlapRotated, waves: [...perWave.values()].filter((w) => w.notified > 0 || w.rotated > 0) },
   };
+}
+
+/**
+ * The dry run an approval needs: {@link dryRunWave}, then recorded (audited, with its summary and
+ * the overlap it found) as the wave's dry run, by `actor`. What the CLI and the ops API both run.
+ */
+export async function dryRunAndRecord(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'listWaves' | 'control'>, waveId: string, actor: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
+  const report = await dryRunWave(ledger, waveId, pace);
+  await ledger.control('dry-run', waveId, actor, {
+    accepted: report.accepted, byChannel: report.byChannel, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,
+    overlap: { notified: report.overlap.notified, rotated: report.overlap.rotated },
+  }, report.accepted, { found: report.overlap.notified + report.overlap.rotated });
+  return report;
 }

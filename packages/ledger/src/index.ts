@@ -370,12 +370,15 @@ export function createLedger(deps: LedgerDeps) {
 
     /**
      * An operator's step on a wave (dry run, approve, pause, resume, cancel), with its guards and
-     * its audit record in one script. A refused step changes nothing and throws `BW_WAVE_STATE`,
+     * its audit record in one script. A dry run records the overlap with earlier waves it found
+     * (`overlap.found`); an approval of a wave with overlap needs `overlap.allow` (audited). A refused step changes nothing and throws `BW_WAVE_STATE`,
      * `BW_APPROVAL_REFUSED` or `BW_WAVE_NOT_FOUND`, saying why.
      */
-    async control(op: WaveControlOp, waveId: string, actor: string, detail: Readonly<Record<string, unknown>> = {}, accepted = 0): Promise<WaveControlResult> {
+    async control(op: WaveControlOp, waveId: string, actor: string, detail: Readonly<Record<string, unknown>> = {}, accepted = 0,
+      overlap: { readonly found?: number; readonly allow?: boolean } = {}): Promise<WaveControlResult> {
       const when = now();
-      const reply = await r.bwWaveControl(k.wave(waveId), k.audit, op, actor, controlRecord(op, waveId, actor, detail, when), String(accepted), String(when.getTime()));
+      const extra = op === 'dry-run' ? String(overlap.found ?? 0) : overlap.allow ? '1' : '0';
+      const reply = await r.bwWaveControl(k.wave(waveId), k.audit, op, actor, controlRecord(op, waveId, actor, detail, when), String(accepted), String(when.getTime()), extra);
       const [outcome, a, b, c, d] = reply;
       if (outcome !== 'ok') throw waveControlError(op, waveId, a ?? '', b ?? '');
       return { status: a ?? '', paused: b === '1', approvers: (c ?? '').split(',').filter(Boolean), approvals: Number(d ?? 0) };

@@ -20,7 +20,7 @@ import { AUDIT_FIELD_LUA, auditRecordJson } from './audit-stream.js';
 export type WaveControlOp = 'dry-run' | 'approve' | 'pause' | 'resume' | 'cancel';
 
 /** Why a step was refused (the `reason` of its error's detail). */
-export type WaveControlRefusal = 'missing' | 'state' | 'creator' | 'already-approved' | 'no-dry-run' | 'stale-dry-run' | 'already-paused' | 'not-paused';
+export type WaveControlRefusal = 'missing' | 'state' | 'creator' | 'already-approved' | 'no-dry-run' | 'stale-dry-run' | 'overlap' | 'already-paused' | 'not-paused';
 
 export interface WaveControlResult {
   /** The wave's status after the step. */
@@ -34,7 +34,8 @@ export interface WaveControlResult {
 
 /**
  * KEYS: wave hash, audit stream. ARGV: op, actor, audit record JSON without its closing braces
- * (the script appends what it decided), the accepted count the dry run saw, now (epoch ms).
+ * (the script appends what it decided), the accepted count the dry run saw, now (epoch ms), and
+ * the overlap with earlier waves the dry run found (dry run) or '1' to approve despite it (approve).
  * A step that changes the status keeps when (`first:<status>`, `last:<status>`).
  * Returns {'ok', status, paused, approversCsv, approvals} or {'refused', reason, status}.
  */
@@ -49,7 +50,7 @@ local running = st == 'approved' or st == 'feeding' or st == 'fed'
 local extra = ''
 if op == 'dry-run' then
   if st ~= 'created' and not running then return {'refused', 'state', st} end
-  redis.call('HSET', KEYS[1], 'dryrun_accepted', ARGV[4], 'dryrun_by', actor)
+  redis.call('HSET', KEYS[1], 'dryrun_accepted', ARGV[4], 'dryrun_by', actor, 'dryrun_overlap', ARGV[6])
 elseif op == 'approve' then
   if st ~= 'created' then return {'refused', 'state', st} end
   if redis.call('HGET', KEYS[1], 'created_by') == actor then return {'refused', 'creator', st} end
@@ -57,6 +58,9 @@ elseif op == 'approve' then
   local dry = redis.call('HGET', KEYS[1], 'dryrun_accepted')
   if not dry then return {'refused', 'no-dry-run', st} end
   if dry ~= (redis.call('HGET', KEYS[1], 'accepted') or '0') then return {'refused', 'stale-dry-run', st} end
+  local overlap = tonumber(redis.call('HGET', KEYS[1], 'dryrun_overlap') or '0')
+  if overlap > 0 and ARGV[6] ~= '1' then return {'refused', 'overlap', st} end
+  if overlap > 0 then extra = ',"overlapAllowed":' .. overlap end
   if approvers == '' then approvers = actor else approvers = approvers .. ',' .. actor end
   redis.call('HSET', KEYS[1], 'approved_by', approvers)
   local n = 0
@@ -64,7 +68,7 @@ elseif op == 'approve' then
   if n >= math.max(1, approvals) then
     st = 'approved'
   end
-  extra = ',"approvals":' .. approvals .. ',"approvedBy":' .. n
+  extra = extra .. ',"approvals":' .. approvals .. ',"approvedBy":' .. n
 elseif op == 'pause' then
   if not running then return {'refused', 'state', st} end
   if paused then return {'refused', 'already-paused', st} end
@@ -114,6 +118,7 @@ const MESSAGES: Readonly<Record<WaveControlRefusal, string>> = {
   'already-approved': 'this operator has already approved the wave',
   'no-dry-run': 'the wave has no dry run yet: run wave dry-run first',
   'stale-dry-run': 'accounts were added after the dry run: run wave dry-run again',
+  overlap: 'the dry run found accounts that earlier waves already notified or whose PIN they already rotated; approve with --allow-overlap (audited) only if this wave must reach them again',
   'already-paused': 'the wave is already paused',
   'not-paused': 'the wave is not paused',
 };
@@ -122,7 +127,7 @@ const MESSAGES: Readonly<Record<WaveControlRefusal, string>> = {
 export function waveControlError(op: WaveControlOp, waveId: string, reason: string, status: string): BreachwaveError {
   if (reason === 'missing') return new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
   const why = MESSAGES[reason as WaveControlRefusal] ?? reason;
-  const code = reason === 'creator' || reason === 'already-approved' || reason === 'no-dry-run' || reason === 'stale-dry-run' ? 'BW_APPROVAL_REFUSED' : 'BW_WAVE_STATE';
+  const code = reason === 'creator' || reason === 'already-approved' || reason === 'no-dry-run' || reason === 'stale-dry-run' || reason === 'overlap' ? 'BW_APPROVAL_REFUSED' : 'BW_WAVE_STATE';
   return new BreachwaveError(code, { detail: `${op} ${waveId}: ${why} (status ${status || 'unknown'})` });
 }
 

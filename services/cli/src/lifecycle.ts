@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '@breachwave/config';
 import { cancelOpenAccounts } from '@breachwave/actions';
-import { dryRunWave, type DryRunReport } from '@breachwave/feeder';
+import { dryRunAndRecord, type DryRunReport } from '@breachwave/feeder';
 import type { WaveControlOp, WaveControlResult } from '@breachwave/ledger';
 import { operatorActor, readContext } from './context.js';
 import { formatDuration } from './report.js';
@@ -22,6 +22,13 @@ export function formatDryRun(r: DryRunReport): string {
     `  estimated sending time  ${r.estimatedSeconds === null ? 'unknown (no pace set: BW_SMS_RATE, BW_EMAIL_RATE or --sms-rate/--email-rate)' : `${formatDuration(r.estimatedSeconds)} at sms ${r.pace.sms ?? '-'}/s, email ${r.pace.email ?? '-'}/s`}`,
     `  ${r.templates.length} distinct notice text(s); the most common:`,
   ];
+  if (r.overlap.notified + r.overlap.rotated > 0) {
+    lines.splice(lines.length - 1, 0,
+      `  OVERLAP with earlier waves: ${r.overlap.notified} already notified, ${r.overlap.rotated} PINs already rotated (${r.overlap.waves.map((w) => `${w.waveId}: ${w.notified} notified, ${w.rotated} rotated`).join('; ')})`,
+      '  approval will be refused unless given with --allow-overlap (audited): this wave would notify them again and rotate those PINs a second time');
+  } else {
+    lines.splice(lines.length - 1, 0, '  overlap with earlier waves: none');
+  }
   for (const t of r.templates.slice(0, 8)) {
     lines.push(`    ${String(t.accounts).padStart(8)}  ${t.channel} ${t.locale}  exposed: ${t.exposed.join(', ') || '(not given)'}${t.pinReset ? '  +PIN reset' : ''}${t.code ? '  +code' : ''}${t.segments !== undefined ? `  ${t.segments} segment(s)` : ''}`);
   }
@@ -63,10 +70,7 @@ export function registerLifecycleCommands(wave: Command): void {
       const email = o.emailRate ?? notifier.emailRate;
       const ctx = await readContext();
       try {
-        const report = await dryRunWave(ctx.ledger, waveId, { ...(sms ? { sms } : {}), ...(email ? { email } : {}) });
-        await ctx.ledger.control('dry-run', waveId, operatorActor(), {
-          accepted: report.accepted, byChannel: report.byChannel, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,
-        }, report.accepted);
+        const report = await dryRunAndRecord(ctx.ledger, waveId, operatorActor(), { ...(sms ? { sms } : {}), ...(email ? { email } : {}) });
         process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : formatDryRun(report));
       } finally {
         await ctx.close();
@@ -76,10 +80,12 @@ export function registerLifecycleCommands(wave: Command): void {
   const step = (op: Exclude<WaveControlOp, 'dry-run'>, description: string, withReason: boolean): void => {
     const c = wave.command(op).description(description).argument('<wave>', 'wave id');
     if (withReason) c.option('--reason <text>', 'why, for the audit trail (no personal data)');
-    c.option('--json', 'print the result as one JSON object').action(async (waveId: string, o: { reason?: string; json?: boolean }) => {
+    if (op === 'approve') c.option('--allow-overlap', 'approve although the dry run found accounts earlier waves already notified or whose PIN they rotated (audited)');
+    c.option('--json', 'print the result as one JSON object').action(async (waveId: string, o: { reason?: string; allowOverlap?: boolean; json?: boolean }) => {
       const ctx = await readContext();
       try {
-        const r = await ctx.ledger.control(op, waveId, operatorActor(), o.reason ? { reason: o.reason } : {});
+        const allow = o.allowOverlap === true;
+        const r = await ctx.ledger.control(op, waveId, operatorActor(), { ...(o.reason ? { reason: o.reason } : {}), ...(allow ? { allowOverlap: true } : {}) }, 0, { allow });
         const sweep = op === 'cancel' ? await cancelOpenAccounts(ctx.ledger, waveId, operatorActor()) : undefined;
         if (o.json) {
           process.stdout.write(`${JSON.stringify({ waveId, ...r, ...(sweep ? { cancelledAccounts: sweep.accounts, underWay: sweep.underWay } : {}) })}\n`);

@@ -5,7 +5,7 @@ import { API_ROLES, TOKEN_NAME, createApiTokenStore, type ApiRole } from '@breac
 import { cancelOpenAccounts } from '@breachwave/actions';
 import type { BreachwaveConfig } from '@breachwave/config';
 import { BreachwaveError, WAVE_ID_PATTERN } from '@breachwave/domain';
-import { createFeeder, dryRunWave, type FeedResult } from '@breachwave/feeder';
+import { createFeeder, dryRunAndRecord, type FeedResult } from '@breachwave/feeder';
 import { createLedger, keys as ledgerKeys, waveProgress, type WaveControlOp } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createPacer } from '@breachwave/pacing';
@@ -37,6 +37,13 @@ const WAVE_PARAMS = {
 const REASON_BODY = {
   type: 'object', additionalProperties: false,
   properties: { reason: { type: 'string', minLength: 1, maxLength: 500, description: 'why, for the audit trail (no personal data)' } },
+} as const;
+const APPROVE_BODY = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    reason: REASON_BODY.properties.reason,
+    allowOverlap: { type: 'boolean', description: 'approve although the dry run found accounts earlier waves already notified or whose PIN they rotated (audited)' },
+  },
 } as const;
 const OBJECT = { type: 'object', additionalProperties: true } as const;
 const CONTROL_RESULT = {
@@ -114,7 +121,8 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
   const control = (op: Exclude<WaveControlOp, 'dry-run'>): MountedRoute['handler'] => async (req) => {
     const waveId = waveIdOf(req);
     const actor = actorOf(req);
-    const r = await ledger.control(op, waveId, actor, reasonOf(req));
+    const allow = op === 'approve' && (req.parsedBody as { allowOverlap?: boolean } | undefined)?.allowOverlap === true;
+    const r = await ledger.control(op, waveId, actor, { ...reasonOf(req), ...(allow ? { allowOverlap: true } : {}) }, 0, { allow });
     const sweep = op === 'cancel' ? await cancelOpenAccounts(ledger, waveId, actor) : undefined;
     if (op === 'cancel') feeds.get(waveId)?.controller.abort();
     req.log.info({ waveId, op, status: r.status }, 'wave step');
@@ -246,18 +254,14 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
         const waveId = waveIdOf(req);
         const sms = Number(req.query.get('smsRate') ?? '') || config.notifier.smsRate;
         const email = Number(req.query.get('emailRate') ?? '') || config.notifier.emailRate;
-        const report = await dryRunWave(ledger, waveId, { ...(sms ? { sms } : {}), ...(email ? { email } : {}) });
-        await ledger.control('dry-run', waveId, actorOf(req), {
-          accepted: report.accepted, byChannel: report.byChannel, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,
-        }, report.accepted);
-        return ok(report);
+        return ok(await dryRunAndRecord(ledger, waveId, actorOf(req), { ...(sms ? { sms } : {}), ...(email ? { email } : {}) }));
       },
     },
     'POST /v1/waves/:id/approve': {
       auth: 'approver',
       schema: {
         summary: 'Approve a wave after its dry run, as someone other than its creator (two-person rule)',
-        tags: ['waves'], params: WAVE_PARAMS, response: { 200: CONTROL_RESULT, ...errors(400, 404, 409) },
+        tags: ['waves'], params: WAVE_PARAMS, body: APPROVE_BODY, response: { 200: CONTROL_RESULT, ...errors(400, 404, 409) },
       },
       handler: control('approve'),
     },

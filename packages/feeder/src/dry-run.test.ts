@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createLedger } from '@breachwave/ledger';
+import { acquireRedis, captureLog, type TestRedis } from '@breachwave/testkit';
+import { writeAccountsFile } from '@breachwave/synth';
+import { dryRunAndRecord, dryRunWave } from './dry-run.js';
+import type { SpoolEntry } from './ingest.js';
+import { createWave } from './wave.js';
+import { dropPrefix, randomPrefix, tempDir, testEnvelope } from './test-support.js';
+
+let server: TestRedis;
+let redis: Redis;
+test.before(async () => {
+  server = await acquireRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: null });
+});
+test.after(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+test('a dry run counts what the wave would do without touching anything, and finds the accounts earlier waves already notified or rotated', async (t) => {
+  const prefix = randomPrefix();
+  t.after(() => dropPrefix(redis, prefix));
+  const ledger = createLedger({ redis, prefix });
+  const dir = await tempDir(t);
+  const file = join(dir, 'accounts.csv');
+  await writeAccountsFile(file, { rows: 60, seed: 41, malformedRate: 0, duplicateRate: 0 });
+  const make = (name: string) => createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name), envelope: testEnvelope(), log: captureLog().log,
+    rules: { 'rotate-pin': { segments: ['prepaid-active'] } }, approvals: 1, actor: 'operator:ana' });
+  const earlier = await make('earlier');
+  const ids = (await readFile(earlier.spoolPath, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as SpoolEntry).accountId);
+  // The earlier wave notified its first 5 accounts and rotated the PINs of 3 of them.
+  await ledger.initAccounts(earlier.waveId, 'feeder', ids.slice(0, 8).map((accountId) => ({ accountId, actions: ['rotate-pin', 'notify'] })));
+  for (const [i, id] of ids.slice(0, 5).entries()) {
+    for (const action of i < 3 ? (['rotate-pin', 'notify'] as const) : (['notify'] as const)) {
+      if (action === 'notify' && i >= 3) await ledger.transition({ waveId: earlier.waveId, accountId: id, action: 'rotate-pin', actor: 't', from: ['pending'], to: 'skipped', event: 'rotate-pin.skipped' });
+      await ledger.transition({ waveId: earlier.waveId, accountId: id, action, actor: 't', from: ['pending'], to: 'claimed', event: `${action}.claimed` });
+      await ledger.transition({ waveId: earlier.waveId, accountId: id, action, actor: 't', from: ['claimed'], to: 'done', event: `${action}.done` });
+    }
+  }
+  // A corrected export of the same people, made into a second wave.
+  const again = await make('again');
+  const snapshot = async () => {
+    const keys = (await redis.keys(`${prefix}*`)).sort();
+    return Promise.all(keys.map(async (k) => [k, await redis.dump(k)]));
+  };
+  const before = await snapshot();
+  const report = await dryRunWave(ledger, again.waveId, { sms: 10, email: 5 });
+  assert.deepEqual(await snapshot(), before, 'a dry run writes nothing');
+  assert.equal(report.accepted, again.stats.accepted);
+  assert.equal(report.byChannel.sms + report.byChannel.email + report.byChannel.none, report.accepted, 'every account has one first channel, or none');
+  assert.equal(Object.values(report.bySegment).reduce((a, b) => a + b, 0), report.accepted);
+  assert.equal(report.templates.reduce((a, t) => a + t.accounts, 0), report.accepted - report.byChannel.none);
+  assert.equal(report.estimatedSeconds, Math.ceil(Math.max(report.byChannel.sms / 10, report.byChannel.email / 5)));
+  assert.deepEqual(report.overlap, { notified: 5, rotated: 3, waves: [{ waveId: earlier.waveId, notified: 5, rotated: 3 }] });
+
+  // Recorded, the overlap stops the approval until someone allows it, on the record.
+  await dryRunAndRecord(ledger, again.waveId, 'operator:ana');
+  await assert.rejects(ledger.control('approve', again.waveId, 'operator:bo'), (err: Error & { code?: string }) => err.code === 'BW_APPROVAL_REFUSED' && /earlier waves already notified/.test(err.message));
+  assert.equal((await ledger.getWave(again.waveId)).status, 'created');
+  const ok = await ledger.control('approve', again.waveId, 'operator:bo', { allowOverlap: true }, 0, { allow: true });
+  assert.equal(ok.status, 'approved');
+  const approval = (await redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; actor: string; detail?: Record<string, unknown> })
+    .find((r) => r.type === 'wave.approval' && r.detail?.status === 'approved');
+  assert.deepEqual([approval?.actor, approval?.detail?.allowOverlap, approval?.detail?.overlapAllowed], ['operator:bo', true, 8], 'the override is in the audit trail with who gave it');
+});
