@@ -1,5 +1,5 @@
 /**
- * CI smoke of the benchmark (issue 6): `main.ts --smoke --json` runs every section at tiny sizes
+ * CI smoke of the benchmark: `main.ts --smoke --json` runs every section at tiny sizes
  * so the benchmark cannot rot. It asserts the shape of the result — every promised figure is a
  * number, or an explicit null with a reason — and never a speed.
  */

@@ -1,5 +1,5 @@
 /**
- * The ingest optimisations of issue 6 (an off-heap duplicate index, phone type computed once, IVs
+ * The ingest optimisations (an off-heap duplicate index, phone type computed once, IVs
  * drawn in bulk) must not change what the feeder accepts or rejects: the current feeder and the
  * frozen reference in `reference/` ingest the same synthetic file to the same spool (contact
  * envelopes aside: their IVs are random) and the same rejects (line, field and reason).

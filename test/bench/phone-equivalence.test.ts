@@ -1,5 +1,5 @@
 /**
- * The NANP fast path in `normalisePhone` (issue 6) must give libphonenumber's verdict, number for
+ * The NANP fast path in `normalisePhone` must give libphonenumber's verdict, number for
  * number: the reference (`reference/account-v0.ts`) asks libphonenumber for everything. Random
  * numbers over every area code 200–999, in the shapes the fast path takes and in shapes it leaves
  * to the library, plus numbers picked at the edges (toll-free, premium, Caribbean, N11, 555).

@@ -111,7 +111,7 @@ export function normalisePhone(raw: string): { e164: string; mobile: boolean } |
   if (!parsed) return undefined;
   // With the full ("max") metadata, `isValid()` is `getType() !== undefined` (libphonenumber-js
   // isValid.js), and each runs the number's type regexes — a third of ingest CPU was spent in
-  // them (issue 6 profile: matchesEntirely). So the type is computed once and validity derived
+  // them (a profile showed matchesEntirely). So the type is computed once and validity derived
   // from it; `isValid()` still runs for a number without a type, so the verdict is unchanged.
   const type = parsed.getType();
   if (type === undefined && !parsed.isValid()) return undefined;
@@ -122,7 +122,7 @@ export function normalisePhone(raw: string): { e164: string; mobile: boolean } |
 }
 
 // ------------------------------------------------------------------------------------------------
-// NANP fast path (issue 6). libphonenumber-js rebuilds a RegExp from its pattern text on every
+// NANP fast path. libphonenumber-js rebuilds a RegExp from its pattern text on every
 // check (helpers/matchesEntirely.js: `new RegExp('^(?:' + pattern + ')$')`); for a US number that
 // is four ~1 KB patterns per row — a third of ingest CPU. For the plain shapes a NANP number
 // usually comes in, this runs the library's own decision on the library's own metadata with each

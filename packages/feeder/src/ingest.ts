@@ -223,7 +223,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   // Columns seen in JSONL objects, so a suggestion never names one the file already has.
   const keysPresent = new Set<string>();
   // account_id -> line it was accepted on, off the V8 heap: ~38 bytes per id instead of a Map's
-  // ~61 bytes of heap plus the heap growth around it (issue 6: 1M rows peaked at ~320 MB RSS).
+  // ~61 bytes of heap plus the heap growth around it (with a Map, 1M rows peaked at ~320 MB RSS).
   // Exact — ids are compared byte for byte, so no account is ever taken for another's duplicate.
   const firstSeen = new IdIndex(Math.min(1 << 20, Math.max(1 << 12, Math.ceil(totalBytes / 128))));
   let rows = 0;
@@ -414,7 +414,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     }
     // The contact object and the spool entry ({@link SpoolEntry}, its record an AccountRecord) are
     // written out as JSON text field by field — the same text JSON.stringify gives for the
-    // objects, without building them: per-row garbage was a fifth of ingest CPU (issue 6 profile).
+    // objects, without building them: per-row garbage was a fifth of ingest CPU (measured by profiling).
     let contactJson = '';
     if (a.name !== undefined) contactJson += `,"name":${JSON.stringify(a.name)}`;
     if (a.phone !== undefined) contactJson += `,"phone":${JSON.stringify(a.phone)}`;

@@ -30,7 +30,7 @@ export const JOB_NAMES = {
 const idString = z.string().regex(WAVE_ID_PATTERN);
 
 /**
- * Every action job carries references only (GUIDE §4 rule 4): BullMQ stores job data in clear and
+ * Every action job carries references only: BullMQ stores job data in clear and
  * bull-board shows it, so contact points and secrets stay in the encrypted account record.
  */
 export const actionJobSchema = z.object({

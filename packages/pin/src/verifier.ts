@@ -7,7 +7,7 @@ import { keyedHash, type KeyRef } from '@breachwave/secrets';
  *
  * Why HMAC and not scrypt: a six-digit PIN has ~20 bits, so no password hash makes a stolen
  * verifier safe on its own — the secret key, held outside Redis, does. scrypt at OWASP strength
- * costs ~0.6 s per PIN here (74 h for 850K); an HMAC costs microseconds (GUIDE §5).
+ * costs ~0.6 s per PIN here (74 h for 850K); an HMAC costs microseconds.
  */
 export interface VerifierKeyring {
   readonly currentId: string;

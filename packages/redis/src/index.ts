@@ -6,7 +6,7 @@ export { createLease, holderGone, type LeaseAttempt, type RedisLease } from './l
 export { checkHmacKey, hmacFingerprintKey, keyFingerprint } from './fingerprint.js';
 
 /**
- * Connection roles (GUIDE §4 rule 9):
+ * Connection roles:
  * - `worker`: BullMQ workers and blocking readers; `maxRetriesPerRequest: null` so a Redis blip
  *   pauses them instead of failing jobs.
  * - `producer`: feeders, CLI and HTTP handlers; fail fast (`enableOfflineQueue: false`, bounded

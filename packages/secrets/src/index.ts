@@ -29,7 +29,7 @@ let ivOffset = 0;
 
 /**
  * A fresh 96-bit GCM IV. IVs are random, as before, but drawn from the CSPRNG 1,024 at a time:
- * one `randomBytes(12)` per sealed value cost ~3.7 µs, 12% of ingest CPU (issue 6 profile,
+ * one `randomBytes(12)` per sealed value cost ~3.7 µs, 12% of ingest CPU (profiled,
  * randomFillSync). Every slice of a draw is handed out once and never reused, so IVs are exactly
  * as unique as with one call each (random 96-bit IVs: NIST SP 800-38D §8.2.2 allows 2^32
  * messages per key). IVs are not secret; the pool holds nothing else.

@@ -1,6 +1,6 @@
 /**
  * The delivery-status state machine of one sent message. Twilio posts status callbacks out of
- * order and more than once (GUIDE §5), so the state only ever moves forward:
+ * order and more than once, so the state only ever moves forward:
  * queued < sending < sent < delivered | undelivered | failed, and the first terminal state wins.
  */
 
