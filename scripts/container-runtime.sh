@@ -4,7 +4,7 @@
 #
 #  - Docker engine answering (a laptop, a CI runner with Docker): nothing to do, testcontainers
 #    pulls images as usual.
-#  - Otherwise Podman: installed with apt when missing and we are root (GUIDE §6), configured for
+#  - Otherwise Podman: installed with apt when missing and we are root, configured for
 #    this sandbox (runc, fixed ulimits: the sandbox forbids raising rlimits and crun refuses its
 #    cgroup layout), its Docker-compatible API socket started, and — because no image registry is
 #    reachable here — a local `redis:7.2` image built FROM scratch from Debian's own redis-server.
@@ -43,7 +43,7 @@ if [ "$(id -u)" = 0 ] && [ ! -f "$conf" ]; then
   mkdir -p /etc/containers
   cat > "$conf" <<'CONF'
 # Written by breachwave scripts/container-runtime.sh: this sandbox forbids raising rlimits and
-# crun refuses its cgroup layout (GUIDE §6).
+# crun refuses its cgroup layout.
 [containers]
 default_ulimits = ["nofile=10000:10000", "nproc=4096:4096"]
 [engine]
