@@ -26,6 +26,11 @@ export interface NoticeVars {
   /** Identity-protection enrollment code and its deadline (ISO date); the line needs both. */
   readonly enrollmentCode?: string;
   readonly enrollBy?: string;
+  /**
+   * A reminder of a notice already sent (a reminder wave): it says so and repeats the code line,
+   * without naming the exposed data again.
+   */
+  readonly reminder?: boolean;
   /** One-click unsubscribe link for email (RFC 8058). */
   readonly unsubscribeUrl?: string;
 }
@@ -150,6 +155,8 @@ export function exposurePhrase(locale: Locale, channel: Channel, exposed: readon
 interface Strings {
   greeting(name?: string): string;
   subject(brand: string): string;
+  reminderSubject(brand: string): string;
+  reminder(brand: string): string;
   what(brand: string, exposure: string): string;
   pinReset: string;
   temporaryPin(pin: string): string;
@@ -160,6 +167,7 @@ interface Strings {
 /** The SMS lines: shorter, so that a notice naming every category still fits the segment budget. */
 interface SmsStrings {
   what(brand: string, exposure: string): string;
+  reminder(brand: string): string;
   pinReset: string;
   temporaryPin(pin: string): string;
   code(code: string, by: string): string;
@@ -170,6 +178,8 @@ const STRINGS: Record<Locale, Strings> = {
   en: {
     greeting: (n) => (n ? `Dear ${n},` : 'Dear customer,'),
     subject: (b) => `${b}: important notice about your information`,
+    reminderSubject: (b) => `${b}: reminder about your free identity protection`,
+    reminder: (b) => `This is a reminder about the security notice ${b} sent you.`,
     what: (b, e) => `${b} identified unauthorized access to ${e}.`,
     pinReset: 'As a precaution we reset your PIN. Set a new one in the app or by calling care.',
     temporaryPin: (p) => `As a precaution we reset your PIN. Your temporary PIN is ${p}. Change it after you sign in.`,
@@ -179,6 +189,8 @@ const STRINGS: Record<Locale, Strings> = {
   es: {
     greeting: (n) => (n ? `Estimado/a ${n}:` : 'Estimado/a cliente:'),
     subject: (b) => `${b}: aviso importante sobre su información`,
+    reminderSubject: (b) => `${b}: recordatorio sobre su protección de identidad gratuita`,
+    reminder: (b) => `Le recordamos el aviso de seguridad que ${b} le envió.`,
     what: (b, e) => `${b} detectó un acceso no autorizado a ${e}.`,
     pinReset: 'Cambiamos su PIN como precaución. Elija uno nuevo en la app o llamando a atención al cliente.',
     temporaryPin: (p) => `Cambiamos su PIN como precaución. Su PIN temporal es ${p}. Cámbielo al iniciar sesión.`,
@@ -192,6 +204,7 @@ const STRINGS: Record<Locale, Strings> = {
 const SMS_STRINGS: Record<Locale, SmsStrings> = {
   en: {
     what: (b, e) => `${b} security notice: a data breach exposed ${e}.`,
+    reminder: (b) => `${b} reminder about our security notice.`,
     pinReset: STRINGS.en.pinReset,
     temporaryPin: (p) => `As a precaution we reset your PIN. Your temporary PIN is ${p}; change it after you sign in.`,
     code: (c, by) => `Free identity protection for 2 years: enroll with code ${c} by ${by}.`,
@@ -199,6 +212,7 @@ const SMS_STRINGS: Record<Locale, SmsStrings> = {
   },
   es: {
     what: (b, e) => `Aviso de seguridad de ${b}: hubo un acceso no autorizado a ${e}.`,
+    reminder: (b) => `Recordatorio del aviso de seguridad de ${b}.`,
     pinReset: 'Cambiamos su PIN. Elija uno nuevo en la app o llame a servicio al cliente.',
     temporaryPin: (p) => `Cambiamos su PIN. Su PIN temporal es ${p}; elija otro al entrar.`,
     code: (c, by) => `Proteja su identidad 2 años gratis con la clave ${c} hasta el ${by}.`,
@@ -229,12 +243,13 @@ export function renderNotice(channel: Channel, locale: Locale, vars: NoticeVars)
   const exposure = exposurePhrase(locale, channel, vars.exposed);
   if (channel === 'sms') {
     const s = SMS_STRINGS[locale];
-    return { channel, body: [s.what(vars.brand, exposure), ...remediation(s, vars), t.help(vars.helpUrl), s.stop].join(' ') };
+    const opening = vars.reminder ? s.reminder(vars.brand) : s.what(vars.brand, exposure);
+    return { channel, body: [opening, ...remediation(s, vars), t.help(vars.helpUrl), s.stop].join(' ') };
   }
-  const body = [t.what(vars.brand, exposure), ...remediation(t, vars), t.help(vars.helpUrl)];
+  const body = [vars.reminder ? t.reminder(vars.brand) : t.what(vars.brand, exposure), ...remediation(t, vars), t.help(vars.helpUrl)];
   const text = [t.greeting(vars.firstName), '', ...body].join('\n');
   const html = `<p>${escapeHtml(t.greeting(vars.firstName))}</p>\n${body.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}`;
-  return { channel, subject: t.subject(vars.brand), text, html };
+  return { channel, subject: vars.reminder ? t.reminderSubject(vars.brand) : t.subject(vars.brand), text, html };
 }
 
 /** First word of a name, for a greeting. */

@@ -84,6 +84,8 @@ export interface WaveManifest {
   readonly name?: string;
   /** The regulatory clock the wave runs against. */
   readonly regulatory?: RegulatoryClock;
+  /** A reminder wave: the wave whose people it reminds (its notices remind, they do not announce). */
+  readonly reminderOf?: string;
   /** The version of the manifest file the wave was created from; absent when it was created from flags. */
   readonly manifestVersion?: number;
   /**

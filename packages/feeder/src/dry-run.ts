@@ -138,6 +138,7 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
       if (!t) {
         const vars: NoticeVars = {
           brand: manifest.brand, helpUrl: manifest.helpUrl, exposed: record.exposed, firstName: MASKED.firstName,
+          ...(manifest.reminderOf ? { reminder: true } : {}),
           ...(pinReset ? { pinReset: true } : {}),
           ...(pinReset && channel === 'sms' && manifest.pinDelivery === 'sms-temporary' ? { temporaryPin: MASKED.temporaryPin } : {}),
           ...(code && manifest.enrollBy ? { enrollmentCode: MASKED.enrollmentCode, enrollBy: manifest.enrollBy } : {}),

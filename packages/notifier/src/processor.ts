@@ -203,6 +203,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       brand: manifest.brand,
       helpUrl: manifest.helpUrl,
       exposed: account.exposed,
+      ...(manifest.reminderOf ? { reminder: true } : {}),
       ...(contact.name ? { firstName: firstNameOf(contact.name) } : {}),
     };
     const reference = `${waveId}.${accountId}`;

@@ -1,11 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { WAVE_ID_PATTERN } from '@breachwave/domain';
-import { loadConnectionConfig, loadVariables } from '@breachwave/config';
+import { BreachwaveError, WAVE_ID_PATTERN } from '@breachwave/domain';
+import { createReminderWave } from '@breachwave/feeder';
+import { loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
 import {
   POOL_NAME_PATTERN, codeCryptoFromConfig, createCodeStore, importPool, importRedemptions, reminderTargets,
   type CodeScope, type CodeStatus, type LineProblem,
 } from '@breachwave/codes';
-import { fullContext, readContext } from './context.js';
+import { fullContext, operatorActor, readContext } from './context.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -122,8 +123,14 @@ export function registerCodesCommands(program: Command): void {
     .description('accounts whose code is unredeemed and whose enroll-by date is at most N days away: the targets of a reminder wave (CSV, codes masked)')
     .requiredOption('--days <n>', 'days before the enroll-by date', int('--days', 0, 3650))
     .option('--wave <wave>', 'only the accounts of this wave (default: every code holder)', parseWave)
-    .option('--json', 'print one JSON array')
-    .action(async (o: { days: number; wave?: string; json?: boolean }) => {
+    .option('--create', 'create a reminder wave of these accounts (needs --wave): the reminder lane, the same code, a notice that reminds; then dry-run, approve and start it like any wave')
+    .option('--json', 'print one JSON array (with --create: one JSON object)')
+    .action(async (o: { days: number; wave?: string; create?: boolean; json?: boolean }) => {
+      if (o.create) {
+        if (!o.wave) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'codes reminders --create needs --wave: a reminder wave reminds the people of one wave' });
+        await createReminders(o.wave, o.days, Boolean(o.json));
+        return;
+      }
       const ctx = await readContext();
       try {
         const store = createCodeStore({ redis: ctx.redis, prefix: loadConnectionConfig(process.env).prefix });
@@ -157,4 +164,30 @@ export function registerCodesCommands(program: Command): void {
         await ctx.close();
       }
     });
+}
+
+/** `codes reminders --wave W --create`: a reminder wave of W's unredeemed code holders. */
+async function createReminders(waveId: string, days: number, json: boolean): Promise<void> {
+  const ctx = await fullContext();
+  try {
+    const store = createCodeStore({ redis: ctx.redis, prefix: ctx.config.prefix });
+    if ((await store.scopeOf(waveId)) === 'wave') {
+      throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} gave its accounts codes of its own (codes scope wave): a reminder wave would issue them new ones` });
+    }
+    const ids = async function* (): AsyncGenerator<string> {
+      for await (const t of reminderTargets(store, { days, waveId, ledger: ctx.ledger })) yield t.accountId;
+    };
+    const r = await createReminderWave({
+      ledger: ctx.ledger, sourceWaveId: waveId, accountIds: ids(), envelope: ctx.envelope, dataDir: ctx.config.dataDir, log: ctx.log,
+      actor: operatorActor(), approvals: loadCliConfig(process.env).approvalsRequired,
+    });
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else {
+      process.stdout.write(`reminder wave ${r.waveId} created for wave ${waveId}: ${r.accepted} accounts whose code is unredeemed within ${days} days of its enroll-by date` +
+        `${r.notInSource ? ` (${r.notInSource} not in the wave's spool: nothing is sent to them)` : ''}\n` +
+        `next: breachwave wave dry-run ${r.waveId}${(r.manifest.approvals ?? 0) > 0 ? `, wave approve ${r.waveId} by another operator` : ''}, then wave start ${r.waveId}\n`);
+    }
+  } finally {
+    await ctx.close();
+  }
 }
