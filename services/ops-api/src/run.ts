@@ -91,14 +91,16 @@ const LOGIN_ROUTES = new Set([`GET ${LOGIN_PATH}`, `POST ${LOGIN_PATH}`]);
 const OPERATOR_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * True when a browser says the request comes from another site (`Sec-Fetch-Site`, or an `Origin`
- * of another host). Browsers that send neither are judged by the SameSite cookie alone.
+ * True when a browser says the request comes from another site: `Sec-Fetch-Site` when sent, else
+ * an `Origin` of another host. Clients that send neither are judged by the SameSite cookie (and,
+ * on forms, the CSRF token) alone.
  */
 function crossSite(headers: FastifyRequest['headers']): boolean {
   const site = headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return true;
+  if (typeof site === 'string') return site !== 'same-origin' && site !== 'none';
   const origin = headers.origin;
-  if (typeof origin !== 'string' || origin === '') return false;
+  // Our pages send `Referrer-Policy: no-referrer`, under which a browser posts `Origin: null`.
+  if (typeof origin !== 'string' || origin === '' || origin === 'null') return false;
   try {
     return new URL(origin).host !== headers.host;
   } catch {
