@@ -50,6 +50,12 @@ export interface ApiTokenStore {
    * @throws BreachwaveError BW_TOKEN_NOT_FOUND
    */
   revoke(name: string): Promise<ApiTokenInfo>;
+  /**
+   * The keyed hash of the token now issued under `name`, or undefined when none is. A login
+   * session keeps it (never the token) and ends when it changes: the token was revoked or
+   * replaced by another of the same name.
+   */
+  fingerprint(name: string): Promise<string | undefined>;
 }
 
 export interface ApiTokenStoreDeps {
@@ -112,6 +118,9 @@ export function createApiTokenStore(deps: ApiTokenStoreDeps): ApiTokenStore {
       const info = parse(raw);
       if (raw === null) throw new BreachwaveError('BW_TOKEN_NOT_FOUND', { detail: `name ${TOKEN_NAME.test(name) ? name : '(invalid)'}` });
       return info ?? { name, role: 'viewer', createdAt: '', createdBy: '' };
+    },
+    async fingerprint(name) {
+      return (await deps.redis.hget(namesKey, name)) ?? undefined;
     },
   };
 }

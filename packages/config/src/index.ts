@@ -107,6 +107,10 @@ export interface BreachwaveConfig {
     /** Metrics role (`BW_METRICS_TOKEN`). */
     readonly metricsToken?: string;
     readonly maxBodyBytes: number;
+    /** How long a browser login session lasts (`BW_OPS_SESSION_TTL_SECONDS`). */
+    readonly sessionTtlSeconds: number;
+    /** A wave with open accounts and jobs waiting but nothing finished for this long is flagged stuck (`BW_STUCK_AFTER_SECONDS`). */
+    readonly stuckAfterSeconds: number;
   };
   readonly workers: {
     readonly lockDurationMs: number;
@@ -242,6 +246,8 @@ export function loadConfig(env: EnvInput): BreachwaveConfig {
       port: e.BW_OPS_PORT,
       unsubscribeTtlSeconds: e.BW_UNSUBSCRIBE_TTL_SECONDS,
       maxBodyBytes: e.BW_OPS_MAX_BODY_BYTES,
+      sessionTtlSeconds: e.BW_OPS_SESSION_TTL_SECONDS,
+      stuckAfterSeconds: e.BW_STUCK_AFTER_SECONDS,
       ...(e.BW_PUBLIC_URL ? { publicUrl: e.BW_PUBLIC_URL.replace(/\/+$/, '') } : {}),
       ...(e.BW_UNSUBSCRIBE_KEY ? { unsubscribeKey: e.BW_UNSUBSCRIBE_KEY } : {}),
       ...(e.BW_OPS_TOKEN ? { token: e.BW_OPS_TOKEN } : {}),

@@ -120,6 +120,8 @@ export const sections = {
     BW_OPS_TOKEN: token(),
     BW_METRICS_TOKEN: token(),
     BW_OPS_MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
+    BW_OPS_SESSION_TTL_SECONDS: int(8 * 3600, 300, 7 * 86_400),
+    BW_STUCK_AFTER_SECONDS: int(600, 30),
   },
   pin: {
     BW_PIN_LENGTH: int(6, 6, 12),

@@ -34,6 +34,11 @@ export interface OpsRequest {
   readonly operator?: string;
   /** The role of the caller's API token (`operator` for the shared `BW_OPS_TOKEN`). */
   readonly role?: ApiRole;
+  /**
+   * On `browser` routes called with the login session cookie: the session's CSRF token, for the
+   * forms the page renders (a POST's `csrf` field has been checked against it before the handler runs).
+   */
+  readonly session?: { readonly csrf: string };
   /** The service's OpenAPI 3 document, generated from the route schemas. */
   openapi(): unknown;
   /**
@@ -70,10 +75,12 @@ export type OpsHandler = (req: OpsRequest) => Promise<OpsResponse>;
  * - `pin-verify`: `Authorization: Bearer <BW_PIN_VERIFY_TOKEN>` (care agents, the IVR);
  * - `metrics`: `Authorization: Bearer <BW_METRICS_TOKEN>` (the Prometheus scraper);
  * - `twilio-signature`, `unsubscribe-token`: built-in routes whose handler checks the request's
- *   own credential (`X-Twilio-Signature`; the signed token in the link).
+ *   own credential (`X-Twilio-Signature`; the signed token in the link);
+ * - `login`: the built-in browser login (`GET`/`POST /login`), whose handler checks the API token
+ *   posted in its form.
  * A missing or unknown token gets 401; a known token without the role, 403.
  */
-export type OpsAuth = 'public' | ApiRole | 'pin-verify' | 'metrics' | 'twilio-signature' | 'unsubscribe-token';
+export type OpsAuth = 'public' | ApiRole | 'pin-verify' | 'metrics' | 'twilio-signature' | 'unsubscribe-token' | 'login';
 
 /** Roles a bearer token stands for, and so the ones a mounted route may use. */
 export const TOKEN_ROLES = [...API_ROLES, 'pin-verify', 'metrics'] as const satisfies readonly OpsAuth[];
@@ -92,6 +99,12 @@ export interface OpsRoute {
    * route's part of the OpenAPI document.
    */
   readonly schema?: Readonly<Record<string, unknown>>;
+  /**
+   * A page for a browser (API-role routes only): the login session cookie is taken in place of a
+   * bearer token, a `GET` without a valid credential is sent to the login page, and any other
+   * method called with the session must carry the session's CSRF token in its form field `csrf`.
+   */
+  readonly browser?: boolean;
 }
 
 /** HTTP status for each code that has its own; other codes map by kind (see {@link statusFor}). */

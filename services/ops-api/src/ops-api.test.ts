@@ -455,6 +455,14 @@ describe('authentication of every route', () => {
     'POST /v1/unsubscribe': 'unsubscribe-token',
     [`POST ${PIN_VERIFY_PATH}`]: 'pin-verify',
     [`POST ${PIN_UNLOCK_PATH}`]: 'operator',
+    // The browser login takes the token in its form; logging out needs the session (or a token).
+    'GET /login': 'login',
+    'POST /login': 'login',
+    'POST /logout': 'viewer',
+    // The wave overview, its dead-letter re-drive and the queue board's entry.
+    'GET /waves': 'viewer',
+    'POST /waves/:id/dlq/retry': 'operator',
+    'GET /queues': 'viewer',
   };
 
   it('the route table names who may call each route, and only health and readiness are public', () => {
@@ -463,20 +471,24 @@ describe('authentication of every route', () => {
 
   it('walks every route with no token, a wrong token and another role\'s token: 401 unless the route checks its own credential', async () => {
     const wrong = randomBytes(24).toString('hex');
-    for (const { method, path, auth } of full.routes) {
+    for (const { method, path, auth, browser } of full.routes) {
       const call = (authorization?: string) => fetch(`${full.url}${path}`, {
         method,
+        redirect: 'manual',
         // A form body gets past the webhooks' content-type check to their signature check.
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', [OPERATOR_HEADER]: 'alice', ...(authorization ? { Authorization: authorization } : {}) },
         ...(method === 'GET' ? {} : { body: 'List-Unsubscribe=One-Click' }),
       });
-      const attempts = [undefined, `Bearer ${wrong}`, wrong, 'Basic b3BzOm9wcw==', ...Object.entries(TOKENS).filter(([role]) => role !== auth).map(([, t]) => `Bearer ${t}`)];
+      // The operator's token opens a viewer's route too (each role allows what the ones before it allow).
+      const attempts = [undefined, `Bearer ${wrong}`, wrong, 'Basic b3BzOm9wcw==', ...Object.entries(TOKENS).filter(([role]) => role !== auth && !(role === 'operator' && auth === 'viewer')).map(([, t]) => `Bearer ${t}`)];
       for (const authorization of attempts) {
         const res = await call(authorization);
         const label = `${method} ${path} with ${authorization === undefined ? 'no token' : 'a wrong token'}`;
         if (auth === 'public') assert.equal(res.status, 200, label);
         else if (auth === 'twilio-signature') assert.equal(res.status, 403, `${label}: the signature check refuses it`);
         else if (auth === 'unsubscribe-token') assert.equal(res.status, 400, `${label}: no signed token, no unsubscribe`);
+        else if (browser && method === 'GET') assert.equal(res.status, 303, `${label}: a page sends the browser to the login form`);
+        else if (auth === 'login') assert.equal(res.status, method === 'GET' ? 200 : 401, `${label}: the form, or a refused login (no token in the form)`);
         else {
           assert.equal(res.status, 401, label);
           assert.equal(res.headers.get('www-authenticate'), 'Bearer');

@@ -8,15 +8,19 @@ import { mapTwilioErrorCode } from '@breachwave/adapter-twilio';
 import {
   createDeliveryTracker, createSuppressionList, unsubscribeKey, type DeliveryTrackerDeps, type KeywordIntent,
 } from '@breachwave/suppression';
-import Fastify, { type FastifyError, type FastifyRequest, type HTTPMethods } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
 import swagger from '@fastify/swagger';
 import { createApiTokenStore, isApiRole, roleAllows, type ApiRole, type ApiTokenInfo } from '@breachwave/access';
 import {
-  COMMON_HEADERS, OPERATOR_HEADER, TOKEN_ROLES, errorBody, mediaType, parseMultipart, parseUrlEncoded, statusFor,
+  COMMON_HEADERS, OPERATOR_HEADER, TOKEN_ROLES, errorBody, field, mediaType, parseMultipart, parseUrlEncoded, statusFor,
   type OpsAuth, type OpsRequest, type OpsRoute, type TokenRole,
 } from './http.js';
 import { createOpsMetrics, type OpsMetrics } from './metrics.js';
 import { createRoutes } from './routes.js';
+import type { Queue } from 'bullmq';
+import { BOARD_MANAGE_PATH, BOARD_PATH, BOARD_VIEW_PATH, boardWriteAllowed, mountQueueBoard } from './board.js';
+import { LOGIN_PATH, LOGOUT_PATH, htmlResponse, loginPage, safeNext } from './console.js';
+import { SESSION_COOKIE, createSessionStore, readCookie, sessionCookie, type Session } from './session.js';
 
 export type { FormFields, OpsAuth, OpsHandler, OpsRequest, OpsResponse, OpsRoute, TokenRole } from './http.js';
 export { OPERATOR_HEADER, TOKEN_ROLES } from './http.js';
@@ -46,6 +50,14 @@ export interface OpsApiOverrides {
    * STOP/START/HELP itself. Set them when Advanced Opt-Out has its auto-replies turned off.
    */
   readonly inboundReplies?: Readonly<Partial<Record<KeywordIntent, string>>>;
+  /**
+   * The queue board (bull-board) over these queues, at `/queues`: read-only for a viewer; retry,
+   * promote, pause and resume for an operator. `audit` records each change made through it.
+   */
+  readonly board?: {
+    readonly queues: readonly Queue[];
+    readonly audit?: (change: { readonly actor: string; readonly method: string; readonly path: string }) => Promise<void>;
+  };
   /** Override `config.ops` (tests listen on port 0). */
   readonly host?: string;
   readonly port?: number;
@@ -60,7 +72,7 @@ export interface RunningOpsApi {
   readonly publicUrl: string;
   readonly metrics: OpsMetrics;
   /** Every route it serves and who may call it, built-in and mounted: what an auth test walks. */
-  readonly routes: readonly { readonly method: string; readonly path: string; readonly auth: OpsAuth }[];
+  readonly routes: readonly { readonly method: string; readonly path: string; readonly auth: OpsAuth; readonly browser?: boolean }[];
   /** Stops accepting, lets requests in flight finish (up to 5 s), closes Redis. Idempotent. */
   close(): Promise<void>;
 }
@@ -74,7 +86,27 @@ function sameSecret(given: string, expected: string): boolean {
 
 /** The only routes that answer without a credential: orchestrators probe them unauthenticated. */
 const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz']);
+/** The login form and its post: they take the token in the form, so they need none before. */
+const LOGIN_ROUTES = new Set([`GET ${LOGIN_PATH}`, `POST ${LOGIN_PATH}`]);
 const OPERATOR_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * True when a browser says the request comes from another site: `Sec-Fetch-Site` when sent, else
+ * an `Origin` of another host. Clients that send neither are judged by the SameSite cookie (and,
+ * on forms, the CSRF token) alone.
+ */
+function crossSite(headers: FastifyRequest['headers']): boolean {
+  const site = headers['sec-fetch-site'];
+  if (typeof site === 'string') return site !== 'same-origin' && site !== 'none';
+  const origin = headers.origin;
+  // Our pages send `Referrer-Policy: no-referrer`, under which a browser posts `Origin: null`.
+  if (typeof origin !== 'string' || origin === '' || origin === 'null') return false;
+  try {
+    return new URL(origin).host !== headers.host;
+  } catch {
+    return true;
+  }
+}
 
 /** True for an address only this host can reach. */
 export function isLoopback(address: string): boolean {
@@ -141,23 +173,70 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     }
     routes.set(key, route);
   }
+  const apiTokens = createApiTokenStore({ redis, prefix: config.prefix, hmacKey, now });
+  const sessions = createSessionStore({ redis, prefix: config.prefix, tokens: apiTokens, ttlSeconds: config.ops.sessionTtlSeconds });
+  const cookieSecure = (): boolean => publicUrl.startsWith('https://');
+  routes.set(`GET ${LOGIN_PATH}`, {
+    auth: 'login',
+    handler: async (req) => htmlResponse(200, loginPage({ next: req.query.get('next') ?? undefined })),
+  });
+  routes.set(`POST ${LOGIN_PATH}`, {
+    auth: 'login',
+    handler: async (req) => {
+      if (crossSite(req.headers)) throw new BreachwaveError('BW_HTTP_FORBIDDEN', { detail: 'a login must come from this site\'s own form' });
+      const form = req.form();
+      const next = safeNext(field(form, 'next'));
+      const given = field(form, 'token') ?? '';
+      let info: ApiTokenInfo | undefined;
+      try {
+        info = given ? await apiTokens.lookup(given) : undefined;
+      } catch (cause) {
+        throw new BreachwaveError('BW_REDIS_UNREACHABLE', { detail: 'API tokens cannot be read', cause });
+      }
+      if (!info) {
+        req.log.info('login refused: unknown token');
+        // The shared BW_OPS_TOKEN names nobody, so it cannot open a session either.
+        return htmlResponse(401, loginPage({ next, error: 'That is not a valid API token. Use a named token (breachwave token create).' }));
+      }
+      const { id } = await sessions.open(info.name, info.role);
+      req.log.info({ operator: info.name, role: info.role }, 'login');
+      return { status: 303, headers: { Location: next, 'Set-Cookie': sessionCookie(id, { secure: cookieSecure(), maxAge: config.ops.sessionTtlSeconds }) }, body: '' };
+    },
+  });
+  routes.set(`POST ${LOGOUT_PATH}`, {
+    auth: 'viewer',
+    browser: true,
+    handler: async (req) => {
+      const id = readCookie(req.headers.cookie, SESSION_COOKIE);
+      if (id) await sessions.close(id);
+      return { status: 303, headers: { Location: LOGIN_PATH, 'Set-Cookie': sessionCookie('', { secure: cookieSecure(), maxAge: 0 }) }, body: '' };
+    },
+  });
+  if (overrides.board) {
+    routes.set(`GET ${BOARD_PATH}`, {
+      auth: 'viewer',
+      browser: true,
+      handler: async (req) => ({ status: 303, headers: { Location: `${roleAllows(req.role ?? 'viewer', 'operator') ? BOARD_MANAGE_PATH : BOARD_VIEW_PATH}/` }, body: '' }),
+    });
+  }
   for (const [key, route] of routes) {
     if (route.auth === 'public' && !PUBLIC_ROUTES.has(key)) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `route ${key} cannot be public` });
+    if (route.auth === 'login' && !LOGIN_ROUTES.has(key)) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `route ${key} cannot take a login` });
+    if (route.browser && !isApiRole(route.auth)) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: `route ${key}: only API-role routes take a login session` });
   }
   const tokens: Record<'pin-verify' | 'metrics', string | undefined> = { 'pin-verify': config.pin.verifyToken, metrics: config.ops.metricsToken };
   for (const role of ['pin-verify', 'metrics'] as const) {
     const users = [...routes].filter(([, r]) => r.auth === role).map(([k]) => k);
     if (users.length > 0 && !tokens[role]) log.warn({ role, routes: users }, 'no token is configured for this role: its routes answer 401');
   }
+  let publicUrl = '';
   const paths = new Map<string, string[]>();
   for (const key of routes.keys()) {
     const [method = '', path = ''] = key.split(' ');
     paths.set(path, [...(paths.get(path) ?? []), method]);
   }
 
-  let publicUrl = '';
   const maxBody = config.ops.maxBodyBytes;
-  const apiTokens = createApiTokenStore({ redis, prefix: config.prefix, hmacKey, now });
 
   /** The route template a path falls under (`/v1/waves/w1` → `/v1/waves/:id`), for 405s and metric labels. */
   const templates = [...paths.keys()].map((template) => ({
@@ -227,6 +306,10 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     readonly label: string;
     operator?: string;
     role?: ApiRole;
+    /** The login session the caller came with (browser routes and the queue board). */
+    session?: Session;
+    /** A browser page or the board: an unauthenticated GET is sent to the login page. */
+    browser?: boolean;
     extra: Record<string, string>;
   }
   const stateOf = (req: FastifyRequest): RequestState => {
@@ -250,8 +333,9 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   };
 
   /** Checks the route's credential before the body is read, so an anonymous caller cannot make us read one. */
-  const authenticate = async (req: FastifyRequest, auth: OpsAuth): Promise<void> => {
+  const authenticate = async (req: FastifyRequest, auth: OpsAuth, browser = false): Promise<void> => {
     const state = stateOf(req);
+    if (browser) state.browser = true;
     if (auth === 'metrics' || auth === 'pin-verify') {
       const expected = tokens[auth];
       const given = bearer(req);
@@ -260,6 +344,21 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     }
     if (!isApiRole(auth)) return;
     const given = bearer(req);
+    const cookie = browser && !given ? readCookie(req.headers.cookie, SESSION_COOKIE) : undefined;
+    if (cookie) {
+      let session: Session | undefined;
+      try {
+        session = await sessions.get(cookie);
+      } catch (cause) {
+        throw new BreachwaveError('BW_REDIS_UNREACHABLE', { detail: 'sessions cannot be read', cause });
+      }
+      if (!session) throw unauthorized(state, 'the login session expired or was closed');
+      if (!roleAllows(session.role, auth)) throw new BreachwaveError('BW_HTTP_FORBIDDEN', { detail: `this needs the ${auth} role; ${session.name} has the ${session.role} role` });
+      state.operator = session.name;
+      state.role = session.role;
+      state.session = session;
+      return;
+    }
     if (!given) throw unauthorized(state, `this route needs an API token of the ${auth} role`);
     if (config.ops.token && sameSecret(given, config.ops.token)) {
       // The shared token is an operator's: its holder is named by a header, not by the token.
@@ -286,12 +385,13 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     if (auth === 'public') return [];
     if (auth === 'twilio-signature') return [{ twilioSignature: [] }];
     if (auth === 'unsubscribe-token') return [{ unsubscribeToken: [] }];
+    if (auth === 'login') return [];
     return [{ bearer: [] }];
   };
 
   app.addHook('onRequest', async (req) => {
-    const auth = (req.routeOptions.config as { auth?: OpsAuth } | undefined)?.auth;
-    if (auth) await authenticate(req, auth);
+    const opts = req.routeOptions.config as { auth?: OpsAuth; browser?: boolean } | undefined;
+    if (opts?.auth) await authenticate(req, opts.auth, opts.browser === true);
   });
   // A body schema describes an optional JSON body (`{ reason }`): a request without one is
   // validated as `{}`, so its required fields, if any, are named in the 400.
@@ -318,7 +418,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     throw new BreachwaveError('BW_HTTP_NOT_FOUND');
   });
 
-  app.setErrorHandler(async (error: FastifyError | BreachwaveError, req, reply) => {
+  const handleError = async (error: FastifyError | BreachwaveError, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const state = stateOf(req);
     let err: BreachwaveError | undefined;
     if (error instanceof BreachwaveError) err = error;
@@ -328,6 +428,11 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) err = new BreachwaveError('BW_INPUT_INVALID', { detail: 'malformed request' });
     if (err) {
       const status = statusFor(err);
+      if (status === 401 && state.browser && req.method === 'GET') {
+        // A browser that is not logged in (or whose session ended) goes to the login form and back.
+        const path = req.raw.url ?? '/';
+        return reply.code(303).header('Location', `${LOGIN_PATH}?next=${encodeURIComponent(safeNext(path))}`).send('');
+      }
       if (err.code === 'BW_HTTP_BODY_TOO_LARGE') reply.header('Connection', 'close');
       if (status >= 500) {
         state.log.error({ err, errorCode: err.code }, 'request failed');
@@ -340,7 +445,8 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     metrics.errors.inc({ route: state.label });
     state.log.error({ err: error }, 'handler failed');
     return reply.code(500).type('application/json; charset=utf-8').send(JSON.stringify(errorBody(new BreachwaveError('BW_INTERNAL'))));
-  });
+  };
+  app.setErrorHandler(handleError);
 
   for (const [key, route] of routes) {
     const [method = 'GET', url = '/'] = key.split(' ');
@@ -348,13 +454,22 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     app.route({
       method: method as HTTPMethods,
       url,
-      config: { auth: route.auth },
+      config: { auth: route.auth, browser: route.browser === true },
       schema,
       handler: async (req, reply) => {
         const state = stateOf(req);
         const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         const contentTypeHeader = req.headers['content-type'] ?? '';
         const contentType = mediaType(contentTypeHeader);
+        if (state.session && method !== 'GET') {
+          // SameSite=Strict already keeps the cookie off other sites' requests; the per-session
+          // token also refuses a form this site did not render for this session.
+          const fields = contentType === 'application/x-www-form-urlencoded' ? parseUrlEncoded(raw.toString('utf8')) : {};
+          const csrf = field(fields, 'csrf') ?? '';
+          if (crossSite(req.headers) || !csrf || !sameSecret(csrf, state.session.csrf)) {
+            throw new BreachwaveError('BW_HTTP_FORBIDDEN', { detail: 'the form\'s CSRF token is missing or is not this session\'s' });
+          }
+        }
         const rawUrl = req.raw.url ?? '/';
         const opsReq: OpsRequest = {
           method,
@@ -370,6 +485,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
           remoteAddress: req.socket.remoteAddress ?? '',
           ...(state.operator ? { operator: state.operator } : {}),
           ...(state.role ? { role: state.role } : {}),
+          ...(state.session ? { session: { csrf: state.session.csrf } } : {}),
           openapi: () => openapiDocument(),
           form() {
             if (contentType === 'application/x-www-form-urlencoded') return parseUrlEncoded(raw.toString('utf8'));
@@ -396,6 +512,29 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
         if (response.stream) return reply.send(response.stream);
         if (response.status === 204 || response.status === 304) return reply.send();
         return reply.send(response.body ?? '');
+      },
+    });
+  }
+
+  if (overrides.board) {
+    const { audit } = overrides.board;
+    await mountQueueBoard(app, {
+      queues: overrides.board.queues,
+      refuse: handleError,
+      guard: async (req) => {
+        const path = (req.raw.url ?? '/').split('?')[0] ?? '/';
+        const manage = path === BOARD_MANAGE_PATH || path.startsWith(`${BOARD_MANAGE_PATH}/`);
+        const below = path.slice((manage ? BOARD_MANAGE_PATH : BOARD_VIEW_PATH).length);
+        const write = req.method !== 'GET' && req.method !== 'HEAD';
+        await authenticate(req, write || manage ? 'operator' : 'viewer', true);
+        if (!write) return;
+        const state = stateOf(req);
+        if (crossSite(req.headers)) throw new BreachwaveError('BW_HTTP_FORBIDDEN', { detail: 'a queue change must come from the board itself' });
+        if (!manage || !boardWriteAllowed(req.method, below)) {
+          throw new BreachwaveError('BW_HTTP_FORBIDDEN', { detail: 'the queue board allows retry, promote, pause and resume, on the operators\' board only' });
+        }
+        state.log.info({ operator: state.operator, method: req.method, path: below }, 'queue board change');
+        await audit?.({ actor: `operator:${state.operator ?? 'unknown'}`, method: req.method, path: below });
       },
     });
   }
@@ -430,7 +569,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
     metrics,
     routes: [...routes].map(([key, route]) => {
       const [method = '', path = ''] = key.split(' ');
-      return { method, path, auth: route.auth };
+      return { method, path, auth: route.auth, ...(route.browser ? { browser: true } : {}) };
     }),
     close: () => {
       closed ??= (async () => {

@@ -9,6 +9,9 @@ import {
 } from '@breachwave/pin';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { parseKey } from '@breachwave/secrets';
+import { createDeadLetters } from '@breachwave/dlq';
+import { ACTIONS } from '@breachwave/domain';
+import { createConsoleRoutes } from './console.js';
 import { Counter } from './metrics.js';
 import type { MountedRoute, OpsApiOverrides } from './run.js';
 
@@ -17,7 +20,8 @@ import type { MountedRoute, OpsApiOverrides } from './run.js';
  * "undelivered" callback, PIN verification for care agents and the IVR (`pin-verify` role, when a
  * verifier key is configured; limited per client), and the operator's PIN unlock (`operator`
  * role, audited as `operator:<name>` — the API token's name, or `X-Breachwave-Operator` with the
- * shared `BW_OPS_TOKEN`).
+ * shared `BW_OPS_TOKEN`), the queue board over the action queues, and the wave overview page
+ * with its dead-letter re-drive.
  */
 export async function productionOverrides(config: BreachwaveConfig, log: Logger): Promise<{ overrides: OpsApiOverrides; close(): Promise<void> }> {
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-ops-api-wiring' });
@@ -64,9 +68,21 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
       return { status: answer.status, json: answer.json, headers: answer.headers };
     },
   };
+  const actionQueues = Object.fromEntries(ACTIONS.map((a) => [a, queues.queueFor(a)])) as Record<(typeof ACTIONS)[number], ReturnType<typeof queues.queueFor>>;
+  Object.assign(routes, createConsoleRoutes({
+    ledger, redis, prefix: config.prefix, queues: actionQueues,
+    deadLetters: createDeadLetters({ ledger, queues }),
+    stuckAfterSeconds: config.ops.stuckAfterSeconds,
+  }));
   return {
     overrides: {
       routes,
+      board: {
+        queues: Object.values(actionQueues),
+        audit: async ({ actor, method, path }) => {
+          await ledger.audit({ type: 'operator.queue-board', actor, detail: { method, path } });
+        },
+      },
       metrics: [verifications],
       onPermanentUndelivered: async (ctx) => {
         const outcome = await fallback(ctx);
