@@ -12,6 +12,8 @@ export { createPipelineReader, parseRedisMemory, registerPipelineMetrics, type P
 export { registerProviderMetrics, type ProviderMetrics } from './providers.js';
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions, type Readiness } from './server.js';
 export {
-  createProcessMetrics, metricsSettingsOf, startServiceMetrics,
+  createProcessMetrics, createServiceMetrics, metricsSettingsOf, startServiceMetrics,
   type ProcessMetrics, type ProcessMetricsDeps, type ProcessMetricsSettings, type ServiceMetrics, type ServiceMetricsDeps,
 } from './service.js';
+/** prom-client's own classes, for metrics a service adds to its registry (one copy of prom-client in the process). */
+export { Counter as PromCounter, Gauge, Histogram, Registry } from 'prom-client';

@@ -95,42 +95,41 @@ export function createProcessMetrics(settings: ProcessMetricsSettings, deps: Pro
 }
 
 export interface ServiceMetricsDeps extends ProcessMetricsDeps {
-  /** Whether the process's worker runs: the heartbeat reports only while it does. Default: while the process runs. */
-  readonly running?: () => boolean;
   /** Listen on this port whatever the settings say (0: any free port, for tests). */
   readonly port?: number;
 }
 
 /** A worker process's metrics and, when a port is configured, its HTTP server. */
 export interface ServiceMetrics extends ProcessMetrics {
-  /** The server's URL; undefined when no port is configured. */
+  /** The server's URL once started; undefined when no port is configured. */
   readonly url: string | undefined;
+  /**
+   * Starts the heartbeat (reported while `running()` is true; default: while the process runs)
+   * and, when a port is configured, the server. Once.
+   */
+  start(running?: () => boolean): Promise<void>;
 }
 
 /**
- * The one call a worker's composition root makes: the process's registry with its heartbeat,
- * and `/metrics`, `/healthz` and `/readyz` on `BW_METRICS_HOST`:`BW_METRICS_PORT` when the port is
- * set (0, the default, serves nothing). `close()` stops the server and the metrics' Redis client.
+ * A worker's metrics, built without I/O: the registry (with the provider metrics the notifier
+ * wraps its senders with before it starts), then `start()` serves `/metrics`, `/healthz` and
+ * `/readyz` on `BW_METRICS_HOST`:`BW_METRICS_PORT` when the port is set (0, the default, serves
+ * nothing). `close()` stops the server and the metrics' Redis client.
  */
-export async function startServiceMetrics(settings: ProcessMetricsSettings, deps: ServiceMetricsDeps): Promise<ServiceMetrics> {
+export function createServiceMetrics(settings: ProcessMetricsSettings, deps: ServiceMetricsDeps): ServiceMetrics {
   const metrics = createProcessMetrics(settings, deps);
-  metrics.heartbeat(deps.running ?? (() => true));
-  const port = deps.port ?? settings.metrics.port;
   let server: MetricsServer | undefined;
-  if (deps.port !== undefined || settings.metrics.port > 0) {
-    try {
-      server = await startMetricsServer({
-        host: settings.metrics.host, port, registry: metrics.registry, ready: () => metrics.readiness(),
-        ...(settings.metrics.token ? { token: settings.metrics.token } : {}),
-      });
-    } catch (err) {
-      await metrics.close();
-      throw err;
-    }
+  let started: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  const serve = async (): Promise<void> => {
+    if (deps.port === undefined && settings.metrics.port === 0) return;
+    server = await startMetricsServer({
+      host: settings.metrics.host, port: deps.port ?? settings.metrics.port, registry: metrics.registry, ready: () => metrics.readiness(),
+      ...(settings.metrics.token ? { token: settings.metrics.token } : {}),
+    });
     if (!settings.metrics.token) deps.log.warn('BW_METRICS_TOKEN is not set: /metrics answers 401 to every scraper');
     deps.log.info({ url: server.url }, 'metrics, health and readiness served');
-  }
-  let closing: Promise<void> | undefined;
+  };
   return {
     registry: metrics.registry,
     get providers() {
@@ -139,13 +138,38 @@ export async function startServiceMetrics(settings: ProcessMetricsSettings, deps
     pipeline: metrics.pipeline,
     heartbeat: (running) => metrics.heartbeat(running),
     readiness: () => metrics.readiness(),
-    url: server?.url,
+    get url() {
+      return server?.url;
+    },
+    start(running = () => true) {
+      started ??= (async () => {
+        metrics.heartbeat(running);
+        await serve();
+      })();
+      return started;
+    },
     close() {
       closing ??= (async () => {
+        await started?.catch(() => undefined);
         await server?.close();
         await metrics.close();
       })();
       return closing;
     },
   };
+}
+
+/**
+ * The one call a worker's composition root makes when it has nothing to wrap: creates the
+ * metrics and starts them. A failure to listen closes what was opened and throws.
+ */
+export async function startServiceMetrics(settings: ProcessMetricsSettings, deps: ServiceMetricsDeps & { readonly running?: () => boolean }): Promise<ServiceMetrics> {
+  const metrics = createServiceMetrics(settings, deps);
+  try {
+    await metrics.start(deps.running);
+  } catch (err) {
+    await metrics.close();
+    throw err;
+  }
+  return metrics;
 }

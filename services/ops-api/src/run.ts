@@ -15,7 +15,7 @@ import {
   COMMON_HEADERS, OPERATOR_HEADER, TOKEN_ROLES, errorBody, mediaType, parseMultipart, parseUrlEncoded, statusFor,
   type OpsAuth, type OpsRequest, type OpsRoute, type TokenRole,
 } from './http.js';
-import { createOpsMetrics, type OpsMetrics } from './metrics.js';
+import { createOpsMetrics, type MetricsSource, type OpsMetrics } from './metrics.js';
 import { createRoutes } from './routes.js';
 
 export type { FormFields, OpsAuth, OpsHandler, OpsRequest, OpsResponse, OpsRoute, TokenRole } from './http.js';
@@ -36,7 +36,7 @@ export interface OpsApiOverrides {
    */
   readonly routes?: Readonly<Record<string, MountedRoute>>;
   /** More counters for `/metrics` (those of mounted routes). */
-  readonly metrics?: readonly { render(): string }[];
+  readonly metrics?: readonly MetricsSource[];
   /** Connects the channel fallback: called once per notice after a permanent undelivered/failed status. */
   readonly onPermanentUndelivered?: DeliveryTrackerDeps['onPermanentUndelivered'];
   /** Twilio ErrorCode → catalog code. Default: the Twilio adapter's `mapTwilioErrorCode`. */
@@ -109,7 +109,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   const hmacKey = Buffer.from(config.hmacKey, 'base64');
   await checkHmacKey(redis, config.prefix, hmacKey);
   const suppression = createSuppressionList({ redis, prefix: config.prefix, hmacKey, actor: 'ops-api', now });
-  const metrics = createOpsMetrics();
+  const metrics = createOpsMetrics({ config, log, redis, suppressions: () => suppression.counts() });
   const tracker = createDeliveryTracker({
     redis,
     prefix: config.prefix,
@@ -442,6 +442,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
         } finally {
           clearTimeout(force);
         }
+        await metrics.close();
         await closeRedis(redis);
         log.info('ops-api stopped');
       })();
