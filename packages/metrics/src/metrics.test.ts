@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createActionQueues } from '@breachwave/actions';
+import { createActionQueues, createRecovery } from '@breachwave/actions';
 import { BreachwaveError, type SmsSender } from '@breachwave/domain';
 import { QUEUES } from '@breachwave/jobs';
 import { createLedger } from '@breachwave/ledger';
@@ -104,6 +104,25 @@ test('the registry shows the ledger\'s counters, the queues\' counts, the deadli
   // A wave paused shows it at the next reading (the cache is off here).
   await ledger.control('pause', waveId, 'test');
   assert.equal(sample(await metrics.registry.metrics(), 'breachwave_wave_paused', `wave="${waveId}"`), 1);
+});
+
+test('rotated PINs waiting for their notice: the recovery sweep counts them on the wave, the metrics show its count', async (t) => {
+  const prefix = `m${randomBytes(4).toString('hex')}`;
+  const { ledger, waveId } = await smallWave(prefix);
+  const queues = createActionQueues({ connection: { url: db.url }, prefix });
+  t.after(() => queues.close());
+  const metrics = createProcessMetrics({ redisUrl: db.url, prefix, metrics: settings() }, { service: 'notifier', log: captureLog().log });
+  t.after(() => metrics.close());
+  assert.equal(sample(await metrics.registry.metrics(), 'breachwave_wave_pins_overdue', `wave="${waveId}"`), undefined, 'no sweep yet: no sample');
+  // a1's PIN was rotated and its notice is pending: overdue at once with a limit of 0.
+  const later = Date.now() + 120_000;
+  await createRecovery({ ledger, queues, log: captureLog().log, staleMs: 3_600_000, pinNoticeLimitMs: 0, now: () => later }).sweep();
+  const text = await metrics.registry.metrics();
+  assert.equal(sample(text, 'breachwave_wave_pins_awaiting_notice', `wave="${waveId}"`), 1);
+  assert.equal(sample(text, 'breachwave_wave_pins_overdue', `wave="${waveId}"`), 1);
+  const oldest = sample(text, 'breachwave_wave_pin_oldest_awaiting_notice_seconds', `wave="${waveId}"`) ?? 0;
+  assert.ok(oldest >= 119 && oldest < 200, `about two minutes, got ${oldest}`);
+  assert.equal(sample(text, 'breachwave_wave_pin_check_timestamp_seconds', `wave="${waveId}"`), Math.floor(later / 1000));
 });
 
 test('readings are cached: a second scrape within the cache time reads Redis no more', async (t) => {

@@ -346,6 +346,20 @@ export function registerPipelineMetrics(registry: Registry, reader: PipelineRead
     for (const w of s.waves) if (w.clock.etaSeconds !== null) g.set({ wave: w.waveId }, Math.round(w.clock.etaSeconds));
   });
 
+  // Written by the recovery sweep of the workers (every BW_RECOVERY_INTERVAL_MS), which scans the ledger.
+  gauge('breachwave_wave_pins_awaiting_notice', 'Accounts of each running wave whose PIN was rotated and whose notice has not gone out, as of the last recovery sweep.', ['wave'], (g, s) => {
+    for (const w of s.waves) if (w.info.stats.pin_checked_at !== undefined) g.set({ wave: w.waveId }, w.info.stats.pin_unnotified ?? 0);
+  });
+  gauge('breachwave_wave_pins_overdue', 'Of those, the ones waiting longer than BW_PIN_NOTICE_LIMIT_SECONDS, as of the last recovery sweep.', ['wave'], (g, s) => {
+    for (const w of s.waves) if (w.info.stats.pin_checked_at !== undefined) g.set({ wave: w.waveId }, w.info.stats.pin_overdue ?? 0);
+  });
+  gauge('breachwave_wave_pin_oldest_awaiting_notice_seconds', 'How long the oldest rotated PIN of each running wave has waited for its notice, as of the last recovery sweep.', ['wave'], (g, s) => {
+    for (const w of s.waves) if (w.info.stats.pin_checked_at !== undefined) g.set({ wave: w.waveId }, (w.info.stats.pin_oldest_ms ?? 0) / 1000);
+  });
+  gauge('breachwave_wave_pin_check_timestamp_seconds', 'Unix time of the last recovery sweep that counted each running wave\'s rotated PINs awaiting their notice.', ['wave'], (g, s) => {
+    for (const w of s.waves) if (w.info.stats.pin_checked_at !== undefined) g.set({ wave: w.waveId }, Math.floor(w.info.stats.pin_checked_at / 1000));
+  });
+
   counterOf('breachwave_notices_sent_total', 'Notices sent by each running wave, by channel (the ledger\'s notify:sent counters, shared by every notifier).', ['wave', 'channel'], (set, s) => {
     for (const w of s.waves) for (const channel of ['sms', 'email'] as const) set({ wave: w.waveId, channel }, Number(w.counts[`notify:sent:${channel}`] ?? 0));
   });
