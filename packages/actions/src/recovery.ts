@@ -322,6 +322,11 @@ export function createRecovery(deps: RecoveryDeps) {
         if (status === 'feeding' && (await ledger.feederHolder(waveId)) !== undefined) continue;
         const report = await scanWave(waveId);
         reports.push(report);
+        // Kept on the wave for the metrics: no counter says how long a rotated PIN has waited for
+        // its notice, and only this scan of the ledger finds out.
+        await ledger.setWaveFields(waveId, {
+          pin_unnotified: report.pinUnnotified, pin_overdue: report.pinUnnotifiedOverdue, pin_oldest_ms: report.pinUnnotifiedOldestMs, pin_checked_at: now(),
+        });
         if (report.complete && status === 'fed') {
           await ledger.setWaveStatus(waveId, 'completed', actor, { accounts: report.accounts });
           deps.log.info({ wave: waveId, accounts: report.accounts }, 'wave completed: every account is terminal');

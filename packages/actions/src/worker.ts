@@ -276,6 +276,10 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
       void worker.run().catch((err: unknown) => deps.log.error({ err }, `${deps.action} worker stopped`));
       await worker.waitUntilReady();
     },
+    /** True while the BullMQ worker runs (started, not closing): what a worker's heartbeat reports. */
+    isRunning(): boolean {
+      return worker !== undefined && closing === undefined && worker.isRunning();
+    },
     async close(): Promise<void> {
       closing ??= (async () => {
         if (worker) await worker.close();

@@ -22,6 +22,8 @@ const all: readonly Service[] = ['feeder', 'notifier', 'pin-rotator', 'code-issu
 const keyed: readonly Service[] = ['feeder', 'notifier', 'pin-rotator', 'code-issuer', 'ops-api', 'cli'];
 const newKey = 'generate one with: openssl rand -base64 32';
 const token = 'generate one with: openssl rand -base64 33';
+const metricsReaders: readonly Service[] = ['notifier', 'pin-rotator', 'code-issuer', 'audit-writer', 'feeder', 'ops-api'];
+const workerMetrics: readonly Service[] = ['notifier', 'pin-rotator', 'code-issuer', 'audit-writer', 'feeder'];
 const oldKeys = 'k0:<32-byte base64 key>,k-1:<another>';
 
 /**
@@ -85,7 +87,6 @@ export const variableDocs: { readonly [K in VariableName]: VariableDoc } = {
   BW_UNSUBSCRIBE_KEY: { description: 'Key of one-click unsubscribe tokens. Unset: derived from `BW_HMAC_KEY`. A separate key can be rotated (invalidating links) without touching the suppression list.', example: newKey, services: ['ops-api', 'notifier'], secret: true, default: 'derived from `BW_HMAC_KEY`' },
   BW_UNSUBSCRIBE_TTL_SECONDS: { description: 'How long an unsubscribe link works; CAN-SPAM wants at least 30 days after the send.', example: '5184000', services: ['ops-api', 'notifier'], secret: false, default: '5184000 (60 days)' },
   BW_OPS_TOKEN: { description: 'A shared bearer token of the `operator` API role, whose holder names themselves in `X-Breachwave-Operator` (audited as `operator:<name>`); kept for existing callers. Named API tokens (`breachwave token create`) bind the name to the token and are preferred; this one never approves a wave. Unset: only named tokens are accepted. The three configured tokens must differ.', example: token, services: ['ops-api'], secret: true },
-  BW_METRICS_TOKEN: { description: 'Bearer token of the metrics scraper (`GET /metrics`), a role of its own so a scraper can do nothing else. Unset: `/metrics` answers 401.', example: token, services: ['ops-api'], secret: true },
   BW_OPS_MAX_BODY_BYTES: { description: 'Largest request body the ops-api reads.', example: '65536', services: ['ops-api'], secret: false },
   BW_OPS_SESSION_TTL_SECONDS: { description: 'How long a browser login (`/login`, for the queue board and the wave overview) lasts before the token must be given again; the session lives in Redis and ends at once on logout or when its token is revoked.', example: '28800', services: ['ops-api'], secret: false, default: '28800 (8 h)' },
   BW_STUCK_AFTER_SECONDS: { description: 'The wave overview (`/waves`) flags a wave stuck when it has accounts fed and not finished, jobs wait in the queues, and no notice has finished for this long.', example: '600', services: ['ops-api'], secret: false },
@@ -119,6 +120,11 @@ export const variableDocs: { readonly [K in VariableName]: VariableDoc } = {
   BW_RECOVERY_INTERVAL_MS: { description: 'How often the recovery sweep looks for accounts no live job will finish (in one worker process at a time). An account counts as orphaned once its last change is older than `BW_LOCK_DURATION_MS` + `BW_STALLED_INTERVAL_MS`.', example: '60000', services: [...workers, 'cli'], secret: false },
   BW_RECOVERY_MAX: { description: 'Re-drives of one action by the recovery sweep before it is dead-lettered with `BW_WORKER_LOST`.', example: '5', services: [...workers, 'cli'], secret: false },
   BW_PIN_NOTICE_LIMIT_SECONDS: { description: 'A rotated PIN whose notice has not gone out after this long is reported overdue (`wave status`, the sweep\'s log).', example: '3600', services: [...workers, 'cli'], secret: false },
+  BW_METRICS_TOKEN: { description: 'Bearer token of the metrics scraper (`GET /metrics` of the ops-api and of every process with `BW_METRICS_PORT` set), a role of its own so a scraper can do nothing else. Unset: `/metrics` answers 401.', example: token, services: metricsReaders, secret: true },
+  BW_METRICS_HOST: { description: 'Where a worker process (notifier, pin-rotator, code-issuer, audit-writer, feeder) serves `/metrics`, `/healthz` and `/readyz` when `BW_METRICS_PORT` is set. The ops-api serves them on `BW_OPS_HOST`:`BW_OPS_PORT` instead.', example: '0.0.0.0', services: workerMetrics, secret: false },
+  BW_METRICS_PORT: { description: 'Port of that small HTTP server; 0 (the default) serves none, since a fixed default port would clash between processes on one host: give each process its own.', example: '9464', services: workerMetrics, secret: false, default: '0 (off)' },
+  BW_METRICS_CACHE_MS: { description: 'How long the figures read from Redis at scrape time (queues, waves, code pools, pace, Redis memory) are reused, so that many scrapers cost Redis one read per interval.', example: '10000', services: metricsReaders, secret: false },
+  BW_METRICS_DLQ_CACHE_MS: { description: 'How long the dead-letter counts are reused: they are read by scanning the ledger of the most recent waves, much dearer than the other figures.', example: '300000', services: metricsReaders, secret: false },
   BW_AUDIT_DIR: { description: 'Where the audit writer puts the hash-chained JSONL files and their checkpoints.', example: '/var/lib/breachwave/audit', services: ['audit-writer', 'cli'], secret: false },
   BW_AUDIT_MAX_LINES_PER_FILE: { description: 'Lines per audit file before the writer starts the next one.', example: '100000', services: ['audit-writer', 'cli'], secret: false },
   BW_AUDIT_LINGER_MS: { description: 'How long new audit entries may gather before one write + fsync takes them together (0: at once).', example: '5', services: ['audit-writer', 'cli'], secret: false },

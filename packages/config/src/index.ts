@@ -27,6 +27,7 @@ export const envSchema = z.object({
   ...shapeOf(sections.pin),
   ...shapeOf(sections.codes),
   ...shapeOf(sections.workers),
+  ...shapeOf(sections.metrics),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -112,6 +113,7 @@ export interface BreachwaveConfig {
     /** A wave with open accounts and jobs waiting but nothing finished for this long is flagged stuck (`BW_STUCK_AFTER_SECONDS`). */
     readonly stuckAfterSeconds: number;
   };
+  readonly metrics: MetricsSettings;
   readonly workers: {
     readonly lockDurationMs: number;
     readonly stalledIntervalMs: number;
@@ -253,6 +255,7 @@ export function loadConfig(env: EnvInput): BreachwaveConfig {
       ...(e.BW_OPS_TOKEN ? { token: e.BW_OPS_TOKEN } : {}),
       ...(e.BW_METRICS_TOKEN ? { metricsToken: e.BW_METRICS_TOKEN } : {}),
     },
+    metrics: metricsSection(e),
     workers: workersSection(e),
     pin: {
       length: e.BW_PIN_LENGTH,
@@ -286,6 +289,24 @@ export function loadWorkersConfig(env: EnvInput): BreachwaveConfig['workers'] {
   return workersSection(loadVariables(env, WORKER_VARIABLES));
 }
 
+/** A process's own metrics endpoint and the scrape-time cache (`BW_METRICS_*`). */
+export interface MetricsSettings {
+  readonly host: string;
+  /** 0: no metrics server (the ops-api serves its metrics on its own port regardless). */
+  readonly port: number;
+  /** Bearer token of `/metrics`; absent: `/metrics` answers 401. */
+  readonly token?: string;
+  readonly cacheMs: number;
+  readonly dlqCacheMs: number;
+}
+
+function metricsSection(e: Pick<Env, 'BW_METRICS_TOKEN' | 'BW_METRICS_HOST' | 'BW_METRICS_PORT' | 'BW_METRICS_CACHE_MS' | 'BW_METRICS_DLQ_CACHE_MS'>): MetricsSettings {
+  return Object.freeze({
+    host: e.BW_METRICS_HOST, port: e.BW_METRICS_PORT, cacheMs: e.BW_METRICS_CACHE_MS, dlqCacheMs: e.BW_METRICS_DLQ_CACHE_MS,
+    ...(e.BW_METRICS_TOKEN ? { token: e.BW_METRICS_TOKEN } : {}),
+  });
+}
+
 function workersSection(e: Pick<Env, (typeof WORKER_VARIABLES)[number]>): BreachwaveConfig['workers'] {
   return Object.freeze({
     lockDurationMs: e.BW_LOCK_DURATION_MS,
@@ -311,6 +332,7 @@ export interface AuditWriterSettings {
   readonly signingKeyId?: string;
   readonly checkpointEvery: number;
   readonly checkpointIntervalMs: number;
+  readonly metrics: MetricsSettings;
 }
 
 /**
@@ -321,7 +343,7 @@ export interface AuditWriterSettings {
  * @throws BreachwaveError BW_CONFIG_INVALID listing every bad variable.
  */
 export function loadAuditWriterSettings(env: EnvInput): AuditWriterSettings {
-  const e = parse(z.object({ ...shapeOf(sections.connection), ...shapeOf(sections.auditWriter) }), env);
+  const e = parse(z.object({ ...shapeOf(sections.connection), ...shapeOf(sections.auditWriter), ...shapeOf(sections.metrics) }), env);
   const production = e.BW_ENV === 'production' || e.NODE_ENV === 'production';
   if (production && e.BW_AUDIT_SIGNING_KEY === undefined) {
     throw configError([`BW_AUDIT_SIGNING_KEY is missing, and production (BW_ENV or NODE_ENV) requires it: ${variables.BW_AUDIT_SIGNING_KEY.expects} (e.g. ${variableDocs.BW_AUDIT_SIGNING_KEY.example})`]);
@@ -338,6 +360,7 @@ export function loadAuditWriterSettings(env: EnvInput): AuditWriterSettings {
     ...(e.BW_AUDIT_SIGNING_KEY_ID !== undefined ? { signingKeyId: e.BW_AUDIT_SIGNING_KEY_ID } : {}),
     checkpointEvery: e.BW_AUDIT_CHECKPOINT_RECORDS,
     checkpointIntervalMs: e.BW_AUDIT_CHECKPOINT_MS,
+    metrics: metricsSection(e),
   });
 }
 

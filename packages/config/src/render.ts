@@ -20,6 +20,7 @@ const TITLES: { readonly [S in SectionName]: string } = {
   pin: 'PIN rotation and verification',
   codes: 'Enrollment codes',
   workers: 'Action workers and recovery',
+  metrics: 'Metrics and probes',
   auditWriter: 'Audit writer',
   cli: 'CLI',
 };

@@ -118,7 +118,6 @@ export const sections = {
     BW_UNSUBSCRIBE_KEY: optionalKey32(),
     BW_UNSUBSCRIBE_TTL_SECONDS: int(60 * 86_400, 3600),
     BW_OPS_TOKEN: token(),
-    BW_METRICS_TOKEN: token(),
     BW_OPS_MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
     BW_OPS_SESSION_TTL_SECONDS: int(8 * 3600, 300, 7 * 86_400),
     BW_STUCK_AFTER_SECONDS: int(600, 30),
@@ -159,6 +158,14 @@ export const sections = {
     BW_RECOVERY_INTERVAL_MS: int(30_000, 200, 3_600_000),
     BW_RECOVERY_MAX: int(3, 1, 100),
     BW_PIN_NOTICE_LIMIT_SECONDS: int(900, 1, 30 * 86_400),
+  },
+  /** Every long-running process's own `/metrics`, `/healthz` and `/readyz` (the ops-api serves them on its own port). */
+  metrics: {
+    BW_METRICS_TOKEN: token(),
+    BW_METRICS_HOST: text('127.0.0.1'),
+    BW_METRICS_PORT: int(0, 0, 65535),
+    BW_METRICS_CACHE_MS: int(5000, 0, 60_000),
+    BW_METRICS_DLQ_CACHE_MS: int(60_000, 0, 3_600_000),
   },
   auditWriter: {
     BW_AUDIT_DIR: text('.breachwave/audit'),

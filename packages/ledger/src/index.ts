@@ -164,7 +164,7 @@ function readEntry(raw: string): LedgerEntry {
   return entry;
 }
 
-const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint|cancel_settled|deadline_warned_at)$/;
+const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint|cancel_settled|deadline_warned_at|pin_unnotified|pin_overdue|pin_oldest_ms|pin_checked_at)$/;
 /** Wave hash fields: the first and the last time (epoch ms) the wave entered a status, e.g. `first:fed` (kept by the status scripts). */
 const STATUS_FIRST = 'first:';
 const STATUS_LAST = 'last:';

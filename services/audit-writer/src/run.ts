@@ -1,5 +1,6 @@
 import { createAuditWriter, type AuditWriter, type AuditWriterOptions } from '@breachwave/audit';
 import type { Logger } from '@breachwave/logging';
+import { startServiceMetrics, type ServiceMetrics } from '@breachwave/metrics';
 import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import type { AuditWriterConfig } from './config.js';
 
@@ -41,11 +42,16 @@ export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWrite
     checkpointEvery: config.checkpointEvery, checkpointIntervalMs: config.checkpointIntervalMs,
     ...(config.signer ? { signer: config.signer } : {}), ...deps.writer,
   });
+  let running = false;
+  let metrics: ServiceMetrics | undefined;
   try {
+    metrics = await startServiceMetrics(config, { service: 'audit-writer', log, running: () => running });
     await checkRedis(redis, config.redisUrl);
     await writer.start();
+    running = true;
   } catch (err) {
     await writer.close();
+    await metrics?.close();
     if (ownsRedis) await closeRedis(redis);
     throw err;
   }
@@ -54,7 +60,9 @@ export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWrite
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      running = false;
       await writer.close();
+      await metrics?.close();
       if (ownsRedis) await closeRedis(redis);
       log.info('audit writer stopped');
     })();

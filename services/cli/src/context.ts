@@ -35,8 +35,11 @@ export interface FullContext extends ReadContext {
   readonly envelope: Envelope;
 }
 
-/** Everything, for commands that touch contact data (wave create, wave start). */
-export async function fullContext(config: BreachwaveConfig = loadConfig(process.env)): Promise<FullContext> {
+/**
+ * Everything, for commands that touch contact data (wave create, wave start). A command is no
+ * process to scrape: `BW_METRICS_PORT`, meant for the service beside it, is not served here.
+ */
+export async function fullContext(config: BreachwaveConfig = loadConfig({ ...process.env, BW_METRICS_PORT: '0' })): Promise<FullContext> {
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-cli' });
   try {
     await checkRedis(redis, config.redisUrl);

@@ -82,6 +82,8 @@ export async function demo(opts: DemoOptions): Promise<void> {
     REDIS_URL: redisInfo.url,
     BW_PREFIX: prefix,
     BW_DATA_DIR: runDir,
+    // Three services run in this one process: a metrics port set for one of them would clash.
+    BW_METRICS_PORT: '0',
     // Throw-away keys: the demo's data is synthetic and its Redis keys are deleted afterwards.
     BW_ENVELOPE_KEY: generateKey(),
     BW_HMAC_KEY: generateKey(),

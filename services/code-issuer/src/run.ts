@@ -3,6 +3,7 @@ import { createActionQueues, recoveryLoopFor } from '@breachwave/actions';
 import { codeCryptoFromConfig, createCodeIssuerWorker, createCodeStore, type AllocationEvent } from '@breachwave/codes';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
+import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
 import { checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 
 /** What a caller may replace or observe; everything else comes from the configuration. */
@@ -44,6 +45,8 @@ export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overr
     onLost: () => recovery.kick(),
     ...(overrides.onAllocated ? { onAllocated: overrides.onAllocated } : {}),
   });
+  // Listening first: a port already taken stops the start before any job is taken.
+  const metrics = await startServiceMetrics(metricsSettingsOf(config), { service: 'code-issuer', log, running: () => worker.isRunning() });
   await worker.start();
   recovery.start();
   log.info({ concurrency, lowWatermark: config.codes.lowWatermark, retryMs: config.codes.retryMs }, 'code-issuer started');
@@ -52,6 +55,7 @@ export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overr
   return {
     close: () => {
       closed ??= (async () => {
+        await metrics.close();
         await recovery.close();
         await worker.close();
         await queues.close();

@@ -3,6 +3,7 @@ import { BreachwaveError, WAVE_ID_PATTERN } from '@breachwave/domain';
 import { createFeeder, type FeedResult } from '@breachwave/feeder';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
+import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 
 /** What {@link runFeeder} needs besides the configuration. */
@@ -25,6 +26,11 @@ export interface RunFeederDeps {
 export async function runFeeder(config: BreachwaveConfig, deps: RunFeederDeps): Promise<FeedResult> {
   if (!WAVE_ID_PATTERN.test(deps.waveId)) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'wave id must be 1–64 letters, digits, "-" or "_"' });
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-feeder' });
+  let feeding = false;
+  const metrics = await startServiceMetrics(metricsSettingsOf(config), { service: 'feeder', log: deps.log, running: () => feeding }).catch(async (err: unknown) => {
+    await closeRedis(redis);
+    throw err;
+  });
   try {
     await checkRedis(redis, config.redisUrl);
     const ledger = createLedger({ redis, prefix: config.prefix });
@@ -33,11 +39,14 @@ export async function runFeeder(config: BreachwaveConfig, deps: RunFeederDeps): 
       ...(deps.actor ? { actor: deps.actor } : {}),
     });
     try {
+      feeding = true;
       return await feeder.feed(deps.waveId, deps.signal ? { signal: deps.signal } : {});
     } finally {
+      feeding = false;
       await feeder.close();
     }
   } finally {
+    await metrics.close();
     await closeRedis(redis);
   }
 }

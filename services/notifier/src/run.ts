@@ -14,6 +14,7 @@ import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { closeTwilioClient, createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
+import { createServiceMetrics, metricsSettingsOf } from '@breachwave/metrics';
 
 /** Twilio holds a message ≤ 10 h; delivery callbacks trail it. Two days covers late ones. */
 const FALLBACK_WINDOW_SECONDS = 2 * 86_400;
@@ -94,6 +95,8 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
           : {}),
       });
   const email = overrides.email ?? smtp;
+  // Provider latency is measured around the senders the processor is given.
+  const metrics = createServiceMetrics(metricsSettingsOf(config), { service: 'notifier', log });
 
   // Enrichers: what earlier actions give the notice. The held temporary PIN is opened with the
   // same hold key the pin-rotator sealed it with.
@@ -131,7 +134,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     sendTimeoutMs: Math.max(config.twilio?.timeoutMs ?? 0, config.smtp.timeoutMs),
     // A pause or cancel also reaches notices already waiting for a pace slot.
     gate: waveGate(ledger),
-    ...(sms ? { sms } : {}), ...(email ? { email } : {}),
+    ...(sms ? { sms: metrics.providers.sms(sms) } : {}), ...(email ? { email: metrics.providers.email(email) } : {}),
   });
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
   const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
@@ -149,6 +152,8 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     ledger,
     actor: 'notifier',
   });
+  // Listening first: a port already taken stops the start before any job is taken.
+  await metrics.start(() => worker.isRunning());
   await worker.start();
   recovery.start();
   log.info({ concurrency: config.notifier.concurrency, sms: Boolean(sms), email: Boolean(email) }, 'notifier started');
@@ -157,6 +162,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   return {
     close: () => {
       closed ??= (async () => {
+        await metrics.close();
         await recovery.close();
         await worker.close();
         await queues.close();

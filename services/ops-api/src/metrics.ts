@@ -1,57 +1,75 @@
+import type { BreachwaveConfig } from '@breachwave/config';
+import type { Logger } from '@breachwave/logging';
+import { Gauge, LabelledCounter, Registry, createProcessMetrics, metricsSettingsOf } from '@breachwave/metrics';
+import type { Redis } from '@breachwave/redis';
+
 /**
- * A minimal Prometheus text-format registry (exposition format 0.0.4): counters with labels, and
- * gauges computed at scrape time. Label values here come from fixed sets (route templates, states,
- * catalog codes), never from request data, so cardinality stays bounded.
+ * The ops-api's metrics, on the process registry of `@breachwave/metrics` (process metrics, the
+ * pipeline read from Redis at scrape time, the heartbeat) plus its own `bw_ops_*` counters,
+ * whose names predate the package and are kept for the dashboards and alerts that use them.
+ * Label values come from fixed sets (route templates, states, catalog codes), never from
+ * request data, so cardinality stays bounded.
  */
 
-type Labels = Readonly<Record<string, string>>;
-
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+/** Something with metrics of its own that `/metrics` shows beside the ops-api's. */
+export interface MetricsSource {
+  readonly registry: Registry;
 }
 
-function labelText(labels: Labels): string {
-  const parts = Object.keys(labels).sort().map((k) => `${k}="${escapeLabel(labels[k] ?? '')}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-}
+/** A counter of a mounted route, on a registry of its own that `/metrics` merges in. */
+export class Counter extends LabelledCounter implements MetricsSource {
+  readonly registry: Registry;
 
-/** A monotonically increasing counter with labels. */
-export class Counter {
-  readonly #values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
-
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelText(labels);
-    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
-  }
-
-  /** Current value for exactly these labels (for tests and logs). */
-  get(labels: Labels = {}): number {
-    return this.#values.get(labelText(labels)) ?? 0;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [labels, value] of this.#values) lines.push(`${this.name}${labels} ${value}`);
-    return lines.join('\n');
+  constructor(name: string, help: string, labelNames: readonly string[] = []) {
+    const registry = new Registry();
+    super(registry, name, help, labelNames);
+    this.registry = registry;
   }
 }
 
-/** Renders a gauge from samples read at scrape time. */
-export function renderGauge(name: string, help: string, samples: readonly { labels: Labels; value: number }[]): string {
-  return [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...samples.map((s) => `${name}${labelText(s.labels)} ${s.value}`)].join('\n');
+export interface OpsMetricsDeps {
+  readonly config: BreachwaveConfig;
+  readonly log: Logger;
+  /** The ops-api's fail-fast client; the caller keeps it. */
+  readonly redis: Redis;
+  /** Suppressed contact points by channel and reason, read at scrape time. */
+  readonly suppressions: () => Promise<readonly { channel: string; reason: string; count: number }[]>;
 }
 
-/** The ops-api's counters. */
-export function createOpsMetrics() {
+/** The ops-api's registry and counters. No I/O until the first scrape. */
+export function createOpsMetrics(deps: OpsMetricsDeps) {
+  const process = createProcessMetrics(metricsSettingsOf(deps.config), { service: 'ops-api', log: deps.log, redis: deps.redis });
+  const { registry } = process;
+  process.heartbeat(() => true);
+  const counter = (name: string, help: string, labels: readonly string[]) => new LabelledCounter(registry, name, help, labels);
+  new Gauge({
+    name: 'bw_ops_suppressions', help: 'Contact points currently suppressed, by channel and reason (shared by every ops-api).', labelNames: ['channel', 'reason'], registers: [registry],
+    async collect() {
+      this.reset();
+      for (const c of await deps.suppressions().catch(() => [])) this.set({ channel: c.channel, reason: c.reason }, c.count);
+    },
+  });
+  new Gauge({
+    name: 'bw_ops_redis_up', help: 'Whether Redis answered this scrape (the suppression list\'s read).', registers: [registry],
+    async collect() {
+      this.set(await deps.suppressions().then(() => 1, () => 0));
+    },
+  });
   return {
-    requests: new Counter('bw_ops_http_requests_total', 'HTTP requests answered, by route and status.'),
-    rejected: new Counter('bw_ops_rejected_requests_total', 'Requests refused with a 4xx, by route and error code (forged signatures, bad tokens, malformed bodies).'),
-    callbacks: new Counter('bw_ops_status_callbacks_total', 'Twilio status callbacks applied, by delivery status and outcome (recorded, duplicate, stale, terminal, other-message, unmatched).'),
-    inbound: new Counter('bw_ops_inbound_sms_total', 'Inbound SMS webhooks, by keyword intent (none, opt-out, opt-in, help).'),
-    unsubscribes: new Counter('bw_ops_unsubscribes_total', 'One-click unsubscribes, by outcome (added, already).'),
-    fallbacks: new Counter('bw_ops_fallbacks_total', 'Notices marked for channel fallback after a permanent delivery failure, by hook result.'),
-    errors: new Counter('bw_ops_handler_errors_total', 'Unexpected handler failures answered with a 5xx, by route.'),
+    registry,
+    requests: counter('bw_ops_http_requests_total', 'HTTP requests answered, by route and status.', ['route', 'status']),
+    rejected: counter('bw_ops_rejected_requests_total', 'Requests refused with a 4xx, by route and error code (forged signatures, bad tokens, malformed bodies).', ['route', 'code']),
+    callbacks: counter('bw_ops_status_callbacks_total', 'Twilio status callbacks applied, by delivery status and outcome (recorded, duplicate, stale, terminal, other-message, unmatched).', ['status', 'outcome']),
+    inbound: counter('bw_ops_inbound_sms_total', 'Inbound SMS webhooks, by keyword intent (none, opt-out, opt-in, help).', ['intent']),
+    unsubscribes: counter('bw_ops_unsubscribes_total', 'One-click unsubscribes, by outcome (added, already).', ['outcome']),
+    fallbacks: counter('bw_ops_fallbacks_total', 'Notices marked for channel fallback after a permanent delivery failure, by hook result.', ['hook']),
+    errors: counter('bw_ops_handler_errors_total', 'Unexpected handler failures answered with a 5xx, by route.', ['route']),
+    /** The Prometheus text of this registry and `extra` (mounted routes' counters), and its content type. */
+    async render(extra: readonly MetricsSource[] = []): Promise<{ body: string; contentType: string }> {
+      const merged = extra.length ? Registry.merge([registry, ...extra.map((e) => e.registry)]) : registry;
+      return { body: await merged.metrics(), contentType: registry.contentType };
+    },
+    close: () => process.close(),
   };
 }
 

@@ -5,7 +5,7 @@ import {
   verifyUnsubscribeToken, type DeliveryTracker, type KeywordIntent, type SuppressionList,
 } from '@breachwave/suppression';
 import { escapeHtml, field, type FormFields, type OpsRequest, type OpsResponse, type OpsRoute } from './http.js';
-import { renderGauge, type OpsMetrics } from './metrics.js';
+import type { MetricsSource, OpsMetrics } from './metrics.js';
 
 /** Path of the inbound SMS webhook (configure it as the number's or Messaging Service's "A message comes in" URL). */
 export const INBOUND_SMS_PATH = '/v1/twilio/inbound';
@@ -19,7 +19,7 @@ export interface RouteDeps {
   readonly twilioAuthToken?: string;
   readonly metrics: OpsMetrics;
   /** More counters `/metrics` renders (e.g. those of mounted routes). */
-  readonly extraMetrics?: readonly { render(): string }[];
+  readonly extraMetrics?: readonly MetricsSource[];
   readonly inboundReplies: Readonly<Partial<Record<KeywordIntent, string>>>;
   readonly now: () => Date;
 }
@@ -90,17 +90,8 @@ export function createRoutes(deps: RouteDeps): Record<string, OpsRoute> {
     'GET /metrics': {
       auth: 'metrics',
       handler: async () => {
-        const m = deps.metrics;
-        const blocks = [m.requests, m.rejected, m.callbacks, m.inbound, m.unsubscribes, m.fallbacks, m.errors, ...(deps.extraMetrics ?? [])].map((c) => c.render());
-        try {
-          const counts = await deps.suppression.counts();
-          blocks.push(renderGauge('bw_ops_suppressions', 'Contact points currently suppressed, by channel and reason (shared by every ops-api).',
-            counts.map((c) => ({ labels: { channel: c.channel, reason: c.reason }, value: c.count }))));
-          blocks.push(renderGauge('bw_ops_redis_up', 'Whether Redis answered this scrape.', [{ labels: {}, value: 1 }]));
-        } catch {
-          blocks.push(renderGauge('bw_ops_redis_up', 'Whether Redis answered this scrape.', [{ labels: {}, value: 0 }]));
-        }
-        return { status: 200, headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }, body: `${blocks.join('\n')}\n` };
+        const { body, contentType } = await deps.metrics.render(deps.extraMetrics);
+        return { status: 200, headers: { 'Content-Type': contentType }, body };
       },
     },
 

@@ -15,7 +15,7 @@ import {
   COMMON_HEADERS, OPERATOR_HEADER, TOKEN_ROLES, errorBody, field, mediaType, parseMultipart, parseUrlEncoded, statusFor,
   type OpsAuth, type OpsRequest, type OpsRoute, type TokenRole,
 } from './http.js';
-import { createOpsMetrics, type OpsMetrics } from './metrics.js';
+import { createOpsMetrics, type MetricsSource, type OpsMetrics } from './metrics.js';
 import { createRoutes } from './routes.js';
 import type { Queue } from 'bullmq';
 import { BOARD_MANAGE_PATH, BOARD_PATH, BOARD_VIEW_PATH, boardWriteAllowed, mountQueueBoard } from './board.js';
@@ -40,7 +40,7 @@ export interface OpsApiOverrides {
    */
   readonly routes?: Readonly<Record<string, MountedRoute>>;
   /** More counters for `/metrics` (those of mounted routes). */
-  readonly metrics?: readonly { render(): string }[];
+  readonly metrics?: readonly MetricsSource[];
   /** Connects the channel fallback: called once per notice after a permanent undelivered/failed status. */
   readonly onPermanentUndelivered?: DeliveryTrackerDeps['onPermanentUndelivered'];
   /** Twilio ErrorCode → catalog code. Default: the Twilio adapter's `mapTwilioErrorCode`. */
@@ -141,7 +141,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   const hmacKey = Buffer.from(config.hmacKey, 'base64');
   await checkHmacKey(redis, config.prefix, hmacKey);
   const suppression = createSuppressionList({ redis, prefix: config.prefix, hmacKey, actor: 'ops-api', now });
-  const metrics = createOpsMetrics();
+  const metrics = createOpsMetrics({ config, log, redis, suppressions: () => suppression.counts() });
   const tracker = createDeliveryTracker({
     redis,
     prefix: config.prefix,
@@ -581,6 +581,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
         } finally {
           clearTimeout(force);
         }
+        await metrics.close();
         await closeRedis(redis);
         log.info('ops-api stopped');
       })();

@@ -36,7 +36,7 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
   const fallback = createUndeliveredFallback({ ledger, queues });
   const routes: Record<string, MountedRoute> = {};
   // Counts made-up ids too, which nothing else records: a sweep shows here and nowhere in Redis.
-  const verifications = new Counter('bw_pin_verifications_total', 'PIN verification tries, by outcome (verified, mismatch, unknown, throttled, locked).');
+  const verifications = new Counter('bw_pin_verifications_total', 'PIN verification tries, by outcome (verified, mismatch, unknown, throttled, locked).', ['outcome']);
   const audit = (r: Parameters<typeof ledger.audit>[0]) => ledger.audit(r);
   if (config.pin.verifierKeys.length > 0) {
     const service = createPinVerificationService({

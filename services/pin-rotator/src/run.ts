@@ -4,6 +4,7 @@ import { createActionQueues, createActionWorker, recoveryLoopFor, type ActionJob
 import { createBssPinStore } from '@breachwave/adapter-bss';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
+import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
 import { createMirroredPinStore, createPinHold, createPinRotationProcessor, createVaultPinStore, createVerifierKeyring } from '@breachwave/pin';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
@@ -82,6 +83,8 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
     ledger,
     actor: 'pin-rotator',
   });
+  // Listening first: a port already taken stops the start before any job is taken.
+  const metrics = await startServiceMetrics(metricsSettingsOf(config), { service: 'pin-rotator', log, running: () => worker.isRunning() });
   await worker.start();
   recovery.start();
   log.info({ store: config.pin.store, concurrency: config.pin.concurrency, pinLength: policy.length, verifierKeyId: keyring.currentId }, 'pin-rotator started');
@@ -90,6 +93,7 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
   return {
     close: () => {
       closed ??= (async () => {
+        await metrics.close();
         await recovery.close();
         await worker.close();
         await queues.close();
