@@ -342,6 +342,12 @@ export function registerPipelineMetrics(registry: Registry, reader: PipelineRead
   gauge('breachwave_wave_at_risk', 'Whether each running wave with a regulatory clock is at risk of missing it (1): past it, projected to finish after it, or nothing finished with less than a day left.', ['wave'], (g, s) => {
     for (const w of s.waves) if (w.clock.deadline !== null) g.set({ wave: w.waveId }, w.clock.atRisk ? 1 : 0);
   });
+  gauge('breachwave_wave_idle_seconds', 'Seconds since a notice of each running wave last finished (since its feed began when none has).', ['wave'], (g, s) => {
+    for (const w of s.waves) if (w.clock.idleSeconds !== null) g.set({ wave: w.waveId }, w.clock.idleSeconds);
+  });
+  gauge('breachwave_wave_stuck', 'Whether each running wave is stuck (1): not paused, notices open, and none finished for the stuck threshold (ten minutes).', ['wave'], (g, s) => {
+    for (const w of s.waves) g.set({ wave: w.waveId }, w.clock.stuck ? 1 : 0);
+  });
   gauge('breachwave_wave_eta_seconds', 'Seconds until each running wave finishes at its average pace so far; absent while unknown.', ['wave'], (g, s) => {
     for (const w of s.waves) if (w.clock.etaSeconds !== null) g.set({ wave: w.waveId }, Math.round(w.clock.etaSeconds));
   });

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BreachwaveError, DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery, type WaveLane } from '@breachwave/domain';
-import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
+import { loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
 import {
   addToWave, createWave, formatWaveManifest, manifestFromPlan, planColumns, readWaveManifest, readWaveWarnings,
   type WavePlan, type WaveWarnings,
@@ -224,7 +224,7 @@ export async function waveStatus(waveId: string, opts: { json?: boolean }): Prom
   const ctx = await readContext();
   try {
     const [p, wave] = await Promise.all([waveProgress(ctx.ledger, waveId), ctx.ledger.getWave(waveId)]);
-    const clock = waveClock(wave, p, new Date());
+    const clock = waveClock(wave, p, new Date(), undefined, loadVariables(process.env, ['BW_STUCK_AFTER_SECONDS']).BW_STUCK_AFTER_SECONDS);
     // What the counters cannot say: accounts neither done nor dead-lettered, how long they have
     // waited, orphans no live job will finish, rotated PINs still waiting for their notice.
     const r = await scanWave(ctx, waveId, true);

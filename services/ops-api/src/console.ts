@@ -88,31 +88,11 @@ const duration = (s: number | null): string => {
  */
 export function createConsoleRoutes(deps: ConsoleDeps): Record<string, MountedRoute> {
   const now = deps.now ?? (() => new Date());
-  const idleKey = (waveId: string) => `${deps.prefix}:console:finished:${waveId}`;
 
   /** Jobs waiting to run in any action queue (waiting, delayed, prioritised, paused). */
   const waitingJobs = async (): Promise<number> => {
     const counts = await Promise.all(Object.values(deps.queues).map((q) => q.getJobCounts('waiting', 'delayed', 'prioritized', 'paused')));
     return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
-  };
-
-  /**
-   * When the wave's finished count last moved. Nothing else records it, so the page keeps the
-   * count and the time it changed (`<prefix>:console:finished:<wave>`, a small hash that expires a
-   * week after the last look); a wave seen for the first time counts from when its feed began.
-   */
-  const idleSince = async (waveId: string, finished: number, fedAt: string | undefined, at: Date): Promise<number | null> => {
-    const key = idleKey(waveId);
-    const seen = await deps.redis.hgetall(key);
-    let since = seen.at ? Date.parse(seen.at) : NaN;
-    if (seen.n === undefined || Number(seen.n) !== finished || Number.isNaN(since)) {
-      since = seen.n === undefined && fedAt ? Date.parse(fedAt) : at.getTime();
-      if (Number.isNaN(since)) since = at.getTime();
-      await deps.redis.multi().hset(key, { n: String(finished), at: new Date(since).toISOString() }).expire(key, 7 * 86_400).exec();
-    } else {
-      await deps.redis.expire(key, 7 * 86_400);
-    }
-    return Math.max(0, (at.getTime() - since) / 1000);
   };
 
   const rows = async (): Promise<WaveRow[]> => {
@@ -121,15 +101,12 @@ export function createConsoleRoutes(deps: ConsoleDeps): Record<string, MountedRo
     const waiting = await waitingJobs();
     return Promise.all(ids.map(async (waveId) => {
       const [wave, progress] = await Promise.all([deps.ledger.getWave(waveId), waveProgress(deps.ledger, waveId)]);
-      const clock = waveClock(wave, progress, at);
+      // The ledger records when a notice last finished: the clock's stuck flag and idle time come from it.
+      const clock = waveClock(wave, progress, at, undefined, deps.stuckAfterSeconds);
       const anyFailed = Object.values(progress.actions).some((s) => (s.failed ?? 0) > 0);
       // Dead letters are read from the wave's ledger entries; the counters say whether there are any.
       const groups = anyFailed ? await deps.deadLetters.list({ waveId }) : [];
-      const running = progress.status === 'feeding' || progress.status === 'fed';
-      const open = progress.fed - progress.finished;
-      const idleSeconds = running ? await idleSince(waveId, progress.finished, wave.times?.feeding?.first, at) : null;
-      const stuck = running && !progress.paused && open > 0 && waiting > 0 && idleSeconds !== null && idleSeconds >= deps.stuckAfterSeconds;
-      return { waveId, progress, clock, deadLetters: groups, stuck, idleSeconds };
+      return { waveId, progress, clock, deadLetters: groups, stuck: clock.stuck && waiting > 0, idleSeconds: clock.idleSeconds };
     }));
   };
 
