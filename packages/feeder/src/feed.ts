@@ -232,8 +232,8 @@ export function createFeeder(deps: FeederDeps): Feeder {
     };
     const wave = await deps.ledger.getWave(waveId);
     const log = deps.log.child({ waveId });
-    if (wave.status === 'fed') {
-      log.info({ fed: wave.stats.fed ?? 0 }, 'wave already fed: nothing to do');
+    if (wave.status === 'fed' || wave.status === 'completed') {
+      log.info({ fed: wave.stats.fed ?? 0, status: wave.status }, 'wave already fed: nothing to do');
       return { fed: 0, skipped: 0, complete: true };
     }
     const approvals = wave.manifest.approvals ?? 0;
