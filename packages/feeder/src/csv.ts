@@ -53,6 +53,22 @@ export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
+/**
+ * Cells a spreadsheet would read as a formula (or, after a tab or carriage return it strips, as
+ * one): the characters OWASP's CSV injection guidance lists.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A cell of a CSV report people open in a spreadsheet: a leading `'` before `=`, `+`, `-`, `@`, a
+ * tab or a carriage return (shown as text, never evaluated), then quoted as {@link csvField}
+ * quotes. An account id may begin with `-`, and a file's column names and ids are the sender's:
+ * every cell is checked.
+ */
+export function reportCell(value: string): string {
+  return csvField(FORMULA_START.test(value) ? `'${value}` : value);
+}
+
 /** One physical line handed to a {@link CsvRecords}. */
 export interface PhysicalLine {
   /** 1-based line number in the file. */

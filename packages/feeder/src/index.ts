@@ -10,7 +10,7 @@ export { addToWave, createWave, readWaveWarnings, type AddToWaveOptions, type Ad
 export { createReminderWave, type CreateReminderWaveOptions, type CreatedReminderWave } from './reminder.js';
 export { dryRunAndRecord, dryRunWave, type DryRunOverlap, type DryRunReport, type DryRunTemplate } from './dry-run.js';
 export { createFeeder, type Feeder, type FeederDeps, type FeederLedger, type FeedOptions, type FeedResult } from './feed.js';
-export { parseCsvLine, csvField, CsvRecords, UNTERMINATED, type CsvLine, type CsvRecord, type PhysicalLine } from './csv.js';
+export { parseCsvLine, csvField, reportCell, CsvRecords, UNTERMINATED, type CsvLine, type CsvRecord, type PhysicalLine } from './csv.js';
 export { splitLines, TOO_LONG, type LineBatch } from './lines.js';
 export { IdIndex } from './id-index.js';
 export {

@@ -484,3 +484,15 @@ test('parseCsvLine follows RFC 4180 on one line', () => {
   assert.equal(parseCsvLine('a"b,c').ok, false);
   assert.equal(parseCsvLine('"a" ,b').ok, false);
 });
+
+test('the rejects report cannot carry a formula into a spreadsheet: a cell starting with = + - @ is shown as text', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'formula.csv');
+  // A valid id that begins with '-', on a row with no contact point: rejected, and named in the report.
+  await writeFile(file, `${HEADER}\n-A1,former,Ann Lee,,,,en,name\n`);
+  const { result } = await ingest(dir, file);
+  assert.equal(result.rejected, 1);
+  const row = (await readRejects(result))[1];
+  assert.equal(row?.[3], "'-A1", 'the id is kept, made inert with a leading quote');
+  assert.ok(row?.every((cell) => !/^[=+\-@\t\r]/.test(cell)), `no cell starts a formula: ${JSON.stringify(row)}`);
+});

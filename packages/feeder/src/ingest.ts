@@ -7,7 +7,7 @@ import { ACCOUNT_COLUMNS, BreachwaveError, NO_CONTACT, REQUIRED_COLUMNS, SEGMENT
 import type { AccountRecord } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
-import { CsvRecords, csvField, type CsvRecord } from './csv.js';
+import { CsvRecords, reportCell, type CsvRecord } from './csv.js';
 import { fieldPath, normaliseColumn, planColumns, unknownColumnProblem, type ColumnMapping } from './columns.js';
 import { IdIndex } from './id-index.js';
 import { makePrivateDir, openPrivateFileSync } from './private-files.js';
@@ -281,7 +281,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   const reject = (line: number, field: string, reason: string, accountId = ''): void => {
     rows++;
     rejected++;
-    rejects?.write(`${line},${csvField(field)},${csvField(reason)},${csvField(accountId)}\n`);
+    rejects?.write(`${line},${reportCell(field)},${reportCell(reason)},${reportCell(accountId)}\n`);
   };
   const rejectAll = (line: number, problems: readonly RowProblem[], accountId = ''): void => {
     if (problems.length === 1) {

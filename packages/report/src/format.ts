@@ -1,16 +1,6 @@
 import { ACTIONS } from '@breachwave/domain';
+import { reportCell } from '@breachwave/feeder';
 import type { OutcomeRow } from './rows.js';
-
-/**
- * Cells a spreadsheet would read as a formula (or, after a tab or carriage return it strips, as
- * one): the characters OWASP's CSV injection guidance lists. Such a cell gets a leading `'`, which
- * spreadsheets show as text and do not evaluate. An account id may begin with `-` (ids are
- * `[A-Za-z0-9_-]`), and a ledger entry written by hand or by a bug may hold anything: every cell
- * is checked, not only those that look risky today.
- */
-const FORMULA_START = /^[=+\-@\t\r]/;
-/** Cells RFC 4180 wants quoted: they hold the separator, a quote or a line break. */
-const NEEDS_QUOTES = /[",\r\n]/;
 
 /**
  * One CSV cell: neutralised against formula injection (a leading `'` before `=`, `+`, `-`, `@`,
@@ -20,9 +10,9 @@ const NEEDS_QUOTES = /[",\r\n]/;
  */
 export function csvCell(value: string | number | boolean | undefined): string {
   if (value === undefined) return '';
-  let text = typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
-  if (FORMULA_START.test(text)) text = `'${text}`;
-  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  // A ledger entry written by hand or by a bug may hold anything: every cell goes through the
+  // same neutralising as the ingest's rejects report.
+  return reportCell(typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value));
 }
 
 /** One CSV record, CRLF-terminated (RFC 4180). */
