@@ -48,6 +48,14 @@ function parse<S extends z.ZodType>(schema: S, env: EnvInput): z.output<S> {
  * and none of the keys. Pure; the result is frozen.
  * @throws BreachwaveError BW_CONFIG_INVALID naming every bad variable.
  */
+/**
+ * The process's environment, with `overrides` on top: the one place breachwave reads
+ * `process.env`. Every loader here defaults to it; tests and embedders pass their own.
+ */
+export function environment(overrides: EnvInput = {}): EnvInput {
+  return { ...process.env, ...overrides };
+}
+
 export function loadVariables<const N extends VariableName>(env: EnvInput, names: readonly N[]): Readonly<{ [K in N]: z.output<VariableTable[K]['schema']> }> {
   const shape = Object.fromEntries(names.map((name) => [name, variables[name].schema]));
   return Object.freeze(parse(z.object(shape), env)) as { [K in N]: z.output<VariableTable[K]['schema']> };
@@ -193,7 +201,7 @@ function crossProblems(e: Env): string[] {
  * @throws BreachwaveError BW_CONFIG_INVALID listing every bad variable, one line each: what is
  *   wrong, what a right value looks like, and the value given unless it is a secret.
  */
-export function loadConfig(env: EnvInput): BreachwaveConfig {
+export function loadConfig(env: EnvInput = environment()): BreachwaveConfig {
   const e = parse(envSchema, env);
   const problems = crossProblems(e);
   if (problems.length) throw configError(problems);
@@ -277,7 +285,7 @@ export function loadConfig(env: EnvInput): BreachwaveConfig {
 }
 
 /** Just where Redis is and the key prefix: for commands that only read state (status, reports). */
-export function loadConnectionConfig(env: EnvInput): Pick<BreachwaveConfig, 'redisUrl' | 'prefix' | 'dataDir' | 'logLevel'> {
+export function loadConnectionConfig(env: EnvInput = environment()): Pick<BreachwaveConfig, 'redisUrl' | 'prefix' | 'dataDir' | 'logLevel'> {
   const e = loadVariables(env, ['REDIS_URL', 'BW_PREFIX', 'BW_DATA_DIR', 'LOG_LEVEL']);
   return Object.freeze({ redisUrl: e.REDIS_URL, prefix: e.BW_PREFIX, dataDir: e.BW_DATA_DIR, logLevel: e.LOG_LEVEL ?? 'info' });
 }
@@ -285,7 +293,7 @@ export function loadConnectionConfig(env: EnvInput): Pick<BreachwaveConfig, 'red
 const WORKER_VARIABLES = ['BW_LOCK_DURATION_MS', 'BW_STALLED_INTERVAL_MS', 'BW_RECOVERY_INTERVAL_MS', 'BW_RECOVERY_MAX', 'BW_PIN_NOTICE_LIMIT_SECONDS'] as const;
 
 /** The workers' timing and recovery settings alone: for commands that recover or report on waves. */
-export function loadWorkersConfig(env: EnvInput): BreachwaveConfig['workers'] {
+export function loadWorkersConfig(env: EnvInput = environment()): BreachwaveConfig['workers'] {
   return workersSection(loadVariables(env, WORKER_VARIABLES));
 }
 
@@ -342,7 +350,7 @@ export interface AuditWriterSettings {
  * against anyone who can write the audit files, which is the threat they exist for. Pure.
  * @throws BreachwaveError BW_CONFIG_INVALID listing every bad variable.
  */
-export function loadAuditWriterSettings(env: EnvInput): AuditWriterSettings {
+export function loadAuditWriterSettings(env: EnvInput = environment()): AuditWriterSettings {
   const e = parse(z.object({ ...shapeOf(sections.connection), ...shapeOf(sections.auditWriter), ...shapeOf(sections.metrics) }), env);
   const production = e.BW_ENV === 'production' || e.NODE_ENV === 'production';
   if (production && e.BW_AUDIT_SIGNING_KEY === undefined) {
@@ -383,7 +391,7 @@ export interface CliConfig {
  * The CLI's own section. Pure.
  * @throws BreachwaveError BW_CONFIG_INVALID listing every bad variable.
  */
-export function loadCliConfig(env: EnvInput): CliConfig {
+export function loadCliConfig(env: EnvInput = environment()): CliConfig {
   const e = parse(z.object({ ...shapeOf(sections.connection), ...shapeOf(sections.cli) }), env);
   const given = withoutEmpty(env);
   return Object.freeze({

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parsePublicKeys, readAuditHead, readRedisCheckpoint, verifyAuditTrail, type TrailOptions } from '@breachwave/audit';
-import { loadCliConfig, loadConnectionConfig } from '@breachwave/config';
+import { environment, loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { BreachwaveError } from '@breachwave/domain';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 
@@ -84,6 +84,6 @@ export async function runAuditVerify(files: readonly string[], opts: AuditVerify
 
 /** The commander action of `audit verify`. */
 export async function auditVerify(files: string[], opts: AuditVerifyOptions): Promise<void> {
-  const code = await runAuditVerify(files, opts, { env: process.env, stdout: process.stdout, stderr: process.stderr });
+  const code = await runAuditVerify(files, opts, { env: environment(), stdout: process.stdout, stderr: process.stderr });
   if (code !== 0) process.exitCode = code;
 }

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { BreachwaveError, WAVE_ID_PATTERN } from '@breachwave/domain';
 import { createReminderWave } from '@breachwave/feeder';
-import { loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
+import { environment, loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
 import {
   POOL_NAME_PATTERN, codeCryptoFromConfig, createCodeStore, importPool, importRedemptions, reminderTargets,
   type CodeScope, type CodeStatus, type LineProblem,
@@ -37,7 +37,7 @@ function writeProblems(problems: readonly LineProblem[], truncated: boolean, tot
 
 /** The configured low watermark, for commands that need no keys. */
 function lowWatermark(): number {
-  return loadVariables(process.env, ['BW_CODE_LOW_WATERMARK']).BW_CODE_LOW_WATERMARK;
+  return loadVariables(environment(), ['BW_CODE_LOW_WATERMARK']).BW_CODE_LOW_WATERMARK;
 }
 
 /** `codes status` as a table. */
@@ -91,7 +91,7 @@ export function registerCodesCommands(program: Command): void {
     .action(async (o: { json?: boolean }) => {
       const ctx = await readContext();
       try {
-        const store = createCodeStore({ redis: ctx.redis, prefix: loadConnectionConfig(process.env).prefix, lowWatermark: lowWatermark() });
+        const store = createCodeStore({ redis: ctx.redis, prefix: loadConnectionConfig().prefix, lowWatermark: lowWatermark() });
         const s = await store.status();
         process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : formatCodeStatus(s));
       } finally {
@@ -133,7 +133,7 @@ export function registerCodesCommands(program: Command): void {
       }
       const ctx = await readContext();
       try {
-        const store = createCodeStore({ redis: ctx.redis, prefix: loadConnectionConfig(process.env).prefix });
+        const store = createCodeStore({ redis: ctx.redis, prefix: loadConnectionConfig().prefix });
         const targets = reminderTargets(store, { days: o.days, ...(o.wave ? { waveId: o.wave, ledger: ctx.ledger } : {}) });
         // Streamed: a deployment can hold millions of codes.
         let n = 0;
@@ -158,7 +158,7 @@ export function registerCodesCommands(program: Command): void {
       const ctx = await readContext();
       try {
         await ctx.ledger.getWave(o.wave);
-        await createCodeStore({ redis: ctx.redis, prefix: loadConnectionConfig(process.env).prefix }).setScope(o.wave, o.scope);
+        await createCodeStore({ redis: ctx.redis, prefix: loadConnectionConfig().prefix }).setScope(o.wave, o.scope);
         process.stdout.write(o.json ? `${JSON.stringify({ waveId: o.wave, scope: o.scope })}\n` : `wave ${o.wave}: codes per ${o.scope}\n`);
       } finally {
         await ctx.close();
@@ -179,7 +179,7 @@ async function createReminders(waveId: string, days: number, json: boolean): Pro
     };
     const r = await createReminderWave({
       ledger: ctx.ledger, sourceWaveId: waveId, accountIds: ids(), envelope: ctx.envelope, dataDir: ctx.config.dataDir, log: ctx.log,
-      actor: operatorActor(), approvals: loadCliConfig(process.env).approvalsRequired,
+      actor: operatorActor(), approvals: loadCliConfig().approvalsRequired,
     });
     if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {

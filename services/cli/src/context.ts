@@ -1,4 +1,4 @@
-import { loadCliConfig, loadConfig, loadConnectionConfig, type BreachwaveConfig } from '@breachwave/config';
+import { environment, loadCliConfig, loadConfig, loadConnectionConfig, type BreachwaveConfig } from '@breachwave/config';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '@breachwave/logging';
@@ -7,7 +7,7 @@ import { createEnvelope, parseKey, type Envelope } from '@breachwave/secrets';
 
 /** The CLI logs to stderr, quietly unless LOG_LEVEL says otherwise: stdout is for results. */
 export function cliLogger(): Logger {
-  return createLogger({ name: 'breachwave-cli', level: loadCliConfig(process.env).logLevel, destination: pino.destination({ fd: 2, sync: true }) });
+  return createLogger({ name: 'breachwave-cli', level: loadCliConfig().logLevel, destination: pino.destination({ fd: 2, sync: true }) });
 }
 
 export interface ReadContext {
@@ -19,7 +19,7 @@ export interface ReadContext {
 
 /** Redis + ledger for commands that only read or steer state (no keys needed). */
 export async function readContext(): Promise<ReadContext> {
-  const c = loadConnectionConfig(process.env);
+  const c = loadConnectionConfig();
   const redis = createRedis({ url: c.redisUrl, role: 'producer', name: 'breachwave-cli' });
   try {
     await checkRedis(redis, c.redisUrl);
@@ -39,7 +39,7 @@ export interface FullContext extends ReadContext {
  * Everything, for commands that touch contact data (wave create, wave start). A command is no
  * process to scrape: `BW_METRICS_PORT`, meant for the service beside it, is not served here.
  */
-export async function fullContext(config: BreachwaveConfig = loadConfig({ ...process.env, BW_METRICS_PORT: '0' })): Promise<FullContext> {
+export async function fullContext(config: BreachwaveConfig = loadConfig(environment({ BW_METRICS_PORT: '0' }))): Promise<FullContext> {
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-cli' });
   try {
     await checkRedis(redis, config.redisUrl);
@@ -60,5 +60,5 @@ export async function fullContext(config: BreachwaveConfig = loadConfig({ ...pro
 
 /** The operator an audit record names: `--actor` when given, else BW_OPERATOR, else the OS user. */
 export function operatorActor(override?: string): string {
-  return `operator:${override ?? loadCliConfig(process.env).operator}`;
+  return `operator:${override ?? loadCliConfig().operator}`;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { loadCliConfig, loadConfig, loadConnectionConfig } from '@breachwave/config';
+import { environment, loadCliConfig, loadConfig, loadConnectionConfig } from '@breachwave/config';
 import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
 import { createAuditWriter, createCheckpointSigner, publicKeyId, verifyAuditTrail } from '@breachwave/audit';
 import { createFeeder, createWave } from '@breachwave/feeder';
@@ -25,7 +25,7 @@ interface DemoOptions {
 
 /** Finds a Redis: REDIS_URL, then a local server on 127.0.0.1:6379, then a container. */
 async function findRedis(): Promise<{ url: string; source: string; stop(): Promise<void> }> {
-  const given = loadCliConfig(process.env).givenRedisUrl;
+  const given = loadCliConfig().givenRedisUrl;
   if (given) return { url: given, source: 'REDIS_URL', stop: async () => {} };
   const local = 'redis://127.0.0.1:6379';
   const probe = createRedis({ url: local, role: 'producer', extra: { maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null } });
@@ -59,7 +59,7 @@ async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
 export async function demo(opts: DemoOptions): Promise<void> {
   const started = Date.now();
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(2).toString('hex')}`;
-  const connection = loadConnectionConfig(process.env);
+  const connection = loadConnectionConfig();
   const runDir = resolve(connection.dataDir, 'demo', runId);
   mkdirSync(runDir, { recursive: true });
   const say = (s: string): void => {
@@ -77,8 +77,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
   say(`sinks: Twilio-compatible API ${twilio.url}, SMTP 127.0.0.1:${smtp.port}`);
 
   const prefix = `bwdemo-${runId}`;
-  const config = loadConfig({
-    ...process.env,
+  const config = loadConfig(environment({
     REDIS_URL: redisInfo.url,
     BW_PREFIX: prefix,
     BW_DATA_DIR: runDir,
@@ -94,7 +93,7 @@ export async function demo(opts: DemoOptions): Promise<void> {
     TWILIO_FROM: '+15005550006',
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: String(smtp.port),
-  });
+  }));
 
   const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-demo' });
   await checkRedis(redis, config.redisUrl);

@@ -65,7 +65,7 @@ export function registerLifecycleCommands(wave: Command): void {
     .option('--email-rate <mps>', 'email pace for the estimate (default BW_EMAIL_RATE)', Number)
     .option('--json', 'print the report as one JSON object')
     .action(async (waveId: string, o: { smsRate?: number; emailRate?: number; json?: boolean }) => {
-      const notifier = loadConfig(process.env).notifier;
+      const notifier = loadConfig().notifier;
       const sms = o.smsRate ?? notifier.smsRate;
       const email = o.emailRate ?? notifier.emailRate;
       const ctx = await readContext();

@@ -18,7 +18,7 @@ export function registerPaceCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (o: { sender: string; json?: boolean }) => {
       const ctx = await readContext();
-      const pacer = createPacer({ redis: ctx.redis, prefix: loadConnectionConfig(process.env).prefix, sender: o.sender });
+      const pacer = createPacer({ redis: ctx.redis, prefix: loadConnectionConfig().prefix, sender: o.sender });
       try {
         const r = await pacer.getRate();
         process.stdout.write(o.json ? `${JSON.stringify({ sender: o.sender, rate: r ?? null })}\n` : `${o.sender}: ${r === undefined ? 'unpaced' : `${r} messages/s`}\n`);
@@ -35,7 +35,7 @@ export function registerPaceCommands(program: Command): void {
     .option('--json', 'print the result as one JSON object')
     .action(async (o: { sender: string; rate: number; actor?: string; json?: boolean }) => {
       const ctx = await readContext();
-      const pacer = createPacer({ redis: ctx.redis, prefix: loadConnectionConfig(process.env).prefix, sender: o.sender });
+      const pacer = createPacer({ redis: ctx.redis, prefix: loadConnectionConfig().prefix, sender: o.sender });
       try {
         const before = await pacer.getRate();
         await pacer.setRate(o.rate);

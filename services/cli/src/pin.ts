@@ -20,7 +20,7 @@ export function registerPinCommands(program: Command): void {
       const ctx = await readContext();
       try {
         const actor = operatorActor(o.actor);
-        const prefix = loadConnectionConfig(process.env).prefix;
+        const prefix = loadConnectionConfig().prefix;
         const { cleared } = await unlockPinVerification({ redis: ctx.redis, prefix, audit: (r) => ctx.ledger.audit(r) }, account, actor);
         process.stdout.write(o.json ? `${JSON.stringify({ accountId: account, cleared })}\n` : `${account}: ${cleared ? 'unlocked' : 'was not locked or waiting'}\n`);
       } finally {

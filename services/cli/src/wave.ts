@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BreachwaveError, DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery, type WaveLane } from '@breachwave/domain';
-import { loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
+import { environment, loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
 import {
   addToWave, createWave, formatWaveManifest, manifestFromPlan, planColumns, readWaveManifest, readWaveWarnings,
   type WavePlan, type WaveWarnings,
@@ -149,7 +149,7 @@ export async function waveCreate(opts: WaveCreateOptions, cmd?: Command): Promis
       fingerprintKey: Buffer.from(ctx.config.hmacKey, 'base64'),
       allowSameFile: Boolean(opts.allowSameFile),
       actor: operatorActor(),
-      approvals: plan.approvals ?? loadCliConfig(process.env).approvalsRequired,
+      approvals: plan.approvals ?? loadCliConfig().approvalsRequired,
       ...(plan.lane ? { lane: plan.lane } : {}),
     });
     progress.done();
@@ -224,12 +224,12 @@ export async function waveStatus(waveId: string, opts: { json?: boolean }): Prom
   const ctx = await readContext();
   try {
     const [p, wave] = await Promise.all([waveProgress(ctx.ledger, waveId), ctx.ledger.getWave(waveId)]);
-    const clock = waveClock(wave, p, new Date(), undefined, loadVariables(process.env, ['BW_STUCK_AFTER_SECONDS']).BW_STUCK_AFTER_SECONDS);
+    const clock = waveClock(wave, p, new Date(), undefined, loadVariables(environment(), ['BW_STUCK_AFTER_SECONDS']).BW_STUCK_AFTER_SECONDS);
     // What the counters cannot say: accounts neither done nor dead-lettered, how long they have
     // waited, orphans no live job will finish, rotated PINs still waiting for their notice.
     const r = await scanWave(ctx, waveId, true);
     const complete = p.complete && r.open === 0;
-    const w = await readWaveWarnings(ctx.redis, loadConnectionConfig(process.env).prefix, waveId);
+    const w = await readWaveWarnings(ctx.redis, loadConnectionConfig().prefix, waveId);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify({ waveId, ...p, complete, clock, open: r.open, oldestOpenMs: r.oldestOpenMs, orphans: r.orphans,
         pinUnnotified: r.pinUnnotified, pinUnnotifiedOverdue: r.pinUnnotifiedOverdue, pinUnnotifiedOldestMs: r.pinUnnotifiedOldestMs, ...w })}\n`);

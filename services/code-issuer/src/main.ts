@@ -5,7 +5,7 @@ import { runUntilSignal } from '@breachwave/lifecycle';
 import { runCodeIssuer } from './run.js';
 
 await runUntilSignal('code-issuer', async (log) => {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   log.level = config.logLevel;
   // Fault injection for test/e2e/codes-kill.test.ts, kept in the composition root: SIGKILL this
   // process right after its Nth allocation is stored in Redis and before the ledger records it.

@@ -36,7 +36,7 @@ if (!waveId) {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    const config = loadConfig(process.env);
+    const config = loadConfig();
     log.level = config.logLevel;
     const result = await runFeeder(config, { log, waveId, signal: controller.signal });
     process.exitCode = result.complete ? 0 : (SIGNAL_EXIT[stopSignal ?? 'SIGTERM'] ?? 1);

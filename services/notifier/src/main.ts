@@ -5,7 +5,7 @@ import { runUntilSignal } from '@breachwave/lifecycle';
 import { runNotifier } from './run.js';
 
 await runUntilSignal('notifier', async (log) => {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   log.level = config.logLevel;
   const notifier = await runNotifier(config, log);
   return () => notifier.close();

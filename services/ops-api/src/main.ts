@@ -7,7 +7,7 @@ import { productionOverrides } from './wire.js';
 import { createControlApi } from './control.js';
 
 await runUntilSignal('ops-api', async (log) => {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   log.level = config.logLevel;
   const wiring = await productionOverrides(config, log);
   const control = await createControlApi(config, log);

@@ -49,7 +49,7 @@ function faultHooks(env: NodeJS.ProcessEnv): Pick<PinRotatorOverrides, 'wrapStor
 }
 
 await runUntilSignal('pin-rotator', async (log) => {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   log.level = config.logLevel;
   const faults = faultHooks(process.env);
   if (faults.wrapStore) log.warn({ at: process.env.BW_FAULT_CRASH_AT }, 'fault injection is ON: this process will SIGKILL itself');
