@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
 import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, accountsPerJobFor, actionJobFor, laneJobOptions, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
-import { keys as ledgerKeys, type Ledger } from '@breachwave/ledger';
+import { keys as ledgerKeys, noticesFinished, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type RedisLease } from '@breachwave/redis';
 import type { SpoolEntry } from './ingest.js';
@@ -148,40 +148,30 @@ export function createFeeder(deps: FeederDeps): Feeder {
   const waitForRoom = async (need: ReadonlyMap<QueueName, number>, size: number, waveId: string, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
     for (const [name, n] of need) {
       const q = queueFor(name);
-      let pause = FIRST_POLL_MS;
       let announced = false;
-      for (;;) {
-        if (signal?.aborted) return false;
+      const room = await pollUntil(async () => {
         const waiting = await backlog(q, size);
-        if (waiting === 0 || waiting + n <= deps.window) break;
+        if (waiting === 0 || waiting + n <= deps.window) return true;
         if (!announced) {
           deps.log.info({ waveId, queue: name, waiting, window: deps.window }, 'feed window full: waiting for workers');
           announced = true;
         }
-        await hold();
-        try {
-          await sleep(pause, undefined, signal ? { signal } : {});
-        } catch {
-          return false;
-        }
-        pause = Math.min(maxPollMs, pause * 2);
-      }
+        return false;
+      }, hold, signal);
+      if (!room) return false;
     }
     return true;
   };
 
   /**
-   * Waits until the wave's own accounts in flight (fed, notice not yet finished) leave room for
-   * `n` more within `window`, renewing the lease before each pause. False if aborted.
+   * Asks `ready` until it says yes, renewing the feed lease (`hold`) before each pause, pauses
+   * doubling up to `maxPollMs`. False if aborted.
    */
-  const waitForWaveRoom = async (waveId: string, fed: number, n: number, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
+  const pollUntil = async (ready: () => Promise<boolean>, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
     let pause = FIRST_POLL_MS;
     for (;;) {
       if (signal?.aborted) return false;
-      const c = await deps.ledger.counts(waveId);
-      const finished = (c['notify:done'] ?? 0) + (c['notify:failed'] ?? 0) + (c['notify:skipped'] ?? 0) + (c['notify:cancelled'] ?? 0);
-      const inFlight = Math.max(0, fed - finished);
-      if (inFlight === 0 || inFlight + n <= deps.window) return true;
+      if (await ready()) return true;
       await hold();
       try {
         await sleep(pause, undefined, signal ? { signal } : {});
@@ -191,6 +181,16 @@ export function createFeeder(deps: FeederDeps): Feeder {
       pause = Math.min(maxPollMs, pause * 2);
     }
   };
+
+  /**
+   * Waits until the wave's own accounts in flight (fed, notice not yet finished) leave room for
+   * `n` more within `window`, renewing the lease before each pause. False if aborted.
+   */
+  const waitForWaveRoom = (waveId: string, fed: number, n: number, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> =>
+    pollUntil(async () => {
+      const inFlight = Math.max(0, fed - noticesFinished(await deps.ledger.counts(waveId)));
+      return inFlight === 0 || inFlight + n <= deps.window;
+    }, hold, signal);
 
   /** Takes the wave's feed lease (or a gone local feeder's, see `tryAcquire`); else BW_WAVE_BUSY. */
   const takeLease = async (waveId: string): Promise<RedisLease> => {

@@ -456,6 +456,11 @@ export interface WaveProgress {
   readonly complete: boolean;
 }
 
+/** Accounts whose notice is terminal (done, failed, skipped or cancelled), from a wave's counters. */
+export function noticesFinished(counts: Readonly<Record<string, number>>): number {
+  return (counts['notify:done'] ?? 0) + (counts['notify:failed'] ?? 0) + (counts['notify:skipped'] ?? 0) + (counts['notify:cancelled'] ?? 0);
+}
+
 /** Reads a wave's progress in two round trips. */
 export async function waveProgress(ledger: Ledger, waveId: string): Promise<WaveProgress> {
   const [wave, counts] = await Promise.all([ledger.getWave(waveId), ledger.counts(waveId)]);
@@ -467,8 +472,7 @@ export async function waveProgress(ledger: Ledger, waveId: string): Promise<Wave
     if ((ACTION_STATES as readonly string[]).includes(state)) (actions[action] ??= {})[state] = v;
     else (events[action] ??= {})[state] = v;
   }
-  const notify = actions.notify ?? {};
-  const finished = (notify.done ?? 0) + (notify.failed ?? 0) + (notify.skipped ?? 0) + (notify.cancelled ?? 0);
+  const finished = noticesFinished(counts);
   const accepted = wave.stats.accepted ?? 0;
   const fed = wave.stats.fed ?? 0;
   const cancelledUnfed = wave.status === 'cancelled' ? Math.max(0, accepted - fed) : 0;
