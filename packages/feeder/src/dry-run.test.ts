@@ -2,30 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { createLedger } from '@breachwave/ledger';
-import { acquireRedis, captureLog, type TestRedis } from '@breachwave/testkit';
+import { captureLog, useRedis } from '@breachwave/testkit';
 import { writeAccountsFile } from '@breachwave/synth';
 import { dryRunAndRecord, dryRunWave } from './dry-run.js';
 import type { SpoolEntry } from './ingest.js';
 import { createWave } from './wave.js';
 import { dropPrefix, randomPrefix, tempDir, testEnvelope } from './test-support.js';
 
-let server: TestRedis;
-let redis: Redis;
-test.before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-test.after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
 test('a dry run counts what the wave would do without touching anything, and finds the accounts earlier waves already notified or rotated', async (t) => {
   const prefix = randomPrefix();
-  t.after(() => dropPrefix(redis, prefix));
-  const ledger = createLedger({ redis, prefix });
+  t.after(() => dropPrefix(db.redis, prefix));
+  const ledger = createLedger({ redis: db.redis, prefix });
   const dir = await tempDir(t);
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, { rows: 60, seed: 41, malformedRate: 0, duplicateRate: 0 });
@@ -45,8 +35,8 @@ test('a dry run counts what the wave would do without touching anything, and fin
   // A corrected export of the same people, made into a second wave.
   const again = await make('again');
   const snapshot = async () => {
-    const keys = (await redis.keys(`${prefix}*`)).sort();
-    return Promise.all(keys.map(async (k) => [k, await redis.dump(k)]));
+    const keys = (await db.redis.keys(`${prefix}*`)).sort();
+    return Promise.all(keys.map(async (k) => [k, await db.redis.dump(k)]));
   };
   const before = await snapshot();
   const report = await dryRunWave(ledger, again.waveId, { sms: 10, email: 5 });
@@ -64,7 +54,7 @@ test('a dry run counts what the wave would do without touching anything, and fin
   assert.equal((await ledger.getWave(again.waveId)).status, 'created');
   const ok = await ledger.control('approve', again.waveId, 'operator:bo', { allowOverlap: true }, 0, { allow: true });
   assert.equal(ok.status, 'approved');
-  const approval = (await redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; actor: string; detail?: Record<string, unknown> })
+  const approval = (await db.redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; actor: string; detail?: Record<string, unknown> })
     .find((r) => r.type === 'wave.approval' && r.detail?.status === 'approved');
   assert.deepEqual([approval?.actor, approval?.detail?.allowOverlap, approval?.detail?.overlapAllowed], ['operator:bo', true, 8], 'the override is in the audit trail with who gave it');
 });

@@ -2,26 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { renderNotice } from '@breachwave/domain';
 import { createLedger } from '@breachwave/ledger';
-import { acquireRedis, captureLog, type TestRedis } from '@breachwave/testkit';
+import { captureLog, useRedis } from '@breachwave/testkit';
 import { writeAccountsFile } from '@breachwave/synth';
 import type { SpoolEntry } from './ingest.js';
 import { createReminderWave } from './reminder.js';
 import { createWave } from './wave.js';
 import { dropPrefix, randomPrefix, tempDir, testEnvelope } from './test-support.js';
 
-let server: TestRedis;
-let redis: Redis;
-test.before(async () => {
-  server = await acquireRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-test.after(async () => {
-  await redis.quit();
-  await server.stop();
-});
+const db = useRedis();
 
 async function* each<T>(items: readonly T[]): AsyncGenerator<T> {
   for (const i of items) yield i;
@@ -29,8 +19,8 @@ async function* each<T>(items: readonly T[]): AsyncGenerator<T> {
 
 test('a reminder wave takes the named accounts of its source wave, sealed anew, in the reminder lane, with the code action only; its notices remind', async (t) => {
   const prefix = randomPrefix();
-  t.after(() => dropPrefix(redis, prefix));
-  const ledger = createLedger({ redis, prefix });
+  t.after(() => dropPrefix(db.redis, prefix));
+  const ledger = createLedger({ redis: db.redis, prefix });
   const dir = await tempDir(t);
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, { rows: 40, seed: 43, malformedRate: 0, duplicateRate: 0 });
