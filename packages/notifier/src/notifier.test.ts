@@ -36,7 +36,7 @@ after(async () => {
 const envelope = createEnvelope([{ id: 'k1', key: randomBytes(32) }]);
 
 /** A wave with accounts in the ledger and their sealed records, a worker running the real processor. */
-async function setup(accounts: { id: string; phone?: string; email?: string }[], options: Pick<NoticeProcessorDeps, 'maxThrottles' | 'enrichers'> = {}) {
+async function setup(accounts: { id: string; phone?: string; email?: string }[], options: Pick<NoticeProcessorDeps, 'maxThrottles' | 'enrichers' | 'gate' | 'policies'> = {}) {
   const prefix = `n${randomBytes(3).toString('hex')}`;
   const ledger: Ledger = createLedger({ redis, prefix });
   const waveId = 'w1';
@@ -357,4 +357,36 @@ test('a run whose claim was taken over before its send sends nothing; the run th
   const counts = await t.ledger.counts(t.waveId);
   assert.equal(counts['notify:ambiguous'] ?? 0, 0, 'a take-over before any send is not an ambiguous outcome');
   assert.equal(counts['notify:done'], 1);
+});
+
+test('a pause reaches notices waiting for a pace slot at once: they give up their place and wait, taking no slot and sending nothing', async () => {
+  const prefix = `p${randomBytes(3).toString('hex')}`;
+  const operator = createPacer({ redis, prefix, sender: 'twilio:+15005550006' });
+  // One slot every 4 s: five notices waiting for slots would hold the worker ~20 s without the watch.
+  await operator.setRate(0.25);
+  operator.close();
+  const policy = pacingPolicy({ redis, prefix, senders: { sms: 'twilio:+15005550006', email: 'smtp:127.0.0.1:25' } });
+  let paused = false;
+  const env = await setup(Array.from({ length: 6 }, (_, i) => ({ id: `P-${i}`, phone: `+1202555${String(3000 + i)}` })), {
+    gate: async () => ({ status: 'fed', paused }),
+    policies: [policy],
+  });
+  const before = twilio.messages.length;
+  try {
+    for (let i = 0; i < 6; i++) await env.queues.add('notify', { waveId: env.waveId, accountId: `P-${i}` });
+    const q = env.queues.queueFor('notify');
+    await waitFor(async () => twilio.messages.length > before, { timeout: 20_000, what: 'the first notice sent' });
+    await waitFor(async () => (await q.getJobCounts('active')).active === 5, { timeout: 10_000, what: 'five notices waiting for a slot' });
+    paused = true;
+    const granted = policy.stats()['twilio:+15005550006']?.granted ?? 0;
+    const sent = twilio.messages.length;
+    await waitFor(async () => (await q.getJobCounts('active')).active === 0, { timeout: 8_000, what: 'every waiting notice gave up its place' });
+    assert.ok((policy.stats()['twilio:+15005550006']?.granted ?? 0) <= granted + 1, 'at most the slot already due was taken after the pause');
+    assert.ok(twilio.messages.length <= sent + 1, 'nothing sent after the pause but a send already past its slot');
+    const counts = await env.ledger.counts(env.waveId);
+    assert.equal((counts['notify:done'] ?? 0) + (counts['notify:pending'] ?? 0) + (counts['notify:claimed'] ?? 0), 6, 'the held notices are pending again, none lost');
+  } finally {
+    await env.close();
+    policy.close();
+  }
 });

@@ -35,6 +35,12 @@ export interface SendContext {
   readonly account: AccountRecord;
   readonly manifest: WaveManifest;
   readonly log: Logger;
+  /**
+   * Aborted when the wave is paused or cancelled while a policy waits (for a pace slot): a policy
+   * that waits gives up and defers, so a pause holds notices waiting for a slot at once rather
+   * than one slot at a time.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type PolicyDecision =
@@ -145,6 +151,21 @@ const FALLBACK_FROM_EMAIL: ReadonlySet<ErrorCode> = new Set(['BW_EMAIL_REJECTED'
 /** Errors after which a fresh send is not attempted but a fallback channel may be. */
 export function fallbackAllowed(channel: Channel, code: ErrorCode): boolean {
   return channel === 'sms' ? FALLBACK_FROM_SMS.has(code) : FALLBACK_FROM_EMAIL.has(code);
+}
+
+/** How often a notice waiting in a policy looks at its wave's gate (a cached read). */
+const GATE_WATCH_MS = 500;
+
+/** A signal aborted once the wave's gate says paused or cancelled; `stop` ends the watch. */
+function watchGate(gate: (waveId: string) => Promise<WaveGateState>, waveId: string): { readonly signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    gate(waveId).then((w) => {
+      if (w.paused || w.status === 'cancelled') controller.abort(new Error(`wave ${w.status === 'cancelled' ? 'cancelled' : 'paused'}`));
+    }, () => undefined);
+  }, GATE_WATCH_MS);
+  timer.unref();
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
 }
 
 class Deferred extends Error {
@@ -327,12 +348,17 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           extra = { ...extra, ...part.value };
         }
         const prepared = prepare(ch, contact, manifest, account, waveId, accountId, extra);
-        const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, log };
+        const watch = deps.gate ? watchGate(deps.gate, waveId) : undefined;
+        const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, log, ...(watch ? { signal: watch.signal } : {}) };
 
         let decision: PolicyDecision | undefined;
-        for (const p of deps.policies ?? []) {
-          decision = await p.beforeSend?.(ctx);
-          if (decision) break;
+        try {
+          for (const p of deps.policies ?? []) {
+            decision = await p.beforeSend?.(ctx);
+            if (decision) break;
+          }
+        } finally {
+          watch?.stop();
         }
         if (decision?.kind === 'defer') throw new Deferred(decision.delayMs, decision.reason);
         if (deps.gate) {

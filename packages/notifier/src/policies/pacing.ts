@@ -3,6 +3,9 @@ import type { Channel } from '@breachwave/domain';
 import { PacingError, createPacer, definePaceCommands, type Pacer, type PacerStats } from '@breachwave/pacing';
 import type { DeliveryPolicy } from '../processor.js';
 
+/** How long a notice that gave up its place in the pace queue waits before it meets the wave's gate again. */
+const GATE_DEFER_MS = 1000;
+
 /**
  * A distributed pace per sender (a Twilio number or Messaging Service, an SMTP relay), shared by
  * every notifier process through Redis. A sender without a rate is not paced; an operator sets or
@@ -29,12 +32,15 @@ export function pacingPolicy(options: { readonly redis: Redis; readonly prefix: 
     async beforeSend(ctx) {
       if ((unpacedUntil.get(ctx.channel) ?? 0) > Date.now()) return undefined;
       try {
-        await pacerFor(ctx.channel).acquire();
+        await pacerFor(ctx.channel).acquire(ctx.signal);
       } catch (err) {
         if (err instanceof PacingError && err.code === 'BW_PACE_NO_RATE') {
           unpacedUntil.set(ctx.channel, Date.now() + 1000);
           return undefined;
         }
+        // The wave was paused or cancelled while waiting: no slot was taken; the job comes back
+        // shortly and meets the wave's gate before anything else.
+        if (ctx.signal?.aborted) return { kind: 'defer', delayMs: GATE_DEFER_MS, reason: 'wave paused or cancelled while waiting for a pace slot' };
         throw err;
       }
       return undefined;
