@@ -94,6 +94,7 @@ export const ERROR_CATALOG = {
   BW_HTTP_FORBIDDEN: { kind: 'invalid-input', message: 'the bearer token\'s role does not allow this route' },
   BW_TOKEN_NAME_TAKEN: { kind: 'invalid-input', message: 'an API token with this name exists already' },
   BW_TOKEN_NOT_FOUND: { kind: 'invalid-input', message: 'no API token has this name' },
+  BW_UPLOAD_NOT_FOUND: { kind: 'invalid-input', message: 'no such upload (an upload no wave was made of is removed after a day)' },
   BW_HTTP_OPERATOR_MISSING: { kind: 'invalid-input', message: 'operator routes need an X-Breachwave-Operator header naming who acts' },
   BW_INTERNAL: { kind: 'transient', message: 'internal error' },
 

@@ -18,7 +18,8 @@ export {
   type AccountColumn, type ColumnMapping, type ColumnPlan, type ColumnProblem, type ColumnResolution,
 } from './columns.js';
 export {
-  parseWaveManifest, readWaveManifest, manifestFromPlan, formatWaveManifest, waveManifestJsonSchema,
+  parseWaveManifest, readWaveManifest, manifestFromPlan, formatWaveManifest, waveManifestJsonSchema, plannedWaveOptions,
   WAVE_MANIFEST_SCHEMA, MANIFEST_VERSION, DEFAULT_SMS_SEGMENT_BUDGET, DEFAULT_QUIET_HOURS_ZONE,
-  type WaveManifestFile, type WavePlan,
+  type WaveManifestFile, type WavePlan, type PlannedWaveOptions,
 } from './manifest.js';
+export { saveUpload, uploadPath, removeUpload, sweepUploads, UPLOAD_ID, UPLOAD_TTL_MS, UPLOADS_DIR, type SavedUpload } from './uploads.js';

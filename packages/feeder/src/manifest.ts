@@ -14,6 +14,7 @@ import {
   type ActionRule, type ActionRules, type CodeSource, type PinDelivery, type RegulatoryClock, type WaveLane, type WaveManifest,
 } from '@breachwave/domain';
 import { fieldPath, planColumns, type ColumnMapping } from './columns.js';
+import type { CreateWaveOptions } from './wave.js';
 
 /** The manifest version this code reads and writes. A manifest of another version is refused. */
 export const MANIFEST_VERSION = 1;
@@ -273,4 +274,33 @@ export function formatWaveManifest(doc: WaveManifestFile, file: string): string 
 /** The manifest schema as JSON Schema (draft 2020-12), for editors and reviews. */
 export function waveManifestJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(WAVE_MANIFEST_SCHEMA, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+/** The part of `createWave`'s options a plan decides (brand and help URL fall back to the caller's defaults). */
+export type PlannedWaveOptions = Pick<CreateWaveOptions,
+  'brand' | 'helpUrl' | 'rules' | 'pinDelivery' | 'codeSource' | 'enrollBy' | 'quietHours' | 'name' | 'regulatory' |
+  'manifestVersion' | 'columns' | 'ignoreColumns' | 'approvals' | 'lane'>;
+
+/**
+ * What `plan` gives `createWave`, the same whichever way the wave is created (the CLI's flags or
+ * manifest, the ops API's manifest). Unset fields stay absent so `createWave`'s defaults apply;
+ * `approvals` falls back to `defaults.approvals`.
+ */
+export function plannedWaveOptions(plan: Omit<WavePlan, 'manifestVersion'> & { readonly manifestVersion?: number }, defaults: { readonly brand: string; readonly helpUrl: string; readonly approvals: number }): PlannedWaveOptions {
+  return {
+    brand: plan.brand ?? defaults.brand,
+    helpUrl: plan.helpUrl ?? defaults.helpUrl,
+    rules: plan.rules,
+    pinDelivery: plan.pinDelivery,
+    approvals: plan.approvals ?? defaults.approvals,
+    ...(plan.codeSource ? { codeSource: plan.codeSource } : {}),
+    ...(plan.enrollBy ? { enrollBy: plan.enrollBy } : {}),
+    ...(plan.quietHours ? { quietHours: plan.quietHours } : {}),
+    ...(plan.name ? { name: plan.name } : {}),
+    ...(plan.regulatory ? { regulatory: plan.regulatory } : {}),
+    ...(plan.manifestVersion !== undefined ? { manifestVersion: plan.manifestVersion } : {}),
+    ...(plan.columns ? { columns: plan.columns } : {}),
+    ...(plan.ignoreColumns ? { ignoreColumns: plan.ignoreColumns } : {}),
+    ...(plan.lane ? { lane: plan.lane } : {}),
+  };
 }

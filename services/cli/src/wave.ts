@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { BreachwaveError, DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery, type WaveLane } from '@breachwave/domain';
 import { environment, loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
 import {
-  addToWave, createWave, formatWaveManifest, manifestFromPlan, planColumns, readWaveManifest, readWaveWarnings,
+  addToWave, createWave, formatWaveManifest, manifestFromPlan, planColumns, plannedWaveOptions, readWaveManifest, readWaveWarnings,
   type WavePlan, type WaveWarnings,
 } from '@breachwave/feeder';
 import { waveClock, waveProgress } from '@breachwave/ledger';
@@ -129,18 +129,7 @@ export async function waveCreate(opts: WaveCreateOptions, cmd?: Command): Promis
     const result = await createWave({
       ledger: ctx.ledger,
       file: plan.accounts,
-      brand: plan.brand ?? ctx.config.brand,
-      helpUrl: plan.helpUrl ?? ctx.config.helpUrl,
-      rules: plan.rules,
-      pinDelivery: plan.pinDelivery,
-      ...(plan.codeSource ? { codeSource: plan.codeSource } : {}),
-      ...(plan.enrollBy ? { enrollBy: plan.enrollBy } : {}),
-      ...(plan.quietHours ? { quietHours: plan.quietHours } : {}),
-      ...(plan.name ? { name: plan.name } : {}),
-      ...(plan.regulatory ? { regulatory: plan.regulatory } : {}),
-      ...(plan.manifestVersion !== undefined ? { manifestVersion: plan.manifestVersion } : {}),
-      ...(plan.columns ? { columns: plan.columns } : {}),
-      ...(plan.ignoreColumns ? { ignoreColumns: plan.ignoreColumns } : {}),
+      ...plannedWaveOptions(plan, { brand: ctx.config.brand, helpUrl: ctx.config.helpUrl, approvals: loadCliConfig().approvalsRequired }),
       dataDir: ctx.config.dataDir,
       envelope: ctx.envelope,
       log: ctx.log,
@@ -149,8 +138,6 @@ export async function waveCreate(opts: WaveCreateOptions, cmd?: Command): Promis
       fingerprintKey: Buffer.from(ctx.config.hmacKey, 'base64'),
       allowSameFile: Boolean(opts.allowSameFile),
       actor: operatorActor(),
-      approvals: plan.approvals ?? loadCliConfig().approvalsRequired,
-      ...(plan.lane ? { lane: plan.lane } : {}),
     });
     progress.done();
     const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, plan.smsSegmentBudget);

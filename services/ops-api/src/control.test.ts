@@ -258,6 +258,10 @@ describe('OpenAPI', () => {
     assert.ok(doc.components.securitySchemes.bearer);
     const expected: [string, string, string][] = [
       ['get', '/v1/waves', 'viewer'],
+      ['post', '/v1/waves', 'operator'],
+      ['post', '/v1/uploads', 'operator'],
+      ['delete', '/v1/uploads/{id}', 'operator'],
+      ['get', '/v1/waves/{id}/rejects', 'operator'],
       ['get', '/v1/waves/{id}', 'viewer'],
       ['post', '/v1/waves/{id}/dry-run', 'operator'],
       ['post', '/v1/waves/{id}/approve', 'approver'],

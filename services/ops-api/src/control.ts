@@ -1,15 +1,22 @@
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_ROLES, TOKEN_NAME, createApiTokenStore, type ApiRole } from '@breachwave/access';
 import { cancelOpenAccounts } from '@breachwave/actions';
 import type { BreachwaveConfig } from '@breachwave/config';
-import { BreachwaveError, WAVE_ID_PATTERN } from '@breachwave/domain';
-import { createFeeder, dryRunAndRecord, type FeedResult } from '@breachwave/feeder';
+import { BreachwaveError, WAVE_ID_PATTERN, checkSmsTemplates } from '@breachwave/domain';
+import {
+  REJECTS_FILE, UPLOAD_ID, createFeeder, createWave, dryRunAndRecord, parseWaveManifest, plannedWaveOptions, removeUpload, saveUpload, uploadPath,
+  type FeedResult,
+} from '@breachwave/feeder';
 import { createLedger, keys as ledgerKeys, waveProgress, type WaveControlOp } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createPacer } from '@breachwave/pacing';
 import { checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { REPORT_FORMATS, openWaveReport, type ReportFormat } from '@breachwave/report';
 import type { OpsRequest, OpsResponse } from './http.js';
 import type { MountedRoute } from './run.js';
@@ -27,9 +34,29 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'invalid input (BW_INPUT_INVALID)',
   401: 'no API token, or an unknown one (BW_HTTP_UNAUTHORIZED)',
   403: 'the token\'s role does not allow this (BW_HTTP_FORBIDDEN)',
-  404: 'no such wave (BW_WAVE_NOT_FOUND) or token (BW_TOKEN_NOT_FOUND)',
-  409: 'the wave\'s state does not allow the step (BW_WAVE_STATE, BW_APPROVAL_REFUSED), another process feeds it (BW_WAVE_BUSY), or the name is taken (BW_TOKEN_NAME_TAKEN)',
+  404: 'no such wave (BW_WAVE_NOT_FOUND), token (BW_TOKEN_NOT_FOUND) or upload (BW_UPLOAD_NOT_FOUND)',
+  409: 'the wave\'s state does not allow the step (BW_WAVE_STATE, BW_APPROVAL_REFUSED), another process feeds it (BW_WAVE_BUSY), the name is taken (BW_TOKEN_NAME_TAKEN), or the file was already made into a wave (BW_SOURCE_REUSED)',
+  413: 'the upload is larger than the limit (BW_HTTP_BODY_TOO_LARGE)',
+  415: 'the upload is neither text/csv nor application/x-ndjson (BW_HTTP_UNSUPPORTED_MEDIA_TYPE)',
 };
+/** Upload media types and the file format each is read as. */
+const UPLOAD_TYPES: Record<string, 'csv' | 'jsonl'> = {
+  'text/csv': 'csv',
+  'application/x-ndjson': 'jsonl',
+  'application/jsonl': 'jsonl',
+  'application/json-lines': 'jsonl',
+};
+const CREATE_BODY = {
+  type: 'object', required: ['manifest', 'upload'], additionalProperties: false,
+  properties: {
+    manifest: {
+      description: 'the wave manifest (the same fields as a manifest file, without accounts): an object, or its YAML or JSON text',
+      oneOf: [{ type: 'object', additionalProperties: true }, { type: 'string', minLength: 1, maxLength: 65536 }],
+    },
+    upload: { type: 'string', pattern: UPLOAD_ID.source, description: 'the id POST /v1/uploads answered with' },
+    allowSameFile: { type: 'boolean', description: 'create the wave although this very file was already made into one (it would notify those people again); audited' },
+  },
+} as const;
 const WAVE_PARAMS = {
   type: 'object', required: ['id'], additionalProperties: false,
   properties: { id: { type: 'string', pattern: WAVE_ID_PATTERN.source, description: 'wave id' } },
@@ -76,7 +103,14 @@ export interface ControlApi {
 export interface ControlApiOptions {
   /** Longest wait for a started feed to take the wave's lease before answering 202 anyway. Default 5,000 ms. */
   readonly startWaitMs?: number;
+  /** Approvals a wave created here needs when its manifest names none (`BW_APPROVALS_REQUIRED`). Default 1. */
+  readonly approvalsRequired?: number;
+  /** Largest affected-account upload, in bytes. Default {@link DEFAULT_MAX_UPLOAD_BYTES}. */
+  readonly maxUploadBytes?: number;
 }
+
+/** 16 GiB: a CSV of some 50 million affected accounts. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 ** 3;
 
 /**
  * The operator's side of the ops API: API tokens (`admin`), and the wave operations the CLI has —
@@ -102,7 +136,9 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
   }
   const ledger = createLedger({ redis, prefix: config.prefix });
   const tokens = createApiTokenStore({ redis, prefix: config.prefix, hmacKey });
+  const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
   const startWaitMs = options.startWaitMs ?? 5000;
+  const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   const feeds = new Map<string, { readonly controller: AbortController; readonly done: Promise<void> }>();
   const thisProcess = `${hostname()}:${process.pid}#`;
 
@@ -219,6 +255,88 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
       },
     },
 
+    'POST /v1/uploads': {
+      auth: 'operator',
+      upload: true,
+      schema: {
+        summary: 'Upload an affected-account file (CSV with a header row, or JSONL), streamed to this server\'s data directory (owner-only) until a wave is made of it; removed then, or after a day',
+        tags: ['waves'],
+        consumes: Object.keys(UPLOAD_TYPES),
+        response: { 201: { type: 'object', properties: { upload: { type: 'string' }, format: { type: 'string', enum: ['csv', 'jsonl'] }, bytes: { type: 'integer' } } }, ...errors(400, 413, 415) },
+      },
+      handler: async (req) => {
+        const format = UPLOAD_TYPES[req.contentType];
+        if (!format) throw new BreachwaveError('BW_HTTP_UNSUPPORTED_MEDIA_TYPE', { detail: `an upload is ${Object.keys(UPLOAD_TYPES).join(', ')}` });
+        if (!req.upload) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'the upload has no body' });
+        const saved = await saveUpload({ dataDir: config.dataDir, body: req.upload, format, maxBytes: maxUploadBytes });
+        req.log.info({ upload: saved.upload, format, bytes: saved.bytes, actor: actorOf(req) }, 'upload stored');
+        return ok(saved, 201);
+      },
+    },
+    'DELETE /v1/uploads/:id': {
+      auth: 'operator',
+      schema: {
+        summary: 'Remove an upload no wave was made of',
+        tags: ['waves'],
+        params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', pattern: UPLOAD_ID.source } } },
+        response: { 200: { type: 'object', properties: { upload: { type: 'string' }, removed: { type: 'boolean' } } }, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const id = req.params.id ?? '';
+        if (!(await removeUpload(config.dataDir, id))) throw new BreachwaveError('BW_UPLOAD_NOT_FOUND', { detail: `upload ${id}` });
+        return ok({ upload: id, removed: true });
+      },
+    },
+    'POST /v1/waves': {
+      auth: 'operator',
+      schema: {
+        summary: 'Create a wave from a manifest and an uploaded file: validated, normalised, minimised and de-duplicated as by breachwave wave create --manifest; the caller is its creator',
+        tags: ['waves'], body: CREATE_BODY,
+        response: { 201: OBJECT, ...errors(400, 404, 409) },
+      },
+      handler: async (req) => {
+        const body = req.parsedBody as { manifest: unknown; upload: string; allowSameFile?: boolean };
+        const actor = actorOf(req);
+        const text = typeof body.manifest === 'string' ? body.manifest : JSON.stringify(body.manifest);
+        const plan = parseWaveManifest(text, '(request)', typeof body.manifest === 'string' ? 'yaml' : 'json');
+        if (plan.accounts) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'manifest (request): accounts: not taken here; upload the file (POST /v1/uploads) and name it in upload' });
+        const file = await uploadPath(config.dataDir, body.upload);
+        const created = await createWave({
+          ledger, file,
+          ...plannedWaveOptions(plan, { brand: config.brand, helpUrl: config.helpUrl, approvals: options.approvalsRequired ?? 1 }),
+          dataDir: config.dataDir, envelope, log: req.log,
+          fingerprintKey: hmacKey,
+          allowSameFile: body.allowSameFile === true,
+          actor,
+        });
+        // The file held contact points in clear; the wave's spool holds them sealed.
+        await removeUpload(config.dataDir, body.upload);
+        const templateWarnings = checkSmsTemplates({ brand: created.manifest.brand, helpUrl: created.manifest.helpUrl }, plan.smsSegmentBudget);
+        req.log.info({ waveId: created.waveId, accepted: created.stats.accepted, rejected: created.stats.rejected, actor }, 'wave created');
+        return ok({
+          waveId: created.waveId, manifest: created.manifest, stats: created.stats, droppedColumns: created.droppedColumns,
+          ignoredColumns: created.ingest.ignoredColumns, templateWarnings,
+        }, 201);
+      },
+    },
+    'GET /v1/waves/:id/rejects': {
+      auth: 'operator',
+      schema: {
+        summary: 'The rejects report of a wave\'s files: line numbers, account ids and reasons (no contact data), as CSV',
+        tags: ['waves'], params: WAVE_PARAMS,
+        response: { 200: { type: 'string' }, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const waveId = waveIdOf(req);
+        await ledger.getWave(waveId);
+        const path = join(config.dataDir, 'waves', waveId, REJECTS_FILE);
+        const stream = createReadStream(path);
+        await once(stream, 'open').catch((cause: unknown) => {
+          throw new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: `wave ${waveId} has no rejects report on this server (it was created on another one)`, cause });
+        });
+        return { status: 200, headers: { 'Content-Type': 'text/csv; charset=utf-8' }, stream };
+      },
+    },
     'GET /v1/waves': {
       auth: 'viewer',
       schema: {

@@ -39,6 +39,11 @@ export interface OpsRequest {
    * forms the page renders (a POST's `csrf` field has been checked against it before the handler runs).
    */
   readonly session?: { readonly csrf: string };
+  /**
+   * On `upload` routes: the request body as it arrives, not read by the server (`body` is empty).
+   * The handler streams it where it goes and enforces its own size limit.
+   */
+  readonly upload?: Readable;
   /** The service's OpenAPI 3 document, generated from the route schemas. */
   openapi(): unknown;
   /**
@@ -105,6 +110,11 @@ export interface OpsRoute {
    * method called with the session must carry the session's CSRF token in its form field `csrf`.
    */
   readonly browser?: boolean;
+  /**
+   * A file upload: the body is handed to the handler as a stream (`OpsRequest.upload`), neither
+   * buffered nor capped by `BW_OPS_MAX_BODY_BYTES`; the handler caps it.
+   */
+  readonly upload?: boolean;
 }
 
 /** HTTP status for each code that has its own; other codes map by kind (see {@link statusFor}). */
@@ -122,6 +132,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   BW_HTTP_FORBIDDEN: 403,
   BW_TOKEN_NAME_TAKEN: 409,
   BW_TOKEN_NOT_FOUND: 404,
+  BW_UPLOAD_NOT_FOUND: 404,
+  BW_SOURCE_REUSED: 409,
   BW_WAVE_STATE: 409,
   BW_APPROVAL_REFUSED: 409,
   BW_WAVE_BUSY: 409,

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx tsx
-import { loadConfig } from '@breachwave/config';
+import { environment, loadConfig, loadVariables } from '@breachwave/config';
 import { createLogger } from '@breachwave/logging';
 import { runUntilSignal } from '@breachwave/lifecycle';
 import { runOpsApi } from './run.js';
@@ -10,7 +10,8 @@ await runUntilSignal('ops-api', async (log) => {
   const config = loadConfig();
   log.level = config.logLevel;
   const wiring = await productionOverrides(config, log);
-  const control = await createControlApi(config, log);
+  const { BW_APPROVALS_REQUIRED: approvalsRequired } = loadVariables(environment(), ['BW_APPROVALS_REQUIRED']);
+  const control = await createControlApi(config, log, { approvalsRequired });
   const api = await runOpsApi(config, log, { ...wiring.overrides, routes: { ...wiring.overrides.routes, ...control.routes } });
   return async () => {
     await api.close();

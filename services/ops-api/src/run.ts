@@ -8,7 +8,8 @@ import { mapTwilioErrorCode } from '@breachwave/adapter-twilio';
 import {
   createDeliveryTracker, createSuppressionList, unsubscribeKey, type DeliveryTrackerDeps, type KeywordIntent,
 } from '@breachwave/suppression';
-import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
+import type { Readable } from 'node:stream';
 import swagger from '@fastify/swagger';
 import { createApiTokenStore, isApiRole, roleAllows, type ApiRole, type ApiTokenInfo } from '@breachwave/access';
 import {
@@ -448,10 +449,10 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   };
   app.setErrorHandler(handleError);
 
-  for (const [key, route] of routes) {
+  const mount = (target: FastifyInstance, key: string, route: OpsRoute): void => {
     const [method = 'GET', url = '/'] = key.split(' ');
     const schema = { ...(route.schema ?? {}), security: securityOf(route.auth), 'x-breachwave-role': route.auth };
-    app.route({
+    target.route({
       method: method as HTTPMethods,
       url,
       config: { auth: route.auth, browser: route.browser === true },
@@ -480,7 +481,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
           contentType,
           body: raw,
           params: (req.params ?? {}) as Record<string, string>,
-          ...(Buffer.isBuffer(req.body) || req.body === undefined ? {} : { parsedBody: req.body }),
+          ...(route.upload ? { upload: req.body as Readable } : Buffer.isBuffer(req.body) || req.body === undefined ? {} : { parsedBody: req.body }),
           log: state.log,
           remoteAddress: req.socket.remoteAddress ?? '',
           ...(state.operator ? { operator: state.operator } : {}),
@@ -513,6 +514,20 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
         if (response.status === 204 || response.status === 304) return reply.send();
         return reply.send(response.body ?? '');
       },
+    });
+  };
+  const uploads: [string, OpsRoute][] = [];
+  for (const [key, route] of routes) {
+    if (route.upload) uploads.push([key, route]);
+    else mount(app, key, route);
+  }
+  if (uploads.length > 0) {
+    // Upload routes in a scope of their own, whose parser hands the body over unread: an
+    // affected-account file may be many gigabytes, streamed to disk by its handler.
+    await app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+      for (const [key, route] of uploads) mount(scope, key, route);
     });
   }
 
