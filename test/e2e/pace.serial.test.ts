@@ -67,9 +67,11 @@ test('4 notifier processes share one sender pace: never above the configured rat
   // unloaded machine is a figure of `pnpm bench` (pacing section), not of this test.
   assert.ok(measured <= rate, `measured ${measured.toFixed(2)}/s ≤ ${rate}/s`);
   const expected = rate * (1 - DEFAULT_HEADROOM) * (granted / (granted + wasted));
-  // The floor catches a pacer that under-sends, with room for what the wasted-slot count misses
-  // on a loaded machine (a notifier that asks for its slot late without wasting one).
-  assert.ok(measured >= expected * 0.9, `measured ${measured.toFixed(2)}/s not below 90% of the ${expected.toFixed(2)}/s that the headroom and ${wasted} wasted slots leave`);
+  // The floor catches a pacer that under-sends (a grid spaced twice too wide, slots lost without
+  // being counted), with room for what the wasted-slot count misses on a loaded machine: a
+  // notifier starved of CPU asks for its next slot late without wasting one (seen at 76 % of the
+  // expected rate with the machine's two cores shared by five other test processes).
+  assert.ok(measured >= expected * 0.6, `measured ${measured.toFixed(2)}/s not below 60% of the ${expected.toFixed(2)}/s that the headroom and ${wasted} wasted slots leave`);
   // How many slots stalls waste depends on how loaded the machine is (on a 2-core box at load 5–8,
   // ~15 % of them): it is counted and accounted for above, not bounded here.
   // Measured at the receiving server, arrival times carry HTTP and event-loop jitter of a few
