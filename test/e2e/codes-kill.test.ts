@@ -12,7 +12,7 @@ import { silentLogger } from '@breachwave/logging';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
 import { waitFor } from '@breachwave/testkit';
-import { serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
+import { serviceEnv, spawnFaulty, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 
 const world = useWorld();
 
@@ -50,7 +50,7 @@ test('SIGKILL of a code-issuer mid-allocation, then a restart: no account withou
   assert.ok(eligible > 300 && eligible <= loaded, `eligible accounts: ${eligible}`);
 
   // The first issuer kills itself right after its 150th allocation is stored, before the ledger records it.
-  const first = spawnService('code-issuer', { ...env, BW_CRASH_AFTER_CODE_ALLOCATIONS: '150' }, dir, 'first');
+  const first = spawnFaulty('code-issuer', env, dir, 'first', ['--crash-at=after-allocation', '--crash-after=150']);
   await first.exited;
   assert.equal(first.child.signalCode, 'SIGKILL');
 

@@ -97,9 +97,21 @@ export interface ServiceProcess {
 
 /** Spawns a service's main.ts through tsx, its stdout/stderr (pino) into a log file. */
 export function spawnService(service: string, env: Record<string, string>, logDir: string, label = service, args: readonly string[] = []): ServiceProcess {
+  return spawnEntry(join(ROOT, 'services', service, 'src', 'main.ts'), env, logDir, label, args);
+}
+
+/**
+ * Spawns a service with a crash point (`test/e2e/faulty/<service>.ts`: the service's composition
+ * root wrapped to SIGKILL itself, e.g. `--crash-at=before-store --crash-after=3`).
+ */
+export function spawnFaulty(service: 'pin-rotator' | 'code-issuer', env: Record<string, string>, logDir: string, label: string, args: readonly string[]): ServiceProcess {
+  return spawnEntry(join(ROOT, 'test', 'e2e', 'faulty', `${service}.ts`), env, logDir, label, args);
+}
+
+function spawnEntry(entry: string, env: Record<string, string>, logDir: string, label: string, args: readonly string[]): ServiceProcess {
   const logFile = join(logDir, `${label}-${randomBytes(3).toString('hex')}.log`);
   const out = createWriteStream(logFile);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', service, 'src', 'main.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

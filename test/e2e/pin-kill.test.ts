@@ -12,7 +12,7 @@ import { createLogger } from '@breachwave/logging';
 import { createVaultPinStore } from '@breachwave/pin';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { waitFor } from '@breachwave/testkit';
-import { dumpRedis, serviceEnv, spawnService, tempDir, useWorld, type ServiceProcess } from './harness.js';
+import { dumpRedis, serviceEnv, spawnFaulty, spawnService, tempDir, useWorld, type ServiceProcess } from './harness.js';
 import { TEMP_PIN, assertNoPinLeaks, phoneFor, pinEnv, pinParts, startPinNotifier, writeAccounts, type Row } from './pin-support.js';
 
 const world = useWorld();
@@ -57,7 +57,7 @@ test('SIGKILL of the pin-rotator before the store call, after it, and before the
       await feeder.feed(wave.waveId);
 
       // One job at a time, so exactly one is in flight when the process kills itself.
-      const crashing = spawnService('pin-rotator', { ...env, BW_FAULT_CRASH_AT: point, BW_PIN_CONCURRENCY: '1' }, dir, `crash-${point}`);
+      const crashing = spawnFaulty('pin-rotator', { ...env, BW_PIN_CONCURRENCY: '1' }, dir, `crash-${point}`, [`--crash-at=${point}`]);
       processes.push(crashing);
       await crashing.exited;
       assert.equal(crashing.child.signalCode, 'SIGKILL', `${point}: the rotator died by SIGKILL`);

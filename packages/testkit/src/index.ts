@@ -5,3 +5,4 @@ export * from './wait-for.js';
 export * from './dump.js';
 export * from './certificate.js';
 export * from './log.js';
+export * from './crash.js';
