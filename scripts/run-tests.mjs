@@ -2,7 +2,9 @@
 // Runs the node:test suites through tsx. Node 20's --test takes no globs, so files are found here.
 //   node scripts/run-tests.mjs [DIR|FILE…] [--unit]   (--unit: skip test/ end-to-end suites)
 import { readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
 const root = resolve(import.meta.dirname, '..');
@@ -40,7 +42,28 @@ const run = (list, n) => {
   if (r.error) console.error(`test run stopped: ${r.error.message} (limit ${runTimeoutMs} ms, BW_TEST_RUN_TIMEOUT_MS)`);
   return r.status ?? 1;
 };
+// One Redis for the whole run: without REDIS_URL, one container started here through
+// testcontainers (as the test kit would start one per test file) and handed to every test
+// process as REDIS_URL. Tests isolate themselves by key prefix, not by server.
+let stopRedis = async () => {};
+if (!process.env.REDIS_URL) {
+  const fromTestkit = createRequire(join(root, 'packages', 'testkit', 'package.json'));
+  const { RedisContainer } = await import(pathToFileURL(fromTestkit.resolve('@testcontainers/redis')).href);
+  try {
+    const container = await new RedisContainer(process.env.BREACHWAVE_REDIS_IMAGE ?? 'redis:7.2').start();
+    process.env.REDIS_URL = container.getConnectionUrl();
+    stopRedis = () => container.stop();
+    console.error(`tests: one Redis container for the run at ${process.env.REDIS_URL}`);
+  } catch (err) {
+    console.error(`tests: cannot start a Redis container (${err instanceof Error ? err.message : String(err)}); set REDIS_URL, or install Docker or Podman (scripts/container-runtime.sh)`);
+    process.exit(1);
+  }
+}
 let status = 0;
-if (parallel.length) status = run(parallel, concurrency);
-if (serial.length) status = run(serial, 1) || status;
+try {
+  if (parallel.length) status = run(parallel, concurrency);
+  if (serial.length) status = run(serial, 1) || status;
+} finally {
+  await stopRedis().catch((err) => console.error(`tests: the Redis container did not stop: ${err.message}`));
+}
 process.exit(status);
