@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { loadAuditWriterSettings, loadCliConfig, loadConfig, loadVariables, parseKeyRing } from './index.js';
+import { loadAuditWriterSettings, loadCliConfig, loadConfig, loadConnectionConfig, loadVariables, parseKeyRing } from './index.js';
 
 const keys = { BW_ENVELOPE_KEY: randomBytes(32).toString('base64'), BW_HMAC_KEY: randomBytes(32).toString('base64') };
 
@@ -160,4 +160,26 @@ test('the audit writer\'s section needs none of the keys; the CLI\'s names the o
 test('loadVariables parses just the named variables, with their defaults', () => {
   assert.deepEqual(loadVariables({}, ['BW_CODE_LOW_WATERMARK']), { BW_CODE_LOW_WATERMARK: 1000 });
   assert.throws(() => loadVariables({ BW_CODE_LOW_WATERMARK: '-1' }, ['BW_CODE_LOW_WATERMARK']), /BW_CODE_LOW_WATERMARK must be an integer ≥ 0, got "-1"/);
+});
+
+test('Redis TLS: the REDIS_TLS_* files reach every loader with a rediss:// URL; with redis:// or a certificate without its key they are refused by name', () => {
+  const tls = { REDIS_URL: 'rediss://redis.internal:6380', REDIS_TLS_CA_FILE: '/tls/ca.crt', REDIS_TLS_CERT_FILE: '/tls/c.crt', REDIS_TLS_KEY_FILE: '/tls/c.key', REDIS_TLS_SERVERNAME: 'redis.internal' };
+  const want = { caFile: '/tls/ca.crt', certFile: '/tls/c.crt', keyFile: '/tls/c.key', servername: 'redis.internal' };
+  assert.deepEqual(loadConfig({ ...keys, ...tls }).redisTls, want);
+  assert.deepEqual(loadConnectionConfig(tls).redisTls, want);
+  assert.deepEqual(loadAuditWriterSettings(tls).redisTls, want);
+  assert.ok(Object.isFrozen(loadConnectionConfig(tls).redisTls));
+  // rediss:// alone: TLS with the system CAs, nothing to configure.
+  assert.equal(loadConfig({ ...keys, REDIS_URL: 'rediss://redis.internal:6380' }).redisTls, undefined);
+  assert.equal(loadConfig(keys).redisTls, undefined);
+
+  for (const load of [(e: Record<string, string>) => loadConfig({ ...keys, ...e }), loadConnectionConfig, loadAuditWriterSettings]) {
+    assert.throws(() => load({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_TLS_CA_FILE: '/tls/ca.crt' }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'BW_CONFIG_INVALID');
+      assert.match(e.message, /REDIS_TLS_CA_FILE is set, but REDIS_URL is not a rediss:\/\/ URL/);
+      return true;
+    });
+    assert.throws(() => load({ REDIS_URL: 'rediss://r:6380', REDIS_TLS_CERT_FILE: '/tls/c.crt' }), /REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together/);
+    assert.throws(() => load({ REDIS_URL: 'rediss://r:6380', REDIS_TLS_KEY_FILE: '/tls/c.key' }), /REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together/);
+  }
 });

@@ -31,9 +31,13 @@ const oldKeys = 'k0:<32-byte base64 key>,k-1:<another>';
  * refuses a missing or unknown entry; a test checks the same at run time.
  */
 export const variableDocs: { readonly [K in VariableName]: VariableDoc } = {
-  REDIS_URL: { description: 'Redis; it must run with `maxmemory-policy noeviction` (checked at start).', example: 'redis://redis.internal:6379', services: all, secret: false },
+  REDIS_URL: { description: 'Redis; it must run with `maxmemory-policy noeviction` (checked at start). `rediss://` connects over TLS (with the `REDIS_TLS_*` settings below).', example: 'redis://redis.internal:6379', services: all, secret: false },
   BW_PREFIX: { description: 'Prefix of every Redis key, queues included; isolates deployments and tests sharing one Redis.', example: 'bw', services: all, secret: false },
   BW_DATA_DIR: { description: 'Spool files, reject reports and the demo\'s files (files created 0600, directories 0700).', example: '/var/lib/breachwave', services: ['feeder', 'cli'], secret: false },
+  REDIS_TLS_CA_FILE: { description: 'PEM file of the CA(s) that signed the Redis server\'s certificate, trusted instead of the system bundle; only with a `rediss://` `REDIS_URL` (see docs/REDIS-TLS.md).', example: '/etc/breachwave/redis-tls/ca.crt', services: all, secret: false, default: 'the system CAs' },
+  REDIS_TLS_CERT_FILE: { description: 'PEM client certificate for mutual TLS (a server with `tls-auth-clients yes`); with `REDIS_TLS_KEY_FILE`.', example: '/etc/breachwave/redis-tls/client.crt', services: all, secret: false },
+  REDIS_TLS_KEY_FILE: { description: 'PEM private key of `REDIS_TLS_CERT_FILE`. The path is not secret; keep the file readable by the service alone.', example: '/etc/breachwave/redis-tls/client.key', services: all, secret: false },
+  REDIS_TLS_SERVERNAME: { description: 'The name checked in the server\'s certificate (and sent as SNI) when it differs from the `REDIS_URL` host, e.g. when connecting through an IP address or a tunnel.', example: 'redis.internal', services: all, secret: false, default: 'the `REDIS_URL` host' },
   LOG_LEVEL: {
     description: 'pino level. Each notice sent and each PIN rotation is logged at `debug` (the ledger and audit trail record every one), failures and retries at `warn`. The process bootstrap reads it before the rest of the configuration, so that a configuration error is itself logged.',
     example: 'debug', services: all, secret: false, default: '`info` (`warn` for the CLI)',

@@ -61,8 +61,59 @@ export function loadVariables<const N extends VariableName>(env: EnvInput, names
   return Object.freeze(parse(z.object(shape), env)) as { [K in N]: z.output<VariableTable[K]['schema']> };
 }
 
+/**
+ * TLS to Redis, when `REDIS_URL` is `rediss://`: file paths only (the Redis factory reads the
+ * files when it creates a client), so loading the configuration stays pure.
+ */
+export interface RedisTlsSettings {
+  /** PEM CA bundle trusted instead of the system CAs (`REDIS_TLS_CA_FILE`). */
+  readonly caFile?: string;
+  /** PEM client certificate and its key, for mutual TLS (`REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE`). */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** The name checked in the server's certificate, when not the URL's host (`REDIS_TLS_SERVERNAME`). */
+  readonly servername?: string;
+}
+
+type TlsVariables = Pick<Env, 'REDIS_URL' | 'REDIS_TLS_CA_FILE' | 'REDIS_TLS_CERT_FILE' | 'REDIS_TLS_KEY_FILE' | 'REDIS_TLS_SERVERNAME'>;
+const TLS_VARIABLES = ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE', 'REDIS_TLS_SERVERNAME'] as const;
+
+/**
+ * The Redis TLS settings, or the rules they break: they apply to a `rediss://` URL only (set with
+ * a plain `redis://` URL they would either be ignored or silently turn TLS on against a server
+ * that does not speak it), and a client certificate goes with its key.
+ */
+function redisTlsOf(e: TlsVariables): { readonly tls?: RedisTlsSettings; readonly problems: string[] } {
+  const problems: string[] = [];
+  const set = TLS_VARIABLES.filter((name) => e[name] !== undefined);
+  const tlsUrl = /^rediss:\/\//i.test(e.REDIS_URL);
+  if (set.length && !tlsUrl) problems.push(`${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set, but REDIS_URL is not a rediss:// URL: use rediss://HOST:PORT for TLS, or unset ${set.length === 1 ? 'it' : 'them'}`);
+  if ((e.REDIS_TLS_CERT_FILE === undefined) !== (e.REDIS_TLS_KEY_FILE === undefined)) {
+    problems.push('REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together: set both for mutual TLS, or neither');
+  }
+  if (!tlsUrl || !set.length) return { problems };
+  return {
+    problems,
+    tls: {
+      ...(e.REDIS_TLS_CA_FILE ? { caFile: e.REDIS_TLS_CA_FILE } : {}),
+      ...(e.REDIS_TLS_CERT_FILE ? { certFile: e.REDIS_TLS_CERT_FILE } : {}),
+      ...(e.REDIS_TLS_KEY_FILE ? { keyFile: e.REDIS_TLS_KEY_FILE } : {}),
+      ...(e.REDIS_TLS_SERVERNAME ? { servername: e.REDIS_TLS_SERVERNAME } : {}),
+    },
+  };
+}
+
+/** `redisTls` when there is one, for spreading into a config object. */
+function redisTlsField(e: TlsVariables): { redisTls?: RedisTlsSettings } {
+  const r = redisTlsOf(e);
+  if (r.problems.length) throw configError(r.problems);
+  return r.tls ? { redisTls: r.tls } : {};
+}
+
 export interface BreachwaveConfig {
   readonly redisUrl: string;
+  /** TLS settings of a `rediss://` REDIS_URL; absent: plain TCP, or TLS with the system CAs. */
+  readonly redisTls?: RedisTlsSettings;
   readonly prefix: string;
   readonly dataDir: string;
   readonly logLevel: LogLevel;
@@ -203,11 +254,12 @@ function crossProblems(e: Env): string[] {
  */
 export function loadConfig(env: EnvInput = environment()): BreachwaveConfig {
   const e = parse(envSchema, env);
-  const problems = crossProblems(e);
+  const problems = [...redisTlsOf(e).problems, ...crossProblems(e)];
   if (problems.length) throw configError(problems);
   const envelopeKeys: Key[] = [{ id: e.BW_ENVELOPE_KEY_ID, base64: e.BW_ENVELOPE_KEY }, ...e.BW_ENVELOPE_OLD_KEYS];
   return deepFreeze<BreachwaveConfig>({
     redisUrl: e.REDIS_URL,
+    ...redisTlsField(e),
     prefix: e.BW_PREFIX,
     dataDir: e.BW_DATA_DIR,
     logLevel: e.LOG_LEVEL ?? 'info',
@@ -285,9 +337,9 @@ export function loadConfig(env: EnvInput = environment()): BreachwaveConfig {
 }
 
 /** Just where Redis is and the key prefix: for commands that only read state (status, reports). */
-export function loadConnectionConfig(env: EnvInput = environment()): Pick<BreachwaveConfig, 'redisUrl' | 'prefix' | 'dataDir' | 'logLevel'> {
-  const e = loadVariables(env, ['REDIS_URL', 'BW_PREFIX', 'BW_DATA_DIR', 'LOG_LEVEL']);
-  return Object.freeze({ redisUrl: e.REDIS_URL, prefix: e.BW_PREFIX, dataDir: e.BW_DATA_DIR, logLevel: e.LOG_LEVEL ?? 'info' });
+export function loadConnectionConfig(env: EnvInput = environment()): Pick<BreachwaveConfig, 'redisUrl' | 'redisTls' | 'prefix' | 'dataDir' | 'logLevel'> {
+  const e = loadVariables(env, ['REDIS_URL', 'BW_PREFIX', 'BW_DATA_DIR', 'LOG_LEVEL', ...TLS_VARIABLES]);
+  return deepFreeze({ redisUrl: e.REDIS_URL, ...redisTlsField(e), prefix: e.BW_PREFIX, dataDir: e.BW_DATA_DIR, logLevel: e.LOG_LEVEL ?? 'info' });
 }
 
 const WORKER_VARIABLES = ['BW_LOCK_DURATION_MS', 'BW_STALLED_INTERVAL_MS', 'BW_RECOVERY_INTERVAL_MS', 'BW_RECOVERY_MAX', 'BW_PIN_NOTICE_LIMIT_SECONDS'] as const;
@@ -329,6 +381,7 @@ function workersSection(e: Pick<Env, (typeof WORKER_VARIABLES)[number]>): Breach
 /** The audit writer's section, parsed; building the checkpoint signer from the key is the writer's own step. */
 export interface AuditWriterSettings {
   readonly redisUrl: string;
+  readonly redisTls?: RedisTlsSettings;
   readonly prefix: string;
   readonly auditDir: string;
   readonly logLevel: LogLevel;
@@ -356,8 +409,9 @@ export function loadAuditWriterSettings(env: EnvInput = environment()): AuditWri
   if (production && e.BW_AUDIT_SIGNING_KEY === undefined) {
     throw configError([`BW_AUDIT_SIGNING_KEY is missing, and production (BW_ENV or NODE_ENV) requires it: ${variables.BW_AUDIT_SIGNING_KEY.expects} (e.g. ${variableDocs.BW_AUDIT_SIGNING_KEY.example})`]);
   }
-  return Object.freeze({
+  return deepFreeze({
     redisUrl: e.REDIS_URL,
+    ...redisTlsField(e),
     prefix: e.BW_PREFIX,
     auditDir: e.BW_AUDIT_DIR,
     logLevel: e.LOG_LEVEL ?? 'info',

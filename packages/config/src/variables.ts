@@ -62,6 +62,10 @@ export const sections = {
     BW_PREFIX: v(z.string().regex(/^[A-Za-z0-9_-]+$/).default('bw'), 'letters, digits, _ and - only (it becomes part of every Redis key)'),
     BW_DATA_DIR: text('.breachwave'),
     LOG_LEVEL: v(z.enum(LOG_LEVELS).optional(), `one of ${LOG_LEVELS.join(', ')}`),
+    REDIS_TLS_CA_FILE: optionalText(),
+    REDIS_TLS_CERT_FILE: optionalText(),
+    REDIS_TLS_KEY_FILE: optionalText(),
+    REDIS_TLS_SERVERNAME: optionalText(),
   },
   /** The deployment's symmetric keys: contact envelopes and HMAC. */
   keys: {

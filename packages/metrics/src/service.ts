@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { BreachwaveConfig, MetricsSettings } from '@breachwave/config';
+import type { BreachwaveConfig, MetricsSettings, RedisTlsSettings } from '@breachwave/config';
 import type { Logger } from '@breachwave/logging';
 import { senderIds } from '@breachwave/notifier';
 import { closeRedis, createRedis, type Redis } from '@breachwave/redis';
@@ -11,6 +11,7 @@ import { startMetricsServer, type MetricsServer, type Readiness } from './server
 /** What a process's metrics need from its configuration. */
 export interface ProcessMetricsSettings {
   readonly redisUrl: string;
+  readonly redisTls?: RedisTlsSettings;
   readonly prefix: string;
   readonly metrics: MetricsSettings;
   /** Senders whose configured pace is reported. */
@@ -21,7 +22,7 @@ export interface ProcessMetricsSettings {
 /** The metrics settings of a service that reads the whole configuration (every process but the audit writer). */
 export function metricsSettingsOf(config: BreachwaveConfig): ProcessMetricsSettings {
   const ids = senderIds({ twilioFrom: config.twilio?.from, twilioMessagingServiceSid: config.twilio?.messagingServiceSid, smtpHost: config.smtp.host, smtpPort: config.smtp.port });
-  return { redisUrl: config.redisUrl, prefix: config.prefix, metrics: config.metrics, senders: [ids.sms, ids.email], codesLowWatermark: config.codes.lowWatermark };
+  return { redisUrl: config.redisUrl, ...(config.redisTls ? { redisTls: config.redisTls } : {}), prefix: config.prefix, metrics: config.metrics, senders: [ids.sms, ids.email], codesLowWatermark: config.codes.lowWatermark };
 }
 
 export interface ProcessMetricsDeps {
@@ -50,7 +51,7 @@ export interface ProcessMetrics {
  */
 export function createProcessMetrics(settings: ProcessMetricsSettings, deps: ProcessMetricsDeps): ProcessMetrics {
   const registry = createMetricsRegistry();
-  const redis = deps.redis ?? createRedis({ url: settings.redisUrl, role: 'producer', name: `breachwave-${deps.service}-metrics`, extra: { connectTimeout: 2000 } });
+  const redis = deps.redis ?? createRedis({ url: settings.redisUrl, tls: settings.redisTls, role: 'producer', name: `breachwave-${deps.service}-metrics`, extra: { connectTimeout: 2000 } });
   const ownsRedis = deps.redis === undefined;
   const pipeline = createPipelineReader({
     redis, prefix: settings.prefix, cacheMs: settings.metrics.cacheMs, dlqCacheMs: settings.metrics.dlqCacheMs,

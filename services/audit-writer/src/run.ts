@@ -33,7 +33,7 @@ export interface RunningAuditWriter {
  */
 export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWriterDeps): Promise<RunningAuditWriter> {
   const { log } = deps;
-  const redis = deps.redis ?? createRedis({ url: config.redisUrl, role: 'worker', name: 'breachwave-audit-writer' });
+  const redis = deps.redis ?? createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'worker', name: 'breachwave-audit-writer' });
   const ownsRedis = deps.redis === undefined;
   // Without a listener ioredis prints every reconnect failure to stderr; log it instead.
   if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err }, 'audit writer: Redis connection error'));

@@ -47,7 +47,7 @@ export async function runAuditVerify(files: readonly string[], opts: AuditVerify
   let redis: TrailOptions['redis'];
   if (opts.redis) {
     const c = loadConnectionConfig(io.env);
-    const client = createRedis({ url: c.redisUrl, role: 'producer', name: 'breachwave-cli-audit', extra: { maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null } });
+    const client = createRedis({ url: c.redisUrl, tls: c.redisTls, role: 'producer', name: 'breachwave-cli-audit', extra: { maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null } });
     try {
       await checkRedis(client, c.redisUrl);
       // Read before the files: the writer updates Redis only after the lines and checkpoints are on disk.

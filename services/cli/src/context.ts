@@ -20,7 +20,7 @@ export interface ReadContext {
 /** Redis + ledger for commands that only read or steer state (no keys needed). */
 export async function readContext(): Promise<ReadContext> {
   const c = loadConnectionConfig();
-  const redis = createRedis({ url: c.redisUrl, role: 'producer', name: 'breachwave-cli' });
+  const redis = createRedis({ url: c.redisUrl, tls: c.redisTls, role: 'producer', name: 'breachwave-cli' });
   try {
     await checkRedis(redis, c.redisUrl);
   } catch (err) {
@@ -40,7 +40,7 @@ export interface FullContext extends ReadContext {
  * process to scrape: `BW_METRICS_PORT`, meant for the service beside it, is not served here.
  */
 export async function fullContext(config: BreachwaveConfig = loadConfig(environment({ BW_METRICS_PORT: '0' }))): Promise<FullContext> {
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-cli' });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-cli' });
   try {
     await checkRedis(redis, config.redisUrl);
     await checkHmacKey(redis, config.prefix, Buffer.from(config.hmacKey, 'base64'));

@@ -95,11 +95,11 @@ export async function demo(opts: DemoOptions): Promise<void> {
     SMTP_PORT: String(smtp.port),
   }));
 
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-demo' });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-demo' });
   await checkRedis(redis, config.redisUrl);
   const ledger = createLedger({ redis, prefix });
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
-  const auditRedis = createRedis({ url: config.redisUrl, role: 'worker', name: 'breachwave-demo-audit' });
+  const auditRedis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'worker', name: 'breachwave-demo-audit' });
   const auditDir = join(runDir, 'audit');
   // A throw-away checkpoint key pair: the writer signs with the private half, the verification at
   // the end checks with the public half, as `audit verify --public-key` would.

@@ -4,7 +4,7 @@ import { codeCryptoFromConfig, createCodeIssuerWorker, createCodeStore, type All
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
-import { checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { bullConnection, checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 
 /** What a caller may replace or observe; everything else comes from the configuration. */
 export interface CodeIssuerOverrides {
@@ -24,7 +24,7 @@ export interface RunningCodeIssuer {
  * index keys) and the issue-code worker. Holds no business rules.
  */
 export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overrides: CodeIssuerOverrides = {}): Promise<RunningCodeIssuer> {
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-code-issuer', autoPipelining: true });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-code-issuer', autoPipelining: true });
   try {
     await checkRedis(redis, config.redisUrl);
     await checkHmacKey(redis, config.prefix, Buffer.from(config.hmacKey, 'base64'));
@@ -34,7 +34,7 @@ export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overr
   }
   const ledger = createLedger({ redis, prefix: config.prefix });
   const store = createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config), lowWatermark: config.codes.lowWatermark });
-  const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+  const connection = bullConnection({ url: config.redisUrl, tls: config.redisTls });
   const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   const concurrency = overrides.concurrency ?? config.codes.concurrency;
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'code-issuer' }, config.workers);

@@ -25,7 +25,7 @@ export interface RunFeederDeps {
  */
 export async function runFeeder(config: BreachwaveConfig, deps: RunFeederDeps): Promise<FeedResult> {
   if (!WAVE_ID_PATTERN.test(deps.waveId)) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'wave id must be 1–64 letters, digits, "-" or "_"' });
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-feeder' });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-feeder' });
   let feeding = false;
   const metrics = await startServiceMetrics(metricsSettingsOf(config), { service: 'feeder', log: deps.log, running: () => feeding }).catch(async (err: unknown) => {
     await closeRedis(redis);

@@ -10,7 +10,7 @@ import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, status
 import { createActionQueues, createActionWorker, recoveryLoopFor, waveGate } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
-import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { bullConnection, checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { closeTwilioClient, createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
@@ -40,7 +40,7 @@ export interface RunningNotifier {
  * the BullMQ worker. Holds no business rules.
  */
 export async function runNotifier(config: BreachwaveConfig, log: Logger, overrides: NotifierOverrides = {}): Promise<RunningNotifier> {
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-notifier-ledger', autoPipelining: true });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-notifier-ledger', autoPipelining: true });
   const hmacKey = Buffer.from(config.hmacKey, 'base64');
   try {
     await checkRedis(redis, config.redisUrl);
@@ -136,7 +136,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     gate: waveGate(ledger),
     ...(sms ? { sms: metrics.providers.sms(sms) } : {}), ...(email ? { email: metrics.providers.email(email) } : {}),
   });
-  const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+  const connection = bullConnection({ url: config.redisUrl, tls: config.redisTls });
   const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'notifier' }, config.workers);
   const worker = createActionWorker({

@@ -125,7 +125,7 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 ** 3;
  * @throws BreachwaveError BW_REDIS_UNREACHABLE | BW_REDIS_EVICTION_POLICY | BW_CONFIG_INVALID
  */
 export async function createControlApi(config: BreachwaveConfig, log: Logger, options: ControlApiOptions = {}): Promise<ControlApi> {
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-ops-api-control' });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-ops-api-control' });
   const hmacKey = Buffer.from(config.hmacKey, 'base64');
   try {
     await checkRedis(redis, config.redisUrl);

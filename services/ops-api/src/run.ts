@@ -126,7 +126,7 @@ export function isLoopback(address: string): boolean {
  * @throws BreachwaveError BW_REDIS_UNREACHABLE | BW_REDIS_EVICTION_POLICY | BW_CONFIG_INVALID at start.
  */
 export async function runOpsApi(config: BreachwaveConfig, log: Logger, overrides: OpsApiOverrides = {}): Promise<RunningOpsApi> {
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-ops-api' });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-ops-api' });
   try {
     await checkRedis(redis, config.redisUrl);
     return await serve(config, log, overrides, redis);

@@ -7,7 +7,7 @@ import {
   PIN_UNLOCK_PATH, PIN_VERIFY_PATH, answerPinUnlock, answerPinVerification, createClientRateLimiter, createPinVerificationService,
   createVerifierKeyring, unlockPinVerification,
 } from '@breachwave/pin';
-import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { bullConnection, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { parseKey } from '@breachwave/secrets';
 import { createDeadLetters } from '@breachwave/dlq';
 import { ACTIONS } from '@breachwave/domain';
@@ -24,7 +24,7 @@ import type { MountedRoute, OpsApiOverrides } from './run.js';
  * with its dead-letter re-drive.
  */
 export async function productionOverrides(config: BreachwaveConfig, log: Logger): Promise<{ overrides: OpsApiOverrides; close(): Promise<void> }> {
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-ops-api-wiring' });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-ops-api-wiring' });
   try {
     await checkRedis(redis, config.redisUrl);
   } catch (err) {
@@ -32,7 +32,7 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
     throw err;
   }
   const ledger = createLedger({ redis, prefix: config.prefix });
-  const queues = createActionQueues({ connection: { url: config.redisUrl, maxRetriesPerRequest: null }, prefix: config.prefix, ledger });
+  const queues = createActionQueues({ connection: bullConnection({ url: config.redisUrl, tls: config.redisTls }), prefix: config.prefix, ledger });
   const fallback = createUndeliveredFallback({ ledger, queues });
   const routes: Record<string, MountedRoute> = {};
   // Counts made-up ids too, which nothing else records: a sweep shows here and nowhere in Redis.

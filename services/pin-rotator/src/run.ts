@@ -6,7 +6,7 @@ import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
 import { createMirroredPinStore, createPinHold, createPinRotationProcessor, createVaultPinStore, createVerifierKeyring } from '@breachwave/pin';
-import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { bullConnection, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 
 /** A `rotate-pin` processor as the worker runs it. */
@@ -41,7 +41,7 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
   }
   const keyring = createVerifierKeyring(config.pin.verifierKeys.map((k) => parseKey(k.id, k.base64)));
   const policy = createPinPolicy({ length: config.pin.length });
-  const redis = createRedis({ url: config.redisUrl, role: 'producer', name: 'breachwave-pin-rotator', autoPipelining: true });
+  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-pin-rotator', autoPipelining: true });
   try {
     await checkRedis(redis, config.redisUrl);
   } catch (err) {
@@ -63,7 +63,7 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
   }
   if (overrides.wrapStore) store = overrides.wrapStore(store);
 
-  const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+  const connection = bullConnection({ url: config.redisUrl, tls: config.redisTls });
   const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   let processor: RotationProcessor = createPinRotationProcessor({
     ledger, queues, log, envelope, hold, store, policy, previous: (accountId) => vault.previousMatcher(accountId),
