@@ -65,7 +65,9 @@ async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
 
 /**
  * `breachwave demo`: a whole wave on loopback with synthetic data. Everything it starts it stops;
- * its Redis keys live under a fresh prefix and are removed afterwards unless `--keep`.
+ * its Redis keys live under a fresh prefix and are removed afterwards unless `--keep`. It runs the
+ * test kit's servers, so it lives apart from the CLI, which loads it only when the command runs and
+ * only where development dependencies are installed.
  */
 export async function demo(opts: DemoOptions, deps: DemoDeps): Promise<void> {
   const { createProgress } = deps;
