@@ -4,20 +4,23 @@
 //  - a package a production source imports must be in `dependencies`;
 //  - a package a test imports must be in `dependencies` or `devDependencies`.
 // Production sources are src/**/*.ts except *.test.ts and test-support.ts; tests are the rest.
-// Node's built-ins and the package's own name are not dependencies. Run by `pnpm lint`.
+// Node's built-ins and the package's own name are not dependencies. A type-only import or a
+// dynamic import() may name a devDependency: an optional part, loaded only where it is installed.
+// services/run is left out: it bundles the workspace, and its build checks its own list against
+// what the bundle imports. Run by `pnpm lint`.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const workspaces = ['packages', 'services'].flatMap((d) => readdirSync(join(root, d)).map((n) => join(root, d, n)))
-  .filter((d) => statSync(join(d, 'package.json'), { throwIfNoEntry: false }));
+  .filter((d) => statSync(join(d, 'package.json'), { throwIfNoEntry: false }) && d !== join(root, 'services', 'run'));
 workspaces.push(join(root, 'test'));
 const builtins = new Set(builtinModules);
 // Type packages are read by the compiler, never imported by name.
 const typesOnly = (name) => name.startsWith('@types/');
 
-const IMPORT = /(?:^|\s)(?:import|export)\s[^'";]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+const IMPORT = /(?:^|\s)(?:import|export)\s([^'";]*?)from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
 
 function packageOf(specifier) {
   if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return undefined;
@@ -53,10 +56,11 @@ for (const ws of workspaces) {
     const test = isTestWorkspace || /\.test\.ts$|test-support\.ts$/.test(file);
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(IMPORT)) {
-      const name = packageOf(m[1] ?? m[2] ?? m[3]);
+      const name = packageOf(m[2] ?? m[3] ?? m[4]);
       if (!name || name === pkg.name) continue;
+      const optional = m[3] !== undefined || /^type\s/.test(m[1] ?? '');
       (test ? usedInTests : usedInProd).add(name);
-      const declared = test ? deps.has(name) || devDeps.has(name) : deps.has(name);
+      const declared = test || optional ? deps.has(name) || devDeps.has(name) : deps.has(name);
       if (!declared) problems.push(`${relative(root, file)}: imports ${name}, which ${relative(root, ws)}/package.json does not declare${!test && devDeps.has(name) ? ' in dependencies (only in devDependencies)' : ''}`);
     }
   }

@@ -130,7 +130,7 @@ registerPinCommands(program);
 registerTokenCommands(program);
 
 program.command('demo')
-  .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), PIN rotation of exposed prepaid accounts, notices through local SMTP and Twilio-compatible sinks, audit verification')
+  .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), PIN rotation of exposed prepaid accounts, notices through local SMTP and Twilio-compatible sinks, audit verification (in a source checkout: the production build leaves it out)')
   .option('--accounts <n>', 'rows in the synthetic file', int('--accounts', 1, 5_000_000), 10_000)
   .option('--json', 'print the summary as one JSON object')
   .option('--pin-delivery <mode>', 'none or sms-temporary, for the rotated prepaid PINs', parsePinDelivery, 'none')

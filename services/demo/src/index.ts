@@ -1,0 +1,1 @@
+export { demo, type DemoOptions, type DemoDeps, type DemoProgress } from './demo.js';
