@@ -18,6 +18,9 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$root"
+# The pinned pnpm: the machine's when it is that version, else through npx (as scripts/bootstrap.sh).
+want=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if [ "$(pnpm --version 2>/dev/null || true)" = "$want" ]; then PNPM=(pnpm); else PNPM=(npx --yes "pnpm@$want"); fi
 # Deployed into the checkout's .tmp/ first, by a relative path: pnpm 10's legacy deploy also
 # writes the .bin shims of the deployed package under services/run/ + that relative path (they
 # land outside the target otherwise), which is removed with it.
@@ -25,7 +28,7 @@ stage=".tmp/deploy-$$"
 trap 'rm -rf "$stage" "services/run/$stage"; rmdir .tmp services/run/.tmp 2>/dev/null || true' EXIT
 # --legacy: the workspace does not inject its packages, and none is needed here: services/run's
 # production dependencies are npm packages only (the workspace's code is compiled into dist/).
-pnpm --filter @breachwave/run deploy --legacy --prod --frozen-lockfile "$stage" >&2
+"${PNPM[@]}" --filter @breachwave/run deploy --legacy --prod --frozen-lockfile "$stage" >&2
 # pnpm's links inside node_modules are relative: the tree can move.
 mv "$stage/node_modules" "$stage/package.json" "$out/"
 node scripts/build.mjs --out "$out/dist"

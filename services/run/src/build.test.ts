@@ -148,10 +148,18 @@ test('the built tree holds dist/ and the production dependencies of services/run
   assert.deepEqual(readdirSync(join(out, 'dist'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts')), [], 'no TypeScript in dist/');
 });
 
+/** The pinned pnpm: the machine's when it is that version, else through npx (as scripts/bootstrap.sh runs it). */
+function pnpmCommand(): string[] {
+  const want = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string }).packageManager.split('@')[1] ?? '';
+  const have = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
+  return have.status === 0 && have.stdout.trim() === want ? ['pnpm'] : ['npx', '--yes', `pnpm@${want}`];
+}
+
 test('the production dependency closure of the CLI and every service (pnpm list --prod) has no test kit, testcontainers or smtp-server; with dev dependencies it has them', () => {
   const filters = ['@breachwave/cli-service', '@breachwave/notifier-service', '@breachwave/pin-rotator-service', '@breachwave/code-issuer-service', '@breachwave/audit-writer-service', '@breachwave/feeder-service', '@breachwave/ops-api-service', '@breachwave/run'].flatMap((f) => ['--filter', f]);
   const closure = (prod: boolean): Set<string> => {
-    const r = spawnSync('pnpm', [...filters, 'list', ...(prod ? ['--prod'] : []), '--depth', 'Infinity', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
+    const [cmd = 'pnpm', ...pre] = pnpmCommand();
+    const r = spawnSync(cmd, [...pre, ...filters, 'list', ...(prod ? ['--prod'] : []), '--depth', 'Infinity', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
     assert.equal(r.status, 0, `pnpm list failed: ${r.stderr}`);
     const projects = JSON.parse(r.stdout) as { name: string; dependencies?: Record<string, unknown>; devDependencies?: Record<string, unknown> }[];
     assert.equal(projects.length, 8, 'every project is listed');
