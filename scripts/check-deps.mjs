@@ -20,7 +20,7 @@ const builtins = new Set(builtinModules);
 // Type packages are read by the compiler, never imported by name.
 const typesOnly = (name) => name.startsWith('@types/');
 
-const IMPORT = /(?:^|\s)(?:import|export)\s([^'";]*?)from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+const IMPORT = /(?:^|\s)(?:import|export)\s([^'";]*?)from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]|\brequire(?:\.resolve)?\(\s*['"]([^'"]+)['"]/gm;
 
 function packageOf(specifier) {
   if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return undefined;
@@ -56,7 +56,7 @@ for (const ws of workspaces) {
     const test = isTestWorkspace || /\.test\.ts$|test-support\.ts$/.test(file);
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(IMPORT)) {
-      const name = packageOf(m[2] ?? m[3] ?? m[4]);
+      const name = packageOf(m[2] ?? m[3] ?? m[4] ?? m[5]);
       if (!name || name === pkg.name) continue;
       const optional = m[3] !== undefined || /^type\s/.test(m[1] ?? '');
       (test ? usedInTests : usedInProd).add(name);

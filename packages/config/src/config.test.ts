@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { loadAuditWriterSettings, loadCliConfig, loadConfig, loadConnectionConfig, loadVariables, parseKeyRing } from './index.js';
+import { loadAuditWriterSettings, loadCliConfig, loadConfig, loadConnectionConfig, loadVariables, loadWorkersConfig, parseKeyRing, variables, type VariableName } from './index.js';
 
 const keys = { BW_ENVELOPE_KEY: randomBytes(32).toString('base64'), BW_HMAC_KEY: randomBytes(32).toString('base64') };
 
@@ -88,6 +88,40 @@ test('an empty value counts as unset, as in a copied .env.example', () => {
   assert.equal(c.twilio, undefined);
   assert.equal(c.feed.window, 5000);
   assert.throws(() => loadConfig({ ...keys, BW_HMAC_KEY: '' }), /BW_HMAC_KEY is missing/);
+});
+
+/** Every variable breachwave knows, set to the empty string: what `FOO=` lines or compose's `${FOO:-}` give a process. */
+const allEmpty: Record<string, string> = Object.fromEntries(Object.keys(variables).map((name) => [name, '']));
+
+/** What a loader returns, or the message it throws, so that a result and a refusal compare alike. */
+function outcome<T>(load: () => T): { ok: T } | { error: string } {
+  try {
+    return { ok: load() };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+test('every loader reads every variable set empty exactly as if it were absent: defaults apply, required ones are missing', () => {
+  const names = Object.keys(variables) as VariableName[];
+  const cases: [string, (env: Record<string, string>) => unknown][] = [
+    ['loadConfig', (env) => loadConfig(env)],
+    ['loadAuditWriterSettings', (env) => loadAuditWriterSettings(env)],
+    ['loadCliConfig', (env) => loadCliConfig(env)],
+    ['loadConnectionConfig', (env) => loadConnectionConfig(env)],
+    ['loadWorkersConfig', (env) => loadWorkersConfig(env)],
+    ['loadVariables (every variable)', (env) => loadVariables(env, names)],
+  ];
+  for (const [name, load] of cases) {
+    for (const given of [{}, keys, { ...keys, NODE_ENV: 'production' }]) {
+      const absent = outcome(() => load(given));
+      assert.deepEqual(outcome(() => load({ ...allEmpty, ...given })), absent, `${name}: empty values differ from absent ones`);
+    }
+  }
+  // The refusal names what is missing, as it would for an absent variable.
+  assert.throws(() => loadConfig(allEmpty), /BW_ENVELOPE_KEY is missing/);
+  assert.throws(() => loadAuditWriterSettings({ ...allEmpty, BW_ENV: 'production' }), /BW_AUDIT_SIGNING_KEY is missing/);
+  assert.equal(loadCliConfig(allEmpty).givenRedisUrl, undefined, 'an empty REDIS_URL is no REDIS_URL');
 });
 
 test('cross-variable rules are all reported together', () => {

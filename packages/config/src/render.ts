@@ -101,6 +101,32 @@ function commentLines(text: string): string[] {
 const envValue = (raw: string): string => (/^[\w./:@+-]*$/.test(raw) ? raw : JSON.stringify(raw));
 
 /**
+ * Variables that docker-compose.yml reads for the containers beside breachwave (Redis, Grafana):
+ * no breachwave process reads them, so they are not in the schema, but `.env.example` must name
+ * every variable compose uses.
+ */
+export const COMPOSE_VARIABLES: readonly { readonly name: string; readonly description: string; readonly value: string; readonly required: boolean }[] = [
+  {
+    name: 'BW_REDIS_PASSWORD',
+    description: 'Password of the Redis user `breachwave` (infra/redis/start.sh puts its SHA-256 in the ACL file it makes; docker-compose.yml puts it in every process\'s REDIS_URL). The default user is off, so Redis refuses to start without it.',
+    value: '32 to 128 letters, digits, _ and -; `breachwave keys generate` prints one',
+    required: true,
+  },
+  {
+    name: 'BW_REDIS_ADMIN_PASSWORD',
+    description: 'When set, Redis also has a user `admin` with every command and key, for an operator\'s `redis-cli --user admin` (INFO, SLOWLOG, ACL LOG, CONFIG). Unset: no such user.',
+    value: '32 to 128 letters, digits, _ and -; e.g. openssl rand -hex 32',
+    required: false,
+  },
+  {
+    name: 'GRAFANA_ADMIN_PASSWORD',
+    description: 'Password of Grafana\'s `admin` (on 127.0.0.1:3000). Unset: `admin`, which Grafana asks you to change at the first login.',
+    value: 'a password',
+    required: false,
+  },
+];
+
+/**
  * `.env.example`: every variable with its documentation as comments. Required ones stand
  * uncommented and empty (to be filled in); the others are commented out, with their default
  * unless they are secrets, which are always left empty.
@@ -108,7 +134,8 @@ const envValue = (raw: string): string => (/^[\w./:@+-]*$/.test(raw) ? raw : JSO
 export function renderEnvExample(): string {
   const out: string[] = [
     '# breachwave configuration. Generated from packages/config by `' + REGENERATE + '`; edit those sources, not this file.',
-    '# Copy to .env and fill in what you need. An empty value counts as unset.',
+    '# Copy to .env and fill in what you need. An empty value counts as unset. With Docker Compose,',
+    '# `breachwave keys generate >> .env` fills in every secret a deployment makes for itself (README).',
   ];
   for (const section of Object.keys(sections) as SectionName[]) {
     out.push('', `# ─── ${TITLES[section]} ───`);
@@ -120,6 +147,11 @@ export function renderEnvExample(): string {
       if (d.kind === 'required') out.push(`${name}=`);
       else out.push(`# ${name}=${d.kind === 'value' && !doc.secret ? envValue(d.raw) : ''}`);
     }
+  }
+  out.push('', '# ─── Docker Compose (read by docker-compose.yml for Redis and Grafana, not by the processes) ───');
+  for (const v of COMPOSE_VARIABLES) {
+    out.push('', ...commentLines(`${v.name} (secret): ${v.description}`), ...commentLines(`Value: ${v.value.replace(/`/g, '')}. ${v.required ? 'Required by docker-compose.yml.' : 'Optional.'}`));
+    out.push(v.required ? `${v.name}=` : `# ${v.name}=`);
   }
   return `${out.join('\n')}\n`;
 }

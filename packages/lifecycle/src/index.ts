@@ -19,7 +19,7 @@ export async function runUntilSignal(name: string, start: (log: Logger) => Promi
   // The one variable read before the configuration: the logger must exist to report a bad
   // configuration, so LOG_LEVEL is read here, checked against the same levels, and the parsed
   // configuration's level replaces it once `start` has loaded it.
-  const wanted = process.env.LOG_LEVEL ?? 'info';
+  const wanted = process.env.LOG_LEVEL || 'info'; // empty counts as unset, as in every loader
   const valid = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(wanted);
   const log = createLogger({ name, level: valid ? wanted : 'info' });
   if (!valid) log.warn({ variable: 'LOG_LEVEL' }, 'unknown log level; using info');

@@ -11,6 +11,7 @@ import { registerCodesCommands } from './codes.js';
 import { registerPaceCommands } from './pace.js';
 import { registerPinCommands } from './pin.js';
 import { registerTokenCommands } from './tokens.js';
+import { registerKeysCommands } from './keys.js';
 import { registerLifecycleCommands } from './lifecycle.js';
 import { registerWaveReportCommand } from './wave-report.js';
 
@@ -128,6 +129,7 @@ registerCodesCommands(program);
 registerPaceCommands(program);
 registerPinCommands(program);
 registerTokenCommands(program);
+registerKeysCommands(program);
 
 program.command('demo')
   .description('run a demo wave end to end on loopback: synthetic accounts, Redis (REDIS_URL, else 127.0.0.1:6379, else a container), PIN rotation of exposed prepaid accounts, notices through local SMTP and Twilio-compatible sinks, audit verification (in a source checkout: the production build leaves it out)')
