@@ -31,8 +31,8 @@ const oldKeys = 'k0:<32-byte base64 key>,k-1:<another>';
  * refuses a missing or unknown entry; a test checks the same at run time.
  */
 export const variableDocs: { readonly [K in VariableName]: VariableDoc } = {
-  REDIS_URL: { description: 'Redis; it must run with `maxmemory-policy noeviction` (checked at start).', example: 'redis://redis.internal:6379', services: all, secret: false },
-  BW_PREFIX: { description: 'Prefix of every Redis key, queues included; isolates deployments and tests sharing one Redis.', example: 'bw', services: all, secret: false },
+  REDIS_URL: { description: 'Redis; it must run with `maxmemory-policy noeviction` (checked at start, on every primary of a cluster). A Redis Cluster: `redis+cluster://host:port` (TLS: `rediss+cluster://`), more seed nodes in `?nodes=host:port,host:port`; `BW_PREFIX` must then be a hash tag such as `{bw}` (see docs/CLUSTER.md).', example: 'redis://redis.internal:6379', services: all, secret: false },
+  BW_PREFIX: { description: 'Prefix of every Redis key, queues included; isolates deployments and tests sharing one Redis. In braces (`{bw}`) it is a Redis Cluster hash tag, required in cluster mode. Changing it (braces included) moves every key: a deployment holding waves keeps its prefix.', example: 'bw', services: all, secret: false },
   BW_DATA_DIR: { description: 'Spool files, reject reports and the demo\'s files (files created 0600, directories 0700).', example: '/var/lib/breachwave', services: ['feeder', 'cli'], secret: false },
   LOG_LEVEL: {
     description: 'pino level. Each notice sent and each PIN rotation is logged at `debug` (the ledger and audit trail record every one), failures and retries at `warn`. The process bootstrap reads it before the rest of the configuration, so that a configuration error is itself logged.',
