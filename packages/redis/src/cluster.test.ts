@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Cluster } from 'ioredis';
 import { BreachwaveError } from '@breachwave/domain';
 import { redisClusterUnavailable, startRedisCluster, type TestRedisCluster } from '@breachwave/testkit';
-import { checkRedis, closeRedis, clusterPrimaries, createRedis, duplicateRedis, parseClusterUrl, queueConnection, type Redis } from './index.js';
+import { checkRedis, closeRedis, clusterPrimaries, createRedis, duplicateRedis, infoOfPrimaries, parseClusterUrl, queueConnection, type Redis } from './index.js';
 
 const unavailable = redisClusterUnavailable();
 if (unavailable) process.stderr.write(`# SKIPPED: the Redis Cluster factory tests need a local redis-server: ${unavailable}\n`);
@@ -41,6 +41,8 @@ test('on a cluster, a producer and a worker client pass the start-up check on ev
   const worker = open('worker');
   assert.deepEqual(await checkRedis(producer, cluster?.url ?? ''), { version: (await checkRedis(worker, cluster?.url ?? '')).version, policy: 'noeviction' });
   assert.equal(clusterPrimaries(producer).length, 3);
+  const infos = await infoOfPrimaries(producer, 'server');
+  assert.equal(new Set(infos.map((i) => /tcp_port:(\d+)/.exec(i)?.[1])).size, 3, 'INFO reaches each primary, not one at random');
   const [ledger, counts, audit] = keysOf('{bwt1}');
   await producer.eval(TRANSITION, 3, ledger, counts, audit, 'x');
   const tx = await producer.multi().hget(ledger, 'a').hget(counts, 'n').xlen(audit).exec();

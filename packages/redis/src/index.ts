@@ -151,6 +151,14 @@ export function clusterPrimaries(client: Redis): Redis[] {
 }
 
 /**
+ * `INFO <section>` of every server holding keys: each primary of a cluster (INFO sent to a
+ * Cluster client reaches one node at random), else the one server.
+ */
+export async function infoOfPrimaries(client: Redis, section: string): Promise<string[]> {
+  return Promise.all(clusterPrimaries(client).map((node) => node.info(section)));
+}
+
+/**
  * The connection BullMQ queues and workers are given, and how to let it go. For one server it
  * is the options object BullMQ opens its own connections from (as it always was); for a
  * cluster it is one `Cluster` client of the worker role, shared by every queue and worker of
