@@ -61,7 +61,7 @@ async function placement(nodes: readonly string[], prefix: string): Promise<{ ke
 
 test('a wave end to end on a 3-primary Redis Cluster: every account terminal, each notice sent once, ledger = sinks, the audit chain verifies; every key in the deployment\'s hash-tag slot', { skip: unavailable ?? false, timeout: 300_000 }, async () => {
   assert.ok(cluster && twilio && smtp);
-  const accounts = Math.min(DRILL.accounts, 600);
+  const accounts = Math.min(DRILL.accounts, 300);
   const r = await runDrill({ name: 'Redis Cluster, 3 primaries, no fault', victim: 'notifier', faults: 0, signal: 'SIGTERM', accounts, twilio, smtp, redisUrl: cluster.url, completeWithinMs: 180_000 });
   assert.equal(r.stranded, 0);
   assert.equal(r.pinUnnotified, 0);

@@ -94,3 +94,15 @@ test('queues get one shared Cluster client on a cluster, and the options object 
   assert.ok(clustered.connection instanceof Cluster);
   await clustered.close();
 });
+
+test('a cluster no seed of which answers fails the start-up check at once, for either role', async () => {
+  const url = 'redis+cluster://127.0.0.1:1?nodes=127.0.0.1:2';
+  for (const role of ['producer', 'worker'] as const) {
+    const c = createRedis({ url, role });
+    try {
+      await assert.rejects(checkRedis(c, url), (e: unknown) => e instanceof BreachwaveError && e.code === 'BW_REDIS_UNREACHABLE' && e.message.includes('redis+cluster://127.0.0.1:1?nodes=127.0.0.1:2'));
+    } finally {
+      await closeRedis(c);
+    }
+  }
+});
