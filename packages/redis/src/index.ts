@@ -168,9 +168,23 @@ export function queueConnection(url: string, name?: string): { readonly connecti
   const cluster = parseClusterUrl(url);
   if (!cluster) return { connection: { url, maxRetriesPerRequest: null }, close: async () => {} };
   const client = createClusterClient(cluster, { url, role: 'worker', name: name ?? 'breachwave-queues' });
+  // BullMQ duplicates this client for each worker's blocking reads, and on a cluster it
+  // reconnects that duplicate when a blocking read fails — which the read cut by the worker's own
+  // close can do: the duplicate then holds a socket after the worker has closed, and the process
+  // never exits after SIGTERM (seen here: a pin-rotator "stopped" with one such connection left).
+  // So every duplicate is kept and ended here, after the queues and workers are closed.
+  const duplicates = new Set<Cluster>();
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (...args: Parameters<Cluster['duplicate']>): Cluster => {
+    const d = duplicate(...args);
+    duplicates.add(d);
+    return d;
+  };
   return {
     connection: client,
     close: async () => {
+      for (const d of duplicates) d.disconnect();
+      duplicates.clear();
       await closeRedis(client as unknown as Redis);
     },
   };

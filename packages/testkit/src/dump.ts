@@ -2,7 +2,11 @@ import { Cluster, type Redis } from 'ioredis';
 
 /** The servers holding keys: every primary of a cluster (SCAN walks one node), else the one server. */
 function servers(redis: Redis | Cluster): Redis[] {
-  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+  if (!(redis instanceof Cluster)) return [redis];
+  const primaries = redis.nodes('master');
+  // A cluster client that has not connected knows no node: an empty dump would prove nothing.
+  if (primaries.length === 0) throw new Error('dumpRedis: the cluster client knows no primary yet (connect it first)');
+  return primaries;
 }
 
 /** Every key under a prefix with its value as text (strings, hashes, streams, lists, sets, zsets). */
