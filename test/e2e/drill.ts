@@ -28,6 +28,7 @@ import { Redis } from 'ioredis';
 import { situationOf } from '@breachwave/actions';
 import { listAuditFiles, publicKeyId, verifyAuditTrail } from '@breachwave/audit';
 import { loadConfig } from '@breachwave/config';
+import { createRedis, isClusterUrl } from '@breachwave/redis';
 import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
 import { createWave } from '@breachwave/feeder';
 import { createLedger, type Ledger, type LedgerEntry } from '@breachwave/ledger';
@@ -65,7 +66,10 @@ export interface DrillOptions {
   readonly accounts: number;
   readonly twilio: TwilioServer;
   readonly smtp: SmtpSink;
-  /** The Redis of the drill (not used when the victim is Redis: the drill runs its own). */
+  /**
+   * The Redis of the drill (not used when the victim is Redis: the drill runs its own). A
+   * `redis+cluster://` URL runs the drill on a Redis Cluster, under a hash-tagged prefix.
+   */
   readonly redisUrl?: string;
   /** Provider faults injected for the whole wave (labels for the report). */
   readonly providerFaults?: string;
@@ -104,6 +108,13 @@ export interface DrillResult {
   /** From the first fault to the wave's completion. */
   readonly secondsToComplete: number;
   readonly invariants: readonly string[];
+  /** The drill's key prefix (every key it and its services wrote starts with it). */
+  readonly prefix: string;
+  /**
+   * From the feed's start (the wave entering `feeding`) to the last notice recorded done (its
+   * audit record's time), in seconds: the wave's own run, without the processes' start-up.
+   */
+  readonly waveSeconds: number;
   /** Soak only: one sample a minute. */
   readonly memory?: readonly { readonly minute: number; readonly redisMb: number; readonly rssMb: Readonly<Record<string, number>> }[];
 }
@@ -222,9 +233,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
   }
   const redisUrl = own?.url ?? o.redisUrl;
   assert.ok(redisUrl, 'a Redis for the drill');
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const cluster = isClusterUrl(redisUrl);
+  // On a cluster the drill's own client is the breachwave one (an ioredis Cluster), and the
+  // prefix a hash tag, as the configuration requires there.
+  const redis = cluster ? createRedis({ url: redisUrl, role: 'worker', name: 'breachwave-drill' }) : new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
-  const prefix = `drill${tag}`;
+  const prefix = cluster ? `{drill${tag}}` : `drill${tag}`;
   const { people, csv, rejected } = population(o.accounts, tag);
   const auditKeys = generateKeyPairSync('ed25519');
   const env = {
@@ -430,10 +444,12 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     const auditText = auditFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
     const doneRecords = new Map<string, number>();
     let redriven = 0;
+    let lastNoticeAt = 0;
     for (const line of auditText.split('\n')) {
       if (!line) continue;
-      const r = JSON.parse(line) as { type: string; account?: string; wave?: string };
+      const r = JSON.parse(line) as { type: string; account?: string; wave?: string; ts?: string };
       if (r.wave !== waveId) continue;
+      if (r.type === 'notify.done' && r.ts) lastNoticeAt = Math.max(lastNoticeAt, Date.parse(r.ts));
       if (r.type.endsWith('.recovered')) redriven++;
       if (r.type.endsWith('.done') && r.account) doneRecords.set(`${r.type}:${r.account}`, (doneRecords.get(`${r.type}:${r.account}`) ?? 0) + 1);
     }
@@ -465,7 +481,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     return {
       name: o.name, victim: o.victim, signal: o.signal, faults, providerFaults: o.providerFaults ?? 'none',
       rows: waveInfo.stats.rows ?? 0, accepted: waveInfo.stats.accepted ?? 0, rejected: waveInfo.stats.rejected ?? 0,
-      stranded, pinUnnotified, duplicateSms, duplicateEmail, ambiguous, redriven, deadLetters,
+      stranded, pinUnnotified, duplicateSms, duplicateEmail, ambiguous, redriven, deadLetters, prefix,
+      waveSeconds: Math.round((lastNoticeAt - Date.parse(waveInfo.times.feeding?.first ?? new Date(lastNoticeAt).toISOString())) / 100) / 10,
       secondsToComplete: Math.round(secondsToComplete * 10) / 10,
       invariants: ['I1', 'I2', 'I3', 'I4', 'I5'],
       ...(o.soak ? { memory } : {}),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MIN_JOBS_PER_SLOT } from '@breachwave/jobs';
+import { clusterPrefixProblem } from './cluster.js';
 import { variableDocs } from './docs.js';
 import { configError, describeIssues, withoutEmpty, type EnvInput } from './problems.js';
 import { sections, shapeOf, variables, type VariableName, type VariableTable } from './variables.js';
@@ -86,7 +87,7 @@ const TLS_VARIABLES = ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KE
 function redisTlsOf(e: TlsVariables): { readonly tls?: RedisTlsSettings; readonly problems: string[] } {
   const problems: string[] = [];
   const set = TLS_VARIABLES.filter((name) => e[name] !== undefined);
-  const tlsUrl = /^rediss:\/\//i.test(e.REDIS_URL);
+  const tlsUrl = /^rediss(\+cluster)?:\/\//i.test(e.REDIS_URL);
   if (set.length && !tlsUrl) problems.push(`${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set, but REDIS_URL is not a rediss:// URL: use rediss://HOST:PORT for TLS, or unset ${set.length === 1 ? 'it' : 'them'}`);
   if ((e.REDIS_TLS_CERT_FILE === undefined) !== (e.REDIS_TLS_KEY_FILE === undefined)) {
     problems.push('REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together: set both for mutual TLS, or neither');
@@ -224,6 +225,12 @@ function codesConfig(e: Env, envelopeKeys: readonly Key[]): BreachwaveConfig['co
 
 /** Rules across variables; each broken one is a line naming the variables (never their values). */
 function crossProblems(e: Env): string[] {
+  const clusterProblem = clusterPrefixProblem(e);
+  if (clusterProblem) return [clusterProblem, ...otherCrossProblems(e)];
+  return otherCrossProblems(e);
+}
+
+function otherCrossProblems(e: Env): string[] {
   const problems: string[] = [];
   if ((e.TWILIO_ACCOUNT_SID === undefined) !== (e.TWILIO_AUTH_TOKEN === undefined)) {
     problems.push('TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together: set both for SMS, or neither');
@@ -339,6 +346,8 @@ export function loadConfig(env: EnvInput = environment()): BreachwaveConfig {
 /** Just where Redis is and the key prefix: for commands that only read state (status, reports). */
 export function loadConnectionConfig(env: EnvInput = environment()): Pick<BreachwaveConfig, 'redisUrl' | 'redisTls' | 'prefix' | 'dataDir' | 'logLevel'> {
   const e = loadVariables(env, ['REDIS_URL', 'BW_PREFIX', 'BW_DATA_DIR', 'LOG_LEVEL', ...TLS_VARIABLES]);
+  const clusterProblem = clusterPrefixProblem(e);
+  if (clusterProblem) throw configError([clusterProblem]);
   return deepFreeze({ redisUrl: e.REDIS_URL, ...redisTlsField(e), prefix: e.BW_PREFIX, dataDir: e.BW_DATA_DIR, logLevel: e.LOG_LEVEL ?? 'info' });
 }
 
@@ -405,6 +414,8 @@ export interface AuditWriterSettings {
  */
 export function loadAuditWriterSettings(env: EnvInput = environment()): AuditWriterSettings {
   const e = parse(z.object({ ...shapeOf(sections.connection), ...shapeOf(sections.auditWriter), ...shapeOf(sections.metrics) }), env);
+  const clusterProblem = clusterPrefixProblem(e);
+  if (clusterProblem) throw configError([clusterProblem]);
   const production = e.BW_ENV === 'production' || e.NODE_ENV === 'production';
   if (production && e.BW_AUDIT_SIGNING_KEY === undefined) {
     throw configError([`BW_AUDIT_SIGNING_KEY is missing, and production (BW_ENV or NODE_ENV) requires it: ${variables.BW_AUDIT_SIGNING_KEY.expects} (e.g. ${variableDocs.BW_AUDIT_SIGNING_KEY.example})`]);

@@ -59,7 +59,8 @@ export const sections = {
   /** Where state lives; every process. */
   connection: {
     REDIS_URL: url('redis://127.0.0.1:6379'),
-    BW_PREFIX: v(z.string().regex(/^[A-Za-z0-9_-]+$/).default('bw'), 'letters, digits, _ and - only (it becomes part of every Redis key)'),
+    // `{name}` is a Redis Cluster hash tag: every key of the deployment then lands in one slot.
+    BW_PREFIX: v(z.string().regex(/^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/).default('bw'), 'letters, digits, _ and - only, or those in braces as a hash tag ({bw}) (it becomes part of every Redis key)'),
     BW_DATA_DIR: text('.breachwave'),
     LOG_LEVEL: v(z.enum(LOG_LEVELS).optional(), `one of ${LOG_LEVELS.join(', ')}`),
     REDIS_TLS_CA_FILE: optionalText(),

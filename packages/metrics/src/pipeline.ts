@@ -6,7 +6,7 @@ import { ACTIONS, ACTION_STATES, type ActionName } from '@breachwave/domain';
 import { QUEUE_FOR_ACTION } from '@breachwave/jobs';
 import { createLedger, waveClock, waveProgress, type Ledger, type WaveClock, type WaveInfo, type WaveProgress } from '@breachwave/ledger';
 import { createPacer } from '@breachwave/pacing';
-import type { Redis } from '@breachwave/redis';
+import { infoOfPrimaries, type Redis } from '@breachwave/redis';
 
 /** BullMQ states reported per queue (`getJobCounts`); `wait` is reported as `waiting`. */
 const QUEUE_STATES = ['wait', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children', 'failed', 'completed'] as const;
@@ -84,6 +84,17 @@ function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function parseRedisMemory(info: string): RedisReading {
   const field = (name: string): string | undefined => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
   return { usedBytes: Number(field('used_memory') ?? 0), maxBytes: Number(field('maxmemory') ?? 0), policy: field('maxmemory_policy') ?? 'unknown' };
+}
+
+/**
+ * The memory reading that matters: the one server's, or on a cluster the fullest primary's (a
+ * full primary refuses writes to its slots whatever the others hold), with a policy other than
+ * `noeviction` reported if any primary has one.
+ */
+export async function readRedisMemory(redis: Redis): Promise<RedisReading> {
+  const readings = (await infoOfPrimaries(redis, 'memory')).map(parseRedisMemory);
+  const fullest = readings.reduce((a, b) => (b.usedBytes > a.usedBytes ? b : a));
+  return { ...fullest, policy: readings.find((r) => r.policy !== 'noeviction')?.policy ?? fullest.policy };
 }
 
 /**
@@ -177,7 +188,7 @@ export function createPipelineReader(deps: PipelineDeps) {
     queues ??= createActionQueues({ connection: redis, prefix });
     const q = queues;
     const [memory, queueReadings, waves, pace, codeStatus] = await Promise.all([
-      part('redis', async () => parseRedisMemory(await redis.info('memory'))),
+      part('redis', () => readRedisMemory(redis)),
       part('queues', () => Promise.all(ACTIONS.map((a) => readQueue(a, q)))),
       part('waves', readWaves),
       part('pace', readPace),

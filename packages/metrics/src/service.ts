@@ -3,7 +3,7 @@ import type { BreachwaveConfig, MetricsSettings, RedisTlsSettings } from '@breac
 import type { Logger } from '@breachwave/logging';
 import { senderIds } from '@breachwave/notifier';
 import { closeRedis, createRedis, type Redis } from '@breachwave/redis';
-import { createPipelineReader, parseRedisMemory, registerPipelineMetrics, type PipelineReader } from './pipeline.js';
+import { createPipelineReader, readRedisMemory, registerPipelineMetrics, type PipelineReader } from './pipeline.js';
 import { registerProviderMetrics, type ProviderMetrics } from './providers.js';
 import { createMetricsRegistry, registerHeartbeat, type ServiceName } from './registry.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from './server.js';
@@ -76,11 +76,10 @@ export function createProcessMetrics(settings: ProcessMetricsSettings, deps: Pro
     async readiness() {
       try {
         if (redis.status === 'wait' || redis.status === 'end') await redis.connect();
-        const info = await Promise.race([
-          redis.info('memory'),
+        const { policy } = await Promise.race([
+          readRedisMemory(redis),
           new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref()),
         ]);
-        const { policy } = parseRedisMemory(info);
         // Any eviction policy can drop queued jobs and ledger entries without an error.
         return policy === 'noeviction' ? { ready: true } : { ready: false, reason: `Redis maxmemory-policy is ${policy}, not noeviction` };
       } catch (err) {

@@ -1,7 +1,20 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+
+/** The servers holding keys: every primary of a cluster (SCAN walks one node), else the one server. */
+function servers(redis: Redis | Cluster): Redis[] {
+  if (!(redis instanceof Cluster)) return [redis];
+  const primaries = redis.nodes('master');
+  // A cluster client that has not connected knows no node: an empty dump would prove nothing.
+  if (primaries.length === 0) throw new Error('dumpRedis: the cluster client knows no primary yet (connect it first)');
+  return primaries;
+}
 
 /** Every key under a prefix with its value as text (strings, hashes, streams, lists, sets, zsets). */
-async function* keysAndValues(redis: Redis, prefix: string): AsyncGenerator<[key: string, value: string]> {
+async function* keysAndValues(client: Redis | Cluster, prefix: string): AsyncGenerator<[key: string, value: string]> {
+  for (const redis of servers(client)) yield* keysAndValuesOf(redis, prefix);
+}
+
+async function* keysAndValuesOf(redis: Redis, prefix: string): AsyncGenerator<[key: string, value: string]> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
@@ -21,7 +34,7 @@ async function* keysAndValues(redis: Redis, prefix: string): AsyncGenerator<[key
 }
 
 /** Every key and value under a prefix, dumped as text. */
-export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
+export async function dumpRedis(redis: Redis | Cluster, prefix: string): Promise<string> {
   const parts: string[] = [];
   for await (const [key, value] of keysAndValues(redis, prefix)) parts.push(key, value);
   return parts.join('\n');
@@ -32,7 +45,7 @@ export async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
  * that must never be stored in clear): assert it is empty, and a failure names the keys without
  * printing the secrets.
  */
-export async function keysHolding(redis: Redis, prefix: string, needles: readonly string[]): Promise<string[]> {
+export async function keysHolding(redis: Redis | Cluster, prefix: string, needles: readonly string[]): Promise<string[]> {
   const found: string[] = [];
   for await (const [key, value] of keysAndValues(redis, prefix)) {
     if (needles.some((n) => key.includes(n) || value.includes(n))) found.push(key);

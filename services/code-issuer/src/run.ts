@@ -4,7 +4,7 @@ import { codeCryptoFromConfig, createCodeIssuerWorker, createCodeStore, type All
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
-import { bullConnection, checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, closeRedis, createRedis, queueConnection } from '@breachwave/redis';
 
 /** What a caller may replace or observe; everything else comes from the configuration. */
 export interface CodeIssuerOverrides {
@@ -34,7 +34,8 @@ export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overr
   }
   const ledger = createLedger({ redis, prefix: config.prefix });
   const store = createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config), lowWatermark: config.codes.lowWatermark });
-  const connection = bullConnection({ url: config.redisUrl, tls: config.redisTls });
+  const bull = queueConnection(config.redisUrl, 'breachwave-code-issuer-queues', config.redisTls);
+  const connection = bull.connection;
   const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   const concurrency = overrides.concurrency ?? config.codes.concurrency;
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'code-issuer' }, config.workers);
@@ -59,6 +60,7 @@ export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overr
         await recovery.close();
         await worker.close();
         await queues.close();
+        await bull.close();
         await closeRedis(redis);
         log.info('code-issuer stopped');
       })();

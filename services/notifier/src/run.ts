@@ -10,7 +10,7 @@ import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, status
 import { createActionQueues, createActionWorker, recoveryLoopFor, waveGate } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
-import { bullConnection, checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, closeRedis, createRedis, queueConnection, type Redis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { closeTwilioClient, createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
@@ -136,7 +136,8 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     gate: waveGate(ledger),
     ...(sms ? { sms: metrics.providers.sms(sms) } : {}), ...(email ? { email: metrics.providers.email(email) } : {}),
   });
-  const connection = bullConnection({ url: config.redisUrl, tls: config.redisTls });
+  const bull = queueConnection(config.redisUrl, 'breachwave-notifier-queues', config.redisTls);
+  const connection = bull.connection;
   const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'notifier' }, config.workers);
   const worker = createActionWorker({
@@ -166,6 +167,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
         await recovery.close();
         await worker.close();
         await queues.close();
+        await bull.close();
         const pace = pacing.stats();
         pacing.close();
         await smtp?.close();

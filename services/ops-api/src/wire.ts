@@ -7,7 +7,7 @@ import {
   PIN_UNLOCK_PATH, PIN_VERIFY_PATH, answerPinUnlock, answerPinVerification, createClientRateLimiter, createPinVerificationService,
   createVerifierKeyring, unlockPinVerification,
 } from '@breachwave/pin';
-import { bullConnection, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { checkRedis, closeRedis, createRedis, queueConnection } from '@breachwave/redis';
 import { parseKey } from '@breachwave/secrets';
 import { createDeadLetters } from '@breachwave/dlq';
 import { ACTIONS } from '@breachwave/domain';
@@ -32,7 +32,8 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
     throw err;
   }
   const ledger = createLedger({ redis, prefix: config.prefix });
-  const queues = createActionQueues({ connection: bullConnection({ url: config.redisUrl, tls: config.redisTls }), prefix: config.prefix, ledger });
+  const bull = queueConnection(config.redisUrl, 'breachwave-ops-api-queues', config.redisTls);
+  const queues = createActionQueues({ connection: bull.connection, prefix: config.prefix, ledger });
   const fallback = createUndeliveredFallback({ ledger, queues });
   const routes: Record<string, MountedRoute> = {};
   // Counts made-up ids too, which nothing else records: a sweep shows here and nowhere in Redis.
@@ -91,6 +92,7 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
     },
     close: async () => {
       await queues.close();
+      await bull.close();
       await closeRedis(redis);
     },
   };

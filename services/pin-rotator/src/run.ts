@@ -6,7 +6,7 @@ import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
 import { createMirroredPinStore, createPinHold, createPinRotationProcessor, createVaultPinStore, createVerifierKeyring } from '@breachwave/pin';
-import { bullConnection, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { checkRedis, closeRedis, createRedis, queueConnection } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 
 /** A `rotate-pin` processor as the worker runs it. */
@@ -63,7 +63,8 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
   }
   if (overrides.wrapStore) store = overrides.wrapStore(store);
 
-  const connection = bullConnection({ url: config.redisUrl, tls: config.redisTls });
+  const bull = queueConnection(config.redisUrl, 'breachwave-pin-rotator-queues', config.redisTls);
+  const connection = bull.connection;
   const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
   let processor: RotationProcessor = createPinRotationProcessor({
     ledger, queues, log, envelope, hold, store, policy, previous: (accountId) => vault.previousMatcher(accountId),
@@ -97,6 +98,7 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
         await recovery.close();
         await worker.close();
         await queues.close();
+        await bull.close();
         await closeRedis(redis);
         log.info('pin-rotator stopped');
       })();

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { duplicateRedis } from '@breachwave/redis';
 import { compareStreamIds, isStreamId } from '../chain.js';
 
 /** One stream entry: its id and its field/value list (null when deleted before it was read). */
@@ -102,7 +103,7 @@ export class StreamConsumer {
 
   /** Opens the connection {@link waitForEntries} blocks on. */
   openWaitConnection(): void {
-    this.waiter = this.o.redis.duplicate({
+    this.waiter = duplicateRedis(this.o.redis, {
       connectionName: 'breachwave-audit-writer-wait',
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,
