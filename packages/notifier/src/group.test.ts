@@ -55,7 +55,7 @@ const pinEnricher: NoticeEnricher = {
   },
 };
 
-async function setup(accounts: Acct[], { wrap, suppressedFallback, ...options }: Pick<NoticeProcessorDeps, 'groupWaitMs' | 'groupPollMs' | 'sendTimeoutMs' | 'policies'>
+async function setup(accounts: Acct[], { wrap, suppressedFallback, ...options }: Pick<NoticeProcessorDeps, 'groupWaitMs' | 'groupPollMs' | 'sendTimeoutMs' | 'policies' | 'enrichers'>
   & { wrap?: (l: Ledger) => NoticeProcessorDeps['ledger']; suppressedFallback?: boolean } = {}) {
   const prefix = `g${randomBytes(3).toString('hex')}`;
   const real = createLedger({ redis, prefix });
@@ -299,5 +299,35 @@ test('fault: the lead dies between the send and the ledger writes; the next atte
   // The members' jobs, replayed, find them finished.
   for (const id of family.slice(1)) assert.deepEqual((await attempt(s.processor, s.waveId, id, 3)).outcome, { status: 'already-finished', state: 'done' });
   void frozen;
+  await s.email.close();
+});
+
+test('a group too large for one SMS (each account with its own temporary PIN and code) is cut: every message within the provider\'s limit, every account named once', async () => {
+  twilio.reset();
+  const family = Array.from({ length: 10 }, (_, i) => `ACCT-${String(170 + i).padStart(4, '0')}`);
+  const accounts = family.map((id) => ({ id, phone: FAMILY_PHONE, exposed: ['name', 'phone', 'pin'] as DataCategory[], group: family }));
+  const secrets: NoticeEnricher = {
+    async enrich({ accountId }) {
+      const n = accountId.slice(-3);
+      return { pinReset: true, temporaryPin: `${n}${n}${n}${n}`, enrollmentCode: `CODE${n}${n}${n}${n}${n}`.slice(0, 20), enrollBy: '2099-12-31' };
+    },
+  };
+  const s = await setup(accounts, { enrichers: [secrets] });
+  const worker = createActionWorker({ action: 'notify', connection: redis, prefix: s.prefix, processor: s.processor, log: silentLogger(), concurrency: 2 });
+  const queues = createActionQueues({ connection: redis, prefix: s.prefix });
+  await worker.start();
+  await queues.addAccounts('notify', s.waveId, family);
+  await waitFor(async () => (await s.ledger.counts(s.waveId))['notify:done'] === family.length, { what: 'every account done', timeout: 20_000 });
+  const bodies = twilio.messages.filter((m) => m.to === FAMILY_PHONE).map((m) => m.body);
+  assert.ok(bodies.length > 1 && bodies.length < family.length, `cut into a few messages (${bodies.length})`);
+  for (const b of bodies) assert.ok(b.length <= 1600, `${b.length} characters`);
+  // Each account's own PIN appears in exactly one message.
+  for (const id of family) {
+    const n = id.slice(-3);
+    assert.equal(bodies.filter((b) => b.includes(`${n}${n}${n}${n}`)).length, 1, id);
+  }
+  assert.equal((await s.ledger.counts(s.waveId))['notify:messages:sms'], bodies.length);
+  await worker.close();
+  await queues.close();
   await s.email.close();
 });

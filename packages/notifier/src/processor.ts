@@ -1,5 +1,5 @@
 import {
-  BreachwaveError, chooseChannel, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
+  BreachwaveError, SMS_BODY_MAX_CHARS, chooseChannel, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
   type Channel, type GroupNoticeAccount, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest,
 } from '@breachwave/domain';
 import { randomBytes } from 'node:crypto';
@@ -264,7 +264,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
    * locale; no first name (the accounts' holders may differ).
    */
   const prepareGroup = async (channel: Channel, contact: Contact, manifest: WaveManifest, waveId: string, lead: { accountId: string; account: AccountRecord; entry: LedgerEntry; extra: Partial<NoticeVars> },
-    members: readonly GroupClaim[]): Promise<Prepared> => {
+    members: readonly GroupClaim[]): Promise<{ prepared: Prepared; named: number }> => {
     const enrichers = deps.enrichers ?? [];
     const parts: GroupNoticeAccount[] = [{ label: maskedAccount(lead.accountId), exposed: lead.account.exposed, ...lead.extra }];
     for (const m of members) {
@@ -283,16 +283,21 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     if (channel === 'sms') {
       if (!deps.sms) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no SMS sender configured' });
       if (!contact.phone) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no phone number' });
-      const n = renderGroupNotice('sms', lead.account.locale, base, parts);
-      if (n.channel !== 'sms') throw new Error('unreachable');
-      return { channel, message: { to: contact.phone, body: n.body, reference } };
+      // Too long for one message (many accounts, each with its own PIN and code): the accounts
+      // at the end are left for a notice of their own.
+      for (let named = parts.length; named > 1; named--) {
+        const n = renderGroupNotice('sms', lead.account.locale, base, parts.slice(0, named));
+        if (n.channel !== 'sms') throw new Error('unreachable');
+        if (n.body.length <= SMS_BODY_MAX_CHARS || named === 2) return { prepared: { channel, message: { to: contact.phone, body: n.body, reference } }, named: named - 1 };
+      }
+      throw new Error('unreachable');
     }
     if (!deps.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email sender configured' });
     if (!contact.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email address' });
     const n = renderGroupNotice('email', lead.account.locale, base, parts);
     if (n.channel !== 'email') throw new Error('unreachable');
     const headers = deps.emailHeaders?.({ waveId, accountId: lead.accountId, to: contact.email });
-    return { channel, message: { to: contact.email, subject: n.subject, text: n.text, html: n.html, reference, ...(headers ? { headers } : {}) } };
+    return { prepared: { channel, message: { to: contact.email, subject: n.subject, text: n.text, html: n.html, reference, ...(headers ? { headers } : {}) } }, named: members.length };
   };
 
   return async function processNotice(job: NoticeJob): Promise<NoticeOutcome> {
@@ -467,10 +472,21 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           if (part.status === 'rejected') throw part.reason;
           extra = { ...extra, ...part.value };
         }
-        const grouped = i === 0 ? grp : undefined;
-        const prepared = grouped
-          ? await prepareGroup(ch, contact, manifest, waveId, { accountId, account, entry, extra }, grouped.members)
-          : prepare(ch, contact, manifest, account, waveId, accountId, extra);
+        let grouped = i === 0 ? grp : undefined;
+        let prepared: Prepared;
+        if (grouped) {
+          const g = await prepareGroup(ch, contact, manifest, waveId, { accountId, account, entry, extra }, grouped.members);
+          prepared = g.prepared;
+          if (g.named < grouped.members.length) {
+            // The accounts the message had no room for go back to pending; the first of them leads the next notice.
+            const left = grouped.members.slice(g.named);
+            grp = grouped = { members: grouped.members.slice(0, g.named) };
+            await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'pending', event: 'notify.deferred',
+              accounts: left.map((m) => ({ accountId: m.accountId, patch: RELEASED, detail: { reason: 'no room in the consolidated message' } })) });
+          }
+        } else {
+          prepared = prepare(ch, contact, manifest, account, waveId, accountId, extra);
+        }
         const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, log };
 
         let decision: PolicyDecision | undefined;
