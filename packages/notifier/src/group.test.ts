@@ -331,3 +331,23 @@ test('a group too large for one SMS (each account with its own temporary PIN and
   await queues.close();
   await s.email.close();
 });
+
+test('an account held by a lead whose own notice ended without it (dead-lettered) is released and notified on its own', async () => {
+  twilio.reset();
+  const family = ['ACCT-0170', 'ACCT-0171'];
+  const accounts = family.map((id) => ({ id, phone: FAMILY_PHONE, exposed: ['name'] as DataCategory[], group: family }));
+  const s = await setup(accounts);
+  // The lead claimed 0171 for its send, then was dead-lettered by the recovery sweep.
+  await redis.hset(s.ledger.keys.ledger(s.waveId), 'ACCT-0170', JSON.stringify({ notify: { s: 'failed', n: 3, err: 'BW_WORKER_LOST' } }));
+  await redis.hset(s.ledger.keys.ledger(s.waveId), 'ACCT-0171', JSON.stringify({ notify: { s: 'claimed', n: 1, ct: 'dead', gl: 'ACCT-0170' } }));
+  const released = await attempt(s.processor, s.waveId, 'ACCT-0171', 0);
+  assert.ok(released.deferMs !== undefined);
+  const e = (await s.ledger.get(s.waveId, 'ACCT-0171'))?.notify;
+  assert.equal(e?.s, 'pending');
+  assert.equal(e?.gl, undefined);
+  const sent = await attempt(s.processor, s.waveId, 'ACCT-0171', 1);
+  assert.equal((sent.outcome as { status?: string }).status, 'sent');
+  assert.equal(twilio.messages.length, 1);
+  assert.doesNotMatch(twilio.messages[0]?.body ?? '', /accounts ending/);
+  await s.email.close();
+});

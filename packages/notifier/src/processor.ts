@@ -320,7 +320,16 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: 'notify.claimed',
       patch: { ct: token }, detail: { attempt: job.attemptsMade + 1 }, withAccount: true, unlessHeld: 'gl' });
     if (claim.outcome === 'held') {
-      // The lead of this account's consolidated notice holds it for a send: it settles it.
+      // The lead of this account's consolidated notice holds it for a send: it settles it, unless
+      // the lead's own notice ended without it (dead-lettered by the recovery sweep, say): then the
+      // hold is released here and the next attempt goes on without that lead.
+      const holder = typeof claim.entry?.gl === 'string' ? claim.entry.gl : undefined;
+      const lead = holder ? (await deps.ledger.get(waveId, holder))?.notify : undefined;
+      if (!lead || TERMINAL_STATES.has(lead.s)) {
+        const held = typeof claim.entry?.ct === 'string' ? claim.entry.ct : '';
+        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', guard: held, patch: RELEASED, event: 'notify.released', detail: { reason: 'lead finished without it', lead: holder ?? null } });
+        return job.defer(groupPollMs);
+      }
       log.debug('held by its consolidated notice\'s lead; waiting');
       return job.defer(memberWait(claim.entry?.n ?? 1));
     }
@@ -419,7 +428,9 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       }
       const manifest = await manifestOf(waveId);
       const group = account.group;
-      if (group && group.length > 1 && prior?.solo !== true) {
+      // A re-drive that names its channel (after a permanent "undelivered" callback) goes alone: the
+      // group shares only its first channel's contact point.
+      if (group && group.length > 1 && prior?.solo !== true && prior?.via === undefined) {
         const others = group.filter((id) => id !== accountId);
         const peers = await deps.ledger.getMany(waveId, others);
         const peer = (id: string) => peers[others.indexOf(id)]?.notify;
