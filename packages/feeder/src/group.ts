@@ -2,12 +2,11 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { unlink } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { MAX_GROUP_ACCOUNTS, chooseChannel, type AffectedAccount } from '@breachwave/domain';
+import { BreachwaveError, MAX_GROUP_ACCOUNTS, chooseChannel, type AffectedAccount } from '@breachwave/domain';
 import { keyedHash } from '@breachwave/secrets';
 import type { IdIndex } from './id-index.js';
 import { openPrivateFileSync } from './private-files.js';
 import { TOO_LONG, splitLines } from './lines.js';
-import type { SpoolEntry } from './ingest.js';
 
 /**
  * Accounts that go into one bucket file of the regroup pass, about: the pass holds one bucket's
@@ -57,6 +56,15 @@ class Out {
     this.stream.end();
     await finished(this.stream);
   }
+}
+
+const ENTRY_START = /^\{"line":\d+,"accountId":("(?:[^"\\]|\\.)*")/;
+
+/** The account id of a spool line as the ingest writes it, read without parsing the line; any other shape is parsed whole. */
+function accountIdOf(json: string): string {
+  const m = ENTRY_START.exec(json);
+  if (m?.[1] && json.endsWith('}}')) return JSON.parse(m[1]) as string;
+  throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a spool line is not an account entry' });
 }
 
 async function* lines(path: string): AsyncGenerator<string> {
@@ -113,9 +121,11 @@ export async function regroupSpool(options: { readonly from: string; readonly to
             await out.write(`${chunk[0] ?? ''}\n`);
             continue;
           }
-          const entries = chunk.map((j) => JSON.parse(j) as SpoolEntry);
-          const ids = entries.map((e) => e.accountId);
-          for (const e of entries) await out.write(`${JSON.stringify({ ...e, record: { ...e.record, group: ids } })}\n`);
+          // The ingest writes each entry's record last: the group goes in before its two closing
+          // braces, as text, rather than each grouped line being parsed and encoded again.
+          const ids = chunk.map(accountIdOf);
+          const group = `,"group":${JSON.stringify(ids)}}}`;
+          for (const j of chunk) await out.write(`${j.slice(0, -2)}${group}\n`);
           groups++;
           grouped += chunk.length;
         }
