@@ -21,7 +21,8 @@ async function runWave(ledger: Ledger, config: ReturnType<typeof loadConfig>, di
   const file = join(dir, `wave-${randomBytes(2).toString('hex')}.csv`);
   writeFileSync(file, ['account_id,segment,phone,email', ...rows].join('\n') + '\n');
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log: silentLogger() });
+  // One notice per account: this test matches each account with its own message.
+  const wave = await createWave({ consolidate: false, ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log: silentLogger() });
   const feeder = createFeeder({ ledger, connection: world.redis, prefix: config.prefix, window: 100, batch: 10, log: silentLogger() });
   await feeder.feed(wave.waveId);
   await feeder.close();

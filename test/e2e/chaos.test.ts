@@ -44,7 +44,8 @@ test('chaos: 5,000 accounts through 30% 429, 5% 500, ambiguous resets and 20% SM
   smtp.inject('drop-after-data', { probability: 0.02 / 0.8 });
 
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log: silentLogger() });
+  // One notice per account: this test matches each account with its own message.
+  const wave = await createWave({ consolidate: false, ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log: silentLogger() });
   const notifiers = [spawnService('notifier', env, dir), spawnService('notifier', env, dir)];
   await Promise.all(notifiers.map((n) => waitForLog(n, 'notifier started')));
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: 2000, batch: 500, accountsPerJob: 20, log: silentLogger() });

@@ -35,7 +35,9 @@ test('SIGKILL of a code-issuer mid-allocation, then a restart: no account withou
 
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, { rows: 800, seed: 5 });
+  // One notice per account: this test matches each account with its own message.
   const wave = await createWave({
+    consolidate: false,
     ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log,
     rules: { 'issue-code': DEFAULT_ACTION_RULES['issue-code'] }, codeSource: { kind: 'pool', pool: 'kroll' },
   });

@@ -73,7 +73,9 @@ test('a wave with enrollment codes: every eligible notice carries its own code, 
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, { rows: 300, seed: 44 });
   const expected = expectedAccounts(readFileSync(file, 'utf8'));
+  // One notice per account: this test matches each account with its own message.
   const wave = await createWave({
+    consolidate: false,
     ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log,
     rules: { 'issue-code': DEFAULT_ACTION_RULES['issue-code'] }, codeSource: { kind: 'pool', pool: 'experian' },
   });

@@ -274,7 +274,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
   const vault = createVaultPinStore({ redis, prefix, keyring });
   const file = join(dir, 'accounts.csv');
   writeFileSync(file, csv);
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: ACTION_RULES, pinDelivery: 'sms-temporary',
+  // One notice per account: this test matches each account with its own message.
+  const wave = await createWave({ consolidate: false, ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: ACTION_RULES, pinDelivery: 'sms-temporary',
     codeSource: { kind: 'generated' }, enrollBy: '2028-12-31', dataDir: dir, envelope, log: silentLogger() });
   const waveId = wave.waveId;
 

@@ -43,7 +43,8 @@ test('a small wave through the workers: every service serves /metrics behind its
   const ledger = createLedger({ redis, prefix });
   const file = join(dir, 'accounts.csv');
   writeFileSync(file, ['account_id,segment,phone,email', ...Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? `M${i},former,202555${1100 + i},` : `M${i},former,,m${i}@metrics.example.com`))].join('\n') + '\n');
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, log: silentLogger(),
+  // One notice per account: this test matches each account with its own message.
+  const wave = await createWave({ consolidate: false, ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, log: silentLogger(),
     envelope: createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64))) });
 
   const services = ['notifier', 'pin-rotator', 'code-issuer', 'audit-writer'] as const;

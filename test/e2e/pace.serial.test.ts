@@ -25,7 +25,8 @@ test('4 notifier processes share one sender pace: never above the configured rat
   const n = 600;
   const file = join(dir, 'accounts.csv');
   writeFileSync(file, ['account_id,segment,phone', ...Array.from({ length: n }, (_, i) => `P${i},former,+1202555${String(1000 + i).padStart(4, '0')}`)].join('\n') + '\n');
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, log: silentLogger(),
+  // One notice per account: this test matches each account with its own message.
+  const wave = await createWave({ consolidate: false, ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, log: silentLogger(),
     envelope: createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64))) });
   assert.equal(wave.stats.accepted, n);
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: n, batch: 200, log: silentLogger() });

@@ -52,7 +52,8 @@ test('SIGKILL of the pin-rotator before the store call, after it, and before the
       }));
       const file = join(dir, `accounts-${point}.csv`);
       writeAccounts(file, rows);
-      const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'] },
+      // One notice per account: this test matches each account with its own message.
+      const wave = await createWave({ consolidate: false, ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules: { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'] },
         pinDelivery: 'sms-temporary', dataDir: dir, envelope, log });
       await feeder.feed(wave.waveId);
 

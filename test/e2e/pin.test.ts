@@ -71,7 +71,8 @@ test('a wave over a mixed list rotates exactly the accounts that need it, each n
   const file = join(dir, 'accounts.csv');
   writeAccounts(file, rows);
   const rules = { 'rotate-pin': DEFAULT_ACTION_RULES['rotate-pin'] };
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules, pinDelivery: 'sms-temporary', dataDir: dir, envelope, log });
+  // One notice per account: this test matches each account with its own message.
+  const wave = await createWave({ consolidate: false, ledger, file, brand: config.brand, helpUrl: config.helpUrl, rules, pinDelivery: 'sms-temporary', dataDir: dir, envelope, log });
   assert.equal(wave.stats.accepted, rows.length);
   const accounts = new Map(rows.map((r) => {
     const parsed = parseAccountRow(r as unknown as Record<string, string>);

@@ -30,7 +30,8 @@ test('wave recover finds the accounts whose jobs were lost, says what it would d
   const ledger = createLedger({ redis, prefix });
   const file = join(dir, 'accounts.csv');
   writeFileSync(file, ['account_id,segment,email', ...Array.from({ length: 30 }, (_, i) => `R${i},former,r${i}@recover.example.com`)].join('\n') + '\n');
-  const wave = await createWave({ ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, log: silentLogger(),
+  // One notice per account: this test matches each account with its own message.
+  const wave = await createWave({ consolidate: false, ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, log: silentLogger(),
     envelope: createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64))) });
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: 100, batch: 10, accountsPerJob: 20, log: silentLogger() });
   await feeder.feed(wave.waveId);

@@ -9,6 +9,13 @@ const GSM7_BASIC = new Set(
 );
 const GSM7_EXTENDED = new Set('^{}\\[~]|€\f');
 
+/**
+ * The longest message body the SMS provider takes, in characters (Twilio refuses a longer one with
+ * error 21617). A consolidated notice naming many accounts, each with its own temporary PIN and
+ * code, can pass it: it then names fewer accounts and the others get a notice of their own.
+ */
+export const SMS_BODY_MAX_CHARS = 1600;
+
 export interface SmsSegmentInfo {
   readonly encoding: 'GSM-7' | 'UCS-2';
   /** Septets (GSM-7) or UTF-16 code units (UCS-2). */

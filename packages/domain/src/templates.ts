@@ -252,6 +252,102 @@ export function renderNotice(channel: Channel, locale: Locale, vars: NoticeVars)
   return { channel, subject: vars.reminder ? t.reminderSubject(vars.brand) : t.subject(vars.brand), text, html };
 }
 
+/** Most accounts one consolidated notice names: a family plan's lines; a larger group is cut into notices of this many. */
+export const MAX_GROUP_ACCOUNTS = 10;
+
+/**
+ * An account as a consolidated notice names it: the last four letters or digits of its id (the
+ * only identifier an account row carries besides its contact points), never the whole id.
+ */
+export function maskedAccount(accountId: string): string {
+  return accountId.replace(/[^A-Za-z0-9]/g, '').slice(-4);
+}
+
+/** What one account of a consolidated notice is told: its own exposed data and its own remediation. */
+export interface GroupNoticeAccount extends Pick<NoticeVars, 'exposed' | 'pinReset' | 'temporaryPin' | 'enrollmentCode' | 'enrollBy'> {
+  /** The masked account ({@link maskedAccount}). */
+  readonly label: string;
+}
+
+/** The wave-wide parts of a consolidated notice. */
+export type GroupNoticeBase = Pick<NoticeVars, 'brand' | 'helpUrl' | 'firstName' | 'reminder' | 'unsubscribeUrl'>;
+
+/** Joins labels with the locale's list grammar: "0170, 0171 and 0172", "0170, 0171 y 0172". */
+function labelList(locale: Locale, labels: readonly string[]): string {
+  const items = [...labels];
+  const last = items.pop() ?? '';
+  if (items.length === 0) return last;
+  return `${items.join(', ')} ${locale === 'en' ? 'and' : 'y'} ${last}`;
+}
+
+/** The consolidated lines. The Spanish SMS stays GSM-7: "cuenta(s) terminada(s) en", no accents. */
+const GROUP_STRINGS: Record<Locale, Record<Channel, {
+  opening(brand: string, list: string, reminder: boolean): string;
+  block(labels: readonly string[], list: string): string;
+}>> = {
+  en: {
+    sms: {
+      opening: (b, l, r) => (r ? `${b} reminder about our security notice for the accounts ending in ${l}.` : `${b} security notice for the accounts ending in ${l}.`),
+      block: (ls, l) => `${ls.length > 1 ? 'Accounts' : 'Account'} ${l}:`,
+    },
+    email: {
+      opening: (b, l, r) => (r ? `This is a reminder about the security notice ${b} sent you about the accounts ending in ${l}.` : `We are writing about the accounts ending in ${l}, which share this contact.`),
+      block: (ls, l) => `${ls.length > 1 ? 'Accounts ending in' : 'Account ending in'} ${l}:`,
+    },
+  },
+  es: {
+    sms: {
+      opening: (b, l, r) => (r ? `Recordatorio del aviso de seguridad de ${b} para las cuentas terminadas en ${l}.` : `Aviso de seguridad de ${b} para las cuentas terminadas en ${l}.`),
+      block: (ls, l) => `${ls.length > 1 ? 'Cuentas' : 'Cuenta'} ${l}:`,
+    },
+    email: {
+      opening: (b, l, r) => (r ? `Le recordamos el aviso de seguridad que ${b} le envió sobre las cuentas terminadas en ${l}.` : `Le escribimos sobre las cuentas terminadas en ${l}, que comparten este contacto.`),
+      block: (ls, l) => `${ls.length > 1 ? 'Cuentas terminadas en' : 'Cuenta terminada en'} ${l}:`,
+    },
+  },
+};
+
+/** What the SMS says of one account's exposure inside a consolidated notice (the brand is in the opening). */
+const GROUP_SMS_WHAT: Record<Locale, (exposure: string) => string> = {
+  en: (e) => `a data breach exposed ${e}.`,
+  es: (e) => `hubo un acceso no autorizado a ${e}.`,
+};
+
+/**
+ * Renders one notice for several accounts that share a contact point (a family plan's lines on
+ * one phone or email). It names every account, masked, in the opening; then, per account, exactly
+ * that account's exposed categories and that account's remediation (its own temporary PIN, its own
+ * code), so no category is said of an account that did not have it exposed. Accounts whose part
+ * reads the same (no secret in it, same categories, same remediation) share one part ("Accounts
+ * 0170 and 0171: …"). The locale is the one of the first account. Pure.
+ */
+export function renderGroupNotice(channel: Channel, locale: Locale, base: GroupNoticeBase, accounts: readonly GroupNoticeAccount[]): RenderedNotice {
+  const g = GROUP_STRINGS[locale][channel];
+  const t = STRINGS[locale];
+  const s = SMS_STRINGS[locale];
+  const reminder = base.reminder === true;
+  // Each account's part without its label, then accounts with the same part share it.
+  const parts = new Map<string, string[]>();
+  for (const a of accounts) {
+    const vars: NoticeVars = { ...base, ...a };
+    const exposure = exposurePhrase(locale, channel, a.exposed);
+    const what = reminder ? [] : [channel === 'sms' ? GROUP_SMS_WHAT[locale](exposure) : t.what(base.brand, exposure)];
+    const text = [...what, ...remediation(channel === 'sms' ? s : t, vars)].join(' ');
+    const labels = parts.get(text) ?? [];
+    labels.push(a.label);
+    parts.set(text, labels);
+  }
+  const all = labelList(locale, accounts.map((a) => a.label));
+  const blocks = [...parts].filter(([text]) => text !== '').map(([text, labels]) => `${g.block(labels, labelList(locale, labels))} ${text}`);
+  if (channel === 'sms') {
+    return { channel, body: [g.opening(base.brand, all, reminder), ...blocks, t.help(base.helpUrl), s.stop].join(' ') };
+  }
+  const body = [g.opening(base.brand, all, reminder), ...blocks, t.help(base.helpUrl)];
+  const text = [t.greeting(base.firstName), '', ...body].join('\n');
+  const html = `<p>${escapeHtml(t.greeting(base.firstName))}</p>\n${body.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}`;
+  return { channel, subject: reminder ? t.reminderSubject(base.brand) : t.subject(base.brand), text, html };
+}
+
 /** First word of a name, for a greeting. */
 export function firstNameOf(name: string | undefined): string | undefined {
   const first = name?.trim().split(/\s+/)[0];

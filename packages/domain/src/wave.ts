@@ -86,6 +86,13 @@ export interface WaveManifest {
   readonly regulatory?: RegulatoryClock;
   /** A reminder wave: the wave whose people it reminds (its notices remind, they do not announce). */
   readonly reminderOf?: string;
+  /**
+   * One notice per contact point: accounts of the wave whose notice goes to the same phone or
+   * email (a family plan's lines) get one message naming each account, masked, with each one's own
+   * exposed data and remediation; every account keeps its own ledger entry. Default true; false
+   * sends one notice per account.
+   */
+  readonly consolidate?: boolean;
   /** The version of the manifest file the wave was created from; absent when it was created from flags. */
   readonly manifestVersion?: number;
   /**

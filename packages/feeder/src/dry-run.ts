@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import {
-  BreachwaveError, chooseChannel, planActions, renderNotice, smsSegments,
-  type ActionName, type Channel, type Locale, type NoticeVars, type WaveManifest,
+  BreachwaveError, chooseChannel, maskedAccount, planActions, renderGroupNotice, renderNotice, smsSegments,
+  type ActionName, type Channel, type GroupNoticeAccount, type Locale, type NoticeVars, type WaveManifest,
 } from '@breachwave/domain';
 import type { Ledger } from '@breachwave/ledger';
 import type { SpoolEntry } from './ingest.js';
@@ -26,8 +26,15 @@ export interface DryRunReport {
   readonly byLocale: Readonly<Record<string, number>>;
   /** Distinct notice texts (channel, language, exposed categories, remediation): how many accounts get each. */
   readonly templates: readonly DryRunTemplate[];
-  /** SMS segments over every SMS notice, and the longest one's, as rendered (GSM-7/UCS-2 aware). */
+  /** SMS segments over every SMS notice, and the longest one's, as rendered (GSM-7/UCS-2 aware); a consolidated notice counts once. */
   readonly smsSegments: { readonly total: number; readonly max: number };
+  /**
+   * Messages that would go out per channel: one per account, except that accounts sharing a
+   * contact point get one consolidated notice. Never more than the accounts of that channel.
+   */
+  readonly notices: { readonly sms: number; readonly email: number };
+  /** Consolidated notices (one message for two or more accounts on one contact point) and the accounts they cover. */
+  readonly consolidated: { readonly notices: number; readonly accounts: number };
   /** SMS held for the recipient's local hours (the wave keeps quiet hours), or null. */
   readonly quietHours: { readonly defaultZone: string } | null;
   /** Seconds the sends would take at the given pace (the slower channel), or null without a pace. */
@@ -112,6 +119,26 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
   const samples = new Map<string, { channel: Channel; locale: string; subject?: string; text: string }>();
   let smsTotal = 0;
   let smsMax = 0;
+  const notices = { sms: 0, email: 0 };
+  const consolidated = { notices: 0, accounts: 0 };
+  /** The consolidated group being read (its accounts are next to one another in the spool). */
+  let open: { channel: Channel; locale: Locale; parts: GroupNoticeAccount[] } | undefined;
+  const closeGroup = (): void => {
+    if (!open) return;
+    const { channel, locale, parts } = open;
+    open = undefined;
+    notices[channel]++;
+    consolidated.notices++;
+    consolidated.accounts += parts.length;
+    const n = renderGroupNotice(channel, locale, { brand: manifest.brand, helpUrl: manifest.helpUrl, ...(manifest.reminderOf ? { reminder: true } : {}) }, parts);
+    const sampleKey = `${channel}|${locale}|group`;
+    if (!samples.has(sampleKey)) samples.set(sampleKey, { channel, locale, ...(n.channel === 'email' ? { subject: n.subject } : {}), text: n.channel === 'sms' ? n.body : n.text });
+    if (n.channel === 'sms') {
+      const segments = smsSegments(n.body).segments;
+      smsTotal += segments;
+      smsMax = Math.max(smsMax, segments);
+    }
+  };
 
   for await (const chunk of splitLines(createReadStream(spool, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
     for (const buf of chunk.lines) {
@@ -129,6 +156,7 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
         byChannel.none++;
         continue;
       }
+      const group = record.group && record.group.length > 1 && manifest.consolidate !== false ? record.group : undefined;
       byChannel[channel]++;
       const pinReset = plan.includes('rotate-pin');
       const code = plan.includes('issue-code');
@@ -152,14 +180,31 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
         if (!samples.has(sampleKey)) samples.set(sampleKey, { channel, locale: record.locale, ...(n.channel === 'email' ? { subject: n.subject } : {}), text });
       }
       t.accounts++;
+      if (group) {
+        if (open && group[0] === accountId) closeGroup();
+        // The masked stand-in has the label's length, so the segments measured are the real ones'.
+        open ??= { channel, locale: record.locale as Locale, parts: [] };
+        open.parts.push({
+          label: '*'.repeat(maskedAccount(accountId).length), exposed: record.exposed,
+          ...(pinReset ? { pinReset: true } : {}),
+          ...(pinReset && channel === 'sms' && manifest.pinDelivery === 'sms-temporary' ? { temporaryPin: MASKED.temporaryPin } : {}),
+          ...(code && manifest.enrollBy ? { enrollmentCode: MASKED.enrollmentCode, enrollBy: manifest.enrollBy } : {}),
+        });
+        if (group[group.length - 1] === accountId) closeGroup();
+        continue;
+      }
+      closeGroup();
+      notices[channel]++;
       if (t.segments !== undefined) {
         smsTotal += t.segments;
         smsMax = Math.max(smsMax, t.segments);
       }
     }
   }
+  closeGroup();
   await lookUp();
-  const seconds = [pace.sms && byChannel.sms ? byChannel.sms / pace.sms : undefined, pace.email && byChannel.email ? byChannel.email / pace.email : undefined]
+  // The pace is in messages: a consolidated notice is one.
+  const seconds = [pace.sms && notices.sms ? notices.sms / pace.sms : undefined, pace.email && notices.email ? notices.email / pace.email : undefined]
     .filter((s): s is number => s !== undefined);
   return {
     waveId, status: wave.status,
@@ -167,6 +212,8 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
     bySegment, byAction, byChannel, byLocale,
     templates: [...templates.values()].sort((a, b) => b.accounts - a.accounts),
     smsSegments: { total: smsTotal, max: smsMax },
+    notices,
+    consolidated,
     quietHours: manifest.quietHours ? { defaultZone: manifest.quietHours.defaultZone } : null,
     estimatedSeconds: seconds.length > 0 ? Math.ceil(Math.max(...seconds)) : null,
     pace,
@@ -182,7 +229,7 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
 export async function dryRunAndRecord(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'listWaves' | 'control'>, waveId: string, actor: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
   const report = await dryRunWave(ledger, waveId, pace);
   await ledger.control('dry-run', waveId, actor, {
-    accepted: report.accepted, byChannel: report.byChannel, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,
+    accepted: report.accepted, byChannel: report.byChannel, notices: report.notices, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,
     overlap: { notified: report.overlap.notified, rotated: report.overlap.rotated },
   }, report.accepted, { found: report.overlap.notified + report.overlap.rotated });
   return report;

@@ -46,7 +46,8 @@ async function setup(t: TestContext, gen: Omit<GenerateOptions, 'format'>, rules
   const ledger = createLedger({ redis, prefix });
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, gen);
-  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', rules, codeSource: { kind: 'generated' }, dataDir: dir, envelope: testEnvelope(), log: captureLog().log });
+  // One notice per account: these tests count one first-action job per account (consolidated groups share a job; see group.test.ts).
+  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', rules, codeSource: { kind: 'generated' }, consolidate: false, dataDir: dir, envelope: testEnvelope(), log: captureLog().log });
   const spool = (await readFile(wave.spoolPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as SpoolEntry);
   assert.equal(spool.length, wave.stats.accepted);
   const queues = new Map<QueueName, Queue>(Object.values(QUEUES).map((q) => [q, new Queue(q, { connection: redis, prefix })]));

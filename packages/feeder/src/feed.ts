@@ -84,6 +84,41 @@ interface BulkJob {
   opts: typeof DEFAULT_JOB_OPTIONS & { jobId: string };
 }
 
+/** Whether `entry` is the last account of its consolidated group (or alone). */
+function groupEnds(entry: SpoolEntry): boolean {
+  const group = entry.record.group;
+  return !group || group[group.length - 1] === entry.accountId;
+}
+
+/**
+ * Cuts a batch's accounts (in spool order) into jobs of at most `size` accounts, never splitting a
+ * consolidated group's accounts (next to one another in the spool) between two jobs: the group's
+ * lead then finds the others' earlier actions done in the same job's run. A group larger than
+ * `size` gets a job of its own (a group is at most `MAX_GROUP_ACCOUNTS`, below the job's limit).
+ */
+export function jobAccounts(entries: readonly Pick<SpoolEntry, 'accountId' | 'record'>[], size: number): string[][] {
+  const units: string[][] = [];
+  let lead: string | undefined;
+  for (const e of entries) {
+    const g = e.record.group?.[0];
+    const last = units[units.length - 1];
+    if (g !== undefined && g === lead && last) last.push(e.accountId);
+    else units.push([e.accountId]);
+    lead = g;
+  }
+  const jobs: string[][] = [];
+  let current: string[] = [];
+  for (const unit of units) {
+    if (current.length > 0 && current.length + unit.length > size) {
+      jobs.push(current);
+      current = [];
+    }
+    current.push(...unit);
+  }
+  if (current.length > 0) jobs.push(current);
+  return jobs;
+}
+
 /**
  * Moves a created wave's accounts from its spool into the queues, in batches, never letting a
  * first-action queue's backlog grow past `window`.
@@ -315,21 +350,21 @@ export function createFeeder(deps: FeederDeps): Feeder {
       // Records are written after initAccounts so a replay never rewrites the record of an account
       // a worker already finished (and may have released); no job exists before its record does.
       await deps.ledger.putAccounts(waveId, toQueue.map(({ entry }) => ({ accountId: entry.accountId, record: entry.record })));
-      const byAction = new Map<ActionName, string[]>();
+      const byAction = new Map<ActionName, SpoolEntry[]>();
       for (const { entry, action } of toQueue) {
-        const ids = byAction.get(action) ?? [];
-        ids.push(entry.accountId);
-        byAction.set(action, ids);
+        const list = byAction.get(action) ?? [];
+        list.push(entry);
+        byAction.set(action, list);
       }
       let added = 0;
-      for (const [action, ids] of byAction) {
-        const list: BulkJob[] = [];
-        for (let i = 0; i < ids.length; i += size) {
-          const { data, jobId } = actionJobFor(action, waveId, ids.slice(i, i + size));
-          list.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId, ...lane } });
+      for (const [action, list] of byAction) {
+        const jobs: BulkJob[] = [];
+        for (const ids of jobAccounts(list, size)) {
+          const { data, jobId } = actionJobFor(action, waveId, ids);
+          jobs.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId, ...lane } });
         }
-        await queueFor(QUEUE_FOR_ACTION[action]).addBulk(list);
-        added += ids.length;
+        await queueFor(QUEUE_FOR_ACTION[action]).addBulk(jobs);
+        added += list.length;
       }
       fed += added;
       fedTotal += added;
@@ -363,7 +398,8 @@ export function createFeeder(deps: FeederDeps): Feeder {
           throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry`, cause });
         }
         entries.push(entry);
-        if (entries.length >= deps.batch) {
+        // A consolidated notice's accounts are next to one another in the spool: never cut between them.
+        if (entries.length >= deps.batch && groupEnds(entry)) {
           if (!(await commit(entries, line))) return stopped();
           entries = [];
         }

@@ -76,6 +76,27 @@ export class IdIndex {
     return undefined;
   }
 
+  /**
+   * Adds one to the value stored with `id` (storing 1 when it is new).
+   * @returns the value now stored.
+   */
+  increment(id: string): number {
+    if (id.length > 255) throw new RangeError('id longer than 255 characters');
+    const h = hash(id);
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const ref = this.refs[i] as number;
+      if (ref === 0) break;
+      if (this.hashes[i] === h && this.equals(ref, id)) {
+        const { chunk, at } = this.locate(ref);
+        const next = (chunk.readUInt32LE(at + 1) + 1) >>> 0;
+        chunk.writeUInt32LE(next, at + 1);
+        return next;
+      }
+    }
+    this.add(id, 1);
+    return 1;
+  }
+
   /** Record layout: [length: u8][value: u32 LE][id bytes], padded to ALIGN. */
   private store(id: string, value: number): number {
     const size = (5 + id.length + IdIndex.ALIGN - 1) & ~(IdIndex.ALIGN - 1);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -10,6 +11,7 @@ import type { Envelope } from '@breachwave/secrets';
 import { CsvRecords, reportCell, type CsvRecord } from './csv.js';
 import { fieldPath, normaliseColumn, planColumns, unknownColumnProblem, type ColumnMapping } from './columns.js';
 import { IdIndex } from './id-index.js';
+import { contactKey, regroupSpool, type RegroupResult } from './group.js';
 import { makePrivateDir, openPrivateFileSync } from './private-files.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
@@ -43,6 +45,11 @@ export interface IngestOptions {
   readonly columns?: ColumnMapping;
   /** Columns (or JSONL keys) the file may carry that the pipeline does not read, skipped without complaint. */
   readonly ignoreColumns?: readonly string[];
+  /**
+   * Groups the accepted accounts whose notice goes to the same contact point (`regroupSpool`): the
+   * spool holds each group's accounts together, each record naming its group. Default false.
+   */
+  readonly consolidate?: boolean;
 }
 
 /** What an ingest found. `rows === accepted + rejected`; duplicates are counted inside `rejected`. */
@@ -63,6 +70,8 @@ export interface IngestResult {
   readonly ignoredColumns: string[];
   readonly spoolPath: string;
   readonly rejectsPath: string;
+  /** With `consolidate`: consolidated notices (groups of two or more accounts on one contact point) and the accounts in them. */
+  readonly groups?: RegroupResult;
 }
 
 /** One line of the spool file: an accepted account, its contact points sealed. */
@@ -206,6 +215,14 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
 
   let format: InputFormat | undefined = options.format ?? detectFormat(file);
   const spoolPath = join(options.spoolDir, SPOOL_FILE);
+  // Consolidating, the ingest writes `<contact key>\t<entry>` lines to a first spool, regrouped at the end.
+  const consolidate = options.consolidate === true;
+  const firstSpoolPath = consolidate ? `${spoolPath}.ingest` : spoolPath;
+  // Lives for this ingest only: the contact keys cannot be recomputed from anything stored.
+  const groupKey = consolidate ? randomBytes(32) : undefined;
+  // contact key -> accepted accounts with it, off the V8 heap like `firstSeen`.
+  const contactCounts = consolidate ? new IdIndex(Math.min(1 << 20, Math.max(1 << 12, Math.ceil(totalBytes / 128)))) : undefined;
+  let sharing = 0;
   const rejectsPath = join(options.spoolDir, REJECTS_FILE);
   let spool: Sink | undefined;
   let rejects: Sink | undefined;
@@ -234,6 +251,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   const warnings: Partial<Record<RowWarning, number>> = {};
   let lineNo = 0;
   let lastProgress = 0;
+  let groups: RegroupResult | undefined;
 
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const lenientDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -273,7 +291,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
 
   const open = async (): Promise<void> => {
     await makePrivateDir(options.spoolDir);
-    spool = new Sink(spoolPath);
+    spool = new Sink(firstSpoolPath);
     rejects = new Sink(rejectsPath);
     rejects.write(`${REJECTS_HEADER}\n`);
   };
@@ -420,6 +438,14 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     if (a.phone !== undefined) contactJson += `,"phone":${JSON.stringify(a.phone)}`;
     if (a.email !== undefined) contactJson += `,"email":${JSON.stringify(a.email)}`;
     const contact = envelope.seal(`{${contactJson.slice(1)}}`, `${waveId}:${a.accountId}`);
+    if (groupKey && contactCounts) {
+      const key = contactKey(groupKey, a) ?? '';
+      if (key !== '') {
+        const n = contactCounts.increment(key);
+        sharing += n === 2 ? 2 : n > 2 ? 1 : 0;
+      }
+      spool?.write(`${key}\t`);
+    }
     spool?.write(
       `{"line":${line},"accountId":${JSON.stringify(a.accountId)},"record":{"segment":${JSON.stringify(a.segment)},"locale":${JSON.stringify(a.locale)}` +
         `${a.timeZone ? `,"timeZone":${JSON.stringify(a.timeZone)}` : ''},"exposed":${JSON.stringify(a.exposed)},"hasPhone":${a.phone !== undefined}` +
@@ -527,15 +553,20 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     }
     await spool.close();
     await rejects.close();
+    if (contactCounts) {
+      groups = await regroupSpool({ from: firstSpoolPath, to: spoolPath, counts: contactCounts, grouped: sharing });
+      await unlink(firstSpoolPath);
+    }
     options.onProgress?.({ bytes, totalBytes, rows });
   } catch (err) {
     await spool?.discard();
     await rejects?.discard();
+    if (consolidate) await unlink(spoolPath).catch(() => {});
     throw err;
   }
 
-  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped, ignoredColumns: ignoredSeen, spoolPath, rejectsPath };
+  const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped, ignoredColumns: ignoredSeen, spoolPath, rejectsPath, ...(groups ? { groups } : {}) };
   if (rows === 0) log.warn({ waveId, format }, 'the file has no data rows: nothing to notify');
-  log.info({ waveId, format, rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped }, 'ingest finished');
+  log.info({ waveId, format, rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped, ...(groups ? { consolidated: groups } : {}) }, 'ingest finished');
   return result;
 }

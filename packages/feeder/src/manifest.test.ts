@@ -56,6 +56,7 @@ test('a good manifest: every field lands in the plan; deadlineDays gives the dea
     'enrollBy: 2026-12-31',
     'quietHours: { defaultZone: America/Chicago, window: { start: "09:00", end: "20:00" } }',
     'smsSegmentBudget: 4',
+    'consolidate: false',
     'approvals: 2',
     'regulatory: { determinedAt: "2026-05-01T14:30:00Z", deadlineDays: 30, rule: "FCC 47 CFR 64.2011: 30 days" }',
     'columns: { phone: MSISDN, exposed: Exposed Data }',
@@ -77,6 +78,7 @@ test('a good manifest: every field lands in the plan; deadlineDays gives the dea
     enrollBy: '2026-12-31',
     quietHours: { defaultZone: 'America/Chicago', window: { start: '09:00', end: '20:00' } },
     smsSegmentBudget: 4,
+    consolidate: false,
     approvals: 2,
     regulatory: { determinedAt: '2026-05-01T14:30:00.000Z', deadline: '2026-05-31T14:30:00.000Z', rule: 'FCC 47 CFR 64.2011: 30 days' },
     columns: { phone: 'MSISDN', exposed: 'Exposed Data' },
@@ -86,10 +88,11 @@ test('a good manifest: every field lands in the plan; deadlineDays gives the dea
   const again = join(dir, 'waves', 'again.json');
   await writeFile(again, formatWaveManifest(manifestFromPlan(plan, join(dir, 'waves')), again));
   assert.deepEqual(await readWaveManifest(again), plan);
-  // Defaults: notify only, quiet hours on in New York time, budget 3.
+  // Defaults: notify only, quiet hours on in New York time, budget 3, one notice per contact point.
   assert.deepEqual(parseWaveManifest('{"version": 1}', join(dir, 'm.json'), 'json'), {
-    manifestVersion: 1, rules: {}, pinDelivery: 'none', quietHours: { defaultZone: 'America/New_York' }, smsSegmentBudget: 3,
+    manifestVersion: 1, rules: {}, pinDelivery: 'none', quietHours: { defaultZone: 'America/New_York' }, smsSegmentBudget: 3, consolidate: true,
   });
+  assert.throws(() => parseWaveManifest('version: 1\nconsolidate: sometimes\n', file), /consolidate: must be a boolean/);
   assert.equal(parseWaveManifest('version: 1\nquietHours: false\n', file).quietHours, undefined);
 });
 

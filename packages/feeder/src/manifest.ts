@@ -67,6 +67,8 @@ export const WAVE_MANIFEST_SCHEMA = z.strictObject({
   quietHours: z.union([z.literal(false), z.strictObject({ defaultZone: zone, window: z.strictObject({ start: hhmm, end: hhmm }).optional() })],
     { error: 'must be false or { defaultZone, window?: { start, end } }' }).optional()
     .describe(`false: SMS at any hour; default { defaultZone: ${DEFAULT_QUIET_HOURS_ZONE} } with the 08:00–21:00 window and stricter state rules`),
+  consolidate: z.boolean().optional()
+    .describe('true (default): accounts whose notice goes to the same phone or email get one notice naming each account (masked); false: one notice per account'),
   smsSegmentBudget: z.int('must be an integer').min(1, 'must be 1 to 10').max(10, 'must be 1 to 10').optional()
     .describe(`warn when a rendered SMS needs more segments than this; default ${DEFAULT_SMS_SEGMENT_BUDGET}`),
   approvals: z.int('must be an integer').min(0, 'must be 0 to 5').max(5, 'must be 0 to 5').optional()
@@ -130,6 +132,8 @@ export interface WavePlan {
   /** Absent: quiet hours are off. */
   readonly quietHours?: WaveManifest['quietHours'];
   readonly smsSegmentBudget: number;
+  /** One notice per contact point (default true) or one per account. */
+  readonly consolidate: boolean;
   readonly approvals?: number;
   readonly lane?: WaveLane;
   readonly regulatory?: RegulatoryClock;
@@ -225,6 +229,7 @@ function planFromManifest(m: z.output<typeof WAVE_MANIFEST_SCHEMA>, baseDir: str
     ...(m.enrollBy ? { enrollBy: m.enrollBy } : {}),
     ...(m.quietHours === false ? {} : { quietHours: m.quietHours ?? { defaultZone: DEFAULT_QUIET_HOURS_ZONE } }),
     smsSegmentBudget: m.smsSegmentBudget ?? DEFAULT_SMS_SEGMENT_BUDGET,
+    consolidate: m.consolidate ?? true,
     ...(m.approvals !== undefined ? { approvals: m.approvals } : {}),
     ...(m.lane ? { lane: m.lane } : {}),
     ...(regulatory ? { regulatory } : {}),
@@ -257,6 +262,7 @@ export function manifestFromPlan(plan: Omit<WavePlan, 'manifestVersion'>, manife
     ...(plan.enrollBy ? { enrollBy: plan.enrollBy } : {}),
     quietHours: plan.quietHours ? { defaultZone: plan.quietHours.defaultZone, ...(plan.quietHours.window ? { window: { ...plan.quietHours.window } } : {}) } : false,
     smsSegmentBudget: plan.smsSegmentBudget,
+    consolidate: plan.consolidate,
     ...(plan.approvals !== undefined ? { approvals: plan.approvals } : {}),
     ...(plan.lane ? { lane: plan.lane } : {}),
     ...(plan.regulatory ? { regulatory: { ...plan.regulatory } } : {}),
@@ -279,7 +285,7 @@ export function waveManifestJsonSchema(): Record<string, unknown> {
 /** The part of `createWave`'s options a plan decides (brand and help URL fall back to the caller's defaults). */
 export type PlannedWaveOptions = Pick<CreateWaveOptions,
   'brand' | 'helpUrl' | 'rules' | 'pinDelivery' | 'codeSource' | 'enrollBy' | 'quietHours' | 'name' | 'regulatory' |
-  'manifestVersion' | 'columns' | 'ignoreColumns' | 'approvals' | 'lane'>;
+  'manifestVersion' | 'columns' | 'ignoreColumns' | 'approvals' | 'lane' | 'consolidate'>;
 
 /**
  * What `plan` gives `createWave`, the same whichever way the wave is created (the CLI's flags or
@@ -293,6 +299,7 @@ export function plannedWaveOptions(plan: Omit<WavePlan, 'manifestVersion'> & { r
     rules: plan.rules,
     pinDelivery: plan.pinDelivery,
     approvals: plan.approvals ?? defaults.approvals,
+    consolidate: plan.consolidate,
     ...(plan.codeSource ? { codeSource: plan.codeSource } : {}),
     ...(plan.enrollBy ? { enrollBy: plan.enrollBy } : {}),
     ...(plan.quietHours ? { quietHours: plan.quietHours } : {}),

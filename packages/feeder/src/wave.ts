@@ -44,6 +44,11 @@ export interface CreateWaveOptions {
   readonly columns?: ColumnMapping;
   /** Columns the file may carry that the pipeline does not read (see `ingestFile`); stored like `columns`. */
   readonly ignoreColumns?: readonly string[];
+  /**
+   * One notice per contact point (accounts sharing a phone or email get one message naming each);
+   * default true. Recorded in the manifest.
+   */
+  readonly consolidate?: boolean;
   /** Spools go to `<dataDir>/waves/<waveId>/`. */
   readonly dataDir: string;
   readonly envelope: Envelope;
@@ -152,6 +157,7 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     ...(options.manifestVersion !== undefined ? { manifestVersion: options.manifestVersion } : {}),
     ...(options.columns && Object.keys(options.columns).length > 0 ? { columns: stringRecord(options.columns) } : {}),
     ...(options.ignoreColumns && options.ignoreColumns.length > 0 ? { ignoreColumns: [...options.ignoreColumns] } : {}),
+    consolidate: options.consolidate ?? true,
   };
   if (manifest.rules['issue-code'] && !manifest.codeSource) {
     throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'issue-code needs a code source (a vendor pool or generated codes)' });
@@ -163,7 +169,7 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
   }
   try {
     const ingest = await ingestFile({
-      file: options.file, waveId, envelope: options.envelope, log, spoolDir,
+      file: options.file, waveId, envelope: options.envelope, log, spoolDir, consolidate: manifest.consolidate !== false,
       ...(manifest.columns ? { columns: manifest.columns } : {}),
       ...(manifest.ignoreColumns ? { ignoreColumns: manifest.ignoreColumns } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -277,6 +283,8 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     }
     const ingest = await ingestFile({
       file: options.file, waveId, envelope: options.envelope, log, spoolDir: addDir, existingIds,
+      // Grouped within the added rows: the wave's own rows may already be notified.
+      consolidate: wave.manifest.consolidate === true,
       // Read the way the wave's own file was: a carrier's later export has the same headers.
       ...(wave.manifest.columns ? { columns: wave.manifest.columns } : {}),
       ...(wave.manifest.ignoreColumns ? { ignoreColumns: wave.manifest.ignoreColumns } : {}),

@@ -10,7 +10,7 @@ const manifest = (deadline?: string): WaveManifest => ({
 });
 const progress = (o: Partial<WaveProgress> & { done?: number }): WaveProgress => ({
   status: 'fed', rows: 1000, accepted: 1000, rejected: 0, fed: 1000, actions: { notify: { done: o.done ?? 0, pending: 1000 - (o.done ?? 0) } }, events: {},
-  sent: { sms: o.done ?? 0, email: 0 }, ambiguous: 0, finished: o.done ?? 0, paused: false, cancelledUnfed: 0, complete: false, ...o,
+  sent: { sms: o.done ?? 0, email: 0 }, messages: { sms: o.done ?? 0, email: 0 }, consolidated: 0, ambiguous: 0, finished: o.done ?? 0, paused: false, cancelledUnfed: 0, complete: false, ...o,
 });
 const started = { feeding: { first: '2026-12-01T10:00:00.000Z', last: '2026-12-01T10:00:00.000Z' } };
 

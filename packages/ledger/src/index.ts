@@ -3,7 +3,7 @@ import type { ActionName, ActionState, Channel, DataCategory, Locale, Segment, W
 import { ACTION_STATES, BreachwaveError } from '@breachwave/domain';
 import { AUDIT_FIELD, auditRecordJson, type AuditInput } from './audit-stream.js';
 import { keys, type Keys } from './keys.js';
-import { FENCE, INIT_ACCOUNTS, TRANSITION } from './scripts.js';
+import { FENCE, GROUP_TRANSITION, INIT_ACCOUNTS, TRANSITION } from './scripts.js';
 import { WAVE_CONTROL, WAVE_STATUS, controlRecord, waveControlError, type WaveControlOp, type WaveControlResult } from './lifecycle.js';
 
 export { keys, type Keys } from './keys.js';
@@ -78,15 +78,31 @@ export interface TransitionRequest {
    * decide.
    */
   readonly guard?: string;
+  /**
+   * A field that, set on the action's entry while it is `claimed`, refuses the transition with
+   * the outcome `held`: another account's attempt holds this one (a consolidated notice's lead
+   * holds its group's other accounts, marking them `gl`).
+   */
+  readonly unlessHeld?: string;
 }
 
 export interface TransitionResult {
-  readonly outcome: 'ok' | 'rejected' | 'missing' | 'no-action' | 'superseded';
+  readonly outcome: 'ok' | 'rejected' | 'missing' | 'no-action' | 'superseded' | 'held';
   readonly previous: ActionState | undefined;
   readonly entry: ActionEntry | undefined;
   /** The account's whole ledger entry after the transition (before it, when rejected). */
   readonly all: LedgerEntry | undefined;
   /** The account's record, when asked for with `withAccount` and it exists. */
+  readonly account?: AccountRecord;
+}
+
+/** One account's answer to {@link Ledger.claimGroup}. */
+export interface GroupClaim {
+  readonly accountId: string;
+  /** `ok` when claimed now; else why not: `waiting`, `busy`, `solo`, `missing`, `no-action`, or the state found. */
+  readonly status: string;
+  readonly entry: ActionEntry | undefined;
+  readonly all: LedgerEntry | undefined;
   readonly account?: AccountRecord;
 }
 
@@ -103,6 +119,12 @@ export interface AccountRecord {
   readonly contact: string;
   /** Source file line, for reports. */
   readonly line: number;
+  /**
+   * The accounts of the wave whose notice goes to the same contact point as this one's, this one
+   * included, in the order the ingest found them (at most `MAX_GROUP_ACCOUNTS`): they get one
+   * consolidated notice. Absent for an account notified alone.
+   */
+  readonly group?: readonly string[];
 }
 
 /** Default time a dead-lettered account's encrypted contact record is kept for a re-drive. */
@@ -140,7 +162,8 @@ export interface LedgerDeps {
 }
 
 type ScriptRedis = Redis & {
-  bwTransition4(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string, string, string]>;
+  bwTransition5(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string, string, string]>;
+  bwGroupTransition(numKeys: number, ...keysAndArgs: string[]): Promise<string[]>;
   bwInitAccountsAt(k1: string, k2: string, k3: string, ...args: string[]): Promise<string[]>;
   bwFence(k1: string, ...args: string[]): Promise<string>;
   bwWaveControl(k1: string, k2: string, ...args: string[]): Promise<string[]>;
@@ -177,14 +200,21 @@ export function createLedger(deps: LedgerDeps) {
   const k: Keys = keys(deps.prefix);
   const now = deps.now ?? (() => new Date());
   const r = deps.redis as ScriptRedis;
-  // `bwTransition4`: the four-key script (it releases/reads the account record too); a new name so
-  // a client shared with code that defined the older three-key `bwTransition` keeps both apart.
-  if (typeof r.bwTransition4 !== 'function') r.defineCommand('bwTransition4', { numberOfKeys: 4, lua: TRANSITION });
+  // `bwTransition5`: the four-key script (it releases/reads the account record too, and refuses a
+  // held entry); a new name so a client shared with code that defined an older version keeps both apart.
+  if (typeof r.bwTransition5 !== 'function') r.defineCommand('bwTransition5', { numberOfKeys: 4, lua: TRANSITION });
+  // Its number of keys varies with the group's size: given per call.
+  if (typeof r.bwGroupTransition !== 'function') r.defineCommand('bwGroupTransition', { lua: GROUP_TRANSITION });
   // `bwInitAccountsAt`: entries carry the time they began to wait; a new name, as above.
   if (typeof r.bwInitAccountsAt !== 'function') r.defineCommand('bwInitAccountsAt', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
   if (typeof r.bwFence !== 'function') r.defineCommand('bwFence', { numberOfKeys: 1, lua: FENCE });
   if (typeof r.bwWaveControl !== 'function') r.defineCommand('bwWaveControl', { numberOfKeys: 2, lua: WAVE_CONTROL });
   if (typeof r.bwWaveStatus !== 'function') r.defineCommand('bwWaveStatus', { numberOfKeys: 2, lua: WAVE_STATUS });
+
+  const groupScript = (waveId: string, accountIds: readonly string[], args: readonly string[]): Promise<string[]> => {
+    const keyList = [k.ledger(waveId), k.counts(waveId), k.audit, ...accountIds.map((a) => k.account(waveId, a))];
+    return r.bwGroupTransition(keyList.length, ...keyList, ...args);
+  };
 
   const audit = async (input: AuditInput): Promise<void> => {
     await r.xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson(input, now()));
@@ -199,11 +229,11 @@ export function createLedger(deps: LedgerDeps) {
       const record = auditRecordJson({ type: req.event, actor: req.actor, wave: req.waveId, account: req.accountId, action: req.action, ...(req.detail ? { detail: req.detail } : {}) }, when);
       const counters = req.counters && Object.keys(req.counters).length > 0 ? JSON.stringify(req.counters) : '';
       const release = req.releaseAccount === undefined ? '' : String(Math.max(0, Math.floor(req.releaseAccount)));
-      const [outcome, prev, whole, account] = await r.bwTransition4(
+      const [outcome, prev, whole, account] = await r.bwTransition5(
         k.ledger(req.waveId), k.counts(req.waveId), k.audit, k.account(req.waveId, req.accountId),
         req.accountId, req.action, req.from === '*' ? '*' : req.from.join(','), req.to,
         // The script appends from/to to the audit record as text: it gets the record open-ended.
-        JSON.stringify({ ...req.patch, at: when.getTime() }), record.slice(0, -1), counters, release, req.withAccount ? '1' : '0', req.guard ?? '',
+        JSON.stringify({ ...req.patch, at: when.getTime() }), record.slice(0, -1), counters, release, req.withAccount ? '1' : '0', req.guard ?? '', req.unlessHeld ?? '',
       );
       const all = whole ? readEntry(whole) : undefined;
       return {
@@ -213,6 +243,57 @@ export function createLedger(deps: LedgerDeps) {
         all,
         ...(account ? { account: JSON.parse(account) as AccountRecord } : {}),
       };
+    },
+
+    /**
+     * Claims the other accounts of a consolidated notice for its lead, in one script: each one
+     * whose action is pending (or claimed by an earlier attempt of the lead) and whose earlier
+     * actions are done is claimed under `token`, marked `gl` = the lead, with its own
+     * `<action>.claimed` audit record. Per account: `ok` (claimed now, with its entry and, with
+     * `withAccount`, its record), or why not (`waiting`, `busy`, `solo`, `missing`, `no-action`,
+     * or the state found).
+     */
+    async claimGroup(req: { readonly waveId: string; readonly action: ActionName; readonly lead: string; readonly token: string; readonly actor: string;
+      readonly accountIds: readonly string[]; readonly withAccount?: boolean; readonly detail?: Readonly<Record<string, unknown>> }): Promise<GroupClaim[]> {
+      if (req.accountIds.length === 0) return [];
+      const when = now();
+      const args: string[] = [];
+      for (const accountId of req.accountIds) {
+        const record = auditRecordJson({ type: `${req.action}.claimed`, actor: req.actor, wave: req.waveId, account: accountId, action: req.action, detail: { ...req.detail, lead: req.lead } }, when);
+        args.push(accountId, JSON.stringify({ at: when.getTime() }), record.slice(0, -1));
+      }
+      const reply = await groupScript(req.waveId, req.accountIds, [req.action, 'claim', req.token, req.lead, 'claimed', '', '', req.withAccount ? '1' : '0', ...args]);
+      return req.accountIds.map((accountId, i) => {
+        const status = reply[i * 3] ?? 'missing';
+        const whole = reply[i * 3 + 1];
+        const account = reply[i * 3 + 2];
+        const all = whole ? readEntry(whole) : undefined;
+        return { accountId, status, entry: all?.[req.action], all, ...(account ? { account: JSON.parse(account) as AccountRecord } : {}) };
+      });
+    },
+
+    /**
+     * Moves every account of a consolidated notice (its lead included) from `claimed` under
+     * `token` to `to`, each with its own patch and its own audit record, `counters` bumped once,
+     * the records released as asked — in one script, all or nothing: `superseded` (nothing
+     * written) when any of them is no longer claimed under the token. With an empty token (a send
+     * that happened is recorded whoever holds the claims now), every account found `claimed`
+     * moves and those that are not are returned as `skipped`.
+     */
+    async settleGroup(req: { readonly waveId: string; readonly action: ActionName; readonly lead: string; readonly token: string; readonly actor: string; readonly to: ActionState;
+      readonly event: string; readonly accounts: readonly { readonly accountId: string; readonly patch?: Readonly<Record<string, PatchValue>>; readonly detail?: Readonly<Record<string, unknown>> }[];
+      readonly counters?: Readonly<Record<string, number>>; readonly releaseAccount?: number }): Promise<{ readonly outcome: 'ok' | 'superseded'; readonly skipped: readonly string[] }> {
+      if (req.accounts.length === 0) return { outcome: 'ok', skipped: [] };
+      const when = now();
+      const args: string[] = [];
+      for (const a of req.accounts) {
+        const record = auditRecordJson({ type: req.event, actor: req.actor, wave: req.waveId, account: a.accountId, action: req.action, detail: { ...a.detail, lead: req.lead } }, when);
+        args.push(a.accountId, JSON.stringify({ ...a.patch, at: when.getTime() }), record.slice(0, -1));
+      }
+      const counters = req.counters && Object.keys(req.counters).length > 0 ? JSON.stringify(req.counters) : '';
+      const release = req.releaseAccount === undefined ? '' : String(Math.max(0, Math.floor(req.releaseAccount)));
+      const reply = await groupScript(req.waveId, req.accounts.map((a) => a.accountId), [req.action, 'settle', req.token, req.lead, req.to, counters, release, '0', ...args]);
+      return reply[0] === 'ok' ? { outcome: 'ok', skipped: reply.slice(1) } : { outcome: 'superseded', skipped: [] };
     },
 
     /**
@@ -442,7 +523,15 @@ export interface WaveProgress {
   readonly actions: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Per action: event → times it happened (reconciled, ambiguous, deferred, …): not states, they do not add up. */
   readonly events: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Accounts whose notice was sent, per channel. */
   readonly sent: { readonly sms: number; readonly email: number };
+  /**
+   * Messages the providers accepted, per channel: one per account, except that a consolidated
+   * notice is one message for several accounts. Not kept by waves sent before messages were counted (0).
+   */
+  readonly messages: { readonly sms: number; readonly email: number };
+  /** Accounts whose notice was a consolidated one. */
+  readonly consolidated: number;
   readonly ambiguous: number;
   /** Accounts whose notice reached a terminal state (done, failed, skipped or cancelled). */
   readonly finished: number;
@@ -485,6 +574,8 @@ export async function waveProgress(ledger: Ledger, waveId: string): Promise<Wave
     actions,
     events,
     sent: { sms: counts['notify:sent:sms'] ?? 0, email: counts['notify:sent:email'] ?? 0 },
+    messages: { sms: counts['notify:messages:sms'] ?? 0, email: counts['notify:messages:email'] ?? 0 },
+    consolidated: counts['notify:consolidated'] ?? 0,
     ambiguous: counts['notify:ambiguous'] ?? 0,
     finished,
     paused: wave.paused === true,

@@ -39,6 +39,7 @@ if ARGV[3] ~= '*' then
   for s in string.gmatch(ARGV[3], '[^,]+') do if s == cur then allowed = true end end
   if not allowed then return {'rejected', cur, raw, record} end
 end
+if ARGV[11] ~= '' and cur == 'claimed' and a[ARGV[11]] ~= nil then return {'held', cur, raw, record} end
 if ARGV[10] ~= '' and a.ct ~= ARGV[10] then return {'superseded', cur, raw, record} end
 for k, v in pairs(cjson.decode(ARGV[5])) do
   if v == false then a[k] = nil else a[k] = v end
@@ -147,4 +148,131 @@ if created > 0 then
     wave = ARGV[3], detail = { count = created, accounts = queued } }))
 end
 return out
+`;
+
+/**
+ * One transition for several accounts of a wave at once — a consolidated notice's accounts — each
+ * with its own audit record, all in one script.
+ *
+ * KEYS: ledger, counts, audit stream, then each account's record (in ARGV's order).
+ * ARGV: action, mode, claim token, lead account id, to-state, extra counters JSON ("" for none,
+ *       applied once), release ("" keep the records, "0" delete them, N expire in N seconds; settle
+ *       only), "1" to return the records, then per account: accountId, patch JSON, audit record
+ *       JSON without its closing brace (from/to are appended here).
+ *
+ * mode `claim` (the lead claims the others; the lead's own entry is claimed on its own before):
+ * an account whose action is `pending`, or `claimed` by an earlier attempt of a lead (`gl` set),
+ * and whose earlier actions are all `done`, moves to `claimed` under the token with `gl` = lead;
+ * any other is left as it is. Returns per account {status, entryJson, recordJson}; status is ok,
+ * missing, no-action, waiting (an earlier action is not done yet), busy (claimed by its own
+ * attempt), solo (released from the group: it is notified alone), or the state found.
+ *
+ * mode `settle`: every account must be `claimed` under the token, else nothing is written and
+ * the reply is {'superseded', accountId} (a later attempt of the lead took the group over); then
+ * every one moves to the to-state with its patch and its audit record, and its record is released
+ * as asked. Returns {'ok'}. With an empty token (recording a send that happened, whoever holds the
+ * claim now) every account found `claimed` moves and the others are left as they are: returns
+ * {'ok', skipped accountIds…}.
+ */
+export const GROUP_TRANSITION = `
+local TERMINAL = { done = true, failed = true, skipped = true, cancelled = true }
+local ORDER = { 'rotate-pin', 'issue-code', 'notify' }
+local action, mode, token, lead, to = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local counters, release, withRecord = ARGV[6], ARGV[7], ARGV[8]
+local first = 9
+local n = (#ARGV - first + 1) / 3
+local entries = {}
+for i = 0, n - 1 do
+  local acct = ARGV[first + i * 3]
+  local raw = redis.call('HGET', KEYS[1], acct)
+  entries[i] = raw and cjson.decode(raw) or false
+end
+local function apply(i, entry, patchJson, recordOpen)
+  local acct = ARGV[first + i * 3]
+  local a = entry[action]
+  local cur = a.s
+  for k, v in pairs(cjson.decode(patchJson)) do
+    if v == false then a[k] = nil else a[k] = v end
+  end
+  if to == 'claimed' then
+    a.n = (a.n or 0) + 1
+    if not a.c0 then a.c0 = a.at end
+  end
+  a.s = to
+  entry[action] = a
+  local encoded = cjson.encode(entry)
+  redis.call('HSET', KEYS[1], acct, encoded)
+  if cur ~= to then
+    redis.call('HINCRBY', KEYS[2], action .. ':' .. cur, -1)
+    redis.call('HINCRBY', KEYS[2], action .. ':' .. to, 1)
+    if TERMINAL[to] and a.at then redis.call('HSET', KEYS[2], action .. ':at:finished', a.at) end
+  end
+  local fromTo = ',"from":' .. cjson.encode(cur) .. ',"to":' .. cjson.encode(to) .. '}'
+  redis.call('XADD', KEYS[3], '*', ${AUDIT_FIELD_LUA}, recordOpen .. fromTo)
+  return encoded
+end
+local out = {}
+if mode == 'claim' then
+  for i = 0, n - 1 do
+    local entry = entries[i]
+    local record = ''
+    if withRecord == '1' then record = redis.call('GET', KEYS[4 + i]) or '' end
+    local status, encoded = 'ok', ''
+    if not entry then
+      status = 'missing'
+    elseif type(entry[action]) ~= 'table' then
+      status = 'no-action'
+    else
+      local a = entry[action]
+      if a.solo then status = 'solo'
+      elseif a.s == 'claimed' and a.gl == nil then status = 'busy'
+      elseif a.s ~= 'pending' and a.s ~= 'claimed' then status = a.s
+      else
+        for _, act in ipairs(ORDER) do
+          if act == action then break end
+          if type(entry[act]) == 'table' and entry[act].s ~= 'done' then status = 'waiting' end
+        end
+      end
+      if status == 'ok' then
+        local patch = cjson.decode(ARGV[first + i * 3 + 1])
+        patch.ct = token
+        patch.gl = lead
+        encoded = apply(i, entry, cjson.encode(patch), ARGV[first + i * 3 + 2])
+      else
+        encoded = cjson.encode(entry)
+      end
+    end
+    out[#out + 1] = status
+    out[#out + 1] = encoded
+    out[#out + 1] = record
+  end
+  return out
+end
+local function claimedHere(i)
+  local entry = entries[i]
+  local a = entry and entry[action]
+  return type(a) == 'table' and a.s == 'claimed' and (token == '' or a.ct == token)
+end
+if token ~= '' then
+  for i = 0, n - 1 do
+    if not claimedHere(i) then return {'superseded', ARGV[first + i * 3]} end
+  end
+end
+local skipped = {'ok'}
+for i = 0, n - 1 do
+  if claimedHere(i) then
+    apply(i, entries[i], ARGV[first + i * 3 + 1], ARGV[first + i * 3 + 2])
+    if release == '0' then
+      redis.call('DEL', KEYS[4 + i])
+    elseif release ~= '' then
+      redis.call('EXPIRE', KEYS[4 + i], release)
+    end
+  else
+    skipped[#skipped + 1] = ARGV[first + i * 3]
+  end
+end
+if counters ~= '' then
+  for k, v in pairs(cjson.decode(counters)) do redis.call('HINCRBY', KEYS[2], k, v) end
+end
+return skipped
 `;

@@ -1,6 +1,6 @@
 import {
-  BreachwaveError, chooseChannel, firstNameOf, renderNotice, toBreachwaveError,
-  type Channel, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest,
+  BreachwaveError, SMS_BODY_MAX_CHARS, chooseChannel, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
+  type Channel, type GroupNoticeAccount, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest,
 } from '@breachwave/domain';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +8,7 @@ import { backoffDelay, parseActionJob } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
 import { childOnDemand, type Logger } from '@breachwave/logging';
 import { PAUSE_RECHECK_MS, PermanentActionError, errorFate, unmetPrerequisites, type ActionJobView, type WaveGateState } from '@breachwave/actions';
-import { DEAD_LETTER_RETENTION_SECONDS, manifestCache, type AccountRecord, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, manifestCache, type AccountRecord, type GroupClaim, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 
 export type NoticeJob = ActionJobView;
 
@@ -69,6 +69,11 @@ export type NoticeOutcome =
   /** The wave was cancelled before anything was done to this account: nothing sent. */
   | { readonly status: 'cancelled' };
 
+/** The other accounts a consolidated notice's lead claimed for one send. */
+interface Group {
+  readonly members: readonly GroupClaim[];
+}
+
 /** Decrypted contact points; lives only in memory for the length of one send. */
 interface Contact {
   readonly name?: string;
@@ -126,8 +131,24 @@ export interface NoticeProcessorDeps {
   readonly gate?: (waveId: string) => Promise<WaveGateState>;
   /** How long a notice of a paused wave waits before it looks again (ms). Default {@link PAUSE_RECHECK_MS}. */
   readonly pauseRecheckMs?: number;
+  /**
+   * How long (ms) the lead of a consolidated notice waits, at most, for the other accounts of its
+   * group whose earlier actions (PIN rotation, code) are still under way, from the first time it
+   * found one: past it, the notice goes to the accounts that are ready and the late ones are
+   * notified on their own once ready. Default {@link DEFAULT_GROUP_WAIT_MS}.
+   */
+  readonly groupWaitMs?: number;
+  /** How long (ms) a consolidated notice's lead or one of its other accounts waits before it looks again; the others' waits double up to a minute. Default 2000. */
+  readonly groupPollMs?: number;
   readonly random?: () => number;
 }
+
+/** Default of {@link NoticeProcessorDeps.groupWaitMs}: ten minutes. */
+export const DEFAULT_GROUP_WAIT_MS = 10 * 60_000;
+const NO_PATCH: Readonly<Record<string, PatchValue>> = {};
+/** A grouped account's claim released (its lead's token and mark removed). */
+const RELEASED: Readonly<Record<string, PatchValue>> = { gl: false, ct: false };
+const TERMINAL_STATES: ReadonlySet<string> = new Set(['done', 'failed', 'skipped', 'cancelled']);
 
 /** Default of {@link NoticeProcessorDeps.recordRetryMs}. */
 export const DEFAULT_RECORD_RETRY_MS = 120_000;
@@ -166,6 +187,13 @@ function watchGate(gate: (waveId: string) => Promise<WaveGateState>, waveId: str
   }, GATE_WATCH_MS);
   timer.unref();
   return { signal: controller.signal, stop: () => clearInterval(timer) };
+}
+
+/** The ledger already says why this attempt waits (a consolidated notice's account waiting for its group): the job only waits. */
+class Waiting extends Error {
+  constructor(readonly delayMs: number) {
+    super('waiting for the group');
+  }
 }
 
 class Deferred extends Error {
@@ -243,6 +271,56 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     return { channel, message: { to: contact.email, subject: n.subject, text: n.text, html: n.html, reference, ...(headers ? { headers } : {}) } };
   };
 
+  const groupWaitMs = deps.groupWaitMs ?? DEFAULT_GROUP_WAIT_MS;
+  const groupPollMs = deps.groupPollMs ?? 2000;
+  /** A grouped account's wait for its lead: doubling with its claims, up to a minute, a fifth at random. */
+  const memberWait = (claims: number): number => {
+    const base = Math.min(60_000, groupPollMs * 2 ** Math.min(6, Math.max(0, claims - 1)));
+    return base + Math.floor(random() * base * 0.2);
+  };
+
+  /**
+   * A consolidated notice's text: every account named, masked, with its own exposed data and its
+   * own remediation (each account's enrichers run with its own entry and record). The lead's
+   * locale; no first name (the accounts' holders may differ).
+   */
+  const prepareGroup = async (channel: Channel, contact: Contact, manifest: WaveManifest, waveId: string, lead: { accountId: string; account: AccountRecord; entry: LedgerEntry; extra: Partial<NoticeVars> },
+    members: readonly GroupClaim[]): Promise<{ prepared: Prepared; named: number }> => {
+    const enrichers = deps.enrichers ?? [];
+    const parts: GroupNoticeAccount[] = [{ label: maskedAccount(lead.accountId), exposed: lead.account.exposed, ...lead.extra }];
+    for (const m of members) {
+      const record = m.account;
+      if (!record) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record of a grouped account missing' });
+      const settled = await Promise.allSettled(enrichers.map((e) => e.enrich({ waveId, accountId: m.accountId, entry: m.all ?? {}, account: record, channel })));
+      let extra: Partial<NoticeVars> = {};
+      for (const part of settled) {
+        if (part.status === 'rejected') throw part.reason;
+        extra = { ...extra, ...part.value };
+      }
+      parts.push({ label: maskedAccount(m.accountId), exposed: record.exposed, ...extra });
+    }
+    const base = { brand: manifest.brand, helpUrl: manifest.helpUrl, ...(manifest.reminderOf ? { reminder: true } : {}) };
+    const reference = `${waveId}.${lead.accountId}`;
+    if (channel === 'sms') {
+      if (!deps.sms) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no SMS sender configured' });
+      if (!contact.phone) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no phone number' });
+      // Too long for one message (many accounts, each with its own PIN and code): the accounts
+      // at the end are left for a notice of their own.
+      for (let named = parts.length; named > 1; named--) {
+        const n = renderGroupNotice('sms', lead.account.locale, base, parts.slice(0, named));
+        if (n.channel !== 'sms') throw new Error('unreachable');
+        if (n.body.length <= SMS_BODY_MAX_CHARS || named === 2) return { prepared: { channel, message: { to: contact.phone, body: n.body, reference } }, named: named - 1 };
+      }
+      throw new Error('unreachable');
+    }
+    if (!deps.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email sender configured' });
+    if (!contact.email) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no email address' });
+    const n = renderGroupNotice('email', lead.account.locale, base, parts);
+    if (n.channel !== 'email') throw new Error('unreachable');
+    const headers = deps.emailHeaders?.({ waveId, accountId: lead.accountId, to: contact.email });
+    return { prepared: { channel, message: { to: contact.email, subject: n.subject, text: n.text, html: n.html, reference, ...(headers ? { headers } : {}) } }, named: members.length };
+  };
+
   return async function processNotice(job: NoticeJob): Promise<NoticeOutcome> {
     let ref;
     try {
@@ -261,7 +339,21 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
 
     // The claim also reads the sealed account record in the same script: one round trip, not two.
     const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: 'notify.claimed',
-      patch: { ct: token }, detail: { attempt: job.attemptsMade + 1 }, withAccount: true });
+      patch: { ct: token }, detail: { attempt: job.attemptsMade + 1 }, withAccount: true, unlessHeld: 'gl' });
+    if (claim.outcome === 'held') {
+      // The lead of this account's consolidated notice holds it for a send: it settles it, unless
+      // the lead's own notice ended without it (dead-lettered by the recovery sweep, say): then the
+      // hold is released here and the next attempt goes on without that lead.
+      const holder = typeof claim.entry?.gl === 'string' ? claim.entry.gl : undefined;
+      const lead = holder ? (await deps.ledger.get(waveId, holder))?.notify : undefined;
+      if (!lead || TERMINAL_STATES.has(lead.s)) {
+        const held = typeof claim.entry?.ct === 'string' ? claim.entry.ct : '';
+        await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', guard: held, patch: RELEASED, event: 'notify.released', detail: { reason: 'lead finished without it', lead: holder ?? null } });
+        return job.defer(groupPollMs);
+      }
+      log.debug('held by its consolidated notice\'s lead; waiting');
+      return job.defer(memberWait(claim.entry?.n ?? 1));
+    }
     if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
       throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
     }
@@ -300,8 +392,37 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       return { status: 'superseded' };
     };
 
+    /** The consolidated notice this attempt sends for its group, when it leads one. */
+    let grp: Group | undefined;
+    /** The accounts of `grp`, the lead first. */
+    const groupIds = (): string[] => (grp ? [accountId, ...grp.members.map((m) => m.accountId)] : [accountId]);
+    /**
+     * Puts the other accounts of `grp` back to pending, the claim released: `solo` when each must
+     * now be notified on its own (the shared contact point refused, or is suppressed, and each may
+     * have another channel of its own). Nothing when a later attempt took the group over.
+     */
+    const releaseGroup = async (event: string, detail: Record<string, unknown>, solo: boolean): Promise<void> => {
+      if (!grp) return;
+      const members = grp.members;
+      grp = undefined;
+      await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'pending', event,
+        accounts: members.map((m) => ({ accountId: m.accountId, patch: { gl: false, ct: false, ...(solo ? { solo: true } : {}) }, detail })) });
+    };
+
     /** Records a final state; false when a later attempt had taken the claim over (nothing recorded). */
     const finish = async (to: 'failed' | 'skipped', error: BreachwaveError, patch: Record<string, PatchValue> = {}): Promise<boolean> => {
+      if (grp) {
+        // The consolidated notice ends the same way for every account it was for: one script.
+        const ids = groupIds();
+        const settled = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to, event: `notify.${to}`,
+          accounts: ids.map((id) => ({ accountId: id, patch: { ...patch, err: error.code, gl: false, gm: false, gw: false }, detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null } })),
+          counters: { [`notify:error:${error.code}`]: ids.length },
+          releaseAccount: to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0 });
+        if (settled.outcome === 'superseded') return false;
+        for (const id of ids) for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId: id, state: to });
+        log.warn({ errorCode: error.code, kind: error.kind, state: to, accounts: ids.length }, to === 'failed' ? 'consolidated notice failed for good' : 'consolidated notice skipped');
+        return true;
+      }
       const done = await deps.ledger.transition({ ...guarded, from: ['claimed'], to, patch: { ...patch, err: error.code },
         event: `notify.${to}`, detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null },
         counters: { [`notify:error:${error.code}`]: 1 },
@@ -327,6 +448,42 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         throw new BreachwaveError('BW_ORDER_VIOLATION', { detail: unmet.map((u) => `${u.action} is ${u.state}`).join(', ') });
       }
       const manifest = await manifestOf(waveId);
+      const group = account.group;
+      // A re-drive that names its channel (after a permanent "undelivered" callback) goes alone: the
+      // group shares only its first channel's contact point.
+      if (group && group.length > 1 && prior?.solo !== true && prior?.via === undefined) {
+        const others = group.filter((id) => id !== accountId);
+        const peers = await deps.ledger.getMany(waveId, others);
+        const peer = (id: string) => peers[others.indexOf(id)]?.notify;
+        // The lead: the group's first account whose notice is neither finished nor released to go alone.
+        const lead = group.find((id) => id === accountId || (!TERMINAL_STATES.has(peer(id)?.s ?? 'done') && peer(id)?.solo !== true));
+        if (lead !== accountId) {
+          const back = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', event: 'notify.grouped', detail: { lead: lead ?? null } });
+          if (back.outcome === 'superseded') return superseded();
+          throw new Waiting(memberWait(prior?.n ?? 1));
+        }
+        // A send that may have happened is reconciled or repeated for exactly the accounts it named.
+        const named = unsure && typeof prior?.gm === 'string' && prior.gm !== '' ? prior.gm.split(',') : undefined;
+        const pool = named ?? others;
+        const late = pool.filter((id) => {
+          const p = peer(id);
+          if (!p || TERMINAL_STATES.has(p.s) || p.solo === true) return false;
+          if (p.s === 'claimed' && p.gl === undefined) return true;
+          const e = peers[others.indexOf(id)];
+          return e !== undefined && unmetPrerequisites(e, 'notify').length > 0;
+        });
+        const since = typeof prior?.gw === 'number' ? prior.gw : Date.now();
+        if (late.length > 0 && !named && Date.now() - since < groupWaitMs) {
+          // Some accounts of the group are still in an earlier action: the notice waits for them.
+          const waiting = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { gw: since },
+            event: 'notify.deferred', detail: { reason: 'group waiting', waiting: late.length }, counters: { 'notify:deferred': 1 } });
+          if (waiting.outcome === 'superseded') return superseded();
+          throw new Waiting(groupPollMs + Math.floor(random() * groupPollMs * 0.2));
+        }
+        const claims = await deps.ledger.claimGroup({ waveId, action: 'notify', lead: accountId, token, actor, accountIds: pool, withAccount: true, detail: { attempt: job.attemptsMade + 1 } });
+        const members = claims.filter((c) => c.status === 'ok');
+        if (members.length > 0) grp = { members };
+      }
       const other: Channel | undefined = first === 'sms' ? (contact.email ? 'email' : undefined) : (contact.phone && account.phoneIsMobile ? 'sms' : undefined);
       // A re-drive after a permanent "undelivered" callback names the channel to use (`via`).
       const via = prior?.via === 'sms' || prior?.via === 'email' ? prior.via : undefined;
@@ -347,7 +504,21 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           if (part.status === 'rejected') throw part.reason;
           extra = { ...extra, ...part.value };
         }
-        const prepared = prepare(ch, contact, manifest, account, waveId, accountId, extra);
+        let grouped = i === 0 ? grp : undefined;
+        let prepared: Prepared;
+        if (grouped) {
+          const g = await prepareGroup(ch, contact, manifest, waveId, { accountId, account, entry, extra }, grouped.members);
+          prepared = g.prepared;
+          if (g.named < grouped.members.length) {
+            // The accounts the message had no room for go back to pending; the first of them leads the next notice.
+            const left = grouped.members.slice(g.named);
+            grp = grouped = { members: grouped.members.slice(0, g.named) };
+            await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'pending', event: 'notify.deferred',
+              accounts: left.map((m) => ({ accountId: m.accountId, patch: RELEASED, detail: { reason: 'no room in the consolidated message' } })) });
+          }
+        } else {
+          prepared = prepare(ch, contact, manifest, account, waveId, accountId, extra);
+        }
         const watch = deps.gate ? watchGate(deps.gate, waveId) : undefined;
         const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, log, ...(watch ? { signal: watch.signal } : {}) };
 
@@ -365,7 +536,12 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
           const wave = await deps.gate(waveId);
           // An account with an earlier action (a rotated PIN, an issued code) is under way: its
           // notice goes even when the wave was cancelled since.
-          const underWay = Object.keys(entry).some((a) => a !== 'notify');
+          const underWay = [entry, ...(grouped?.members.map((m) => m.all ?? {}) ?? [])].some((e) => Object.keys(e).some((a) => a !== 'notify'));
+          if (wave.status === 'cancelled' && !underWay && grouped) {
+            const ended = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'cancelled', event: 'notify.cancelled',
+              accounts: groupIds().map((id) => ({ accountId: id, patch: { gl: false }, detail: { reason: 'wave-cancelled' } })) });
+            return ended.outcome === 'superseded' ? superseded() : { status: 'cancelled' };
+          }
           if (wave.status === 'cancelled' && !underWay) {
             const ended = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'cancelled', event: 'notify.cancelled', detail: { reason: 'wave-cancelled' } });
             return ended.outcome === 'superseded' ? superseded() : { status: 'cancelled' };
@@ -377,7 +553,10 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         }
         if (decision?.kind === 'block') {
           lastError = new BreachwaveError(decision.code, { detail: decision.reason });
+          // Without a fallback the whole group is skipped (`finish`); with one, each account goes
+          // its own way: the same block, then its own other channel.
           if (!fallbackOnBlock) break;
+          if (grouped) await releaseGroup('notify.released', { code: decision.code, reason: 'contact point blocked' }, true);
           fellBackFrom = { channel: ch, code: decision.code };
           continue;
         }
@@ -391,7 +570,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         if (!result) {
           // The fence: from here the send cannot be taken back. A later attempt that claimed the
           // notice meanwhile owns it; this one stops without a word to the provider.
-          if (await deps.ledger.fence(waveId, accountId, 'notify', token, { sa: Date.now(), hu: false }) !== 'ok') return superseded();
+          const gm = grouped ? grouped.members.map((m) => m.accountId).join(',') : false;
+          if (await deps.ledger.fence(waveId, accountId, 'notify', token, { sa: Date.now(), hu: false, gm }) !== 'ok') return superseded();
         }
         try {
           result ??= prepared.channel === 'sms'
@@ -400,6 +580,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         } catch (raw) {
           const error = toBreachwaveError(raw, ch === 'sms' ? 'BW_SMS_NETWORK' : 'BW_EMAIL_NETWORK');
           for (const p of deps.policies ?? []) await p.afterSend?.(ctx, { ok: false, error });
+          // The shared contact point refused for good: each account may have a channel of its own.
+          if (grouped && error.kind === 'permanent' && fallbackAllowed(ch, error.code)) await releaseGroup('notify.released', { code: error.code, reason: 'contact point refused' }, true);
           if (error.kind === 'permanent' && fallbackAllowed(ch, error.code) && i + 1 < channels.length) {
             lastError = error;
             fellBackFrom = { channel: ch, code: error.code };
@@ -418,6 +600,26 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         // (an email cannot be looked up): counted, as a send after no answer is.
         else if (armedBefore) counters['notify:ambiguous'] = 1;
         if (fellBackFrom) counters[`notify:fallback:${fellBackFrom.channel}-${ch}`] = 1;
+        // Messages the providers accepted: fewer than the accounts sent to when notices are consolidated.
+        counters[`notify:messages:${ch}`] = 1;
+        if (grouped) {
+          const ids = groupIds();
+          counters[`notify:sent:${ch}`] = ids.length;
+          counters['notify:consolidated'] = ids.length;
+          const shared = { ch, pid: result.providerId, err: false, ct: false, gl: false };
+          const lead = { ...shared, sa: false, hu: false, gm: false, gw: false, ...(armedBefore && !reconciled ? { amb: (prior?.amb ?? 0) + 1 } : {}), ...(reconciled ? { rec: true } : {}) };
+          // One script for every account of the notice, each with its own record naming the shared
+          // send (its provider id and the lead): a crash after the send leaves all or none recorded.
+          // Unguarded, like a single notice's `done`: the send happened, whoever holds the claim now.
+          const recorded = await persist(log, 'notify.done (consolidated)', () => deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token: '', actor, to: 'done', event: 'notify.done',
+            accounts: ids.map((id) => ({ accountId: id, patch: id === accountId ? lead : { ...shared, grp: accountId },
+              detail: { channel: ch, providerId: result.providerId, status: result.status, accounts: ids.length, ...(reconciled ? { reconciled: true } : {}) } })),
+            counters, releaseAccount: deps.contactRetentionSeconds ?? 0 }));
+          if (recorded.skipped.length > 0) log.warn({ skipped: recorded.skipped.length }, 'accounts of a consolidated notice were no longer claimed when its send was recorded');
+          for (const id of ids) for (const e of deps.enrichers ?? []) await persist(log, 'after sent', async () => e.afterSent?.({ waveId, accountId: id }));
+          log.debug({ channel: ch, providerId: result.providerId, accounts: ids.length }, 'consolidated notice sent');
+          return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };
+        }
         const keepForFallback = ch === 'sms' && contact.email !== undefined && !via ? deps.fallbackWindowSeconds ?? 0 : 0;
         await persist(log, 'notify.done', () => deps.ledger.transition({ ...base, from: ['claimed'], to: 'done',
           releaseAccount: Math.max(deps.contactRetentionSeconds ?? 0, keepForFallback),
@@ -438,6 +640,16 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       throw new PermanentActionError(error);
     } catch (raw) {
       if (raw instanceof PermanentActionError) throw raw;
+      if (raw instanceof Waiting) return job.defer(raw.delayMs);
+      if (raw instanceof Deferred && grp) {
+        // The whole group waits: the lead's job comes back for all of them.
+        const ids = groupIds();
+        const deferred = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'pending', event: 'notify.deferred',
+          accounts: ids.map((id) => ({ accountId: id, patch: id === accountId ? NO_PATCH : RELEASED, detail: { reason: raw.reason, delayMs: raw.delayMs } })),
+          counters: { 'notify:deferred': 1 } });
+        if (deferred.outcome === 'superseded') return superseded();
+        return job.defer(raw.delayMs);
+      }
       if (raw instanceof Deferred) {
         const deferred = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', event: 'notify.deferred', detail: { reason: raw.reason, delayMs: raw.delayMs }, counters: { 'notify:deferred': 1 } });
         if (deferred.outcome === 'superseded') return superseded();
@@ -450,6 +662,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         if (!(await finish('failed', error))) return superseded();
         throw new PermanentActionError(error);
       }
+      // The lead retries; the others wait for it, their claims released.
+      await releaseGroup('notify.retry', { code: error.code, kind: error.kind }, false);
       if (fate === 'wait') {
         // The pace policy slows the sender meanwhile.
         const waiting = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: (prior?.thr ?? 0) + 1 },

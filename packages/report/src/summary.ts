@@ -38,6 +38,10 @@ export interface WaveSummary {
   readonly byChannel: Readonly<Record<string, number>>;
   /** Sends the notifier recorded by channel (the counters: a reconciled notice is not a second send). */
   readonly sends: { readonly sms: number; readonly email: number };
+  /** Messages the providers accepted by channel: a consolidated notice is one message for several accounts. */
+  readonly messages: { readonly sms: number; readonly email: number };
+  /** Accounts told by a consolidated notice (one message for the accounts sharing a phone or email). */
+  readonly consolidated: number;
   /** Accounts by the error code their action holds, most frequent first. */
   readonly errors: readonly { readonly action: string; readonly outcome: string; readonly code: string; readonly accounts: number }[];
   /** Accounts with an ambiguous outcome on some action. */
@@ -179,6 +183,8 @@ export async function summariseRows(options: Pick<SummariseOptions, 'ledger' | '
     byAction,
     byChannel,
     sends: progress.sent,
+    messages: progress.messages,
+    consolidated: progress.consolidated,
     errors: [...errors.values()].sort((a, b) => b.accounts - a.accounts || a.action.localeCompare(b.action) || a.code.localeCompare(b.code)),
     ambiguousAccounts,
     ambiguousOutcomes: progress.ambiguous,
@@ -262,9 +268,9 @@ function tables(s: WaveSummary): Table[] {
     },
     {
       title: 'Notices by channel',
-      intro: 'Accounts whose notice is done, by the channel it went out on, and the sends the notifier recorded.',
-      head: ['channel', 'notices done', 'sends recorded'],
-      rows: CHANNELS.map((c) => [c, s.byChannel[c] ?? 0, s.sends[c]]),
+      intro: `Accounts whose notice is done, by the channel it went out on, the sends the notifier recorded (accounts), and the messages that carried them: accounts sharing a phone or email get one consolidated message (${s.consolidated} accounts).`,
+      head: ['channel', 'notices done', 'sends recorded', 'messages'],
+      rows: CHANNELS.map((c) => [c, s.byChannel[c] ?? 0, s.sends[c], s.messages[c]]),
     },
     {
       title: 'Error codes',

@@ -17,6 +17,7 @@ export function formatDryRun(r: DryRunReport): string {
     `  by language  ${counts(r.byLocale)}`,
     `  actions      ${counts(r.byAction)}`,
     `  first channel  sms ${r.byChannel.sms}  email ${r.byChannel.email}  no usable contact ${r.byChannel.none}`,
+    `  notices      sms ${r.notices.sms}  email ${r.notices.email}  (${r.consolidated.notices} consolidated notice(s) for ${r.consolidated.accounts} accounts sharing a phone or email)`,
     `  SMS segments ${r.smsSegments.total} in all, ${r.smsSegments.max} at most per message`,
     `  quiet hours  ${r.quietHours ? `kept (SMS held to 08:00–21:00 recipient time; default zone ${r.quietHours.defaultZone})` : 'off'}`,
     `  estimated sending time  ${r.estimatedSeconds === null ? 'unknown (no pace set: BW_SMS_RATE, BW_EMAIL_RATE or --sms-rate/--email-rate)' : `${formatDuration(r.estimatedSeconds)} at sms ${r.pace.sms ?? '-'}/s, email ${r.pace.email ?? '-'}/s`}`,

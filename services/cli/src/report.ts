@@ -18,6 +18,8 @@ export function formatStatus(waveId: string, p: WaveProgress): string {
     lines.push(`  ${action.padEnd(10)} events: ${Object.entries(events).map(([s, n]) => `${s} ${n}`).join('  ')}`);
   }
   lines.push(`  sent: sms ${p.sent.sms}  email ${p.sent.email}${p.ambiguous ? `  ambiguous outcomes ${p.ambiguous}` : ''}`);
+  // Accounts sent to, against the messages that carried their notices: one consolidated notice covers several accounts.
+  if (p.consolidated > 0) lines.push(`  messages: sms ${p.messages.sms}  email ${p.messages.email}  (${p.consolidated} accounts told by a consolidated notice)`);
   return `${lines.join('\n')}\n`;
 }
 

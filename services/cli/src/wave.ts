@@ -32,6 +32,8 @@ export interface WaveCreateOptions {
   lane?: string;
   quietHours: boolean;
   quietHoursZone: string;
+  /** `--no-consolidate` makes it false. */
+  consolidate: boolean;
   json?: boolean;
 }
 
@@ -53,7 +55,7 @@ export function planFromOptions(opts: Pick<WaveCreateOptions, 'actions' | 'pinDe
 const MANIFEST_FLAGS: Readonly<Record<string, string>> = {
   brand: '--brand', helpUrl: '--help-url', actions: '--actions', pinDelivery: '--pin-delivery', codeSource: '--code-source',
   enrollBy: '--enroll-by', quietHoursZone: '--quiet-hours-zone', quietHours: '--no-quiet-hours', smsSegmentBudget: '--sms-segment-budget',
-  approvals: '--approvals', column: '--column', ignoreColumn: '--ignore-column',
+  approvals: '--approvals', column: '--column', ignoreColumn: '--ignore-column', consolidate: '--no-consolidate',
 };
 
 /** `--column canonical=Header` values as a mapping, refused with every problem at once. */
@@ -85,6 +87,7 @@ export function planFromFlags(opts: WaveCreateOptions): Omit<WavePlan, 'manifest
     ...(opts.brand ? { brand: opts.brand } : {}),
     ...(opts.helpUrl ? { helpUrl: opts.helpUrl } : {}),
     smsSegmentBudget: opts.smsSegmentBudget,
+    consolidate: opts.consolidate,
     ...(opts.approvals !== undefined ? { approvals: opts.approvals } : {}),
     ...(opts.lane && opts.lane !== 'normal' ? { lane: opts.lane as WaveLane } : {}),
     ...(Object.keys(columns).length > 0 ? { columns } : {}),

@@ -200,7 +200,8 @@ dataDir: runDir, envelope, log,
       reconciled: {
         rowsReadEqualsAcceptedPlusRejected: wave.stats.rows === wave.stats.accepted + wave.stats.rejected,
         acceptedEqualsSentPlusFailed: wave.stats.accepted === p.sent.sms + p.sent.email + failed + (p.actions.notify?.skipped ?? 0),
-        sinksMatchLedger: twilio.messages.length === p.sent.sms && smtp.messages.length === p.sent.email,
+        // Messages, not accounts: a consolidated notice is one message for several accounts.
+        sinksMatchLedger: twilio.messages.length === p.messages.sms && smtp.messages.length === p.messages.email,
       },
       audit: {
         ok: verify.ok, records: verify.records, files: auditFiles, keyId: auditSigner.keyId, publicKeyFile: auditPublicKeyFile,
