@@ -88,7 +88,8 @@ test('a wave runs end to end over rediss:// with mutual TLS: every account notif
     const file = join(dir, 'accounts.csv');
     await writeAccountsFile(file, { rows: 300, seed: 11 });
     const expected = expectedAccounts(readFileSync(file, 'utf8'));
-    const created = cli(['wave', 'create', '--accounts', file, '--approvals', '0', '--no-quiet-hours', '--json'], env);
+    // Each account is matched with its own message: one notice per account, not per contact point.
+    const created = cli(['wave', 'create', '--accounts', file, '--approvals', '0', '--no-quiet-hours', '--no-consolidate', '--json'], env);
     assert.equal(created.code, 0, created.stderr);
     const wave = JSON.parse(created.stdout) as { waveId: string; stats: { accepted: number } };
     assert.equal(wave.stats.accepted, expected.size);
