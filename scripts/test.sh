@@ -4,8 +4,19 @@
 # Redis comes from REDIS_URL when set; otherwise testcontainers starts one container for the whole
 # run (Docker, or Podman set up by scripts/container-runtime.sh), shared by key prefix.
 want_pnpm=$(node -p "require('$(cd "$(dirname "$0")/.." && pwd)/package.json').packageManager.split('@')[1]")
+# The browser test needs Chromium and the alert-rule tests promtool: installed with apt when
+# missing (as root, with apt), otherwise those tests are skipped with a loud message.
+tools=()
+[ -x "${BW_CHROMIUM:-/usr/bin/chromium}" ] || tools+=(chromium)
+command -v promtool >/dev/null 2>&1 || tools+=(prometheus)
+if [ ${#tools[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then tools_plan="; installs ${tools[*]} with apt (for the browser and alert-rule tests; the prometheus package only for its promtool, no server is started)"; else tools_plan=""; tools=(); fi
 if [ -n "${REDIS_URL:-}" ]; then redis_plan="Redis from REDIS_URL"; else redis_plan="without a Docker engine it installs podman, runc and busybox-static with apt, starts the Podman API service (left running) and builds a local redis:7.2 image; one Redis container for the run, removed at the end"; fi
-echo "test: uses pnpm $want_pnpm (the machine's if it has that version, else through npx, never installed globally), installs the locked dependencies into node_modules; $redis_plan; the Redis restart drills run redis-server processes of their own on loopback ports" >&2
+echo "test: uses pnpm $want_pnpm (the machine's if it has that version, else through npx, never installed globally), installs the locked dependencies into node_modules; $redis_plan; the Redis restart drills run redis-server processes of their own on loopback ports$tools_plan" >&2
+if [ ${#tools[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${tools[@]}" >&2 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${tools[@]}" >&2; } \
+    || echo "test: could not install ${tools[*]}: the tests that need them are skipped" >&2
+fi
 source "$(dirname "$0")/bootstrap.sh"
 if [ -z "${REDIS_URL:-}" ]; then
   eval "$(scripts/container-runtime.sh)"
