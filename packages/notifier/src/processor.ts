@@ -1,6 +1,6 @@
 import {
-  BreachwaveError, SMS_BODY_MAX_CHARS, chooseChannel, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
-  type Channel, type GroupNoticeAccount, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest,
+  BreachwaveError, SMS_BODY_MAX_CHARS, channelsFor, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
+  type Channel, type GroupNoticeAccount, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest, type NoticeEnricher,
 } from '@breachwave/domain';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,18 +12,8 @@ import { DEAD_LETTER_RETENTION_SECONDS, manifestCache, type AccountRecord, type 
 
 export type NoticeJob = ActionJobView;
 
-/**
- * Adds what earlier actions produced to a notice (a rotated PIN, an enrollment code). Runs right
- * before rendering; whatever it returns lives only in memory for this one send. A notice's
- * enrichers run concurrently (none may depend on another); their results merge in their order.
- */
-export interface NoticeEnricher {
-  enrich(ctx: { waveId: string; accountId: string; entry: LedgerEntry; account: AccountRecord; channel: Channel }): Promise<Partial<NoticeVars>>;
-  /** Called once the send is recorded (e.g. wipe a held temporary PIN). */
-  afterSent?(ctx: { waveId: string; accountId: string }): Promise<void>;
-  /** Called when the notice ends without a send (failed for good, or skipped). */
-  afterFinished?(ctx: { waveId: string; accountId: string; state: 'failed' | 'skipped' }): Promise<void>;
-}
+/** The enricher port lives with the other ports in the domain; re-exported for the notifier's users. */
+export type { NoticeEnricher } from '@breachwave/domain';
 
 /** What a delivery policy sees before and after one send. The contact point lives only here, in memory. */
 export interface SendContext {
@@ -438,8 +428,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       const account = claim.account;
       if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
       const contact = deps.envelope.openJson<Contact>(account.contact, `${waveId}:${accountId}`);
-      const first = chooseChannel({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email });
-      if (!first) throw new BreachwaveError('BW_NO_CHANNEL');
+      const reachable = channelsFor({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email });
+      if (reachable.length === 0) throw new BreachwaveError('BW_NO_CHANNEL');
       const entry = claim.all ?? {};
       const unmet = unmetPrerequisites(entry, 'notify');
       if (unmet.length > 0) {
@@ -484,10 +474,9 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         const members = claims.filter((c) => c.status === 'ok');
         if (members.length > 0) grp = { members };
       }
-      const other: Channel | undefined = first === 'sms' ? (contact.email ? 'email' : undefined) : (contact.phone && account.phoneIsMobile ? 'sms' : undefined);
       // A re-drive after a permanent "undelivered" callback names the channel to use (`via`).
       const via = prior?.via === 'sms' || prior?.via === 'email' ? prior.via : undefined;
-      const channels: Channel[] = via ? (via === first || via === other ? [via] : []) : other ? [first, other] : [first];
+      const channels: Channel[] = via ? reachable.filter((c) => c === via) : reachable;
       const fallbackOnBlock = manifest.suppressedFallback ?? true;
 
       let lastError: BreachwaveError | undefined;
