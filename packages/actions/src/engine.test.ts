@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { BreachwaveError } from '@breachwave/domain';
 import { createLedger } from '@breachwave/ledger';
 import { captureLog, useRedis } from '@breachwave/testkit';
-import { claimStep, openStep, settleFailure, type FailurePolicy } from './engine.js';
+import { claimStep, deferStep, openStep, settleFailure, type FailurePolicy } from './engine.js';
 import { PermanentActionError, type ActionJobView } from './worker.js';
 
 const db = useRedis();
@@ -106,4 +106,18 @@ test('a record guarded by a token a later attempt replaced does not apply: the a
   assert.ok(!(await audit()).some((r) => r.type === 'notify.retry'));
   // A dead letter the later claim made impossible is not thrown as one either.
   assert.equal(await settleFailure(ledger, opened, job(4), new BreachwaveError('BW_SMS_INVALID_NUMBER'), policy({ guard: 'first', fail: async () => false })), 'superseded');
+});
+
+test('a deferral goes back to pending without spending an attempt; under a replaced token it records nothing', async (t) => {
+  const { ledger, job, audit, waveId } = await setup(t);
+  const { log } = captureLog();
+  const opened = openStep(job(2), 'notify', { log, actor: 'test' });
+  await claimStep(ledger, opened, job(2), { patch: { ct: 'first' } });
+  await assert.rejects(deferStep(ledger, opened, job(2), { delayMs: 5000, reason: 'quiet hours', guard: 'first' }), (err: unknown) => err instanceof Deferred && err.delayMs === 5000);
+  const entry = (await ledger.get(waveId, 'A1'))?.notify;
+  assert.deepEqual([entry?.s, entry?.err, entry?.thr], ['pending', undefined, undefined]);
+  await claimStep(ledger, opened, job(2), { patch: { ct: 'second' } });
+  assert.equal(await deferStep(ledger, opened, job(2), { delayMs: 5000, reason: 'pace', guard: 'first' }), 'superseded');
+  assert.equal((await ledger.get(waveId, 'A1'))?.notify?.s, 'claimed');
+  assert.deepEqual((await audit()).filter((r) => r.type === 'notify.deferred').map((r) => r.detail?.reason), ['quiet hours']);
 });

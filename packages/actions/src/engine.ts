@@ -15,7 +15,9 @@ import { PermanentActionError, type ActionJobView } from './worker.js';
  *    same script when asked, under the attempt's token when the step fences its side effect; a
  *    missing entry fails for good, a finished one is answered `rejected`;
  * 3. the step runs and records its own outcome (it alone knows what it did);
- * 4. a failed try is decided by {@link errorFate} and recorded by {@link settleFailure}:
+ * 4. a step that must wait (quiet hours, pace, a paused wave) goes back to pending and its job
+ *    waits, spending no attempt ({@link deferStep});
+ * 5. a failed try is decided by {@link errorFate} and recorded by {@link settleFailure}:
  *    throttled → back to pending with `thr` counted, the job waits without spending an attempt;
  *    transient → back to pending, retried with backoff; ambiguous, for a step that reconciles →
  *    back to pending with `amb` counted, the next attempt asks before it acts again; permanent or
@@ -135,4 +137,17 @@ export async function settleFailure(ledger: Pick<Ledger, 'transition'>, step: Op
   if (retry.outcome === 'superseded') return 'superseded';
   log.warn({ errorCode: error.code, kind: error.kind }, `${action} attempt failed; will retry`);
   throw error;
+}
+
+/**
+ * Puts a claimed step back to pending (`<action>.deferred`, counted) and its job in the delayed
+ * set for `delayMs`, spending no attempt. Answers `superseded`, recording nothing, when a later
+ * attempt holds the claim.
+ */
+export async function deferStep(ledger: Pick<Ledger, 'transition'>, step: OpenedStep, job: ActionJobView,
+  wait: { readonly delayMs: number; readonly reason: string; readonly guard?: string }): Promise<'superseded'> {
+  const deferred = await ledger.transition({ ...step.base, ...(wait.guard !== undefined ? { guard: wait.guard } : {}), from: ['claimed'], to: 'pending',
+    event: `${step.action}.deferred`, detail: { reason: wait.reason, delayMs: wait.delayMs }, counters: { [`${step.action}:deferred`]: 1 } });
+  if (deferred.outcome === 'superseded') return 'superseded';
+  return job.defer(wait.delayMs);
 }

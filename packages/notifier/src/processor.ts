@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
 import type { Logger } from '@breachwave/logging';
-import { PAUSE_RECHECK_MS, PermanentActionError, claimStep, openStep, settleFailure, unmetPrerequisites, type ActionJobView, type OpenedStep, type WaveGateState } from '@breachwave/actions';
+import { PAUSE_RECHECK_MS, PermanentActionError, claimStep, deferStep, openStep, settleFailure, unmetPrerequisites, type ActionJobView, type OpenedStep, type WaveGateState } from '@breachwave/actions';
 import { DEAD_LETTER_RETENTION_SECONDS, manifestCache, type AccountRecord, type ActionEntry, type GroupClaim, type Ledger, type LedgerEntry, type PatchValue, type TransitionResult } from '@breachwave/ledger';
 
 export type NoticeJob = ActionJobView;
@@ -729,9 +729,9 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       return job.defer(raw.delayMs);
     }
     if (raw instanceof Deferred) {
-      const deferred = await deps.ledger.transition({ ...a.guarded, from: ['claimed'], to: 'pending', event: 'notify.deferred', detail: { reason: raw.reason, delayMs: raw.delayMs }, counters: { 'notify:deferred': 1 } });
-      if (deferred.outcome === 'superseded') return superseded(a);
-      return job.defer(raw.delayMs);
+      // Deferred, it throws; it answers only when a later attempt holds the claim.
+      await deferStep(deps.ledger, a.opened, job, { delayMs: raw.delayMs, reason: raw.reason, guard: a.token });
+      return superseded(a);
     }
     const outcome = await settleFailure(deps.ledger, a.opened, job, raw, {
       guard: a.token,
