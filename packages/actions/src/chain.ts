@@ -1,9 +1,10 @@
-import { ACTIONS, BreachwaveError, toBreachwaveError, type ActionName, type ErrorCode } from '@breachwave/domain';
-import { backoffDelay, parseActionJob } from '@breachwave/jobs';
+import { ACTIONS, toBreachwaveError, type ActionName, type ErrorCode } from '@breachwave/domain';
+import { backoffDelay } from '@breachwave/jobs';
 import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
-import { childOnDemand, type Logger } from '@breachwave/logging';
+import type { Logger } from '@breachwave/logging';
+import { claimStep, openStep, settleFailure, type FailurePolicy } from './engine.js';
 import { errorFate } from './fate.js';
-import { PermanentActionError, type ActionJobView, type ActionQueues } from './worker.js';
+import type { ActionJobView, ActionQueues } from './worker.js';
 
 /** The account's actions in execution order (rotate → code → notify). */
 export function orderedActions(entry: LedgerEntry): ActionName[] {
@@ -111,60 +112,41 @@ export type StepOutcome = { readonly status: 'done'; readonly next?: ActionName 
 export async function runStep(deps: RunStepDeps, action: ActionName, job: ActionJobView,
   step: (ctx: StepContext) => Promise<StepResult>,
   options: { readonly withAccount?: boolean } = {}): Promise<StepOutcome> {
-  let ref;
-  try {
-    ref = parseActionJob(job.data);
-  } catch (err) {
-    throw new PermanentActionError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
-  }
-  const { waveId, accountId } = ref;
-  // Made on first use: most steps log nothing at info.
-  const log = childOnDemand(deps.log, { wave: waveId, account: accountId, action, job: job.id, attempt: job.attemptsMade + 1 });
-  const base = { waveId, accountId, action, actor: deps.actor };
+  const opened = openStep(job, action, deps);
+  const { waveId, accountId, log, base } = opened;
   // `withAccount`: the step needs the sealed account record; the claim reads it in the same script.
-  const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: `${action}.claimed`, detail: { attempt: job.attemptsMade + 1 },
-    ...(options.withAccount ? { withAccount: true } : {}) });
-  if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
-    throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: `no ${action} ledger entry` }));
-  }
+  const claim = await claimStep(deps.ledger, opened, job, options.withAccount ? { withAccount: true } : {});
   if (claim.outcome === 'rejected') {
     // Finished before (a duplicate or replayed job): make sure the chain moved on, do nothing else.
     if (claim.previous === 'done') await advance(deps, { waveId, accountId, after: action, job });
     return { status: 'already-finished', state: claim.previous ?? 'unknown' };
   }
-  const throttles = claim.entry?.thr ?? 0;
-  const fate = (error: BreachwaveError) => errorFate(error, job, throttles, deps.maxThrottles);
-  const asError = (raw: unknown): BreachwaveError => toBreachwaveError(raw, 'BW_INTERNAL');
-  try {
-    const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log,
-      ...(claim.account ? { account: claim.account } : {}), failsForGood: (err) => fate(asError(err)) === 'fail' });
-    const done = await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ...result.patch, err: false }, event: `${action}.done`,
-      ...(result.detail ? { detail: result.detail } : {}), ...(result.counters ? { counters: result.counters } : {}) });
-    const next = await advance(deps, { waveId, accountId, after: action, known: done.all, job });
-    return next ? { status: 'done', next } : { status: 'done' };
-  } catch (raw) {
-    if (raw instanceof PermanentActionError) throw raw;
-    const error = asError(raw);
-    if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, `unexpected error in ${action}`);
-    const next = fate(error);
-    if (next === 'wait') {
-      // Nothing was applied (HTTP 429): the job waits, longer with each throttle, without failing.
-      await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: throttles + 1 },
-        event: `${action}.throttled`, detail: { code: error.code }, counters: { [`${action}:throttled`]: 1 } });
-      log.debug({ errorCode: error.code, throttles: throttles + 1 }, `${action} throttled; waiting`);
-      return job.defer(backoffDelay(throttles + 1, 1000, 60_000));
-    }
-    if (next === 'fail') {
+  const policy: FailurePolicy = {
+    prior: claim.entry,
+    maxThrottles: deps.maxThrottles,
+    throttleDelayMs: (throttles) => backoffDelay(throttles, 1000, 60_000),
+    fail: async (error) => {
       await deps.ledger.transition({ ...base, from: ['claimed'], to: 'failed', patch: { err: error.code }, event: `${action}.failed`,
         detail: { code: error.code, kind: error.kind }, counters: { [`${action}:error:${error.code}`]: 1 } });
       await skipDependents(deps.ledger, waveId, accountId, action, error.code, deps.actor);
       // Nothing will send to this account now; keep its sealed contact only for a re-drive.
       await deps.ledger.releaseAccount(waveId, accountId, DEAD_LETTER_RETENTION_SECONDS);
       log.warn({ errorCode: error.code, kind: error.kind }, `${action} failed for good; dependents skipped`);
-      throw new PermanentActionError(error);
-    }
-    await deps.ledger.transition({ ...base, from: ['claimed'], to: 'pending', patch: { err: error.code }, event: `${action}.retry`, detail: { code: error.code, kind: error.kind } });
-    log.warn({ errorCode: error.code, kind: error.kind }, `${action} attempt failed; will retry`);
-    throw error;
+      return true;
+    },
+  };
+  const throttles = claim.entry?.thr ?? 0;
+  try {
+    const result = await step({ waveId, accountId, entry: claim.entry ?? { s: 'claimed', n: 1 }, reclaimed: claim.previous === 'claimed', log,
+      ...(claim.account ? { account: claim.account } : {}),
+      failsForGood: (err) => errorFate(toBreachwaveError(err, 'BW_INTERNAL'), job, throttles, deps.maxThrottles) === 'fail' });
+    const done = await deps.ledger.transition({ ...base, from: ['claimed'], to: 'done', patch: { ...result.patch, err: false }, event: `${action}.done`,
+      ...(result.detail ? { detail: result.detail } : {}), ...(result.counters ? { counters: result.counters } : {}) });
+    const next = await advance(deps, { waveId, accountId, after: action, known: done.all, job });
+    return next ? { status: 'done', next } : { status: 'done' };
+  } catch (raw) {
+    // Its records are not guarded by a token: only a guarded record can be superseded.
+    await settleFailure(deps.ledger, opened, job, raw, policy);
+    throw new Error(`${action}: an unguarded failure record was answered superseded`);
   }
 }

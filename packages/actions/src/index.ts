@@ -1,5 +1,6 @@
 export * from './worker.js';
 export * from './chain.js';
+export * from './engine.js';
 export * from './fate.js';
 export * from './recovery.js';
 export * from './gate.js';

@@ -1,6 +1,9 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { toBreachwaveError, type ActionName, type BreachwaveError } from '@breachwave/domain';
-import { DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, backoffDelay, isActionBatch, laneJobOptions, parseActionJobs, spentAttempts, type ActionJob } from '@breachwave/jobs';
+import {
+  DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, attemptsOf, backoffDelay, createNextActions, isActionBatch, laneJobOptions, parseActionJobs, spentAttempts, spentLeaving, splitOffJob,
+  type ActionJob,
+} from '@breachwave/jobs';
 import { manifestCache, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { cancelAccount, waveGate, type WaveGateState } from './gate.js';
@@ -104,10 +107,10 @@ class SplitOff extends Error {}
  * in flight and `concurrency` keeps its meaning. The batch shares BullMQ's per-job cost and
  * nothing else: every account keeps its own ledger state, audit records and attempts. An account
  * that must wait (the processor defers it) or be retried (it threw a retryable error) leaves the
- * batch as a one-account job with the delay or backoff it would have had, carrying the attempts
- * it spent (`spent`), so its attempt numbers, its bound on attempts and its later backoff are
- * those of a job of its own. One that failed for good is already a dead letter in the ledger.
- * The batch's finished accounts go on to their next action as one job. The batch job itself is
+ * batch as a one-account job; the batch's finished accounts go on to their next action as one
+ * job: the jobs catalog's batch bookkeeping holds those rules (`splitOffJob`, `spentLeaving`,
+ * `attemptsOf`, `createNextActions`). One that failed for good is already a dead letter in the
+ * ledger. The batch job itself is
  * retried only if those adds fail (Redis unreachable); the ledger then makes the accounts already
  * finished a no-op.
  */
@@ -116,10 +119,11 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
   let closing: Promise<void> | undefined;
   // Producers for split-off accounts and a batch's next actions, made on first use.
   const producers = createActionQueues({ connection: deps.connection, prefix: deps.prefix, ...(deps.ledger ? { ledger: deps.ledger } : {}) });
-  /** One account out of a batch into a job of its own, carrying the attempts it spent there. */
-  const splitOff = (ref: ActionJob, o: { delay: number; attempts: number; spent: number }): Promise<void> =>
-    producers.add(deps.action, { waveId: ref.waveId, accountId: ref.accountId, ...(o.spent > 0 ? { spent: o.spent } : {}) },
-      { delay: o.delay, attempts: Math.max(1, o.attempts - o.spent) });
+  /** One account out of a batch into a job of its own, carrying the attempts it spent there (`splitOffJob`). */
+  const splitOff = (ref: ActionJob, o: { delay: number; attempts: number; spent: number }): Promise<void> => {
+    const { data, opts } = splitOffJob(ref, o);
+    return producers.add(deps.action, data, opts);
+  };
 
   /** One line per replayed job (a stalled or re-added one), however many of its accounts were finished before. */
   const sayReplayed = (job: Job, waveId: string | undefined, replayed: number, accounts: number): void => {
@@ -132,9 +136,9 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
       throw new DelayedError();
     };
     // An account split off a batch counts the attempts it spent there (`spent`).
-    const spent = spentAttempts(job.data);
+    const counted = attemptsOf({ data: job.data, attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 });
     try {
-      const result = await deps.processor({ id: job.id, data: job.data, attemptsMade: job.attemptsMade + spent, attempts: (job.opts.attempts ?? 1) + spent, defer });
+      const result = await deps.processor({ id: job.id, data: job.data, ...counted, defer });
       // Read, not parsed: a log line must not turn a finished job into a failed one.
       if (foundFinished(result)) sayReplayed(job, (job.data as Partial<ActionJob> | null)?.waveId, 1, 1);
       return result;
@@ -156,27 +160,22 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     let failed = 0;
     let split = 0;
     let replayed = 0;
-    const nextJobs = new Map<ActionName, string[]>();
-    const queueNext = (action: ActionName, next: ActionJob): void => {
-      const ids = nextJobs.get(action) ?? [];
-      ids.push(next.accountId);
-      nextJobs.set(action, ids);
-    };
+    const nextActions = createNextActions();
     for (const ref of refs) {
       // A pause or cancel that came while the batch ran reaches its next account: a paused wave's
       // accounts wait as jobs of their own; a cancelled wave's untouched ones end cancelled.
       if ((await gateAccount(ref.waveId, ref.accountId)) === 'paused') {
-        await splitOff(ref, { delay: pauseWait(), attempts, spent: job.attemptsMade });
+        await splitOff(ref, { delay: pauseWait(), attempts, spent: spentLeaving('wait', job.attemptsMade) });
         split++;
         continue;
       }
       const defer = async (delayMs: number): Promise<never> => {
         // A deferral spends no attempt: the account keeps the ones the batch had left.
-        await splitOff(ref, { delay: Math.max(0, Math.round(delayMs)), attempts, spent: job.attemptsMade });
+        await splitOff(ref, { delay: delayMs, attempts, spent: spentLeaving('wait', job.attemptsMade) });
         throw new SplitOff();
       };
       try {
-        const result = await deps.processor({ id: job.id, data: ref, attemptsMade: job.attemptsMade, attempts, defer, queueNext });
+        const result = await deps.processor({ id: job.id, data: ref, attemptsMade: job.attemptsMade, attempts, defer, queueNext: nextActions.queueNext });
         finished++;
         if (foundFinished(result)) replayed++;
       } catch (err) {
@@ -188,7 +187,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
         } else {
           // The processor put the account back to pending (or left it claimed, to be reconciled):
           // it retries on its own, with this attempt spent.
-          await splitOff(ref, { delay: backoffDelay(job.attemptsMade + 1), attempts, spent: job.attemptsMade + 1 });
+          await splitOff(ref, { delay: backoffDelay(job.attemptsMade + 1), attempts, spent: spentLeaving('retry', job.attemptsMade) });
           split++;
         }
       }
@@ -196,7 +195,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     // The accounts' next actions, as one job per action. Should this fail, the batch is retried:
     // its finished accounts find themselves done in the ledger and queue their next action again.
     const waveId = refs[0]?.waveId ?? '';
-    for (const [action, accountIds] of nextJobs) await producers.addAccounts(action, waveId, accountIds);
+    for (const [action, accountIds] of nextActions.jobs()) await producers.addAccounts(action, waveId, accountIds);
     sayReplayed(job, waveId, replayed, refs.length);
     return { accounts: refs.length, finished, failed, split, replayed };
   };

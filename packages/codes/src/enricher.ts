@@ -1,5 +1,4 @@
-import { BreachwaveError } from '@breachwave/domain';
-import type { NoticeEnricher } from '@breachwave/notifier';
+import { BreachwaveError, type NoticeEnricher } from '@breachwave/domain';
 import { personKey, type CodeStore } from './store.js';
 
 /** Dependencies of {@link codeNoticeEnricher}: a store created with the code keys. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NO_REACHABLE_CHANNEL, chooseChannel, normaliseEmail, normalisePhone, parseAccountRow } from './account.js';
+import { NO_REACHABLE_CHANNEL, channelsFor, chooseChannel, normaliseEmail, normalisePhone, parseAccountRow } from './account.js';
 import { planActions, DEFAULT_ACTION_RULES } from './wave.js';
 import { renderNotice } from './templates.js';
 
@@ -111,6 +111,15 @@ test('channel: SMS for a mobile number, else email', () => {
   assert.equal(chooseChannel({ phone: '+12025550143', phoneIsMobile: false, email: 'a@example.com' }), 'email');
   assert.equal(chooseChannel({ email: 'a@example.com' }), 'email');
   assert.equal(chooseChannel({}), undefined);
+});
+
+test('channel rule: the channels a notice may use, in the order tried; no SMS fallback for a landline', () => {
+  assert.deepEqual(channelsFor({ phone: '+12025550143', phoneIsMobile: true, email: 'a@example.com' }), ['sms', 'email']);
+  assert.deepEqual(channelsFor({ phone: '+12025550143', email: 'a@example.com' }), ['sms', 'email'], 'a phone of unknown type counts as mobile');
+  assert.deepEqual(channelsFor({ phone: '+12025550143', phoneIsMobile: false, email: 'a@example.com' }), ['email']);
+  assert.deepEqual(channelsFor({ phone: '+12025550143', phoneIsMobile: false }), []);
+  assert.deepEqual(channelsFor({ phone: '+12025550143' }), ['sms']);
+  assert.deepEqual(channelsFor({}), []);
 });
 
 test('actions are ordered rotate → code → notify, notify always', () => {

@@ -386,9 +386,21 @@ export function parseAccountRow(row: RawRow): RowResult {
   return { ok: true, account: account as AffectedAccount, warnings: warnings ?? NO_WARNINGS };
 }
 
-/** SMS to a mobile number when there is one, else email. */
+/**
+ * The channel rule, the one place it is written: the channels an account's notice may use, in
+ * the order they are tried. SMS first when there is a phone not known to be a landline
+ * (`phoneIsMobile` absent counts as mobile), then email when there is an address. The second
+ * channel is the fallback after a permanent refusal of the first's contact point; an email-first
+ * account has no SMS fallback (its phone is absent or a landline).
+ */
+export function channelsFor(account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email'>): Channel[] {
+  const channels: Channel[] = [];
+  if (account.phone && account.phoneIsMobile !== false) channels.push('sms');
+  if (account.email) channels.push('email');
+  return channels;
+}
+
+/** The first channel of {@link channelsFor}: SMS to a mobile number when there is one, else email. */
 export function chooseChannel(account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email'>): Channel | undefined {
-  if (account.phone && account.phoneIsMobile !== false) return 'sms';
-  if (account.email) return 'email';
-  return undefined;
+  return channelsFor(account)[0];
 }

@@ -139,15 +139,6 @@ export function actionJobFor(action: ActionName, waveId: string, accountIds: rea
   return { data, jobId: actionBatchJobId(action, data) };
 }
 
-/**
- * Attempts a one-account job's account already spent in the multi-account job it left (`spent`,
- * 0 for any other job). Read without validation: the backoff strategy sees raw job data.
- */
-export function spentAttempts(data: unknown): number {
-  const spent = typeof data === 'object' && data !== null ? (data as { spent?: unknown }).spent : undefined;
-  return typeof spent === 'number' && Number.isInteger(spent) && spent > 0 ? spent : 0;
-}
-
 /** Retention: finished jobs never pile up (each kept completed job costs ~1.35 KB of Redis). */
 export const RETENTION = {
   removeOnComplete: { age: 3600, count: 1000 },
@@ -185,3 +176,6 @@ export function backoffDelay(attemptsMade: number, baseMs = 1000, capMs = 5 * 60
   const exp = Math.min(capMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
   return Math.round(exp / 2 + random() * (exp / 2));
 }
+
+/** Multi-account job bookkeeping (spent attempts, split-off jobs, gathered next actions). */
+export { attemptsOf, createNextActions, spentAttempts, spentLeaving, splitOffJob, type AccountRef } from './batch.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_ACCOUNTS_PER_JOB, accountsPerJobFor, actionBatchJobId, actionJobFor, actionJobId, backoffDelay, parseActionJob, parseActionJobs, spentAttempts } from './index.js';
+import { MAX_ACCOUNTS_PER_JOB, accountsPerJobFor, actionBatchJobId, actionJobFor, actionJobId, backoffDelay, parseActionJob, parseActionJobs, attemptsOf, createNextActions, spentAttempts, spentLeaving, splitOffJob } from './index.js';
 
 test('action jobs carry ids only and reject anything else', () => {
   assert.deepEqual(parseActionJob({ waveId: 'w1', accountId: 'A-1' }), { waveId: 'w1', accountId: 'A-1' });
@@ -67,4 +67,23 @@ test('backoff grows exponentially, stays within its jitter band and cap', () => 
     const d = backoffDelay(3);
     assert.ok(d >= 2000 && d <= 4000, String(d));
   }
+});
+
+test('batch bookkeeping: a wait leaves spending nothing, a retry spends its attempt, the split-off job counts them back', () => {
+  const ref = { waveId: 'w1', accountId: 'A-1' };
+  // A batch of 5 attempts, 2 made: a deferred account leaves with the 2, a retried one with 3.
+  assert.equal(spentLeaving('wait', 2), 2);
+  assert.equal(spentLeaving('retry', 2), 3);
+  const waited = splitOffJob(ref, { delay: 1234.6, attempts: 5, spent: spentLeaving('wait', 2) });
+  assert.deepEqual(waited, { data: { waveId: 'w1', accountId: 'A-1', spent: 2 }, opts: { delay: 1235, attempts: 3 } });
+  // Its processor sees the attempts of a job of its own: 2 made of 5.
+  assert.deepEqual(attemptsOf({ data: waited.data, attemptsMade: 0, attempts: waited.opts.attempts }), { attemptsMade: 2, attempts: 5 });
+  // Nothing spent: no `spent` field; never fewer than one attempt left; never a negative delay.
+  assert.deepEqual(splitOffJob(ref, { delay: -5, attempts: 3, spent: 0 }), { data: { waveId: 'w1', accountId: 'A-1' }, opts: { delay: 0, attempts: 3 } });
+  assert.equal(splitOffJob(ref, { delay: 0, attempts: 3, spent: 7 }).opts.attempts, 1);
+  const next = createNextActions();
+  next.queueNext('notify', { waveId: 'w1', accountId: 'A-1' });
+  next.queueNext('issue-code', { waveId: 'w1', accountId: 'A-2' });
+  next.queueNext('notify', { waveId: 'w1', accountId: 'A-3' });
+  assert.deepEqual(next.jobs(), [['notify', ['A-1', 'A-3']], ['issue-code', ['A-2']]]);
 });

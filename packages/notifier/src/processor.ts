@@ -1,29 +1,19 @@
 import {
-  BreachwaveError, SMS_BODY_MAX_CHARS, chooseChannel, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
-  type Channel, type GroupNoticeAccount, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest,
+  BreachwaveError, SMS_BODY_MAX_CHARS, channelsFor, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
+  type Channel, type GroupNoticeAccount, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest, type NoticeEnricher,
 } from '@breachwave/domain';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay, parseActionJob } from '@breachwave/jobs';
+import { backoffDelay } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
-import { childOnDemand, type Logger } from '@breachwave/logging';
-import { PAUSE_RECHECK_MS, PermanentActionError, errorFate, unmetPrerequisites, type ActionJobView, type WaveGateState } from '@breachwave/actions';
-import { DEAD_LETTER_RETENTION_SECONDS, manifestCache, type AccountRecord, type GroupClaim, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
+import type { Logger } from '@breachwave/logging';
+import { PAUSE_RECHECK_MS, PermanentActionError, claimStep, deferStep, openStep, settleFailure, unmetPrerequisites, type ActionJobView, type OpenedStep, type WaveGateState } from '@breachwave/actions';
+import { DEAD_LETTER_RETENTION_SECONDS, manifestCache, type AccountRecord, type ActionEntry, type GroupClaim, type Ledger, type LedgerEntry, type PatchValue, type TransitionResult } from '@breachwave/ledger';
 
 export type NoticeJob = ActionJobView;
 
-/**
- * Adds what earlier actions produced to a notice (a rotated PIN, an enrollment code). Runs right
- * before rendering; whatever it returns lives only in memory for this one send. A notice's
- * enrichers run concurrently (none may depend on another); their results merge in their order.
- */
-export interface NoticeEnricher {
-  enrich(ctx: { waveId: string; accountId: string; entry: LedgerEntry; account: AccountRecord; channel: Channel }): Promise<Partial<NoticeVars>>;
-  /** Called once the send is recorded (e.g. wipe a held temporary PIN). */
-  afterSent?(ctx: { waveId: string; accountId: string }): Promise<void>;
-  /** Called when the notice ends without a send (failed for good, or skipped). */
-  afterFinished?(ctx: { waveId: string; accountId: string; state: 'failed' | 'skipped' }): Promise<void>;
-}
+/** The enricher port lives with the other ports in the domain; re-exported for the notifier's users. */
+export type { NoticeEnricher } from '@breachwave/domain';
 
 /** What a delivery policy sees before and after one send. The contact point lives only here, in memory. */
 export interface SendContext {
@@ -73,6 +63,57 @@ export type NoticeOutcome =
 interface Group {
   readonly members: readonly GroupClaim[];
 }
+
+/** A notice rendered for one channel, ready for its port. */
+type Prepared = { channel: 'sms'; message: SmsMessage } | { channel: 'email'; message: EmailMessage };
+
+/** One attempt at one notice, from its claim on: what every phase reads, and the group it leads. */
+interface Attempt {
+  readonly job: NoticeJob;
+  readonly opened: OpenedStep;
+  readonly waveId: string;
+  readonly accountId: string;
+  readonly log: Logger;
+  /** This attempt's claim token: checked by its fence and by its guarded records. */
+  readonly token: string;
+  /** The common part of the attempt's records that must not apply once a later attempt claimed the notice. */
+  readonly guarded: OpenedStep['base'] & { readonly guard: string };
+  readonly claim: TransitionResult;
+  /** The notice's entry as the claim found it. */
+  readonly prior: ActionEntry | undefined;
+  /** A previous attempt passed its fence and recorded no outcome: it may have sent. */
+  readonly armedBefore: boolean;
+  /** The provider is asked before sending: a previous attempt may have sent, or got no answer. */
+  readonly unsure: boolean;
+  /** The consolidated notice this attempt sends for its group, when it leads one. */
+  grp?: Group | undefined;
+  /** The channel being tried, for the failure's record. */
+  channel?: Channel | undefined;
+}
+
+/** Where a notice goes: its account, its opened contact, and the channels to try, in order. */
+interface Route {
+  readonly account: AccountRecord;
+  readonly contact: Contact;
+  readonly entry: LedgerEntry;
+  readonly manifest: WaveManifest;
+  readonly channels: readonly Channel[];
+  /** The channel a re-drive must use, after a permanent "undelivered" callback. */
+  readonly via: Channel | undefined;
+}
+
+/** The channel given up for the next one, and why. */
+interface FellBack {
+  readonly channel: Channel;
+  readonly code: ErrorCode;
+}
+
+/** What the send phase answers. */
+type Sent =
+  | { readonly kind: 'sent'; readonly result: SendResult; readonly reconciled: boolean }
+  | { readonly kind: 'superseded' }
+  /** The contact point was refused for good: another channel may be tried. */
+  | { readonly kind: 'refused'; readonly error: BreachwaveError };
 
 /** Decrypted contact points; lives only in memory for the length of one send. */
 interface Contact {
@@ -244,7 +285,21 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     }
   };
 
-  type Prepared = { channel: 'sms'; message: SmsMessage } | { channel: 'email'; message: EmailMessage };
+  /**
+   * Runs every enricher for one account on one channel. They read independent things (a held
+   * PIN, a code): together, so their reads share one write to Redis; all settle before the first
+   * failure (in their order) is thrown; their results merge in their order.
+   */
+  const enrich = async (ctx: { waveId: string; accountId: string; entry: LedgerEntry; account: AccountRecord; channel: Channel }): Promise<Partial<NoticeVars>> => {
+    const enrichers = deps.enrichers ?? [];
+    const parts = enrichers.length === 0 ? [] : await Promise.allSettled(enrichers.map((e) => e.enrich(ctx)));
+    let extra: Partial<NoticeVars> = {};
+    for (const part of parts) {
+      if (part.status === 'rejected') throw part.reason;
+      extra = { ...extra, ...part.value };
+    }
+    return extra;
+  };
 
   const prepare = (channel: Channel, contact: Contact, manifest: WaveManifest, account: AccountRecord, waveId: string, accountId: string, extra: Partial<NoticeVars>): Prepared => {
     const vars: NoticeVars = {
@@ -286,17 +341,11 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
    */
   const prepareGroup = async (channel: Channel, contact: Contact, manifest: WaveManifest, waveId: string, lead: { accountId: string; account: AccountRecord; entry: LedgerEntry; extra: Partial<NoticeVars> },
     members: readonly GroupClaim[]): Promise<{ prepared: Prepared; named: number }> => {
-    const enrichers = deps.enrichers ?? [];
     const parts: GroupNoticeAccount[] = [{ label: maskedAccount(lead.accountId), exposed: lead.account.exposed, ...lead.extra }];
     for (const m of members) {
       const record = m.account;
       if (!record) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record of a grouped account missing' });
-      const settled = await Promise.allSettled(enrichers.map((e) => e.enrich({ waveId, accountId: m.accountId, entry: m.all ?? {}, account: record, channel })));
-      let extra: Partial<NoticeVars> = {};
-      for (const part of settled) {
-        if (part.status === 'rejected') throw part.reason;
-        extra = { ...extra, ...part.value };
-      }
+      const extra = await enrich({ waveId, accountId: m.accountId, entry: m.all ?? {}, account: record, channel });
       parts.push({ label: maskedAccount(m.accountId), exposed: record.exposed, ...extra });
     }
     const base = { brand: manifest.brand, helpUrl: manifest.helpUrl, ...(manifest.reminderOf ? { reminder: true } : {}) };
@@ -321,25 +370,37 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     return { prepared: { channel, message: { to: contact.email, subject: n.subject, text: n.text, html: n.html, reference, ...(headers ? { headers } : {}) } }, named: members.length };
   };
 
+  /**
+   * The notice, phase by phase: claim → choose channel (and, for a consolidated notice, its
+   * group) → for each channel tried: enrich → render → policies and the wave gate → send →
+   * record. Any failure is settled by the step engine (`settleFailure`): retry, throttle wait or
+   * dead letter, the group released or ended with it.
+   */
   return async function processNotice(job: NoticeJob): Promise<NoticeOutcome> {
-    let ref;
+    const a = await claimNotice(job);
+    if ('status' in a) return a;
     try {
-      ref = parseActionJob(job.data);
-    } catch (err) {
-      throw new PermanentActionError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
+      const route = await chooseChannels(a);
+      const waiting = await formGroup(a, route);
+      if (waiting) return waiting;
+      return await deliver(a, route);
+    } catch (raw) {
+      return settle(a, raw);
     }
-    const { waveId, accountId } = ref;
-    // Made on first use: most notices log nothing at info.
-    const log = childOnDemand(deps.log, { wave: waveId, account: accountId, job: job.id, attempt: job.attemptsMade + 1 });
-    const base = { waveId, accountId, action: 'notify' as const, actor };
+  };
+
+  /**
+   * Phase 1, claim: under this attempt's own token (`ct`), the account's sealed record read by
+   * the same script. An account held by its consolidated notice's lead waits for it; one whose
+   * previous attempt passed its fence and recorded no outcome waits for that send to settle.
+   */
+  async function claimNotice(job: NoticeJob): Promise<Attempt | NoticeOutcome> {
+    const opened = openStep(job, 'notify', { log: deps.log, actor }, { bindAction: false });
+    const { waveId, accountId, log, base } = opened;
     // This attempt's claim token: its fence before a send, and the guard on what it records
     // unless it sent, fail once a later attempt has claimed the notice.
     const token = randomBytes(6).toString('base64url');
-    const guarded = { ...base, guard: token };
-
-    // The claim also reads the sealed account record in the same script: one round trip, not two.
-    const claim = await deps.ledger.transition({ ...base, from: ['pending', 'claimed'], to: 'claimed', event: 'notify.claimed',
-      patch: { ct: token }, detail: { attempt: job.attemptsMade + 1 }, withAccount: true, unlessHeld: 'gl' });
+    const claim = await claimStep(deps.ledger, opened, job, { patch: { ct: token }, withAccount: true, unlessHeld: 'gl' });
     if (claim.outcome === 'held') {
       // The lead of this account's consolidated notice holds it for a send: it settles it, unless
       // the lead's own notice ended without it (dead-lettered by the recovery sweep, say): then the
@@ -353,9 +414,6 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       }
       log.debug('held by its consolidated notice\'s lead; waiting');
       return job.defer(memberWait(claim.entry?.n ?? 1));
-    }
-    if (claim.outcome === 'missing' || claim.outcome === 'no-action') {
-      throw new PermanentActionError(new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'no ledger entry for this notice' }));
     }
     if (claim.outcome === 'rejected') {
       // The worker says it once per job (createActionWorker), however many accounts it holds.
@@ -385,304 +443,356 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
         return job.defer(until - nowMs);
       }
     }
+    return { job, opened, waveId, accountId, log, token, guarded: { ...base, guard: token }, claim, prior, armedBefore, unsure };
+  }
 
-    /** What an attempt whose claim a later one took over answers: it records nothing more. */
-    const superseded = (): NoticeOutcome => {
-      log.info('a later attempt claimed this notice; this one sends and records nothing');
-      return { status: 'superseded' };
-    };
-
-    /** The consolidated notice this attempt sends for its group, when it leads one. */
-    let grp: Group | undefined;
-    /** The accounts of `grp`, the lead first. */
-    const groupIds = (): string[] => (grp ? [accountId, ...grp.members.map((m) => m.accountId)] : [accountId]);
-    /**
-     * Puts the other accounts of `grp` back to pending, the claim released: `solo` when each must
-     * now be notified on its own (the shared contact point refused, or is suppressed, and each may
-     * have another channel of its own). Nothing when a later attempt took the group over.
-     */
-    const releaseGroup = async (event: string, detail: Record<string, unknown>, solo: boolean): Promise<void> => {
-      if (!grp) return;
-      const members = grp.members;
-      grp = undefined;
-      await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'pending', event,
-        accounts: members.map((m) => ({ accountId: m.accountId, patch: { gl: false, ct: false, ...(solo ? { solo: true } : {}) }, detail })) });
-    };
-
-    /** Records a final state; false when a later attempt had taken the claim over (nothing recorded). */
-    const finish = async (to: 'failed' | 'skipped', error: BreachwaveError, patch: Record<string, PatchValue> = {}): Promise<boolean> => {
-      if (grp) {
-        // The consolidated notice ends the same way for every account it was for: one script.
-        const ids = groupIds();
-        const settled = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to, event: `notify.${to}`,
-          accounts: ids.map((id) => ({ accountId: id, patch: { ...patch, err: error.code, gl: false, gm: false, gw: false }, detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null } })),
-          counters: { [`notify:error:${error.code}`]: ids.length },
-          releaseAccount: to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0 });
-        if (settled.outcome === 'superseded') return false;
-        for (const id of ids) for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId: id, state: to });
-        log.warn({ errorCode: error.code, kind: error.kind, state: to, accounts: ids.length }, to === 'failed' ? 'consolidated notice failed for good' : 'consolidated notice skipped');
-        return true;
-      }
-      const done = await deps.ledger.transition({ ...guarded, from: ['claimed'], to, patch: { ...patch, err: error.code },
-        event: `notify.${to}`, detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null },
-        counters: { [`notify:error:${error.code}`]: 1 },
-        releaseAccount: to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0 });
-      if (done.outcome === 'superseded') return false;
-      for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId, state: to });
-      log.warn({ errorCode: error.code, kind: error.kind, state: to }, to === 'failed' ? 'notice failed for good' : 'notice skipped');
-      return true;
-    };
-
-    let channel: Channel | undefined;
-    try {
-      const account = claim.account;
-      if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
-      const contact = deps.envelope.openJson<Contact>(account.contact, `${waveId}:${accountId}`);
-      const first = chooseChannel({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email });
-      if (!first) throw new BreachwaveError('BW_NO_CHANNEL');
-      const entry = claim.all ?? {};
-      const unmet = unmetPrerequisites(entry, 'notify');
-      if (unmet.length > 0) {
-        // Order invariant: no notice before the actions it reports on. The chain only queues a
-        // notice after them, so this is a bug or a manual re-drive: fail loudly, send nothing.
-        throw new BreachwaveError('BW_ORDER_VIOLATION', { detail: unmet.map((u) => `${u.action} is ${u.state}`).join(', ') });
-      }
-      const manifest = await manifestOf(waveId);
-      const group = account.group;
-      // A re-drive that names its channel (after a permanent "undelivered" callback) goes alone: the
-      // group shares only its first channel's contact point.
-      if (group && group.length > 1 && prior?.solo !== true && prior?.via === undefined) {
-        const others = group.filter((id) => id !== accountId);
-        const peers = await deps.ledger.getMany(waveId, others);
-        const peer = (id: string) => peers[others.indexOf(id)]?.notify;
-        // The lead: the group's first account whose notice is neither finished nor released to go alone.
-        const lead = group.find((id) => id === accountId || (!TERMINAL_STATES.has(peer(id)?.s ?? 'done') && peer(id)?.solo !== true));
-        if (lead !== accountId) {
-          const back = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', event: 'notify.grouped', detail: { lead: lead ?? null } });
-          if (back.outcome === 'superseded') return superseded();
-          throw new Waiting(memberWait(prior?.n ?? 1));
-        }
-        // A send that may have happened is reconciled or repeated for exactly the accounts it named.
-        const named = unsure && typeof prior?.gm === 'string' && prior.gm !== '' ? prior.gm.split(',') : undefined;
-        const pool = named ?? others;
-        const late = pool.filter((id) => {
-          const p = peer(id);
-          if (!p || TERMINAL_STATES.has(p.s) || p.solo === true) return false;
-          if (p.s === 'claimed' && p.gl === undefined) return true;
-          const e = peers[others.indexOf(id)];
-          return e !== undefined && unmetPrerequisites(e, 'notify').length > 0;
-        });
-        const since = typeof prior?.gw === 'number' ? prior.gw : Date.now();
-        if (late.length > 0 && !named && Date.now() - since < groupWaitMs) {
-          // Some accounts of the group are still in an earlier action: the notice waits for them.
-          const waiting = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { gw: since },
-            event: 'notify.deferred', detail: { reason: 'group waiting', waiting: late.length }, counters: { 'notify:deferred': 1 } });
-          if (waiting.outcome === 'superseded') return superseded();
-          throw new Waiting(groupPollMs + Math.floor(random() * groupPollMs * 0.2));
-        }
-        const claims = await deps.ledger.claimGroup({ waveId, action: 'notify', lead: accountId, token, actor, accountIds: pool, withAccount: true, detail: { attempt: job.attemptsMade + 1 } });
-        const members = claims.filter((c) => c.status === 'ok');
-        if (members.length > 0) grp = { members };
-      }
-      const other: Channel | undefined = first === 'sms' ? (contact.email ? 'email' : undefined) : (contact.phone && account.phoneIsMobile ? 'sms' : undefined);
-      // A re-drive after a permanent "undelivered" callback names the channel to use (`via`).
-      const via = prior?.via === 'sms' || prior?.via === 'email' ? prior.via : undefined;
-      const channels: Channel[] = via ? (via === first || via === other ? [via] : []) : other ? [first, other] : [first];
-      const fallbackOnBlock = manifest.suppressedFallback ?? true;
-
-      let lastError: BreachwaveError | undefined;
-      let fellBackFrom: { channel: Channel; code: ErrorCode } | undefined;
-      for (const [i, ch] of channels.entries()) {
-        if (i > 0 && !fellBackFrom) break;
-        channel = ch;
-        // Enrichers read independent things (a held PIN, a code): together, so their reads share
-        // one write to Redis; all settle before the first failure (in their order) is thrown.
-        const enrichers = deps.enrichers ?? [];
-        const parts = enrichers.length === 0 ? [] : await Promise.allSettled(enrichers.map((e) => e.enrich({ waveId, accountId, entry, account, channel: ch })));
-        let extra: Partial<NoticeVars> = {};
-        for (const part of parts) {
-          if (part.status === 'rejected') throw part.reason;
-          extra = { ...extra, ...part.value };
-        }
-        let grouped = i === 0 ? grp : undefined;
-        let prepared: Prepared;
-        if (grouped) {
-          const g = await prepareGroup(ch, contact, manifest, waveId, { accountId, account, entry, extra }, grouped.members);
-          prepared = g.prepared;
-          if (g.named < grouped.members.length) {
-            // The accounts the message had no room for go back to pending; the first of them leads the next notice.
-            const left = grouped.members.slice(g.named);
-            grp = grouped = { members: grouped.members.slice(0, g.named) };
-            await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'pending', event: 'notify.deferred',
-              accounts: left.map((m) => ({ accountId: m.accountId, patch: RELEASED, detail: { reason: 'no room in the consolidated message' } })) });
-          }
-        } else {
-          prepared = prepare(ch, contact, manifest, account, waveId, accountId, extra);
-        }
-        const watch = deps.gate ? watchGate(deps.gate, waveId) : undefined;
-        const ctx: SendContext = { waveId, accountId, channel: ch, to: prepared.message.to, account, manifest, log, ...(watch ? { signal: watch.signal } : {}) };
-
-        let decision: PolicyDecision | undefined;
-        try {
-          for (const p of deps.policies ?? []) {
-            decision = await p.beforeSend?.(ctx);
-            if (decision) break;
-          }
-        } finally {
-          watch?.stop();
-        }
-        if (decision?.kind === 'defer') throw new Deferred(decision.delayMs, decision.reason);
-        if (deps.gate) {
-          const wave = await deps.gate(waveId);
-          // An account with an earlier action (a rotated PIN, an issued code) is under way: its
-          // notice goes even when the wave was cancelled since.
-          const underWay = [entry, ...(grouped?.members.map((m) => m.all ?? {}) ?? [])].some((e) => Object.keys(e).some((a) => a !== 'notify'));
-          if (wave.status === 'cancelled' && !underWay && grouped) {
-            const ended = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'cancelled', event: 'notify.cancelled',
-              accounts: groupIds().map((id) => ({ accountId: id, patch: { gl: false }, detail: { reason: 'wave-cancelled' } })) });
-            return ended.outcome === 'superseded' ? superseded() : { status: 'cancelled' };
-          }
-          if (wave.status === 'cancelled' && !underWay) {
-            const ended = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'cancelled', event: 'notify.cancelled', detail: { reason: 'wave-cancelled' } });
-            return ended.outcome === 'superseded' ? superseded() : { status: 'cancelled' };
-          }
-          if (wave.paused && wave.status !== 'cancelled') {
-            const wait = deps.pauseRecheckMs ?? PAUSE_RECHECK_MS;
-            throw new Deferred(wait + Math.floor(random() * wait * 0.2), 'wave paused');
-          }
-        }
-        if (decision?.kind === 'block') {
-          lastError = new BreachwaveError(decision.code, { detail: decision.reason });
-          // Without a fallback the whole group is skipped (`finish`); with one, each account goes
-          // its own way: the same block, then its own other channel.
-          if (!fallbackOnBlock) break;
-          if (grouped) await releaseGroup('notify.released', { code: decision.code, reason: 'contact point blocked' }, true);
-          fellBackFrom = { channel: ch, code: decision.code };
-          continue;
-        }
-
-        let result: SendResult | undefined;
-        let reconciled = false;
-        if (unsure && prepared.channel === 'sms' && deps.sms?.findSent && prior?.c0) {
-          result = await deps.sms.findSent(prepared.message, new Date(prior.c0));
-          reconciled = result !== undefined;
-        }
-        if (!result) {
-          // The fence: from here the send cannot be taken back. A later attempt that claimed the
-          // notice meanwhile owns it; this one stops without a word to the provider.
-          const gm = grouped ? grouped.members.map((m) => m.accountId).join(',') : false;
-          if (await deps.ledger.fence(waveId, accountId, 'notify', token, { sa: Date.now(), hu: false, gm }) !== 'ok') return superseded();
-        }
-        try {
-          result ??= prepared.channel === 'sms'
-            ? await (deps.sms as SmsSender).send(prepared.message)
-            : await (deps.email as EmailSender).send(prepared.message);
-        } catch (raw) {
-          const error = toBreachwaveError(raw, ch === 'sms' ? 'BW_SMS_NETWORK' : 'BW_EMAIL_NETWORK');
-          for (const p of deps.policies ?? []) await p.afterSend?.(ctx, { ok: false, error });
-          // The shared contact point refused for good: each account may have a channel of its own.
-          if (grouped && error.kind === 'permanent' && fallbackAllowed(ch, error.code)) await releaseGroup('notify.released', { code: error.code, reason: 'contact point refused' }, true);
-          if (error.kind === 'permanent' && fallbackAllowed(ch, error.code) && i + 1 < channels.length) {
-            lastError = error;
-            fellBackFrom = { channel: ch, code: error.code };
-            await deps.ledger.audit({ type: 'notify.fallback', actor, wave: waveId, account: accountId, action: 'notify', detail: { from: ch, to: channels[i + 1] ?? null, code: error.code } });
-            log.info({ from: ch, errorCode: error.code }, 'falling back to the other channel');
-            continue;
-          }
-          throw error;
-        }
-        // The provider accepted it: from here on nothing may make it send again.
-        const sent = result;
-        for (const p of deps.policies ?? []) await persist(log, `policy ${p.name}`, async () => p.afterSend?.(ctx, { ok: true, result: sent }));
-        const counters: Record<string, number> = { [`notify:sent:${ch}`]: 1 };
-        if (reconciled) counters['notify:reconciled'] = 1;
-        // An earlier attempt passed its fence and never recorded an outcome: it may have sent too
-        // (an email cannot be looked up): counted, as a send after no answer is.
-        else if (armedBefore) counters['notify:ambiguous'] = 1;
-        if (fellBackFrom) counters[`notify:fallback:${fellBackFrom.channel}-${ch}`] = 1;
-        // Messages the providers accepted: fewer than the accounts sent to when notices are consolidated.
-        counters[`notify:messages:${ch}`] = 1;
-        if (grouped) {
-          const ids = groupIds();
-          counters[`notify:sent:${ch}`] = ids.length;
-          counters['notify:consolidated'] = ids.length;
-          const shared = { ch, pid: result.providerId, err: false, ct: false, gl: false };
-          const lead = { ...shared, sa: false, hu: false, gm: false, gw: false, ...(armedBefore && !reconciled ? { amb: (prior?.amb ?? 0) + 1 } : {}), ...(reconciled ? { rec: true } : {}) };
-          // One script for every account of the notice, each with its own record naming the shared
-          // send (its provider id and the lead): a crash after the send leaves all or none recorded.
-          // Unguarded, like a single notice's `done`: the send happened, whoever holds the claim now.
-          const recorded = await persist(log, 'notify.done (consolidated)', () => deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token: '', actor, to: 'done', event: 'notify.done',
-            accounts: ids.map((id) => ({ accountId: id, patch: id === accountId ? lead : { ...shared, grp: accountId },
-              detail: { channel: ch, providerId: result.providerId, status: result.status, accounts: ids.length, ...(reconciled ? { reconciled: true } : {}) } })),
-            counters, releaseAccount: deps.contactRetentionSeconds ?? 0 }));
-          if (recorded.skipped.length > 0) log.warn({ skipped: recorded.skipped.length }, 'accounts of a consolidated notice were no longer claimed when its send was recorded');
-          for (const id of ids) for (const e of deps.enrichers ?? []) await persist(log, 'after sent', async () => e.afterSent?.({ waveId, accountId: id }));
-          log.debug({ channel: ch, providerId: result.providerId, accounts: ids.length }, 'consolidated notice sent');
-          return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };
-        }
-        const keepForFallback = ch === 'sms' && contact.email !== undefined && !via ? deps.fallbackWindowSeconds ?? 0 : 0;
-        await persist(log, 'notify.done', () => deps.ledger.transition({ ...base, from: ['claimed'], to: 'done',
-          releaseAccount: Math.max(deps.contactRetentionSeconds ?? 0, keepForFallback),
-          patch: { ch, pid: result.providerId, err: false, ct: false, sa: false, hu: false, ...(armedBefore && !reconciled ? { amb: (prior?.amb ?? 0) + 1 } : {}), ...(fellBackFrom ? { fb: fellBackFrom.channel, fbErr: fellBackFrom.code } : {}), ...(reconciled ? { rec: true } : {}) },
-          event: 'notify.done', detail: { channel: ch, providerId: result.providerId, status: result.status, ...(fellBackFrom ? { fallbackFrom: fellBackFrom.channel, fallbackCode: fellBackFrom.code } : {}), ...(reconciled ? { reconciled: true } : {}) },
-          counters }));
-        for (const e of deps.enrichers ?? []) await persist(log, 'after sent', async () => e.afterSent?.({ waveId, accountId }));
-        // Every send is in the ledger and the audit trail already: at info, the log is for what needs a look.
-        if (reconciled) log.info({ channel: ch, providerId: result.providerId }, 'notice found already sent; recorded');
-        else log.debug({ channel: ch, providerId: result.providerId }, 'notice sent');
-        return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };
-      }
-      // Every channel was blocked (suppressed) or failed permanently about its contact point.
-      const error = lastError ?? new BreachwaveError('BW_NO_CHANNEL');
-      const blocked = error.code === 'BW_SUPPRESSED';
-      if (!(await finish(blocked ? 'skipped' : 'failed', error, fellBackFrom ? { fb: fellBackFrom.channel } : {}))) return superseded();
-      if (blocked) return { status: 'skipped', code: error.code };
-      throw new PermanentActionError(error);
-    } catch (raw) {
-      if (raw instanceof PermanentActionError) throw raw;
-      if (raw instanceof Waiting) return job.defer(raw.delayMs);
-      if (raw instanceof Deferred && grp) {
-        // The whole group waits: the lead's job comes back for all of them.
-        const ids = groupIds();
-        const deferred = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token, actor, to: 'pending', event: 'notify.deferred',
-          accounts: ids.map((id) => ({ accountId: id, patch: id === accountId ? NO_PATCH : RELEASED, detail: { reason: raw.reason, delayMs: raw.delayMs } })),
-          counters: { 'notify:deferred': 1 } });
-        if (deferred.outcome === 'superseded') return superseded();
-        return job.defer(raw.delayMs);
-      }
-      if (raw instanceof Deferred) {
-        const deferred = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', event: 'notify.deferred', detail: { reason: raw.reason, delayMs: raw.delayMs }, counters: { 'notify:deferred': 1 } });
-        if (deferred.outcome === 'superseded') return superseded();
-        return job.defer(raw.delayMs);
-      }
-      const error = toBreachwaveError(raw, 'BW_INTERNAL');
-      if (!(raw instanceof BreachwaveError)) log.error({ err: raw }, 'unexpected error while sending a notice');
-      const fate = errorFate(error, job, prior?.thr ?? 0, deps.maxThrottles);
-      if (fate === 'fail') {
-        if (!(await finish('failed', error))) return superseded();
-        throw new PermanentActionError(error);
-      }
-      // The lead retries; the others wait for it, their claims released.
-      await releaseGroup('notify.retry', { code: error.code, kind: error.kind }, false);
-      if (fate === 'wait') {
-        // The pace policy slows the sender meanwhile.
-        const waiting = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { err: error.code, thr: (prior?.thr ?? 0) + 1 },
-          event: 'notify.throttled', detail: { code: error.code, channel: channel ?? null }, counters: { 'notify:throttled': 1 } });
-        if (waiting.outcome === 'superseded') return superseded();
-        return job.defer(500 + random() * 1500);
-      }
-      let retry;
-      if (error.kind === 'ambiguous') {
-        // The send may have happened: the next attempt reconciles with the provider first.
-        retry = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { err: error.code, amb: (prior?.amb ?? 0) + 1 },
-          event: 'notify.ambiguous', detail: { code: error.code, channel: channel ?? null }, counters: { 'notify:ambiguous': 1 } });
-      } else {
-        retry = await deps.ledger.transition({ ...guarded, from: ['claimed'], to: 'pending', patch: { err: error.code },
-          event: 'notify.retry', detail: { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null } });
-      }
-      if (retry.outcome === 'superseded') return superseded();
-      log.warn({ errorCode: error.code, kind: error.kind }, 'notice attempt failed; will retry');
-      throw error;
+  /** Phase 2, choose channel: the contact opened, the order invariant checked, the channels to try in order (the domain's rule). */
+  async function chooseChannels(a: Attempt): Promise<Route> {
+    const { waveId, accountId, prior } = a;
+    const account = a.claim.account;
+    if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
+    const contact = deps.envelope.openJson<Contact>(account.contact, `${waveId}:${accountId}`);
+    const reachable = channelsFor({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email });
+    if (reachable.length === 0) throw new BreachwaveError('BW_NO_CHANNEL');
+    const entry = a.claim.all ?? {};
+    const unmet = unmetPrerequisites(entry, 'notify');
+    if (unmet.length > 0) {
+      // Order invariant: no notice before the actions it reports on. The chain only queues a
+      // notice after them, so this is a bug or a manual re-drive: fail loudly, send nothing.
+      throw new BreachwaveError('BW_ORDER_VIOLATION', { detail: unmet.map((u) => `${u.action} is ${u.state}`).join(', ') });
     }
-  };
+    const manifest = await manifestOf(waveId);
+    // A re-drive after a permanent "undelivered" callback names the channel to use (`via`).
+    const via = prior?.via === 'sms' || prior?.via === 'email' ? prior.via : undefined;
+    const channels: Channel[] = via ? reachable.filter((c) => c === via) : reachable;
+    return { account, contact, entry, manifest, channels, via };
+  }
+
+  /**
+   * Phase 2b, the group: for an account whose contact point several accounts share, either it
+   * leads their consolidated notice (and claims the others for it), or it waits for its lead, or
+   * the lead waits for the others still in an earlier action. Answers the outcome when the
+   * attempt ends here.
+   */
+  async function formGroup(a: Attempt, route: Route): Promise<NoticeOutcome | undefined> {
+    const { waveId, accountId, prior } = a;
+    const group = route.account.group;
+    // A re-drive that names its channel (after a permanent "undelivered" callback) goes alone: the
+    // group shares only its first channel's contact point.
+    if (!group || group.length <= 1 || prior?.solo === true || prior?.via !== undefined) return undefined;
+    const others = group.filter((id) => id !== accountId);
+    const peers = await deps.ledger.getMany(waveId, others);
+    const peer = (id: string) => peers[others.indexOf(id)]?.notify;
+    // The lead: the group's first account whose notice is neither finished nor released to go alone.
+    const lead = group.find((id) => id === accountId || (!TERMINAL_STATES.has(peer(id)?.s ?? 'done') && peer(id)?.solo !== true));
+    if (lead !== accountId) {
+      const back = await deps.ledger.transition({ ...a.guarded, from: ['claimed'], to: 'pending', event: 'notify.grouped', detail: { lead: lead ?? null } });
+      if (back.outcome === 'superseded') return superseded(a);
+      throw new Waiting(memberWait(prior?.n ?? 1));
+    }
+    // A send that may have happened is reconciled or repeated for exactly the accounts it named.
+    const named = a.unsure && typeof prior?.gm === 'string' && prior.gm !== '' ? prior.gm.split(',') : undefined;
+    const pool = named ?? others;
+    const late = pool.filter((id) => {
+      const p = peer(id);
+      if (!p || TERMINAL_STATES.has(p.s) || p.solo === true) return false;
+      if (p.s === 'claimed' && p.gl === undefined) return true;
+      const e = peers[others.indexOf(id)];
+      return e !== undefined && unmetPrerequisites(e, 'notify').length > 0;
+    });
+    const since = typeof prior?.gw === 'number' ? prior.gw : Date.now();
+    if (late.length > 0 && !named && Date.now() - since < groupWaitMs) {
+      // Some accounts of the group are still in an earlier action: the notice waits for them.
+      const waiting = await deps.ledger.transition({ ...a.guarded, from: ['claimed'], to: 'pending', patch: { gw: since },
+        event: 'notify.deferred', detail: { reason: 'group waiting', waiting: late.length }, counters: { 'notify:deferred': 1 } });
+      if (waiting.outcome === 'superseded') return superseded(a);
+      throw new Waiting(groupPollMs + Math.floor(random() * groupPollMs * 0.2));
+    }
+    const claims = await deps.ledger.claimGroup({ waveId, action: 'notify', lead: accountId, token: a.token, actor, accountIds: pool, withAccount: true, detail: { attempt: a.job.attemptsMade + 1 } });
+    const members = claims.filter((c) => c.status === 'ok');
+    if (members.length > 0) a.grp = { members };
+    return undefined;
+  }
+
+  /**
+   * Phases 3 to 7 for each channel in turn: enrich → render → policies (and the wave gate) →
+   * send → record. The next channel is tried only after the previous one's contact point was
+   * blocked (suppressed) or refused for good.
+   */
+  async function deliver(a: Attempt, route: Route): Promise<NoticeOutcome> {
+    const { waveId, accountId } = a;
+    const fallbackOnBlock = route.manifest.suppressedFallback ?? true;
+    let lastError: BreachwaveError | undefined;
+    let fellBackFrom: FellBack | undefined;
+    for (const [i, ch] of route.channels.entries()) {
+      if (i > 0 && !fellBackFrom) break;
+      a.channel = ch;
+      const extra = await enrich({ waveId, accountId, entry: route.entry, account: route.account, channel: ch });
+      const { prepared, grouped } = await render(a, route, ch, extra, i === 0 ? a.grp : undefined);
+      const { ctx, decision } = await applyPolicies(a, route, ch, prepared);
+      if (decision?.kind === 'defer') throw new Deferred(decision.delayMs, decision.reason);
+      const ended = await passGate(a, route, grouped);
+      if (ended) return ended;
+      if (decision?.kind === 'block') {
+        lastError = new BreachwaveError(decision.code, { detail: decision.reason });
+        // Without a fallback the whole group is skipped (`finish`); with one, each account goes
+        // its own way: the same block, then its own other channel.
+        if (!fallbackOnBlock) break;
+        if (grouped) await releaseGroup(a, 'notify.released', { code: decision.code, reason: 'contact point blocked' }, true);
+        fellBackFrom = { channel: ch, code: decision.code };
+        continue;
+      }
+      const sent = await send(a, ch, prepared, grouped, ctx);
+      if (sent.kind === 'superseded') return superseded(a);
+      if (sent.kind === 'refused') {
+        const next = route.channels[i + 1];
+        if (next === undefined) throw sent.error;
+        lastError = sent.error;
+        fellBackFrom = { channel: ch, code: sent.error.code };
+        await deps.ledger.audit({ type: 'notify.fallback', actor, wave: waveId, account: accountId, action: 'notify', detail: { from: ch, to: next, code: sent.error.code } });
+        a.log.info({ from: ch, errorCode: sent.error.code }, 'falling back to the other channel');
+        continue;
+      }
+      return record(a, route, ch, ctx, sent, grouped, fellBackFrom);
+    }
+    // Every channel was blocked (suppressed) or failed permanently about its contact point.
+    const error = lastError ?? new BreachwaveError('BW_NO_CHANNEL');
+    const blocked = error.code === 'BW_SUPPRESSED';
+    if (!(await finish(a, blocked ? 'skipped' : 'failed', error, fellBackFrom ? { fb: fellBackFrom.channel } : {}))) return superseded(a);
+    if (blocked) return { status: 'skipped', code: error.code };
+    throw new PermanentActionError(error);
+  }
+
+  /**
+   * Phase 4, render: the account's notice, or its group's consolidated one. The accounts a
+   * consolidated message had no room for go back to pending; the first of them leads the next
+   * notice.
+   */
+  async function render(a: Attempt, route: Route, ch: Channel, extra: Partial<NoticeVars>, grouped: Group | undefined): Promise<{ prepared: Prepared; grouped: Group | undefined }> {
+    const { waveId, accountId } = a;
+    if (!grouped) return { prepared: prepare(ch, route.contact, route.manifest, route.account, waveId, accountId, extra), grouped };
+    const g = await prepareGroup(ch, route.contact, route.manifest, waveId, { accountId, account: route.account, entry: route.entry, extra }, grouped.members);
+    if (g.named < grouped.members.length) {
+      const left = grouped.members.slice(g.named);
+      a.grp = grouped = { members: grouped.members.slice(0, g.named) };
+      await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token: a.token, actor, to: 'pending', event: 'notify.deferred',
+        accounts: left.map((m) => ({ accountId: m.accountId, patch: RELEASED, detail: { reason: 'no room in the consolidated message' } })) });
+    }
+    return { prepared: g.prepared, grouped };
+  }
+
+  /**
+   * Phase 5, policies: in order, the first decision wins. While one waits (for a pace slot), the
+   * wave's gate is watched: a pause or cancel aborts the wait.
+   */
+  async function applyPolicies(a: Attempt, route: Route, ch: Channel, prepared: Prepared): Promise<{ ctx: SendContext; decision: PolicyDecision | undefined }> {
+    const watch = deps.gate ? watchGate(deps.gate, a.waveId) : undefined;
+    const ctx: SendContext = { waveId: a.waveId, accountId: a.accountId, channel: ch, to: prepared.message.to, account: route.account, manifest: route.manifest, log: a.log, ...(watch ? { signal: watch.signal } : {}) };
+    let decision: PolicyDecision | undefined;
+    try {
+      for (const p of deps.policies ?? []) {
+        decision = await p.beforeSend?.(ctx);
+        if (decision) break;
+      }
+    } finally {
+      watch?.stop();
+    }
+    return { ctx, decision };
+  }
+
+  /**
+   * Phase 5b, the wave gate, read again right before the send (after the pace slot): a paused
+   * wave's notice defers; a cancelled wave's notice ends cancelled unless an earlier action (a
+   * rotated PIN, an issued code) is under way for one of its accounts: that notice still goes.
+   */
+  async function passGate(a: Attempt, route: Route, grouped: Group | undefined): Promise<NoticeOutcome | undefined> {
+    if (!deps.gate) return undefined;
+    const { waveId, accountId } = a;
+    const wave = await deps.gate(waveId);
+    const underWay = [route.entry, ...(grouped?.members.map((m) => m.all ?? {}) ?? [])].some((e) => Object.keys(e).some((x) => x !== 'notify'));
+    if (wave.status === 'cancelled' && !underWay && grouped) {
+      const ended = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token: a.token, actor, to: 'cancelled', event: 'notify.cancelled',
+        accounts: groupIds(a).map((id) => ({ accountId: id, patch: { gl: false }, detail: { reason: 'wave-cancelled' } })) });
+      return ended.outcome === 'superseded' ? superseded(a) : { status: 'cancelled' };
+    }
+    if (wave.status === 'cancelled' && !underWay) {
+      const ended = await deps.ledger.transition({ ...a.guarded, from: ['claimed'], to: 'cancelled', event: 'notify.cancelled', detail: { reason: 'wave-cancelled' } });
+      return ended.outcome === 'superseded' ? superseded(a) : { status: 'cancelled' };
+    }
+    if (wave.paused && wave.status !== 'cancelled') {
+      const wait = deps.pauseRecheckMs ?? PAUSE_RECHECK_MS;
+      throw new Deferred(wait + Math.floor(random() * wait * 0.2), 'wave paused');
+    }
+    return undefined;
+  }
+
+  /**
+   * Phase 6, send: first, for an attempt unsure whether an earlier one sent, the provider is
+   * asked (`findSent`); then the fence, past which the send cannot be taken back; then the send.
+   * A permanent refusal of the contact point answers `refused` (another channel may be tried);
+   * any other failure is thrown.
+   */
+  async function send(a: Attempt, ch: Channel, prepared: Prepared, grouped: Group | undefined, ctx: SendContext): Promise<Sent> {
+    const { waveId, accountId, prior } = a;
+    let result: SendResult | undefined;
+    let reconciled = false;
+    if (a.unsure && prepared.channel === 'sms' && deps.sms?.findSent && prior?.c0) {
+      result = await deps.sms.findSent(prepared.message, new Date(prior.c0));
+      reconciled = result !== undefined;
+    }
+    if (!result) {
+      // The fence: from here the send cannot be taken back. A later attempt that claimed the
+      // notice meanwhile owns it; this one stops without a word to the provider.
+      const gm = grouped ? grouped.members.map((m) => m.accountId).join(',') : false;
+      if (await deps.ledger.fence(waveId, accountId, 'notify', a.token, { sa: Date.now(), hu: false, gm }) !== 'ok') return { kind: 'superseded' };
+    }
+    try {
+      result ??= prepared.channel === 'sms'
+        ? await (deps.sms as SmsSender).send(prepared.message)
+        : await (deps.email as EmailSender).send(prepared.message);
+    } catch (raw) {
+      const error = toBreachwaveError(raw, ch === 'sms' ? 'BW_SMS_NETWORK' : 'BW_EMAIL_NETWORK');
+      for (const p of deps.policies ?? []) await p.afterSend?.(ctx, { ok: false, error });
+      if (error.kind !== 'permanent' || !fallbackAllowed(ch, error.code)) throw error;
+      // The shared contact point refused for good: each account may have a channel of its own.
+      if (grouped) await releaseGroup(a, 'notify.released', { code: error.code, reason: 'contact point refused' }, true);
+      return { kind: 'refused', error };
+    }
+    return { kind: 'sent', result, reconciled };
+  }
+
+  /**
+   * Phase 7, record: the provider accepted it, so from here on nothing may make it send again:
+   * every write is retried through a Redis outage (`persist`). A consolidated notice records all
+   * its accounts in one script; then the enrichers' after-send work (a held PIN's wipe).
+   */
+  async function record(a: Attempt, route: Route, ch: Channel, ctx: SendContext, sent: Extract<Sent, { kind: 'sent' }>, grouped: Group | undefined, fellBackFrom: FellBack | undefined): Promise<NoticeOutcome> {
+    const { waveId, accountId, log, prior, armedBefore } = a;
+    const { result, reconciled } = sent;
+    for (const p of deps.policies ?? []) await persist(log, `policy ${p.name}`, async () => p.afterSend?.(ctx, { ok: true, result }));
+    const counters: Record<string, number> = { [`notify:sent:${ch}`]: 1 };
+    if (reconciled) counters['notify:reconciled'] = 1;
+    // An earlier attempt passed its fence and never recorded an outcome: it may have sent too
+    // (an email cannot be looked up): counted, as a send after no answer is.
+    else if (armedBefore) counters['notify:ambiguous'] = 1;
+    if (fellBackFrom) counters[`notify:fallback:${fellBackFrom.channel}-${ch}`] = 1;
+    // Messages the providers accepted: fewer than the accounts sent to when notices are consolidated.
+    counters[`notify:messages:${ch}`] = 1;
+    const ambiguity: Record<string, PatchValue> = armedBefore && !reconciled ? { amb: (prior?.amb ?? 0) + 1 } : {};
+    if (grouped) {
+      const ids = groupIds(a);
+      counters[`notify:sent:${ch}`] = ids.length;
+      counters['notify:consolidated'] = ids.length;
+      const shared = { ch, pid: result.providerId, err: false, ct: false, gl: false };
+      const lead = { ...shared, sa: false, hu: false, gm: false, gw: false, ...ambiguity, ...(reconciled ? { rec: true } : {}) };
+      // One script for every account of the notice, each with its own record naming the shared
+      // send (its provider id and the lead): a crash after the send leaves all or none recorded.
+      // Unguarded, like a single notice's `done`: the send happened, whoever holds the claim now.
+      const recorded = await persist(log, 'notify.done (consolidated)', () => deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token: '', actor, to: 'done', event: 'notify.done',
+        accounts: ids.map((id) => ({ accountId: id, patch: id === accountId ? lead : { ...shared, grp: accountId },
+          detail: { channel: ch, providerId: result.providerId, status: result.status, accounts: ids.length, ...(reconciled ? { reconciled: true } : {}) } })),
+        counters, releaseAccount: deps.contactRetentionSeconds ?? 0 }));
+      if (recorded.skipped.length > 0) log.warn({ skipped: recorded.skipped.length }, 'accounts of a consolidated notice were no longer claimed when its send was recorded');
+      for (const id of ids) for (const e of deps.enrichers ?? []) await persist(log, 'after sent', async () => e.afterSent?.({ waveId, accountId: id }));
+      log.debug({ channel: ch, providerId: result.providerId, accounts: ids.length }, 'consolidated notice sent');
+      return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };
+    }
+    const keepForFallback = ch === 'sms' && route.contact.email !== undefined && !route.via ? deps.fallbackWindowSeconds ?? 0 : 0;
+    await persist(log, 'notify.done', () => deps.ledger.transition({ waveId, accountId, action: 'notify', actor, from: ['claimed'], to: 'done',
+      releaseAccount: Math.max(deps.contactRetentionSeconds ?? 0, keepForFallback),
+      patch: { ch, pid: result.providerId, err: false, ct: false, sa: false, hu: false, ...ambiguity, ...(fellBackFrom ? { fb: fellBackFrom.channel, fbErr: fellBackFrom.code } : {}), ...(reconciled ? { rec: true } : {}) },
+      event: 'notify.done', detail: { channel: ch, providerId: result.providerId, status: result.status, ...(fellBackFrom ? { fallbackFrom: fellBackFrom.channel, fallbackCode: fellBackFrom.code } : {}), ...(reconciled ? { reconciled: true } : {}) },
+      counters }));
+    for (const e of deps.enrichers ?? []) await persist(log, 'after sent', async () => e.afterSent?.({ waveId, accountId }));
+    // Every send is in the ledger and the audit trail already: at info, the log is for what needs a look.
+    if (reconciled) log.info({ channel: ch, providerId: result.providerId }, 'notice found already sent; recorded');
+    else log.debug({ channel: ch, providerId: result.providerId }, 'notice sent');
+    return { status: 'sent', channel: ch, providerId: result.providerId, ...(reconciled ? { reconciled } : {}) };
+  }
+
+  /**
+   * A failed attempt: a wait the ledger already explains, a deferral (quiet hours, pace, a paused
+   * wave: no attempt spent, the whole group back to pending), or a failure the step engine
+   * settles (retry, throttle wait, or the dead letter through `finish`).
+   */
+  async function settle(a: Attempt, raw: unknown): Promise<NoticeOutcome> {
+    const { job, waveId, accountId } = a;
+    if (raw instanceof PermanentActionError) throw raw;
+    if (raw instanceof Waiting) return job.defer(raw.delayMs);
+    if (raw instanceof Deferred && a.grp) {
+      // The whole group waits: the lead's job comes back for all of them.
+      const ids = groupIds(a);
+      const deferred = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token: a.token, actor, to: 'pending', event: 'notify.deferred',
+        accounts: ids.map((id) => ({ accountId: id, patch: id === accountId ? NO_PATCH : RELEASED, detail: { reason: raw.reason, delayMs: raw.delayMs } })),
+        counters: { 'notify:deferred': 1 } });
+      if (deferred.outcome === 'superseded') return superseded(a);
+      return job.defer(raw.delayMs);
+    }
+    if (raw instanceof Deferred) {
+      // Deferred, it throws; it answers only when a later attempt holds the claim.
+      await deferStep(deps.ledger, a.opened, job, { delayMs: raw.delayMs, reason: raw.reason, guard: a.token });
+      return superseded(a);
+    }
+    const outcome = await settleFailure(deps.ledger, a.opened, job, raw, {
+      guard: a.token,
+      prior: a.prior,
+      maxThrottles: deps.maxThrottles,
+      reconciles: true,
+      where: { channel: a.channel ?? null },
+      // The pace policy slows the sender meanwhile.
+      throttleDelayMs: () => 500 + random() * 1500,
+      fail: (error) => finish(a, 'failed', error),
+      // The lead retries; the others wait for it, their claims released.
+      beforeRetry: (error) => releaseGroup(a, 'notify.retry', { code: error.code, kind: error.kind }, false),
+    });
+    return outcome === 'superseded' ? superseded(a) : outcome;
+  }
+
+  /** What an attempt whose claim a later one took over answers: it records nothing more. */
+  function superseded(a: Attempt): NoticeOutcome {
+    a.log.info('a later attempt claimed this notice; this one sends and records nothing');
+    return { status: 'superseded' };
+  }
+
+  /** The accounts of the attempt's group, the lead first. */
+  function groupIds(a: Attempt): string[] {
+    return a.grp ? [a.accountId, ...a.grp.members.map((m) => m.accountId)] : [a.accountId];
+  }
+
+  /**
+   * Puts the other accounts of the group back to pending, the claim released: `solo` when each
+   * must now be notified on its own (the shared contact point refused, or is suppressed, and each
+   * may have another channel of its own). Nothing when a later attempt took the group over.
+   */
+  async function releaseGroup(a: Attempt, event: string, detail: Record<string, unknown>, solo: boolean): Promise<void> {
+    if (!a.grp) return;
+    const members = a.grp.members;
+    a.grp = undefined;
+    await deps.ledger.settleGroup({ waveId: a.waveId, action: 'notify', lead: a.accountId, token: a.token, actor, to: 'pending', event,
+      accounts: members.map((m) => ({ accountId: m.accountId, patch: { gl: false, ct: false, ...(solo ? { solo: true } : {}) }, detail })) });
+  }
+
+  /** Records a final state; false when a later attempt had taken the claim over (nothing recorded). */
+  async function finish(a: Attempt, to: 'failed' | 'skipped', error: BreachwaveError, patch: Record<string, PatchValue> = {}): Promise<boolean> {
+    const { waveId, accountId, log } = a;
+    const releaseAccount = to === 'failed' ? deps.deadLetterRetentionSeconds ?? DEAD_LETTER_RETENTION_SECONDS : 0;
+    const detail = { code: error.code, kind: error.kind, providerCode: error.providerCode ?? null };
+    if (a.grp) {
+      // The consolidated notice ends the same way for every account it was for: one script.
+      const ids = groupIds(a);
+      const settled = await deps.ledger.settleGroup({ waveId, action: 'notify', lead: accountId, token: a.token, actor, to, event: `notify.${to}`,
+        accounts: ids.map((id) => ({ accountId: id, patch: { ...patch, err: error.code, gl: false, gm: false, gw: false }, detail })),
+        counters: { [`notify:error:${error.code}`]: ids.length }, releaseAccount });
+      if (settled.outcome === 'superseded') return false;
+      for (const id of ids) for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId: id, state: to });
+      log.warn({ errorCode: error.code, kind: error.kind, state: to, accounts: ids.length }, to === 'failed' ? 'consolidated notice failed for good' : 'consolidated notice skipped');
+      return true;
+    }
+    const done = await deps.ledger.transition({ ...a.guarded, from: ['claimed'], to, patch: { ...patch, err: error.code },
+      event: `notify.${to}`, detail, counters: { [`notify:error:${error.code}`]: 1 }, releaseAccount });
+    if (done.outcome === 'superseded') return false;
+    for (const e of deps.enrichers ?? []) await e.afterFinished?.({ waveId, accountId, state: to });
+    log.warn({ errorCode: error.code, kind: error.kind, state: to }, to === 'failed' ? 'notice failed for good' : 'notice skipped');
+    return true;
+  }
 }

@@ -1,7 +1,6 @@
-import { isBreachwaveError, type NoticeVars } from '@breachwave/domain';
+import { isBreachwaveError, type NoticeEnricher, type NoticeVars } from '@breachwave/domain';
 import type { AuditInput } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import type { NoticeEnricher } from '@breachwave/notifier';
 import type { PinHold } from './hold.js';
 
 /** Dependencies of {@link pinNoticeEnricher}. */

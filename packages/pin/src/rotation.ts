@@ -1,5 +1,5 @@
 import {
-  BreachwaveError, DEFAULT_PIN_POLICY, generatePin, rotationIdOf,
+  BreachwaveError, DEFAULT_PIN_POLICY, channelsFor, generatePin, rotationIdOf,
   type PinApplyResult, type PinDelivery, type PinPolicy, type PinStore, type RandomInt,
 } from '@breachwave/domain';
 import { runStep, type ActionJobView, type ActionQueues, type StepOutcome } from '@breachwave/actions';
@@ -75,8 +75,8 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
         });
         const result: PinApplyResult = await deps.store.apply({ rotationId, waveId, accountId, pin: held.pin });
 
-        // Same rule the notifier uses to pick SMS (chooseChannel): a phone not known to be landline.
-        const smsReachable = Boolean(contact.phone) && account.phoneIsMobile !== false;
+        // The notifier's channel rule: a temporary PIN is held only for an account a notice can reach by SMS.
+        const smsReachable = channelsFor({ ...(contact.phone ? { phone: contact.phone } : {}), phoneIsMobile: account.phoneIsMobile }).includes('sms');
         const delivery: PinDelivery = manifest.pinDelivery === 'sms-temporary' && smsReachable && result.outcome !== 'conflict' ? 'sms-temporary' : 'none';
         if (delivery === 'none') await deps.hold.wipe(waveId, accountId);
         if (result.outcome === 'conflict') log.warn({ rotationId, store: result.store }, 'rotation was applied earlier with another PIN; no temporary PIN will be sent');
