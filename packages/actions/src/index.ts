@@ -3,3 +3,4 @@ export * from './chain.js';
 export * from './fate.js';
 export * from './recovery.js';
 export * from './gate.js';
+export { createShardWorkers } from './shards.js';

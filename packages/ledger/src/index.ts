@@ -433,11 +433,18 @@ export function createLedger(deps: LedgerDeps) {
     /** Stores account records (pipelined). */
     async putAccounts(waveId: string, records: readonly { accountId: string; record: AccountRecord }[]): Promise<void> {
       if (records.length === 0) return;
-      const p = r.pipeline();
-      for (const { accountId, record } of records) p.set(ak(waveId, accountId).account(waveId, accountId), JSON.stringify(record));
-      const res = await p.exec();
-      const failed = res?.find(([err]) => err);
-      if (failed?.[0]) throw failed[0];
+      // A cluster client's pipeline must stay in one slot: one per shard.
+      await Promise.all([...byShard(waveId, records.map((x) => x.accountId))].map(async ([s, idx]) => {
+        const sk = shardKeys[s] ?? k;
+        const p = r.pipeline();
+        for (const i of idx) {
+          const { accountId, record } = records[i] as { accountId: string; record: AccountRecord };
+          p.set(sk.account(waveId, accountId), JSON.stringify(record));
+        }
+        const res = await p.exec();
+        const failed = res?.find(([err]) => err);
+        if (failed?.[0]) throw failed[0];
+      }));
     },
 
     async getAccount(waveId: string, accountId: string): Promise<AccountRecord | undefined> {
