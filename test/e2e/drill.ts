@@ -26,9 +26,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { situationOf } from '@breachwave/actions';
-import { listAuditFiles, publicKeyId, verifyAuditTrail } from '@breachwave/audit';
+import { auditShardDir, listAuditFiles, publicKeyId, shardPrefixes, verifyAuditTrail } from '@breachwave/audit';
 import { loadConfig } from '@breachwave/config';
-import { createRedis, isClusterUrl } from '@breachwave/redis';
+import { checkShards, createRedis, isClusterUrl } from '@breachwave/redis';
 import { DEFAULT_ACTION_RULES } from '@breachwave/domain';
 import { createWave } from '@breachwave/feeder';
 import { createLedger, type Ledger, type LedgerEntry } from '@breachwave/ledger';
@@ -83,6 +83,12 @@ export interface DrillOptions {
    * and every service's RSS sampled once a minute.
    */
   readonly soak?: { readonly spacingMs: number; readonly victims: readonly DrillVictim[]; readonly rate: number };
+  /**
+   * `BW_SHARDS` for every service (default 1): above 1 the wave's accounts are spread over that
+   * many hash tags (needs a cluster URL here, whose prefix is a tag), and the invariants are
+   * checked over every shard: its ledger, its audit stream and its own audit chain.
+   */
+  readonly shards?: number;
 }
 
 export interface DrillResult {
@@ -108,8 +114,10 @@ export interface DrillResult {
   /** From the first fault to the wave's completion. */
   readonly secondsToComplete: number;
   readonly invariants: readonly string[];
-  /** The drill's key prefix (every key it and its services wrote starts with it). */
+  /** The drill's key prefix (every key it and its services wrote starts with it, or with one of its shards' tags). */
   readonly prefix: string;
+  /** The audit directory (`BW_AUDIT_DIR`) and the PEM of the public key its checkpoints verify with. */
+  readonly audit: { readonly dir: string; readonly publicKeyPem: string };
   /**
    * From the feed's start (the wave entering `feeding`) to the last notice recorded done (its
    * audit record's time), in seconds: the wave's own run, without the processes' start-up.
@@ -238,7 +246,9 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
   // prefix a hash tag, as the configuration requires there.
   const redis = cluster ? createRedis({ url: redisUrl, role: 'worker', name: 'breachwave-drill' }) : new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
-  const prefix = cluster ? `{drill${tag}}` : `drill${tag}`;
+  const shards = o.shards ?? 1;
+  const prefix = cluster || shards > 1 ? `{drill${tag}}` : `drill${tag}`;
+  const prefixes = shardPrefixes(prefix, shards);
   const { people, csv, rejected } = population(o.accounts, tag);
   const auditKeys = generateKeyPairSync('ed25519');
   const env = {
@@ -265,10 +275,13 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     BW_CODE_CONCURRENCY: '10',
     LOG_LEVEL: 'info',
     ...(o.soak ? { BW_SMS_RATE: String(o.soak.rate), BW_EMAIL_RATE: String(o.soak.rate) } : {}),
+    ...(shards > 1 ? { BW_SHARDS: String(shards) } : {}),
     ...o.extraEnv,
   };
   const config = loadConfig(env);
-  const ledger = createLedger({ redis, prefix });
+  const ledger = createLedger({ redis, prefix, shards });
+  // As `wave create` does: the deployment's number of shards is recorded before its first wave.
+  await checkShards(redis as Redis, prefix, shards);
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
   const { keyring } = pinParts(config, redis);
   const vault = createVaultPinStore({ redis, prefix, keyring });
@@ -379,7 +392,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     assert.ok(writer);
     await waitForLog(writer, 'audit writer ready');
     for (const [name, p] of services) if (name !== 'audit-writer') await p.kill('SIGTERM');
-    await waitFor(async () => (await redis.xlen(`${prefix}:audit`)) === 0, { timeout: 60_000, interval: 100, what: 'the audit writer drained the stream' });
+    await waitFor(async () => (await Promise.all(prefixes.map((p) => redis.xlen(`${p}:audit`)))).every((n) => n === 0), { timeout: 60_000, interval: 100, what: 'the audit writer drained every stream' });
     await writer.kill('SIGTERM');
 
     // I1
@@ -437,11 +450,17 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     assert.ok(duplicateEmail <= ambiguous, `I3: ${duplicateEmail} duplicate emails ≤ ${ambiguous} ambiguous outcomes`);
 
     // I4
-    const auditFiles = await listAuditFiles(join(dir, 'audit'));
-    // The chain and its signed checkpoints: the writer was stopped cleanly at the end, so every
-    // record is covered by a checkpoint, kills of the writer included.
-    const verified = await verifyAuditTrail(auditFiles, { publicKeys: new Map([[publicKeyId(auditKeys.publicKey), auditKeys.publicKey]]) });
-    assert.equal(verified.ok, true, `I4: the audit chain and its signed checkpoints verify (${verified.ok ? '' : `${verified.file}:${verified.line} ${verified.reason}`})`);
+    // One chain per shard, each in its own directory, each verified on its own.
+    const auditFiles: string[] = [];
+    for (let s = 0; s < shards; s++) {
+      const chain = await listAuditFiles(auditShardDir(join(dir, 'audit'), s));
+      assert.ok(chain.length > 0, `I4: shard ${s} wrote its audit chain`);
+      // The chain and its signed checkpoints: the writer was stopped cleanly at the end, so every
+      // record is covered by a checkpoint, kills of the writer included.
+      const verified = await verifyAuditTrail(chain, { publicKeys: new Map([[publicKeyId(auditKeys.publicKey), auditKeys.publicKey]]) });
+      assert.equal(verified.ok, true, `I4: the audit chain of shard ${s} and its signed checkpoints verify (${verified.ok ? '' : `${verified.file}:${verified.line} ${verified.reason}`})`);
+      auditFiles.push(...chain);
+    }
     const auditText = auditFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
     const doneRecords = new Map<string, number>();
     let redriven = 0;
@@ -463,7 +482,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     // I5
     const logs = procs.map((p) => readFileSync(p.logFile, 'utf8')).join('\n');
     const spool = readDirText(dir);
-    const dump = await dumpRedis(redis, prefix);
+    const dump = (await Promise.all(prefixes.map((p) => dumpRedis(redis, p)))).join('\n');
     for (const p of people) {
       for (const form of [p.phone, p.phone?.replace(/^\+1/, ''), p.email, p.name].filter((f): f is string => Boolean(f))) {
         assert.ok(!dump.includes(form), `I5: ${p.id}'s contact data is not in Redis in clear`);
@@ -483,6 +502,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
       name: o.name, victim: o.victim, signal: o.signal, faults, providerFaults: o.providerFaults ?? 'none',
       rows: waveInfo.stats.rows ?? 0, accepted: waveInfo.stats.accepted ?? 0, rejected: waveInfo.stats.rejected ?? 0,
       stranded, pinUnnotified, duplicateSms, duplicateEmail, ambiguous, redriven, deadLetters, prefix,
+      audit: { dir: join(dir, 'audit'), publicKeyPem: auditKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
       waveSeconds: Math.round((lastNoticeAt - Date.parse(waveInfo.times.feeding?.first ?? new Date(lastNoticeAt).toISOString())) / 100) / 10,
       secondsToComplete: Math.round(secondsToComplete * 10) / 10,
       invariants: ['I1', 'I2', 'I3', 'I4', 'I5'],

@@ -4,3 +4,4 @@ export * from './engine.js';
 export * from './fate.js';
 export * from './recovery.js';
 export * from './gate.js';
+export { createShardWorkers } from './shards.js';

@@ -142,8 +142,7 @@ export function createRecovery(deps: RecoveryDeps) {
   const liveAccounts = async (waveId: string): Promise<Set<string>> => {
     const live = new Set<string>();
     for (let pass = 0; pass < 2; pass++) {
-      for (const action of ACTIONS) {
-        const queue = queues.queueFor(action);
+      for (const queue of ACTIONS.flatMap((action) => queues.shardQueues(action))) {
         for (const state of LIVE_STATES) {
           for (let start = 0; ; start += PAGE) {
             const jobs = await queue.getJobs([state], start, start + PAGE - 1, true);

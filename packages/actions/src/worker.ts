@@ -4,7 +4,7 @@ import {
   DEFAULT_JOB_OPTIONS, QUEUE_FOR_ACTION, actionJobFor, actionJobId, attemptsOf, backoffDelay, createNextActions, isActionBatch, laneJobOptions, parseActionJobs, spentAttempts, spentLeaving, splitOffJob,
   type ActionJob,
 } from '@breachwave/jobs';
-import { manifestCache, type Ledger } from '@breachwave/ledger';
+import { manifestCache, shardOf, shardPrefix, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { cancelAccount, waveGate, type WaveGateState } from './gate.js';
 
@@ -290,10 +290,12 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
 }
 export type ActionWorker = ReturnType<typeof createActionWorker>;
 
-/** Producers for every action queue, created on first use. */
+/** Producers for every action queue (of every shard), created on first use. */
 export function createActionQueues(deps: {
   readonly connection: ConnectionOptions;
   readonly prefix: string;
+  /** Shards of the deployment's accounts (`BW_SHARDS`, default 1): a job goes to its accounts' shard's queue. */
+  readonly shards?: number;
   /** With the ledger, every job is added in its wave's lane (the manifest's `lane`, cached). */
   readonly ledger?: Pick<Ledger, 'getWave'>;
 }) {
@@ -307,25 +309,45 @@ export function createActionQueues(deps: {
       return {};
     }
   };
-  const queues = new Map<ActionName, Queue>();
-  const queueFor = (action: ActionName): Queue => {
-    let q = queues.get(action);
+  const shards = Math.max(1, deps.shards ?? 1);
+  const queues = new Map<string, Queue>();
+  const queueFor = (action: ActionName, shard = 0): Queue => {
+    let q = queues.get(`${action}#${shard}`);
     if (!q) {
-      q = new Queue(QUEUE_FOR_ACTION[action], { connection: deps.connection, prefix: deps.prefix });
-      queues.set(action, q);
+      q = new Queue(QUEUE_FOR_ACTION[action], { connection: deps.connection, prefix: shardPrefix(deps.prefix, shard) });
+      queues.set(`${action}#${shard}`, q);
     }
     return q;
   };
   return {
+    /** The action's queue of one shard (shard 0: the deployment's own). */
     queueFor,
+    /** The action's queue of every shard, shard 0 first. */
+    shardQueues: (action: ActionName): Queue[] => Array.from({ length: shards }, (_, s) => queueFor(action, s)),
+    /** The action's queue of the shard this account of this wave is in. */
+    queueOf: (action: ActionName, waveId: string, accountId: string): Queue => queueFor(action, shardOf(waveId, accountId, shards)),
     /** Adds an action job with its deterministic id (unless `opts` names one), the catalog's default options and its wave's lane. */
     async add(action: ActionName, job: ActionJob, opts: JobsOptions = {}): Promise<void> {
-      await queueFor(action).add(action, job, { ...DEFAULT_JOB_OPTIONS, jobId: actionJobId(action, job), ...(await laneOf(job.waveId)), ...opts });
+      await queueFor(action, shardOf(job.waveId, job.accountId, shards)).add(action, job, { ...DEFAULT_JOB_OPTIONS, jobId: actionJobId(action, job), ...(await laneOf(job.waveId)), ...opts });
     },
     /** Adds one job for the accounts of a wave (`actionJobFor`: its shape and id), with the catalog's default options and the wave's lane. */
     async addAccounts(action: ActionName, waveId: string, accountIds: readonly string[]): Promise<void> {
-      const { data, jobId } = actionJobFor(action, waveId, accountIds);
-      await queueFor(action).add(action, data, { ...DEFAULT_JOB_OPTIONS, jobId, ...(await laneOf(waveId)) });
+      if (shards === 1) {
+        const { data, jobId } = actionJobFor(action, waveId, accountIds);
+        await queueFor(action).add(action, data, { ...DEFAULT_JOB_OPTIONS, jobId, ...(await laneOf(waveId)) });
+        return;
+      }
+      // One job per shard the accounts are in: a job's accounts share their shard's queue.
+      const byShard = new Map<number, string[]>();
+      for (const a of accountIds) {
+        const s = shardOf(waveId, a, shards);
+        byShard.set(s, [...(byShard.get(s) ?? []), a]);
+      }
+      const opts = await laneOf(waveId);
+      for (const [s, ids] of byShard) {
+        const { data, jobId } = actionJobFor(action, waveId, ids);
+        await queueFor(action, s).add(action, data, { ...DEFAULT_JOB_OPTIONS, jobId, ...opts });
+      }
     },
     async close(): Promise<void> {
       await Promise.all([...queues.values()].map((q) => q.close()));

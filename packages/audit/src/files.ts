@@ -93,3 +93,12 @@ export async function readFileTail(path: string, chunkSize = 64 * 1024): Promise
     await fh.close();
   }
 }
+
+/**
+ * The directory of one shard's chain (`BW_SHARDS`): shard 0 writes into the audit directory itself,
+ * as a deployment without shards does; shard s > 0 into its subdirectory `shard-<s>`, which the
+ * listing of the audit directory does not descend into, so every chain stays apart.
+ */
+export function auditShardDir(dir: string, shard: number): string {
+  return shard === 0 ? dir : join(dir, `shard-${shard}`);
+}

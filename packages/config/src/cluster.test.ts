@@ -33,3 +33,14 @@ test('cluster mode refuses a prefix without a hash tag: its keys would spread ov
     assert.throws(() => load({ ...keys, REDIS_URL: CLUSTER, BW_PREFIX: 'acme' }), /such as \{acme\}/);
   }
 });
+
+test('BW_SHARDS: 1 by default; more than 1 only with a hash-tag prefix, in every loader; bounded', () => {
+  for (const load of [loadConfig, loadConnectionConfig, loadAuditWriterSettings]) {
+    assert.equal(load(keys).shards, 1);
+    assert.equal(load({ ...keys, BW_PREFIX: '{bw}', BW_SHARDS: '3' }).shards, 3);
+    assert.equal(load({ ...keys, REDIS_URL: CLUSTER, BW_PREFIX: '{bw}', BW_SHARDS: '3' }).shards, 3);
+    assert.throws(() => load({ ...keys, BW_PREFIX: 'acme', BW_SHARDS: '3' }), /BW_SHARDS above 1 needs BW_PREFIX to be a hash tag such as \{acme\}/);
+    assert.throws(() => load({ ...keys, BW_PREFIX: '{bw}', BW_SHARDS: '0' }), /BW_SHARDS/);
+    assert.throws(() => load({ ...keys, BW_PREFIX: '{bw}', BW_SHARDS: '65' }), /BW_SHARDS/);
+  }
+});

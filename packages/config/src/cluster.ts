@@ -19,3 +19,12 @@ export function clusterPrefixProblem(e: { readonly REDIS_URL: string; readonly B
   if (!isClusterRedisUrl(e.REDIS_URL) || HASH_TAG_PREFIX.test(e.BW_PREFIX)) return undefined;
   return `BW_PREFIX must be a hash tag such as {${e.BW_PREFIX.replace(/[{}]/g, '') || 'bw'}} when REDIS_URL is a cluster URL (every key of a deployment then shares one slot), got ${JSON.stringify(e.BW_PREFIX)}`;
 }
+
+/**
+ * The problem with `BW_SHARDS` and the prefix together, or undefined: more than one shard needs
+ * a hash-tag prefix, whose shards are tags of their own (`{bw}`, `{bw:s1}`, …).
+ */
+export function shardsPrefixProblem(e: { readonly BW_SHARDS: number; readonly BW_PREFIX: string }): string | undefined {
+  if (e.BW_SHARDS <= 1 || HASH_TAG_PREFIX.test(e.BW_PREFIX)) return undefined;
+  return `BW_SHARDS above 1 needs BW_PREFIX to be a hash tag such as {${e.BW_PREFIX.replace(/[{}]/g, '') || 'bw'}} (each shard is then a tag of its own), got ${JSON.stringify(e.BW_PREFIX)}`;
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MIN_JOBS_PER_SLOT } from '@breachwave/jobs';
-import { clusterPrefixProblem } from './cluster.js';
+import { clusterPrefixProblem, shardsPrefixProblem } from './cluster.js';
 import { variableDocs } from './docs.js';
 import { configError, describeIssues, withoutEmpty, type EnvInput } from './problems.js';
 import { sections, shapeOf, variables, type VariableName, type VariableTable } from './variables.js';
@@ -116,6 +116,8 @@ export interface BreachwaveConfig {
   /** TLS settings of a `rediss://` REDIS_URL; absent: plain TCP, or TLS with the system CAs. */
   readonly redisTls?: RedisTlsSettings;
   readonly prefix: string;
+  /** Shards of the accounts over hash-tag slots (`BW_SHARDS`, 1: one slot, every key where it always was). */
+  readonly shards: number;
   readonly dataDir: string;
   readonly logLevel: LogLevel;
   readonly envelopeKeys: readonly Key[];
@@ -226,8 +228,8 @@ function codesConfig(e: Env, envelopeKeys: readonly Key[]): BreachwaveConfig['co
 /** Rules across variables; each broken one is a line naming the variables (never their values). */
 function crossProblems(e: Env): string[] {
   const clusterProblem = clusterPrefixProblem(e);
-  if (clusterProblem) return [clusterProblem, ...otherCrossProblems(e)];
-  return otherCrossProblems(e);
+  const shardsProblem = shardsPrefixProblem(e);
+  return [...(clusterProblem ? [clusterProblem] : []), ...(shardsProblem ? [shardsProblem] : []), ...otherCrossProblems(e)];
 }
 
 function otherCrossProblems(e: Env): string[] {
@@ -268,6 +270,7 @@ export function loadConfig(env: EnvInput = environment()): BreachwaveConfig {
     redisUrl: e.REDIS_URL,
     ...redisTlsField(e),
     prefix: e.BW_PREFIX,
+    shards: e.BW_SHARDS,
     dataDir: e.BW_DATA_DIR,
     logLevel: e.LOG_LEVEL ?? 'info',
     envelopeKeys,
@@ -344,11 +347,11 @@ export function loadConfig(env: EnvInput = environment()): BreachwaveConfig {
 }
 
 /** Just where Redis is and the key prefix: for commands that only read state (status, reports). */
-export function loadConnectionConfig(env: EnvInput = environment()): Pick<BreachwaveConfig, 'redisUrl' | 'redisTls' | 'prefix' | 'dataDir' | 'logLevel'> {
-  const e = loadVariables(env, ['REDIS_URL', 'BW_PREFIX', 'BW_DATA_DIR', 'LOG_LEVEL', ...TLS_VARIABLES]);
-  const clusterProblem = clusterPrefixProblem(e);
-  if (clusterProblem) throw configError([clusterProblem]);
-  return deepFreeze({ redisUrl: e.REDIS_URL, ...redisTlsField(e), prefix: e.BW_PREFIX, dataDir: e.BW_DATA_DIR, logLevel: e.LOG_LEVEL ?? 'info' });
+export function loadConnectionConfig(env: EnvInput = environment()): Pick<BreachwaveConfig, 'redisUrl' | 'redisTls' | 'prefix' | 'shards' | 'dataDir' | 'logLevel'> {
+  const e = loadVariables(env, ['REDIS_URL', 'BW_PREFIX', 'BW_SHARDS', 'BW_DATA_DIR', 'LOG_LEVEL', ...TLS_VARIABLES]);
+  const problems = [clusterPrefixProblem(e), shardsPrefixProblem(e)].filter((p): p is string => p !== undefined);
+  if (problems.length) throw configError(problems);
+  return deepFreeze({ redisUrl: e.REDIS_URL, ...redisTlsField(e), prefix: e.BW_PREFIX, shards: e.BW_SHARDS, dataDir: e.BW_DATA_DIR, logLevel: e.LOG_LEVEL ?? 'info' });
 }
 
 const WORKER_VARIABLES = ['BW_LOCK_DURATION_MS', 'BW_STALLED_INTERVAL_MS', 'BW_RECOVERY_INTERVAL_MS', 'BW_RECOVERY_MAX', 'BW_PIN_NOTICE_LIMIT_SECONDS'] as const;
@@ -392,6 +395,8 @@ export interface AuditWriterSettings {
   readonly redisUrl: string;
   readonly redisTls?: RedisTlsSettings;
   readonly prefix: string;
+  /** Shards of the accounts (`BW_SHARDS`): the writer drains each shard's audit stream into a chain of its own. */
+  readonly shards: number;
   readonly auditDir: string;
   readonly logLevel: LogLevel;
   readonly maxLinesPerFile: number;
@@ -414,8 +419,8 @@ export interface AuditWriterSettings {
  */
 export function loadAuditWriterSettings(env: EnvInput = environment()): AuditWriterSettings {
   const e = parse(z.object({ ...shapeOf(sections.connection), ...shapeOf(sections.auditWriter), ...shapeOf(sections.metrics) }), env);
-  const clusterProblem = clusterPrefixProblem(e);
-  if (clusterProblem) throw configError([clusterProblem]);
+  const prefixProblems = [clusterPrefixProblem(e), shardsPrefixProblem(e)].filter((p): p is string => p !== undefined);
+  if (prefixProblems.length) throw configError(prefixProblems);
   const production = e.BW_ENV === 'production' || e.NODE_ENV === 'production';
   if (production && e.BW_AUDIT_SIGNING_KEY === undefined) {
     throw configError([`BW_AUDIT_SIGNING_KEY is missing, and production (BW_ENV or NODE_ENV) requires it: ${variables.BW_AUDIT_SIGNING_KEY.expects} (e.g. ${variableDocs.BW_AUDIT_SIGNING_KEY.example})`]);
@@ -424,6 +429,7 @@ export function loadAuditWriterSettings(env: EnvInput = environment()): AuditWri
     redisUrl: e.REDIS_URL,
     ...redisTlsField(e),
     prefix: e.BW_PREFIX,
+    shards: e.BW_SHARDS,
     auditDir: e.BW_AUDIT_DIR,
     logLevel: e.LOG_LEVEL ?? 'info',
     maxLinesPerFile: e.BW_AUDIT_MAX_LINES_PER_FILE,

@@ -61,6 +61,8 @@ export const sections = {
     REDIS_URL: url('redis://127.0.0.1:6379'),
     // `{name}` is a Redis Cluster hash tag: every key of the deployment then lands in one slot.
     BW_PREFIX: v(z.string().regex(/^(?:[A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/).default('bw'), 'letters, digits, _ and - only, or those in braces as a hash tag ({bw}) (it becomes part of every Redis key)'),
+    // Shards of the accounts over hash-tag slots; 64 is the ledger's MAX_SHARDS (a bound on fan-out per read).
+    BW_SHARDS: int(1, 1, 64),
     BW_DATA_DIR: text('.breachwave'),
     LOG_LEVEL: v(z.enum(LOG_LEVELS).optional(), `one of ${LOG_LEVELS.join(', ')}`),
     REDIS_TLS_CA_FILE: optionalText(),

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { createLedger } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope } from '@breachwave/secrets';
-import { createActionQueues, createActionWorker } from '@breachwave/actions';
+import { createActionQueues, createActionWorker, createShardWorkers } from '@breachwave/actions';
 import { createNoticeProcessor } from '@breachwave/notifier';
 import { createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { acquireRedis, startTwilioServer, waitFor, type TestRedis, type TwilioServer } from '@breachwave/testkit';
@@ -25,12 +25,13 @@ after(async () => {
   await server.stop();
 });
 
-test('dead letters are listed by reason, re-driven after the cause is fixed, and purged — each step audited', async () => {
-  const prefix = `d${randomBytes(3).toString('hex')}`;
-  const ledger = createLedger({ redis, prefix });
+/** The whole path, over `shards` shards (a hash-tag prefix when above 1). */
+async function scenario(shards: number): Promise<void> {
+  const prefix = shards > 1 ? `{d${randomBytes(3).toString('hex')}}` : `d${randomBytes(3).toString('hex')}`;
+  const ledger = createLedger({ redis, prefix, shards });
   const envelope = createEnvelope([{ id: 'k1', key: randomBytes(32) }]);
   const waveId = 'w1';
-  const phones = Array.from({ length: 6 }, (_, i) => `+1202555011${i}`);
+  const phones = Array.from({ length: 6 }, (_, i) => `+1202555${shards === 1 ? '01' : '31'}1${i}`);
   await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'B', helpUrl: 'https://h.example.com', rules: {} }, { accepted: phones.length }, {});
   await ledger.putAccounts(waveId, phones.map((phone, i) => ({ accountId: `a${i}`,
     record: { segment: 'former', locale: 'en', exposed: [], hasPhone: true, phoneIsMobile: true, hasEmail: false, line: i + 2, contact: envelope.sealJson({ phone }, `${waveId}:a${i}`) } })));
@@ -40,8 +41,8 @@ test('dead letters are listed by reason, re-driven after the cause is fixed, and
   twilio.inject('opted-out', { to: phones[3] ?? '' });
   const sms = createTwilioSmsSender({ client: createTwilioClient({ accountSid: twilio.accountSid, authToken: twilio.authToken, baseUrl: twilio.url }), from: '+15005550006' });
   const processor = createNoticeProcessor({ ledger, envelope, sms, log: silentLogger() });
-  const worker = createActionWorker({ action: 'notify', connection: redis, prefix, processor, log: silentLogger() });
-  const queues = createActionQueues({ connection: redis, prefix });
+  const worker = createShardWorkers(prefix, shards, (p) => createActionWorker({ action: 'notify', connection: redis, prefix: p, processor, log: silentLogger() }));
+  const queues = createActionQueues({ connection: redis, prefix, shards });
   await worker.start();
   for (let i = 0; i < phones.length; i++) await queues.add('notify', { waveId, accountId: `a${i}` });
   const finished = async () => {
@@ -70,10 +71,19 @@ test('dead letters are listed by reason, re-driven after the cause is fixed, and
   assert.equal((await ledger.get(waveId, 'a3'))?.notify?.s, 'failed', 'a purged dead letter stays failed in the wave');
   assert.equal(await ledger.getAccount(waveId, 'a3'), undefined, 'its sealed contact record is gone');
 
-  const audit = (await redis.xrange(`${prefix}:audit`, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; actor: string });
+  // Every shard's stream: an account's records are on its shard's, the batch's on the deployment's.
+  const audit = (await Promise.all(ledger.shardKeys.map((k) => redis.xrange(k.audit, '-', '+')))).flat().map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; actor: string });
   assert.equal(audit.filter((a) => a.type === 'operator.dlq.retry').length, 3);
   assert.ok(audit.some((a) => a.type === 'operator.dlq.retry-batch' && a.actor === 'operator:test'));
   assert.ok(audit.some((a) => a.type === 'operator.dlq.purge' && a.actor === 'operator:test'));
   await worker.close();
   await queues.close();
+}
+
+test('dead letters are listed by reason, re-driven after the cause is fixed, and purged — each step audited', () => scenario(1));
+
+test('over 3 shards: dead letters of every shard are listed, re-driven (their failed jobs removed from their own shard\'s queue, else the re-drive is ignored) and purged — each step audited on its shard', async () => {
+  const probe = createLedger({ redis, prefix: '{p}', shards: 3 });
+  assert.ok(new Set(Array.from({ length: 6 }, (_, i) => probe.shardKeys.indexOf(probe.keysOf('w1', `a${i}`)))).size > 1, 'the accounts spread over several shards');
+  await scenario(3);
 });

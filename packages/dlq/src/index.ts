@@ -112,7 +112,7 @@ export function createDeadLetters(deps: DeadLetterDeps) {
         }
         const job = { waveId: d.waveId, accountId: d.accountId };
         // The failed BullMQ job keeps its deterministic id: remove it so the re-drive is queued.
-        await deps.queues.queueFor(d.action).remove(actionJobId(d.action, job));
+        await deps.queues.queueOf(d.action, d.waveId, d.accountId).remove(actionJobId(d.action, job));
         await deps.queues.add(d.action, job);
         retried++;
       }
@@ -131,7 +131,7 @@ export function createDeadLetters(deps: DeadLetterDeps) {
         const r = await ledger.transition({ waveId: d.waveId, accountId: d.accountId, action: d.action, actor, from: ['failed'], to: 'failed',
           patch: { dlq: 'purged' }, event: 'operator.dlq.purge', detail: { reason: d.reason } });
         if (r.outcome !== 'ok') continue;
-        await deps.queues.queueFor(d.action).remove(actionJobId(d.action, { waveId: d.waveId, accountId: d.accountId }));
+        await deps.queues.queueOf(d.action, d.waveId, d.accountId).remove(actionJobId(d.action, { waveId: d.waveId, accountId: d.accountId }));
         await ledger.releaseAccount(d.waveId, d.accountId, 0);
         purged++;
       }

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
 import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, accountsPerJobFor, actionJobFor, laneJobOptions, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
-import { keys as ledgerKeys, noticesFinished, type Ledger } from '@breachwave/ledger';
+import { keys as ledgerKeys, noticesFinished, shardOf, shardPrefix, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type RedisLease } from '@breachwave/redis';
 import type { SpoolEntry } from './ingest.js';
@@ -20,6 +20,12 @@ export interface FeederDeps {
   readonly connection: Redis;
   /** BullMQ key prefix (the deployment's `BW_PREFIX`). */
   readonly prefix: string;
+  /**
+   * Shards of the deployment's accounts (`BW_SHARDS`, default 1): each account's job goes to its
+   * shard's queue (BullMQ prefix of the shard), and the window is counted per shard queue. The
+   * ledger must be made with the same number.
+   */
+  readonly shards?: number;
   /** Most jobs left waiting (waiting + delayed + prioritized + paused) in a queue the feeder adds to. */
   readonly window: number;
   /** Accounts per ledger round trip and `addBulk`. */
@@ -142,7 +148,10 @@ export function createFeeder(deps: FeederDeps): Feeder {
   const actor = deps.actor ?? 'feeder';
   const maxPollMs = deps.maxPollMs ?? 500;
   const leaseMs = deps.leaseMs ?? 30_000;
-  const queues = new Map<QueueName, Queue>();
+  const shards = Math.max(1, deps.shards ?? 1);
+  /** A queue of one shard: `<queue name>#<shard>`. */
+  type ShardQueue = `${QueueName}#${number}`;
+  const queues = new Map<ShardQueue, Queue>();
   let closing: Promise<void> | undefined;
 
   if (!Number.isInteger(deps.window) || deps.window < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed window must be a positive integer' });
@@ -155,12 +164,13 @@ export function createFeeder(deps: FeederDeps): Feeder {
   if (!Number.isSafeInteger(minJobs) || minJobs < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'minimum jobs per wave must be a positive integer' });
   if (!Number.isSafeInteger(leaseMs) || leaseMs < 1) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'feed lease must be a positive integer of milliseconds' });
 
-  const queueFor = (name: QueueName): Queue => {
-    let q = queues.get(name);
+  const queueFor = (sq: ShardQueue): Queue => {
+    let q = queues.get(sq);
     if (!q) {
-      q = new Queue(name, { connection: deps.connection, prefix: deps.prefix });
-      q.on('error', (err) => deps.log.error({ err, queue: name }, 'queue error'));
-      queues.set(name, q);
+      const [name, shard] = sq.split('#') as [QueueName, string];
+      q = new Queue(name, { connection: deps.connection, prefix: shardPrefix(deps.prefix, Number(shard)) });
+      q.on('error', (err) => deps.log.error({ err, queue: name, ...(shards > 1 ? { shard: Number(shard) } : {}) }, 'queue error'));
+      queues.set(sq, q);
     }
     return q;
   };
@@ -180,7 +190,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
    * (an empty queue always can, so a batch larger than the window still moves), renewing the feed
    * lease (`hold`) before each pause. False if aborted.
    */
-  const waitForRoom = async (need: ReadonlyMap<QueueName, number>, size: number, waveId: string, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
+  const waitForRoom = async (need: ReadonlyMap<ShardQueue, number>, size: number, waveId: string, hold: () => Promise<void>, signal?: AbortSignal): Promise<boolean> => {
     for (const [name, n] of need) {
       const q = queueFor(name);
       let announced = false;
@@ -188,7 +198,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
         const waiting = await backlog(q, size);
         if (waiting === 0 || waiting + n <= deps.window) return true;
         if (!announced) {
-          deps.log.info({ waveId, queue: name, waiting, window: deps.window }, 'feed window full: waiting for workers');
+          deps.log.info({ waveId, queue: name.split('#')[0], ...(shards > 1 ? { shard: Number(name.split('#')[1]) } : {}), waiting, window: deps.window }, 'feed window full: waiting for workers');
           announced = true;
         }
         return false;
@@ -323,11 +333,17 @@ export function createFeeder(deps: FeederDeps): Feeder {
     /** Commits one batch ending at spool line `lastLine`. False if aborted before it began. */
     const commit = async (entries: readonly SpoolEntry[], lastLine: number): Promise<boolean> => {
       const plans = entries.map((e) => planActions(e.record, manifest));
-      const need = new Map<QueueName, number>();
-      for (const p of plans) {
-        const q = QUEUE_FOR_ACTION[p[0] ?? 'notify'];
-        need.set(q, (need.get(q) ?? 0) + 1);
+      // A consolidated notice settles its accounts in one script, and a wave's accounts are
+      // spread over shards by id: the two cannot meet. Refused before anything is written.
+      if (shards > 1 && entries.some((e) => (e.record.group?.length ?? 0) > 1)) {
+        throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} has consolidated notices, which need one shard: create it with consolidation off to feed it over ${shards} shards` });
       }
+      const shardOfEntry = entries.map((e) => shardOf(waveId, e.accountId, shards));
+      const need = new Map<ShardQueue, number>();
+      plans.forEach((p, i) => {
+        const q: ShardQueue = `${QUEUE_FOR_ACTION[p[0] ?? 'notify']}#${shardOfEntry[i] ?? 0}`;
+        need.set(q, (need.get(q) ?? 0) + 1);
+      });
       if (!(await mayGoOn())) return false;
       // An urgent wave's jobs are taken before the others' waiting ones, so a large wave's backlog
       // must not hold its feed: its window counts its own accounts in flight instead.
@@ -339,31 +355,34 @@ export function createFeeder(deps: FeederDeps): Feeder {
       await hold();
 
       const states = await deps.ledger.initAccounts(waveId, actor, entries.map((e, i) => ({ accountId: e.accountId, actions: plans[i] ?? ['notify'] })));
-      const toQueue: { entry: SpoolEntry; action: ActionName }[] = [];
+      const toQueue: { entry: SpoolEntry; action: ActionName; shard: number }[] = [];
       entries.forEach((entry, i) => {
         const state = states[i];
         // 'pending' is a replayed batch whose job may or may not have been added before a crash;
         // anything else (claimed, done, failed, skipped) belongs to a worker already.
-        if (state === 'new' || state === 'pending') toQueue.push({ entry, action: plans[i]?.[0] ?? 'notify' });
+        if (state === 'new' || state === 'pending') toQueue.push({ entry, action: plans[i]?.[0] ?? 'notify', shard: shardOfEntry[i] ?? 0 });
         else skipped++;
       });
       // Records are written after initAccounts so a replay never rewrites the record of an account
       // a worker already finished (and may have released); no job exists before its record does.
       await deps.ledger.putAccounts(waveId, toQueue.map(({ entry }) => ({ accountId: entry.accountId, record: entry.record })));
-      const byAction = new Map<ActionName, SpoolEntry[]>();
-      for (const { entry, action } of toQueue) {
-        const list = byAction.get(action) ?? [];
+      // Per action and shard: a job's accounts are all of one shard, in that shard's queue.
+      const byAction = new Map<string, SpoolEntry[]>();
+      for (const { entry, action, shard } of toQueue) {
+        const key = `${action}#${shard}`;
+        const list = byAction.get(key) ?? [];
         list.push(entry);
-        byAction.set(action, list);
+        byAction.set(key, list);
       }
       let added = 0;
-      for (const [action, list] of byAction) {
+      for (const [key, list] of byAction) {
+        const [action, shard] = key.split('#') as [ActionName, string];
         const jobs: BulkJob[] = [];
         for (const ids of jobAccounts(list, size)) {
           const { data, jobId } = actionJobFor(action, waveId, ids);
           jobs.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId, ...lane } });
         }
-        await queueFor(QUEUE_FOR_ACTION[action]).addBulk(jobs);
+        await queueFor(`${QUEUE_FOR_ACTION[action]}#${Number(shard)}`).addBulk(jobs);
         added += list.length;
       }
       fed += added;

@@ -3,10 +3,12 @@ import type { ActionName, ActionState, Channel, DataCategory, Locale, Segment, W
 import { ACTION_STATES, BreachwaveError } from '@breachwave/domain';
 import { AUDIT_FIELD, auditRecordJson, type AuditInput } from './audit-stream.js';
 import { keys, type Keys } from './keys.js';
+import { shardOf, shardPrefixes } from './shards.js';
 import { FENCE, GROUP_TRANSITION, INIT_ACCOUNTS, TRANSITION } from './scripts.js';
 import { WAVE_CONTROL, WAVE_STATUS, controlRecord, waveControlError, type WaveControlOp, type WaveControlResult } from './lifecycle.js';
 
 export { keys, type Keys } from './keys.js';
+export { MAX_SHARDS, shardOf, shardPrefix, shardPrefixes } from './shards.js';
 export { DEFAULT_STUCK_AFTER_SECONDS, waveClock, type WaveClock } from './clock.js';
 export { type WaveControlOp, type WaveControlRefusal, type WaveControlResult } from './lifecycle.js';
 export { AUDIT_FIELD, AUDIT_FIELD_LUA, auditRecordJson, auditStreamKey, type AuditInput, type AuditRecord } from './audit-stream.js';
@@ -159,6 +161,13 @@ export interface LedgerDeps {
   readonly redis: Redis;
   readonly prefix: string;
   readonly now?: () => Date;
+  /**
+   * How many shards the deployment's accounts are spread over (`BW_SHARDS`, default 1): an
+   * account's entry, counters, sealed record and audit records go to its shard's keys
+   * (`shards.ts`); wave records and operator events stay under `prefix`. With 1 every key is
+   * what it always was.
+   */
+  readonly shards?: number;
 }
 
 type ScriptRedis = Redis & {
@@ -198,6 +207,21 @@ const STATUS_LAST = 'last:';
  */
 export function createLedger(deps: LedgerDeps) {
   const k: Keys = keys(deps.prefix);
+  const shards = Math.max(1, Math.floor(deps.shards ?? 1));
+  const shardKeys: readonly Keys[] = shards === 1 ? [k] : shardPrefixes(deps.prefix, shards).map((p) => keys(p));
+  /** The keys of the shard that holds this account of this wave. */
+  const ak = (waveId: string, accountId: string): Keys => shardKeys[shardOf(waveId, accountId, shards)] ?? k;
+  /** Accounts grouped by shard, each with its index in `accountIds`. */
+  const byShard = (waveId: string, accountIds: readonly string[]): Map<number, number[]> => {
+    const out = new Map<number, number[]>();
+    accountIds.forEach((a, i) => {
+      const s = shardOf(waveId, a, shards);
+      const list = out.get(s);
+      if (list) list.push(i);
+      else out.set(s, [i]);
+    });
+    return out;
+  };
   const now = deps.now ?? (() => new Date());
   const r = deps.redis as ScriptRedis;
   // `bwTransition5`: the four-key script (it releases/reads the account record too, and refuses a
@@ -212,7 +236,11 @@ export function createLedger(deps: LedgerDeps) {
   if (typeof r.bwWaveStatus !== 'function') r.defineCommand('bwWaveStatus', { numberOfKeys: 2, lua: WAVE_STATUS });
 
   const groupScript = (waveId: string, accountIds: readonly string[], args: readonly string[]): Promise<string[]> => {
-    const keyList = [k.ledger(waveId), k.counts(waveId), k.audit, ...accountIds.map((a) => k.account(waveId, a))];
+    // A consolidated notice settles all its accounts in one script: they must share a slot.
+    const groupShards = byShard(waveId, accountIds);
+    if (groupShards.size > 1) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `a consolidated group of wave ${waveId} spans ${groupShards.size} shards: consolidation needs one shard` });
+    const sk = accountIds[0] === undefined ? k : ak(waveId, accountIds[0]);
+    const keyList = [sk.ledger(waveId), sk.counts(waveId), sk.audit, ...accountIds.map((a) => sk.account(waveId, a))];
     return r.bwGroupTransition(keyList.length, ...keyList, ...args);
   };
 
@@ -221,7 +249,14 @@ export function createLedger(deps: LedgerDeps) {
   };
 
   return {
+    /** The deployment's own keys: wave records, and the ledger keys of shard 0. */
     keys: k,
+    /** How many shards the accounts are spread over. */
+    shards,
+    /** The keys of every shard, shard 0 (= {@link keys}) first. */
+    shardKeys,
+    /** The keys of the shard that holds this account of this wave (its ledger, counters, record, audit stream). */
+    keysOf: ak,
 
     /** Applies a transition and writes its audit record atomically, or reports why it did not. */
     async transition(req: TransitionRequest): Promise<TransitionResult> {
@@ -229,8 +264,9 @@ export function createLedger(deps: LedgerDeps) {
       const record = auditRecordJson({ type: req.event, actor: req.actor, wave: req.waveId, account: req.accountId, action: req.action, ...(req.detail ? { detail: req.detail } : {}) }, when);
       const counters = req.counters && Object.keys(req.counters).length > 0 ? JSON.stringify(req.counters) : '';
       const release = req.releaseAccount === undefined ? '' : String(Math.max(0, Math.floor(req.releaseAccount)));
+      const sk = ak(req.waveId, req.accountId);
       const [outcome, prev, whole, account] = await r.bwTransition5(
-        k.ledger(req.waveId), k.counts(req.waveId), k.audit, k.account(req.waveId, req.accountId),
+        sk.ledger(req.waveId), sk.counts(req.waveId), sk.audit, sk.account(req.waveId, req.accountId),
         req.accountId, req.action, req.from === '*' ? '*' : req.from.join(','), req.to,
         // The script appends from/to to the audit record as text: it gets the record open-ended.
         JSON.stringify({ ...req.patch, at: when.getTime() }), record.slice(0, -1), counters, release, req.withAccount ? '1' : '0', req.guard ?? '', req.unlessHeld ?? '',
@@ -302,7 +338,7 @@ export function createLedger(deps: LedgerDeps) {
      * found when the action is no longer claimed. Nothing is audited.
      */
     async fence(waveId: string, accountId: string, action: ActionName, token: string, patch: Readonly<Record<string, PatchValue>>): Promise<string> {
-      return r.bwFence(k.ledger(waveId), accountId, action, token, JSON.stringify(patch));
+      return r.bwFence(ak(waveId, accountId).ledger(waveId), accountId, action, token, JSON.stringify(patch));
     },
 
     /**
@@ -312,37 +348,60 @@ export function createLedger(deps: LedgerDeps) {
     async initAccounts(waveId: string, actor: string, items: readonly { accountId: string; actions: readonly ActionName[] }[]): Promise<string[]> {
       if (items.length === 0) return [];
       const when = now();
-      const args: string[] = [when.toISOString(), actor, waveId, String(when.getTime())];
-      for (const it of items) args.push(it.accountId, it.actions.join(','), it.actions[0] ?? 'notify');
-      return r.bwInitAccountsAt(k.ledger(waveId), k.counts(waveId), k.audit, ...args);
+      const head: string[] = [when.toISOString(), actor, waveId, String(when.getTime())];
+      const script = (sk: Keys, part: readonly { accountId: string; actions: readonly ActionName[] }[]): Promise<string[]> => {
+        const args = [...head];
+        for (const it of part) args.push(it.accountId, it.actions.join(','), it.actions[0] ?? 'notify');
+        return r.bwInitAccountsAt(sk.ledger(waveId), sk.counts(waveId), sk.audit, ...args);
+      };
+      if (shards === 1) return script(k, items);
+      // One script (and one `accounts.queued` record) per shard of the batch.
+      const out = new Array<string>(items.length);
+      await Promise.all([...byShard(waveId, items.map((it) => it.accountId))].map(async ([s, idx]) => {
+        const reply = await script(shardKeys[s] ?? k, idx.map((i) => items[i] as { accountId: string; actions: readonly ActionName[] }));
+        idx.forEach((i, j) => { out[i] = reply[j] ?? ''; });
+      }));
+      return out;
     },
 
     async get(waveId: string, accountId: string): Promise<LedgerEntry | undefined> {
-      const raw = await r.hget(k.ledger(waveId), accountId);
+      const raw = await r.hget(ak(waveId, accountId).ledger(waveId), accountId);
       return raw ? readEntry(raw) : undefined;
     },
 
     /** The entries of several accounts in one round trip (HMGET), in the order asked; `undefined` for an account without one. */
     async getMany(waveId: string, accountIds: readonly string[]): Promise<(LedgerEntry | undefined)[]> {
       if (accountIds.length === 0) return [];
-      const raws = await r.hmget(k.ledger(waveId), ...accountIds);
-      return raws.map((raw) => (raw ? readEntry(raw) : undefined));
+      if (shards === 1) return (await r.hmget(k.ledger(waveId), ...accountIds)).map((raw) => (raw ? readEntry(raw) : undefined));
+      const out = new Array<LedgerEntry | undefined>(accountIds.length);
+      await Promise.all([...byShard(waveId, accountIds)].map(async ([s, idx]) => {
+        const raws = await r.hmget((shardKeys[s] ?? k).ledger(waveId), ...idx.map((i) => accountIds[i] as string));
+        idx.forEach((i, j) => { const raw = raws[j]; out[i] = raw ? readEntry(raw) : undefined; });
+      }));
+      return out;
     },
 
     /** Counters: `<action>:<state>`, `accounts`, and extras such as `notify:sent:sms`. */
     async counts(waveId: string): Promise<Record<string, number>> {
-      const raw = await r.hgetall(k.counts(waveId));
-      return Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)]));
+      if (shards === 1) return Object.fromEntries(Object.entries(await r.hgetall(k.counts(waveId))).map(([f, v]) => [f, Number(v)]));
+      return sumShardCounts(await Promise.all(shardKeys.map((sk) => r.hgetall(sk.counts(waveId)))));
+    },
+
+    /** Each shard's own counters (shard 0 first): what {@link counts} sums. */
+    async shardCounts(waveId: string): Promise<Record<string, number>[]> {
+      return (await Promise.all(shardKeys.map((sk) => r.hgetall(sk.counts(waveId))))).map((raw) => Object.fromEntries(Object.entries(raw).map(([f, v]) => [f, Number(v)])));
     },
 
     /** Iterates a wave's ledger in bounded memory (HSCAN). */
     async *entries(waveId: string, count = 1000): AsyncGenerator<[string, LedgerEntry]> {
-      let cursor = '0';
-      do {
-        const [next, flat] = await r.hscan(k.ledger(waveId), cursor, 'COUNT', count);
-        cursor = next;
-        for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i] as string, readEntry(flat[i + 1] as string)];
-      } while (cursor !== '0');
+      for (const sk of shardKeys) {
+        let cursor = '0';
+        do {
+          const [next, flat] = await r.hscan(sk.ledger(waveId), cursor, 'COUNT', count);
+          cursor = next;
+          for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i] as string, readEntry(flat[i + 1] as string)];
+        } while (cursor !== '0');
+      }
     },
 
     /**
@@ -353,14 +412,17 @@ export function createLedger(deps: LedgerDeps) {
      * no account is ever removed from a wave's ledger.
      */
     async *entryPages(waveId: string, count = 1000): AsyncGenerator<[string, LedgerEntry][]> {
-      let cursor = '0';
-      do {
-        const [next, flat] = await r.hscan(k.ledger(waveId), cursor, 'COUNT', count);
-        cursor = next;
-        const page: [string, LedgerEntry][] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) page.push([flat[i] as string, readEntry(flat[i + 1] as string)]);
-        if (page.length > 0) yield page;
-      } while (cursor !== '0');
+      // Shard after shard: a page never mixes two shards.
+      for (const sk of shardKeys) {
+        let cursor = '0';
+        do {
+          const [next, flat] = await r.hscan(sk.ledger(waveId), cursor, 'COUNT', count);
+          cursor = next;
+          const page: [string, LedgerEntry][] = [];
+          for (let i = 0; i + 1 < flat.length; i += 2) page.push([flat[i] as string, readEntry(flat[i + 1] as string)]);
+          if (page.length > 0) yield page;
+        } while (cursor !== '0');
+      }
     },
 
     /** Appends an audit record for something that is not a ledger transition (operator actions, wave events). */
@@ -371,15 +433,22 @@ export function createLedger(deps: LedgerDeps) {
     /** Stores account records (pipelined). */
     async putAccounts(waveId: string, records: readonly { accountId: string; record: AccountRecord }[]): Promise<void> {
       if (records.length === 0) return;
-      const p = r.pipeline();
-      for (const { accountId, record } of records) p.set(k.account(waveId, accountId), JSON.stringify(record));
-      const res = await p.exec();
-      const failed = res?.find(([err]) => err);
-      if (failed?.[0]) throw failed[0];
+      // A cluster client's pipeline must stay in one slot: one per shard.
+      await Promise.all([...byShard(waveId, records.map((x) => x.accountId))].map(async ([s, idx]) => {
+        const sk = shardKeys[s] ?? k;
+        const p = r.pipeline();
+        for (const i of idx) {
+          const { accountId, record } = records[i] as { accountId: string; record: AccountRecord };
+          p.set(sk.account(waveId, accountId), JSON.stringify(record));
+        }
+        const res = await p.exec();
+        const failed = res?.find(([err]) => err);
+        if (failed?.[0]) throw failed[0];
+      }));
     },
 
     async getAccount(waveId: string, accountId: string): Promise<AccountRecord | undefined> {
-      const raw = await r.get(k.account(waveId, accountId));
+      const raw = await r.get(ak(waveId, accountId).account(waveId, accountId));
       return raw ? (JSON.parse(raw) as AccountRecord) : undefined;
     },
 
@@ -389,14 +458,21 @@ export function createLedger(deps: LedgerDeps) {
      */
     async getAccounts(waveId: string, accountIds: readonly string[]): Promise<(AccountRecord | undefined)[]> {
       if (accountIds.length === 0) return [];
-      const raws = await r.mget(accountIds.map((a) => k.account(waveId, a)));
-      return raws.map((raw) => (raw ? (JSON.parse(raw) as AccountRecord) : undefined));
+      // MGET over keys of several slots is refused on a cluster: one per shard.
+      const out = new Array<AccountRecord | undefined>(accountIds.length);
+      await Promise.all([...byShard(waveId, accountIds)].map(async ([s, idx]) => {
+        const sk = shardKeys[s] ?? k;
+        const raws = await r.mget(idx.map((i) => sk.account(waveId, accountIds[i] as string)));
+        idx.forEach((i, j) => { const raw = raws[j]; out[i] = raw ? (JSON.parse(raw) as AccountRecord) : undefined; });
+      }));
+      return out;
     },
 
     /** Removes the account's contact record now, or after `retentionSeconds`. */
     async releaseAccount(waveId: string, accountId: string, retentionSeconds = 0): Promise<void> {
-      if (retentionSeconds > 0) await r.expire(k.account(waveId, accountId), retentionSeconds);
-      else await r.unlink(k.account(waveId, accountId));
+      const key = ak(waveId, accountId).account(waveId, accountId);
+      if (retentionSeconds > 0) await r.expire(key, retentionSeconds);
+      else await r.unlink(key);
     },
 
     // Waves -------------------------------------------------------------------------------------
@@ -510,6 +586,22 @@ export function manifestCache(ledger: Pick<Ledger, 'getWave'>, max = 100): (wave
     }
     return m;
   };
+}
+
+/**
+ * One wave's counters from every shard, summed: states and events add up across shards; the
+ * `<action>:at:finished` times (epoch ms) are not counts, and the latest one is kept.
+ */
+export function sumShardCounts(perShard: readonly Readonly<Record<string, string | number>>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const raw of perShard) {
+    for (const [f, v] of Object.entries(raw)) {
+      const n = Number(v);
+      if (f.includes(':at:')) out[f] = Math.max(out[f] ?? 0, n);
+      else out[f] = (out[f] ?? 0) + n;
+    }
+  }
+  return out;
 }
 
 /** A wave's progress, derived from the ledger counters and the wave record. */

@@ -19,6 +19,8 @@ export interface PipelineDeps {
   /** A fail-fast client (producer role) of the metrics' own: a scrape never waits on a worker's commands. */
   readonly redis: Redis;
   readonly prefix: string;
+  /** Shards of the accounts (`BW_SHARDS`, default 1): wave counters and queues are read from every shard and summed. */
+  readonly shards?: number;
   /** How long one reading of Redis is reused, ms. Default 5000. */
   readonly cacheMs?: number;
   /** How long the dead-letter counts are reused, ms (a ledger scan). Default 60000. */
@@ -108,7 +110,7 @@ export function createPipelineReader(deps: PipelineDeps) {
   const maxWaves = deps.maxWaves ?? 50;
   const timeoutMs = deps.timeoutMs ?? 3000;
   const now = deps.now ?? (() => new Date());
-  const ledger: Ledger = createLedger({ redis, prefix });
+  const ledger: Ledger = createLedger({ redis, prefix, shards: deps.shards ?? 1 });
   const codes = createCodeStore({ redis, prefix, ...(deps.codesLowWatermark !== undefined ? { lowWatermark: deps.codesLowWatermark } : {}) });
   // Queues are made on the first reading that finds Redis up: BullMQ waits for a connection it
   // is given to be ready, which a scrape must never do.
@@ -127,14 +129,19 @@ export function createPipelineReader(deps: PipelineDeps) {
   };
 
   const readQueue = async (action: ActionName, q: ActionQueues): Promise<QueueReading> => {
-    const queue = q.queueFor(action);
-    const [counts, oldestFirst, newestFirst, prioritized] = await Promise.all([
+    // Every shard's queue of the action, summed: one queue when the accounts are not sharded.
+    const readings = await Promise.all(q.shardQueues(action).map((queue) => Promise.all([
       queue.getJobCounts(...QUEUE_STATES),
       // Jobs of the urgent lane are pushed at the head (LIFO): the oldest may be at either end.
       queue.getJobs(['wait'], 0, 0, true),
       queue.getJobs(['wait'], 0, 0, false),
       queue.getJobs(['prioritized'], 0, 0, true),
-    ]);
+    ])));
+    const counts: Record<string, number> = {};
+    for (const [c] of readings) for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
+    const oldestFirst = readings.flatMap((r) => r[1]);
+    const newestFirst = readings.flatMap((r) => r[2]);
+    const prioritized = readings.flatMap((r) => r[3]);
     const t = now().getTime();
     let oldest = 0;
     for (const job of [...oldestFirst, ...newestFirst, ...prioritized]) {
@@ -185,7 +192,7 @@ export function createPipelineReader(deps: PipelineDeps) {
         return undefined;
       }
     };
-    queues ??= createActionQueues({ connection: redis, prefix });
+    queues ??= createActionQueues({ connection: redis, prefix, shards: deps.shards ?? 1 });
     const q = queues;
     const [memory, queueReadings, waves, pace, codeStatus] = await Promise.all([
       part('redis', () => readRedisMemory(redis)),

@@ -13,6 +13,8 @@ export interface ProcessMetricsSettings {
   readonly redisUrl: string;
   readonly redisTls?: RedisTlsSettings;
   readonly prefix: string;
+  /** Shards of the accounts (`BW_SHARDS`), default 1. */
+  readonly shards?: number;
   readonly metrics: MetricsSettings;
   /** Senders whose configured pace is reported. */
   readonly senders?: readonly string[];
@@ -22,7 +24,7 @@ export interface ProcessMetricsSettings {
 /** The metrics settings of a service that reads the whole configuration (every process but the audit writer). */
 export function metricsSettingsOf(config: BreachwaveConfig): ProcessMetricsSettings {
   const ids = senderIds({ twilioFrom: config.twilio?.from, twilioMessagingServiceSid: config.twilio?.messagingServiceSid, smtpHost: config.smtp.host, smtpPort: config.smtp.port });
-  return { redisUrl: config.redisUrl, ...(config.redisTls ? { redisTls: config.redisTls } : {}), prefix: config.prefix, metrics: config.metrics, senders: [ids.sms, ids.email], codesLowWatermark: config.codes.lowWatermark };
+  return { redisUrl: config.redisUrl, ...(config.redisTls ? { redisTls: config.redisTls } : {}), prefix: config.prefix, shards: config.shards, metrics: config.metrics, senders: [ids.sms, ids.email], codesLowWatermark: config.codes.lowWatermark };
 }
 
 export interface ProcessMetricsDeps {
@@ -54,7 +56,7 @@ export function createProcessMetrics(settings: ProcessMetricsSettings, deps: Pro
   const redis = deps.redis ?? createRedis({ url: settings.redisUrl, tls: settings.redisTls, role: 'producer', name: `breachwave-${deps.service}-metrics`, extra: { connectTimeout: 2000 } });
   const ownsRedis = deps.redis === undefined;
   const pipeline = createPipelineReader({
-    redis, prefix: settings.prefix, cacheMs: settings.metrics.cacheMs, dlqCacheMs: settings.metrics.dlqCacheMs,
+    redis, prefix: settings.prefix, ...(settings.shards ? { shards: settings.shards } : {}), cacheMs: settings.metrics.cacheMs, dlqCacheMs: settings.metrics.dlqCacheMs,
     ...(settings.senders ? { senders: settings.senders } : {}),
     ...(settings.codesLowWatermark !== undefined ? { codesLowWatermark: settings.codesLowWatermark } : {}),
   });

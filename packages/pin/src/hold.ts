@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { BreachwaveError, isBreachwaveError, rotationIdOf } from '@breachwave/domain';
-import { AUDIT_FIELD_LUA, auditRecordJson, keys as ledgerKeys, type AuditInput } from '@breachwave/ledger';
+import { AUDIT_FIELD_LUA, auditRecordJson, keys as ledgerKeys, shardOf, shardPrefix, type AuditInput } from '@breachwave/ledger';
 import type { Envelope } from '@breachwave/secrets';
 import { pinKeys } from './keys.js';
 
@@ -12,6 +12,8 @@ export interface PinHoldDeps {
   /** Lifetime of a held PIN (`BW_PIN_TEMP_TTL_SECONDS`). */
   readonly ttlSeconds: number;
   readonly now?: () => Date;
+  /** Shards of the deployment's accounts (`BW_SHARDS`, default 1): a held PIN and its wipe's audit record live in the account's shard, one slot for the script. */
+  readonly shards?: number;
 }
 
 /**
@@ -43,8 +45,10 @@ export interface HeldPin {
  * account or wave and still open.
  */
 export function createPinHold(deps: PinHoldDeps) {
-  const k = pinKeys(deps.prefix);
-  const auditKey = ledgerKeys(deps.prefix).audit;
+  const shards = deps.shards ?? 1;
+  const prefixOf = (waveId: string, accountId: string): string => shardPrefix(deps.prefix, shardOf(waveId, accountId, shards));
+  const k = { held: (waveId: string, accountId: string) => pinKeys(prefixOf(waveId, accountId)).held(waveId, accountId) };
+  const auditKey = (waveId: string, accountId: string): string => ledgerKeys(prefixOf(waveId, accountId)).audit;
   const now = deps.now ?? (() => new Date());
   const r = deps.redis as ScriptRedis;
   if (typeof r.bwPinWipe !== 'function') r.defineCommand('bwPinWipe', { numberOfKeys: 2, lua: WIPE });
@@ -88,7 +92,7 @@ export function createPinHold(deps: PinHoldDeps) {
      * same script when there was one to remove (and only then).
      */
     async wipe(waveId: string, accountId: string, audit?: AuditInput): Promise<boolean> {
-      return (await r.bwPinWipe(k.held(waveId, accountId), auditKey, audit ? auditRecordJson(audit, now()) : '')) === 1;
+      return (await r.bwPinWipe(k.held(waveId, accountId), auditKey(waveId, accountId), audit ? auditRecordJson(audit, now()) : '')) === 1;
     },
   };
 }

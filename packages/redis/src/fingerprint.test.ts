@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { useRedis } from '@breachwave/testkit';
-import { checkHmacKey, hmacFingerprintKey, keyFingerprint } from './index.js';
+import { checkHmacKey, checkShards, hmacFingerprintKey, keyFingerprint, shardsKey } from './index.js';
 
 const db = useRedis();
 
@@ -35,4 +35,21 @@ test('a fingerprint tells keys and purposes apart and is short', () => {
   assert.notEqual(keyFingerprint(key, 'hmac'), keyFingerprint(randomBytes(32), 'hmac'));
   assert.notEqual(keyFingerprint(key, 'hmac'), keyFingerprint(key, 'other'));
   assert.match(keyFingerprint(key, 'hmac'), /^[0-9a-f]{16}$/);
+});
+
+test('BW_SHARDS: an unsharded deployment writes nothing; the first sharded process records its number, another number is refused either way, and so is sharding a deployment that holds unsharded waves', async () => {
+  const prefix = `{bwtest-${randomUUID()}}`;
+  await checkShards(db.redis, prefix, 1);
+  assert.equal(await db.redis.get(shardsKey(prefix)), null, 'the default writes no key');
+  await checkShards(db.redis, prefix, 3);
+  assert.equal(await db.redis.get(shardsKey(prefix)), '3');
+  await checkShards(db.redis, prefix, 3);
+  await assert.rejects(checkShards(db.redis, prefix, 2), /BW_SHARDS is 2, but this deployment's accounts were spread over 3/);
+  await assert.rejects(checkShards(db.redis, prefix, 1), /BW_SHARDS is 1, but .* spread over 3/);
+
+  const old = `{bwtest-${randomUUID()}}`;
+  await db.redis.zadd(`${old}:waves`, 1, 'w1');
+  await checkShards(db.redis, old, 1);
+  await assert.rejects(checkShards(db.redis, old, 3), /written without BW_SHARDS/);
+  assert.equal(await db.redis.get(shardsKey(old)), null, 'nothing recorded by the refused start');
 });

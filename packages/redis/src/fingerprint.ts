@@ -33,3 +33,36 @@ export async function checkHmacKey(redis: Redis, prefix: string, hmacKey: Buffer
       + 'would go unseen. Start every service with the original key (it cannot be rotated in place)',
   });
 }
+
+/** Where a sharded deployment's `BW_SHARDS` is recorded. */
+export function shardsKey(prefix: string): string {
+  return `${prefix}:shards`;
+}
+
+/**
+ * Checks that this process spreads accounts over the shards the deployment's data was written
+ * with: with another number an account's ledger entry, record and jobs would be looked for under
+ * the wrong tag, and found missing. A sharded process records its number the first time (`SET
+ * NX GET`), unless the deployment already holds waves written without shards; every later
+ * process must match it. An unsharded one (the default) only reads, so a deployment that never
+ * shards writes no key for it.
+ * @throws BreachwaveError BW_CONFIG_INVALID naming both numbers.
+ */
+export async function checkShards(redis: Redis, prefix: string, shards: number): Promise<void> {
+  const where = shardsKey(prefix);
+  const mine = String(shards);
+  const refuse = (stored: string): never => {
+    throw new BreachwaveError('BW_CONFIG_INVALID', {
+      detail: `BW_SHARDS is ${mine}, but this deployment's accounts were spread over ${stored} (${where}): every service must run with BW_SHARDS=${stored}`,
+    });
+  };
+  if (shards <= 1) {
+    const stored = await redis.get(where);
+    if (stored !== null && stored !== mine) refuse(stored);
+    return;
+  }
+  // Waves written before without shards keep their accounts in shard 0's keys only.
+  if ((await redis.get(where)) === null && (await redis.zcard(`${prefix}:waves`)) > 0) refuse('1 (its waves were written without BW_SHARDS)');
+  const stored = (await redis.call('SET', where, mine, 'NX', 'GET')) as string | null;
+  if (stored !== null && stored !== mine) refuse(stored);
+}

@@ -5,7 +5,7 @@ import { BreachwaveError } from '@breachwave/domain';
 
 export { Cluster, Redis } from 'ioredis';
 export { createLease, holderGone, type LeaseAttempt, type RedisLease } from './lease.js';
-export { checkHmacKey, hmacFingerprintKey, keyFingerprint } from './fingerprint.js';
+export { checkHmacKey, checkShards, hmacFingerprintKey, keyFingerprint, shardsKey } from './fingerprint.js';
 
 /**
  * Connection roles:

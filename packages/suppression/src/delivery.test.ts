@@ -187,3 +187,32 @@ describe('parseStatusCallback', () => {
     bad({ MessageSid: m, MessageStatus: 'sent' }, 'no-dot');
   });
 });
+
+describe('delivery tracker over shards', () => {
+  it('with 3 shards a callback moves the notice in its account\'s shard and audits it on that shard\'s stream', async () => {
+    const prefix = `{dlv${randomBytes(3).toString('hex')}}`;
+    const ledger = createLedger({ redis: db.redis, prefix, shards: 3 });
+    const waveId = 'w1';
+    const ids = Array.from({ length: 12 }, (_, i) => `a${i}`);
+    const sids = new Map(ids.map((id) => [id, sid()]));
+    await ledger.initAccounts(waveId, 'test', ids.map((accountId) => ({ accountId, actions: ['notify'] })));
+    for (const id of ids) {
+      await ledger.transition({ waveId, accountId: id, action: 'notify', from: ['pending'], to: 'claimed', event: 'notify.claimed', actor: 'test' });
+      await ledger.transition({ waveId, accountId: id, action: 'notify', from: ['claimed'], to: 'done', patch: { ch: 'sms', pid: sids.get(id) ?? '' }, event: 'notify.done', actor: 'test' });
+    }
+    const tracker = createDeliveryTracker({ redis: db.redis, prefix, shards: 3, classifyErrorCode: classify });
+    for (const id of ids) {
+      const r = await tracker.apply({ messageSid: sids.get(id) ?? '', status: 'delivered', reference: { waveId, accountId: id } });
+      assert.equal(r.outcome, 'recorded', id);
+    }
+    const shardsUsed = new Set<number>();
+    for (const id of ids) {
+      assert.equal((await ledger.get(waveId, id))?.notify?.ds, 'delivered', `${id}'s entry carries the delivery state`);
+      const k = ledger.keysOf(waveId, id);
+      shardsUsed.add(ledger.shardKeys.indexOf(k));
+      const records = (await db.redis.xrange(k.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; account?: string });
+      assert.ok(records.some((r) => r.type === 'notify.delivery' && r.account === id), `${id}'s delivery is audited on its shard's stream`);
+    }
+    assert.ok(shardsUsed.size > 1, 'the accounts are spread over several shards');
+  });
+});

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { BreachwaveError, ERROR_CATALOG, WAVE_ID_PATTERN, type ErrorCode } from '@breachwave/domain';
-import { AUDIT_FIELD_LUA, keys as ledgerKeys } from '@breachwave/ledger';
+import { AUDIT_FIELD_LUA, keys as ledgerKeys, shardOf, shardPrefix } from '@breachwave/ledger';
 import { DELIVERY_RANK, TERMINAL_RANK, parseTwilioMessageStatus, type DeliveryState } from './delivery-state.js';
 import { suppressionKeys } from './keys.js';
 import type { SuppressionList } from './list.js';
@@ -132,6 +132,8 @@ export interface DeliveryTrackerDeps {
   /** Audit actor. Default `ops-api`. */
   readonly actor?: string;
   readonly now?: () => Date;
+  /** Shards of the deployment's accounts (`BW_SHARDS`, default 1): the notice's ledger, counters and audit stream are its account's shard's. */
+  readonly shards?: number;
 }
 
 /** How a callback was applied. */
@@ -242,7 +244,7 @@ const RANKS_JSON = JSON.stringify(DELIVERY_RANK);
  * the notice for fallback (`fb: 'needed'`, `notify.fallback-needed`) and calls the hook once.
  */
 export function createDeliveryTracker(deps: DeliveryTrackerDeps) {
-  const lk = ledgerKeys(deps.prefix);
+  const lk = (waveId: string, accountId: string) => ledgerKeys(shardPrefix(deps.prefix, shardOf(waveId, accountId, deps.shards ?? 1)));
   const now = deps.now ?? (() => new Date());
   const actor = deps.actor ?? 'ops-api';
   const r = deps.redis as ScriptRedis;
@@ -262,7 +264,7 @@ export function createDeliveryTracker(deps: DeliveryTrackerDeps) {
       const base = { status: cb.status, ...(code ? { code } : {}), suppressed };
       if (!notice) return { ...base, outcome: 'unmatched', fallback: false };
       const [outcome, previous, ledgerState, fb] = await r.bwApplyDelivery(
-        lk.ledger(notice.waveId), lk.counts(notice.waveId), lk.audit,
+        lk(notice.waveId, notice.accountId).ledger(notice.waveId), lk(notice.waveId, notice.accountId).counts(notice.waveId), lk(notice.waveId, notice.accountId).audit,
         notice.accountId, cb.messageSid, cb.status, RANKS_JSON, String(TERMINAL_RANK),
         cb.errorCode !== undefined ? String(cb.errorCode) : '', code ?? '', permanent ? '1' : '0',
         now().toISOString(), actor, notice.waveId,

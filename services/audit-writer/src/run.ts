@@ -1,7 +1,7 @@
-import { createAuditWriter, type AuditWriter, type AuditWriterOptions } from '@breachwave/audit';
+import { auditShardDir, createAuditWriter, shardPrefixes, type AuditWriter, type AuditWriterOptions } from '@breachwave/audit';
 import type { Logger } from '@breachwave/logging';
 import { startServiceMetrics, type ServiceMetrics } from '@breachwave/metrics';
-import { checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { checkRedis, checkShards, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import type { AuditWriterConfig } from './config.js';
 
 export { loadAuditWriterConfig, type AuditWriterConfig } from './config.js';
@@ -17,8 +17,10 @@ export interface AuditWriterDeps {
 
 /** A started audit writer. */
 export interface RunningAuditWriter {
-  /** The writer itself, e.g. for `drainOnce()` before verifying (CLI, demo). */
+  /** The writer itself (of shard 0, the deployment's own stream), e.g. for `drainOnce()` before verifying (CLI, demo). */
   readonly writer: AuditWriter;
+  /** One writer per shard's audit stream (`BW_SHARDS`), shard 0 first: each its own chain in its own directory. */
+  readonly writers: readonly AuditWriter[];
   /** Stops reading, finishes the batch in flight, closes the file and the Redis client it created. Idempotent. */
   stop(): Promise<void>;
   /** Settles once everything is closed: resolves after `stop()`, rejects if writing failed (it then stops itself). */
@@ -37,38 +39,44 @@ export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWrite
   const ownsRedis = deps.redis === undefined;
   // Without a listener ioredis prints every reconnect failure to stderr; log it instead.
   if (ownsRedis) redis.on('error', (err: Error) => log.warn({ err }, 'audit writer: Redis connection error'));
-  const writer = createAuditWriter({
-    redis, prefix: config.prefix, dir: config.auditDir, log, maxLinesPerFile: config.maxLinesPerFile, lingerMs: config.lingerMs, leaseMs: config.leaseMs,
+  // One writer per shard: each drains its shard's stream into a hash chain of its own, under its
+  // own lease, in its own directory (shard 0: the audit directory itself, as without shards).
+  const writers = shardPrefixes(config.prefix, config.shards).map((prefix, shard) => createAuditWriter({
+    redis, prefix, dir: auditShardDir(config.auditDir, shard), log: config.shards > 1 ? log.child({ shard }) : log,
+    maxLinesPerFile: config.maxLinesPerFile, lingerMs: config.lingerMs, leaseMs: config.leaseMs,
     checkpointEvery: config.checkpointEvery, checkpointIntervalMs: config.checkpointIntervalMs,
     ...(config.signer ? { signer: config.signer } : {}), ...deps.writer,
-  });
+  }));
+  const writer = writers[0] as AuditWriter;
+  const closeAll = async (): Promise<void> => { await Promise.all(writers.map((w) => w.close())); };
   let running = false;
   let metrics: ServiceMetrics | undefined;
   try {
     metrics = await startServiceMetrics(config, { service: 'audit-writer', log, running: () => running });
     await checkRedis(redis, config.redisUrl);
-    await writer.start();
+    await checkShards(redis, config.prefix, config.shards);
+    await Promise.all(writers.map((w) => w.start()));
     running = true;
   } catch (err) {
-    await writer.close();
+    await closeAll();
     await metrics?.close();
     if (ownsRedis) await closeRedis(redis);
     throw err;
   }
-  log.info({ dir: config.auditDir, prefix: config.prefix }, 'audit writer started');
+  log.info({ dir: config.auditDir, prefix: config.prefix, ...(config.shards > 1 ? { shards: config.shards } : {}) }, 'audit writer started');
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       running = false;
-      await writer.close();
+      await closeAll();
       await metrics?.close();
       if (ownsRedis) await closeRedis(redis);
       log.info('audit writer stopped');
     })();
     return stopping;
   };
-  const stopped = writer.whenStopped().then(
+  const stopped = Promise.all(writers.map((w) => w.whenStopped())).then(
     () => stop(),
     async (err: unknown) => {
       await stop().catch(() => {});
@@ -77,5 +85,5 @@ export async function runAuditWriter(config: AuditWriterConfig, deps: AuditWrite
   );
   // The caller observes `stopped`; this only keeps an unobserved failure from crashing the process.
   stopped.catch(() => {});
-  return { writer, stop, stopped };
+  return { writer, writers, stop, stopped };
 }

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { parsePublicKeys, readAuditHead, readRedisCheckpoint, verifyAuditTrail, type TrailOptions } from '@breachwave/audit';
+import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { CHECKPOINT_FILE, auditShardDir, listAuditFiles, parsePublicKeys, readAuditHead, readRedisCheckpoint, shardPrefixes, verifyAuditTrail, type TrailOptions, type TrailResult } from '@breachwave/audit';
 import { environment, loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { BreachwaveError } from '@breachwave/domain';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
@@ -16,6 +17,11 @@ export interface AuditVerifyOptions {
   readonly allowUncovered?: boolean;
   /** Compare with the newest checkpoint and the chain head kept in Redis (REDIS_URL, BW_PREFIX). */
   readonly redis?: boolean;
+  /**
+   * The audit directory of a deployment (`BW_AUDIT_DIR`): verify the chain of every shard
+   * (`BW_SHARDS`) found there, each on its own, instead of the files given.
+   */
+  readonly dir?: string;
 }
 
 /** Where `audit verify` reads and writes; the process's own by default. */
@@ -43,17 +49,33 @@ export async function runAuditVerify(files: readonly string[], opts: AuditVerify
     }
     parsePublicKeys(text, keys);
   }
+  if (opts.dir !== undefined) return verifyShards(opts.dir, opts, keys, io);
+  if (files.length === 0) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'audit verify needs audit files, or --dir with the audit directory' });
+  const { result, notes, redis } = await verifyChain(files, opts, keys, io, opts.redis ? loadConnectionConfig(io.env).prefix : undefined);
+  const warnings = [...notes, ...(result.ok ? result.warnings : [])];
+  if (opts.json) {
+    io.stdout.write(`${JSON.stringify({ ...result, ...(result.ok ? {} : { notes }) })}\n`);
+  } else {
+    for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+    io.stdout.write(`${describe(result, redis)}\n`);
+  }
+  return result.ok ? 0 : 1;
+}
+
+/** One chain's verification, against Redis (the chain's `prefix`) when given one. */
+async function verifyChain(files: readonly string[], opts: AuditVerifyOptions, keys: Map<string, KeyObject>, io: AuditVerifyIo, prefix: string | undefined):
+  Promise<{ result: TrailResult; notes: string[]; redis: TrailOptions['redis'] }> {
   const notes: string[] = [];
   let redis: TrailOptions['redis'];
-  if (opts.redis) {
+  if (prefix !== undefined) {
     const c = loadConnectionConfig(io.env);
     const client = createRedis({ url: c.redisUrl, tls: c.redisTls, role: 'producer', name: 'breachwave-cli-audit', extra: { maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null } });
     try {
       await checkRedis(client, c.redisUrl);
       // Read before the files: the writer updates Redis only after the lines and checkpoints are on disk.
-      const [checkpoint, head] = await Promise.all([readRedisCheckpoint(client, c.prefix), readAuditHead(client, c.prefix)]);
-      redis = { prefix: c.prefix, ...(checkpoint ? { checkpoint } : {}), ...(head ? { head } : {}) };
-      if (!checkpoint) notes.push(`Redis (prefix ${c.prefix}) holds no checkpoint`);
+      const [checkpoint, head] = await Promise.all([readRedisCheckpoint(client, prefix), readAuditHead(client, prefix)]);
+      redis = { prefix, ...(checkpoint ? { checkpoint } : {}), ...(head ? { head } : {}) };
+      if (!checkpoint) notes.push(`Redis (prefix ${prefix}) holds no checkpoint`);
     } catch (err) {
       notes.push(`Redis not reachable (${err instanceof Error ? err.message : String(err)}): verified against the files only`);
     } finally {
@@ -67,19 +89,45 @@ export async function runAuditVerify(files: readonly string[], opts: AuditVerify
     ...(opts.allowUncovered ? { allowUncovered: true } : {}),
     ...(redis ? { redis } : {}),
   });
-  const warnings = [...notes, ...(result.ok ? result.warnings : [])];
-  if (opts.json) {
-    io.stdout.write(`${JSON.stringify({ ...result, ...(result.ok ? {} : { notes }) })}\n`);
-  } else {
-    for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-    if (result.ok) {
-      io.stdout.write(`audit trail OK: ${result.records} records in ${result.files} file(s), ${result.checkpoints ?? 0} checkpoint(s) matched` +
-        `${result.keyIds.length ? ` (key ${result.keyIds.join(', ')})` : ''}${redis?.checkpoint ? ', Redis copy matched' : ''}, last hash ${result.lastHash}\n`);
-    } else {
-      io.stdout.write(`audit trail BROKEN at ${result.file}:${result.line}${result.seq !== undefined ? ` (seq ${result.seq})` : ''}: ${result.reason}\n`);
+  return { result, notes, redis };
+}
+
+function describe(result: TrailResult, redis: TrailOptions['redis']): string {
+  return result.ok
+    ? `audit trail OK: ${result.records} records in ${result.files} file(s), ${result.checkpoints ?? 0} checkpoint(s) matched` +
+      `${result.keyIds.length ? ` (key ${result.keyIds.join(', ')})` : ''}${redis?.checkpoint ? ', Redis copy matched' : ''}, last hash ${result.lastHash}`
+    : `audit trail BROKEN at ${result.file}:${result.line}${result.seq !== undefined ? ` (seq ${result.seq})` : ''}: ${result.reason}`;
+}
+
+/**
+ * Every shard's chain under an audit directory (`BW_SHARDS` of them: the directory itself for
+ * shard 0, `shard-<s>` for the others), each verified on its own and reported by shard. A shard
+ * whose directory is gone fails, as a cut tail does: its writer creates it at start.
+ */
+async function verifyShards(dir: string, opts: AuditVerifyOptions, keys: Map<string, KeyObject>, io: AuditVerifyIo): Promise<number> {
+  const c = loadConnectionConfig(io.env);
+  const prefixes = shardPrefixes(c.prefix, c.shards);
+  const reports: Record<string, unknown>[] = [];
+  let ok = true;
+  for (const [shard, prefix] of prefixes.entries()) {
+    const shardDir = auditShardDir(dir, shard);
+    const present = await stat(shardDir).then((st) => st.isDirectory(), () => false);
+    if (!present) {
+      ok = false;
+      reports.push({ shard, ok: false, dir: shardDir, reason: 'chain directory missing' });
+      if (!opts.json) io.stdout.write(`shard ${shard}: audit trail BROKEN: ${shardDir} is missing\n`);
+      continue;
+    }
+    const { result, notes, redis } = await verifyChain(await listAuditFiles(shardDir), { ...opts, checkpoints: join(shardDir, CHECKPOINT_FILE) }, keys, io, opts.redis ? prefix : undefined);
+    ok &&= result.ok;
+    reports.push({ shard, dir: shardDir, ...result, ...(result.ok ? {} : { notes }) });
+    if (!opts.json) {
+      for (const w of [...notes, ...(result.ok ? result.warnings : [])]) io.stderr.write(`warning: shard ${shard}: ${w}\n`);
+      io.stdout.write(`shard ${shard}: ${describe(result, redis)}\n`);
     }
   }
-  return result.ok ? 0 : 1;
+  if (opts.json) io.stdout.write(`${JSON.stringify({ ok, shards: reports })}\n`);
+  return ok ? 0 : 1;
 }
 
 /** The commander action of `audit verify`. */

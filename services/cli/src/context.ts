@@ -2,7 +2,7 @@ import { environment, loadCliConfig, loadConfig, loadConnectionConfig, type Brea
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '@breachwave/logging';
-import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, checkShards, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createEnvelope, parseKey, type Envelope } from '@breachwave/secrets';
 
 /** The CLI logs to stderr, quietly unless LOG_LEVEL says otherwise: stdout is for results. */
@@ -23,11 +23,12 @@ export async function readContext(): Promise<ReadContext> {
   const redis = createRedis({ url: c.redisUrl, tls: c.redisTls, role: 'producer', name: 'breachwave-cli' });
   try {
     await checkRedis(redis, c.redisUrl);
+    await checkShards(redis, c.prefix, c.shards);
   } catch (err) {
     redis.disconnect();
     throw err;
   }
-  return { redis, ledger: createLedger({ redis, prefix: c.prefix }), log: cliLogger(), close: () => closeRedis(redis) };
+  return { redis, ledger: createLedger({ redis, prefix: c.prefix, shards: c.shards }), log: cliLogger(), close: () => closeRedis(redis) };
 }
 
 export interface FullContext extends ReadContext {
@@ -43,6 +44,7 @@ export async function fullContext(config: BreachwaveConfig = loadConfig(environm
   const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-cli' });
   try {
     await checkRedis(redis, config.redisUrl);
+    await checkShards(redis, config.prefix, config.shards);
     await checkHmacKey(redis, config.prefix, Buffer.from(config.hmacKey, 'base64'));
   } catch (err) {
     redis.disconnect();
@@ -51,7 +53,7 @@ export async function fullContext(config: BreachwaveConfig = loadConfig(environm
   return {
     config,
     redis,
-    ledger: createLedger({ redis, prefix: config.prefix }),
+    ledger: createLedger({ redis, prefix: config.prefix, shards: config.shards }),
     envelope: createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64))),
     log: cliLogger(),
     close: () => closeRedis(redis),

@@ -23,7 +23,7 @@ function actorOf(o: SelOpts): string {
 
 async function withDlq<T>(fn: (dlq: ReturnType<typeof createDeadLetters>) => Promise<T>): Promise<T> {
   const ctx = await readContext();
-  const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig().prefix, ledger: ctx.ledger });
+  const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig().prefix, shards: loadConnectionConfig().shards, ledger: ctx.ledger });
   try {
     return await fn(createDeadLetters({ ledger: ctx.ledger, queues }));
   } finally {

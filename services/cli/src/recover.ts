@@ -5,7 +5,7 @@ import { operatorActor, readContext, type ReadContext } from './context.js';
 /** The recovery scan for one wave as the CLI runs it: the workers' thresholds, the CLI as actor. */
 export async function scanWave(ctx: ReadContext, waveId: string, dryRun: boolean): Promise<WaveRecoveryReport> {
   const workers = loadWorkersConfig();
-  const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig().prefix, ledger: ctx.ledger });
+  const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig().prefix, shards: loadConnectionConfig().shards, ledger: ctx.ledger });
   try {
     const recovery = createRecovery({ ledger: ctx.ledger, queues, log: ctx.log, actor: operatorActor(),
       staleMs: workers.staleMs, maxRecoveries: workers.maxRecoveries, pinNoticeLimitMs: workers.pinNoticeLimitMs });

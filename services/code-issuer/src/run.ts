@@ -1,10 +1,10 @@
 import type { BreachwaveConfig } from '@breachwave/config';
-import { createActionQueues, recoveryLoopFor } from '@breachwave/actions';
+import { createActionQueues, createShardWorkers, recoveryLoopFor } from '@breachwave/actions';
 import { codeCryptoFromConfig, createCodeIssuerWorker, createCodeStore, type AllocationEvent } from '@breachwave/codes';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
-import { checkHmacKey, checkRedis, closeRedis, createRedis, queueConnection } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, checkShards, closeRedis, createRedis, queueConnection } from '@breachwave/redis';
 
 /** What a caller may replace or observe; everything else comes from the configuration. */
 export interface CodeIssuerOverrides {
@@ -27,25 +27,26 @@ export async function runCodeIssuer(config: BreachwaveConfig, log: Logger, overr
   const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-code-issuer', autoPipelining: true });
   try {
     await checkRedis(redis, config.redisUrl);
+    await checkShards(redis, config.prefix, config.shards);
     await checkHmacKey(redis, config.prefix, Buffer.from(config.hmacKey, 'base64'));
   } catch (err) {
     await closeRedis(redis);
     throw err;
   }
-  const ledger = createLedger({ redis, prefix: config.prefix });
+  const ledger = createLedger({ redis, prefix: config.prefix, shards: config.shards });
   const store = createCodeStore({ redis, prefix: config.prefix, crypto: codeCryptoFromConfig(config), lowWatermark: config.codes.lowWatermark });
   const bull = queueConnection(config.redisUrl, 'breachwave-code-issuer-queues', config.redisTls);
   const connection = bull.connection;
-  const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
+  const queues = createActionQueues({ connection, prefix: config.prefix, shards: config.shards, ledger });
   const concurrency = overrides.concurrency ?? config.codes.concurrency;
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'code-issuer' }, config.workers);
-  const worker = createCodeIssuerWorker({
-    ledger, queues, store, log, connection, prefix: config.prefix, concurrency, retryMs: config.codes.retryMs,
+  const worker = createShardWorkers(config.prefix, config.shards, (prefix) => createCodeIssuerWorker({
+    ledger, queues, store, log, connection, prefix, concurrency, retryMs: config.codes.retryMs,
     lockDuration: overrides.lockDuration ?? config.workers.lockDurationMs,
     stalledInterval: overrides.stalledInterval ?? config.workers.stalledIntervalMs,
     onLost: () => recovery.kick(),
     ...(overrides.onAllocated ? { onAllocated: overrides.onAllocated } : {}),
-  });
+  }));
   // Listening first: a port already taken stops the start before any job is taken.
   const metrics = await startServiceMetrics(metricsSettingsOf(config), { service: 'code-issuer', log, running: () => worker.isRunning() });
   await worker.start();

@@ -94,6 +94,8 @@ export async function demo(opts: DemoOptions, deps: DemoDeps): Promise<void> {
   const config = loadConfig(environment({
     REDIS_URL: redisInfo.url,
     BW_PREFIX: prefix,
+    // One slot under a prefix of its own: the demo runs unsharded whatever the deployment's BW_SHARDS.
+    BW_SHARDS: '1',
     BW_DATA_DIR: runDir,
     // Three services run in this one process: a metrics port set for one of them would clash.
     BW_METRICS_PORT: '0',

@@ -4,7 +4,7 @@ import { createFeeder, type FeedResult } from '@breachwave/feeder';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
-import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { checkRedis, checkShards, closeRedis, createRedis } from '@breachwave/redis';
 
 /** What {@link runFeeder} needs besides the configuration. */
 export interface RunFeederDeps {
@@ -33,9 +33,10 @@ export async function runFeeder(config: BreachwaveConfig, deps: RunFeederDeps): 
   });
   try {
     await checkRedis(redis, config.redisUrl);
-    const ledger = createLedger({ redis, prefix: config.prefix });
+    await checkShards(redis, config.prefix, config.shards);
+    const ledger = createLedger({ redis, prefix: config.prefix, shards: config.shards });
     const feeder = createFeeder({
-      ledger, connection: redis, prefix: config.prefix, window: config.feed.window, batch: config.feed.batch, accountsPerJob: config.feed.accountsPerJob, minJobs: config.feed.minJobs, log: deps.log,
+      ledger, connection: redis, prefix: config.prefix, shards: config.shards, window: config.feed.window, batch: config.feed.batch, accountsPerJob: config.feed.accountsPerJob, minJobs: config.feed.minJobs, log: deps.log,
       ...(deps.actor ? { actor: deps.actor } : {}),
     });
     try {

@@ -7,10 +7,10 @@ import { createNoticeProcessor, pacingPolicy, quietHoursPolicy, senderIds, suppr
 import { createPacer, validityPeriodSeconds } from '@breachwave/pacing';
 import type { Channel } from '@breachwave/domain';
 import { REFERENCE_PARAM, createSuppressionList, createUnsubscribeLinker, statusCallbackUrl, unsubscribeKey } from '@breachwave/suppression';
-import { createActionQueues, createActionWorker, recoveryLoopFor, waveGate } from '@breachwave/actions';
+import { createActionQueues, createActionWorker, createShardWorkers, recoveryLoopFor, waveGate } from '@breachwave/actions';
 import { createPinHold, pinNoticeEnricher } from '@breachwave/pin';
 import { codeCryptoFromConfig, codeNoticeEnricher, createCodeStore } from '@breachwave/codes';
-import { checkHmacKey, checkRedis, closeRedis, createRedis, queueConnection, type Redis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, checkShards, closeRedis, createRedis, queueConnection, type Redis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { closeTwilioClient, createTwilioClient, createTwilioSmsSender } from '@breachwave/adapter-twilio';
 import { createSmtpEmailSender } from '@breachwave/adapter-smtp';
@@ -44,12 +44,13 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   const hmacKey = Buffer.from(config.hmacKey, 'base64');
   try {
     await checkRedis(redis, config.redisUrl);
+    await checkShards(redis, config.prefix, config.shards);
     await checkHmacKey(redis, config.prefix, hmacKey);
   } catch (err) {
     await closeRedis(redis);
     throw err;
   }
-  const ledger = createLedger({ redis, prefix: config.prefix });
+  const ledger = createLedger({ redis, prefix: config.prefix, shards: config.shards });
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
 
   const suppression = createSuppressionList({ redis, prefix: config.prefix, hmacKey });
@@ -102,7 +103,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   // same hold key the pin-rotator sealed it with.
   const enrichers: NoticeEnricher[] = overrides.enrichers ? [...overrides.enrichers] : [
     pinNoticeEnricher({
-      hold: createPinHold({ redis, prefix: config.prefix, ttlSeconds: config.pin.tempTtlSeconds, envelope: createEnvelope([parseKey(config.pin.holdKey.id, config.pin.holdKey.base64)]) }),
+      hold: createPinHold({ redis, prefix: config.prefix, shards: config.shards, ttlSeconds: config.pin.tempTtlSeconds, envelope: createEnvelope([parseKey(config.pin.holdKey.id, config.pin.holdKey.base64)]) }),
       audit: (r) => ledger.audit(r),
       log,
     }),
@@ -138,12 +139,12 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
   });
   const bull = queueConnection(config.redisUrl, 'breachwave-notifier-queues', config.redisTls);
   const connection = bull.connection;
-  const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
+  const queues = createActionQueues({ connection, prefix: config.prefix, shards: config.shards, ledger });
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'notifier' }, config.workers);
-  const worker = createActionWorker({
+  const worker = createShardWorkers(config.prefix, config.shards, (prefix) => createActionWorker({
     action: 'notify',
     connection,
-    prefix: config.prefix,
+    prefix,
     processor,
     log,
     concurrency: config.notifier.concurrency,
@@ -152,7 +153,7 @@ export async function runNotifier(config: BreachwaveConfig, log: Logger, overrid
     onLost: () => recovery.kick(),
     ledger,
     actor: 'notifier',
-  });
+  }));
   // Listening first: a port already taken stops the start before any job is taken.
   await metrics.start(() => worker.isRunning());
   await worker.start();

@@ -134,7 +134,7 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
     redis.disconnect();
     throw err;
   }
-  const ledger = createLedger({ redis, prefix: config.prefix });
+  const ledger = createLedger({ redis, prefix: config.prefix, shards: config.shards });
   const tokens = createApiTokenStore({ redis, prefix: config.prefix, hmacKey });
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
   const startWaitMs = options.startWaitMs ?? 5000;
@@ -172,7 +172,7 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
     if (feeds.has(waveId)) throw new BreachwaveError('BW_WAVE_BUSY', { detail: `wave ${waveId} is being fed by this ops-api` });
     await ledger.getWave(waveId);
     const feeder = createFeeder({
-      ledger, connection: redis, prefix: config.prefix, window: config.feed.window, batch: config.feed.batch,
+      ledger, connection: redis, prefix: config.prefix, shards: config.shards, window: config.feed.window, batch: config.feed.batch,
       accountsPerJob: config.feed.accountsPerJob, minJobs: config.feed.minJobs, log: log.child({ waveId }), actor,
     });
     const controller = new AbortController();

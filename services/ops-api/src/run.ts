@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { BreachwaveConfig } from '@breachwave/config';
 import { BreachwaveError, type ErrorCode } from '@breachwave/domain';
 import type { Logger } from '@breachwave/logging';
-import { checkHmacKey, checkRedis, closeRedis, createRedis, type Redis } from '@breachwave/redis';
+import { checkHmacKey, checkRedis, checkShards, closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { mapTwilioErrorCode } from '@breachwave/adapter-twilio';
 import {
   createDeliveryTracker, createSuppressionList, unsubscribeKey, type DeliveryTrackerDeps, type KeywordIntent,
@@ -129,6 +129,7 @@ export async function runOpsApi(config: BreachwaveConfig, log: Logger, overrides
   const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-ops-api' });
   try {
     await checkRedis(redis, config.redisUrl);
+    await checkShards(redis, config.prefix, config.shards);
     return await serve(config, log, overrides, redis);
   } catch (err) {
     await closeRedis(redis);
@@ -146,6 +147,7 @@ async function serve(config: BreachwaveConfig, log: Logger, overrides: OpsApiOve
   const tracker = createDeliveryTracker({
     redis,
     prefix: config.prefix,
+    shards: config.shards,
     suppression,
     classifyErrorCode: overrides.classifyErrorCode ?? mapTwilioErrorCode,
     ...(overrides.onPermanentUndelivered ? { onPermanentUndelivered: overrides.onPermanentUndelivered } : {}),

@@ -31,9 +31,9 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
     redis.disconnect();
     throw err;
   }
-  const ledger = createLedger({ redis, prefix: config.prefix });
+  const ledger = createLedger({ redis, prefix: config.prefix, shards: config.shards });
   const bull = queueConnection(config.redisUrl, 'breachwave-ops-api-queues', config.redisTls);
-  const queues = createActionQueues({ connection: bull.connection, prefix: config.prefix, ledger });
+  const queues = createActionQueues({ connection: bull.connection, prefix: config.prefix, shards: config.shards, ledger });
   const fallback = createUndeliveredFallback({ ledger, queues });
   const routes: Record<string, MountedRoute> = {};
   // Counts made-up ids too, which nothing else records: a sweep shows here and nowhere in Redis.

@@ -1,12 +1,12 @@
 import { configError, describeProblem, type BreachwaveConfig } from '@breachwave/config';
 import { BreachwaveError, createPinPolicy, type PinStore } from '@breachwave/domain';
-import { createActionQueues, createActionWorker, recoveryLoopFor, type ActionJobView, type StepOutcome } from '@breachwave/actions';
+import { createActionQueues, createActionWorker, createShardWorkers, recoveryLoopFor, type ActionJobView, type StepOutcome } from '@breachwave/actions';
 import { createBssPinStore } from '@breachwave/adapter-bss';
 import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
 import { createMirroredPinStore, createPinHold, createPinRotationProcessor, createVaultPinStore, createVerifierKeyring } from '@breachwave/pin';
-import { checkRedis, closeRedis, createRedis, queueConnection } from '@breachwave/redis';
+import { checkRedis, checkShards, closeRedis, createRedis, queueConnection } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 
 /** A `rotate-pin` processor as the worker runs it. */
@@ -44,14 +44,15 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
   const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-pin-rotator', autoPipelining: true });
   try {
     await checkRedis(redis, config.redisUrl);
+    await checkShards(redis, config.prefix, config.shards);
   } catch (err) {
     await closeRedis(redis);
     throw err;
   }
-  const ledger = createLedger({ redis, prefix: config.prefix });
+  const ledger = createLedger({ redis, prefix: config.prefix, shards: config.shards });
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
   const hold = createPinHold({
-    redis, prefix: config.prefix, ttlSeconds: config.pin.tempTtlSeconds,
+    redis, prefix: config.prefix, shards: config.shards, ttlSeconds: config.pin.tempTtlSeconds,
     envelope: createEnvelope([parseKey(config.pin.holdKey.id, config.pin.holdKey.base64)]),
   });
   const vault = createVaultPinStore({ redis, prefix: config.prefix, keyring });
@@ -65,16 +66,16 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
 
   const bull = queueConnection(config.redisUrl, 'breachwave-pin-rotator-queues', config.redisTls);
   const connection = bull.connection;
-  const queues = createActionQueues({ connection, prefix: config.prefix, ledger });
+  const queues = createActionQueues({ connection, prefix: config.prefix, shards: config.shards, ledger });
   let processor: RotationProcessor = createPinRotationProcessor({
     ledger, queues, log, envelope, hold, store, policy, previous: (accountId) => vault.previousMatcher(accountId),
   });
   if (overrides.wrapProcessor) processor = overrides.wrapProcessor(processor);
   const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'pin-rotator' }, config.workers);
-  const worker = createActionWorker({
+  const worker = createShardWorkers(config.prefix, config.shards, (prefix) => createActionWorker({
     action: 'rotate-pin',
     connection,
-    prefix: config.prefix,
+    prefix,
     processor,
     log,
     concurrency: config.pin.concurrency,
@@ -83,7 +84,7 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
     onLost: () => recovery.kick(),
     ledger,
     actor: 'pin-rotator',
-  });
+  }));
   // Listening first: a port already taken stops the start before any job is taken.
   const metrics = await startServiceMetrics(metricsSettingsOf(config), { service: 'pin-rotator', log, running: () => worker.isRunning() });
   await worker.start();

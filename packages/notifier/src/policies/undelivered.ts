@@ -21,7 +21,7 @@ export function createUndeliveredFallback(deps: { readonly ledger: Ledger; reado
       detail: { from: 'sms', to: 'email', code: ctx.code ?? null }, counters: { 'notify:fallback:sms-undelivered': 1 } });
     if (r.outcome !== 'ok') return 'not-applicable';
     const job = { waveId: ctx.waveId, accountId: ctx.accountId };
-    await deps.queues.queueFor('notify').remove(actionJobId('notify', job));
+    await deps.queues.queueOf('notify', job.waveId, job.accountId).remove(actionJobId('notify', job));
     await deps.queues.add('notify', job);
     return 'redriven';
   };
