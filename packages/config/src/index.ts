@@ -111,6 +111,19 @@ function redisTlsField(e: TlsVariables): { redisTls?: RedisTlsSettings } {
   return r.tls ? { redisTls: r.tls } : {};
 }
 
+/**
+ * The log level a process starts its logger with, read before the rest of the configuration so
+ * that a configuration error can itself be logged. Never throws: a bad value gives `info` and is
+ * named in `invalid` for the caller to warn about; an empty value counts as unset.
+ */
+export function bootLogLevel(env: EnvInput = environment()): { readonly level: LogLevel; readonly invalid?: string } {
+  try {
+    return { level: loadVariables(env, ['LOG_LEVEL']).LOG_LEVEL ?? 'info' };
+  } catch {
+    return { level: 'info', invalid: 'LOG_LEVEL' };
+  }
+}
+
 export interface BreachwaveConfig {
   readonly redisUrl: string;
   /** TLS settings of a `rediss://` REDIS_URL; absent: plain TCP, or TLS with the system CAs. */

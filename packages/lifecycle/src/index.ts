@@ -1,3 +1,4 @@
+import { bootLogLevel } from '@breachwave/config';
 import type { Logger } from '@breachwave/logging';
 
 export type Stop = () => Promise<void>;
@@ -16,13 +17,12 @@ export interface LoggerFactory {
  * is logged with its code and sets exit code 1 — never `process.exit()` right after logging.
  */
 export async function runUntilSignal(name: string, start: (log: Logger) => Promise<Stop>, createLogger: LoggerFactory): Promise<void> {
-  // The one variable read before the configuration: the logger must exist to report a bad
-  // configuration, so LOG_LEVEL is read here, checked against the same levels, and the parsed
-  // configuration's level replaces it once `start` has loaded it.
-  const wanted = process.env.LOG_LEVEL || 'info'; // empty counts as unset, as in every loader
-  const valid = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(wanted);
-  const log = createLogger({ name, level: valid ? wanted : 'info' });
-  if (!valid) log.warn({ variable: 'LOG_LEVEL' }, 'unknown log level; using info');
+  // The logger must exist to report a bad configuration, so its level is read first (a bad one
+  // gives info, with a warning); the parsed configuration's level replaces it once `start` has
+  // loaded it.
+  const boot = bootLogLevel();
+  const log = createLogger({ name, level: boot.level });
+  if (boot.invalid) log.warn({ variable: boot.invalid }, 'unknown log level; using info');
   let stop: Stop;
   try {
     stop = await start(log);
