@@ -250,6 +250,8 @@ function podEnvironment(objects: readonly Obj[]): Record<string, string> {
   const env: Record<string, string> = { ...config };
   for (const key of Object.keys(secret)) {
     if (key === 'BW_AUDIT_SIGNING_KEY') env[key] = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    else if (key === 'TWILIO_ACCOUNT_SID') env[key] = `AC${randomBytes(16).toString('hex')}`;
+    else if (key === 'TWILIO_MESSAGING_SERVICE_SID') env[key] = `MG${randomBytes(16).toString('hex')}`;
     else env[key] = randomBytes(key.endsWith('_TOKEN') ? 33 : 32).toString('base64');
   }
   return env;
