@@ -18,14 +18,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { generateKey } from '@breachwave/secrets';
 import { ROOT, median } from './common.js';
+import { freePort } from '@breachwave/testkit';
 
 const MODES = ['compiled', 'tsx', 'tsx-cold'] as const;
 type Mode = (typeof MODES)[number];
@@ -51,15 +50,6 @@ if (!tree) {
   process.stderr.write(`building the production tree into ${tree}\n`);
   const r = spawnSync(join(ROOT, 'scripts/build-prod.sh'), [tree], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error('scripts/build-prod.sh failed');
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 function rssMb(pid: number): number | null {

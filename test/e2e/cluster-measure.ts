@@ -15,27 +15,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { startRedisCluster, startSmtpSink, startTwilioServer, waitFor } from '@breachwave/testkit';
+import { startRedisCluster, startSmtpSink, startTwilioServer, waitFor, freePort } from '@breachwave/testkit';
 import { runDrill } from './drill.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, accounts: { type: 'string', default: '1000' } } });
 const runs = Number(values.runs);
 const accounts = Number(values.accounts);
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
 
 /** CPU seconds (user + sys) the servers at `ports` have used so far. */
 async function cpuSeconds(ports: readonly number[]): Promise<number> {

@@ -20,7 +20,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -35,7 +34,7 @@ import { createLedger, type Ledger, type LedgerEntry } from '@breachwave/ledger'
 import { silentLogger } from '@breachwave/logging';
 import { createVaultPinStore } from '@breachwave/pin';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
-import { waitFor, type SmtpSink, type TwilioServer } from '@breachwave/testkit';
+import { waitFor, type SmtpSink, type TwilioServer, freePort } from '@breachwave/testkit';
 import { dumpRedis, serviceEnv, spawnService, tempDir, waitForLog, type ServiceProcess } from './harness.js';
 import { TEMP_PIN, assertNoPinLeaks, pinEnv, pinParts } from './pin-support.js';
 
@@ -170,15 +169,6 @@ function population(n: number, tag: string): { people: Person[]; csv: string; re
   const rejected = Math.max(2, Math.floor(n / 200));
   for (let i = 0; i < rejected; i++) lines.push([`X${tag}${i}`, 'no-such-segment', 'Nobody', '', `x${i}@drill.example.com`, 'name'].join(','));
   return { people, csv: `${lines.join('\n')}\n`, rejected };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
 }
 
 /** A redis-server of the drill's own, AOF on, that can be stopped and started on the same port and data. */

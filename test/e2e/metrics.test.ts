@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -9,19 +8,11 @@ import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
-import { waitFor } from '@breachwave/testkit';
+import { waitFor, freePort } from '@breachwave/testkit';
 import { serviceEnv, spawnService, tempDir, useWorld, waitForLog, type ServiceProcess } from './harness.js';
 import { pinEnv } from './pin-support.js';
 
 const world = useWorld();
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** The value of the sample of `name` carrying every one of `labels` (in any order), or undefined. */
 function sample(text: string, name: string, labels: Readonly<Record<string, string>>): number | undefined {

@@ -6,10 +6,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '@breachwave/testkit';
+import { waitFor, freePort } from '@breachwave/testkit';
 
 /** The name the server certificate carries (and only this name: no IP address). */
 export const TLS_SERVER_NAME = 'redis.bw.test';
@@ -60,17 +59,6 @@ export function makePki(): TestPki {
     dir, caCert: p('ca.crt'), serverCert: p('server.crt'), serverKey: p('server.key'),
     clientCert: p('client.crt'), clientKey: p('client.key'), otherCaCert: p('other-ca.crt'),
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A running TLS-only Redis. */

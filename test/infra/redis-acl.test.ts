@@ -9,11 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startSmtpSink, startTwilioServer, waitFor } from '@breachwave/testkit';
+import { startSmtpSink, startTwilioServer, waitFor, freePort } from '@breachwave/testkit';
 import { ROOT, serviceEnv, spawnService, tempDir, waitForLog, type ServiceProcess } from '../e2e/harness.js';
 import { pinEnv } from '../e2e/pin-support.js';
 
@@ -21,14 +20,6 @@ const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server';
 const found = spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' }).status === 0;
 const skip = found ? false : `${REDIS_SERVER} is not installed: the Redis ACL of infra/redis is NOT tested (apt-get install redis-server, or set REDIS_SERVER)`;
 if (skip) process.stderr.write(`\n*** ${skip} ***\n\n`);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** The error a command gets, or undefined when it succeeds. */
 async function refusal(run: () => Promise<unknown>): Promise<string | undefined> {

@@ -7,3 +7,4 @@ export * from './dump.js';
 export * from './certificate.js';
 export * from './log.js';
 export * from './crash.js';
+export * from './ports.js';

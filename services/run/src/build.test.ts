@@ -9,13 +9,11 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { generateKey } from '@breachwave/secrets';
-import { useRedis, waitFor } from '@breachwave/testkit';
+import { useRedis, waitFor, freePort } from '@breachwave/testkit';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 /** What no production install may hold: the test kit and the test servers it brings. */
@@ -25,7 +23,6 @@ const DEV_TOOLS = ['tsx', 'typescript', 'esbuild'];
 const PROCESS_NAMES = ['notifier', 'pin-rotator', 'code-issuer', 'audit-writer', 'feeder', 'ops-api', 'breachwave'];
 // Generous: it bounds a hang on a loaded shared machine, it does not time anything.
 const START_TIMEOUT_MS = 60_000;
-
 
 const prefix = `bwbuild${randomBytes(3).toString('hex')}`;
 const work = mkdtempSync(join(tmpdir(), 'bw-build-'));
@@ -52,15 +49,6 @@ before(() => {
   const r = spawnSync(join(ROOT, 'scripts/build-prod.sh'), [out], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
   assert.equal(r.status, 0, `scripts/build-prod.sh failed:\n${r.stdout}\n${r.stderr}`);
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** The environment of a production process: only what the image sets and the test gives it. */
 function prodEnv(extra: Record<string, string> = {}): Record<string, string> {
