@@ -268,15 +268,23 @@ test('fault: the lead dies between the send and the ledger writes; the next atte
   twilio.reset();
   const family = ['ACCT-0170', 'ACCT-0171', 'ACCT-0172', 'ACCT-0173'];
   const accounts = family.map((id) => ({ id, phone: FAMILY_PHONE, exposed: ['name'] as DataCategory[], group: family }));
-  // The first attempt's writes after its send never return: the process is as good as dead.
-  let dead = true;
+  // The first attempt's writes after its send never return: the process is as good as dead. Only
+  // that first settle hangs, whenever it comes (the send is recorded before its answer arrives).
+  let hung = false;
   const s = await setup(accounts, {
     sendTimeoutMs: 10,
-    wrap: (l) => ({ ...l, settleGroup: (req) => (dead && req.to === 'done' ? new Promise<never>(() => {}) : l.settleGroup(req)) }),
+    wrap: (l) => ({
+      ...l,
+      settleGroup: (req) => {
+        if (hung || req.to !== 'done') return l.settleGroup(req);
+        hung = true;
+        return new Promise<never>(() => {});
+      },
+    }),
   });
   const frozen = attempt(s.processor, s.waveId, 'ACCT-0170', 0);
-  await waitFor(() => twilio.messages.length === 1, { what: 'the first attempt sent' });
-  dead = false;
+  await waitFor(() => hung, { what: 'the first attempt sent and reached its settle' });
+  assert.equal(twilio.messages.length, 1);
   const held = await s.ledger.getMany(s.waveId, family);
   assert.ok(held.every((e) => e?.notify?.s === 'claimed'), 'the dead attempt left every account claimed');
   // Its job is taken over (its lock lost): the next attempt waits for the send to settle, then looks at the provider.

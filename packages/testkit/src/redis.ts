@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { after, before } from 'node:test';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import { Redis } from 'ioredis';
@@ -13,6 +16,46 @@ export interface TestRedis {
 /** Image used for the container path. On machines without a registry, `scripts/container-runtime.sh` builds it locally. */
 export const REDIS_IMAGE = process.env.BREACHWAVE_REDIS_IMAGE ?? 'redis:7.2';
 
+/**
+ * A host port for a container, free now and below the kernel's ephemeral range, or undefined
+ * (the runtime then picks one) when that range cannot be read or leaves no room below it.
+ *
+ * Why below: a runtime may publish a port with a NAT rule and no socket holding it (Docker
+ * without its userland proxy, for one), and then the kernel may hand the same port to a test
+ * server bound to port 0, whose connections the rule sends to the container instead. Ports below
+ * the ephemeral range are never handed out for port 0, so test servers and the container's port
+ * cannot meet whatever the runtime does.
+ */
+export async function containerHostPort(): Promise<number | undefined> {
+  let low: number;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return undefined;
+  }
+  const from = Math.max(10_000, low - 10_000);
+  if (!Number.isInteger(low) || low - from < 1000) return undefined;
+  for (let tries = 0; tries < 20; tries++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    const srv = createServer();
+    srv.listen(port, '0.0.0.0');
+    const ok = await Promise.race([once(srv, 'listening').then(() => true), once(srv, 'error').then(() => false)]);
+    if (ok) {
+      srv.close();
+      await once(srv, 'close');
+      return port;
+    }
+  }
+  return undefined;
+}
+
+/** A Redis container on a port from {@link containerHostPort}. */
+export async function startRedisContainer(): Promise<StartedRedisContainer> {
+  const port = await containerHostPort();
+  const container = new RedisContainer(REDIS_IMAGE);
+  return (port === undefined ? container : container.withExposedPorts({ container: 6379, host: port })).start();
+}
+
 let shared: { redis: Promise<TestRedis>; users: number } | undefined;
 
 /**
@@ -23,7 +66,7 @@ let shared: { redis: Promise<TestRedis>; users: number } | undefined;
 export async function startRedis(): Promise<TestRedis> {
   const url = process.env.REDIS_URL;
   if (url) return { url, source: 'env', stop: async () => {} };
-  const container: StartedRedisContainer = await new RedisContainer(REDIS_IMAGE).start();
+  const container = await startRedisContainer();
   return {
     url: container.getConnectionUrl(),
     source: 'container',
