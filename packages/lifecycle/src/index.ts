@@ -1,4 +1,4 @@
-import { bootLogLevel } from '@breachwave/config';
+import { bootLogLevel, loadConfig, type BreachwaveConfig } from '@breachwave/config';
 import type { Logger } from '@breachwave/logging';
 
 export type Stop = () => Promise<void>;
@@ -104,4 +104,18 @@ export async function runUntilSignal(name: string, start: (log: Logger) => Promi
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/**
+ * The main of a process that runs one service on the whole configuration: loads it from the
+ * environment, applies its log level, starts the service and closes it on the first signal
+ * (through {@link runUntilSignal}: a failed start or stop exits 1).
+ */
+export function runServiceUntilSignal(name: string, run: (config: BreachwaveConfig, log: Logger) => Promise<{ close(): Promise<void> }>, createLogger: LoggerFactory): Promise<void> {
+  return runUntilSignal(name, async (log) => {
+    const config = loadConfig();
+    log.level = config.logLevel;
+    const service = await run(config, log);
+    return () => service.close();
+  }, createLogger);
 }
