@@ -5,3 +5,4 @@ export * from './fate.js';
 export * from './recovery.js';
 export * from './gate.js';
 export { createShardWorkers } from './shards.js';
+export * from './service.js';

@@ -1,7 +1,55 @@
-import { bootLogLevel } from '@breachwave/config';
+import { bootLogLevel, loadConfig, type BreachwaveConfig } from '@breachwave/config';
 import type { Logger } from '@breachwave/logging';
 
 export type Stop = () => Promise<void>;
+
+/** One thing a process opens and must let go of at shutdown: a worker, a connection, a server. */
+export interface Closable {
+  /** What it is, in the shutdown log (`worker`, `redis`, `metrics server`). */
+  readonly name: string;
+  close(): Promise<void> | void;
+}
+
+/** One close that failed, with what it was closing. */
+export interface CloseFailure {
+  readonly resource: string;
+  readonly error: unknown;
+}
+
+/**
+ * Some resources failed to close (see {@link closeInOrder}); every other one was closed all the
+ * same. `errors` holds each failure's own error, `failures` which resource each came from.
+ */
+export class ShutdownError extends AggregateError {
+  override readonly name = 'ShutdownError';
+  constructor(readonly failures: readonly CloseFailure[]) {
+    super(failures.map((f) => f.error), `${failures.length} of the resources failed to close: ${failures.map((f) => f.resource).join(', ')}`);
+  }
+}
+
+/**
+ * Closes each resource in turn, in the order given, and goes on past one that throws: a worker
+ * whose close fails must not leave the Redis connections after it open (the process would then
+ * never exit by itself). Resolves when every close succeeded; otherwise rejects, once all were
+ * tried, with a {@link ShutdownError} naming each failure. Logs nothing: the caller's shutdown
+ * path does, once per failure.
+ */
+export async function closeInOrder(resources: readonly Closable[]): Promise<void> {
+  const failures: CloseFailure[] = [];
+  for (const r of resources) {
+    try {
+      await r.close();
+    } catch (error) {
+      failures.push({ resource: r.name, error });
+    }
+  }
+  if (failures.length > 0) throw new ShutdownError(failures);
+}
+
+/** The failures a stop reported: each of a {@link ShutdownError}'s, else the one error. */
+function failuresOf(err: unknown): readonly Partial<CloseFailure>[] {
+  return err instanceof ShutdownError ? err.failures : [{ error: err }];
+}
 
 /** How long a process that could not start waits for its log to be written before it exits anyway. */
 const START_FAILURE_GRACE_MS = 500;
@@ -48,11 +96,26 @@ export async function runUntilSignal(name: string, start: (log: Logger) => Promi
         process.exitCode = 0;
       },
       (err: unknown) => {
-        log.error({ err }, 'error while shutting down');
+        // Each failed close once, with what it was closing; the others were closed all the same.
+        for (const f of failuresOf(err)) log.error({ err: f.error, ...(f.resource ? { resource: f.resource } : {}) }, 'error while shutting down');
         process.exitCode = 1;
       },
     );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/**
+ * The main of a process that runs one service on the whole configuration: loads it from the
+ * environment, applies its log level, starts the service and closes it on the first signal
+ * (through {@link runUntilSignal}: a failed start or stop exits 1).
+ */
+export function runServiceUntilSignal(name: string, run: (config: BreachwaveConfig, log: Logger) => Promise<{ close(): Promise<void> }>, createLogger: LoggerFactory): Promise<void> {
+  return runUntilSignal(name, async (log) => {
+    const config = loadConfig();
+    log.level = config.logLevel;
+    const service = await run(config, log);
+    return () => service.close();
+  }, createLogger);
 }

@@ -1,12 +1,10 @@
 import { configError, describeProblem, type BreachwaveConfig } from '@breachwave/config';
 import { BreachwaveError, createPinPolicy, type PinStore } from '@breachwave/domain';
-import { createActionQueues, createActionWorker, createShardWorkers, recoveryLoopFor, type ActionJobView, type StepOutcome } from '@breachwave/actions';
+import { runActionService, type ActionJobView, type RunningActionService, type StepOutcome } from '@breachwave/actions';
 import { createBssPinStore } from '@breachwave/adapter-bss';
-import { createLedger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import { metricsSettingsOf, startServiceMetrics } from '@breachwave/metrics';
+import { createServiceMetrics, metricsSettingsOf } from '@breachwave/metrics';
 import { createMirroredPinStore, createPinHold, createPinRotationProcessor, createVaultPinStore, createVerifierKeyring } from '@breachwave/pin';
-import { checkRedis, checkShards, closeRedis, createRedis, queueConnection } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 
 /** A `rotate-pin` processor as the worker runs it. */
@@ -24,10 +22,8 @@ export interface PinRotatorOverrides {
   readonly stalledInterval?: number;
 }
 
-export interface RunningPinRotator {
-  /** Stops taking jobs, lets running ones finish, closes connections. Idempotent. */
-  close(): Promise<void>;
-}
+/** Stops taking jobs, lets running ones finish, closes connections: each even when one before it fails. Idempotent. */
+export type RunningPinRotator = RunningActionService;
 
 /**
  * Composition root of the pin-rotator: config → Redis (checked), ledger, envelopes, the verifier
@@ -41,69 +37,33 @@ export async function runPinRotator(config: BreachwaveConfig, log: Logger, overr
   }
   const keyring = createVerifierKeyring(config.pin.verifierKeys.map((k) => parseKey(k.id, k.base64)));
   const policy = createPinPolicy({ length: config.pin.length });
-  const redis = createRedis({ url: config.redisUrl, tls: config.redisTls, role: 'producer', name: 'breachwave-pin-rotator', autoPipelining: true });
-  try {
-    await checkRedis(redis, config.redisUrl);
-    await checkShards(redis, config.prefix, config.shards);
-  } catch (err) {
-    await closeRedis(redis);
-    throw err;
-  }
-  const ledger = createLedger({ redis, prefix: config.prefix, shards: config.shards });
-  const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
-  const hold = createPinHold({
-    redis, prefix: config.prefix, shards: config.shards, ttlSeconds: config.pin.tempTtlSeconds,
-    envelope: createEnvelope([parseKey(config.pin.holdKey.id, config.pin.holdKey.base64)]),
-  });
-  const vault = createVaultPinStore({ redis, prefix: config.prefix, keyring });
-  let store: PinStore = overrides.store ?? vault;
-  if (!overrides.store && config.pin.store === 'bss') {
-    const bss = config.pin.bss;
-    if (!bss) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_STORE=bss needs BW_BSS_URL' });
-    store = createMirroredPinStore(createBssPinStore({ url: bss.url, timeoutMs: bss.timeoutMs, ...(bss.token ? { token: bss.token } : {}) }), vault);
-  }
-  if (overrides.wrapStore) store = overrides.wrapStore(store);
-
-  const bull = queueConnection(config.redisUrl, 'breachwave-pin-rotator-queues', config.redisTls);
-  const connection = bull.connection;
-  const queues = createActionQueues({ connection, prefix: config.prefix, shards: config.shards, ledger });
-  let processor: RotationProcessor = createPinRotationProcessor({
-    ledger, queues, log, envelope, hold, store, policy, previous: (accountId) => vault.previousMatcher(accountId),
-  });
-  if (overrides.wrapProcessor) processor = overrides.wrapProcessor(processor);
-  const recovery = recoveryLoopFor({ ledger, queues, redis, prefix: config.prefix, log, actor: 'pin-rotator' }, config.workers);
-  const worker = createShardWorkers(config.prefix, config.shards, (prefix) => createActionWorker({
+  return runActionService({
+    name: 'pin-rotator',
     action: 'rotate-pin',
-    connection,
-    prefix,
-    processor,
-    log,
+    settings: config,
     concurrency: config.pin.concurrency,
-    lockDuration: overrides.lockDuration ?? config.workers.lockDurationMs,
-    stalledInterval: overrides.stalledInterval ?? config.workers.stalledIntervalMs,
-    onLost: () => recovery.kick(),
-    ledger,
-    actor: 'pin-rotator',
-  }));
-  // Listening first: a port already taken stops the start before any job is taken.
-  const metrics = await startServiceMetrics(metricsSettingsOf(config), { service: 'pin-rotator', log, running: () => worker.isRunning() });
-  await worker.start();
-  recovery.start();
-  log.info({ store: config.pin.store, concurrency: config.pin.concurrency, pinLength: policy.length, verifierKeyId: keyring.currentId }, 'pin-rotator started');
-
-  let closed: Promise<void> | undefined;
-  return {
-    close: () => {
-      closed ??= (async () => {
-        await metrics.close();
-        await recovery.close();
-        await worker.close();
-        await queues.close();
-        await bull.close();
-        await closeRedis(redis);
-        log.info('pin-rotator stopped');
-      })();
-      return closed;
+    lockDuration: overrides.lockDuration,
+    stalledInterval: overrides.stalledInterval,
+    server: createServiceMetrics(metricsSettingsOf(config), { service: 'pin-rotator', log }),
+    build: ({ redis, ledger, queues }) => {
+      const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
+      const hold = createPinHold({
+        redis, prefix: config.prefix, shards: config.shards, ttlSeconds: config.pin.tempTtlSeconds,
+        envelope: createEnvelope([parseKey(config.pin.holdKey.id, config.pin.holdKey.base64)]),
+      });
+      const vault = createVaultPinStore({ redis, prefix: config.prefix, keyring });
+      let store: PinStore = overrides.store ?? vault;
+      if (!overrides.store && config.pin.store === 'bss') {
+        const bss = config.pin.bss;
+        if (!bss) throw new BreachwaveError('BW_CONFIG_INVALID', { detail: 'BW_PIN_STORE=bss needs BW_BSS_URL' });
+        store = createMirroredPinStore(createBssPinStore({ url: bss.url, timeoutMs: bss.timeoutMs, ...(bss.token ? { token: bss.token } : {}) }), vault);
+      }
+      if (overrides.wrapStore) store = overrides.wrapStore(store);
+      let processor: RotationProcessor = createPinRotationProcessor({
+        ledger, queues, log, envelope, hold, store, policy, previous: (accountId) => vault.previousMatcher(accountId),
+      });
+      if (overrides.wrapProcessor) processor = overrides.wrapProcessor(processor);
+      return { processor, started: { store: config.pin.store, concurrency: config.pin.concurrency, pinLength: policy.length, verifierKeyId: keyring.currentId } };
     },
-  };
+  }, log);
 }
