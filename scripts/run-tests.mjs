@@ -37,7 +37,9 @@ const serial = files.filter((f) => f.endsWith('.serial.test.ts'));
 const parallel = files.filter((f) => !f.endsWith('.serial.test.ts'));
 const concurrency = process.env.BW_TEST_CONCURRENCY ?? '2';
 // A hang must fail the run, never stall it: one test may take at most 5 minutes (the slowest takes
-// well under one), and each of the two runs at most 20 minutes (the whole suite takes about ten on 2 cores).
+// well under one on a quiet machine), and each of the two runs at most 20 minutes (the parallel
+// run takes under ten on a quiet 2-core machine, the serial one under one; a machine loaded with
+// other work can take twice that: raise BW_TEST_RUN_TIMEOUT_MS there).
 const testTimeoutMs = Number(process.env.BW_TEST_TIMEOUT_MS ?? 300_000);
 const runTimeoutMs = Number(process.env.BW_TEST_RUN_TIMEOUT_MS ?? 1_200_000);
 // BW_TEST_TIMES=FILE: also writes each test file's wall time to FILE (FILE.serial for the serial
