@@ -5,13 +5,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { acquireRedis } from '@breachwave/testkit';
+import { acquireRedis, entryArgs } from '@breachwave/testkit';
 import { generateKey } from '@breachwave/secrets';
 import { ROOT, tempDir } from './harness.js';
 
 /** Runs the real CLI as operators do. */
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'services/cli/src/main.ts'), ...args], {
+  const r = spawnSync(process.execPath, [...entryArgs(join(ROOT, 'services/cli/src/main.ts')), ...args], {
     cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 170_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

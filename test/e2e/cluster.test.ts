@@ -17,7 +17,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cluster } from 'ioredis';
 import { auditShardDir, shardPrefixes } from '@breachwave/audit';
-import { redisClusterUnavailable, startRedisCluster, startSmtpSink, startTwilioServer, type SmtpSink, type TestRedisCluster, type TwilioServer } from '@breachwave/testkit';
+import { entryArgs, redisClusterUnavailable, startRedisCluster, startSmtpSink, startTwilioServer, type SmtpSink, type TestRedisCluster, type TwilioServer } from '@breachwave/testkit';
 import { DRILL, recordDrill, runDrill } from './drill.js';
 import { serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
 import { pinEnv } from './pin-support.js';
@@ -109,7 +109,7 @@ test('on a cluster, every worker service drains and exits by itself on SIGTERM, 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** The breachwave CLI, as an operator runs it. */
 function cli(args: readonly string[], env: Readonly<Record<string, string>>): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'services/cli/src/main.ts'), ...args], {
+  const r = spawnSync(process.execPath, [...entryArgs(join(ROOT, 'services/cli/src/main.ts')), ...args], {
     cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

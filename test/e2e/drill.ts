@@ -381,7 +381,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillResult> {
     const writer = services.get('audit-writer');
     assert.ok(writer);
     await waitForLog(writer, 'audit writer ready');
-    for (const [name, p] of services) if (name !== 'audit-writer') await p.kill('SIGTERM');
+    await Promise.all([...services].filter(([name]) => name !== 'audit-writer').map(([, p]) => p.kill('SIGTERM')));
     await waitFor(async () => (await Promise.all(prefixes.map((p) => redis.xlen(`${p}:audit`)))).every((n) => n === 0), { timeout: 60_000, interval: 100, what: 'the audit writer drained every stream' });
     await writer.kill('SIGTERM');
 

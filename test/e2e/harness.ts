@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { chooseChannel, firstNameOf, parseAccountRow, renderNotice, type AffectedAccount, type WaveManifest } from '@breachwave/domain';
 import { generateKey } from '@breachwave/secrets';
 import {
-  acquireRedis, startSmtpSink, startTwilioServer,
+  acquireRedis, entryArgs, startSmtpSink, startTwilioServer,
   type SmtpSink, type SmtpSinkOptions, type TestRedis, type TwilioServer, type TwilioServerOptions,
 } from '@breachwave/testkit';
 
@@ -95,7 +95,10 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawns a service's main.ts through tsx, its stdout/stderr (pino) into a log file. */
+/**
+ * Spawns a service's main.ts as `node` runs it (compiled for the run by the test runner, or
+ * through tsx: `entryArgs`), its stdout/stderr (pino) into a log file.
+ */
 export function spawnService(service: string, env: Record<string, string>, logDir: string, label = service, args: readonly string[] = []): ServiceProcess {
   return spawnEntry(join(ROOT, 'services', service, 'src', 'main.ts'), env, logDir, label, args);
 }
@@ -111,7 +114,7 @@ export function spawnFaulty(service: 'pin-rotator' | 'code-issuer', env: Record<
 function spawnEntry(entry: string, env: Record<string, string>, logDir: string, label: string, args: readonly string[]): ServiceProcess {
   const logFile = join(logDir, `${label}-${randomBytes(3).toString('hex')}.log`);
   const out = createWriteStream(logFile);
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const child = spawn(process.execPath, [...entryArgs(entry), ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -135,8 +138,9 @@ function spawnEntry(entry: string, env: Record<string, string>, logDir: string, 
 
 /**
  * Waits until a spawned service logs `marker` (e.g. 'notifier started'). The default bound is
- * generous: tsx compiles a service before it starts, which takes tens of seconds on a loaded
- * 2-core machine; the bound exists to fail a process that never gets there, not to time it.
+ * generous: a start takes tens of seconds on a loaded 2-core machine (more through tsx, which
+ * compiles the service as it loads); the bound exists to fail a process that never gets there,
+ * not to time it.
  */
 export async function waitForLog(proc: ServiceProcess, marker: string, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

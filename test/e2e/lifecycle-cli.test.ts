@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createActionQueues } from '@breachwave/actions';
 import { createLedger, waveProgress } from '@breachwave/ledger';
-import { waitFor } from '@breachwave/testkit';
+import { entryArgs, waitFor } from '@breachwave/testkit';
 import { ROOT, serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 
 const world = useWorld();
 
 function cli(args: string[], env: Record<string, string>, operator: string) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'services/cli/src/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...env, BW_OPERATOR: operator }, timeout: 90_000 });
+  const r = spawnSync(process.execPath, [...entryArgs(join(ROOT, 'services/cli/src/main.ts')), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...env, BW_OPERATOR: operator }, timeout: 90_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) as Record<string, unknown> };
 }
 

@@ -10,13 +10,13 @@ import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
-import { waitFor } from '@breachwave/testkit';
+import { entryArgs, waitFor } from '@breachwave/testkit';
 import { ROOT, serviceEnv, tempDir, useWorld } from './harness.js';
 
 const world = useWorld();
 
 function cli(args: string[], env: Record<string, string>) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'services/cli/src/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...entryArgs(join(ROOT, 'services/cli/src/main.ts')), ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

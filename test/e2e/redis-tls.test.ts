@@ -15,7 +15,7 @@ import { loadConnectionConfig } from '@breachwave/config';
 import { createLedger, waveProgress } from '@breachwave/ledger';
 import { bullConnection, checkRedis, closeRedis, createRedis, type RedisTlsFiles } from '@breachwave/redis';
 import { writeAccountsFile } from '@breachwave/synth';
-import { startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TwilioServer } from '@breachwave/testkit';
+import { entryArgs, startSmtpSink, startTwilioServer, waitFor, type SmtpSink, type TwilioServer } from '@breachwave/testkit';
 import { Queue } from 'bullmq';
 import { expectedAccounts, expectedNotice, ROOT, serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
 import { startTlsRedis, tlsRedisUnavailable, TLS_SERVER_NAME, type TlsRedis } from './redis-tls.js';
@@ -55,7 +55,7 @@ function tlsEnv(s: TlsRedis, override: Record<string, string> = {}): Record<stri
 }
 
 function cli(args: readonly string[], env: Record<string, string>): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'services/cli/src/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 170_000 });
+  const r = spawnSync(process.execPath, [...entryArgs(join(ROOT, 'services/cli/src/main.ts')), ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 170_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -25,7 +25,7 @@ async function closedPort(): Promise<number> {
 
 /** Waits for the process to end by itself (bounded), and returns its exit code and log. */
 async function endsBySelf(p: ServiceProcess, what: string): Promise<{ code: number | null; log: string }> {
-  // Generous: tsx compiles the service on a loaded 2-core machine first. The bound is there to
+  // Generous: a start takes tens of seconds on a loaded 2-core machine. The bound is there to
   // fail a process that would stay up for ever, not to time its start.
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 90_000);
   const code = await p.exited;
@@ -41,8 +41,9 @@ test('every service exits non-zero by itself when Redis is unreachable, says why
   const { twilio, smtp } = world;
   const dir = tempDir('startup');
   const env = { ...serviceEnv({ redisUrl: `redis://127.0.0.1:${await closedPort()}`, prefix: 'startup', dataDir: dir, twilio, smtp }), ...pinEnv(), BW_AUDIT_DIR: `${dir}/audit` };
-  for (const service of SERVICES) {
-    const { code, log } = await endsBySelf(spawnService(service, env, dir, `${service}-unreachable`), service);
+  // All at once: each waits out its own connection attempts, and they share nothing.
+  const ended = await Promise.all(SERVICES.map(async (service) => ({ service, ...(await endsBySelf(spawnService(service, env, dir, `${service}-unreachable`), service)) })));
+  for (const { service, code, log } of ended) {
     assert.notEqual(code, 0, `${service} exits non-zero`);
     assert.match(log, /BW_REDIS_UNREACHABLE|Redis is unreachable/, `${service} says Redis is unreachable`);
     assert.doesNotMatch(log, /Unhandled error event/, `${service} prints no unhandled ioredis error events`);

@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
 import { loadAuditWriterSettings, loadConfig, variables } from '@breachwave/config';
+import { entryArgs } from '@breachwave/testkit';
 import { ROOT, readText } from './exported.js';
 
 interface Healthcheck { test?: string | string[]; disable?: boolean }
@@ -185,7 +186,7 @@ test('docker-compose config accepts the file with an .env made of .env.example a
     // A copy of the file beside the .env a user makes (`config` reads mounts and build contexts
     // as text; it does not need them to exist).
     writeFileSync(join(dir, 'docker-compose.yml'), text);
-    const keys = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'services/cli/src/main.ts'), 'keys', 'generate'], { encoding: 'utf8', cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
+    const keys = spawnSync(process.execPath, [...entryArgs(join(ROOT, 'services/cli/src/main.ts')), 'keys', 'generate'], { encoding: 'utf8', cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
     assert.equal(keys.status, 0, keys.stderr);
     writeFileSync(join(dir, '.env'), `${readText('.env.example')}${keys.stdout}`);
     const r = spawnSync('docker-compose', ['config'], { encoding: 'utf8', cwd: dir });

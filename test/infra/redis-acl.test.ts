@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startSmtpSink, startTwilioServer, waitFor, freePort } from '@breachwave/testkit';
+import { entryArgs, startSmtpSink, startTwilioServer, waitFor, freePort } from '@breachwave/testkit';
 import { ROOT, serviceEnv, spawnService, tempDir, waitForLog, type ServiceProcess } from '../e2e/harness.js';
 import { pinEnv } from '../e2e/pin-support.js';
 
@@ -33,7 +33,7 @@ async function refusal(run: () => Promise<unknown>): Promise<string | undefined>
 
 /** Runs the real CLI as an operator in the ops container does. */
 function cli(args: string[], env: Record<string, string>): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'services/cli/src/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [...entryArgs(join(ROOT, 'services/cli/src/main.ts')), ...args], { cwd: ROOT, encoding: 'utf8', env, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

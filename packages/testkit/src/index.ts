@@ -7,4 +7,5 @@ export * from './dump.js';
 export * from './certificate.js';
 export * from './log.js';
 export * from './crash.js';
+export * from './entry.js';
 export * from './ports.js';

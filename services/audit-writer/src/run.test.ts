@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { appendAuditRecord, listAuditFiles, publicKeyId, verifyAuditFiles } from '@breachwave/audit';
 import { silentLogger } from '@breachwave/logging';
 import { Redis } from '@breachwave/redis';
-import { startRedis, waitFor, type TestRedis } from '@breachwave/testkit';
+import { entryArgs, startRedis, waitFor, type TestRedis } from '@breachwave/testkit';
 import { loadAuditWriterConfig, runAuditWriter } from './run.js';
 
 let server: TestRedis;
@@ -97,7 +97,7 @@ test('main: SIGTERM stops reading, drains, closes and exits 0', { timeout: 60_00
   const dir = await mkdtemp(join(tmpdir(), 'bw-audit-main-'));
   const main = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    const child = spawn(process.execPath, [...entryArgs(main)], {
       env: { ...process.env, REDIS_URL: server.url, BW_PREFIX: prefix, BW_AUDIT_DIR: dir, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -12,7 +12,7 @@ import {
 } from '@breachwave/audit';
 import { silentLogger } from '@breachwave/logging';
 import { Redis } from '@breachwave/redis';
-import { startRedis, type TestRedis } from '@breachwave/testkit';
+import { entryArgs, startRedis, type TestRedis } from '@breachwave/testkit';
 import { runAuditVerify, type AuditVerifyOptions } from './audit.js';
 
 // One real audit run, written by the real writer against real Redis: 250 records, 150 lines per
@@ -312,7 +312,7 @@ test('the CLI itself exits 1 and names the file and line (spawned)', { timeout: 
   const lines = await readLines(join(dir, second));
   await writeLines(join(dir, second), lines.slice(0, -1));
   const main = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'audit', 'verify', '--public-key', publicKeyFile, ...(await listAuditFiles(dir))], {
+  const child = spawn(process.execPath, [...entryArgs(main), 'audit', 'verify', '--public-key', publicKeyFile, ...(await listAuditFiles(dir))], {
     env: { ...process.env, LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

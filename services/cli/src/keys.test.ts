@@ -5,13 +5,14 @@ import { createPublicKey } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createCheckpointSigner, parsePublicKeys } from '@breachwave/audit';
 import { loadAuditWriterSettings, loadConfig, variableDocs } from '@breachwave/config';
+import { entryArgs } from '@breachwave/testkit';
 import { GENERATED, NOT_GENERATED } from './keys.js';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 /** Runs the real CLI with an environment that holds no key at all. */
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const r = spawnSync(process.execPath, [...entryArgs(MAIN), ...args], {
     encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -5,14 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { rotationIdOf } from '@breachwave/domain';
 import { createPinVerificationService, createVaultPinStore, createVerifierKeyring } from '@breachwave/pin';
-import { useRedis } from '@breachwave/testkit';
+import { entryArgs, useRedis } from '@breachwave/testkit';
 
 const db = useRedis();
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 /** Runs the real CLI as an operator does. */
 function cli(args: string[], env: Record<string, string>) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const r = spawnSync(process.execPath, [...entryArgs(MAIN), ...args], {
     encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

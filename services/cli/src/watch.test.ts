@@ -4,14 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createLedger } from '@breachwave/ledger';
-import { useRedis } from '@breachwave/testkit';
+import { entryArgs, useRedis } from '@breachwave/testkit';
 
 const db = useRedis();
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 function cli(args: string[], env: Record<string, string>) {
-  const r = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], {
+  const r = spawnSync(process.execPath, [...entryArgs(MAIN), ...args], {
     encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -7,16 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLedger, type AccountRecord } from '@breachwave/ledger';
-import { useRedis } from '@breachwave/testkit';
+import { entryArgs, useRedis } from '@breachwave/testkit';
 
 const db = useRedis();
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-// By URL: the CLI runs in a directory of its own, where `tsx` would not resolve by name.
-const TSX = import.meta.resolve('tsx');
 
 /** Runs the real CLI as an operator does. */
 function cli(args: string[], env: Record<string, string>, cwd: string) {
-  const r = spawnSync(process.execPath, ['--import', TSX, MAIN, ...args], {
+  const r = spawnSync(process.execPath, [...entryArgs(MAIN), ...args], {
     cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
