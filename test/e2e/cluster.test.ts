@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { Cluster } from 'ioredis';
 import { auditShardDir, shardPrefixes } from '@breachwave/audit';
 import { entryArgs, redisClusterUnavailable, startRedisCluster, startSmtpSink, startTwilioServer, type SmtpSink, type TestRedisCluster, type TwilioServer } from '@breachwave/testkit';
-import { DRILL, recordDrill, runDrill } from './drill.js';
+import { DRILL, randomTag, recordDrill, runDrill } from './drill.js';
 import { serviceEnv, spawnService, tempDir, waitForLog } from './harness.js';
 import { pinEnv } from './pin-support.js';
 
@@ -41,6 +41,29 @@ after(async () => {
 });
 
 /** Keys under `prefix` on each primary, and the slots they hash to. */
+/** A drill tag whose shards' slots (`{drill<tag>}`, `{drill<tag>:s1}`, …) are served by more than one primary. */
+async function spreadTag(nodes: readonly string[], shards: number): Promise<string> {
+  const client = new Cluster(nodes.map((n) => ({ host: n.split(':')[0] ?? '127.0.0.1', port: Number(n.split(':')[1]) })), { lazyConnect: true });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const ranges = await client.cluster('SLOTS');
+    const ownerOf = (slot: number) => {
+      const r = ranges.find(([from, to]) => slot >= Number(from) && slot <= Number(to));
+      return `${r?.[2]?.[0] ?? ''}:${r?.[2]?.[1] ?? ''}`;
+    };
+    for (let i = 0; i < 100; i++) {
+      const tag = randomTag();
+      const owners = new Set<string>();
+      for (const p of shardPrefixes(`{drill${tag}}`, shards)) owners.add(ownerOf(Number(await client.cluster('KEYSLOT', `${p}:x`))));
+      if (owners.size > 1) return tag;
+    }
+    throw new Error('no tag out of 100 spread the shards over more than one primary');
+  } finally {
+    client.disconnect();
+  }
+}
+
 async function placement(nodes: readonly string[], prefix: string): Promise<{ keysByNode: Map<string, number>; slots: Set<number>; primariesWithSlots: number }> {
   const client = new Cluster(nodes.map((n) => ({ host: n.split(':')[0] ?? '127.0.0.1', port: Number(n.split(':')[1]) })), { lazyConnect: true });
   client.on('error', () => undefined);
@@ -120,7 +143,10 @@ test('a wave spread over 3 shards (BW_SHARDS=3) end to end on the 3-primary clus
   twilio.reset();
   smtp.reset();
   const accounts = Math.min(DRILL.accounts, 300);
-  const r = await runDrill({ name: 'Redis Cluster, 3 primaries, 3 shards, no fault', victim: 'notifier', faults: 0, signal: 'SIGTERM', accounts, twilio, smtp, redisUrl: cluster.url, completeWithinMs: 180_000, shards: 3 });
+  // A random tag puts all three shards' slots on one primary about one time in nine; the
+  // placement is what this test checks, so it takes a tag the cluster spreads (asked of it).
+  const tag = await spreadTag(cluster.nodes, 3);
+  const r = await runDrill({ name: 'Redis Cluster, 3 primaries, 3 shards, no fault', tag, victim: 'notifier', faults: 0, signal: 'SIGTERM', accounts, twilio, smtp, redisUrl: cluster.url, completeWithinMs: 180_000, shards: 3 });
   assert.equal(r.stranded, 0);
   assert.equal(r.pinUnnotified, 0);
   assert.equal(r.duplicateSms, 0);

@@ -53,9 +53,16 @@ export const DRILL = {
 
 export type DrillVictim = 'pin-rotator' | 'notifier' | 'code-issuer' | 'audit-writer' | 'feeder' | 'redis';
 
+/** A random drill tag: six lower-case letters. */
+export function randomTag(): string {
+  return randomBytes(3).toString('hex').replace(/[0-9]/g, (d) => 'ghijklmnop'[Number(d)] ?? 'g');
+}
+
 export interface DrillOptions {
   /** Row in docs/RELIABILITY.md. */
   readonly name: string;
+  /** The drill's tag (lower-case letters; its keys' prefix is built from it); random when absent. */
+  readonly tag?: string;
   readonly victim: DrillVictim;
   /** Faults applied one after another while the wave runs. */
   readonly faults: number;
@@ -219,7 +226,7 @@ const victimAction: Partial<Record<DrillVictim, 'rotate-pin' | 'issue-code' | 'n
 /** Runs one drill and checks I1–I5 (assertions fail the calling test). */
 export async function runDrill(o: DrillOptions): Promise<DrillResult> {
   // Letters only: an id or a name must never hold a run of digits a PIN could be mistaken for.
-  const tag = randomBytes(3).toString('hex').replace(/[0-9]/g, (d) => 'ghijklmnop'[Number(d)] ?? 'g');
+  const tag = o.tag ?? randomTag();
   const dir = tempDir(`drill-${o.victim}`);
   // A SIGKILLed Redis keeps only what reached its AOF: with `everysec` up to a second of
   // acknowledged writes can go, ledger transitions included. The drill that kills it runs with
