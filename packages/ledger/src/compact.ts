@@ -170,6 +170,20 @@ export function spoolOrdinals(waveId: string, shards: number) {
       counts[s] = o + 1;
       return o;
     },
+    /**
+     * Counts a spool line passed over without being fed (one before a feed's checkpoint): an
+     * account entry takes its ordinal as {@link next} would, a blank line none. With one shard
+     * the line is not parsed.
+     */
+    skip(line: Buffer | null): void {
+      if (!line || line.length === 0) return;
+      if (counts.length === 1) {
+        counts[0] = (counts[0] ?? 0) + 1;
+        return;
+      }
+      const { accountId } = JSON.parse(line.toString('utf8')) as { accountId?: unknown };
+      if (typeof accountId === 'string') this.next(accountId);
+    },
   };
 }
 
