@@ -26,7 +26,7 @@ test('every error code of the catalog has a slot code (the list only grows)', ()
   assert.ok(ERROR_CODES.length < 255);
 });
 
-test('finished accounts leave the ledger hash for 16-byte slots and read back the same, by their ordinal', async () => {
+test('finished accounts leave the ledger hash for 15-byte slots and read back the same, by their ordinal', async () => {
   const ledger = fresh();
   const ids = Array.from({ length: 40 }, (_, i) => `acct-${i}`);
   const ord = spoolOrdinals('w1', 1);

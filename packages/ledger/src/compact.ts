@@ -33,10 +33,13 @@ import { shardOf } from './shards.js';
  *            4 cancelled), 5-4 notify's channel (0 none, 1 sms, 2 email), bit 3 ambiguous,
  *            bit 2 reconciled
  *   [3..5]   each action's error code: its index in {@link ERROR_CODES} + 1, 0 for none
- *   [6..11]  the first time (epoch ms, 48 bits)
- *   [12..15] the last time minus the first (ms, 32 bits: up to ~49 days)
+ *   [6..10]  the first time, in ms since {@link SLOT_EPOCH_MS} (40 bits: until 2054)
+ *   [11..14] the last time minus the first (ms, 32 bits: up to ~49 days)
  */
-export const SLOT_BYTES = 16;
+export const SLOT_BYTES = 15;
+
+/** 2020-01-01T00:00:00Z: the origin of a slot's first time. */
+export const SLOT_EPOCH_MS = 1_577_836_800_000;
 
 /** The actions of a slot, in slot order (the order of `ACTIONS`). */
 export const SLOT_ACTIONS: readonly ActionName[] = ['rotate-pin', 'issue-code', 'notify'];
@@ -106,17 +109,17 @@ export function decodeSlot(slot: Buffer | undefined, accountId: string): Compact
     if (err) errors[action] = err;
   });
   const ch = (bits >> 4) & 3;
-  const firstAt = slot.readUIntBE(6, 6);
+  const firstAt = SLOT_EPOCH_MS + slot.readUIntBE(6, 5);
   return {
     states, errors, channel: ch > 0 ? SLOT_CHANNELS[ch - 1] : undefined, ambiguous: (bits & 8) !== 0, reconciled: (bits & 4) !== 0,
-    firstAt, lastAt: firstAt + slot.readUInt32BE(12),
+    firstAt, lastAt: firstAt + slot.readUInt32BE(11),
   };
 }
 
 /**
  * Lua helpers shared by the scripts that read or write slots (prepended to them):
  * `cpCheck(id)`, `cpState(slot, action)` and `cpRead(key, ordinal, id)`, which returns the slot's
- * 16 bytes when it holds this account, false when it holds another's (an ordinal given wrongly),
+ * bytes when it holds this account, false when it holds another's (an ordinal given wrongly),
  * nil when it is empty.
  */
 export const SLOT_LUA = `
@@ -262,7 +265,7 @@ for i = 2, #ARGV do
     end
   end
   if ok then
-    ok = first ~= nil and last <= cutoff and first >= 0 and first < 2 ^ 48 and last - first < 2 ^ 32
+    ok = first ~= nil and last <= cutoff and first >= ${SLOT_EPOCH_MS} and first - ${SLOT_EPOCH_MS} < 2 ^ 40 and last - first < 2 ^ 32
   end
   if ok then
     local o = entry.o
@@ -270,7 +273,7 @@ for i = 2, #ARGV do
     if #existing == ${SLOT_BYTES} and cpBits(existing) >= 32768 then ok = false end
   end
   if ok then
-    local slot = string.char(cpCheck(acct)) .. bytes(bits, 2) .. string.char(errs[1], errs[2], errs[3]) .. bytes(first, 6) .. bytes(last - first, 4)
+    local slot = string.char(cpCheck(acct)) .. bytes(bits, 2) .. string.char(errs[1], errs[2], errs[3]) .. bytes(first - ${SLOT_EPOCH_MS}, 5) .. bytes(last - first, 4)
     redis.call('SETRANGE', KEYS[2], entry.o * ${SLOT_BYTES}, slot)
     redis.call('HDEL', KEYS[1], acct)
     compacted = compacted + 1

@@ -27,7 +27,7 @@ import { spoolOrdinals, type AccountRecord, type Ledger, type LedgerEntry, type 
  * are never opened either way.
  *
  * A finished account the ledger has compacted (`@breachwave/ledger`'s compact.ts) has left the
- * hash for a 16-byte slot found by its ordinal — its place in the spool — and holds no account
+ * hash for a 15-byte slot found by its ordinal — its place in the spool — and holds no account
  * id. The spool walk counts the ordinals as the feeder did and reads each such account's slot,
  * which gives its row exactly as its entry did (states, errors, channel, marks, first and last
  * times). The ledger walk cannot name those accounts: it leaves them out and counts them
