@@ -6,8 +6,9 @@ import { Worker } from 'bullmq';
 import { QUEUE_FOR_ACTION, actionJobFor } from '@breachwave/jobs';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { captureLog, useRedis, waitFor } from '@breachwave/testkit';
+import { runStep } from './chain.js';
 import { createRecovery, createRecoveryLoop, situationOf } from './recovery.js';
-import { createActionQueues } from './worker.js';
+import { createActionQueues, createActionWorker } from './worker.js';
 
 const db = useRedis();
 
@@ -239,4 +240,39 @@ test('a sweep compacts finished accounts, still counts them, re-drives the unfin
   assert.equal(await ledger.compactedCount(waveId), 4);
   for (const [i, id] of ids.entries()) assert.equal((await ledger.get(waveId, id, i))?.notify?.s, 'done');
   assert.ok((await auditTypes(redis, prefix)).includes('wave.completed'));
+});
+
+test('replayed jobs for compacted accounts, one-account and batch, are recognised as finished by the worker and never run their step again', async (t) => {
+  const { prefix, redis, ledger, queues, waveId } = await setup(t, {});
+  const ids = ['r1', 'r2', 'r3'];
+  await ledger.initAccounts(waveId, 'test', ids.map((accountId, ordinal) => ({ accountId, actions: ['rotate-pin', 'notify'] as const, ordinal })));
+  for (const id of ids) {
+    for (const action of ['rotate-pin', 'notify'] as const) {
+      await ledger.transition({ waveId, accountId: id, action, actor: 'test', from: ['pending'], to: 'claimed', event: `${action}.claimed` });
+      await ledger.transition({ waveId, accountId: id, action, actor: 'test', from: ['claimed'], to: 'done', event: `${action}.done` });
+    }
+  }
+  assert.equal(await ledger.compact(waveId), 3);
+  const ran: string[] = [];
+  const outcomes: unknown[] = [];
+  const log = captureLog().log;
+  const worker = createActionWorker({ action: 'rotate-pin', connection: { url: db.url, maxRetriesPerRequest: null }, prefix, log, processor: async (job) => {
+    const out = await runStep({ ledger, queues, log, actor: 'pin-rotator' }, 'rotate-pin', job, async (ctx) => {
+      ran.push(ctx.accountId);
+      return {};
+    });
+    outcomes.push(out);
+    return out;
+  } });
+  t.after(() => worker.close());
+  // The feeder's batch replayed, and a one-account re-drive of one of them: both as they were queued, with ordinals.
+  await queues.addAccounts('rotate-pin', waveId, ['r1', 'r2'], [0, 1]);
+  await queues.add('rotate-pin', { waveId, accountId: 'r3', o: 2 });
+  await worker.start();
+  await waitFor(async () => outcomes.length === 3, { what: 'the three accounts processed' });
+  assert.deepEqual(ran, [], 'no step ran again');
+  assert.deepEqual(outcomes, ids.map(() => ({ status: 'already-finished', state: 'done' })));
+  // Nothing came back into the hash, and no next action was queued (the notice is finished too).
+  assert.equal(await redis.exists(ledger.keys.ledger(waveId)), 0);
+  assert.equal(await queues.queueFor('notify').count(), 0);
 });
