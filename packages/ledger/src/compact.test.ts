@@ -74,15 +74,18 @@ test('a replayed job for a compacted account is refused as finished, for each ac
     { accountId: 'a', actions: ['rotate-pin', 'issue-code', 'notify'], ordinal: 0 },
     { accountId: 'b', actions: ['rotate-pin', 'notify'], ordinal: 1 },
   ]);
-  for (const action of ['rotate-pin', 'issue-code', 'notify'] as const) await finish(ledger, 'a', action, 'done');
+  await finish(ledger, 'a', 'rotate-pin', 'done');
+  await finish(ledger, 'a', 'issue-code', 'skipped', { err: 'BW_CODE_POOL_EXHAUSTED' });
+  await finish(ledger, 'a', 'notify', 'done');
   await finish(ledger, 'b', 'rotate-pin', 'done');
   await finish(ledger, 'b', 'notify', 'done');
   assert.equal(await ledger.compact('w1'), 2);
   for (const action of ['rotate-pin', 'issue-code', 'notify'] as const) {
     const claim = await ledger.transition({ waveId: 'w1', accountId: 'a', ordinal: 0, action, actor: 't', from: ['pending', 'claimed'], to: 'claimed', event: `${action}.claimed`, withAccount: true });
+    const state = action === 'issue-code' ? 'skipped' : 'done';
     assert.equal(claim.outcome, 'rejected', action);
-    assert.equal(claim.previous, 'done');
-    assert.equal(claim.entry?.s, 'done');
+    assert.equal(claim.previous, state);
+    assert.equal(claim.entry?.s, state);
   }
   const none = await ledger.transition({ waveId: 'w1', accountId: 'b', ordinal: 1, action: 'issue-code', actor: 't', from: ['pending'], to: 'claimed', event: 'issue-code.claimed' });
   assert.equal(none.outcome, 'no-action');
@@ -102,8 +105,11 @@ test('a replayed job for a compacted account is refused as finished, for each ac
 
 test('only accounts nothing can bring back into play are compacted', async () => {
   const ledger = fresh();
-  const ids = ['open', 'claimed', 'failed', 'recorded', 'noOrdinal', 'done'];
-  await ledger.initAccounts('w1', 'feeder', ids.map((accountId, i) => ({ accountId, actions: ['rotate-pin', 'notify'] as ActionName[], ...(accountId === 'noOrdinal' ? {} : { ordinal: i }) })));
+  const ids = ['open', 'claimed', 'failed', 'recorded', 'noOrdinal', 'done', 'coded'];
+  await ledger.initAccounts('w1', 'feeder', ids.map((accountId, i) => ({ accountId, actions: (accountId === 'coded' ? ['issue-code', 'notify'] : ['rotate-pin', 'notify']) as ActionName[], ...(accountId === 'noOrdinal' ? {} : { ordinal: i }) })));
+  // An issued code: a reminder for the wave finds it (and its scope) in the ledger hash.
+  await finish(ledger, 'coded', 'issue-code', 'done', { sc: 'w' });
+  await finish(ledger, 'coded', 'notify', 'done', { ch: 'email' });
   await ledger.putAccounts('w1', [{ accountId: 'recorded', record: RECORD }]);
   await ledger.transition({ waveId: 'w1', accountId: 'claimed', action: 'rotate-pin', actor: 't', from: ['pending'], to: 'claimed', event: 'rotate-pin.claimed' });
   await finish(ledger, 'failed', 'rotate-pin', 'failed', { err: 'BW_PIN_STORE_REJECTED' });
@@ -115,7 +121,7 @@ test('only accounts nothing can bring back into play are compacted', async () =>
   // Too recent for a sweep that leaves an hour for late delivery callbacks.
   assert.equal(await ledger.compact('w1', { olderThanMs: 3_600_000 }), 0);
   assert.equal(await ledger.compact('w1'), 1);
-  assert.deepEqual((await db.redis.hkeys(ledger.keys.ledger('w1'))).sort(), ['claimed', 'failed', 'noOrdinal', 'open', 'recorded']);
+  assert.deepEqual((await db.redis.hkeys(ledger.keys.ledger('w1'))).sort(), ['claimed', 'coded', 'failed', 'noOrdinal', 'open', 'recorded']);
   // Once the record is released, the account goes too.
   await ledger.releaseAccount('w1', 'recorded');
   assert.equal(await ledger.compact('w1'), 1);

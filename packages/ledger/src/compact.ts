@@ -198,7 +198,8 @@ export function spoolOrdinals(waveId: string, shards: number) {
  * An account is compacted only when all of these hold, read in this script (so nothing can move
  * it in between): it carries its ordinal (`o`); every action is done, skipped or cancelled — not
  * pending or claimed (still in play), not failed (a dead letter, which an operator may re-drive
- * or purge); its sealed record is gone (released after its notice, or expired: while a record
+ * or purge); no enrollment code was issued to it (a reminder for a wave's codes finds them, and
+ * each code's scope, by walking that wave's ledger hash); its sealed record is gone (released after its notice, or expired: while a record
  * rests, a delivery callback's fallback or a re-drive may still bring the account back into
  * play); its last change is at or before the cutoff (late delivery callbacks still find the
  * entry); its slot is empty; and the slot can hold every field exactly. It is then written
@@ -238,7 +239,7 @@ for i = 2, #ARGV do
       local a = entry[act]
       if type(a) == 'table' then
         local code = STATE[a.s]
-        if not code then ok = false break end
+        if not code or (act == 'issue-code' and a.s == 'done') then ok = false break end
         bits = bits + code * (2 ^ (15 - 3 * j))
         if a.err ~= nil then
           local e = ERR[a.err]

@@ -160,6 +160,7 @@ function looksCompactable(raw: string, cutoff: number): boolean {
     if (!a || typeof a !== 'object') return false;
     const { s, at } = a as { s?: unknown; at?: unknown };
     if (typeof s !== 'string' || !COMPACTABLE.has(s) || typeof at !== 'number' || at > cutoff) return false;
+    if (key === 'issue-code' && s === 'done') return false;
   }
   return true;
 }
