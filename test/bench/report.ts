@@ -57,6 +57,8 @@ export interface BenchReport {
   readonly ratios: Ratios;
   readonly rss_mb: Num;
   readonly redis_mb: Num;
+  /** Slope of Redis used_memory over the whole wave, per account (its accounts finished and compacted). */
+  readonly redis_bytes_per_account: Num;
   readonly pin_ms: Num;
   /** Why a figure above is null. */
   readonly reasons: Record<string, string>;
@@ -179,6 +181,8 @@ export function buildReport(input: {
         redisPeakMb: waveRec.redisMemory.peakMb,
         redisGrowthMb: waveRec.redisMemory.growthMb,
         redisAtEnd: at(waveRec.result, 'redisAtEnd'),
+        redisBytesPerAccount: at(waveRec.result, 'redisBytesPerAccount'),
+        redisBytesPerAccountBeyondQueues: at(waveRec.result, 'redisBytesPerAccountBeyondQueues'),
       }
     : null;
 
@@ -252,6 +256,7 @@ export function buildReport(input: {
     ratios,
     rss_mb,
     redis_mb,
+    redis_bytes_per_account: wave ? ((wave.redisBytesPerAccount as Num | undefined) ?? null) : null,
     pin_ms,
     reasons,
     targets,

@@ -5,8 +5,14 @@
  * (`proc-drain.ts`: the notice path's ledger writes, no provider) finish the jobs. The parent
  * samples Redis `used_memory` throughout; this process samples its own RSS (the feeder's).
  *
- * Params: { url, file, window, batch, drains, concurrency }.
- * Prints { rows, accepted, ingestMs, feedMs, fedPerSec, rss, redisAtEnd: {...} }.
+ * Finished accounts are compacted as the recovery sweep does (`ledger.compact`), here every
+ * second and with no wait after their last change, so the wave ends with nothing per account in
+ * the ledger hash. `redisBytesPerAccount` is the slope of Redis `used_memory` over the whole wave:
+ * sampled once the wave is ingested (nothing queued yet) and again once every account is finished
+ * and compacted and the audit stream drained, over the accounts.
+ *
+ * Params: { url, file, window, batch, drains, concurrency, compact? (default true) }.
+ * Prints { rows, accepted, ingestMs, feedMs, fedPerSec, rss, redisBytesPerAccount, redisAtEnd: {...} }.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +36,8 @@ interface Params {
   readonly minJobs: number;
   readonly drains: number;
   readonly concurrency: number;
+  /** Compact finished accounts during and after the wave (default true; false shows what the ledger alone keeps). */
+  readonly compact?: boolean;
 }
 
 const p = childParams<Params>();
@@ -60,14 +68,23 @@ try {
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 
+  const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+  const compact = p.compact !== false;
+  const memoryBefore = await usedMemory();
+  let compacted = 0;
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, accountsPerJob: p.accountsPerJob, minJobs: p.minJobs, log });
   const t1 = performance.now();
   const feeding = feeder.feed(wave.waveId);
   let progress = await waveProgress(ledger, wave.waveId);
   let lastNote = t1;
+  let lastCompact = t1;
   while (!progress.complete) {
     await new Promise((r) => setTimeout(r, 250));
     progress = await waveProgress(ledger, wave.waveId);
+    if (compact && performance.now() - lastCompact > 1000) {
+      compacted += await ledger.compact(wave.waveId);
+      lastCompact = performance.now();
+    }
     if (performance.now() - lastNote > 15_000) {
       lastNote = performance.now();
       note(`wave: ${progress.finished}/${progress.accepted} finished, feeder RSS ${mb(process.memoryUsage().rss)} MB`);
@@ -76,6 +93,7 @@ try {
   const feedMs = performance.now() - t1;
   await feeding;
   await feeder.close();
+  if (compact) compacted += await ledger.compact(wave.waveId);
   const auditKey = `${prefix}:audit`;
   const t2 = performance.now();
   while ((await redis.xlen(auditKey)) > 0 && performance.now() - t2 < 120_000) await new Promise((r) => setTimeout(r, 100));
@@ -83,8 +101,20 @@ try {
 
   // What a finished wave leaves in Redis: its ledger (one entry per account, kept for the
   // exactly-once guarantee), its counters, and whatever the audit writer has not drained yet.
-  const ledgerBytes = Number(await redis.call('MEMORY', 'USAGE', ledger.keys.ledger(wave.waveId), 'SAMPLES', '1000'));
+  const ledgerBytes = Number(await redis.call('MEMORY', 'USAGE', ledger.keys.ledger(wave.waveId), 'SAMPLES', '1000') ?? 0);
+  const compactBytes = await redis.strlen(ledger.keys.compact(wave.waveId));
   const info = await redis.info('memory');
+  const memoryAfter = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+  // What stays in Redis after the wave, by key (the largest): what the slope is made of.
+  const left: [string, number][] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of found) left.push([key.slice(prefix.length + 1), Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0') ?? 0)]);
+  } while (cursor !== '0');
+  left.sort((a, b) => b[1] - a[1]);
+  const queueBytes = left.filter(([key]) => key.startsWith('bw-')).reduce((n, [, b]) => n + b, 0);
   emit({
     rows: wave.stats.rows,
     accepted: wave.stats.accepted,
@@ -95,10 +125,19 @@ try {
     window: p.window,
     drains: p.drains,
     rss: rssResult,
+    redisBytesPerAccount: round((memoryAfter - memoryBefore) / Math.max(1, progress.accepted), 1),
+    // The same without what BullMQ keeps whatever the wave's size (its events stream, capped, and
+    // the last 1,000 completed jobs): what grows with the number of accounts.
+    redisBytesPerAccountBeyondQueues: round((memoryAfter - memoryBefore - queueBytes) / Math.max(1, progress.accepted), 1),
+    compacted,
     redisAtEnd: {
       usedMb: mb(Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0)),
       ledgerMb: mb(ledgerBytes),
       ledgerBytesPerAccount: round(ledgerBytes / Math.max(1, progress.accepted)),
+      compactMb: mb(compactBytes),
+      keys: left.length,
+      keysMb: mb(left.reduce((n, [, b]) => n + b, 0)),
+      largestKeys: Object.fromEntries(left.slice(0, 6).map(([key, b]) => [key.replace(wave.waveId, '<wave>'), b])),
       auditBacklog: await redis.xlen(auditKey),
     },
   });

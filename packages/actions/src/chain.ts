@@ -1,6 +1,6 @@
 import { ACTIONS, toBreachwaveError, type ActionName, type ErrorCode } from '@breachwave/domain';
 import { backoffDelay } from '@breachwave/jobs';
-import { DEAD_LETTER_RETENTION_SECONDS, type AccountRecord, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, ordinalOf, type AccountRecord, type ActionEntry, type Ledger, type LedgerEntry, type PatchValue } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { claimStep, openStep, settleFailure, type FailurePolicy } from './engine.js';
 import { errorFate } from './fate.js';
@@ -42,8 +42,10 @@ export async function advance(deps: { ledger: Ledger; queues: ActionQueues }, st
   if (!entry) return undefined;
   const next = nextAction(entry, after);
   if (next && entry[next]?.s === 'pending') {
-    if (job.queueNext) job.queueNext(next, { waveId, accountId });
-    else await deps.queues.add(next, { waveId, accountId });
+    const o = ordinalOf(entry);
+    const ref = o === undefined ? { waveId, accountId } : { waveId, accountId, o };
+    if (job.queueNext) job.queueNext(next, ref);
+    else await deps.queues.add(next, ref);
   }
   return next;
 }

@@ -34,7 +34,7 @@ export interface OpenedStep {
   readonly action: ActionName;
   readonly log: Logger;
   /** The common part of every ledger transition the attempt makes. */
-  readonly base: { readonly waveId: string; readonly accountId: string; readonly action: ActionName; readonly actor: string };
+  readonly base: { readonly waveId: string; readonly accountId: string; readonly action: ActionName; readonly actor: string; readonly ordinal?: number };
 }
 
 /** Reads the job's account and makes the attempt's logger (bound on first use: most steps log nothing at info). */
@@ -46,9 +46,10 @@ export function openStep(job: ActionJobView, action: ActionName, deps: { readonl
   } catch (err) {
     throw new PermanentActionError(toBreachwaveError(err, 'BW_JOB_PAYLOAD_INVALID'));
   }
-  const { waveId, accountId } = ref;
+  const { waveId, accountId, o } = ref;
   const log = childOnDemand(deps.log, { wave: waveId, account: accountId, ...(options.bindAction === false ? {} : { action }), job: job.id, attempt: job.attemptsMade + 1 });
-  return { waveId, accountId, action, log, base: { waveId, accountId, action, actor: deps.actor } };
+  // The ordinal rides on every transition: a replayed job for a compacted account is found finished.
+  return { waveId, accountId, action, log, base: { waveId, accountId, action, actor: deps.actor, ...(o !== undefined ? { ordinal: o } : {}) } };
 }
 
 /**

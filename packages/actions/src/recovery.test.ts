@@ -6,8 +6,9 @@ import { Worker } from 'bullmq';
 import { QUEUE_FOR_ACTION, actionJobFor } from '@breachwave/jobs';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { captureLog, useRedis, waitFor } from '@breachwave/testkit';
+import { runStep } from './chain.js';
 import { createRecovery, createRecoveryLoop, situationOf } from './recovery.js';
-import { createActionQueues } from './worker.js';
+import { createActionQueues, createActionWorker } from './worker.js';
 
 const db = useRedis();
 
@@ -200,4 +201,78 @@ test('a wave at risk of missing its notice deadline is audited and logged for al
   clock += 3_600_001;
   await recovery.sweep();
   assert.equal((await records()).length, 2, 'again after an hour');
+});
+
+test('a sweep compacts finished accounts, still counts them, re-drives the unfinished ones with their ordinals, and completes the wave', async (t) => {
+  const { prefix, redis, ledger, queues, waveId } = await setup(t, {});
+  const plans = { done1: ['notify'], done2: ['rotate-pin', 'notify'], lost: ['notify'], pinLost: ['rotate-pin', 'notify'] } as const;
+  const ids = Object.keys(plans) as (keyof typeof plans)[];
+  await ledger.initAccounts(waveId, 'test', ids.map((accountId, ordinal) => ({ accountId, actions: plans[accountId], ordinal })));
+  await redis.hset(ledger.keys.wave(waveId), 'accepted', ids.length);
+  const step = (accountId: string, action: 'rotate-pin' | 'notify', from: 'pending' | 'claimed', to: 'claimed' | 'done') =>
+    ledger.transition({ waveId, accountId, action, actor: 'test', from: [from], to, event: `${action}.${to}` });
+  for (const [id, action] of [['done1', 'notify'], ['done2', 'rotate-pin'], ['done2', 'notify'], ['pinLost', 'rotate-pin']] as const) {
+    await step(id, action, 'pending', 'claimed');
+    await step(id, action, 'claimed', 'done');
+  }
+  const recovery = createRecovery({ ledger, queues, log: captureLog().log, staleMs: 0, compactAfterMs: 0, now: later(60_000) });
+  const [first] = await recovery.sweep();
+  assert.equal(first?.accounts, 4);
+  assert.equal(first?.open, 2);
+  assert.deepEqual(first?.redriven, { notify: 2 });
+  // The finished two left the hash; the open two stayed.
+  assert.deepEqual((await redis.hkeys(ledger.keys.ledger(waveId))).sort(), ['lost', 'pinLost']);
+  // The re-drives name each account's ordinal, so a replay of them after compaction is still found finished.
+  const jobs = await queues.queueFor('notify').getJobs(['wait']);
+  assert.deepEqual(jobs.map((j) => j.data as { accountId: string; o?: number }).map((d) => [d.accountId, d.o]).sort(), [['lost', 2], ['pinLost', 3]]);
+
+  const [second] = await recovery.sweep();
+  assert.deepEqual([second?.accounts, second?.terminal, second?.compacted, second?.complete], [4, 2, 2, false]);
+  for (const id of ['lost', 'pinLost']) {
+    await step(id, 'notify', 'pending', 'claimed');
+    await step(id, 'notify', 'claimed', 'done');
+  }
+  const [third] = await recovery.sweep();
+  assert.deepEqual([third?.accounts, third?.terminal, third?.complete], [4, 4, true]);
+  assert.equal((await ledger.getWave(waveId)).status, 'completed');
+  // The last ones are compacted too: the wave holds nothing per account in the hash.
+  assert.equal(await redis.exists(ledger.keys.ledger(waveId)), 0);
+  assert.equal(await ledger.compactedCount(waveId), 4);
+  for (const [i, id] of ids.entries()) assert.equal((await ledger.get(waveId, id, i))?.notify?.s, 'done');
+  assert.ok((await auditTypes(redis, prefix)).includes('wave.completed'));
+});
+
+test('replayed jobs for compacted accounts, one-account and batch, are recognised as finished by the worker and never run their step again', async (t) => {
+  const { prefix, redis, ledger, queues, waveId } = await setup(t, {});
+  const ids = ['r1', 'r2', 'r3'];
+  await ledger.initAccounts(waveId, 'test', ids.map((accountId, ordinal) => ({ accountId, actions: ['rotate-pin', 'notify'] as const, ordinal })));
+  for (const id of ids) {
+    for (const action of ['rotate-pin', 'notify'] as const) {
+      await ledger.transition({ waveId, accountId: id, action, actor: 'test', from: ['pending'], to: 'claimed', event: `${action}.claimed` });
+      await ledger.transition({ waveId, accountId: id, action, actor: 'test', from: ['claimed'], to: 'done', event: `${action}.done` });
+    }
+  }
+  assert.equal(await ledger.compact(waveId), 3);
+  const ran: string[] = [];
+  const outcomes: unknown[] = [];
+  const log = captureLog().log;
+  const worker = createActionWorker({ action: 'rotate-pin', connection: { url: db.url, maxRetriesPerRequest: null }, prefix, log, processor: async (job) => {
+    const out = await runStep({ ledger, queues, log, actor: 'pin-rotator' }, 'rotate-pin', job, async (ctx) => {
+      ran.push(ctx.accountId);
+      return {};
+    });
+    outcomes.push(out);
+    return out;
+  } });
+  t.after(() => worker.close());
+  // The feeder's batch replayed, and a one-account re-drive of one of them: both as they were queued, with ordinals.
+  await queues.addAccounts('rotate-pin', waveId, ['r1', 'r2'], [0, 1]);
+  await queues.add('rotate-pin', { waveId, accountId: 'r3', o: 2 });
+  await worker.start();
+  await waitFor(async () => outcomes.length === 3, { what: 'the three accounts processed' });
+  assert.deepEqual(ran, [], 'no step ran again');
+  assert.deepEqual(outcomes, ids.map(() => ({ status: 'already-finished', state: 'done' })));
+  // Nothing came back into the hash, and no next action was queued (the notice is finished too).
+  assert.equal(await redis.exists(ledger.keys.ledger(waveId)), 0);
+  assert.equal(await queues.queueFor('notify').count(), 0);
 });

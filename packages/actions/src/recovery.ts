@@ -1,6 +1,6 @@
 import { ACTIONS, type ActionName } from '@breachwave/domain';
 import { actionJobId, parseActionJobs } from '@breachwave/jobs';
-import { DEAD_LETTER_RETENTION_SECONDS, waveClock, waveProgress, type Ledger, type LedgerEntry, type WaveInfo, type WaveStatus } from '@breachwave/ledger';
+import { DEAD_LETTER_RETENTION_SECONDS, ordinalOf, waveClock, waveProgress, type Ledger, type LedgerEntry, type WaveInfo, type WaveStatus } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type Redis, type RedisLease } from '@breachwave/redis';
 import { orderedActions, skipDependents } from './chain.js';
@@ -30,6 +30,15 @@ import type { ActionQueues } from './worker.js';
  * `notify:ambiguous`), so the next attempt asks Twilio before sending, and an email resent this
  * way is counted. One claimed under a token (`ct`) goes back only if that claim still holds.
  */
+
+/** Default of {@link RecoveryDeps.compactAfterMs}: finished accounts are compacted ten minutes after their last change. */
+export const DEFAULT_COMPACT_AFTER_MS = 600_000;
+
+/**
+ * How long after a wave ends its sweeps still compact it: longer than a finished notice's record
+ * is kept for a fallback (two days), after which no more of its accounts can become compactable.
+ */
+const COMPACT_ENDED_WAVES_MS = 3 * 86_400_000;
 
 /** How often a wave at risk of missing its notice deadline is audited and logged again (ms). */
 const DEADLINE_WARN_EVERY_MS = 3_600_000;
@@ -103,6 +112,8 @@ export interface WaveRecoveryReport {
   /** Every account is terminal and the wave is fed (a sweep then marks it completed). */
   readonly complete: boolean;
   readonly dryRun: boolean;
+  /** Of `accounts` (and `terminal`), those compacted before this scan (read from their counter: they are no longer in the ledger hash). */
+  readonly compacted: number;
 }
 
 export interface RecoveryDeps {
@@ -121,6 +132,13 @@ export interface RecoveryDeps {
   readonly maxRecoveries?: number;
   /** A rotated PIN whose notice has waited longer than this (ms) is reported overdue. Default 15 minutes. */
   readonly pinNoticeLimitMs?: number;
+  /**
+   * A sweep compacts the finished accounts of the waves it scans (`Ledger.compact`) whose last
+   * change is older than this (ms), so a wave's Redis memory does not grow with its finished
+   * accounts; `Infinity` turns it off. Until then a late delivery callback still records the
+   * notice's delivery state on its entry. Default 10 minutes.
+   */
+  readonly compactAfterMs?: number;
   readonly now?: () => number;
 }
 
@@ -135,6 +153,7 @@ export function createRecovery(deps: RecoveryDeps) {
   const staleMs = deps.staleMs ?? 60_000;
   const maxRecoveries = deps.maxRecoveries ?? 3;
   const pinNoticeLimitMs = deps.pinNoticeLimitMs ?? 15 * 60_000;
+  const compactAfterMs = deps.compactAfterMs ?? DEFAULT_COMPACT_AFTER_MS;
   const now = deps.now ?? Date.now;
   const { ledger, queues } = deps;
 
@@ -181,7 +200,8 @@ export function createRecovery(deps: RecoveryDeps) {
       event: `${s.action}.recovered`, detail: { from: s.state, recoveries: s.recoveries + 1, reason: 'no-live-job', ...(ambiguous ? { ambiguous: true } : {}) },
       ...(ambiguous ? { counters: { 'notify:ambiguous': 1, 'notify:recovered': 1 } } : { counters: { [`${s.action}:recovered`]: 1 } }) });
     if (r.outcome !== 'ok') return 'changed';
-    const job = { waveId, accountId };
+    const o = ordinalOf(entry);
+    const job = o === undefined ? { waveId, accountId } : { waveId, accountId, o };
     // Its own id: a finished or failed job with the plain one-account id may still be kept, and
     // BullMQ ignores an add whose id it already holds.
     await queues.add(s.action, job, { jobId: `${actionJobId(s.action, job)}.r${s.recoveries + 1}` });
@@ -193,8 +213,11 @@ export function createRecovery(deps: RecoveryDeps) {
     const dryRun = options.dryRun ?? false;
     const wave = await ledger.getWave(waveId);
     const t = now();
-    let accounts = 0;
-    let terminal = 0;
+    // Compacted accounts are terminal and no longer in the hash the walk reads: counted here.
+    // Read before the walk, and no compaction runs during it (the sweep compacts after its scan).
+    const compacted = await ledger.compactedCount(waveId);
+    let accounts = compacted;
+    let terminal = compacted;
     let open = 0;
     let oldest = 0;
     let pinUnnotified = 0;
@@ -262,6 +285,7 @@ export function createRecovery(deps: RecoveryDeps) {
       pinUnnotified, pinUnnotifiedOverdue: pinOverdue, pinUnnotifiedOldestMs: pinOldest,
       complete: open - ended === 0 && (((wave.status === 'fed' || wave.status === 'completed') && accounts >= (wave.stats.accepted ?? 0)) || wave.status === 'cancelled'),
       dryRun,
+      compacted,
     };
     if (!dryRun && (orphans > 0 || danglingSkipped > 0)) {
       await ledger.audit({ type: 'wave.recovered', actor, wave: waveId, detail: { orphans, redriven, deadLettered, danglingSkipped, open } });
@@ -288,8 +312,22 @@ export function createRecovery(deps: RecoveryDeps) {
     deps.log.warn({ wave: wave.waveId, ...detail }, 'the wave is at risk of missing its notice deadline');
   };
 
+  /**
+   * Compacts a wave's finished accounts (see {@link RecoveryDeps.compactAfterMs}); a wave with
+   * nothing left that could be (every account compacted or dead-lettered, by its counters) is not
+   * walked.
+   */
+  const compactWave = async (waveId: string): Promise<number> => {
+    if (!Number.isFinite(compactAfterMs)) return 0;
+    const counts = await ledger.counts(waveId);
+    const failed = ACTIONS.reduce((n, a) => n + (counts[`${a}:failed`] ?? 0), 0);
+    if ((counts.accounts ?? 0) - (counts.compacted ?? 0) - failed <= 0) return 0;
+    return ledger.compact(waveId, { olderThanMs: compactAfterMs });
+  };
+
   return {
     scanWave,
+    compactWave,
     /**
      * Scans every wave that is being fed or has been fed and is not completed; marks a wave
      * `completed` once every account is terminal. A wave whose feeder is alive (it holds the
@@ -308,12 +346,20 @@ export function createRecovery(deps: RecoveryDeps) {
         const status: WaveStatus = wave.status;
         const settled = (wave.stats.cancel_settled ?? 0) > 0;
         if (wave.manifest.regulatory && status !== 'completed' && status !== 'cancelled') await watchDeadline(wave);
+        if (status === 'completed' || (status === 'cancelled' && settled)) {
+          // Accounts whose record outlived the wave's end (kept for an SMS notice's email
+          // fallback) are compacted once it goes; after a while nothing more can be.
+          const ended = Date.parse(wave.times[status]?.last ?? '');
+          if (Number.isFinite(ended) && now() - ended < COMPACT_ENDED_WAVES_MS) await compactWave(waveId);
+          continue;
+        }
         if (status === 'cancelled' && !settled) {
           // Accounts nothing was done to end now (their jobs may be delayed for hours); those
           // under way are recovered like any other until they finish.
           await cancelOpenAccounts(ledger, waveId, actor);
           const report = await scanWave(waveId);
           reports.push(report);
+          await compactWave(waveId);
           if (report.complete) await ledger.setWaveFields(waveId, { cancel_settled: 1 });
           continue;
         }
@@ -321,6 +367,7 @@ export function createRecovery(deps: RecoveryDeps) {
         if (status === 'feeding' && (await ledger.feederHolder(waveId)) !== undefined) continue;
         const report = await scanWave(waveId);
         reports.push(report);
+        await compactWave(waveId);
         // Kept on the wave for the metrics: no counter says how long a rotated PIN has waited for
         // its notice, and only this scan of the ledger finds out.
         await ledger.setWaveFields(waveId, {

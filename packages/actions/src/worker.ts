@@ -195,7 +195,7 @@ export function createActionWorker<R>(deps: ActionWorkerDeps<R>) {
     // The accounts' next actions, as one job per action. Should this fail, the batch is retried:
     // its finished accounts find themselves done in the ledger and queue their next action again.
     const waveId = refs[0]?.waveId ?? '';
-    for (const [action, accountIds] of nextActions.jobs()) await producers.addAccounts(action, waveId, accountIds);
+    for (const [action, accountIds, ordinals] of nextActions.jobs()) await producers.addAccounts(action, waveId, accountIds, ordinals);
     sayReplayed(job, waveId, replayed, refs.length);
     return { accounts: refs.length, finished, failed, split, replayed };
   };
@@ -331,21 +331,24 @@ export function createActionQueues(deps: {
       await queueFor(action, shardOf(job.waveId, job.accountId, shards)).add(action, job, { ...DEFAULT_JOB_OPTIONS, jobId: actionJobId(action, job), ...(await laneOf(job.waveId)), ...opts });
     },
     /** Adds one job for the accounts of a wave (`actionJobFor`: its shape and id), with the catalog's default options and the wave's lane. */
-    async addAccounts(action: ActionName, waveId: string, accountIds: readonly string[]): Promise<void> {
+    async addAccounts(action: ActionName, waveId: string, accountIds: readonly string[], ordinals?: readonly (number | undefined)[]): Promise<void> {
       if (shards === 1) {
-        const { data, jobId } = actionJobFor(action, waveId, accountIds);
+        const { data, jobId } = actionJobFor(action, waveId, accountIds, ordinals);
         await queueFor(action).add(action, data, { ...DEFAULT_JOB_OPTIONS, jobId, ...(await laneOf(waveId)) });
         return;
       }
       // One job per shard the accounts are in: a job's accounts share their shard's queue.
-      const byShard = new Map<number, string[]>();
-      for (const a of accountIds) {
+      const byShard = new Map<number, { ids: string[]; ords: (number | undefined)[] }>();
+      accountIds.forEach((a, i) => {
         const s = shardOf(waveId, a, shards);
-        byShard.set(s, [...(byShard.get(s) ?? []), a]);
-      }
+        const list = byShard.get(s) ?? { ids: [], ords: [] };
+        list.ids.push(a);
+        list.ords.push(ordinals?.[i]);
+        byShard.set(s, list);
+      });
       const opts = await laneOf(waveId);
-      for (const [s, ids] of byShard) {
-        const { data, jobId } = actionJobFor(action, waveId, ids);
+      for (const [s, { ids, ords }] of byShard) {
+        const { data, jobId } = actionJobFor(action, waveId, ids, ords);
         await queueFor(action, s).add(action, data, { ...DEFAULT_JOB_OPTIONS, jobId, ...opts });
       }
     },

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createLedger } from '@breachwave/ledger';
+import { createLedger, waveProgress } from '@breachwave/ledger';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope } from '@breachwave/secrets';
 import { createActionQueues, createActionWorker, createShardWorkers } from '@breachwave/actions';
@@ -86,4 +86,34 @@ test('over 3 shards: dead letters of every shard are listed, re-driven (their fa
   const probe = createLedger({ redis, prefix: '{p}', shards: 3 });
   assert.ok(new Set(Array.from({ length: 6 }, (_, i) => probe.shardKeys.indexOf(probe.keysOf('w1', `a${i}`)))).size > 1, 'the accounts spread over several shards');
   await scenario(3);
+});
+
+test('dead letters and the wave\'s progress read the same once the wave\'s finished accounts are compacted (dead letters stay in the ledger hash)', async () => {
+  const prefix = `d${randomBytes(3).toString('hex')}`;
+  const ledger = createLedger({ redis, prefix });
+  const queues = createActionQueues({ connection: redis, prefix });
+  const waveId = 'w1';
+  const ids = ['a0', 'a1', 'a2', 'a3'];
+  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't', brand: 'B', helpUrl: 'https://h.example.com', rules: {} }, { accepted: ids.length }, {});
+  await ledger.initAccounts(waveId, 'test', ids.map((accountId, ordinal) => ({ accountId, actions: ['rotate-pin', 'notify'] as const, ordinal })));
+  const end = async (accountId: string, action: 'rotate-pin' | 'notify', to: 'done' | 'failed' | 'skipped', err?: string) => {
+    if (to !== 'skipped') await ledger.transition({ waveId, accountId, action, actor: 't', from: ['pending'], to: 'claimed', event: `${action}.claimed` });
+    await ledger.transition({ waveId, accountId, action, actor: 't', from: [to === 'skipped' ? 'pending' : 'claimed'], to, event: `${action}.${to}`, ...(err ? { patch: { err } } : {}) });
+  };
+  for (const id of ['a0', 'a1']) {
+    await end(id, 'rotate-pin', 'done');
+    await end(id, 'notify', 'done');
+  }
+  await end('a2', 'rotate-pin', 'failed', 'BW_PIN_STORE_REJECTED');
+  await end('a2', 'notify', 'skipped', 'DEPENDENCY_FAILED:rotate-pin');
+  await end('a3', 'rotate-pin', 'done');
+  await end('a3', 'notify', 'failed', 'BW_SMS_INVALID_NUMBER');
+  const dlq = createDeadLetters({ ledger, queues });
+  const before = { list: await dlq.list({ waveId }), show: await dlq.show({ waveId }), progress: await waveProgress(ledger, waveId) };
+  assert.equal(await ledger.compact(waveId), 2);
+  assert.deepEqual((await redis.hkeys(ledger.keys.ledger(waveId))).sort(), ['a2', 'a3']);
+  const after = { list: await dlq.list({ waveId }), show: await dlq.show({ waveId }), progress: await waveProgress(ledger, waveId) };
+  assert.deepEqual(after, before);
+  assert.equal(before.list.reduce((n, g) => n + g.count, 0), 2);
+  await queues.close();
 });

@@ -1,6 +1,6 @@
 import { ACTIONS, type ActionName } from '@breachwave/domain';
 import { actionJobId } from '@breachwave/jobs';
-import type { Ledger, LedgerEntry } from '@breachwave/ledger';
+import { ordinalOf, type Ledger, type LedgerEntry } from '@breachwave/ledger';
 import type { ActionQueues } from '@breachwave/actions';
 
 /**
@@ -110,7 +110,8 @@ export function createDeadLetters(deps: DeadLetterDeps) {
               patch: { err: false }, event: 'operator.dlq.retry', detail: { reason: `DEPENDENCY_FAILED:${d.action}` } });
           }
         }
-        const job = { waveId: d.waveId, accountId: d.accountId };
+        const o = ordinalOf(r.all);
+        const job = o === undefined ? { waveId: d.waveId, accountId: d.accountId } : { waveId: d.waveId, accountId: d.accountId, o };
         // The failed BullMQ job keeps its deterministic id: remove it so the re-drive is queued.
         await deps.queues.queueOf(d.action, d.waveId, d.accountId).remove(actionJobId(d.action, job));
         await deps.queues.add(d.action, job);

@@ -58,3 +58,37 @@ test('a dry run counts what the wave would do without touching anything, and fin
     .find((r) => r.type === 'wave.approval' && r.detail?.status === 'approved');
   assert.deepEqual([approval?.actor, approval?.detail?.allowOverlap, approval?.detail?.overlapAllowed], ['operator:bo', true, 8], 'the override is in the audit trail with who gave it');
 });
+
+test('the overlap with an earlier wave is the same once its finished accounts are compacted; its spool gone, the dry run refuses to guess', async (t) => {
+  const prefix = randomPrefix();
+  t.after(() => dropPrefix(db.redis, prefix));
+  const ledger = createLedger({ redis: db.redis, prefix });
+  const dir = await tempDir(t);
+  const file = join(dir, 'accounts.csv');
+  await writeAccountsFile(file, { rows: 60, seed: 43, malformedRate: 0, duplicateRate: 0 });
+  const make = (name: string) => createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name), envelope: testEnvelope(), log: captureLog().log,
+    rules: { 'rotate-pin': { segments: ['prepaid-active'] } }, approvals: 1, actor: 'operator:ana' });
+  const earlier = await make('earlier');
+  const ids = (await readFile(earlier.spoolPath, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as SpoolEntry).accountId);
+  // Fed with each account's ordinal (its place in the spool): 5 notified, 3 of them with a PIN rotated, 3 still open.
+  await ledger.initAccounts(earlier.waveId, 'feeder', ids.slice(0, 8).map((accountId, ordinal) => ({ accountId, actions: ['rotate-pin', 'notify'], ordinal })));
+  const step = (accountId: string, action: 'rotate-pin' | 'notify', from: 'pending' | 'claimed', to: 'claimed' | 'done' | 'skipped') =>
+    ledger.transition({ waveId: earlier.waveId, accountId, action, actor: 't', from: [from], to, event: `${action}.${to}` });
+  for (const [i, id] of ids.slice(0, 5).entries()) {
+    if (i < 3) {
+      await step(id, 'rotate-pin', 'pending', 'claimed');
+      await step(id, 'rotate-pin', 'claimed', 'done');
+    } else await step(id, 'rotate-pin', 'pending', 'skipped');
+    await step(id, 'notify', 'pending', 'claimed');
+    await step(id, 'notify', 'claimed', 'done');
+  }
+  const again = await make('again');
+  const want = { notified: 5, rotated: 3, waves: [{ waveId: earlier.waveId, notified: 5, rotated: 3 }] };
+  assert.deepEqual((await dryRunWave(ledger, again.waveId)).overlap, want);
+  assert.equal(await ledger.compact(earlier.waveId), 5);
+  assert.equal(await db.redis.hlen(ledger.keys.ledger(earlier.waveId)), 3);
+  assert.deepEqual((await dryRunWave(ledger, again.waveId)).overlap, want);
+  // Without the earlier wave's spool its compacted accounts cannot be looked at: no answer rather than a wrong one.
+  await ledger.setWaveFields(earlier.waveId, { 'path:spool': join(dir, 'nowhere.jsonl') });
+  await assert.rejects(dryRunWave(ledger, again.waveId), { code: 'BW_INPUT_FILE' });
+});

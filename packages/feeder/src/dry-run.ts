@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
 import {
   BreachwaveError, chooseChannel, maskedAccount, planActions, renderGroupNotice, renderNotice, smsSegments,
   type ActionName, type Channel, type GroupNoticeAccount, type Locale, type NoticeVars, type WaveManifest,
 } from '@breachwave/domain';
-import type { Ledger } from '@breachwave/ledger';
+import { spoolOrdinals, type Ledger } from '@breachwave/ledger';
+import { IdIndex } from './id-index.js';
 import type { SpoolEntry } from './ingest.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
@@ -77,19 +79,30 @@ const MASKED = { firstName: '*******', temporaryPin: '******', enrollmentCode: '
  * Reads the wave's spool once (bounded memory: counters and one entry per distinct text) and
  * reports what the wave would do. `pace` is messages per second per channel, for the estimate.
  */
-export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'listWaves'>, waveId: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
+export async function dryRunWave(ledger: DryRunLedger, waveId: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
   const wave = await ledger.getWave(waveId);
   const earlier = (await ledger.listWaves(OVERLAP_WAVES)).filter((w) => w !== waveId);
   const perWave = new Map(earlier.map((w) => [w, { waveId: w, notified: 0, rotated: 0 }]));
+  // An earlier wave with compacted accounts cannot be asked by id about them (a compacted account
+  // is found by its ordinal, its place in that wave's spool): its spool is walked once after this
+  // one's, against an exact index of this wave's ids (the accounts found are indexed too, so each
+  // counts once however many waves name it). The other waves are asked by id, a batch at a time.
+  const packed = new Set<string>();
+  for (const w of earlier) if ((await ledger.compactedCount(w)) > 0) packed.add(w);
+  const plain = earlier.filter((w) => !packed.has(w));
+  const index = packed.size > 0 ? { ids: new IdIndex(), notified: new IdIndex(), rotated: new IdIndex() } : undefined;
   let overlapNotified = 0;
   let overlapRotated = 0;
   let batch: string[] = [];
   /** One lookup per earlier wave for a batch of this wave's ids; an account counts once. */
   const lookUp = async (): Promise<void> => {
-    if (batch.length === 0 || earlier.length === 0) return;
+    if (batch.length === 0 || plain.length === 0) {
+      batch = [];
+      return;
+    }
     const notified = new Set<string>();
     const rotated = new Set<string>();
-    for (const w of earlier) {
+    for (const w of plain) {
       const entries = await ledger.getMany(w, batch);
       const counts = perWave.get(w);
       entries.forEach((e, i) => {
@@ -104,8 +117,13 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
         }
       });
     }
-    overlapNotified += notified.size;
-    overlapRotated += rotated.size;
+    if (index) {
+      for (const id of notified) index.notified.add(id, 1);
+      for (const id of rotated) index.rotated.add(id, 1);
+    } else {
+      overlapNotified += notified.size;
+      overlapRotated += rotated.size;
+    }
     batch = [];
   };
   const spool = wave.paths.spool;
@@ -146,6 +164,7 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
       if (buf.length === 0) continue;
       const { accountId, record } = JSON.parse(buf.toString('utf8')) as SpoolEntry;
       batch.push(accountId);
+      index?.ids.add(accountId, 0);
       if (batch.length >= OVERLAP_BATCH) await lookUp();
       bySegment[record.segment] = (bySegment[record.segment] ?? 0) + 1;
       byLocale[record.locale] = (byLocale[record.locale] ?? 0) + 1;
@@ -203,6 +222,14 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
   }
   closeGroup();
   await lookUp();
+  // A wave asked by id that began to be compacted meanwhile may have had accounts out of reach:
+  // the dry run starts over, with that wave walked by its spool.
+  for (const w of plain) if ((await ledger.compactedCount(w)) > 0) return dryRunWave(ledger, waveId, pace);
+  if (index) {
+    for (const w of packed) await overlapOfPacked(ledger, w, index, perWave.get(w));
+    overlapNotified = index.notified.size;
+    overlapRotated = index.rotated.size;
+  }
   // The pace is in messages: a consolidated notice is one.
   const seconds = [pace.sms && notices.sms ? notices.sms / pace.sms : undefined, pace.email && notices.email ? notices.email / pace.email : undefined]
     .filter((s): s is number => s !== undefined);
@@ -222,11 +249,62 @@ export async function dryRunWave(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'l
   };
 }
 
+/** What a dry run reads of the ledger. */
+export type DryRunLedger = Pick<Ledger, 'getWave' | 'getMany' | 'listWaves' | 'compactedCount' | 'shards'>;
+
+/**
+ * The accounts of this wave (`index.ids`) that an earlier wave with compacted accounts notified
+ * or rotated a PIN for: its spool walked with each account's ordinal, the accounts of this wave
+ * looked up a batch at a time, hash and slot together.
+ * @throws BreachwaveError BW_INPUT_FILE when that wave's spool cannot be read here: the overlap
+ *   with it cannot be known, and a dry run never says "none" for what it could not look at.
+ */
+async function overlapOfPacked(ledger: DryRunLedger, w: string, index: { ids: IdIndex; notified: IdIndex; rotated: IdIndex },
+  counts: { notified: number; rotated: number } | undefined): Promise<void> {
+  const spool = (await ledger.getWave(w)).paths.spool;
+  const ordinals = spoolOrdinals(w, ledger.shards);
+  let ids: string[] = [];
+  let ords: number[] = [];
+  const flush = async (): Promise<void> => {
+    if (ids.length === 0) return;
+    const entries = await ledger.getMany(w, ids, ords);
+    entries.forEach((e, i) => {
+      const id = ids[i] as string;
+      if (e?.notify?.s === 'done') {
+        index.notified.add(id, 1);
+        if (counts) counts.notified++;
+      }
+      if (e?.['rotate-pin']?.s === 'done') {
+        index.rotated.add(id, 1);
+        if (counts) counts.rotated++;
+      }
+    });
+    ids = [];
+    ords = [];
+  };
+  const readable = spool !== undefined && (await access(spool, constants.R_OK).then(() => true, () => false));
+  if (!spool || !readable) {
+    throw new BreachwaveError('BW_INPUT_FILE', { detail: `wave ${w} has compacted accounts, found only through its spool, which cannot be read here (${spool ?? 'none'}): its overlap with this wave is unknown` });
+  }
+  for await (const chunk of splitLines(createReadStream(spool, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
+    for (const buf of chunk.lines) {
+      if (buf === TOO_LONG || buf.length === 0) continue;
+      const { accountId } = JSON.parse(buf.toString('utf8')) as SpoolEntry;
+      const ordinal = ordinals.next(accountId);
+      if (index.ids.get(accountId) === undefined) continue;
+      ids.push(accountId);
+      ords.push(ordinal);
+      if (ids.length >= OVERLAP_BATCH) await flush();
+    }
+  }
+  await flush();
+}
+
 /**
  * The dry run an approval needs: {@link dryRunWave}, then recorded (audited, with its summary and
  * the overlap it found) as the wave's dry run, by `actor`. What the CLI and the ops API both run.
  */
-export async function dryRunAndRecord(ledger: Pick<Ledger, 'getWave' | 'getMany' | 'listWaves' | 'control'>, waveId: string, actor: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
+export async function dryRunAndRecord(ledger: DryRunLedger & Pick<Ledger, 'control'>, waveId: string, actor: string, pace: { sms?: number; email?: number } = {}): Promise<DryRunReport> {
   const report = await dryRunWave(ledger, waveId, pace);
   await ledger.control('dry-run', waveId, actor, {
     accepted: report.accepted, byChannel: report.byChannel, notices: report.notices, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,

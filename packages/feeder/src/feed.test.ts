@@ -119,7 +119,8 @@ test('every accepted account gets exactly one job, in its first action\'s queue,
   for (const q of [QUEUES.rotatePin, QUEUES.issueCode, QUEUES.notify]) assert.ok((await waiting(s.queues.get(q))) > 0, q);
   const [job] = await (s.queues.get(QUEUES.notify) as Queue).getJobs(['waiting'], 0, 0);
   assert.ok(job);
-  assert.deepEqual(Object.keys(job.data as object).sort(), ['accountId', 'waveId']);
+  // Ids and the account's ordinal (an integer: its place in the spool), nothing else.
+  assert.deepEqual(Object.keys(job.data as object).sort(), ['accountId', 'o', 'waveId']);
   assert.equal(job.opts.attempts, 8);
 
   // Feeding again adds nothing.
@@ -281,7 +282,7 @@ test('with accountsPerJob, every account is in exactly one multi-account job of 
       assert.ok(refs.length >= 1 && refs.length <= perJob, `job ${job.id} holds ${refs.length}`);
       if (refs.length > 1) {
         multi++;
-        assert.deepEqual(Object.keys(job.data as object).sort(), ['accountIds', 'waveId'], 'references only');
+        assert.deepEqual(Object.keys(job.data as object).sort(), ['accountIds', 'ordinals', 'waveId'], 'references only');
         assert.equal(job.id, actionBatchJobId(job.name as ActionName, job.data as ActionBatch));
       } else {
         assert.equal(job.id, actionJobId(job.name as ActionName, refs[0] ?? { waveId: '', accountId: '' }));
@@ -289,6 +290,8 @@ test('with accountsPerJob, every account is in exactly one multi-account job of 
       assert.equal(job.opts.attempts, 8);
       for (const ref of refs) {
         assert.equal(ref.waveId, s.wave.waveId);
+        // Its ordinal is its place in the spool, across the feeder's restart from its checkpoint.
+        assert.equal(ref.o, s.spool.findIndex((e) => e.accountId === ref.accountId), ref.accountId);
         assert.ok(!where.has(ref.accountId), `${ref.accountId} is in one job only`);
         where.set(ref.accountId, name);
       }

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { BreachwaveError, planActions, type ActionName, type WaveManifest } from '@breachwave/domain';
 import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, accountsPerJobFor, actionJobFor, laneJobOptions, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
-import { keys as ledgerKeys, noticesFinished, shardOf, shardPrefix, type Ledger } from '@breachwave/ledger';
+import { keys as ledgerKeys, noticesFinished, shardOf, shardPrefix, spoolOrdinals, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createLease, type RedisLease } from '@breachwave/redis';
 import type { SpoolEntry } from './ingest.js';
@@ -330,6 +330,10 @@ export function createFeeder(deps: FeederDeps): Feeder {
     };
     log.info({ checkpoint, window: deps.window, batch: deps.batch, accountsPerJob: size }, checkpoint > 0 ? 'feed resuming from checkpoint' : 'feed started');
 
+    // Each account's ordinal in the wave (its place in the spool, per shard): the same on every
+    // run. The map holds the batch being read.
+    const ordinals = spoolOrdinals(waveId, shards);
+    const ordinalOf = new Map<string, number>();
     /** Commits one batch ending at spool line `lastLine`. False if aborted before it began. */
     const commit = async (entries: readonly SpoolEntry[], lastLine: number): Promise<boolean> => {
       const plans = entries.map((e) => planActions(e.record, manifest));
@@ -354,7 +358,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
       // The fence: the lease is checked right before the batch is written.
       await hold();
 
-      const states = await deps.ledger.initAccounts(waveId, actor, entries.map((e, i) => ({ accountId: e.accountId, actions: plans[i] ?? ['notify'] })));
+      const states = await deps.ledger.initAccounts(waveId, actor, entries.map((e, i) => ({ accountId: e.accountId, actions: plans[i] ?? ['notify'], ordinal: ordinalOf.get(e.accountId) })));
       const toQueue: { entry: SpoolEntry; action: ActionName; shard: number }[] = [];
       entries.forEach((entry, i) => {
         const state = states[i];
@@ -379,7 +383,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
         const [action, shard] = key.split('#') as [ActionName, string];
         const jobs: BulkJob[] = [];
         for (const ids of jobAccounts(list, size)) {
-          const { data, jobId } = actionJobFor(action, waveId, ids);
+          const { data, jobId } = actionJobFor(action, waveId, ids, ids.map((id) => ordinalOf.get(id)));
           jobs.push({ name: action, data, opts: { ...DEFAULT_JOB_OPTIONS, jobId, ...lane } });
         }
         await queueFor(`${QUEUE_FOR_ACTION[action]}#${Number(shard)}`).addBulk(jobs);
@@ -407,7 +411,10 @@ export function createFeeder(deps: FeederDeps): Feeder {
     for await (const chunk of splitLines(createReadStream(spoolPath, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
       for (const buf of chunk.lines) {
         line++;
-        if (line <= checkpoint) continue;
+        if (line <= checkpoint) {
+          ordinals.skip(buf);
+          continue;
+        }
         if (buf === TOO_LONG) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry` });
         if (buf.length === 0) continue;
         let entry: SpoolEntry;
@@ -417,10 +424,12 @@ export function createFeeder(deps: FeederDeps): Feeder {
           throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry`, cause });
         }
         entries.push(entry);
+        ordinalOf.set(entry.accountId, ordinals.next(entry.accountId));
         // A consolidated notice's accounts are next to one another in the spool: never cut between them.
         if (entries.length >= deps.batch && groupEnds(entry)) {
           if (!(await commit(entries, line))) return stopped();
           entries = [];
+          ordinalOf.clear();
         }
       }
     }

@@ -20,6 +20,8 @@ import type { ActionName } from '@breachwave/domain';
 export interface AccountRef {
   readonly waveId: string;
   readonly accountId: string;
+  /** Its ordinal in the wave, when known (see the action job's `o`). */
+  readonly o?: number | undefined;
 }
 
 /**
@@ -44,27 +46,28 @@ export function spentLeaving(reason: 'wait' | 'retry', batchAttemptsMade: number
 
 /** The one-account job an account leaves a batch as: its data (with `spent`) and its delay and attempts. */
 export function splitOffJob(ref: AccountRef, o: { readonly delay: number; readonly attempts: number; readonly spent: number }): {
-  data: AccountRef & { spent?: number };
+  data: { waveId: string; accountId: string; spent?: number; o?: number };
   opts: { delay: number; attempts: number };
 } {
   return {
-    data: { waveId: ref.waveId, accountId: ref.accountId, ...(o.spent > 0 ? { spent: o.spent } : {}) },
+    data: { waveId: ref.waveId, accountId: ref.accountId, ...(o.spent > 0 ? { spent: o.spent } : {}), ...(ref.o !== undefined ? { o: ref.o } : {}) },
     opts: { delay: Math.max(0, Math.round(o.delay)), attempts: Math.max(1, o.attempts - o.spent) },
   };
 }
 
 /** The next actions of a batch's finished accounts, gathered per action in the order they came. */
 export function createNextActions() {
-  const next = new Map<ActionName, string[]>();
+  const next = new Map<ActionName, { ids: string[]; ordinals: (number | undefined)[] }>();
   return {
     queueNext(action: ActionName, ref: AccountRef): void {
-      const ids = next.get(action) ?? [];
-      ids.push(ref.accountId);
-      next.set(action, ids);
+      const list = next.get(action) ?? { ids: [], ordinals: [] };
+      list.ids.push(ref.accountId);
+      list.ordinals.push(ref.o);
+      next.set(action, list);
     },
-    /** Each action with the accounts to add it for, as one job. */
-    jobs(): [ActionName, string[]][] {
-      return [...next];
+    /** Each action with the accounts to add it for, as one job, and their ordinals (undefined where unknown). */
+    jobs(): [ActionName, string[], (number | undefined)[]][] {
+      return [...next].map(([action, { ids, ordinals }]) => [action, ids, ordinals]);
     },
   };
 }

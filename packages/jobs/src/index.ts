@@ -28,6 +28,7 @@ export const JOB_NAMES = {
 } as const;
 
 const idString = z.string().regex(WAVE_ID_PATTERN);
+const ordinal = z.number().int().min(0).max(2 ** 40);
 
 /**
  * Every action job carries references only: BullMQ stores job data in clear and
@@ -42,6 +43,12 @@ export const actionJobSchema = z.object({
    * are those it would have had in a job of its own.
    */
   spent: z.number().int().min(1).max(1000).optional(),
+  /**
+   * The account's ordinal in its wave (its position among its shard's accounts in the wave's
+   * spool): the ledger finds a finished account it has compacted by it, so a replayed job for
+   * one is recognised as finished. Absent in jobs queued before ordinals existed.
+   */
+  o: ordinal.optional(),
 }).strict();
 export type ActionJob = z.infer<typeof actionJobSchema>;
 
@@ -88,7 +95,9 @@ export function accountsPerJobFor(accounts: number, perJob: number, minJobs: num
 export const actionBatchSchema = z.object({
   waveId: idString,
   accountIds: z.array(idString).min(1).max(MAX_ACCOUNTS_PER_JOB),
-}).strict();
+  /** Each account's ordinal in its wave (see {@link actionJobSchema}'s `o`), in `accountIds`' order. */
+  ordinals: z.array(ordinal).min(1).max(MAX_ACCOUNTS_PER_JOB).optional(),
+}).strict().refine((b) => b.ordinals === undefined || b.ordinals.length === b.accountIds.length, { message: 'one ordinal per account', path: ['ordinals'] });
 export type ActionBatch = z.infer<typeof actionBatchSchema>;
 
 /** Whether a job's data is the multi-account shape (validated by {@link parseActionJobs}). */
@@ -104,7 +113,11 @@ export function parseActionJobs(data: unknown): ActionJob[] {
   if (!isActionBatch(data)) return [parseActionJob(data)];
   const r = actionBatchSchema.safeParse(data);
   if (!r.success) throw payloadInvalid(r.error.issues);
-  return r.data.accountIds.map((accountId) => ({ waveId: r.data.waveId, accountId }));
+  const { waveId, ordinals } = r.data;
+  return r.data.accountIds.map((accountId, i) => {
+    const o = ordinals?.[i];
+    return o === undefined ? { waveId, accountId } : { waveId, accountId, o };
+  });
 }
 
 /**
@@ -128,14 +141,17 @@ export function actionBatchJobId(action: ActionName, batch: ActionBatch): string
  * The job for one or more accounts of a wave (at most {@link MAX_ACCOUNTS_PER_JOB}): its data and
  * deterministic id, in the one-account shape for one account and the multi-account shape for more.
  */
-export function actionJobFor(action: ActionName, waveId: string, accountIds: readonly string[]): { data: ActionJob | ActionBatch; jobId: string } {
+export function actionJobFor(action: ActionName, waveId: string, accountIds: readonly string[], ordinals?: readonly (number | undefined)[]): { data: ActionJob | ActionBatch; jobId: string } {
   const [only, ...rest] = accountIds;
   if (only === undefined) throw new RangeError('a job names at least one account');
   if (rest.length === 0) {
-    const data: ActionJob = { waveId, accountId: only };
+    const o = ordinals?.[0];
+    const data: ActionJob = o === undefined ? { waveId, accountId: only } : { waveId, accountId: only, o };
     return { data, jobId: actionJobId(action, data) };
   }
-  const data: ActionBatch = { waveId, accountIds: [...accountIds] };
+  // Ordinals go with the job only when every account has one (the schema wants one per account).
+  const known = ordinals && ordinals.length === accountIds.length && ordinals.every((o) => o !== undefined) ? (ordinals as number[]) : undefined;
+  const data: ActionBatch = known ? { waveId, accountIds: [...accountIds], ordinals: [...known] } : { waveId, accountIds: [...accountIds] };
   return { data, jobId: actionBatchJobId(action, data) };
 }
 

@@ -84,6 +84,22 @@ test('batch bookkeeping: a wait leaves spending nothing, a retry spends its atte
   const next = createNextActions();
   next.queueNext('notify', { waveId: 'w1', accountId: 'A-1' });
   next.queueNext('issue-code', { waveId: 'w1', accountId: 'A-2' });
-  next.queueNext('notify', { waveId: 'w1', accountId: 'A-3' });
-  assert.deepEqual(next.jobs(), [['notify', ['A-1', 'A-3']], ['issue-code', ['A-2']]]);
+  next.queueNext('notify', { waveId: 'w1', accountId: 'A-3', o: 7 });
+  assert.deepEqual(next.jobs(), [['notify', ['A-1', 'A-3'], [undefined, 7]], ['issue-code', ['A-2'], [undefined]]]);
+});
+
+test('jobs carry each account\'s ordinal next to its id, as an integer, and keep it through a split-off', () => {
+  assert.deepEqual(parseActionJob({ waveId: 'w1', accountId: 'A-1', o: 3 }), { waveId: 'w1', accountId: 'A-1', o: 3 });
+  assert.throws(() => parseActionJob({ waveId: 'w1', accountId: 'A-1', o: -1 }));
+  assert.throws(() => parseActionJob({ waveId: 'w1', accountId: 'A-1', o: '3' }));
+  const batch = actionJobFor('notify', 'w1', ['A-1', 'A-2'], [4, 9]);
+  assert.deepEqual(batch.data, { waveId: 'w1', accountIds: ['A-1', 'A-2'], ordinals: [4, 9] });
+  // The id does not depend on the ordinals: a replayed batch gets the same one.
+  assert.equal(batch.jobId, actionJobFor('notify', 'w1', ['A-1', 'A-2']).jobId);
+  assert.deepEqual(parseActionJobs(batch.data), [{ waveId: 'w1', accountId: 'A-1', o: 4 }, { waveId: 'w1', accountId: 'A-2', o: 9 }]);
+  assert.throws(() => parseActionJobs({ waveId: 'w1', accountIds: ['A-1', 'A-2'], ordinals: [4] }));
+  // An account without one leaves the batch's ordinals out (one per account or none).
+  assert.deepEqual(actionJobFor('notify', 'w1', ['A-1', 'A-2'], [4, undefined]).data, { waveId: 'w1', accountIds: ['A-1', 'A-2'] });
+  assert.deepEqual(actionJobFor('notify', 'w1', ['A-1'], [5]).data, { waveId: 'w1', accountId: 'A-1', o: 5 });
+  assert.deepEqual(splitOffJob({ waveId: 'w1', accountId: 'A-1', o: 5 }, { delay: 0, attempts: 8, spent: 0 }).data, { waveId: 'w1', accountId: 'A-1', o: 5 });
 });

@@ -5,9 +5,11 @@ import { AUDIT_FIELD, auditRecordJson, type AuditInput } from './audit-stream.js
 import { keys, type Keys } from './keys.js';
 import { shardOf, shardPrefixes } from './shards.js';
 import { FENCE, GROUP_TRANSITION, INIT_ACCOUNTS, TRANSITION } from './scripts.js';
+import { COMPACT, SLOT_ACTIONS, SLOT_BYTES, decodeSlot, type CompactedAccount } from './compact.js';
 import { WAVE_CONTROL, WAVE_STATUS, controlRecord, waveControlError, type WaveControlOp, type WaveControlResult } from './lifecycle.js';
 
 export { keys, type Keys } from './keys.js';
+export { ERROR_CODES, SLOT_BYTES, decodeSlot, idCheck, spoolOrdinals, type CompactedAccount } from './compact.js';
 export { MAX_SHARDS, shardOf, shardPrefix, shardPrefixes } from './shards.js';
 export { DEFAULT_STUCK_AFTER_SECONDS, waveClock, type WaveClock } from './clock.js';
 export { type WaveControlOp, type WaveControlRefusal, type WaveControlResult } from './lifecycle.js';
@@ -50,6 +52,12 @@ export type PatchValue = string | number | boolean;
 export interface TransitionRequest {
   readonly waveId: string;
   readonly accountId: string;
+  /**
+   * The account's ordinal in its wave (`compact.ts`), when the caller knows it (a job carries
+   * it): an account already compacted is then found as finished (`rejected` with its state)
+   * instead of `missing`.
+   */
+  readonly ordinal?: number | undefined;
   readonly action: ActionName;
   /** States the action may be in for the transition to apply; `'*'` for any. */
   readonly from: readonly ActionState[] | '*';
@@ -129,6 +137,34 @@ export interface AccountRecord {
   readonly group?: readonly string[];
 }
 
+/** One account for {@link Ledger.initAccounts}: its plan, and its ordinal in the wave (`compact.ts`) when the caller walks the spool. */
+export interface InitItem {
+  readonly accountId: string;
+  readonly actions: readonly ActionName[];
+  readonly ordinal?: number | undefined;
+}
+
+const COMPACTABLE = new Set(['done', 'skipped', 'cancelled']);
+
+/** A cheap first look before the compaction script (which decides): every action finished, not failed, last change by `cutoff`, an ordinal. */
+function looksCompactable(raw: string, cutoff: number): boolean {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    return false;
+  }
+  if (typeof entry.o !== 'number') return false;
+  for (const [key, a] of Object.entries(entry)) {
+    if (key === 'o') continue;
+    if (!a || typeof a !== 'object') return false;
+    const { s, at } = a as { s?: unknown; at?: unknown };
+    if (typeof s !== 'string' || !COMPACTABLE.has(s) || typeof at !== 'number' || at > cutoff) return false;
+    if (key === 'issue-code' && s === 'done') return false;
+  }
+  return true;
+}
+
 /** Default time a dead-lettered account's encrypted contact record is kept for a re-drive. */
 export const DEAD_LETTER_RETENTION_SECONDS = 7 * 24 * 3600;
 
@@ -171,9 +207,10 @@ export interface LedgerDeps {
 }
 
 type ScriptRedis = Redis & {
-  bwTransition5(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string, string, string]>;
+  bwTransition6(k1: string, k2: string, k3: string, k4: string, k5: string, ...args: string[]): Promise<[string, string, string, string, string?]>;
+  bwCompact(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   bwGroupTransition(numKeys: number, ...keysAndArgs: string[]): Promise<string[]>;
-  bwInitAccountsAt(k1: string, k2: string, k3: string, ...args: string[]): Promise<string[]>;
+  bwInitAccountsOrd(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<string[]>;
   bwFence(k1: string, ...args: string[]): Promise<string>;
   bwWaveControl(k1: string, k2: string, ...args: string[]): Promise<string[]>;
   bwWaveStatus(k1: string, k2: string, ...args: string[]): Promise<string>;
@@ -187,13 +224,61 @@ type ScriptRedis = Redis & {
  * their strings and read the same.
  */
 function readEntry(raw: string): LedgerEntry {
-  const entry = JSON.parse(raw) as LedgerEntry;
+  const stored = JSON.parse(raw) as LedgerEntry & { o?: unknown };
+  // The ordinal rests beside the actions; readers see the actions only (ordinalOf gives it).
+  const o = stored.o;
+  delete stored.o;
+  const entry: LedgerEntry = stored;
   for (const a of Object.values(entry)) {
     if (!a || typeof a !== 'object') continue;
     if (typeof a.at === 'number') a.at = new Date(a.at).toISOString();
     if (typeof a.c0 === 'number') a.c0 = new Date(a.c0).toISOString();
   }
+  if (typeof o === 'number') ORDINALS.set(entry, o);
   return entry;
+}
+
+const ORDINALS = new WeakMap<LedgerEntry, number>();
+
+/**
+ * The account's ordinal in its wave (`compact.ts`), for an entry the ledger read (undefined for
+ * an account queued without one): whoever queues a job for the account puts it in the job.
+ */
+export function ordinalOf(entry: LedgerEntry | undefined): number | undefined {
+  return entry ? ORDINALS.get(entry) : undefined;
+}
+
+/**
+ * The entry a compacted account reads as: each action's terminal state and error, the notice's
+ * channel, `amb`/`rec` marks, every action's `at` its last time and the first action's `c0` its
+ * first time (so the earliest and latest times read as before), claims (`n`) 0 — and
+ * `compacted: true` on each action. What the slot does not keep is in the audit trail.
+ */
+export function compactedEntry(c: CompactedAccount, ordinal?: number): LedgerEntry {
+  const entry: LedgerEntry = {};
+  let first = true;
+  for (const action of SLOT_ACTIONS) {
+    const s = c.states[action];
+    if (!s) continue;
+    const a: ActionEntry = { s, n: 0, at: new Date(c.lastAt).toISOString(), compacted: true };
+    if (first) a.c0 = new Date(c.firstAt).toISOString();
+    first = false;
+    const err = c.errors[action];
+    if (err) a.err = err;
+    if (action === 'notify') {
+      if (c.channel) a.ch = c.channel;
+      if (c.ambiguous) a.amb = 1;
+      if (c.reconciled) a.rec = true;
+    }
+    entry[action] = a;
+  }
+  if (ordinal !== undefined) ORDINALS.set(entry, ordinal);
+  return entry;
+}
+
+/** Whether an entry is a compacted account's (read from its slot, not the hash). */
+export function isCompacted(entry: LedgerEntry | undefined): boolean {
+  return entry !== undefined && Object.values(entry).some((a) => typeof a === 'object' && a !== null && a.compacted === true);
 }
 
 const WAVE_NUMERIC = /^(rows|accepted|rejected|duplicates|dropped_columns|fed|feed_checkpoint|cancel_settled|deadline_warned_at|pin_unnotified|pin_overdue|pin_oldest_ms|pin_checked_at)$/;
@@ -224,13 +309,17 @@ export function createLedger(deps: LedgerDeps) {
   };
   const now = deps.now ?? (() => new Date());
   const r = deps.redis as ScriptRedis;
-  // `bwTransition5`: the four-key script (it releases/reads the account record too, and refuses a
-  // held entry); a new name so a client shared with code that defined an older version keeps both apart.
-  if (typeof r.bwTransition5 !== 'function') r.defineCommand('bwTransition5', { numberOfKeys: 4, lua: TRANSITION });
+  // `bwTransition6`: the five-key script (it releases/reads the account record too, refuses a held
+  // entry, finds a compacted account by its ordinal); a new name so a client shared with code that
+  // defined an older version keeps both apart.
+  if (typeof r.bwTransition6 !== 'function') r.defineCommand('bwTransition6', { numberOfKeys: 5, lua: TRANSITION });
+  // Its number of keys varies with the batch: given per call.
+  if (typeof r.bwCompact !== 'function') r.defineCommand('bwCompact', { lua: COMPACT });
   // Its number of keys varies with the group's size: given per call.
   if (typeof r.bwGroupTransition !== 'function') r.defineCommand('bwGroupTransition', { lua: GROUP_TRANSITION });
   // `bwInitAccountsAt`: entries carry the time they began to wait; a new name, as above.
-  if (typeof r.bwInitAccountsAt !== 'function') r.defineCommand('bwInitAccountsAt', { numberOfKeys: 3, lua: INIT_ACCOUNTS });
+  // `bwInitAccountsOrd`: entries carry their ordinal, and a compacted account is found by it.
+  if (typeof r.bwInitAccountsOrd !== 'function') r.defineCommand('bwInitAccountsOrd', { numberOfKeys: 4, lua: INIT_ACCOUNTS });
   if (typeof r.bwFence !== 'function') r.defineCommand('bwFence', { numberOfKeys: 1, lua: FENCE });
   if (typeof r.bwWaveControl !== 'function') r.defineCommand('bwWaveControl', { numberOfKeys: 2, lua: WAVE_CONTROL });
   if (typeof r.bwWaveStatus !== 'function') r.defineCommand('bwWaveStatus', { numberOfKeys: 2, lua: WAVE_STATUS });
@@ -265,13 +354,15 @@ export function createLedger(deps: LedgerDeps) {
       const counters = req.counters && Object.keys(req.counters).length > 0 ? JSON.stringify(req.counters) : '';
       const release = req.releaseAccount === undefined ? '' : String(Math.max(0, Math.floor(req.releaseAccount)));
       const sk = ak(req.waveId, req.accountId);
-      const [outcome, prev, whole, account] = await r.bwTransition5(
-        sk.ledger(req.waveId), sk.counts(req.waveId), sk.audit, sk.account(req.waveId, req.accountId),
+      const [outcome, prev, whole, account, slotHex] = await r.bwTransition6(
+        sk.ledger(req.waveId), sk.counts(req.waveId), sk.audit, sk.account(req.waveId, req.accountId), sk.compact(req.waveId),
         req.accountId, req.action, req.from === '*' ? '*' : req.from.join(','), req.to,
         // The script appends from/to to the audit record as text: it gets the record open-ended.
         JSON.stringify({ ...req.patch, at: when.getTime() }), record.slice(0, -1), counters, release, req.withAccount ? '1' : '0', req.guard ?? '', req.unlessHeld ?? '',
+        req.ordinal === undefined ? '' : String(req.ordinal),
       );
-      const all = whole ? readEntry(whole) : undefined;
+      const compacted = slotHex ? decodeSlot(Buffer.from(slotHex, 'hex'), req.accountId) : undefined;
+      const all = whole ? readEntry(whole) : compacted ? compactedEntry(compacted, req.ordinal) : undefined;
       return {
         outcome: outcome as TransitionResult['outcome'],
         previous: prev ? (prev as ActionState) : undefined,
@@ -345,40 +436,120 @@ export function createLedger(deps: LedgerDeps) {
      * Creates pending ledger entries for a batch of accounts. Returns, per account, `'new'` or
      * the state its first action already had (a replayed batch).
      */
-    async initAccounts(waveId: string, actor: string, items: readonly { accountId: string; actions: readonly ActionName[] }[]): Promise<string[]> {
+    async initAccounts(waveId: string, actor: string, items: readonly InitItem[]): Promise<string[]> {
       if (items.length === 0) return [];
       const when = now();
       const head: string[] = [when.toISOString(), actor, waveId, String(when.getTime())];
-      const script = (sk: Keys, part: readonly { accountId: string; actions: readonly ActionName[] }[]): Promise<string[]> => {
+      const script = (sk: Keys, part: readonly InitItem[]): Promise<string[]> => {
         const args = [...head];
-        for (const it of part) args.push(it.accountId, it.actions.join(','), it.actions[0] ?? 'notify');
-        return r.bwInitAccountsAt(sk.ledger(waveId), sk.counts(waveId), sk.audit, ...args);
+        for (const it of part) args.push(it.accountId, it.actions.join(','), it.actions[0] ?? 'notify', it.ordinal === undefined ? '' : String(it.ordinal));
+        return r.bwInitAccountsOrd(sk.ledger(waveId), sk.counts(waveId), sk.audit, sk.compact(waveId), ...args);
       };
       if (shards === 1) return script(k, items);
       // One script (and one `accounts.queued` record) per shard of the batch.
       const out = new Array<string>(items.length);
       await Promise.all([...byShard(waveId, items.map((it) => it.accountId))].map(async ([s, idx]) => {
-        const reply = await script(shardKeys[s] ?? k, idx.map((i) => items[i] as { accountId: string; actions: readonly ActionName[] }));
+        const reply = await script(shardKeys[s] ?? k, idx.map((i) => items[i] as InitItem));
         idx.forEach((i, j) => { out[i] = reply[j] ?? ''; });
       }));
       return out;
     },
 
-    async get(waveId: string, accountId: string): Promise<LedgerEntry | undefined> {
-      const raw = await r.hget(ak(waveId, accountId).ledger(waveId), accountId);
-      return raw ? readEntry(raw) : undefined;
+    /**
+     * The account's entry; with its `ordinal`, a compacted account's too (see
+     * {@link compactedEntry}). Without it a compacted account reads as absent.
+     */
+    async get(waveId: string, accountId: string, ordinal?: number): Promise<LedgerEntry | undefined> {
+      return (await this.getMany(waveId, [accountId], ordinal === undefined ? undefined : [ordinal]))[0];
     },
 
-    /** The entries of several accounts in one round trip (HMGET), in the order asked; `undefined` for an account without one. */
-    async getMany(waveId: string, accountIds: readonly string[]): Promise<(LedgerEntry | undefined)[]> {
+    /**
+     * The entries of several accounts in one round trip per shard (HMGET), in the order asked;
+     * `undefined` for an account without one. With `ordinals` (one per account, `undefined` for
+     * an unknown one), an account not in the hash is looked up in its compacted slot (one
+     * GETRANGE each, pipelined with the HMGET).
+     */
+    async getMany(waveId: string, accountIds: readonly string[], ordinals?: readonly (number | undefined)[]): Promise<(LedgerEntry | undefined)[]> {
       if (accountIds.length === 0) return [];
-      if (shards === 1) return (await r.hmget(k.ledger(waveId), ...accountIds)).map((raw) => (raw ? readEntry(raw) : undefined));
       const out = new Array<LedgerEntry | undefined>(accountIds.length);
-      await Promise.all([...byShard(waveId, accountIds)].map(async ([s, idx]) => {
-        const raws = await r.hmget((shardKeys[s] ?? k).ledger(waveId), ...idx.map((i) => accountIds[i] as string));
-        idx.forEach((i, j) => { const raw = raws[j]; out[i] = raw ? readEntry(raw) : undefined; });
+      const groups = shards === 1 ? [[0, accountIds.map((_, i) => i)] as const] : [...byShard(waveId, accountIds)];
+      await Promise.all(groups.map(async ([s, idx]) => {
+        const sk = shardKeys[s] ?? k;
+        const slots = ordinals ? idx.filter((i) => ordinals[i] !== undefined) : [];
+        if (slots.length === 0) {
+          const raws = await r.hmget(sk.ledger(waveId), ...idx.map((i) => accountIds[i] as string));
+          idx.forEach((i, j) => { const raw = raws[j]; out[i] = raw ? readEntry(raw) : undefined; });
+          return;
+        }
+        // One pipeline (one slot): the hash and the slots read together, so an account compacted
+        // between two reads cannot be missed by both.
+        const p = r.multi().hmget(sk.ledger(waveId), ...idx.map((i) => accountIds[i] as string));
+        for (const i of slots) {
+          const o = ordinals?.[i] as number;
+          p.getrangeBuffer(sk.compact(waveId), o * SLOT_BYTES, o * SLOT_BYTES + SLOT_BYTES - 1);
+        }
+        const res = await p.exec();
+        const failed = res?.find(([err]) => err);
+        if (failed?.[0]) throw failed[0];
+        const raws = (res?.[0]?.[1] ?? []) as (string | null)[];
+        const slotOf = new Map(slots.map((i, j) => [i, res?.[j + 1]?.[1] as Buffer | undefined]));
+        idx.forEach((i, j) => {
+          const raw = raws[j];
+          if (raw) out[i] = readEntry(raw);
+          else {
+            const c = decodeSlot(slotOf.get(i), accountIds[i] as string);
+            out[i] = c ? compactedEntry(c, ordinals?.[i]) : undefined;
+          }
+        });
       }));
       return out;
+    },
+
+    /**
+     * Compacts the wave's finished accounts whose last change is older than `olderThanMs`
+     * (`compact.ts` says which qualify; the script re-checks each one, so running this at any
+     * moment, alongside workers, recovery and delivery callbacks, is safe). Walks each shard's
+     * ledger a page at a time (HSCAN), sending only accounts that look finished to the script,
+     * `batch` at a time. Returns how many were compacted.
+     *
+     * Why a sweep and not the finishing transition: a finished notice stays in play for a while —
+     * a delivery callback still records its delivery state on the entry, and one saying
+     * "undelivered" for good re-drives it by email while its sealed record is kept for that —
+     * and a dead letter stays until an operator re-drives or purges it. The sweep compacts only
+     * what nothing can bring back into play; it runs with the recovery sweep.
+     */
+    async compact(waveId: string, options: { readonly olderThanMs?: number; readonly batch?: number; readonly count?: number } = {}): Promise<number> {
+      const cutoff = now().getTime() - Math.max(0, options.olderThanMs ?? 0);
+      const batch = Math.max(1, options.batch ?? 500);
+      let compacted = 0;
+      for (const sk of shardKeys) {
+        const run = async (ids: string[]): Promise<void> => {
+          if (ids.length === 0) return;
+          const keyList = [sk.ledger(waveId), sk.compact(waveId), sk.counts(waveId), ...ids.map((a) => sk.account(waveId, a))];
+          compacted += Number(await r.bwCompact(keyList.length, ...keyList, String(cutoff), ...ids));
+        };
+        let cursor = '0';
+        do {
+          const [next, flat] = await r.hscan(sk.ledger(waveId), cursor, 'COUNT', options.count ?? 1000);
+          cursor = next;
+          let ids: string[] = [];
+          for (let i = 0; i + 1 < flat.length; i += 2) {
+            if (!looksCompactable(flat[i + 1] as string, cutoff)) continue;
+            ids.push(flat[i] as string);
+            if (ids.length >= batch) {
+              await run(ids);
+              ids = [];
+            }
+          }
+          await run(ids);
+        } while (cursor !== '0');
+      }
+      return compacted;
+    },
+
+    /** Accounts of the wave compacted so far (all shards). */
+    async compactedCount(waveId: string): Promise<number> {
+      return (await this.counts(waveId)).compacted ?? 0;
     },
 
     /** Counters: `<action>:<state>`, `accounts`, and extras such as `notify:sent:sms`. */

@@ -14,6 +14,8 @@ export function keys(prefix: string) {
     counts: (w: string) => `${prefix}:wave:${w}:counts`,
     /** Hash: accountId → the account's ledger entry (JSON, one object per action). */
     ledger: (w: string) => `${prefix}:wave:${w}:ledger`,
+    /** String: the wave's finished accounts compacted, one fixed-width slot per account ordinal (`compact.ts`). */
+    compact: (w: string) => `${prefix}:wave:${w}:compact`,
     /** String with a TTL: the lease of the one process feeding the wave (its holder token, `host:pid#uuid`). */
     feeder: (w: string) => `${prefix}:wave:${w}:feeder`,
     /** Hash: the minimised account record with its contact points sealed (AES-256-GCM). */

@@ -1,4 +1,5 @@
 import { AUDIT_FIELD_LUA } from './audit-stream.js';
+import { SLOT_LUA } from './compact.js';
 
 /**
  * Lua scripts: a ledger transition, its counters and its audit record are written in one script,
@@ -6,15 +7,19 @@ import { AUDIT_FIELD_LUA } from './audit-stream.js';
  */
 
 /**
- * KEYS: ledger, counts, audit stream, the account's record.
+ * KEYS: ledger, counts, audit stream, the account's record, the shard's compacted slots.
  * ARGV: accountId, action, allowed from-states ("a,b" or "*"), to-state, patch JSON,
  *       audit record JSON without its closing brace (from/to are appended here), extra counters
  *       JSON ({name: delta}, or "" for none), release ("" = keep the record, "0" = delete it,
  *       N = expire it in N seconds; only after an applied transition), "1" to return the record,
- *       claim token the entry's \`ct\` must hold ("" = none).
- * Returns {outcome, previousState, wholeEntryJson, recordJson}; outcome is ok | rejected | missing
- * | no-action | superseded (the entry is claimed under another token: a later attempt took it
- * over). The action's own entry is read from the whole entry by the caller.
+ *       claim token the entry's \`ct\` must hold ("" = none), held field, the account's
+ *       ordinal ("" = unknown).
+ * Returns {outcome, previousState, wholeEntryJson, recordJson, compactedSlotHex}; outcome is ok |
+ * rejected | missing | no-action | superseded (the entry is claimed under another token: a later
+ * attempt took it over). The action's own entry is read from the whole entry by the caller.
+ * An account compacted (`compact.ts`; found by its ordinal) is finished for good: every
+ * transition is refused (`rejected` with the action's terminal state, or `no-action`), and the
+ * slot is returned instead of the entry.
  * Moving to `claimed` counts a claim (`n`), so re-claims after a crash are visible, and keeps the
  * first claim's time (`c0`): the earliest moment a send of this action may have reached a provider.
  * Moving to a terminal state records the time in the counters (`<action>:at:finished`, epoch ms).
@@ -24,12 +29,18 @@ import { AUDIT_FIELD_LUA } from './audit-stream.js';
  * entry is no longer encoded a second time for the reply. Releasing or reading the account
  * record here saves the caller a round trip each.
  */
-export const TRANSITION = `
+export const TRANSITION = `${SLOT_LUA}
 local TERMINAL = { done = true, failed = true, skipped = true, cancelled = true }
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local record = ''
 if ARGV[9] == '1' then record = redis.call('GET', KEYS[4]) or '' end
-if not raw then return {'missing', '', '', record} end
+if not raw then
+  local slot = cpRead(KEYS[5], ARGV[12], ARGV[1])
+  if not slot then return {'missing', '', '', record, ''} end
+  local state = cpState(slot, ARGV[2])
+  if not state then return {'no-action', '', '', record, cpHex(slot)} end
+  return {'rejected', state, '', record, cpHex(slot)}
+end
 local entry = cjson.decode(raw)
 local a = entry[ARGV[2]]
 if type(a) ~= 'table' then return {'no-action', '', raw, record} end
@@ -102,26 +113,39 @@ return 'ok'
  * `accounts.queued` audit record for the accounts it created: `detail.accounts` maps each plan
  * (actions CSV) to its account ids, `detail.count` is their number. One record per batch, not
  * one per account: a third of a notice-only wave's audit records were these.
- * KEYS: ledger, counts, audit stream.
- * ARGV: ts, actor, waveId, ts as epoch ms, then triples (accountId, actions CSV, first action).
+ * KEYS: ledger, counts, audit stream, the shard's compacted slots.
+ * ARGV: ts, actor, waveId, ts as epoch ms, then quadruples (accountId, actions CSV, first action,
+ * ordinal or "" — see `compact.ts`).
  * The first action's entry carries `at` (when it began to wait), so recovery can tell an account
- * whose job was lost from one just queued.
+ * whose job was lost from one just queued, and the ordinal (`o`), so the account can be
+ * compacted once finished. An account already compacted is found by its ordinal, as finished.
  * Returns for each account the state of its first action: "new" when created here, else the
- * state found.
+ * state found. Fails (nothing written) when an ordinal's slot holds another account: ordinals
+ * come from the spool, and two accounts with one ordinal means the spool or the caller is wrong.
  */
-export const INIT_ACCOUNTS = `
+export const INIT_ACCOUNTS = `${SLOT_LUA}
 local out = {}
 local created = 0
 local pending = {}
 local queued = {}
 local t0 = tonumber(ARGV[4])
-for i = 5, #ARGV, 3 do
-  local acct, actions, first = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 5, #ARGV, 4 do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  if not raw and cpRead(KEYS[4], ARGV[i + 3], ARGV[i]) == false then
+    return redis.error_reply('BW_INPUT_INVALID ordinal ' .. ARGV[i + 3] .. ' of account ' .. ARGV[i] .. ' holds another account')
+  end
+end
+for i = 5, #ARGV, 4 do
+  local acct, actions, first, ordinal = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local raw = redis.call('HGET', KEYS[1], acct)
+  local slot = nil
+  if not raw then slot = cpRead(KEYS[4], ordinal, acct) end
   if raw then
     local entry = cjson.decode(raw)
     local a = entry[first]
     out[#out + 1] = (type(a) == 'table' and a.s) or 'unknown'
+  elseif slot then
+    out[#out + 1] = cpState(slot, first) or 'unknown'
   else
     local entry = {}
     for act in string.gmatch(actions, '[^,]+') do
@@ -129,6 +153,7 @@ for i = 5, #ARGV, 3 do
       if act == first then entry[act].at = t0 end
       pending[act] = (pending[act] or 0) + 1
     end
+    if ordinal ~= '' then entry.o = tonumber(ordinal) end
     redis.call('HSET', KEYS[1], acct, cjson.encode(entry))
     local ids = queued[actions]
     if not ids then

@@ -73,7 +73,8 @@ async function buildWave(t: { after(fn: () => void): void }) {
   await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 'affected.csv', brand: 'B', helpUrl: 'https://h.example.com',
     rules: DEFAULT_ACTION_RULES, codeSource: { kind: 'generated' }, enrollBy: '2027-01-31' }, { rows: 8, accepted: PEOPLE.length, rejected: 1 }, { spool, rejects: join(dir, 'rejects.csv') });
   await ledger.setWaveStatus(waveId, 'feeding', 'feeder');
-  await ledger.initAccounts(waveId, 'feeder', QUEUED.map((p) => ({ accountId: p.id, actions: p.plan })));
+  // Each with its ordinal (its place in the spool), as the feeder gives it.
+  await ledger.initAccounts(waveId, 'feeder', QUEUED.map((p, ordinal) => ({ accountId: p.id, actions: p.plan, ordinal })));
   await ledger.putAccounts(waveId, QUEUED.map((p, i) => ({ accountId: p.id, record: recordOf(p, waveId, i + 2) })));
 
   // P1: PIN rotated (a stray `pin` field, as a bug would leave it), then an SMS with no answer,
@@ -377,4 +378,24 @@ test('a report file is written owner-only, whole or not at all; a slow reader ho
   out.on('data', (c: Buffer) => { received += c.toString(); });
   await writing;
   assert.equal(received.split('\n').filter(Boolean).length, 50);
+});
+
+test('finished accounts compacted in the ledger read the same from the spool: every report format is unchanged', async (t) => {
+  const { ledger, waveId } = await buildWave(t);
+  const before = await Promise.all((['csv', 'jsonl', 'md'] as const).map((f) => readAll(ledger, waveId, f, 'spool')));
+  // P1 is done with its record released; the others are open, dead letters, hold their record,
+  // or (F2) hold an issued code, which stays in the hash for its reminders.
+  assert.equal(await ledger.compact(waveId), 1);
+  assert.deepEqual((await db.redis.hkeys(ledger.keys.ledger(waveId))).sort(), QUEUED.map((p) => p.id).filter((id) => id !== 'P1').sort());
+  const after = await Promise.all((['csv', 'jsonl', 'md'] as const).map((f) => readAll(ledger, waveId, f, 'spool')));
+  for (const [i, b] of before.entries()) {
+    // The markdown summary says when it was made: compare the rest. CSV and JSONL to the byte, times included.
+    const strip = (s: string) => s.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'T');
+    const same = i === 2 ? strip : (s: string) => s;
+    assert.equal(same(after[i]?.text ?? ''), same(b.text), ['csv', 'jsonl', 'md'][i]);
+  }
+  // From the ledger alone the compacted accounts cannot be named, and the report says so.
+  const fromLedger = await readAll(ledger, waveId, 'csv', 'ledger');
+  assert.equal(fromLedger.report.stats.compactedUnlisted, 1);
+  assert.ok(fromLedger.notes.some((n) => n.includes('1 finished accounts are compacted')));
 });

@@ -3,7 +3,7 @@ import { access, constants } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ACTIONS, BreachwaveError, CHANNELS, planActions, type ActionName, type ActionState, type Channel, type WaveManifest } from '@breachwave/domain';
 import { splitLines, TOO_LONG, type SpoolEntry } from '@breachwave/feeder';
-import type { AccountRecord, Ledger, LedgerEntry, WaveInfo } from '@breachwave/ledger';
+import { spoolOrdinals, type AccountRecord, type Ledger, type LedgerEntry, type WaveInfo } from '@breachwave/ledger';
 
 /**
  * Where a wave's per-account outcomes come from, and why.
@@ -25,6 +25,13 @@ import type { AccountRecord, Ledger, LedgerEntry, WaveInfo } from '@breachwave/l
  * just as bounded. It exists only on the host (and data directory) where the wave was created.
  * Hence `auto`: the spool when it is readable here, the ledger alone otherwise. Contact points
  * are never opened either way.
+ *
+ * A finished account the ledger has compacted (`@breachwave/ledger`'s compact.ts) has left the
+ * hash for a 15-byte slot found by its ordinal — its place in the spool — and holds no account
+ * id. The spool walk counts the ordinals as the feeder did and reads each such account's slot,
+ * which gives its row exactly as its entry did (states, errors, channel, marks, first and last
+ * times). The ledger walk cannot name those accounts: it leaves them out and counts them
+ * (`compactedUnlisted`).
  */
 export type RowSource = 'auto' | 'ledger' | 'spool';
 
@@ -126,10 +133,12 @@ export interface RowStats {
   segmentsKnown: number;
   /** Pages read (HSCAN replies, or spool batches). */
   pages: number;
+  /** Accounts the ledger walk could not list because they are compacted (known once the walk ends; 0 from the spool). */
+  compactedUnlisted: number;
 }
 
 export interface WaveRowsOptions {
-  readonly ledger: Pick<Ledger, 'getWave' | 'entryPages' | 'getMany' | 'getAccounts'>;
+  readonly ledger: Pick<Ledger, 'getWave' | 'entryPages' | 'getMany' | 'getAccounts' | 'compactedCount' | 'shards'>;
   readonly waveId: string;
   /** Default `auto`: the wave's spool when it is readable on this host, else the ledger. */
   readonly source?: RowSource;
@@ -175,7 +184,7 @@ export async function openWaveRows(options: WaveRowsOptions): Promise<WaveRows> 
   if (source === 'spool' && !useSpool) {
     throw new BreachwaveError('BW_INPUT_FILE', { detail: spoolPath ? `wave ${waveId}: its spool ${spoolPath} cannot be read on this host` : `wave ${waveId} has no spool` });
   }
-  const stats: RowStats = { source: useSpool ? 'spool' : 'ledger', spoolPath: source === 'ledger' ? undefined : spoolPath, accounts: 0, inLedger: 0, segmentsKnown: 0, pages: 0 };
+  const stats: RowStats = { source: useSpool ? 'spool' : 'ledger', spoolPath: source === 'ledger' ? undefined : spoolPath, accounts: 0, inLedger: 0, segmentsKnown: 0, pages: 0, compactedUnlisted: 0 };
   const count = (rows: OutcomeRow[], withEntry: number): OutcomeRow[] => {
     stats.pages++;
     stats.accounts += rows.length;
@@ -185,13 +194,15 @@ export async function openWaveRows(options: WaveRowsOptions): Promise<WaveRows> 
   };
   const pages = useSpool && spoolPath
     ? spoolPages(ledger, waveId, spoolPath, wave.manifest, pageSize, count)
-    : ledgerPages(ledger, waveId, pageSize, count);
+    : ledgerPages(ledger, waveId, pageSize, count, stats);
   return { wave, pages, stats };
 }
 
 type Count = (rows: OutcomeRow[], withEntry: number) => OutcomeRow[];
 
-async function* ledgerPages(ledger: WaveRowsOptions['ledger'], waveId: string, pageSize: number, count: Count): AsyncGenerator<OutcomeRow[]> {
+async function* ledgerPages(ledger: WaveRowsOptions['ledger'], waveId: string, pageSize: number, count: Count, stats: RowStats): AsyncGenerator<OutcomeRow[]> {
+  // Read before the walk: an account compacted during it is then at worst listed and counted.
+  const compacted = await ledger.compactedCount(waveId);
   for await (const page of ledger.entryPages(waveId, pageSize)) {
     // The segment, while the account's record is still in Redis. The record's sealed contact
     // points are read over the wire with it but never opened.
@@ -201,12 +212,15 @@ async function* ledgerPages(ledger: WaveRowsOptions['ledger'], waveId: string, p
       return outcomeRow(id, entry, record ? { segment: record.segment, line: record.line } : {});
     }), page.length);
   }
+  stats.compactedUnlisted = compacted;
 }
 
 async function* spoolPages(ledger: WaveRowsOptions['ledger'], waveId: string, spoolPath: string, manifest: WaveManifest, pageSize: number, count: Count): AsyncGenerator<OutcomeRow[]> {
-  let batch: { accountId: string; known: KnownAbout }[] = [];
+  let batch: { accountId: string; ordinal: number; known: KnownAbout }[] = [];
+  // Each account's ordinal, counted as the feeder counts them: a compacted account's key to its slot.
+  const ordinals = spoolOrdinals(waveId, ledger.shards);
   const rowsOf = async (): Promise<OutcomeRow[]> => {
-    const entries = await ledger.getMany(waveId, batch.map((b) => b.accountId));
+    const entries = await ledger.getMany(waveId, batch.map((b) => b.accountId), batch.map((b) => b.ordinal));
     const rows = batch.map((b, i) => outcomeRow(b.accountId, entries[i], b.known));
     const withEntry = entries.filter((e) => e !== undefined).length;
     batch = [];
@@ -228,7 +242,7 @@ async function* spoolPages(ledger: WaveRowsOptions['ledger'], waveId: string, sp
         throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry` });
       }
       // The plan the feeder gives the account (same manifest, same rule), for one not queued yet.
-      batch.push({ accountId: entry.accountId, known: { segment: entry.record.segment, line: entry.line, plan: planActions(entry.record, manifest) } });
+      batch.push({ accountId: entry.accountId, ordinal: ordinals.next(entry.accountId), known: { segment: entry.record.segment, line: entry.line, plan: planActions(entry.record, manifest) } });
       if (batch.length >= pageSize) yield await rowsOf();
     }
   }

@@ -83,6 +83,7 @@ export function readingNotes(wave: WaveInfo, stats: Readonly<RowStats>, progress
     if (stats.segmentsKnown < stats.accounts) {
       notes.push(`The segment is known for ${stats.segmentsKnown} of ${stats.accounts} accounts: the ledger keeps it only while an account's record is in Redis (in flight, or for a while after a failed notice). Run the report where the wave's spool file is readable to have every account's segment.`);
     }
+    if (stats.compactedUnlisted > 0) notes.push(`${stats.compactedUnlisted} finished accounts are compacted in the ledger, which keeps no id for them: they are not in this report (run it where the wave's spool file is readable to have them).`);
     const waiting = progress.accepted - ledgerAccounts;
     if (waiting > 0) notes.push(`${waiting} accepted accounts are not queued yet and have no ledger entry: they are not in this report (the wave's spool file lists them).`);
   } else if (stats.inLedger < ledgerAccounts) {

@@ -1,5 +1,5 @@
 import { actionJobId } from '@breachwave/jobs';
-import type { Ledger } from '@breachwave/ledger';
+import { ordinalOf, type Ledger } from '@breachwave/ledger';
 import type { ActionQueues } from '@breachwave/actions';
 
 /**
@@ -20,7 +20,8 @@ export function createUndeliveredFallback(deps: { readonly ledger: Ledger; reado
       patch: { via: 'email', fb: 'sms-undelivered', fbErr: ctx.code ?? 'undelivered' }, event: 'notify.fallback-redrive',
       detail: { from: 'sms', to: 'email', code: ctx.code ?? null }, counters: { 'notify:fallback:sms-undelivered': 1 } });
     if (r.outcome !== 'ok') return 'not-applicable';
-    const job = { waveId: ctx.waveId, accountId: ctx.accountId };
+    const o = ordinalOf(r.all);
+    const job = o === undefined ? { waveId: ctx.waveId, accountId: ctx.accountId } : { waveId: ctx.waveId, accountId: ctx.accountId, o };
     await deps.queues.queueOf('notify', job.waveId, job.accountId).remove(actionJobId('notify', job));
     await deps.queues.add('notify', job);
     return 'redriven';
