@@ -2,7 +2,7 @@ import {
   BreachwaveError, SMS_BODY_MAX_CHARS, channelsFor, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
   type Channel, type GroupNoticeAccount, type EmailMessage, type EmailSender, type ErrorCode, type NoticeVars, type SendResult, type SmsMessage, type SmsSender, type WaveManifest, type NoticeEnricher,
 } from '@breachwave/domain';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '@breachwave/jobs';
 import type { Envelope } from '@breachwave/secrets';
@@ -227,6 +227,22 @@ export function fallbackAllowed(channel: Channel, code: ErrorCode): boolean {
   return channel === 'sms' ? FALLBACK_FROM_SMS.has(code) : FALLBACK_FROM_EMAIL.has(code);
 }
 
+/**
+ * Claim tokens: 6 random bytes each, cut from a pool filled 1,024 tokens at a time. One
+ * `randomBytes(6)` per notice was 1.2% of the notifier's busy time in a notice-only profile.
+ */
+const TOKEN_BYTES = 6;
+const tokenPool = Buffer.alloc(TOKEN_BYTES * 1024);
+let tokenAt = tokenPool.length;
+function claimToken(): string {
+  if (tokenAt >= tokenPool.length) {
+    randomFillSync(tokenPool);
+    tokenAt = 0;
+  }
+  tokenAt += TOKEN_BYTES;
+  return tokenPool.toString('base64url', tokenAt - TOKEN_BYTES, tokenAt);
+}
+
 /** How often a notice waiting in a policy looks at its wave's gate (a cached read). */
 const GATE_WATCH_MS = 500;
 
@@ -411,7 +427,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     const { waveId, accountId, log, base } = opened;
     // This attempt's claim token: its fence before a send, and the guard on what it records
     // unless it sent, fail once a later attempt has claimed the notice.
-    const token = randomBytes(6).toString('base64url');
+    const token = claimToken();
     const claim = await claimStep(deps.ledger, opened, job, { patch: { ct: token }, withAccount: true, unlessHeld: 'gl' });
     if (claim.outcome === 'held') {
       // The lead of this account's consolidated notice holds it for a send: it settles it, unless
