@@ -20,6 +20,7 @@ interface WorkerConfig {
   readonly sender: string;
   readonly concurrency: number;
   readonly horizonMs?: number;
+  readonly maxBatch?: number;
 }
 
 /**
@@ -35,6 +36,7 @@ const pacer = createPacer({
   prefix: config.prefix,
   sender: config.sender,
   ...(config.horizonMs ? { horizonMs: config.horizonMs } : {}),
+  ...(config.maxBatch ? { maxBatch: config.maxBatch } : {}),
 });
 await redis.ping();
 

@@ -33,6 +33,8 @@ export interface BenchOptions {
   readonly concurrency?: number;
   readonly burst?: number;
   readonly horizonMs?: number;
+  /** Most slots one reservation takes per process (the pacer's `maxBatch`). */
+  readonly maxBatch?: number;
   readonly steps?: readonly BenchStep[];
 }
 
@@ -126,7 +128,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const timers: NodeJS.Timeout[] = [];
   try {
     await pacer.setRate(options.rate, { burst });
-    const config = JSON.stringify({ url: options.url, prefix, sender, concurrency: options.concurrency ?? 8, horizonMs: options.horizonMs });
+    const config = JSON.stringify({ url: options.url, prefix, sender, concurrency: options.concurrency ?? 8, horizonMs: options.horizonMs, maxBatch: options.maxBatch });
     const readers = Array.from({ length: options.processes }, (_, i) => {
       const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), WORKER], {
         stdio: ['pipe', 'pipe', 'inherit'],
