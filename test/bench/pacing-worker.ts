@@ -21,6 +21,7 @@ interface WorkerConfig {
   readonly concurrency: number;
   readonly horizonMs?: number;
   readonly maxBatch?: number;
+  readonly preciseWake?: boolean;
 }
 
 /**
@@ -37,6 +38,7 @@ const pacer = createPacer({
   sender: config.sender,
   ...(config.horizonMs ? { horizonMs: config.horizonMs } : {}),
   ...(config.maxBatch ? { maxBatch: config.maxBatch } : {}),
+  ...(config.preciseWake !== undefined ? { preciseWake: config.preciseWake } : {}),
 });
 await redis.ping();
 

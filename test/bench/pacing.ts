@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly horizonMs?: number;
   /** Most slots one reservation takes per process (the pacer's `maxBatch`). */
   readonly maxBatch?: number;
+  /** The pacer's `preciseWake` (default: the pacer's default). */
+  readonly preciseWake?: boolean;
   readonly steps?: readonly BenchStep[];
 }
 
@@ -128,7 +130,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const timers: NodeJS.Timeout[] = [];
   try {
     await pacer.setRate(options.rate, { burst });
-    const config = JSON.stringify({ url: options.url, prefix, sender, concurrency: options.concurrency ?? 8, horizonMs: options.horizonMs, maxBatch: options.maxBatch });
+    const config = JSON.stringify({ url: options.url, prefix, sender, concurrency: options.concurrency ?? 8, horizonMs: options.horizonMs, maxBatch: options.maxBatch, preciseWake: options.preciseWake });
     const readers = Array.from({ length: options.processes }, (_, i) => {
       const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), WORKER], {
         stdio: ['pipe', 'pipe', 'inherit'],
