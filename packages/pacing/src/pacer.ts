@@ -90,6 +90,12 @@ export interface PacerStats {
    * `granted` for the mean wake-up latency): what a slot's tolerance has left for stalls.
    */
   readonly lateMs: number;
+  /**
+   * Grid slots nobody reserved in time, counted by this process's call that restarted the grid
+   * after them: the sender had nothing to send, or every process asked late (stalls). Under
+   * steady demand they are lost like wasted ones.
+   */
+  readonly skipped: number;
 }
 
 /**
@@ -231,6 +237,7 @@ export function createPacer(options: PacerOptions): Pacer {
   let wasted = 0;
   let calls = 0;
   let lateMs = 0;
+  let skipped = 0;
   const wake = options.preciseWake === false ? undefined : preciseWake();
   let cancelWake: (() => void) | undefined;
 
@@ -282,7 +289,8 @@ export function createPacer(options: PacerOptions): Pacer {
         inFlight = false;
         if (closed) return;
         const received = performance.now();
-        const [n = 0, delayUs = 0, intervalUs = 0, , redisNowUs = 0] = reply.map(Number);
+        const [n = 0, delayUs = 0, intervalUs = 0, , redisNowUs = 0, passedOver = 0] = reply.map(Number);
+        skipped += passedOver;
         // Redis read its clock between `sent` and `received`, so the offset between the clocks
         // lies in [redisNow − received, redisNow − sent]; recent replies narrow that interval.
         const redisNowMs = redisNowUs / 1000;
@@ -395,7 +403,7 @@ export function createPacer(options: PacerOptions): Pacer {
       await r.bwPacePenalise(key, String(factor), String(durationMs));
     },
 
-    stats: () => ({ granted, wasted, calls, lateMs: Math.round(lateMs * 1000) / 1000 }),
+    stats: () => ({ granted, wasted, calls, lateMs: Math.round(lateMs * 1000) / 1000, skipped }),
 
     close() {
       if (closed) return;
