@@ -72,7 +72,8 @@ function start(): void {
   if (thread || failed) return;
   try {
     const sab = new SharedArrayBuffer(16);
-    const worker = new Worker(THREAD, { eval: true, workerData: sab, name: 'breachwave-pace-wake' });
+    // Plain JavaScript: none of the process's loaders or flags (tsx, --cpu-prof) in the thread.
+    const worker = new Worker(THREAD, { eval: true, workerData: sab, name: 'breachwave-pace-wake', execArgv: [] });
     // The thread never keeps the process alive: the callers' own timers do.
     worker.unref();
     worker.on('message', onWake);
