@@ -41,3 +41,16 @@ test('a precise wake-up never comes before its time, a cancelled one never comes
   other.close();
   assert.equal(afterClose, false, 'a closed handle\'s wake-ups are dropped');
 });
+
+test('a wake-up thread never keeps its process alive: a process that never closed its handle still exits', async () => {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const wakeFile = fileURLToPath(new URL('./wake.ts', import.meta.url));
+  const code = `import { performance } from 'node:perf_hooks';
+const { preciseWake } = await import(${JSON.stringify(wakeFile)});
+const w = preciseWake();
+await new Promise((r) => { const t = setTimeout(r, 5000); w.at(performance.now() + 2, () => { clearTimeout(t); r(); }); });`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: 'inherit', timeout: 30_000 });
+  const exited = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(exited, 0, 'the process ended on its own once its work was done');
+});

@@ -74,13 +74,14 @@ function start(): void {
     const sab = new SharedArrayBuffer(16);
     // Plain JavaScript: none of the process's loaders or flags (tsx, --cpu-prof) in the thread.
     const worker = new Worker(THREAD, { eval: true, workerData: sab, name: 'breachwave-pace-wake', execArgv: [] });
-    // The thread never keeps the process alive: the callers' own timers do.
-    worker.unref();
     worker.on('message', onWake);
     worker.on('error', () => {
       failed = true;
       thread = undefined;
     });
+    // The thread never keeps the process alive: the callers' own timers do. (After the
+    // listeners: adding a 'message' listener refs the worker's port again.)
+    worker.unref();
     thread = { worker, ctl: new Int32Array(sab, 0, 2), due: new Float64Array(sab, 8, 1) };
     thread.due[0] = Infinity;
   } catch {
