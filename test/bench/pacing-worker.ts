@@ -1,13 +1,13 @@
 /**
  * One "notifier process" for the pacing bench and its test, spawned by `runBench` as
  * `node --import tsx pacing-worker.ts` with its settings in the `BW_PACE_WORKER` environment
- * variable (JSON: url, prefix, sender, concurrency, horizonMs?).
+ * variable (JSON: url, prefix, sender, concurrency, horizonMs?, maxBatch?, preciseWake?).
  *
  * Protocol, one JSON line each way: the worker prints `{"ready":true}` once connected; the parent
  * answers `{"startAt": <host ms>, "stopAt": <host ms>}`; from `startAt` the worker runs
  * `concurrency` loops that each acquire a slot and record the time (host monotonic ms,
  * sub-millisecond) until `stopAt`, prints
- * `{"stamps":[…],"stats":{…}}` and exits.
+ * `{"stamps":[…],"stats":{…}}` (the pacer's counters as of `stopAt`) and exits.
  */
 import { once, setMaxListeners } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -20,6 +20,8 @@ interface WorkerConfig {
   readonly sender: string;
   readonly concurrency: number;
   readonly horizonMs?: number;
+  readonly maxBatch?: number;
+  readonly preciseWake?: boolean;
 }
 
 /**
@@ -35,6 +37,8 @@ const pacer = createPacer({
   prefix: config.prefix,
   sender: config.sender,
   ...(config.horizonMs ? { horizonMs: config.horizonMs } : {}),
+  ...(config.maxBatch ? { maxBatch: config.maxBatch } : {}),
+  ...(config.preciseWake !== undefined ? { preciseWake: config.preciseWake } : {}),
 });
 await redis.ping();
 
@@ -48,7 +52,12 @@ await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - hostNow
 const stamps: number[] = [];
 const stop = new AbortController();
 setMaxListeners(config.concurrency + 10, stop.signal);
-const timer = setTimeout(() => stop.abort(), Math.max(0, stopAt - hostNow()));
+// The counters as the run ends: slots still held then are not "wasted" to a stall.
+let atStop: ReturnType<typeof pacer.stats> | undefined;
+const timer = setTimeout(() => {
+  atStop = pacer.stats();
+  stop.abort();
+}, Math.max(0, stopAt - hostNow()));
 const loop = async (): Promise<void> => {
   while (!stop.signal.aborted) {
     try {
@@ -63,4 +72,4 @@ await Promise.all(Array.from({ length: config.concurrency }, loop));
 clearTimeout(timer);
 pacer.close();
 await redis.quit();
-process.stdout.write(`${JSON.stringify({ stamps, stats: pacer.stats() })}\n`);
+process.stdout.write(`${JSON.stringify({ stamps, stats: atStop ?? pacer.stats() })}\n`);

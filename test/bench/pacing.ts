@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { createPacer, paceKey, type Pacer, type PacerStats } from '@breachwave/pacing';
+import { DEFAULT_HEADROOM, createPacer, paceKey, type Pacer, type PacerStats } from '@breachwave/pacing';
 
 /** Something to do to the pace while the bench runs (change the rate, penalise…). */
 export interface BenchStep {
@@ -33,6 +33,10 @@ export interface BenchOptions {
   readonly concurrency?: number;
   readonly burst?: number;
   readonly horizonMs?: number;
+  /** Most slots one reservation takes per process (the pacer's `maxBatch`). */
+  readonly maxBatch?: number;
+  /** The pacer's `preciseWake` (default: the pacer's default). */
+  readonly preciseWake?: boolean;
   readonly steps?: readonly BenchStep[];
 }
 
@@ -55,6 +59,14 @@ export interface BenchResult {
   /** When each step ran. */
   readonly stepTimes: readonly number[];
   readonly stats: readonly PacerStats[];
+  /**
+   * Where the configured rate went, in % of it over the first-to-last span: the headroom kept
+   * unused, slots released too late (`wasted`), grid slots nobody reserved in time (`skipped`),
+   * and the rest (`other`: a slot's share of the span's ends, rounding). The mean wake-up
+   * latency (ms after a slot's time that it was handed out) is what stalls had left of its
+   * tolerance.
+   */
+  readonly lost: { readonly headroomPct: number; readonly wastedPct: number; readonly skippedPct: number; readonly otherPct: number; readonly meanLateMs: number };
 }
 
 /** Most stamps (sorted, ms) in any half-open window `[t, t + windowMs)`. */
@@ -126,7 +138,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const timers: NodeJS.Timeout[] = [];
   try {
     await pacer.setRate(options.rate, { burst });
-    const config = JSON.stringify({ url: options.url, prefix, sender, concurrency: options.concurrency ?? 8, horizonMs: options.horizonMs });
+    const config = JSON.stringify({ url: options.url, prefix, sender, concurrency: options.concurrency ?? 8, horizonMs: options.horizonMs, maxBatch: options.maxBatch, preciseWake: options.preciseWake });
     const readers = Array.from({ length: options.processes }, (_, i) => {
       const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), WORKER], {
         stdio: ['pipe', 'pipe', 'inherit'],
@@ -159,17 +171,30 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     await Promise.all(stepsDone);
     const stamps = outputs.flatMap((o) => o.stamps.map((s) => s - start)).sort((a, b) => a - b);
     const measured = rateBetween(stamps);
+    const span = stamps.length > 1 ? ((stamps.at(-1) as number) - (stamps[0] as number)) / 1000 : 0;
+    const sum = (f: (s: PacerStats) => number) => outputs.reduce((n, o) => n + f(o.stats), 0);
+    const pct = (n: number) => (span > 0 ? Math.round((n / (options.rate * span)) * 10_000) / 100 : 0);
+    const headroomPct = DEFAULT_HEADROOM * 100;
+    const wastedPct = pct(sum((x) => x.wasted));
+    const skippedPct = pct(sum((x) => x.skipped));
+    const errorPct = Math.round(((measured - options.rate) / options.rate) * 10_000) / 100;
+    const granted = sum((x) => x.granted);
     return {
       processes: options.processes,
       configured: options.rate,
       measured: Math.round(measured * 100) / 100,
-      errorPct: Math.round(((measured - options.rate) / options.rate) * 10_000) / 100,
+      errorPct,
       maxWindow: maxInWindow(stamps),
       windowLimit: Math.ceil(options.rate) + burst,
       count: stamps.length,
       stamps,
       stepTimes,
       stats: outputs.map((o) => o.stats),
+      lost: {
+        headroomPct, wastedPct, skippedPct,
+        otherPct: Math.round((-errorPct - headroomPct - wastedPct - skippedPct) * 100) / 100,
+        meanLateMs: granted > 0 ? Math.round((sum((x) => x.lateMs) / granted) * 1000) / 1000 : 0,
+      },
     };
   } finally {
     for (const t of timers) clearTimeout(t);

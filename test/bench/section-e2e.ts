@@ -7,8 +7,9 @@
  *
  * Workload: `accounts` synthetic prepaid accounts, every one with a mobile number (the SMTP sink
  * has no latency knob, so the wave is SMS-only and the latency run's ceiling is exact), exposed
- * `name;phone;pin;ssn`. `mode: notice` — notify only; `mode: full` — rotate PIN (vault store,
- * temporary PIN by SMS) → issue code (generated) → notice with PIN and code, all audited.
+ * `name;phone;pin;ssn`, not consolidated (one message per account, like the bare send).
+ * `mode: notice` — notify only; `mode: full` — rotate PIN (vault store, temporary PIN by SMS) →
+ * issue code (generated) → notice with PIN and code, all audited.
  *
  * Params: see {@link Params}. Prints { accounts, ms, perSec, ceilingPerSec?, redis: {...}, … }.
  */
@@ -113,6 +114,9 @@ try {
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
   const wave = await createWave({
     ledger, file, brand: config.brand, helpUrl: config.helpUrl, dataDir: dir, envelope, log,
+    // One notice, one message per account, as in the bare-send baseline: the synthetic numbers
+    // (555-01xx, 700 distinct) would otherwise fold ~10 accounts into each consolidated message.
+    consolidate: false,
     ...(full ? { rules: DEFAULT_ACTION_RULES, pinDelivery: 'sms-temporary' as const, codeSource: { kind: 'generated' as const }, enrollBy: '2099-12-31' } : { rules: {} }),
   });
   if (wave.stats.accepted !== p.accounts) throw new Error(`expected ${p.accounts} accepted accounts, got ${wave.stats.accepted}`);

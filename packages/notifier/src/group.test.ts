@@ -264,6 +264,30 @@ test('a permanent refusal of the shared number releases the group: each account 
   await s.email.close();
 });
 
+test('a shared phone blocked at send time (a STOP recorded while the group notice waited): no SMS, the group released, each account on its own email, no send mark left', async () => {
+  twilio.reset();
+  smtp.reset();
+  const family = ['ACCT-0170', 'ACCT-0171'];
+  const accounts = family.map((id, i) => ({ id, phone: FAMILY_PHONE, email: `s${i}@example.com`, exposed: ['name'] as DataCategory[], group: family }));
+  const stopped: DeliveryPolicy = { name: 'suppression', atSend: async (ctx) => (ctx.channel === 'sms' && ctx.to === FAMILY_PHONE ? { kind: 'block', code: 'BW_SUPPRESSED', reason: 'STOP' } : undefined) };
+  const s = await setup(accounts, { policies: [stopped] });
+  const lead = await attempt(s.processor, s.waveId, 'ACCT-0170', 0);
+  assert.equal((lead.outcome as { channel?: string }).channel, 'email');
+  const released = (await s.ledger.get(s.waveId, 'ACCT-0171'))?.notify;
+  assert.equal(released?.solo, true, 'the other account was released to go alone');
+  assert.equal(released?.gl, undefined);
+  const other = await attempt(s.processor, s.waveId, 'ACCT-0171', 0);
+  assert.equal((other.outcome as { channel?: string }).channel, 'email');
+  assert.equal(twilio.messages.length, 0, 'no SMS to the number that said STOP');
+  assert.equal(smtp.messages.filter((m) => m.envelope.to.includes('s0@example.com')).length, 1);
+  assert.equal(smtp.messages.filter((m) => m.envelope.to.includes('s1@example.com')).length, 1);
+  for (const e of await s.ledger.getMany(s.waveId, family)) {
+    assert.equal(e?.notify?.fbErr, 'BW_SUPPRESSED');
+    assert.equal(e?.notify?.gm, undefined, 'no group named by a send that never happened');
+  }
+  await s.email.close();
+});
+
 test('fault: the lead dies between the send and the ledger writes; the next attempt finds the send at the provider, sends nothing, and every account ends done', async () => {
   twilio.reset();
   const family = ['ACCT-0170', 'ACCT-0171', 'ACCT-0172', 'ACCT-0173'];

@@ -112,12 +112,14 @@ describe('pacing under load', () => {
     // nothing else; how close to the rate an unloaded machine runs is \`pnpm bench\`'s figure.
     const granted = r.stats.reduce((n, s) => n + s.granted, 0);
     const wasted = r.stats.reduce((n, s) => n + s.wasted, 0);
+    // Grid slots nobody reserved in time (every process stalled at once) are lost to stalls too.
+    const skipped = r.stats.reduce((n, s) => n + s.skipped, 0);
     assert.equal(granted, r.count, 'one slot granted per send');
-    const expected = rate * (1 - DEFAULT_HEADROOM) * (granted / (granted + wasted));
+    const expected = rate * (1 - DEFAULT_HEADROOM) * (granted / (granted + wasted + skipped));
     // The floor catches a pacer that under-sends; it leaves 10 % for what the wasted-slot count
     // misses on a loaded machine (a process that asks for its slot late without wasting one: at
     // load 16 on 2 cores, 1.7 %). How close to the rate a quiet machine runs is the bench's figure.
-    assert.ok(r.measured >= expected * 0.9, `measured ${r.measured}/s not below 90% of the ${expected.toFixed(2)}/s that the headroom and ${wasted} wasted slots leave`);
+    assert.ok(r.measured >= expected * 0.9, `measured ${r.measured}/s not below 90% of the ${expected.toFixed(2)}/s that the headroom, ${wasted} wasted and ${skipped} skipped slots leave`);
     // How many slots stalls waste depends on the machine's load; counted and accounted for above.
     assert.equal(r.stats.length, 4);
     assert.ok(r.stats.every((s) => s.granted > 0), 'every process sent');

@@ -22,9 +22,10 @@
  * KEYS: the sender's hash.
  * ARGV: slots wanted, horizon (µs), default rate ('' for none), default burst, headroom (0 ≤ h < 1),
  *       catch-up (µs).
- * Returns {granted, delay µs, interval µs, effective rate, Redis now µs} as strings:
+ * Returns {granted, delay µs, interval µs, effective rate, Redis now µs, skipped} as strings:
  *   granted > 0: the first slot is `delay` from now (≤ 0: send at once), the others follow
- *                at `interval`;
+ *                at `interval`; `skipped` counts the grid slots this call's restart passed over
+ *                (nobody reserved them in time: the sender was idle, or every process was late);
  *   granted = 0: the horizon is full; it has room again in `delay` µs;
  *   granted = -1: no rate is configured for this sender.
  */
@@ -42,17 +43,18 @@ if pu and now < pu then eff = rate * (tonumber(h[4]) or 1) end
 local interval = 1000000 / (eff * (1 - tonumber(ARGV[5])))
 local slot = now - (burst - 1) * interval
 local last = tonumber(h[3])
+local skipped = 0
 if last then
   local grid = last + interval
-  if grid > slot or grid >= now - tonumber(ARGV[6]) then slot = grid end
+  if grid > slot or grid >= now - tonumber(ARGV[6]) then slot = grid else skipped = math.floor((slot - grid) / interval) end
 end
 local horizon = tonumber(ARGV[2])
 local room = math.floor((now + horizon - slot) / interval) + 1
 local n = math.min(tonumber(ARGV[1]), room)
 local fmt = string.format
-if n < 1 then return {'0', fmt('%.3f', slot - now - horizon), fmt('%.3f', interval), fmt('%.6f', eff), stamp} end
+if n < 1 then return {'0', fmt('%.3f', slot - now - horizon), fmt('%.3f', interval), fmt('%.6f', eff), stamp, '0'} end
 redis.call('HSET', KEYS[1], 'last', fmt('%.3f', slot + (n - 1) * interval))
-return {fmt('%d', n), fmt('%.3f', slot - now), fmt('%.3f', interval), fmt('%.6f', eff), stamp}
+return {fmt('%d', n), fmt('%.3f', slot - now), fmt('%.3f', interval), fmt('%.6f', eff), stamp, fmt('%d', skipped)}
 `;
 
 /**

@@ -4,14 +4,15 @@ import type { DeliveryPolicy } from '../processor.js';
 type SuppressionList = Pick<ReturnType<typeof createSuppressionList>, 'isSuppressed' | 'suppress'>;
 
 /**
- * The suppression list, checked before every send (one Redis read), and fed by the provider's
- * own answers: Twilio 21610 (the number replied STOP to this sender) and a permanent mailbox
- * rejection (550 5.1.1-style hard bounce).
+ * The suppression list, checked right before every send (one Redis read, in the same round trip
+ * as the notice's fence: a STOP recorded while the notice waited for its pace slot still stops
+ * it), and fed by the provider's own answers: Twilio 21610 (the number replied STOP to this
+ * sender) and a permanent mailbox rejection (550 5.1.1-style hard bounce).
  */
 export function suppressionPolicy(list: SuppressionList): DeliveryPolicy {
   return {
     name: 'suppression',
-    async beforeSend(ctx) {
+    async atSend(ctx) {
       if (!(await list.isSuppressed(ctx.channel, ctx.to))) return undefined;
       return { kind: 'block', code: 'BW_SUPPRESSED', reason: `${ctx.channel} contact point is suppressed` };
     },
