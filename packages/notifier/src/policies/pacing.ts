@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Channel } from '@breachwave/domain';
 import { PacingError, createPacer, definePaceCommands, type Pacer, type PacerStats } from '@breachwave/pacing';
-import type { DeliveryPolicy } from '../processor.js';
+import type { DeliveryPolicy } from '../contract.js';
 
 /** How long a notice that gave up its place in the pace queue waits before it meets the wave's gate again. */
 const GATE_DEFER_MS = 1000;

@@ -1,5 +1,5 @@
 import { planSend, type QuietHoursOverrides } from '@breachwave/quiet-hours';
-import type { DeliveryPolicy } from '../processor.js';
+import type { DeliveryPolicy } from '../contract.js';
 
 /**
  * TCPA quiet hours for SMS: a message waits until the recipient's local window opens (zone from

@@ -1,5 +1,5 @@
 import type { createSuppressionList } from '@breachwave/suppression';
-import type { DeliveryPolicy } from '../processor.js';
+import type { DeliveryPolicy } from '../contract.js';
 
 type SuppressionList = Pick<ReturnType<typeof createSuppressionList>, 'isSuppressed' | 'suppress'>;
 
