@@ -82,8 +82,8 @@ try {
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, accountsPerJob: p.accountsPerJob, minJobs: p.minJobs, log });
   const t1 = performance.now();
   const feeding = feeder.feed(wave.waveId);
-  let failedFeed: unknown;
-  feeding.catch((err: unknown) => (failedFeed = err));
+  let failedFeed: Error | undefined;
+  feeding.catch((err: unknown) => (failedFeed = err instanceof Error ? err : new Error(String(err))));
   let progress = await waveProgress(ledger, wave.waveId);
   let lastNote = t1;
   while (!progress.complete) {

@@ -1,12 +1,8 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { unlink } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
 import { BreachwaveError, MAX_GROUP_ACCOUNTS, chooseChannel, type AffectedAccount } from '@breachwave/domain';
 import { keyedHash } from '@breachwave/secrets';
-import type { IdIndex } from './id-index.js';
-import { openPrivateFileSync } from './private-files.js';
-import { TOO_LONG, splitLines } from './lines.js';
+import { TextOut as Out, textLines as lines } from './dedupe.js';
+import { ExternalSorter, keyHash, type SortedReader } from './external-sort.js';
 
 /**
  * Accounts that go into one bucket file of the regroup pass, about: the pass holds one bucket's
@@ -35,29 +31,6 @@ export interface RegroupResult {
   readonly grouped: number;
 }
 
-class Out {
-  private readonly stream: WriteStream;
-  private buffer = '';
-  constructor(readonly path: string) {
-    this.stream = createWriteStream(path, { fd: openPrivateFileSync(path) });
-  }
-  async write(text: string): Promise<void> {
-    this.buffer += text;
-    if (this.buffer.length >= 64 * 1024) await this.flush();
-  }
-  private async flush(): Promise<void> {
-    if (this.buffer.length === 0) return;
-    const ok = this.stream.write(this.buffer);
-    this.buffer = '';
-    if (!ok) await once(this.stream, 'drain');
-  }
-  async close(): Promise<void> {
-    await this.flush();
-    this.stream.end();
-    await finished(this.stream);
-  }
-}
-
 const ENTRY_START = /^\{"line":\d+,"accountId":("(?:[^"\\]|\\.)*")/;
 
 /** The account id of a spool line as the ingest writes it, read without parsing the line; any other shape is parsed whole. */
@@ -67,12 +40,64 @@ function accountIdOf(json: string): string {
   throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a spool line is not an account entry' });
 }
 
-async function* lines(path: string): AsyncGenerator<string> {
-  for await (const batch of splitLines(createReadStream(path, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
-    for (const buf of batch.lines) {
-      if (buf === TOO_LONG || buf.length === 0) continue;
-      yield buf.toString('utf8');
-    }
+/**
+ * The contact keys of a spool's accounts, gathered to find the accounts that share one, in
+ * bounded memory: `(key, ordinal)` pairs go into an external sort next to the spool, whose merge
+ * brings each key's accounts together.
+ */
+export class ContactKeys {
+  private readonly keys: ExternalSorter;
+  private shared: ExternalSorter | undefined;
+  private grouped = 0;
+
+  constructor(private readonly dir: string) {
+    this.keys = new ExternalSorter({ dir, name: '.contacts' });
+  }
+
+  /** The `ordinal`-th (0-based) line of the spool has contact key `key` (never empty). */
+  add(key: string, ordinal: number): void {
+    this.keys.add(keyHash(key), key, ordinal, 0, 0);
+  }
+
+  /** Finds the accounts that share a key with another. @returns how many there are. */
+  async resolve(): Promise<number> {
+    const shared = new ExternalSorter({ dir: this.dir, name: '.shared', runBytes: 4 * 1024 * 1024 });
+    this.shared = shared;
+    let primary = -1;
+    let key = '';
+    let first = -1;
+    await this.keys.forEach((r) => {
+      if (r.primary === primary && r.key === key) {
+        if (first >= 0) {
+          shared.add(first, '', 0, 0, 0);
+          first = -1;
+        }
+        shared.add(r.a, '', 0, 0, 0);
+        return;
+      }
+      primary = r.primary;
+      key = r.key;
+      first = r.a;
+    });
+    this.keys.dispose();
+    this.grouped = shared.size;
+    return this.grouped;
+  }
+
+  /** The ordinals of the accounts sharing a key, in order. Call after `resolve`. */
+  sharedOrdinals(): SortedReader {
+    return this.shared?.sorted() ?? { next: () => undefined, close: () => {} };
+  }
+
+  /** Accounts that share a key with another (after `resolve`). */
+  get sharing(): number {
+    return this.grouped;
+  }
+
+  /** Removes every temporary file. */
+  dispose(): void {
+    this.keys.dispose();
+    this.shared?.dispose();
   }
 }
 
@@ -85,22 +110,28 @@ async function* lines(path: string): AsyncGenerator<string> {
  * file's order, cut into groups of at most {@link MAX_GROUP_ACCOUNTS}, every member's record
  * carrying the group's account ids (`record.group`, the first one leads). A group may span rows far
  * apart in the file: its rows are gathered through bucket files (by contact key), each read alone,
- * so memory is bounded by a bucket, not by the number of families. `counts` holds how many accepted
- * accounts each contact key has; `grouped` how many accounts share a key with another.
+ * so memory is bounded by a bucket, not by the number of families. `shared` gives, in order, the
+ * ordinals (0-based line numbers of `from`) of the accounts that share their key with another
+ * (`ContactKeys`); `grouped` is how many there are.
  */
-export async function regroupSpool(options: { readonly from: string; readonly to: string; readonly counts: IdIndex; readonly grouped: number }): Promise<RegroupResult> {
+export async function regroupSpool(options: { readonly from: string; readonly to: string; readonly shared: SortedReader; readonly grouped: number }): Promise<RegroupResult> {
   const out = new Out(options.to);
   const k = Math.max(1, Math.ceil(options.grouped / BUCKET_ACCOUNTS));
   const bucketPaths = Array.from({ length: options.grouped > 0 ? k : 0 }, (_, i) => `${options.to}.group${i}`);
   const buckets = bucketPaths.map((p) => new Out(p));
   let groups = 0;
   let grouped = 0;
+  let ordinal = 0;
+  let next = options.shared.next()?.primary;
   try {
     for await (const line of lines(options.from)) {
       const tab = line.indexOf('\t');
       const key = line.slice(0, tab);
       const json = line.slice(tab + 1);
-      const bucket = key !== '' && (options.counts.get(key) ?? 0) > 1 ? buckets[Buffer.from(key.slice(0, 8), 'base64url').readUInt32BE(0) % k] : undefined;
+      const isShared = next === ordinal;
+      if (isShared) next = options.shared.next()?.primary;
+      ordinal++;
+      const bucket = isShared && key !== '' ? buckets[Buffer.from(key.slice(0, 8), 'base64url').readUInt32BE(0) % k] : undefined;
       if (bucket) await bucket.write(`${line}\n`);
       else await out.write(`${json}\n`);
     }
@@ -134,6 +165,7 @@ export async function regroupSpool(options: { readonly from: string; readonly to
     }
     await out.close();
   } finally {
+    options.shared.close();
     await Promise.all(bucketPaths.map((p) => unlink(p).catch(() => {})));
   }
   return { groups, grouped };
