@@ -32,9 +32,11 @@ export class DuplicateFinder {
   private readonly ids: ExternalSorter;
   private dups: ExternalSorter | undefined;
   private readonly dir: string;
+  private readonly runBytes: number | undefined;
 
   constructor(dir: string, runBytes?: number) {
     this.dir = dir;
+    this.runBytes = runBytes;
     this.ids = new ExternalSorter({ dir, name: '.ids', ...(runBytes ? { runBytes } : {}) });
   }
 
@@ -53,7 +55,7 @@ export class DuplicateFinder {
    * @returns how many there are.
    */
   async resolve(): Promise<number> {
-    const dups = new ExternalSorter({ dir: this.dir, name: '.dups', runBytes: 4 * 1024 * 1024 });
+    const dups = new ExternalSorter({ dir: this.dir, name: '.dups', runBytes: Math.min(this.runBytes ?? Infinity, 4 * 1024 * 1024) });
     this.dups = dups;
     let primary = -1;
     let key = '';

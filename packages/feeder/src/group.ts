@@ -50,8 +50,8 @@ export class ContactKeys {
   private shared: ExternalSorter | undefined;
   private grouped = 0;
 
-  constructor(private readonly dir: string) {
-    this.keys = new ExternalSorter({ dir, name: '.contacts' });
+  constructor(private readonly dir: string, private readonly runBytes?: number) {
+    this.keys = new ExternalSorter({ dir, name: '.contacts', ...(runBytes ? { runBytes } : {}) });
   }
 
   /** The `ordinal`-th (0-based) line of the spool has contact key `key` (never empty). */
@@ -61,7 +61,7 @@ export class ContactKeys {
 
   /** Finds the accounts that share a key with another. @returns how many there are. */
   async resolve(): Promise<number> {
-    const shared = new ExternalSorter({ dir: this.dir, name: '.shared', runBytes: 4 * 1024 * 1024 });
+    const shared = new ExternalSorter({ dir: this.dir, name: '.shared', runBytes: Math.min(this.runBytes ?? Infinity, 4 * 1024 * 1024) });
     this.shared = shared;
     let primary = -1;
     let key = '';

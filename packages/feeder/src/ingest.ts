@@ -54,6 +54,12 @@ export interface IngestOptions {
    * spool holds each group's accounts together, each record naming its group. Default false.
    */
   readonly consolidate?: boolean;
+  /**
+   * Bytes of (id, line) pairs sorted in memory before they are written out as a sorted run next
+   * to the spool, when duplicates are looked for (and of contact keys, consolidating). Memory
+   * spent on them stays at about this whatever the file's size. Default 16 MiB.
+   */
+  readonly sortRunBytes?: number;
 }
 
 /** What an ingest found. `rows === accepted + rejected`; duplicates are counted inside `rejected`. */
@@ -252,7 +258,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   // stays the same whatever the number of rows (an in-memory index of ids cost ~36 bytes a row,
   // 2 GB at 54M rows). Exact — ids are compared as strings, so no account is ever taken for
   // another's duplicate.
-  const dupes = new DuplicateFinder(options.spoolDir);
+  const dupes = new DuplicateFinder(options.spoolDir, options.sortRunBytes);
   let contacts: ContactKeys | undefined;
   let candidates = 0;
   let rows = 0;
@@ -584,7 +590,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       await rename(firstRejectsPath, rejectsPath);
     }
     if (consolidate) {
-      const keys = (contacts = new ContactKeys(options.spoolDir));
+      const keys = (contacts = new ContactKeys(options.spoolDir, options.sortRunBytes));
       const from = found > 0 ? dedupedSpoolPath : firstSpoolPath;
       await dropDuplicates(firstSpoolPath, found > 0 ? dedupedSpoolPath : undefined, dupes.duplicates(), (line, ordinal) => {
         const tab = line.indexOf('\t');
