@@ -19,17 +19,19 @@ function rng(seed: number): () => number {
 
 test('an external sort written out in many runs gives the records in the order an in-memory sort does, equal records in the order added', async (t) => {
   const dir = await tempDir(t);
-  const sorter = new ExternalSorter({ dir, name: '.t', runBytes: 4096 });
+  const sorter = new ExternalSorter({ dir, name: '.t', runBytes: 128 * 1024 });
   const rnd = rng(11);
   const alphabet = 'ABCab019_-';
-  const added: { primary: number; key: string; a: number; b: number; c: number }[] = [];
+  const added: { primary: number; key: string; a: number; b: number; c: number; payload: string }[] = [];
   for (let i = 0; i < 20_000; i++) {
     // Few primaries and short keys: many ties on primary, on key, and on all three.
     let key = '';
     for (let k = rnd() % 4; k > 0; k--) key += alphabet[rnd() % alphabet.length];
-    const r = { primary: rnd() % 7 === 0 ? 0xffffffff : rnd() % 13, key, a: rnd() % 5, b: i, c: rnd() };
+    // Now and then a payload, some of them longer than a merge's read buffer, some not ASCII.
+    const payload = i % 3 === 0 ? '' : i % 997 === 0 ? `ç${'x'.repeat(70_000)}` : `{"n":${i},"é":"${key}"}`;
+    const r = { primary: rnd() % 7 === 0 ? 0xffffffff : rnd() % 13, key, a: rnd() % 5, b: i, c: rnd(), payload };
     added.push(r);
-    sorter.add(r.primary, r.key, r.a, r.b, r.c);
+    sorter.add(r.primary, r.key, r.a, r.b, r.c, r.payload);
   }
   assert.ok(sorter.runCount > 10, `${sorter.runCount} runs`);
   const expected = [...added].sort((x, y) => x.primary - y.primary || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0) || x.a - y.a || x.b - y.b);
@@ -57,6 +59,7 @@ test('a sort that fits in memory writes nothing to disk', async (t) => {
   assert.deepEqual(await readdir(dir), []);
   assert.throws(() => sorter.add(0, 'x'.repeat(256), 0, 0, 0), RangeError);
   assert.throws(() => sorter.add(0, 'a\u0101', 0, 0, 0), RangeError);
+  assert.throws(() => new ExternalSorter({ dir, name: '.u', runBytes: 4096 }).add(0, 'k', 0, 0, 0, 'x'.repeat(5000)), RangeError, 'a record larger than a run');
 });
 
 /**

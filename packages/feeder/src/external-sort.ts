@@ -5,7 +5,8 @@ import { openPrivateFileSync } from './private-files.js';
 
 /**
  * One record of an {@link ExternalSorter}: an unsigned 32-bit `primary`, a `key` of at most 255
- * Latin-1 characters, and three unsigned 32-bit values. Records come out ordered by `primary`,
+ * Latin-1 characters, three unsigned 32-bit values and a text `payload` carried along (empty
+ * unless given). Records come out ordered by `primary`,
  * then `key` (by character code), then `a`; records equal on all three keep the order they were
  * added in.
  */
@@ -15,6 +16,7 @@ export interface SortRecord {
   readonly a: number;
   readonly b: number;
   readonly c: number;
+  readonly payload: string;
 }
 
 /** Reads an {@link ExternalSorter}'s records in order, one at a time. */
@@ -35,12 +37,14 @@ export interface ExternalSorterOptions {
   readonly runBytes?: number;
 }
 
-/** Fixed part of a record: primary, a, b, c (u32 LE each), key length (u8). */
-const HEAD = 17;
+/** Fixed part of a record: primary, a, b, c (u32 LE each), key length (u8), payload length in bytes (u32 LE). */
+const HEAD = 21;
 /** Local indices of a run fit in 21 bits, so `primary * 2^21 + index` is an exact double. */
 const INDEX_BITS = 2 ** 21;
-/** Read buffer per run while merging. */
+/** Read buffer per run while merging, at most; less when there are many runs (see `MERGE_BYTES`). */
 const READ_BYTES = 64 * 1024;
+/** Read buffers of all runs together, at most (a buffer is never below 4 KiB, nor below one record). */
+const MERGE_BYTES = 32 * 1024 * 1024;
 /** Records handed out between two yields to the event loop by `forEach`. */
 const YIELD_EVERY = 32_768;
 
@@ -106,9 +110,11 @@ export class ExternalSorter {
   }
 
   /** Adds a record (see {@link SortRecord}); writes a run first when the buffer is full. */
-  add(primary: number, key: string, a: number, b: number, c: number): void {
+  add(primary: number, key: string, a: number, b: number, c: number, payload = ''): void {
     if (key.length > 255) throw new RangeError('sort key longer than 255 characters');
-    const size = HEAD + key.length;
+    const payloadBytes = payload === '' ? 0 : Buffer.byteLength(payload, 'utf8');
+    const size = HEAD + key.length + payloadBytes;
+    if (size > this.runBytes) throw new RangeError('sort record larger than a run');
     if (!this.arena || !this.offsets) {
       this.arena = Buffer.allocUnsafeSlow(this.runBytes);
       this.offsets = new Uint32Array(this.capacity);
@@ -121,8 +127,10 @@ export class ExternalSorter {
     arena.writeUInt32LE(b >>> 0, at + 8);
     arena.writeUInt32LE(c >>> 0, at + 12);
     arena[at + 16] = key.length;
-    if (arena.write(key, at + HEAD, 'latin1') !== key.length) throw new RangeError('sort key does not fit');
+    arena.writeUInt32LE(payloadBytes, at + 17);
     for (let k = 0; k < key.length; k++) if (key.charCodeAt(k) > 0xff) throw new RangeError('sort key has a character outside Latin-1');
+    arena.write(key, at + HEAD, 'latin1');
+    if (payloadBytes > 0) arena.write(payload, at + HEAD + key.length, 'utf8');
     (this.offsets as Uint32Array)[this.count++] = at;
     this.used += size;
     this.total++;
@@ -171,13 +179,16 @@ export class ExternalSorter {
       let o = 0;
       for (let j = 0; j < order.length; j++) {
         const at = offsets[order[j] as number] as number;
-        const size = HEAD + (arena[at + 16] as number);
+        const size = recordSize(arena, at);
         if (o + size > out.length) {
           writeAll(fd, out, o);
           o = 0;
         }
-        arena.copy(out, o, at, at + size);
-        o += size;
+        if (size > out.length) writeAll(fd, arena.subarray(at, at + size), size);
+        else {
+          arena.copy(out, o, at, at + size);
+          o += size;
+        }
       }
       writeAll(fd, out, o);
     } finally {
@@ -203,7 +214,7 @@ export class ExternalSorter {
     const offsets = this.offsets as Uint32Array;
     const order = this.sortBuffer();
     let j = 0;
-    const rec = { primary: 0, key: '', a: 0, b: 0, c: 0 };
+    const rec = { primary: 0, key: '', a: 0, b: 0, c: 0, payload: '' };
     return {
       next: () => {
         if (j >= order.length) return undefined;
@@ -251,31 +262,41 @@ function writeAll(fd: number, buf: Buffer, length: number): void {
   while (done < length) done += writeSync(fd, buf, done, length - done);
 }
 
-function decode(buf: Buffer, at: number, rec: { primary: number; key: string; a: number; b: number; c: number }): void {
+function recordSize(buf: Buffer, at: number): number {
+  return HEAD + (buf[at + 16] as number) + buf.readUInt32LE(at + 17);
+}
+
+type MutableRecord = { -readonly [K in keyof SortRecord]: SortRecord[K] };
+
+function decode(buf: Buffer, at: number, rec: MutableRecord): void {
   rec.primary = buf.readUInt32LE(at);
   rec.a = buf.readUInt32LE(at + 4);
   rec.b = buf.readUInt32LE(at + 8);
   rec.c = buf.readUInt32LE(at + 12);
-  rec.key = buf.toString('latin1', at + HEAD, at + HEAD + (buf[at + 16] as number));
+  const keyEnd = at + HEAD + (buf[at + 16] as number);
+  rec.key = buf.toString('latin1', at + HEAD, keyEnd);
+  const payloadBytes = buf.readUInt32LE(at + 17);
+  rec.payload = payloadBytes === 0 ? '' : buf.toString('utf8', keyEnd, keyEnd + payloadBytes);
 }
 
 /** One run being merged: its file, a read buffer and its current record. */
 class RunReader {
   private readonly fd: number;
-  private buf = Buffer.allocUnsafe(READ_BYTES);
+  private buf: Buffer;
   private pos = 0;
   private end = 0;
   private eof = false;
-  readonly rec = { primary: 0, key: '', a: 0, b: 0, c: 0 };
+  readonly rec: MutableRecord = { primary: 0, key: '', a: 0, b: 0, c: 0, payload: '' };
 
-  constructor(path: string, readonly index: number) {
+  constructor(path: string, readonly index: number, bufferBytes: number) {
+    this.buf = Buffer.allocUnsafe(bufferBytes);
     this.fd = openSync(path, 'r');
   }
 
   /** Reads the next record into `rec`; false at the end of the run. */
   advance(): boolean {
     if (!this.ensure(HEAD)) return false;
-    const size = HEAD + (this.buf[this.pos + 16] as number);
+    const size = recordSize(this.buf, this.pos);
     if (!this.ensure(size)) throw new Error('a sort run file ends inside a record');
     decode(this.buf, this.pos, this.rec);
     this.pos += size;
@@ -285,7 +306,13 @@ class RunReader {
   /** Makes `n` bytes available from `pos`; false when the file ends first (with nothing left at all). */
   private ensure(n: number): boolean {
     if (this.end - this.pos >= n) return true;
-    if (this.pos > 0) {
+    if (n > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(n);
+      this.buf.copy(bigger, 0, this.pos, this.end);
+      this.buf = bigger;
+      this.end -= this.pos;
+      this.pos = 0;
+    } else if (this.pos > 0) {
       this.buf.copy(this.buf, 0, this.pos, this.end);
       this.end -= this.pos;
       this.pos = 0;
@@ -330,8 +357,9 @@ function mergeRuns(paths: readonly string[]): SortedReader {
     heap.length = 0;
   };
   try {
+    const bufferBytes = Math.max(4096, Math.min(READ_BYTES, Math.floor(MERGE_BYTES / paths.length)));
     paths.forEach((p, i) => {
-      const r = new RunReader(p, i);
+      const r = new RunReader(p, i, bufferBytes);
       open.push(r);
       if (r.advance()) heap.push(r);
     });
@@ -341,7 +369,7 @@ function mergeRuns(paths: readonly string[]): SortedReader {
   }
   for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
   // The record handed out last: a copy, since its reader moves on before the caller looks at it.
-  const out = { primary: 0, key: '', a: 0, b: 0, c: 0 };
+  const out: MutableRecord = { primary: 0, key: '', a: 0, b: 0, c: 0, payload: '' };
   return {
     next: () => {
       const top = heap[0];

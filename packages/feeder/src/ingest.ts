@@ -596,8 +596,8 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
         const tab = line.indexOf('\t');
         if (tab > 0) keys.add(line.slice(0, tab), ordinal);
       });
-      const grouped = await keys.resolve();
-      groups = await regroupSpool({ from, to: spoolPath, shared: keys.sharedOrdinals(), grouped });
+      await keys.resolve();
+      groups = await regroupSpool({ from, to: spoolPath, shared: keys.sharedOrdinals(), ...(options.sortRunBytes ? { runBytes: options.sortRunBytes } : {}) });
       await unlink(firstSpoolPath);
       if (found > 0) await unlink(dedupedSpoolPath);
     } else if (found > 0) {
