@@ -17,6 +17,9 @@
  *   pacing   — configured vs measured messages/s for one sender shared by 4 processes;
  *   pin      — CPU per PIN generated plus its verifier.
  * And once: wave — the N-row file fed through Redis in its window: feeder RSS, Redis peak used_memory.
+ * Only when asked (`--only scale`): scale — `wave create` and `wave start` of an N-row file, every
+ * account finished by no-op processors: feeder peak RSS, Redis peak used_memory and bytes per
+ * finished account, projected to 54M accounts.
  *
  * Results: `bench-results/<timestamp>.json` and `.md`; the Markdown table on stdout (on stderr
  * with `--json`, whose stdout is one JSON object on one line). `--update-docs` rewrites the
@@ -53,7 +56,9 @@ Options:
   --min-jobs N      first-action jobs a wave is cut into at least: fewer accounts per job for a
                     smaller wave (BW_FEED_MIN_JOBS; default 5 × --concurrency; 1 = always
                     --accounts-per-job)
-  --only a,b        sections: baseline, ingest, micro, ledger, e2e, pacing, pin, wave
+  --only a,b        sections: baseline, ingest, micro, ledger, e2e, pacing, pin, wave (the default
+                    set), and scale: a whole --rows wave created, fed and finished by no-op
+                    processors — feeder peak RSS, Redis bytes per account (minutes at 1M rows)
   --wave-runs N     Redis-wave runs (default 1; 0 skips it)
   --log-level L     log level of the services under test (default info)
   --profile         keep CPU profiles of the ingest and every end-to-end service
@@ -142,9 +147,11 @@ const settings = {
   logLevel: values['log-level'] ?? 'info',
   smoke,
 };
-const SECTIONS = ['baseline', 'ingest', 'micro', 'ledger', 'e2e', 'pacing', 'pin', 'wave'] as const;
+const SECTIONS = ['baseline', 'ingest', 'micro', 'ledger', 'e2e', 'pacing', 'pin', 'wave', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
-const only = new Set<Section>((values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS]) as Section[]);
+/** Run without `--only`: every section but `scale`, which takes minutes at the default size. */
+const DEFAULT_SECTIONS: readonly Section[] = SECTIONS.filter((s) => s !== 'scale');
+const only = new Set<Section>((values.only?.split(',').map((s) => s.trim()) ?? [...DEFAULT_SECTIONS]) as Section[]);
 for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`unknown section ${s} (expected ${SECTIONS.join(', ')})`);
 
 const say = (s: string): void => {
@@ -202,7 +209,7 @@ const available = (rel: string): boolean => existsSync(join(ROOT, rel));
 try {
   // One file for the ingest and the wave, generated once (synthetic: fictional numbers, example.com).
   const file = join(work, 'accounts.csv');
-  if (only.has('ingest') || only.has('wave') || only.has('micro')) {
+  if (only.has('ingest') || only.has('wave') || only.has('micro') || only.has('scale')) {
     say(`bench: writing ${settings.rows} synthetic rows`);
     await writeAccountsFile(file, { rows: settings.rows, seed: 1 });
   }
@@ -254,6 +261,12 @@ try {
         url: redisInfo.url, file, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, minJobs: settings.minJobs, drains: settings.drains, concurrency: settings.concurrency,
       });
     }
+  }
+  if (only.has('scale')) {
+    say(`bench: scale: a wave of ${settings.rows} rows created, fed and finished by no-op processors`);
+    await measure('scale', 'wave', 1, script('section-scale.ts'), {
+      url: redisInfo.url, file, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, minJobs: settings.minJobs, drains: settings.drains, concurrency: settings.concurrency,
+    });
   }
 } finally {
   await redis.quit();

@@ -60,6 +60,10 @@ export interface BenchReport {
   /** Slope of Redis used_memory over the whole wave, per account (its accounts finished and compacted). */
   readonly redis_bytes_per_account: Num;
   readonly pin_ms: Num;
+  /** The scale section (`--only scale`): the feeder's peak RSS over `wave create` and `wave start` of the whole wave. */
+  readonly scale_rss_mb: Num;
+  /** The scale section: Redis `used_memory` at its peak during the wave, over its level when the section began. */
+  readonly scale_redis_mb: Num;
   /** Why a figure above is null. */
   readonly reasons: Record<string, string>;
   readonly targets: readonly Target[];
@@ -185,6 +189,22 @@ export function buildReport(input: {
         redisBytesPerAccountBeyondQueues: at(waveRec.result, 'redisBytesPerAccountBeyondQueues'),
       }
     : null;
+  const scaleRec = ok('scale').at(-1);
+  const scale = scaleRec
+    ? {
+        rows: at(scaleRec.result, 'rows'),
+        accepted: at(scaleRec.result, 'accepted'),
+        finished: at(scaleRec.result, 'finished'),
+        ingestRowsPerSec: at(scaleRec.result, 'ingestRowsPerSec'),
+        finishedPerSec: at(scaleRec.result, 'finishedPerSec'),
+        feeder: at(scaleRec.result, 'feeder'),
+        feederPeakRssMb: at(scaleRec.result, 'feeder.peakMb'),
+        redis: at(scaleRec.result, 'redis'),
+        redisStartMb: scaleRec.redisMemory.startMb,
+        redisPeakMb: scaleRec.redisMemory.peakMb,
+        redisGrowthMb: scaleRec.redisMemory.growthMb,
+      }
+    : null;
 
   const notice = (e2e['notice-0ms']?.perSec as Num | undefined) ?? null;
   const full = (e2e['full-0ms']?.perSec as Num | undefined) ?? null;
@@ -232,6 +252,10 @@ export function buildReport(input: {
   if (redis_mb === null) why('redis_mb', 'wave');
   const pin_ms = pin.msPerPinCpu;
   if (pin_ms === null) why('pin_ms', 'pin', undefined, 'test/bench/pin.ts is not available yet');
+  const scale_rss_mb = typeof scale?.feederPeakRssMb === 'number' ? scale.feederPeakRssMb : null;
+  if (scale_rss_mb === null) why('scale_rss_mb', 'scale');
+  const scale_redis_mb = scale ? scale.redisGrowthMb : null;
+  if (scale_redis_mb === null) why('scale_redis_mb', 'scale');
 
   const fmt = (n: Num, d = 2): string => (n === null ? 'n/a' : String(round(n, d)));
   const rows = Number(input.settings.rows ?? 0);
@@ -252,12 +276,14 @@ export function buildReport(input: {
     settings: input.settings,
     environment: input.environment,
     sections: input.sections,
-    results: { baseline, ingest, micro, ledger, e2e, pacing, pin, wave },
+    results: { baseline, ingest, micro, ledger, e2e, pacing, pin, wave, scale },
     ratios,
     rss_mb,
     redis_mb,
     redis_bytes_per_account: wave ? ((wave.redisBytesPerAccount as Num | undefined) ?? null) : null,
     pin_ms,
+    scale_rss_mb,
+    scale_redis_mb,
     reasons,
     targets,
     ...(input.profileDir ? { profileDir: input.profileDir } : {}),
@@ -279,7 +305,7 @@ const verdict = (met: boolean | null): string => (met === null ? '—' : met ? '
 export function renderMarkdown(r: BenchReport): string {
   const res = r.results as {
     baseline: Json; ingest: { current: Json; reference: Json; idleRssMb: Num }; ledger: Record<string, Json>; micro?: Record<string, Json>;
-    e2e: Record<string, Json>; pacing: Json; pin: Json; wave: Json | null;
+    e2e: Record<string, Json>; pacing: Json; pin: Json; wave: Json | null; scale?: Json | null;
   };
   const b = res.baseline;
   const s = r.settings;
@@ -315,6 +341,17 @@ export function renderMarkdown(r: BenchReport): string {
   out.push('');
   if (Object.keys(r.reasons).length > 0) {
     out.push('Not measured: ' + Object.entries(r.reasons).map(([k, v]) => `\`${k}\` — ${v}`).join('; ') + '.', '');
+  }
+
+  const sc = res.scale;
+  if (sc) {
+    out.push(`#### A whole wave at scale: ${n0(sc.rows)} rows created, fed and finished (no-op processors)`, '');
+    out.push('| measure | result | projected for 54,000,000 accounts |', '|---|---|---|');
+    out.push(`| Feeder peak RSS, \`wave create\` + \`wave start\` | ${n1(sc.feederPeakRssMb)} MB (ingest ${n1(at(sc.feeder, 'ingestPeakMb'))} MB, feed ${n1(at(sc.feeder, 'feedPeakMb'))} MB, runtime at start ${n1(at(sc.feeder, 'startMb'))} MB) | — |`);
+    out.push(`| Redis used_memory | before ${n1(at(sc.redis, 'beforeMb'))} MB, peak ${n1(at(sc.redis, 'peakMb'))} MB, after ${n1(at(sc.redis, 'afterMb'))} MB (${n0(sc.finished)} accounts finished, audit drained) | ${n0(at(sc.redis, 'projectedMb'))} MB |`);
+    out.push(`| Redis bytes per finished account ((after − before) ÷ accounts) | ${n0(at(sc.redis, 'bytesPerAccount'))} B | — |`);
+    out.push(`| Rates (shared machine: indicative) | ingest ${n0(sc.ingestRowsPerSec)} rows/s, finished ${n0(sc.finishedPerSec)} accounts/s | — |`);
+    out.push('');
   }
 
   // Before/after, same run.

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -8,7 +7,7 @@ import { keys as ledgerKeys, noticesFinished, shardOf, shardPrefix, spoolOrdinal
 import type { Logger } from '@breachwave/logging';
 import { createLease, type RedisLease } from '@breachwave/redis';
 import type { SpoolEntry } from './ingest.js';
-import { TOO_LONG, splitLines } from './lines.js';
+import { SpoolReader } from './spool.js';
 
 /** The ledger operations the feeder uses. */
 export type FeederLedger = Pick<Ledger, 'getWave' | 'putAccounts' | 'initAccounts' | 'setWaveFields' | 'setWaveStatus' | 'waveState' | 'counts'>;
@@ -406,33 +405,19 @@ export function createFeeder(deps: FeederDeps): Feeder {
       return { fed, skipped, complete: false };
     };
 
-    let line = 0;
+    const spool = new SpoolReader(spoolPath, { skip: checkpoint, onSkip: (buf) => ordinals.skip(buf) });
     let entries: SpoolEntry[] = [];
-    for await (const chunk of splitLines(createReadStream(spoolPath, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
-      for (const buf of chunk.lines) {
-        line++;
-        if (line <= checkpoint) {
-          ordinals.skip(buf);
-          continue;
-        }
-        if (buf === TOO_LONG) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry` });
-        if (buf.length === 0) continue;
-        let entry: SpoolEntry;
-        try {
-          entry = JSON.parse(buf.toString('utf8')) as SpoolEntry;
-        } catch (cause) {
-          throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry`, cause });
-        }
-        entries.push(entry);
-        ordinalOf.set(entry.accountId, ordinals.next(entry.accountId));
-        // A consolidated notice's accounts are next to one another in the spool: never cut between them.
-        if (entries.length >= deps.batch && groupEnds(entry)) {
-          if (!(await commit(entries, line))) return stopped();
-          entries = [];
-          ordinalOf.clear();
-        }
+    for await (const { line, entry } of spool) {
+      entries.push(entry);
+      ordinalOf.set(entry.accountId, ordinals.next(entry.accountId));
+      // A consolidated notice's accounts are next to one another in the spool: never cut between them.
+      if (entries.length >= deps.batch && groupEnds(entry)) {
+        if (!(await commit(entries, line))) return stopped();
+        entries = [];
+        ordinalOf.clear();
       }
     }
+    const line = spool.lines;
     if (entries.length > 0 && !(await commit(entries, line))) return stopped();
     // Blank trailing lines (none in spools we write) still count as done.
     if (line > checkpoint) await deps.ledger.setWaveFields(waveId, { feed_checkpoint: line, fed: fedTotal });

@@ -1,18 +1,8 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { unlink } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
+import { dirname } from 'node:path';
 import { BreachwaveError, MAX_GROUP_ACCOUNTS, chooseChannel, type AffectedAccount } from '@breachwave/domain';
 import { keyedHash } from '@breachwave/secrets';
-import type { IdIndex } from './id-index.js';
-import { openPrivateFileSync } from './private-files.js';
-import { TOO_LONG, splitLines } from './lines.js';
-
-/**
- * Accounts that go into one bucket file of the regroup pass, about: the pass holds one bucket's
- * lines in memory at a time (~300 bytes a line, so ~6 MB), whatever the number of families.
- */
-const BUCKET_ACCOUNTS = 20_000;
+import { TextOut as Out, textLines as lines } from './dedupe.js';
+import { ExternalSorter, keyHash, type SortedReader } from './external-sort.js';
 
 /**
  * The key of the contact point an account's notice goes to: its first channel (`chooseChannel`)
@@ -35,29 +25,6 @@ export interface RegroupResult {
   readonly grouped: number;
 }
 
-class Out {
-  private readonly stream: WriteStream;
-  private buffer = '';
-  constructor(readonly path: string) {
-    this.stream = createWriteStream(path, { fd: openPrivateFileSync(path) });
-  }
-  async write(text: string): Promise<void> {
-    this.buffer += text;
-    if (this.buffer.length >= 64 * 1024) await this.flush();
-  }
-  private async flush(): Promise<void> {
-    if (this.buffer.length === 0) return;
-    const ok = this.stream.write(this.buffer);
-    this.buffer = '';
-    if (!ok) await once(this.stream, 'drain');
-  }
-  async close(): Promise<void> {
-    await this.flush();
-    this.stream.end();
-    await finished(this.stream);
-  }
-}
-
 const ENTRY_START = /^\{"line":\d+,"accountId":("(?:[^"\\]|\\.)*")/;
 
 /** The account id of a spool line as the ingest writes it, read without parsing the line; any other shape is parsed whole. */
@@ -67,12 +34,69 @@ function accountIdOf(json: string): string {
   throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a spool line is not an account entry' });
 }
 
-async function* lines(path: string): AsyncGenerator<string> {
-  for await (const batch of splitLines(createReadStream(path, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
-    for (const buf of batch.lines) {
-      if (buf === TOO_LONG || buf.length === 0) continue;
-      yield buf.toString('utf8');
-    }
+/**
+ * The contact keys of a spool's accounts, gathered to find the accounts that share one, in
+ * bounded memory: `(key, ordinal)` pairs go into an external sort next to the spool, whose merge
+ * brings each key's accounts together.
+ */
+export class ContactKeys {
+  private readonly keys: ExternalSorter;
+  private shared: ExternalSorter | undefined;
+  private grouped = 0;
+
+  constructor(private readonly dir: string, private readonly runBytes?: number) {
+    this.keys = new ExternalSorter({ dir, name: '.contacts', ...(runBytes ? { runBytes } : {}) });
+  }
+
+  /** The `ordinal`-th (0-based) line of the spool has contact key `key` (never empty). */
+  add(key: string, ordinal: number): void {
+    this.keys.add(keyHash(key), key, ordinal, 0, 0);
+  }
+
+  /** Finds the accounts that share a key with another. @returns how many there are. */
+  async resolve(): Promise<number> {
+    const shared = new ExternalSorter({ dir: this.dir, name: '.shared', runBytes: Math.min(this.runBytes ?? Infinity, 4 * 1024 * 1024) });
+    this.shared = shared;
+    let primary = -1;
+    let key = '';
+    let first = -1;
+    let alone = false;
+    await this.keys.forEach((r) => {
+      if (r.primary === primary && r.key === key) {
+        if (alone) {
+          shared.add(first, '', 0, first, 0);
+          alone = false;
+        }
+        shared.add(r.a, '', 0, first, 0);
+        return;
+      }
+      primary = r.primary;
+      key = r.key;
+      first = r.a;
+      alone = true;
+    });
+    this.keys.dispose();
+    this.grouped = shared.size;
+    return this.grouped;
+  }
+
+  /**
+   * The accounts sharing a key, in order of ordinal: each record's `primary` is the account's
+   * ordinal, its `b` the ordinal of the first account with the same key. Call after `resolve`.
+   */
+  sharedOrdinals(): SortedReader {
+    return this.shared?.sorted() ?? { next: () => undefined, close: () => {} };
+  }
+
+  /** Accounts that share a key with another (after `resolve`). */
+  get sharing(): number {
+    return this.grouped;
+  }
+
+  /** Removes every temporary file. */
+  dispose(): void {
+    this.keys.dispose();
+    this.shared?.dispose();
   }
 }
 
@@ -81,60 +105,65 @@ async function* lines(path: string): AsyncGenerator<string> {
  * reads, with the accounts that share a contact point next to one another, so the feeder puts them
  * in one batch and one job and the notifier sends them one notice.
  *
- * Accounts alone on their contact point keep the file's order; then come the groups, each in the
- * file's order, cut into groups of at most {@link MAX_GROUP_ACCOUNTS}, every member's record
+ * Accounts alone on their contact point keep the file's order; then come the groups, in the order
+ * of their first account, each in the file's order, cut into groups of at most {@link MAX_GROUP_ACCOUNTS}, every member's record
  * carrying the group's account ids (`record.group`, the first one leads). A group may span rows far
- * apart in the file: its rows are gathered through bucket files (by contact key), each read alone,
- * so memory is bounded by a bucket, not by the number of families. `counts` holds how many accepted
- * accounts each contact key has; `grouped` how many accounts share a key with another.
+ * apart in the file: its rows are gathered by an external sort on (first line of the group, line)
+ * written next to `to`, so memory is bounded by the sort's buffer, not by the number of families
+ * or accounts. `shared` gives, in order of ordinal (0-based line number of `from`), the accounts
+ * that share their key with another and the ordinal of their group's first account
+ * (`ContactKeys.sharedOrdinals`).
  */
-export async function regroupSpool(options: { readonly from: string; readonly to: string; readonly counts: IdIndex; readonly grouped: number }): Promise<RegroupResult> {
+export async function regroupSpool(options: { readonly from: string; readonly to: string; readonly shared: SortedReader; readonly runBytes?: number }): Promise<RegroupResult> {
   const out = new Out(options.to);
-  const k = Math.max(1, Math.ceil(options.grouped / BUCKET_ACCOUNTS));
-  const bucketPaths = Array.from({ length: options.grouped > 0 ? k : 0 }, (_, i) => `${options.to}.group${i}`);
-  const buckets = bucketPaths.map((p) => new Out(p));
+  const members = new ExternalSorter({ dir: dirname(options.to), name: '.members', ...(options.runBytes ? { runBytes: options.runBytes } : {}) });
   let groups = 0;
   let grouped = 0;
+  let ordinal = 0;
+  let next = options.shared.next();
   try {
     for await (const line of lines(options.from)) {
-      const tab = line.indexOf('\t');
-      const key = line.slice(0, tab);
-      const json = line.slice(tab + 1);
-      const bucket = key !== '' && (options.counts.get(key) ?? 0) > 1 ? buckets[Buffer.from(key.slice(0, 8), 'base64url').readUInt32BE(0) % k] : undefined;
-      if (bucket) await bucket.write(`${line}\n`);
-      else await out.write(`${json}\n`);
+      const json = line.slice(line.indexOf('\t') + 1);
+      if (next?.primary === ordinal) {
+        members.add(next.b, '', ordinal, 0, 0, json);
+        next = options.shared.next();
+      } else {
+        await out.write(`${json}\n`);
+      }
+      ordinal++;
     }
-    for (const b of buckets) await b.close();
-    for (const path of bucketPaths) {
-      const byKey = new Map<string, string[]>();
-      for await (const line of lines(path)) {
-        const tab = line.indexOf('\t');
-        const key = line.slice(0, tab);
-        let list = byKey.get(key);
-        if (!list) byKey.set(key, (list = []));
-        list.push(line.slice(tab + 1));
+    let chunk: string[] = [];
+    const flush = async (): Promise<void> => {
+      if (chunk.length === 1) await out.write(`${chunk[0] ?? ''}\n`);
+      else if (chunk.length > 1) {
+        // The ingest writes each entry's record last: the group goes in before its two closing
+        // braces, as text, rather than each grouped line being parsed and encoded again.
+        const ids = chunk.map(accountIdOf);
+        const group = `,"group":${JSON.stringify(ids)}}}`;
+        for (const j of chunk) await out.write(`${j.slice(0, -2)}${group}\n`);
+        groups++;
+        grouped += chunk.length;
       }
-      for (const members of byKey.values()) {
-        for (let i = 0; i < members.length; i += MAX_GROUP_ACCOUNTS) {
-          const chunk = members.slice(i, i + MAX_GROUP_ACCOUNTS);
-          if (chunk.length === 1) {
-            await out.write(`${chunk[0] ?? ''}\n`);
-            continue;
-          }
-          // The ingest writes each entry's record last: the group goes in before its two closing
-          // braces, as text, rather than each grouped line being parsed and encoded again.
-          const ids = chunk.map(accountIdOf);
-          const group = `,"group":${JSON.stringify(ids)}}}`;
-          for (const j of chunk) await out.write(`${j.slice(0, -2)}${group}\n`);
-          groups++;
-          grouped += chunk.length;
-        }
+      chunk = [];
+    };
+    const reader = members.sorted();
+    try {
+      let primary = -1;
+      for (let r = reader.next(); r; r = reader.next()) {
+        if (r.primary !== primary) {
+          await flush();
+          primary = r.primary;
+        } else if (chunk.length === MAX_GROUP_ACCOUNTS) await flush();
+        chunk.push(r.payload);
       }
-      await unlink(path);
+      await flush();
+    } finally {
+      reader.close();
     }
     await out.close();
   } finally {
-    await Promise.all(bucketPaths.map((p) => unlink(p).catch(() => {})));
+    options.shared.close();
+    members.dispose();
   }
   return { groups, grouped };
 }

@@ -1,3 +1,5 @@
+import { keyHash as hash } from './external-sort.js';
+
 /**
  * An exact set of account ids, each with the line it was first seen on, kept off the V8 heap.
  *
@@ -151,22 +153,4 @@ export class IdIndex {
     this.hashes = hashes;
     this.mask = mask;
   }
-}
-
-/**
- * FNV-1a (32-bit) over the id's char codes, with a final avalanche so linear probing spreads.
- * @throws RangeError for a character outside Latin-1 (it could not be stored byte for byte).
- */
-function hash(id: string): number {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < id.length; k++) {
-    const c = id.charCodeAt(k);
-    if (c > 0xff) throw new RangeError('id has a character outside Latin-1');
-    h ^= c;
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
 }

@@ -12,6 +12,7 @@ export { dryRunAndRecord, dryRunWave, type DryRunOverlap, type DryRunReport, typ
 export { createFeeder, type Feeder, type FeederDeps, type FeederLedger, type FeedOptions, type FeedResult } from './feed.js';
 export { parseCsvLine, csvField, reportCell, CsvRecords, UNTERMINATED, type CsvLine, type CsvRecord, type PhysicalLine } from './csv.js';
 export { splitLines, TOO_LONG, type LineBatch } from './lines.js';
+export { SpoolReader, readSpool, MAX_SPOOL_LINE, type SpoolLine, type SpoolReaderOptions } from './spool.js';
 export { IdIndex } from './id-index.js';
 export {
   planColumns, suggestColumn, unknownColumnProblem, fieldPath,

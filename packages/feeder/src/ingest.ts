@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { stat, unlink } from 'node:fs/promises';
+import { rename, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { extname, join } from 'node:path';
-import { ACCOUNT_COLUMNS, BreachwaveError, NO_CONTACT, REQUIRED_COLUMNS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
+import { ACCOUNT_COLUMNS, BreachwaveError, NO_CONTACT, REQUIRED_COLUMNS, ROW_WARNINGS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
 import type { AccountRecord } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
 import { CsvRecords, reportCell, type CsvRecord } from './csv.js';
 import { fieldPath, normaliseColumn, planColumns, unknownColumnProblem, type ColumnMapping } from './columns.js';
-import { IdIndex } from './id-index.js';
-import { contactKey, regroupSpool, type RegroupResult } from './group.js';
+import { DuplicateFinder, dropDuplicates, mergeRejects, type Duplicate } from './dedupe.js';
+import { ContactKeys, contactKey, regroupSpool, type RegroupResult } from './group.js';
 import { makePrivateDir, openPrivateFileSync } from './private-files.js';
+import { readSpool } from './spool.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
 /** Input formats {@link ingestFile} reads. */
@@ -39,8 +40,11 @@ export interface IngestOptions {
   readonly format?: InputFormat;
   /** Longer lines, and longer records spanning lines, are rejected without being held in memory. Default 256 KiB. */
   readonly maxLineBytes?: number;
-  /** Ids already in the wave, when the file adds to one: a row with one of them is rejected as a duplicate. */
-  readonly existingIds?: IdIndex;
+  /**
+   * The spool of the wave the file adds to (one {@link SpoolEntry} a line): a row with an account id
+   * already in it is rejected as a duplicate.
+   */
+  readonly existingSpool?: string;
   /** The file's own headers for known columns (`{ phone: 'MSISDN' }`): a mapped header is read as its column. */
   readonly columns?: ColumnMapping;
   /** Columns (or JSONL keys) the file may carry that the pipeline does not read, skipped without complaint. */
@@ -50,6 +54,12 @@ export interface IngestOptions {
    * spool holds each group's accounts together, each record naming its group. Default false.
    */
   readonly consolidate?: boolean;
+  /**
+   * Bytes of (id, line) pairs sorted in memory before they are written out as a sorted run next
+   * to the spool, when duplicates are looked for (and of contact keys, consolidating). Memory
+   * spent on them stays at about this whatever the file's size. Default 16 MiB.
+   */
+  readonly sortRunBytes?: number;
 }
 
 /** What an ingest found. `rows === accepted + rejected`; duplicates are counted inside `rejected`. */
@@ -99,6 +109,8 @@ const PROGRESS_INTERVAL_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
 /** Distinct unknown JSONL keys reported; past this, the error says there were more. */
 const MAX_UNKNOWN_REPORTED = 100;
+/** A row's warnings as bits (bit i: `ROW_WARNINGS[i]`), carried with it until duplicates are known. */
+const WARNING_BIT: Readonly<Record<RowWarning, number>> = Object.fromEntries(ROW_WARNINGS.map((w, i) => [w, 1 << i])) as Record<RowWarning, number>;
 
 export { normaliseColumn };
 
@@ -215,15 +227,18 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
 
   let format: InputFormat | undefined = options.format ?? detectFormat(file);
   const spoolPath = join(options.spoolDir, SPOOL_FILE);
-  // Consolidating, the ingest writes `<contact key>\t<entry>` lines to a first spool, regrouped at the end.
+  // Every row that passes validation goes to a candidate spool, and every other rejected row to a
+  // first report, as the file is read; repeated ids are found once the file is read (see
+  // `DuplicateFinder`), and only then are the spool and the report written out without them
+  // (each just renamed when there are none). Consolidating, the candidate lines are
+  // `<contact key>\t<entry>`, regrouped at the end.
   const consolidate = options.consolidate === true;
-  const firstSpoolPath = consolidate ? `${spoolPath}.ingest` : spoolPath;
+  const firstSpoolPath = `${spoolPath}.ingest`;
+  const dedupedSpoolPath = `${spoolPath}.deduped`;
   // Lives for this ingest only: the contact keys cannot be recomputed from anything stored.
   const groupKey = consolidate ? randomBytes(32) : undefined;
-  // contact key -> accepted accounts with it, off the V8 heap like `firstSeen`.
-  const contactCounts = consolidate ? new IdIndex(Math.min(1 << 20, Math.max(1 << 12, Math.ceil(totalBytes / 128)))) : undefined;
-  let sharing = 0;
   const rejectsPath = join(options.spoolDir, REJECTS_FILE);
+  const firstRejectsPath = `${rejectsPath}.ingest`;
   let spool: Sink | undefined;
   let rejects: Sink | undefined;
 
@@ -239,10 +254,13 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   let moreUnknownKeys = false;
   // Columns seen in JSONL objects, so a suggestion never names one the file already has.
   const keysPresent = new Set<string>();
-  // account_id -> line it was accepted on, off the V8 heap: ~38 bytes per id instead of a Map's
-  // ~61 bytes of heap plus the heap growth around it (with a Map, 1M rows peaked at ~320 MB RSS).
-  // Exact — ids are compared byte for byte, so no account is ever taken for another's duplicate.
-  const firstSeen = new IdIndex(Math.min(1 << 20, Math.max(1 << 12, Math.ceil(totalBytes / 128))));
+  // (account_id, line) of every candidate, sorted outside memory once the file is read: memory
+  // stays the same whatever the number of rows (an in-memory index of ids cost ~36 bytes a row,
+  // 2 GB at 54M rows). Exact — ids are compared as strings, so no account is ever taken for
+  // another's duplicate.
+  const dupes = new DuplicateFinder(options.spoolDir, options.sortRunBytes);
+  let contacts: ContactKeys | undefined;
+  let candidates = 0;
   let rows = 0;
   let accepted = 0;
   let rejected = 0;
@@ -292,7 +310,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   const open = async (): Promise<void> => {
     await makePrivateDir(options.spoolDir);
     spool = new Sink(firstSpoolPath);
-    rejects = new Sink(rejectsPath);
+    rejects = new Sink(firstRejectsPath);
     rejects.write(`${REJECTS_HEADER}\n`);
   };
 
@@ -415,21 +433,16 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       return;
     }
     const a = result.account;
-    if (options.existingIds?.get(a.accountId) !== undefined) {
-      duplicates++;
-      reject(line, 'account_id', 'duplicate account_id (already in the wave)', a.accountId);
-      return;
-    }
-    const first = firstSeen.add(a.accountId, line);
-    if (first !== undefined) {
-      duplicates++;
-      reject(line, 'account_id', `duplicate account_id (first seen on line ${first})`, a.accountId);
-      return;
-    }
+    // Counted as accepted until the duplicates are known; a duplicate's warnings are taken back then.
+    let tag = 0;
     if (result.warnings.length > 0) {
       warned++;
-      for (const w of result.warnings) warnings[w] = (warnings[w] ?? 0) + 1;
+      for (const w of result.warnings) {
+        warnings[w] = (warnings[w] ?? 0) + 1;
+        tag |= WARNING_BIT[w];
+      }
     }
+    dupes.candidate(a.accountId, line, candidates++, tag);
     // The contact object and the spool entry ({@link SpoolEntry}, its record an AccountRecord) are
     // written out as JSON text field by field — the same text JSON.stringify gives for the
     // objects, without building them: per-row garbage was a fifth of ingest CPU (measured by profiling).
@@ -438,14 +451,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     if (a.phone !== undefined) contactJson += `,"phone":${JSON.stringify(a.phone)}`;
     if (a.email !== undefined) contactJson += `,"email":${JSON.stringify(a.email)}`;
     const contact = envelope.seal(`{${contactJson.slice(1)}}`, `${waveId}:${a.accountId}`);
-    if (groupKey && contactCounts) {
-      const key = contactKey(groupKey, a) ?? '';
-      if (key !== '') {
-        const n = contactCounts.increment(key);
-        sharing += n === 2 ? 2 : n > 2 ? 1 : 0;
-      }
-      spool?.write(`${key}\t`);
-    }
+    if (groupKey) spool?.write(`${contactKey(groupKey, a) ?? ''}\t`);
     spool?.write(
       `{"line":${line},"accountId":${JSON.stringify(a.accountId)},"record":{"segment":${JSON.stringify(a.segment)},"locale":${JSON.stringify(a.locale)}` +
         `${a.timeZone ? `,"timeZone":${JSON.stringify(a.timeZone)}` : ''},"exposed":${JSON.stringify(a.exposed)},"hasPhone":${a.phone !== undefined}` +
@@ -553,16 +559,62 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     }
     await spool.close();
     await rejects.close();
-    if (contactCounts) {
-      groups = await regroupSpool({ from: firstSpoolPath, to: spoolPath, counts: contactCounts, grouped: sharing });
+
+    if (options.existingSpool) {
+      for await (const entry of readSpool(options.existingSpool)) dupes.existing(entry.accountId);
+    }
+    const found = await dupes.resolve();
+    if (found > 0) {
+      const reader = dupes.duplicates();
+      try {
+        for (let d = reader.take(); d; d = reader.take()) {
+          duplicates++;
+          rejected++;
+          accepted--;
+          if (d.tag === 0) continue;
+          warned--;
+          for (const w of ROW_WARNINGS) {
+            if ((d.tag & WARNING_BIT[w]) === 0) continue;
+            const n = (warnings[w] ?? 0) - 1;
+            if (n > 0) warnings[w] = n;
+            else delete warnings[w];
+          }
+        }
+      } finally {
+        reader.close();
+      }
+      const reason = (d: Duplicate): string => (d.firstLine === 0 ? 'duplicate account_id (already in the wave)' : `duplicate account_id (first seen on line ${d.firstLine})`);
+      await mergeRejects(firstRejectsPath, rejectsPath, dupes.duplicates(), (d) => `${d.line},account_id,${reportCell(reason(d))},${reportCell(d.accountId)}\n`);
+      await unlink(firstRejectsPath);
+    } else {
+      await rename(firstRejectsPath, rejectsPath);
+    }
+    if (consolidate) {
+      const keys = (contacts = new ContactKeys(options.spoolDir, options.sortRunBytes));
+      const from = found > 0 ? dedupedSpoolPath : firstSpoolPath;
+      await dropDuplicates(firstSpoolPath, found > 0 ? dedupedSpoolPath : undefined, dupes.duplicates(), (line, ordinal) => {
+        const tab = line.indexOf('\t');
+        if (tab > 0) keys.add(line.slice(0, tab), ordinal);
+      });
+      await keys.resolve();
+      groups = await regroupSpool({ from, to: spoolPath, shared: keys.sharedOrdinals(), ...(options.sortRunBytes ? { runBytes: options.sortRunBytes } : {}) });
       await unlink(firstSpoolPath);
+      if (found > 0) await unlink(dedupedSpoolPath);
+    } else if (found > 0) {
+      await dropDuplicates(firstSpoolPath, spoolPath, dupes.duplicates());
+      await unlink(firstSpoolPath);
+    } else {
+      await rename(firstSpoolPath, spoolPath);
     }
     options.onProgress?.({ bytes, totalBytes, rows });
   } catch (err) {
     await spool?.discard();
     await rejects?.discard();
-    if (consolidate) await unlink(spoolPath).catch(() => {});
+    if (spool) await Promise.all([spoolPath, dedupedSpoolPath, rejectsPath].map((p) => unlink(p).catch(() => {})));
     throw err;
+  } finally {
+    dupes.dispose();
+    contacts?.dispose();
   }
 
   const result: IngestResult = { format: format ?? 'csv', rows, accepted, rejected, duplicates, warned, warnings, droppedColumns: dropped, ignoredColumns: ignoredSeen, spoolPath, rejectsPath, ...(groups ? { groups } : {}) };

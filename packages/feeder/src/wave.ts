@@ -11,9 +11,7 @@ import type { Logger } from '@breachwave/logging';
 import { createLease } from '@breachwave/redis';
 import type { Envelope } from '@breachwave/secrets';
 import type { ColumnMapping } from './columns.js';
-import { IdIndex } from './id-index.js';
-import { ingestFile, type IngestProgress, type IngestResult, type SpoolEntry } from './ingest.js';
-import { TOO_LONG, splitLines } from './lines.js';
+import { ingestFile, type IngestProgress, type IngestResult } from './ingest.js';
 
 /** Options for {@link createWave}. */
 export interface CreateWaveOptions {
@@ -273,16 +271,8 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     renewing = lease.renew().catch(() => false);
   }, Math.max(1, Math.floor(leaseMs / 3)));
   try {
-    const existingIds = new IdIndex();
-    for await (const batch of splitLines(createReadStream(spoolPath), 16 * 1024 * 1024)) {
-      for (const buf of batch.lines) {
-        if (buf === TOO_LONG || buf.length === 0) continue;
-        const entry = JSON.parse(buf.toString('utf8')) as SpoolEntry;
-        existingIds.add(entry.accountId, entry.line);
-      }
-    }
     const ingest = await ingestFile({
-      file: options.file, waveId, envelope: options.envelope, log, spoolDir: addDir, existingIds,
+      file: options.file, waveId, envelope: options.envelope, log, spoolDir: addDir, existingSpool: spoolPath,
       // Grouped within the added rows: the wave's own rows may already be notified.
       consolidate: wave.manifest.consolidate === true,
       // Read the way the wave's own file was: a carrier's later export has the same headers.

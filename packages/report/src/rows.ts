@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ACTIONS, BreachwaveError, CHANNELS, planActions, type ActionName, type ActionState, type Channel, type WaveManifest } from '@breachwave/domain';
-import { splitLines, TOO_LONG, type SpoolEntry } from '@breachwave/feeder';
+import { SpoolReader } from '@breachwave/feeder';
 import { spoolOrdinals, type AccountRecord, type Ledger, type LedgerEntry, type WaveInfo } from '@breachwave/ledger';
 
 /**
@@ -155,9 +154,6 @@ export interface WaveRows {
   readonly stats: RowStats;
 }
 
-/** Longest spool line accepted, the same limit the feeder reads the spool with. */
-const MAX_SPOOL_LINE = 16 * 1024 * 1024;
-
 async function readable(path: string): Promise<boolean> {
   try {
     await access(path, constants.R_OK);
@@ -226,25 +222,10 @@ async function* spoolPages(ledger: WaveRowsOptions['ledger'], waveId: string, sp
     batch = [];
     return count(rows, withEntry);
   };
-  let line = 0;
-  for await (const chunk of splitLines(createReadStream(spoolPath, { highWaterMark: 256 * 1024 }), MAX_SPOOL_LINE)) {
-    for (const buf of chunk.lines) {
-      line++;
-      if (buf === TOO_LONG) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry` });
-      if (buf.length === 0) continue;
-      let entry: SpoolEntry;
-      try {
-        entry = JSON.parse(buf.toString('utf8')) as SpoolEntry;
-      } catch (cause) {
-        throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry`, cause });
-      }
-      if (typeof entry?.accountId !== 'string' || typeof entry.record !== 'object' || entry.record === null) {
-        throw new BreachwaveError('BW_INPUT_INVALID', { detail: `spool line ${line} is not an account entry` });
-      }
-      // The plan the feeder gives the account (same manifest, same rule), for one not queued yet.
-      batch.push({ accountId: entry.accountId, ordinal: ordinals.next(entry.accountId), known: { segment: entry.record.segment, line: entry.line, plan: planActions(entry.record, manifest) } });
-      if (batch.length >= pageSize) yield await rowsOf();
-    }
+  for await (const { entry } of new SpoolReader(spoolPath)) {
+    // The plan the feeder gives the account (same manifest, same rule), for one not queued yet.
+    batch.push({ accountId: entry.accountId, ordinal: ordinals.next(entry.accountId), known: { segment: entry.record.segment, line: entry.line, plan: planActions(entry.record, manifest) } });
+    if (batch.length >= pageSize) yield await rowsOf();
   }
   if (batch.length > 0) yield await rowsOf();
 }
