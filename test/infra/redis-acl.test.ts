@@ -58,84 +58,85 @@ test('infra/redis: a wave runs through every process as the breachwave user with
   const url = `redis://breachwave:${password}@127.0.0.1:${port}`;
   const admin = new Redis(`redis://admin:${adminPassword}@127.0.0.1:${port}`);
   const bw = new Redis(url);
-  const twilio = await startTwilioServer();
-  const smtp = await startSmtpSink();
-  const procs: ServiceProcess[] = [];
+  // Whatever fails, the clients and this test's redis-server are stopped at the end (the last finally).
   try {
-    // The settings the ledger's guarantees rest on.
-    const settings = await Promise.all(['maxmemory-policy', 'appendonly', 'appendfsync', 'protected-mode'].map(async (k) => (await admin.config('GET', k)) as [string, string]));
-    const config = Object.fromEntries(settings);
-    assert.deepEqual(config, { 'maxmemory-policy': 'noeviction', appendonly: 'yes', appendfsync: 'everysec', 'protected-mode': 'yes' });
-    assert.ok(readdirSync(dir).includes('users.acl'), 'the ACL file was made here');
-    assert.ok(!readFileSync(join(dir, 'users.acl'), 'utf8').includes(password), 'the password is not written in clear');
-    await admin.acl('LOG', 'RESET');
+    const twilio = await startTwilioServer();
+    const smtp = await startSmtpSink();
+    const procs: ServiceProcess[] = [];
+    try {
+      // The settings the ledger's guarantees rest on.
+      const settings = await Promise.all(['maxmemory-policy', 'appendonly', 'appendfsync', 'protected-mode'].map(async (k) => (await admin.config('GET', k)) as [string, string]));
+      const config = Object.fromEntries(settings);
+      assert.deepEqual(config, { 'maxmemory-policy': 'noeviction', appendonly: 'yes', appendfsync: 'everysec', 'protected-mode': 'yes' });
+      assert.ok(readdirSync(dir).includes('users.acl'), 'the ACL file was made here');
+      assert.ok(!readFileSync(join(dir, 'users.acl'), 'utf8').includes(password), 'the password is not written in clear');
+      await admin.acl('LOG', 'RESET');
 
-    // A small wave through every process: the CLI creates it, the feeder process feeds it, the
-    // pin-rotator, code-issuer and notifier do its actions, the audit writer writes its trail,
-    // the ops-api serves it, and the workers' recovery sweep marks it completed.
-    const metricsToken = randomBytes(33).toString('base64url');
-    const opsToken = randomBytes(33).toString('base64url');
-    const env = {
-      ...serviceEnv({ redisUrl: url, prefix, dataDir: dir, twilio, smtp }), ...pinEnv(),
-      BW_METRICS_TOKEN: metricsToken, BW_OPS_TOKEN: opsToken, BW_METRICS_CACHE_MS: '0', BW_RECOVERY_INTERVAL_MS: '1000', BW_AUDIT_DIR: join(dir, 'audit'),
-    };
-    const file = join(dir, 'accounts.csv');
-    const rows = ['account_id,segment,phone,email,exposed'];
-    for (let i = 0; i < 24; i++) {
-      if (i % 3 === 0) rows.push(`P${i},prepaid-active,202555${1200 + i},,name;phone;pin`);
-      else if (i % 3 === 1) rows.push(`S${i},postpaid-current,,s${i}@acl.example.com,name;ssn`);
-      else rows.push(`F${i},former,202555${1200 + i},f${i}@acl.example.com,name`);
+      // A small wave through every process: the CLI creates it, the feeder process feeds it, the
+      // pin-rotator, code-issuer and notifier do its actions, the audit writer writes its trail,
+      // the ops-api serves it, and the workers' recovery sweep marks it completed.
+      const metricsToken = randomBytes(33).toString('base64url');
+      const opsToken = randomBytes(33).toString('base64url');
+      const env = {
+        ...serviceEnv({ redisUrl: url, prefix, dataDir: dir, twilio, smtp }), ...pinEnv(),
+        BW_METRICS_TOKEN: metricsToken, BW_OPS_TOKEN: opsToken, BW_METRICS_CACHE_MS: '0', BW_RECOVERY_INTERVAL_MS: '1000', BW_AUDIT_DIR: join(dir, 'audit'),
+      };
+      const file = join(dir, 'accounts.csv');
+      const rows = ['account_id,segment,phone,email,exposed'];
+      for (let i = 0; i < 24; i++) {
+        if (i % 3 === 0) rows.push(`P${i},prepaid-active,202555${1200 + i},,name;phone;pin`);
+        else if (i % 3 === 1) rows.push(`S${i},postpaid-current,,s${i}@acl.example.com,name;ssn`);
+        else rows.push(`F${i},former,202555${1200 + i},f${i}@acl.example.com,name`);
+      }
+      writeFileSync(file, `${rows.join('\n')}\n`);
+      const created = cli(['wave', 'create', '--accounts', file, '--actions', 'rotate-pin,issue-code', '--code-source', 'generated', '--enroll-by', '2030-12-31', '--approvals', '0', '--no-quiet-hours', '--json'], env);
+      assert.equal(created.code, 0, created.stderr);
+      const { waveId, stats } = JSON.parse(created.stdout) as { waveId: string; stats: { accepted: number } };
+      assert.equal(stats.accepted, 24);
+
+      const ports = new Map<string, number>();
+      const workers = ['notifier', 'pin-rotator', 'code-issuer', 'audit-writer'] as const;
+      for (const s of workers) {
+        ports.set(s, await freePort());
+        procs.push(spawnService(s, { ...env, BW_METRICS_PORT: String(ports.get(s)) }, dir));
+      }
+      const opsPort = await freePort();
+      procs.push(spawnService('ops-api', { ...env, BW_OPS_PORT: String(opsPort) }, dir));
+      await Promise.all(procs.map((p, i) => waitForLog(p, i === 4 ? 'ops-api listening' : workers[i] === 'audit-writer' ? 'audit writer started' : `${workers[i]} started`)));
+      const feeder = spawnService('feeder', { ...env, BW_METRICS_PORT: String(await freePort()) }, dir, 'feeder', [waveId]);
+      assert.equal(await feeder.exited, 0, `the feeder process fed the wave (log: ${feeder.logFile})`);
+
+      await waitFor(async () => (await bw.hget(`${prefix}:wave:${waveId}`, 'status')) === 'completed', { timeout: 180_000, what: 'the wave completed' });
+      const status = cli(['wave', 'status', waveId, '--json'], env);
+      assert.equal(status.code, 0, status.stderr);
+      const progress = JSON.parse(status.stdout) as { actions: Record<string, { done?: number }> };
+      assert.equal(progress.actions.notify?.done, 24, 'every notice sent');
+      assert.equal(progress.actions['rotate-pin']?.done, 8, 'every exposed prepaid PIN rotated');
+      assert.equal(progress.actions['issue-code']?.done, 8, 'every SSN-exposed account given a code');
+      assert.equal(twilio.messages.length + smtp.messages.length, 24);
+      await waitFor(async () => (await bw.get(`${prefix}:audit:head`)) !== null, { timeout: 30_000, what: 'the audit writer wrote the trail' });
+
+      for (const [s, p] of ports) {
+        const text = await (await fetch(`http://127.0.0.1:${p}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
+        assert.match(text, /^breachwave_redis_up 1$/m, `${s}: reads Redis at scrape time`);
+        assert.equal((await fetch(`http://127.0.0.1:${p}/readyz`)).status, 200, `${s}: ready (its readiness check reads INFO)`);
+      }
+      const ops = `http://127.0.0.1:${opsPort}`;
+      assert.equal((await fetch(`${ops}/readyz`)).status, 200);
+      const waves = await fetch(`${ops}/v1/waves`, { headers: { authorization: `Bearer ${opsToken}`, 'x-breachwave-operator': 'acl-test' } });
+      assert.equal(waves.status, 200, await waves.clone().text());
+      const board = await fetch(`${ops}/queues/view/api/queues?activeQueue=bw-notify&page=1&jobsPerPage=10`, { headers: { authorization: `Bearer ${opsToken}`, 'x-breachwave-operator': 'acl-test' } });
+      assert.equal(board.status, 200, 'the queue board reads the queues');
+
+      // Redis logs every command and key it refused to any user; none came from breachwave.
+      const denied = (await admin.acl('LOG')) as unknown[];
+      assert.deepEqual(denied, [], 'commands or keys the ACL refused during the wave');
+    } finally {
+      await Promise.all(procs.map((p) => p.kill('SIGTERM')));
+      await twilio.close();
+      await smtp.close();
     }
-    writeFileSync(file, `${rows.join('\n')}\n`);
-    const created = cli(['wave', 'create', '--accounts', file, '--actions', 'rotate-pin,issue-code', '--code-source', 'generated', '--enroll-by', '2030-12-31', '--approvals', '0', '--no-quiet-hours', '--json'], env);
-    assert.equal(created.code, 0, created.stderr);
-    const { waveId, stats } = JSON.parse(created.stdout) as { waveId: string; stats: { accepted: number } };
-    assert.equal(stats.accepted, 24);
 
-    const ports = new Map<string, number>();
-    const workers = ['notifier', 'pin-rotator', 'code-issuer', 'audit-writer'] as const;
-    for (const s of workers) {
-      ports.set(s, await freePort());
-      procs.push(spawnService(s, { ...env, BW_METRICS_PORT: String(ports.get(s)) }, dir));
-    }
-    const opsPort = await freePort();
-    procs.push(spawnService('ops-api', { ...env, BW_OPS_PORT: String(opsPort) }, dir));
-    await Promise.all(procs.map((p, i) => waitForLog(p, i === 4 ? 'ops-api listening' : workers[i] === 'audit-writer' ? 'audit writer started' : `${workers[i]} started`)));
-    const feeder = spawnService('feeder', { ...env, BW_METRICS_PORT: String(await freePort()) }, dir, 'feeder', [waveId]);
-    assert.equal(await feeder.exited, 0, `the feeder process fed the wave (log: ${feeder.logFile})`);
-
-    await waitFor(async () => (await bw.hget(`${prefix}:wave:${waveId}`, 'status')) === 'completed', { timeout: 180_000, what: 'the wave completed' });
-    const status = cli(['wave', 'status', waveId, '--json'], env);
-    assert.equal(status.code, 0, status.stderr);
-    const progress = JSON.parse(status.stdout) as { actions: Record<string, { done?: number }> };
-    assert.equal(progress.actions.notify?.done, 24, 'every notice sent');
-    assert.equal(progress.actions['rotate-pin']?.done, 8, 'every exposed prepaid PIN rotated');
-    assert.equal(progress.actions['issue-code']?.done, 8, 'every SSN-exposed account given a code');
-    assert.equal(twilio.messages.length + smtp.messages.length, 24);
-    await waitFor(async () => (await bw.get(`${prefix}:audit:head`)) !== null, { timeout: 30_000, what: 'the audit writer wrote the trail' });
-
-    for (const [s, p] of ports) {
-      const text = await (await fetch(`http://127.0.0.1:${p}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
-      assert.match(text, /^breachwave_redis_up 1$/m, `${s}: reads Redis at scrape time`);
-      assert.equal((await fetch(`http://127.0.0.1:${p}/readyz`)).status, 200, `${s}: ready (its readiness check reads INFO)`);
-    }
-    const ops = `http://127.0.0.1:${opsPort}`;
-    assert.equal((await fetch(`${ops}/readyz`)).status, 200);
-    const waves = await fetch(`${ops}/v1/waves`, { headers: { authorization: `Bearer ${opsToken}`, 'x-breachwave-operator': 'acl-test' } });
-    assert.equal(waves.status, 200, await waves.clone().text());
-    const board = await fetch(`${ops}/queues/view/api/queues?activeQueue=bw-notify&page=1&jobsPerPage=10`, { headers: { authorization: `Bearer ${opsToken}`, 'x-breachwave-operator': 'acl-test' } });
-    assert.equal(board.status, 200, 'the queue board reads the queues');
-
-    // Redis logs every command and key it refused to any user; none came from breachwave.
-    const denied = (await admin.acl('LOG')) as unknown[];
-    assert.deepEqual(denied, [], 'commands or keys the ACL refused during the wave');
-  } finally {
-    await Promise.all(procs.map((p) => p.kill('SIGTERM')));
-    await twilio.close();
-    await smtp.close();
-  }
-
-  try {
     // No login: the default user is off, and a wrong password is refused. (A client of its own,
     // with no ready check and no retry, so each refusal comes back as the command's error.)
     const anonymous = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
