@@ -36,12 +36,12 @@ test('pnpm bench --smoke --json prints one JSON object with every figure, a numb
       if (v === null) assert.ok(typeof report.reasons[key] === 'string' && (report.reasons[key] as string).length > 0, `${key} is null with a reason`);
       else assert.ok(typeof v === 'number' && Number.isFinite(v), `${key} is a number (got ${JSON.stringify(v)})`);
     };
-    for (const k of ['ingest_vs_addbulk', 'notice_vs_noop', 'full_vs_noop', 'send_vs_noop', 'send_v0_vs_noop', 'notice_vs_send', 'latency_vs_ceiling', 'pace_error']) figure(report.ratios, k);
-    for (const k of ['rss_mb', 'redis_mb', 'pin_ms']) figure(report, k);
+    for (const k of ['ingest_vs_addbulk', 'notice_vs_noop', 'full_vs_noop', 'send_vs_noop', 'send_v0_vs_noop', 'notice_vs_send', 'full_vs_send', 'latency_vs_ceiling', 'full_latency_vs_ceiling', 'pace_error']) figure(report.ratios, k);
+    for (const k of ['rss_mb', 'redis_mb', 'pin_ms', 'redis_bytes_per_account', 'scale_rss_mb', 'scale_redis_mb']) figure(report, k);
     // The same-run baseline the ratios are taken against.
     const baseline = report.results.baseline as Record<string, unknown>;
     for (const k of ['addBulkPerSec', 'noopPerSec', 'sendPerSec']) assert.equal(typeof baseline[k], 'number', `baseline ${k}`);
-    assert.ok(Array.isArray(report.targets) && report.targets.length === 8, 'one verdict per target');
+    assert.ok(Array.isArray(report.targets) && report.targets.length === 12, 'one verdict per target');
 
     const written = readdirSync(out);
     assert.ok(written.some((f) => f.endsWith('.json')) && written.some((f) => f.endsWith('.md')), `results written (${written.join(', ')})`);
