@@ -387,3 +387,22 @@ export async function redisCpuMs(redis: Redis): Promise<number> {
   const f = (k: string): number => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
   return (f('used_cpu_user') + f('used_cpu_sys')) * 1000;
 }
+
+/**
+ * Starts what a wave section needs beside its feeder: the audit writer and `drains` no-op workers
+ * (`proc-drain.ts`: each action claimed and marked done through the ledger). Every process that
+ * started is pushed to `procs`, for the caller to stop, even when another failed to start.
+ */
+export async function startDrains(o: { url: string; prefix: string; dir: string; concurrency: number; drains: number }, procs: ServiceProcess[]): Promise<void> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
+    REDIS_URL: o.url, BW_PREFIX: o.prefix, BW_AUDIT_DIR: join(o.dir, 'audit'), LOG_LEVEL: 'warn', BW_NOTIFY_CONCURRENCY: String(o.concurrency),
+  };
+  const settled = await Promise.allSettled([
+    startService(join(ROOT, 'services', 'audit-writer', 'src', 'main.ts'), { ...env, LOG_LEVEL: 'info' }, join(o.dir, 'audit-writer.log'), 'audit writer started'),
+    ...Array.from({ length: o.drains }, (_, i) => startService(join(BENCH_DIR, 'proc-drain.ts'), env, join(o.dir, `drain-${i}.log`), 'drain started')),
+  ]);
+  for (const r of settled) if (r.status === 'fulfilled') procs.push(r.value);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -22,7 +22,7 @@ import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
 import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
-import { BENCH_DIR, ROOT, childParams, deletePrefix, emit, mb, note, randomId, round, startRssSampler, startService, type ServiceProcess } from './common.js';
+import { childParams, deletePrefix, emit, mb, note, randomId, round, startDrains, startRssSampler, type ServiceProcess } from './common.js';
 
 interface Params {
   readonly url: string;
@@ -65,18 +65,7 @@ try {
   const ingestRss = rss.stop();
   note(`scale: ${wave.stats.accepted} of ${wave.stats.rows} rows accepted in ${round(ingestMs / 1000, 1)} s (feeder peak RSS so far ${ingestRss.peakMb} MB); feeding`);
 
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
-    REDIS_URL: p.url, BW_PREFIX: prefix, BW_AUDIT_DIR: join(dir, 'audit'), LOG_LEVEL: 'warn', BW_NOTIFY_CONCURRENCY: String(p.concurrency),
-  };
-  const starting = [
-    startService(join(ROOT, 'services', 'audit-writer', 'src', 'main.ts'), { ...env, LOG_LEVEL: 'info' }, join(dir, 'audit-writer.log'), 'audit writer started'),
-    ...Array.from({ length: p.drains }, (_, i) => startService(join(BENCH_DIR, 'proc-drain.ts'), env, join(dir, `drain-${i}.log`), 'drain started')),
-  ];
-  const settled = await Promise.allSettled(starting);
-  for (const r of settled) if (r.status === 'fulfilled') procs.push(r.value);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await startDrains({ url: p.url, prefix, dir, concurrency: p.concurrency, drains: p.drains }, procs);
 
   const feedRss = startRssSampler(50);
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: p.window, batch: p.batch, accountsPerJob: p.accountsPerJob, minJobs: p.minJobs, log });

@@ -23,7 +23,7 @@ import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
 import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
-import { BENCH_DIR, ROOT, childParams, deletePrefix, emit, mb, note, randomId, round, startRssSampler, startService, type ServiceProcess } from './common.js';
+import { childParams, deletePrefix, emit, mb, note, randomId, round, startDrains, startRssSampler, type ServiceProcess } from './common.js';
 
 interface Params {
   readonly url: string;
@@ -55,18 +55,7 @@ try {
   const ingestMs = performance.now() - t0;
   note(`wave: ${wave.stats.accepted} accounts ingested in ${round(ingestMs / 1000, 1)} s; feeding (window ${p.window})`);
 
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
-    REDIS_URL: p.url, BW_PREFIX: prefix, BW_AUDIT_DIR: join(dir, 'audit'), LOG_LEVEL: 'warn', BW_NOTIFY_CONCURRENCY: String(p.concurrency),
-  };
-  const starting = [
-    startService(join(ROOT, 'services', 'audit-writer', 'src', 'main.ts'), { ...env, LOG_LEVEL: 'info' }, join(dir, 'audit-writer.log'), 'audit writer started'),
-    ...Array.from({ length: p.drains }, (_, i) => startService(join(BENCH_DIR, 'proc-drain.ts'), env, join(dir, `drain-${i}.log`), 'drain started')),
-  ];
-  const settled = await Promise.allSettled(starting);
-  for (const r of settled) if (r.status === 'fulfilled') procs.push(r.value);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  await startDrains({ url: p.url, prefix, dir, concurrency: p.concurrency, drains: p.drains }, procs);
 
   const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
   const compact = p.compact !== false;
