@@ -71,7 +71,35 @@ export async function runUntilSignal(name: string, start: (log: Logger) => Promi
   const boot = bootLogLevel();
   const log = createLogger({ name, level: boot.level });
   if (boot.invalid) log.warn({ variable: boot.invalid }, 'unknown log level; using info');
-  let stop: Stop;
+  // The handlers go in before the start: a signal that arrives while it runs (after its "started"
+  // line, say) stops the process once it has started, instead of killing it undrained.
+  let stop: Stop | undefined;
+  let pending: NodeJS.Signals | undefined;
+  let stopping = false;
+  const shutDown = (run: Stop, signal: NodeJS.Signals): void => {
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    run().then(
+      () => {
+        process.exitCode = 0;
+      },
+      (err: unknown) => {
+        // Each failed close once, with what it was closing; the others were closed all the same.
+        for (const f of failuresOf(err)) log.error({ err: f.error, ...(f.resource ? { resource: f.resource } : {}) }, 'error while shutting down');
+        process.exitCode = 1;
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping || pending) {
+      log.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(130);
+    }
+    if (stop) shutDown(stop, signal);
+    else pending = signal;
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     stop = await start(log);
   } catch (err) {
@@ -83,27 +111,7 @@ export async function runUntilSignal(name: string, start: (log: Logger) => Promi
     setTimeout(() => process.exit(1), START_FAILURE_GRACE_MS).unref();
     return;
   }
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting without draining');
-      process.exit(130);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    stop().then(
-      () => {
-        process.exitCode = 0;
-      },
-      (err: unknown) => {
-        // Each failed close once, with what it was closing; the others were closed all the same.
-        for (const f of failuresOf(err)) log.error({ err: f.error, ...(f.resource ? { resource: f.resource } : {}) }, 'error while shutting down');
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  if (pending) shutDown(stop, pending);
 }
 
 /**
