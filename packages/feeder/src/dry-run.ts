@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import {
   BreachwaveError, chooseChannel, maskedAccount, planActions, renderGroupNotice, renderNotice, smsSegments,
@@ -6,8 +5,7 @@ import {
 } from '@breachwave/domain';
 import { spoolOrdinals, type Ledger } from '@breachwave/ledger';
 import { IdIndex } from './id-index.js';
-import type { SpoolEntry } from './ingest.js';
-import { TOO_LONG, splitLines } from './lines.js';
+import { readSpool } from './spool.js';
 
 /**
  * What a wave would do, read from its spool without sending, queueing or writing anything: the
@@ -158,66 +156,61 @@ export async function dryRunWave(ledger: DryRunLedger, waveId: string, pace: { s
     }
   };
 
-  for await (const chunk of splitLines(createReadStream(spool, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
-    for (const buf of chunk.lines) {
-      if (buf === TOO_LONG) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId}: a spool line is not an account entry` });
-      if (buf.length === 0) continue;
-      const { accountId, record } = JSON.parse(buf.toString('utf8')) as SpoolEntry;
-      batch.push(accountId);
-      index?.ids.add(accountId, 0);
-      if (batch.length >= OVERLAP_BATCH) await lookUp();
-      bySegment[record.segment] = (bySegment[record.segment] ?? 0) + 1;
-      byLocale[record.locale] = (byLocale[record.locale] ?? 0) + 1;
-      const plan = planActions(record, manifest);
-      for (const a of plan) byAction[a] = (byAction[a] ?? 0) + 1;
-      const channel = chooseChannel({ ...(record.hasPhone ? { phone: '+' } : {}), phoneIsMobile: record.phoneIsMobile, ...(record.hasEmail ? { email: '@' } : {}) });
-      if (!channel) {
-        byChannel.none++;
-        continue;
-      }
-      const group = record.group && record.group.length > 1 && manifest.consolidate !== false ? record.group : undefined;
-      byChannel[channel]++;
-      const pinReset = plan.includes('rotate-pin');
-      const code = plan.includes('issue-code');
-      const exposed = [...record.exposed].sort();
-      const key = `${channel}|${record.locale}|${exposed.join(',')}|${pinReset ? 1 : 0}|${code ? 1 : 0}`;
-      let t = templates.get(key);
-      if (!t) {
-        const vars: NoticeVars = {
-          brand: manifest.brand, helpUrl: manifest.helpUrl, exposed: record.exposed, firstName: MASKED.firstName,
-          ...(manifest.reminderOf ? { reminder: true } : {}),
-          ...(pinReset ? { pinReset: true } : {}),
-          ...(pinReset && channel === 'sms' && manifest.pinDelivery === 'sms-temporary' ? { temporaryPin: MASKED.temporaryPin } : {}),
-          ...(code && manifest.enrollBy ? { enrollmentCode: MASKED.enrollmentCode, enrollBy: manifest.enrollBy } : {}),
-        };
-        const n = renderNotice(channel, record.locale as Locale, vars);
-        const text = n.channel === 'sms' ? n.body : n.text;
-        const segments = n.channel === 'sms' ? smsSegments(n.body).segments : undefined;
-        t = { channel, locale: record.locale, exposed, pinReset, code, accounts: 0, ...(segments !== undefined ? { segments } : {}) };
-        templates.set(key, t);
-        const sampleKey = `${channel}|${record.locale}`;
-        if (!samples.has(sampleKey)) samples.set(sampleKey, { channel, locale: record.locale, ...(n.channel === 'email' ? { subject: n.subject } : {}), text });
-      }
-      t.accounts++;
-      if (group) {
-        if (open && group[0] === accountId) closeGroup();
-        // The masked stand-in has the label's length, so the segments measured are the real ones'.
-        open ??= { channel, locale: record.locale as Locale, parts: [] };
-        open.parts.push({
-          label: '*'.repeat(maskedAccount(accountId).length), exposed: record.exposed,
-          ...(pinReset ? { pinReset: true } : {}),
-          ...(pinReset && channel === 'sms' && manifest.pinDelivery === 'sms-temporary' ? { temporaryPin: MASKED.temporaryPin } : {}),
-          ...(code && manifest.enrollBy ? { enrollmentCode: MASKED.enrollmentCode, enrollBy: manifest.enrollBy } : {}),
-        });
-        if (group[group.length - 1] === accountId) closeGroup();
-        continue;
-      }
-      closeGroup();
-      notices[channel]++;
-      if (t.segments !== undefined) {
-        smsTotal += t.segments;
-        smsMax = Math.max(smsMax, t.segments);
-      }
+  for await (const { accountId, record } of readSpool(spool)) {
+    batch.push(accountId);
+    index?.ids.add(accountId, 0);
+    if (batch.length >= OVERLAP_BATCH) await lookUp();
+    bySegment[record.segment] = (bySegment[record.segment] ?? 0) + 1;
+    byLocale[record.locale] = (byLocale[record.locale] ?? 0) + 1;
+    const plan = planActions(record, manifest);
+    for (const a of plan) byAction[a] = (byAction[a] ?? 0) + 1;
+    const channel = chooseChannel({ ...(record.hasPhone ? { phone: '+' } : {}), phoneIsMobile: record.phoneIsMobile, ...(record.hasEmail ? { email: '@' } : {}) });
+    if (!channel) {
+      byChannel.none++;
+      continue;
+    }
+    const group = record.group && record.group.length > 1 && manifest.consolidate !== false ? record.group : undefined;
+    byChannel[channel]++;
+    const pinReset = plan.includes('rotate-pin');
+    const code = plan.includes('issue-code');
+    const exposed = [...record.exposed].sort();
+    const key = `${channel}|${record.locale}|${exposed.join(',')}|${pinReset ? 1 : 0}|${code ? 1 : 0}`;
+    let t = templates.get(key);
+    if (!t) {
+      const vars: NoticeVars = {
+        brand: manifest.brand, helpUrl: manifest.helpUrl, exposed: record.exposed, firstName: MASKED.firstName,
+        ...(manifest.reminderOf ? { reminder: true } : {}),
+        ...(pinReset ? { pinReset: true } : {}),
+        ...(pinReset && channel === 'sms' && manifest.pinDelivery === 'sms-temporary' ? { temporaryPin: MASKED.temporaryPin } : {}),
+        ...(code && manifest.enrollBy ? { enrollmentCode: MASKED.enrollmentCode, enrollBy: manifest.enrollBy } : {}),
+      };
+      const n = renderNotice(channel, record.locale as Locale, vars);
+      const text = n.channel === 'sms' ? n.body : n.text;
+      const segments = n.channel === 'sms' ? smsSegments(n.body).segments : undefined;
+      t = { channel, locale: record.locale, exposed, pinReset, code, accounts: 0, ...(segments !== undefined ? { segments } : {}) };
+      templates.set(key, t);
+      const sampleKey = `${channel}|${record.locale}`;
+      if (!samples.has(sampleKey)) samples.set(sampleKey, { channel, locale: record.locale, ...(n.channel === 'email' ? { subject: n.subject } : {}), text });
+    }
+    t.accounts++;
+    if (group) {
+      if (open && group[0] === accountId) closeGroup();
+      // The masked stand-in has the label's length, so the segments measured are the real ones'.
+      open ??= { channel, locale: record.locale as Locale, parts: [] };
+      open.parts.push({
+        label: '*'.repeat(maskedAccount(accountId).length), exposed: record.exposed,
+        ...(pinReset ? { pinReset: true } : {}),
+        ...(pinReset && channel === 'sms' && manifest.pinDelivery === 'sms-temporary' ? { temporaryPin: MASKED.temporaryPin } : {}),
+        ...(code && manifest.enrollBy ? { enrollmentCode: MASKED.enrollmentCode, enrollBy: manifest.enrollBy } : {}),
+      });
+      if (group[group.length - 1] === accountId) closeGroup();
+      continue;
+    }
+    closeGroup();
+    notices[channel]++;
+    if (t.segments !== undefined) {
+      smsTotal += t.segments;
+      smsMax = Math.max(smsMax, t.segments);
     }
   }
   closeGroup();
@@ -286,16 +279,12 @@ async function overlapOfPacked(ledger: DryRunLedger, w: string, index: { ids: Id
   if (!spool || !readable) {
     throw new BreachwaveError('BW_INPUT_FILE', { detail: `wave ${w} has compacted accounts, found only through its spool, which cannot be read here (${spool ?? 'none'}): its overlap with this wave is unknown` });
   }
-  for await (const chunk of splitLines(createReadStream(spool, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
-    for (const buf of chunk.lines) {
-      if (buf === TOO_LONG || buf.length === 0) continue;
-      const { accountId } = JSON.parse(buf.toString('utf8')) as SpoolEntry;
-      const ordinal = ordinals.next(accountId);
-      if (index.ids.get(accountId) === undefined) continue;
-      ids.push(accountId);
-      ords.push(ordinal);
-      if (ids.length >= OVERLAP_BATCH) await flush();
-    }
+  for await (const { accountId } of readSpool(spool)) {
+    const ordinal = ordinals.next(accountId);
+    if (index.ids.get(accountId) === undefined) continue;
+    ids.push(accountId);
+    ords.push(ordinal);
+    if (ids.length >= OVERLAP_BATCH) await flush();
   }
   await flush();
 }

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -8,8 +8,8 @@ import type { Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
 import { IdIndex } from './id-index.js';
-import { SPOOL_FILE, type SpoolEntry } from './ingest.js';
-import { TOO_LONG, splitLines } from './lines.js';
+import { SPOOL_FILE } from './ingest.js';
+import { readSpool } from './spool.js';
 import { makePrivateDir, openPrivateFileSync } from './private-files.js';
 
 export interface CreateReminderWaveOptions {
@@ -61,19 +61,12 @@ export async function createReminderWave(o: CreateReminderWaveOptions): Promise<
     await makePrivateDir(spoolDir);
     const out = createWriteStream(spoolPath, { fd: openPrivateFileSync(spoolPath) });
     let accepted = 0;
-    for await (const chunk of splitLines(createReadStream(sourceSpool, { highWaterMark: 256 * 1024 }), 16 * 1024 * 1024)) {
-      let text = '';
-      for (const buf of chunk.lines) {
-        if (buf === TOO_LONG) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${o.sourceWaveId}: a spool line is not an account entry` });
-        if (buf.length === 0) continue;
-        const entry = JSON.parse(buf.toString('utf8')) as SpoolEntry;
-        if (targets.get(entry.accountId) === undefined) continue;
-        // Sealed records are bound to their wave: open under the source's, seal under the new one's.
-        const contact = o.envelope.seal(o.envelope.open(entry.record.contact, `${o.sourceWaveId}:${entry.accountId}`), `${waveId}:${entry.accountId}`);
-        text += `${JSON.stringify({ ...entry, record: { ...entry.record, contact } })}\n`;
-        accepted++;
-      }
-      if (text && !out.write(text)) await once(out, 'drain');
+    for await (const entry of readSpool(sourceSpool)) {
+      if (targets.get(entry.accountId) === undefined) continue;
+      // Sealed records are bound to their wave: open under the source's, seal under the new one's.
+      const contact = o.envelope.seal(o.envelope.open(entry.record.contact, `${o.sourceWaveId}:${entry.accountId}`), `${waveId}:${entry.accountId}`);
+      if (!out.write(`${JSON.stringify({ ...entry, record: { ...entry.record, contact } })}\n`)) await once(out, 'drain');
+      accepted++;
     }
     out.end();
     await once(out, 'finish');
