@@ -150,7 +150,7 @@ export interface RedisMemory {
   readonly samples: number;
 }
 
-export function startRedisMemorySampler(redis: Redis, intervalMs = 100): { stop(): Promise<RedisMemory> } {
+export function startRedisMemorySampler(redis: Redis, intervalMs = 100): { peakMb(): number; stop(): Promise<RedisMemory> } {
   let start: number | undefined;
   let peak = 0;
   let samples = 0;
@@ -170,6 +170,8 @@ export function startRedisMemorySampler(redis: Redis, intervalMs = 100): { stop(
     }
   })();
   return {
+    /** The peak so far, for progress lines. */
+    peakMb: () => mb(peak),
     stop: async () => {
       stopped = true;
       await loop;
@@ -405,4 +407,18 @@ export async function startDrains(o: { url: string; prefix: string; dir: string;
   for (const r of settled) if (r.status === 'fulfilled') procs.push(r.value);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** What the parent gives a whole-wave section (`section-wave.ts`, `section-scale.ts`). */
+export interface WaveSectionParams {
+  readonly url: string;
+  readonly file: string;
+  readonly window: number;
+  readonly batch: number;
+  /** Accounts per first-action job (`BW_JOB_ACCOUNTS`). */
+  readonly accountsPerJob: number;
+  /** First-action jobs a wave is cut into at least (`BW_FEED_MIN_JOBS`). */
+  readonly minJobs: number;
+  readonly drains: number;
+  readonly concurrency: number;
 }

@@ -22,18 +22,9 @@ import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
 import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
-import { childParams, deletePrefix, emit, mb, note, randomId, round, startDrains, startRssSampler, type ServiceProcess } from './common.js';
+import { childParams, deletePrefix, emit, mb, note, randomId, round, startDrains, startRedisMemorySampler, startRssSampler, type ServiceProcess, type WaveSectionParams } from './common.js';
 
-interface Params {
-  readonly url: string;
-  readonly file: string;
-  readonly window: number;
-  readonly batch: number;
-  readonly accountsPerJob: number;
-  readonly minJobs: number;
-  readonly drains: number;
-  readonly concurrency: number;
-}
+type Params = WaveSectionParams;
 
 /** The size the projection is made for: the largest carrier breach the pipeline is sized for. */
 const PROJECTED_ACCOUNTS = 54_000_000;
@@ -45,14 +36,7 @@ const redis = new Redis(p.url, { maxRetriesPerRequest: null });
 const procs: ServiceProcess[] = [];
 const rss = startRssSampler(50);
 const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? NaN);
-let redisPeak = 0;
-let sampling = true;
-const redisSampler = (async () => {
-  while (sampling) {
-    redisPeak = Math.max(redisPeak, await usedMemory().catch(() => 0));
-    await new Promise((r) => setTimeout(r, 200));
-  }
-})();
+const redisMemory = startRedisMemorySampler(redis, 200);
 try {
   const log = createLogger({ name: 'bench-feeder', level: 'warn' });
   const ledger = createLedger({ redis, prefix });
@@ -81,7 +65,7 @@ try {
     progress = await waveProgress(ledger, wave.waveId);
     if (performance.now() - lastNote > 15_000) {
       lastNote = performance.now();
-      note(`scale: ${progress.finished}/${progress.accepted} finished, feeder RSS ${mb(process.memoryUsage().rss)} MB, Redis ${mb(redisPeak)} MB peak`);
+      note(`scale: ${progress.finished}/${progress.accepted} finished, feeder RSS ${mb(process.memoryUsage().rss)} MB, Redis ${redisMemory.peakMb()} MB peak`);
     }
   }
   const feedMs = performance.now() - t1;
@@ -92,9 +76,7 @@ try {
   while ((await redis.xlen(auditKey)) > 0 && performance.now() - t2 < 120_000) await new Promise((r) => setTimeout(r, 100));
   const feedRssResult = feedRss.stop();
   const after = await usedMemory();
-  sampling = false;
-  await redisSampler;
-  redisPeak = Math.max(redisPeak, after);
+  const { peakMb } = await redisMemory.stop();
 
   const accounts = Math.max(1, progress.finished);
   const bytesPerAccount = (after - before) / accounts;
@@ -117,7 +99,7 @@ try {
     },
     redis: {
       beforeMb: mb(before),
-      peakMb: mb(redisPeak),
+      peakMb,
       afterMb: mb(after),
       bytesPerAccount: round(bytesPerAccount),
       projectedAccounts: PROJECTED_ACCOUNTS,
@@ -126,8 +108,7 @@ try {
     },
   });
 } finally {
-  sampling = false;
-  await redisSampler;
+  await redisMemory.stop();
   for (const x of procs) await x.stop().catch(() => null);
   await deletePrefix(redis, prefix);
   await redis.quit();

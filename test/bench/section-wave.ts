@@ -23,19 +23,9 @@ import { createFeeder, createWave } from '@breachwave/feeder';
 import { createLedger, waveProgress } from '@breachwave/ledger';
 import { createLogger } from '@breachwave/logging';
 import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
-import { childParams, deletePrefix, emit, mb, note, randomId, round, startDrains, startRssSampler, type ServiceProcess } from './common.js';
+import { childParams, deletePrefix, emit, mb, note, randomId, round, startDrains, startRssSampler, type ServiceProcess, type WaveSectionParams } from './common.js';
 
-interface Params {
-  readonly url: string;
-  readonly file: string;
-  readonly window: number;
-  readonly batch: number;
-  /** Accounts per first-action job (`BW_JOB_ACCOUNTS`). */
-  readonly accountsPerJob: number;
-  /** First-action jobs a wave is cut into at least (`BW_FEED_MIN_JOBS`). */
-  readonly minJobs: number;
-  readonly drains: number;
-  readonly concurrency: number;
+interface Params extends WaveSectionParams {
   /** Compact finished accounts during and after the wave (default true; false shows what the ledger alone keeps). */
   readonly compact?: boolean;
 }
