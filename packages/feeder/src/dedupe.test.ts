@@ -63,26 +63,29 @@ test('a sort that fits in memory writes nothing to disk', async (t) => {
 });
 
 /**
- * Ingests `file` twice, ids sorted in memory and in runs of 4 KiB on disk, and asserts the same
+ * Ingests `file` three ways — ids in memory throughout, in sorted runs of 4 KiB on disk from the
+ * start, and moving from memory to disk part way (after `switchAt` ids) — and asserts the same
  * counters, the same rejects report byte for byte and the same spool (but for the sealed contact
- * points, whose IVs are random), with no helper file left in either spool directory.
+ * points, whose IVs are random), with no helper file left in any spool directory.
  */
-async function sameBothWays(dir: string, file: string, extra: Partial<IngestOptions> = {}): Promise<Awaited<ReturnType<typeof ingestFile>>> {
+async function sameBothWays(dir: string, file: string, extra: Partial<IngestOptions> = {}, switchAt = 100): Promise<Awaited<ReturnType<typeof ingestFile>>> {
   const common = { file, waveId: 'wdup', envelope: testEnvelope(), log: silentLogger(), ...extra };
   const memory = await ingestFile({ ...common, spoolDir: join(dir, 'memory') });
-  const disk = await ingestFile({ ...common, spoolDir: join(dir, 'disk'), sortRunBytes: 4096 });
-  assert.deepEqual({ ...disk, spoolPath: '', rejectsPath: '' }, { ...memory, spoolPath: '', rejectsPath: '' });
-  assert.equal(await readFile(disk.rejectsPath, 'utf8'), await readFile(memory.rejectsPath, 'utf8'));
   const text = async (p: string): Promise<string> => (await readFile(p, 'utf8')).replace(/"contact":"[^"]*"/g, '"contact":""');
-  assert.equal(await text(disk.spoolPath), await text(memory.spoolPath));
-  for (const d of ['memory', 'disk']) assert.deepEqual((await readdir(join(dir, d))).sort(), ['accounts.jsonl', 'rejects.csv'], `${d}: no helper file left`);
+  for (const [name, memoryIds] of [['disk', 0], ['switch', switchAt]] as const) {
+    const other = await ingestFile({ ...common, spoolDir: join(dir, name), sortRunBytes: 4096, memoryIds });
+    assert.deepEqual({ ...other, spoolPath: '', rejectsPath: '' }, { ...memory, spoolPath: '', rejectsPath: '' }, name);
+    assert.equal(await readFile(other.rejectsPath, 'utf8'), await readFile(memory.rejectsPath, 'utf8'), name);
+    assert.equal(await text(other.spoolPath), await text(memory.spoolPath), name);
+  }
+  for (const d of ['memory', 'disk', 'switch']) assert.deepEqual((await readdir(join(dir, d))).sort(), ['accounts.jsonl', 'rejects.csv'], `${d}: no helper file left`);
   return memory;
 }
 
-test('duplicates found through sorted runs on disk: the same first occurrences, rejects report and spool as in memory', async (t) => {
+test('duplicates found through sorted runs on disk, or in memory and then on disk: the same first occurrences, rejects report and spool as in memory', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'accounts.csv');
-  const synth = await writeAccountsFile(file, { rows: 20_000, seed: 4, duplicateRate: 0.08, malformedRate: 0.05 });
+  const synth = await writeAccountsFile(file, { rows: 10_000, seed: 4, duplicateRate: 0.08, malformedRate: 0.05 });
   const r = await sameBothWays(dir, file);
   assert.equal(r.duplicates, synth.expected.duplicates);
   assert.equal(r.accepted, synth.expected.valid);
@@ -113,6 +116,10 @@ test('a duplicate with warnings is not counted among the warned; a later file re
   const later = join(dir, 'b.csv');
   await writeFile(later, 'account_id,segment,phone,exposed\nA-5,former,+1 312 555 2000,name\nB-1,former,+1 312 555 2001,name\nA-5,former,+1 312 555 2000,name\nB-1,former,+1 312 555 2001,name\n');
   const added = await sameBothWays(join(dir, 'add'), later, { existingSpool: first.spoolPath });
+  // The wave's ids alone are more than the index holds: the move to disk comes before the file's first row.
+  const spilled = await sameBothWays(join(dir, 'add-spilled'), later, { existingSpool: first.spoolPath }, 10);
+  assert.deepEqual([spilled.accepted, spilled.duplicates], [1, 3]);
+  assert.equal(await readFile(spilled.rejectsPath, 'utf8'), await readFile(added.rejectsPath, 'utf8'));
   assert.deepEqual([added.accepted, added.duplicates], [1, 3]);
   assert.equal(await readFile(added.rejectsPath, 'utf8'), [
     'line,field,reason,account_id',

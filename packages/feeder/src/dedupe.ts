@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { ExternalSorter, keyHash, type SortedReader } from './external-sort.js';
+import { IdIndex } from './id-index.js';
 import { openPrivateFileSync } from './private-files.js';
 import { TOO_LONG, splitLines } from './lines.js';
 
@@ -20,47 +21,98 @@ export interface Duplicate {
 
 /** Line 0 never occurs in a file: it marks an id already in the wave, so that it sorts before every line. */
 const IN_WAVE = 0;
+/** Ids held in memory before the finder moves to sorted runs on disk: ~36 MB of index at most. */
+export const MEMORY_IDS = 1_000_000;
+
+/** Options of a {@link DuplicateFinder}. */
+export interface DuplicateFinderOptions {
+  /** Bytes of records sorted in memory before a run is written out (the on-disk mode). */
+  readonly runBytes?: number;
+  /** Ids kept in an in-memory index before moving to the external sort; 0 sorts on disk from the start. Default {@link MEMORY_IDS}. */
+  readonly memoryIds?: number;
+}
 
 /**
- * Finds repeated account ids among an ingest's accepted rows in bounded memory: every candidate
- * `(id, line)` goes into an external sort (runs written next to the spool), whose merge brings
- * each id's rows together in line order. The first line wins; every later row with the id is a
- * duplicate pointing at it. Ids already in the wave sort before any line, so a row repeating one
- * is a duplicate of the wave instead. Exact: ids are compared as strings, never by hash alone.
+ * Finds repeated account ids among an ingest's accepted rows, exactly (ids are compared as
+ * strings, never by hash alone), in memory bounded whatever the number of rows:
+ * - while the ids seen fit in `memoryIds`, in an off-heap index ({@link IdIndex}): a repeated id
+ *   is known the moment its row is read (`candidate` returns the line it repeats), so the row is
+ *   rejected there and never spooled, and nothing is written to disk;
+ * - past that, every id kept so far and every later candidate `(id, line)` goes into an external
+ *   sort (runs written next to the spool), whose merge brings each id's rows together in line
+ *   order once the file is read (`resolve`). The first line wins; every later row with the id is a
+ *   duplicate pointing at it, read in ordinal order with `duplicates()`.
+ * Ids already in the wave (`existing`) count as seen before any line, so a row repeating one is a
+ * duplicate of the wave instead (line 0).
  */
 export class DuplicateFinder {
-  private readonly ids: ExternalSorter;
+  private memory: IdIndex | undefined;
+  private ids: ExternalSorter | undefined;
   private dups: ExternalSorter | undefined;
   private readonly dir: string;
   private readonly runBytes: number | undefined;
+  private readonly memoryIds: number;
 
-  constructor(dir: string, runBytes?: number) {
+  constructor(dir: string, options: DuplicateFinderOptions = {}) {
     this.dir = dir;
-    this.runBytes = runBytes;
-    this.ids = new ExternalSorter({ dir, name: '.ids', ...(runBytes ? { runBytes } : {}) });
+    this.runBytes = options.runBytes;
+    this.memoryIds = options.memoryIds ?? MEMORY_IDS;
+    if (this.memoryIds > 0) this.memory = new IdIndex(Math.min(this.memoryIds, 1 << 16));
+    else this.spill();
   }
 
-  /** An id already in the wave. */
+  /** Whether the ids have moved to the external sort (duplicates are then found by `resolve`). */
+  get onDisk(): boolean {
+    return this.memory === undefined;
+  }
+
+  /** Moves to the external sort, with every id the index holds as a first occurrence. */
+  private spill(): void {
+    const ids = new ExternalSorter({ dir: this.dir, name: '.ids', ...(this.runBytes ? { runBytes: this.runBytes } : {}) });
+    // A first occurrence is never dropped, so its ordinal and tag are never read: 0 stands in.
+    for (const [id, line] of this.memory?.entries() ?? []) ids.add(keyHash(id), id, line, 0, 0);
+    this.memory = undefined;
+    this.ids = ids;
+  }
+
+  private add(accountId: string, line: number, ordinal: number, tag: number): number | undefined {
+    if (this.memory) {
+      const first = this.memory.add(accountId, line);
+      if (first === undefined && this.memory.size > this.memoryIds) this.spill();
+      return first;
+    }
+    this.ids?.add(keyHash(accountId), accountId, line, ordinal, tag);
+    return undefined;
+  }
+
+  /** An id already in the wave. Call before any `candidate`. */
   existing(accountId: string): void {
-    this.ids.add(keyHash(accountId), accountId, IN_WAVE, 0, 0);
-  }
-
-  /** An accepted row, the `ordinal`-th (0-based) added; `line` ≥ 1 and increasing from one call to the next. */
-  candidate(accountId: string, line: number, ordinal: number, tag: number): void {
-    this.ids.add(keyHash(accountId), accountId, line, ordinal, tag);
+    this.add(accountId, IN_WAVE, 0, 0);
   }
 
   /**
-   * Runs the merge; the duplicates found are then read, ordered by ordinal, with `duplicates()`.
-   * @returns how many there are.
+   * An accepted row, the `ordinal`-th (0-based) candidate added; `line` ≥ 1 and increasing from
+   * one call to the next.
+   * @returns the line of the row it repeats (0: an id already in the wave) when that is known now
+   *   — the row is then not a candidate, and the next one takes its ordinal — or undefined.
+   */
+  candidate(accountId: string, line: number, ordinal: number, tag: number): number | undefined {
+    return this.add(accountId, line, ordinal, tag);
+  }
+
+  /**
+   * Runs the merge; the duplicates it found are then read, ordered by ordinal, with `duplicates()`.
+   * @returns how many there are (none while the ids were in memory: those were found as they came).
    */
   async resolve(): Promise<number> {
+    const ids = this.ids;
+    if (!ids) return 0;
     const dups = new ExternalSorter({ dir: this.dir, name: '.dups', runBytes: Math.min(this.runBytes ?? Infinity, 4 * 1024 * 1024) });
     this.dups = dups;
     let primary = -1;
     let key = '';
     let firstLine = 0;
-    await this.ids.forEach((r) => {
+    await ids.forEach((r) => {
       if (r.primary === primary && r.key === key) {
         // A second id of the wave itself is none of this ingest's business.
         if (r.a !== IN_WAVE) dups.add(r.b, r.key, r.a, firstLine, r.c);
@@ -70,7 +122,7 @@ export class DuplicateFinder {
       key = r.key;
       firstLine = r.a;
     });
-    this.ids.dispose();
+    ids.dispose();
     return dups.size;
   }
 
@@ -80,9 +132,10 @@ export class DuplicateFinder {
     return new DuplicateReader(reader);
   }
 
-  /** Removes every temporary file. */
+  /** Removes every temporary file and lets the index go. */
   dispose(): void {
-    this.ids.dispose();
+    this.memory = undefined;
+    this.ids?.dispose();
     this.dups?.dispose();
   }
 }

@@ -99,6 +99,17 @@ export class IdIndex {
     return 1;
   }
 
+  /** Every id with its value, in no particular order. Do not add while iterating. */
+  *entries(): Generator<[string, number]> {
+    for (let i = 0; i < this.refs.length; i++) {
+      const ref = this.refs[i] as number;
+      if (ref === 0) continue;
+      const { chunk, at } = this.locate(ref);
+      const len = chunk[at] as number;
+      yield [chunk.toString('latin1', at + 5, at + 5 + len), chunk.readUInt32LE(at + 1)];
+    }
+  }
+
   /** Record layout: [length: u8][value: u32 LE][id bytes], padded to ALIGN. */
   private store(id: string, value: number): number {
     const size = (5 + id.length + IdIndex.ALIGN - 1) & ~(IdIndex.ALIGN - 1);

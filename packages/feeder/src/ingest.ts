@@ -10,7 +10,7 @@ import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
 import { CsvRecords, reportCell, type CsvRecord } from './csv.js';
 import { fieldPath, normaliseColumn, planColumns, unknownColumnProblem, type ColumnMapping } from './columns.js';
-import { DuplicateFinder, dropDuplicates, mergeRejects, type Duplicate } from './dedupe.js';
+import { DuplicateFinder, dropDuplicates, mergeRejects } from './dedupe.js';
 import { ContactKeys, contactKey, regroupSpool, type RegroupResult } from './group.js';
 import { makePrivateDir, openPrivateFileSync } from './private-files.js';
 import { readSpool } from './spool.js';
@@ -60,6 +60,12 @@ export interface IngestOptions {
    * spent on them stays at about this whatever the file's size. Default 16 MiB.
    */
   readonly sortRunBytes?: number;
+  /**
+   * Account ids (the wave's and the file's) looked up in an in-memory index (~36 bytes an id) before
+   * duplicate detection moves to an external sort on disk; 0 sorts on disk from the start. Either
+   * way finds the same duplicates and writes the same spool and report. Default 1,000,000.
+   */
+  readonly memoryIds?: number;
 }
 
 /** What an ingest found. `rows === accepted + rejected`; duplicates are counted inside `rejected`. */
@@ -109,6 +115,11 @@ const PROGRESS_INTERVAL_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
 /** Distinct unknown JSONL keys reported; past this, the error says there were more. */
 const MAX_UNKNOWN_REPORTED = 100;
+/** The rejects report's reason for a duplicate of the row on `firstLine` (0: an account already in the wave). */
+function duplicateReason(firstLine: number): string {
+  return firstLine === 0 ? 'duplicate account_id (already in the wave)' : `duplicate account_id (first seen on line ${firstLine})`;
+}
+
 /** A row's warnings as bits (bit i: `ROW_WARNINGS[i]`), carried with it until duplicates are known. */
 const WARNING_BIT: Readonly<Record<RowWarning, number>> = Object.fromEntries(ROW_WARNINGS.map((w, i) => [w, 1 << i])) as Record<RowWarning, number>;
 
@@ -228,9 +239,10 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   let format: InputFormat | undefined = options.format ?? detectFormat(file);
   const spoolPath = join(options.spoolDir, SPOOL_FILE);
   // Every row that passes validation goes to a candidate spool, and every other rejected row to a
-  // first report, as the file is read; repeated ids are found once the file is read (see
-  // `DuplicateFinder`), and only then are the spool and the report written out without them
-  // (each just renamed when there are none). Consolidating, the candidate lines are
+  // first report, as the file is read. A repeated id is rejected as it is read while the ids fit
+  // in memory; past that, repeated ids are found once the file is read (see `DuplicateFinder`),
+  // and only then are the spool and the report written out without them (each just renamed when
+  // there are none). Consolidating, the candidate lines are
   // `<contact key>\t<entry>`, regrouped at the end.
   const consolidate = options.consolidate === true;
   const firstSpoolPath = `${spoolPath}.ingest`;
@@ -254,11 +266,14 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   let moreUnknownKeys = false;
   // Columns seen in JSONL objects, so a suggestion never names one the file already has.
   const keysPresent = new Set<string>();
-  // (account_id, line) of every candidate, sorted outside memory once the file is read: memory
-  // stays the same whatever the number of rows (an in-memory index of ids cost ~36 bytes a row,
-  // 2 GB at 54M rows). Exact — ids are compared as strings, so no account is ever taken for
-  // another's duplicate.
-  const dupes = new DuplicateFinder(options.spoolDir, options.sortRunBytes);
+  // Account ids seen: in memory up to `memoryIds`, then (account_id, line) of every candidate sorted
+  // outside memory once the file is read, so memory stays bounded whatever the number of rows (an
+  // in-memory index of ids costs ~36 bytes a row, 2 GB at 54M rows). Exact — ids are compared as
+  // strings, so no account is ever taken for another's duplicate.
+  const dupes = new DuplicateFinder(options.spoolDir, {
+    ...(options.sortRunBytes ? { runBytes: options.sortRunBytes } : {}),
+    ...(options.memoryIds !== undefined ? { memoryIds: options.memoryIds } : {}),
+  });
   let contacts: ContactKeys | undefined;
   let candidates = 0;
   let rows = 0;
@@ -433,16 +448,20 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       return;
     }
     const a = result.account;
-    // Counted as accepted until the duplicates are known; a duplicate's warnings are taken back then.
     let tag = 0;
+    for (const w of result.warnings) tag |= WARNING_BIT[w];
+    const first = dupes.candidate(a.accountId, line, candidates, tag);
+    if (first !== undefined) {
+      duplicates++;
+      reject(line, 'account_id', duplicateReason(first), a.accountId);
+      return;
+    }
+    candidates++;
+    // Counted as accepted until every duplicate is known; one found later has its warnings taken back then.
     if (result.warnings.length > 0) {
       warned++;
-      for (const w of result.warnings) {
-        warnings[w] = (warnings[w] ?? 0) + 1;
-        tag |= WARNING_BIT[w];
-      }
+      for (const w of result.warnings) warnings[w] = (warnings[w] ?? 0) + 1;
     }
-    dupes.candidate(a.accountId, line, candidates++, tag);
     // The contact object and the spool entry ({@link SpoolEntry}, its record an AccountRecord) are
     // written out as JSON text field by field — the same text JSON.stringify gives for the
     // objects, without building them: per-row garbage was a fifth of ingest CPU (measured by profiling).
@@ -488,6 +507,11 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
   };
 
   try {
+    if (options.existingSpool) {
+      // Read first, so that a row repeating the wave is known as it comes (the runs of a move to disk go in the spool directory).
+      await makePrivateDir(options.spoolDir);
+      for await (const entry of readSpool(options.existingSpool)) dupes.existing(entry.accountId);
+    }
     let bytes = 0;
     try {
       for await (const batch of splitLines(createReadStream(file, { highWaterMark: 64 * 1024 }), maxLineBytes)) {
@@ -560,9 +584,6 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     await spool.close();
     await rejects.close();
 
-    if (options.existingSpool) {
-      for await (const entry of readSpool(options.existingSpool)) dupes.existing(entry.accountId);
-    }
     const found = await dupes.resolve();
     if (found > 0) {
       const reader = dupes.duplicates();
@@ -583,8 +604,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
       } finally {
         reader.close();
       }
-      const reason = (d: Duplicate): string => (d.firstLine === 0 ? 'duplicate account_id (already in the wave)' : `duplicate account_id (first seen on line ${d.firstLine})`);
-      await mergeRejects(firstRejectsPath, rejectsPath, dupes.duplicates(), (d) => `${d.line},account_id,${reportCell(reason(d))},${reportCell(d.accountId)}\n`);
+      await mergeRejects(firstRejectsPath, rejectsPath, dupes.duplicates(), (d) => `${d.line},account_id,${reportCell(duplicateReason(d.firstLine))},${reportCell(d.accountId)}\n`);
       await unlink(firstRejectsPath);
     } else {
       await rename(firstRejectsPath, rejectsPath);
