@@ -458,9 +458,10 @@ export interface RecoverySettings {
   readonly staleMs: number;
   readonly maxRecoveries: number;
   readonly pinNoticeLimitMs: number;
+  readonly compactAfterMs: number;
 }
 
 /** {@link createRecoveryLoop} for a worker process, from its configured settings (not started). */
-export function recoveryLoopFor(deps: Omit<RecoveryLoopDeps, 'intervalMs' | 'staleMs' | 'maxRecoveries' | 'pinNoticeLimitMs'>, settings: RecoverySettings): RecoveryLoop {
-  return createRecoveryLoop({ ...deps, intervalMs: settings.recoveryIntervalMs, staleMs: settings.staleMs, maxRecoveries: settings.maxRecoveries, pinNoticeLimitMs: settings.pinNoticeLimitMs });
+export function recoveryLoopFor(deps: Omit<RecoveryLoopDeps, 'intervalMs' | 'staleMs' | 'maxRecoveries' | 'pinNoticeLimitMs' | 'compactAfterMs'>, settings: RecoverySettings): RecoveryLoop {
+  return createRecoveryLoop({ ...deps, intervalMs: settings.recoveryIntervalMs, staleMs: settings.staleMs, maxRecoveries: settings.maxRecoveries, pinNoticeLimitMs: settings.pinNoticeLimitMs, compactAfterMs: settings.compactAfterMs });
 }

@@ -12,7 +12,7 @@ import type { ActionJobView } from './worker.js';
 
 const db = useRedis();
 
-const WORKERS = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, recoveryIntervalMs: 60_000, staleMs: 60_000, maxRecoveries: 3, pinNoticeLimitMs: 900_000 };
+const WORKERS = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, recoveryIntervalMs: 60_000, staleMs: 60_000, maxRecoveries: 3, pinNoticeLimitMs: 900_000, compactAfterMs: 600_000 };
 
 /** Client sockets this process holds open (Redis connections among them). */
 const openSockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;

@@ -12,6 +12,12 @@ test('defaults apply and the result is frozen', () => {
   assert.equal(c.twilio, undefined);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.smtp));
   assert.deepEqual(c.feed, { window: 5000, batch: 500, accountsPerJob: 20, minJobs: 250 });
+  assert.equal(c.workers.compactAfterMs, 600_000);
+});
+
+test('the wait before finished accounts are compacted is set in seconds, from one minute', () => {
+  assert.equal(loadWorkersConfig({ BW_COMPACT_AFTER_SECONDS: '120' }).compactAfterMs, 120_000);
+  assert.throws(() => loadWorkersConfig({ BW_COMPACT_AFTER_SECONDS: '10' }), /BW_COMPACT_AFTER_SECONDS/);
 });
 
 test('a wave is cut into at least 5 jobs per notifier slot unless BW_FEED_MIN_JOBS says otherwise', () => {

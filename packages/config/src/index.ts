@@ -197,6 +197,8 @@ export interface BreachwaveConfig {
     readonly staleMs: number;
     readonly maxRecoveries: number;
     readonly pinNoticeLimitMs: number;
+    /** A finished account is compacted once its last change is older than this. */
+    readonly compactAfterMs: number;
   };
   readonly pin: {
     readonly length: number;
@@ -367,7 +369,7 @@ export function loadConnectionConfig(env: EnvInput = environment()): Pick<Breach
   return deepFreeze({ redisUrl: e.REDIS_URL, ...redisTlsField(e), prefix: e.BW_PREFIX, shards: e.BW_SHARDS, dataDir: e.BW_DATA_DIR, logLevel: e.LOG_LEVEL ?? 'info' });
 }
 
-const WORKER_VARIABLES = ['BW_LOCK_DURATION_MS', 'BW_STALLED_INTERVAL_MS', 'BW_RECOVERY_INTERVAL_MS', 'BW_RECOVERY_MAX', 'BW_PIN_NOTICE_LIMIT_SECONDS'] as const;
+const WORKER_VARIABLES = ['BW_LOCK_DURATION_MS', 'BW_STALLED_INTERVAL_MS', 'BW_RECOVERY_INTERVAL_MS', 'BW_RECOVERY_MAX', 'BW_PIN_NOTICE_LIMIT_SECONDS', 'BW_COMPACT_AFTER_SECONDS'] as const;
 
 /** The workers' timing and recovery settings alone: for commands that recover or report on waves. */
 export function loadWorkersConfig(env: EnvInput = environment()): BreachwaveConfig['workers'] {
@@ -400,6 +402,7 @@ function workersSection(e: Pick<Env, (typeof WORKER_VARIABLES)[number]>): Breach
     staleMs: e.BW_LOCK_DURATION_MS + e.BW_STALLED_INTERVAL_MS,
     maxRecoveries: e.BW_RECOVERY_MAX,
     pinNoticeLimitMs: e.BW_PIN_NOTICE_LIMIT_SECONDS * 1000,
+    compactAfterMs: e.BW_COMPACT_AFTER_SECONDS * 1000,
   });
 }
 

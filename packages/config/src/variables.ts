@@ -165,6 +165,7 @@ export const sections = {
     BW_RECOVERY_INTERVAL_MS: int(30_000, 200, 3_600_000),
     BW_RECOVERY_MAX: int(3, 1, 100),
     BW_PIN_NOTICE_LIMIT_SECONDS: int(900, 1, 30 * 86_400),
+    BW_COMPACT_AFTER_SECONDS: int(600, 60, 30 * 86_400),
   },
   /** Every long-running process's own `/metrics`, `/healthz` and `/readyz` (the ops-api serves them on its own port). */
   metrics: {

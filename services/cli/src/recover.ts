@@ -8,7 +8,7 @@ export async function scanWave(ctx: ReadContext, waveId: string, dryRun: boolean
   const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig().prefix, shards: loadConnectionConfig().shards, ledger: ctx.ledger });
   try {
     const recovery = createRecovery({ ledger: ctx.ledger, queues, log: ctx.log, actor: operatorActor(),
-      staleMs: workers.staleMs, maxRecoveries: workers.maxRecoveries, pinNoticeLimitMs: workers.pinNoticeLimitMs });
+      staleMs: workers.staleMs, maxRecoveries: workers.maxRecoveries, pinNoticeLimitMs: workers.pinNoticeLimitMs, compactAfterMs: workers.compactAfterMs });
     return await recovery.scanWave(waveId, { dryRun });
   } finally {
     await queues.close();
