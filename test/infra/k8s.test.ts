@@ -219,7 +219,8 @@ function variableSource(c: Obj, variable: string, find: (kind: string, name: str
   for (const from of [...((c.envFrom ?? []) as Obj[])].reverse()) {
     const kind = from.secretRef ? 'Secret' : 'ConfigMap';
     const name = (from.secretRef ?? from.configMapRef).name as string;
-    const key = `${from.prefix ?? ''}` === '' ? variable : variable.startsWith(from.prefix) ? variable.slice(from.prefix.length) : undefined;
+    const prefix = String(from.prefix ?? '');
+    const key = variable.startsWith(prefix) ? variable.slice(prefix.length) : undefined;
     if (key !== undefined && key in (find(kind, name)?.data ?? {})) return { kind, name, key };
   }
   return undefined;
