@@ -4,12 +4,15 @@
 # Redis comes from REDIS_URL when set; otherwise testcontainers starts one container for the whole
 # run (Docker, or Podman set up by scripts/container-runtime.sh), shared by key prefix.
 want_pnpm=$(node -p "require('$(cd "$(dirname "$0")/.." && pwd)/package.json').packageManager.split('@')[1]")
-# The browser test needs Chromium and the alert-rule tests promtool: installed with apt when
-# missing (as root, with apt), otherwise those tests are skipped with a loud message.
+# The browser test needs Chromium, the alert-rule tests promtool and the compose file's
+# `docker-compose config` check Debian's docker-compose (1.29, Python: it only reads the file, no
+# engine is needed or started): installed with apt when missing (as root, with apt), otherwise
+# those tests are skipped with a loud message. A tool already on the machine is left as it is.
 tools=()
 [ -x "${BW_CHROMIUM:-/usr/bin/chromium}" ] || tools+=(chromium)
 command -v promtool >/dev/null 2>&1 || tools+=(prometheus)
-if [ ${#tools[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then tools_plan="; installs ${tools[*]} with apt (for the browser and alert-rule tests; the prometheus package only for its promtool, no server is started)"; else tools_plan=""; tools=(); fi
+command -v docker-compose >/dev/null 2>&1 || tools+=(docker-compose)
+if [ ${#tools[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then tools_plan="; installs ${tools[*]} with apt (for the browser, alert-rule and compose-file tests; the prometheus package only for its promtool and docker-compose only for its config check, no server or container is started)"; else tools_plan=""; tools=(); fi
 if [ -n "${REDIS_URL:-}" ]; then redis_plan="Redis from REDIS_URL"; else redis_plan="without a Docker engine it installs podman, runc and busybox-static with apt, starts the Podman API service (left running) and builds a local redis:7.2 image; one Redis container for the run, removed at the end"; fi
 echo "test: uses pnpm $want_pnpm (the machine's if it has that version, else through npx, never installed globally), installs the locked dependencies into node_modules; $redis_plan; the Redis restart drills run redis-server processes of their own on loopback ports$tools_plan" >&2
 if [ ${#tools[@]} -gt 0 ]; then
