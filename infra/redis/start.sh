@@ -8,7 +8,9 @@
 #                          or - (it goes into REDIS_URL unescaped); `breachwave keys generate`
 #                          prints one.
 # BW_PREFIX                key prefix the breachwave user is limited to (default bw), as the
-#                          processes' BW_PREFIX.
+#                          processes' BW_PREFIX: letters, digits, _ and -, or a hash tag of them
+#                          (`{bw}`), whose shards' tags (`{bw:s1}`, …, with BW_SHARDS > 1) it may
+#                          use too.
 # BW_REDIS_ADMIN_PASSWORD  optional: also an `admin` user with every command and key, for an
 #                          operator's redis-cli (INFO, SLOWLOG, ACL LOG, CONFIG); same format.
 # BW_REDIS_ACL_FILE        where to write the ACL file (default /tmp/breachwave-users.acl, mode 0600).
@@ -37,8 +39,15 @@ password=${BW_REDIS_PASSWORD:-}
 [ -n "$password" ] || fail "BW_REDIS_PASSWORD is not set: put one in .env (breachwave keys generate prints one)"
 check_password BW_REDIS_PASSWORD "$password"
 prefix=${BW_PREFIX:-bw}
+# The key patterns of the breachwave user: its prefix, and with a hash tag the shards' tags too.
+tag=${prefix#\{}
+tag=${tag%\}}
 case "$prefix" in
-  '' | *[!A-Za-z0-9_-]*) fail "BW_PREFIX may hold only letters, digits, _ and -" ;;
+  "{$tag}") keys="~{$tag}:* ~{$tag:s*}:*" ;;
+  *) tag=$prefix keys="~$prefix:*" ;;
+esac
+case "$tag" in
+  '' | *[!A-Za-z0-9_-]*) fail "BW_PREFIX may hold only letters, digits, _ and -, or be a hash tag of them ({bw})" ;;
 esac
 acl=${BW_REDIS_ACL_FILE:-/tmp/breachwave-users.acl}
 
@@ -49,7 +58,7 @@ awk '
   { if (line != "") print line; line = $0 }
   END { if (line != "") print line }
 ' "$here/users.acl.template" \
-  | sed -e "s/@PASSWORD_SHA256@/$(sha256 "$password")/" -e "s/@PREFIX@/$prefix/g" >"$acl"
+  | sed -e "s/@PASSWORD_SHA256@/$(sha256 "$password")/" -e "s/@KEYS@/$keys/g" >"$acl"
 
 if [ -n "${BW_REDIS_ADMIN_PASSWORD:-}" ]; then
   check_password BW_REDIS_ADMIN_PASSWORD "$BW_REDIS_ADMIN_PASSWORD"

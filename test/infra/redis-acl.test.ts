@@ -37,23 +37,49 @@ function cli(args: string[], env: Record<string, string>): { code: number | null
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A Redis started by infra/redis/start.sh on a free loopback port, with the ACL it makes in `dir`. */
+async function startDeploymentRedis(dir: string, env: Record<string, string>): Promise<{ port: number; log: string[]; process: ReturnType<typeof spawn>; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const log: string[] = [];
+  const redis = spawn('sh', [join(ROOT, 'infra/redis/start.sh'), '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--logfile', ''], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', REDIS_SERVER, BW_REDIS_ACL_FILE: join(dir, 'users.acl'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  redis.stdout.on('data', (b: Buffer) => log.push(b.toString()));
+  redis.stderr.on('data', (b: Buffer) => log.push(b.toString()));
+  const exited = new Promise<void>((r) => redis.once('close', () => r()));
+  const stop = async (): Promise<void> => {
+    if (redis.exitCode === null) redis.kill('SIGTERM');
+    await exited;
+  };
+  await waitFor(() => log.join('').includes('Ready to accept connections') || redis.exitCode !== null, { timeout: 30_000, what: 'redis-server ready' });
+  if (redis.exitCode !== null) throw new Error(`redis-server did not start:\n${log.join('')}`);
+  return { port, log, process: redis, stop };
+}
+
+test('infra/redis: with a hash-tag prefix the breachwave user may use every shard\'s tag, and no other tag', { skip, timeout: 60_000 }, async () => {
+  const dir = tempDir('redis-acl-tag');
+  const password = randomBytes(32).toString('hex');
+  const adminPassword = randomBytes(32).toString('hex');
+  const redis = await startDeploymentRedis(dir, { BW_REDIS_PASSWORD: password, BW_REDIS_ADMIN_PASSWORD: adminPassword, BW_PREFIX: '{bwt}' });
+  const admin = new Redis(`redis://admin:${adminPassword}@127.0.0.1:${redis.port}`);
+  try {
+    const dryRun = async (...args: string[]): Promise<string> => String(await admin.call('ACL', 'DRYRUN', 'breachwave', ...args));
+    for (const key of ['{bwt}:bw-notify:wait', '{bwt:s1}:bw-notify:wait', '{bwt:s15}:ledger:w1']) assert.equal(await dryRun('LLEN', key), 'OK', key);
+    for (const key of ['{other}:bw-notify:wait', 'bwt:x', '{bwt}x', '{bwtx:s1}:y']) assert.match(await dryRun('LLEN', key), /no permissions/, key);
+  } finally {
+    admin.disconnect();
+    await redis.stop();
+  }
+});
+
 test('infra/redis: a wave runs through every process as the breachwave user with nothing refused; no login, other keys and other commands are refused', { skip, timeout: 300_000 }, async () => {
   const dir = tempDir('redis-acl');
-  const port = await freePort();
   const password = randomBytes(32).toString('hex');
   const adminPassword = randomBytes(32).toString('hex');
   const prefix = `acl${randomBytes(3).toString('hex')}`;
-  const redisLog: string[] = [];
-  const redis = spawn('sh', [join(ROOT, 'infra/redis/start.sh'), '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--logfile', ''], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '', REDIS_SERVER, BW_REDIS_PASSWORD: password, BW_REDIS_ADMIN_PASSWORD: adminPassword, BW_PREFIX: prefix, BW_REDIS_ACL_FILE: join(dir, 'users.acl') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  redis.stdout.on('data', (b: Buffer) => redisLog.push(b.toString()));
-  redis.stderr.on('data', (b: Buffer) => redisLog.push(b.toString()));
-  const redisExited = new Promise<void>((r) => redis.once('close', () => r()));
-  await waitFor(() => redisLog.join('').includes('Ready to accept connections') || redis.exitCode !== null, { timeout: 30_000, what: 'redis-server ready' });
-  assert.equal(redis.exitCode, null, `redis-server did not start:\n${redisLog.join('')}`);
+  const { port, stop } = await startDeploymentRedis(dir, { BW_REDIS_PASSWORD: password, BW_REDIS_ADMIN_PASSWORD: adminPassword, BW_PREFIX: prefix });
 
   const url = `redis://breachwave:${password}@127.0.0.1:${port}`;
   const admin = new Redis(`redis://admin:${adminPassword}@127.0.0.1:${port}`);
@@ -172,7 +198,6 @@ test('infra/redis: a wave runs through every process as the breachwave user with
   } finally {
     bw.disconnect();
     admin.disconnect();
-    if (redis.exitCode === null) redis.kill('SIGTERM');
-    await redisExited;
+    await stop();
   }
 });
