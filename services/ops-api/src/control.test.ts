@@ -62,12 +62,13 @@ after(async () => {
 });
 
 /** A wave created by ana that needs one approval, as `wave create` makes it. */
-async function makeWave(name: string, rows = 40): Promise<string> {
+async function makeWave(name: string, rows = 40, extra: Partial<Parameters<typeof createWave>[0]> = {}): Promise<string> {
   const file = join(dir, `${name}.csv`);
   await writeAccountsFile(file, { rows, seed: 7, malformedRate: 0, duplicateRate: 0 });
   const wave = await createWave({
     ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name),
     envelope: createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64))), log: silentLogger(), approvals: 1, actor: 'operator:ana',
+    ...extra,
   });
   return wave.waveId;
 }
@@ -172,7 +173,9 @@ describe('roles', () => {
 
 describe('a wave driven through the API', () => {
   it('dry run by its creator, approval refused to an operator and given by an approver, start, pause, resume; each step audited with the token\'s name', async () => {
-    const w = await makeWave('drive');
+    // A deadline two days out: the clock counts down to it.
+    const deadline = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const w = await makeWave('drive', 40, { regulatory: { determinedAt: new Date(Date.now() - 86_400_000).toISOString(), deadline, rule: 'FCC 47 CFR 64.2011: 30 days' } });
     assert.equal(codeOf(await call('POST', `/v1/waves/${w}/start`, 'ana')), 'BW_WAVE_STATE', 'not approved yet');
     assert.equal(codeOf(await call('POST', `/v1/waves/${w}/approve`, 'bo')), 'BW_APPROVAL_REFUSED', 'no dry run yet');
     const dry = await call('POST', `/v1/waves/${w}/dry-run`, 'ana');
@@ -190,6 +193,18 @@ describe('a wave driven through the API', () => {
     await waitFor(async () => (await ledger.getWave(w)).status === 'fed', { timeout: 15_000 });
     const progress = await call('GET', `/v1/waves/${w}`, 'vi');
     assert.equal(progress.status, 200);
+    // The clock, as wave status --json gives it: no worker runs here, so nothing has finished.
+    const clock = progress.json.clock as Record<string, unknown>;
+    assert.equal(clock.deadline, deadline);
+    assert.equal(progress.json.deadlineRule, 'FCC 47 CFR 64.2011: 30 days');
+    const left = clock.timeLeftSeconds as number;
+    assert.ok(left > 86_400 && left <= 2 * 86_400, `time left ${left} s`);
+    assert.equal(clock.ratePerSecond, null, 'no notice finished: no rate');
+    assert.equal(clock.etaSeconds, null);
+    assert.equal(clock.notifiedPct, 0);
+    assert.equal(clock.atRisk, false, 'more than a day left');
+    assert.equal(clock.stuck, false, 'not stuck before BW_STUCK_AFTER_SECONDS');
+    assert.equal(typeof clock.idleSeconds, 'number');
     const wave = await ledger.getWave(w);
     assert.equal(wave.stats.fed, 40, 'every accepted account queued');
     let entries = 0;
@@ -279,6 +294,10 @@ describe('OpenAPI', () => {
       assert.deepEqual(op.security, [{ bearer: [] }], `${method} ${path} security`);
       assert.equal(op['x-breachwave-role'], role, `${method} ${path} role`);
     }
+    const progressSchema = (doc.paths['/v1/waves/{id}']?.get as { responses?: Record<string, { content?: Record<string, { schema?: { properties?: Record<string, { properties?: Record<string, unknown> }> } }> }> } | undefined)
+      ?.responses?.['200']?.content?.['application/json']?.schema;
+    assert.deepEqual(Object.keys(progressSchema?.properties?.clock?.properties ?? {}).sort(),
+      ['atRisk', 'deadline', 'etaSeconds', 'idleSeconds', 'notifiedPct', 'projectedFinish', 'ratePerSecond', 'stuck', 'timeLeftSeconds'], 'the clock is described');
     assert.deepEqual(doc.paths['/healthz']?.get?.security, []);
     assert.equal((await call('GET', OPENAPI_PATH)).status, 401);
   });

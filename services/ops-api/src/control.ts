@@ -12,7 +12,7 @@ import {
   REJECTS_FILE, UPLOAD_ID, createFeeder, createWave, dryRunAndRecord, parseWaveManifest, plannedWaveOptions, removeUpload, saveUpload, uploadPath,
   type FeedResult,
 } from '@breachwave/feeder';
-import { createLedger, keys as ledgerKeys, waveProgress, type WaveControlOp } from '@breachwave/ledger';
+import { createLedger, keys as ledgerKeys, waveClock, waveProgress, type WaveControlOp } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import { createPacer } from '@breachwave/pacing';
 import { checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
@@ -79,6 +79,35 @@ const CONTROL_RESULT = {
     waveId: { type: 'string' }, status: { type: 'string' }, paused: { type: 'boolean' },
     approvers: { type: 'array', items: { type: 'string' } }, approvals: { type: 'integer' },
     cancelledAccounts: { type: 'integer' }, underWay: { type: 'integer' },
+  },
+} as const;
+const NULLABLE_NUMBER = { type: ['number', 'null'] } as const;
+/** `WaveClock` of `@breachwave/ledger`. */
+const WAVE_CLOCK = {
+  type: 'object', additionalProperties: false,
+  required: ['ratePerSecond', 'etaSeconds', 'projectedFinish', 'notifiedPct', 'deadline', 'timeLeftSeconds', 'atRisk', 'stuck', 'idleSeconds'],
+  properties: {
+    ratePerSecond: { ...NULLABLE_NUMBER, description: 'notices finished per second since the feed began; null before any finished' },
+    etaSeconds: { ...NULLABLE_NUMBER, description: 'seconds until every accepted account is finished at that rate; 0 when complete; null when unknown' },
+    projectedFinish: { type: ['string', 'null'], description: 'ISO time the wave would finish at that rate' },
+    notifiedPct: { type: 'number', description: 'share of the accepted accounts whose notice was sent, 0–100' },
+    deadline: { type: ['string', 'null'], description: 'the notice deadline of the manifest\'s regulatory clock (ISO time), null without one' },
+    timeLeftSeconds: { ...NULLABLE_NUMBER, description: 'seconds until the deadline, negative once past' },
+    atRisk: { type: 'boolean', description: 'not complete, and the deadline passed, the projected finish is after it, or nothing finished with under a day left' },
+    stuck: { type: 'boolean', description: 'running, not paused, notices open and none finished for BW_STUCK_AFTER_SECONDS' },
+    idleSeconds: { ...NULLABLE_NUMBER, description: 'seconds since a notice last finished (or since the feed began)' },
+  },
+} as const;
+const WAVE_PROGRESS = {
+  type: 'object', additionalProperties: true, required: ['waveId', 'status', 'feeding', 'complete', 'clock'],
+  properties: {
+    waveId: { type: 'string' }, status: { type: 'string' }, paused: { type: 'boolean' }, complete: { type: 'boolean' },
+    feeding: { type: 'boolean', description: 'this ops-api process is feeding the wave' },
+    accepted: { type: 'integer' }, fed: { type: 'integer' }, cancelledUnfed: { type: 'integer' },
+    actions: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'integer' } }, description: 'action → state → accounts (they add up)' },
+    events: { type: 'object', additionalProperties: true, description: 'action → event → count (they do not add up)' },
+    clock: WAVE_CLOCK,
+    deadlineRule: { type: ['string', 'null'], description: 'the rule the deadline comes from' },
   },
 } as const;
 const TOKEN_INFO = {
@@ -354,8 +383,16 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
     },
     'GET /v1/waves/:id': {
       auth: 'viewer',
-      schema: { summary: 'A wave\'s progress: counts by action and state', tags: ['waves'], params: WAVE_PARAMS, response: { 200: OBJECT, ...errors(400, 404) } },
-      handler: async (req) => ok({ waveId: waveIdOf(req), feeding: feeds.has(waveIdOf(req)), ...(await waveProgress(ledger, waveIdOf(req))) }),
+      schema: {
+        summary: 'A wave\'s progress: counts by action and state, and its clock (rate, ETA, the notice deadline and the time left, at risk, stuck), as breachwave wave status --json gives them',
+        tags: ['waves'], params: WAVE_PARAMS, response: { 200: WAVE_PROGRESS, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const waveId = waveIdOf(req);
+        const [progress, wave] = await Promise.all([waveProgress(ledger, waveId), ledger.getWave(waveId)]);
+        const clock = waveClock(wave, progress, new Date(), undefined, config.ops.stuckAfterSeconds);
+        return ok({ waveId, feeding: feeds.has(waveId), ...progress, clock, deadlineRule: wave.manifest.regulatory?.rule ?? null });
+      },
     },
     'POST /v1/waves/:id/dry-run': {
       auth: 'operator',
