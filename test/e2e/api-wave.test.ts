@@ -175,7 +175,7 @@ test('a whole wave through the ops API only: upload, create from a manifest, dry
     // Every operator step, in order, with the name of the token that took it.
     const trail = (await redis.xrange(`${prefix}:audit`, '-', '+'))
       .map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; actor: string; wave?: string; detail?: { reason?: string; allowOverlap?: boolean } })
-      .filter((r) => /^(wave\.(created|dry-run|approval|paused|resumed|cancelled|source\.reused)|operator\.(pace\.set|token\.created))$/.test(r.type));
+      .filter((r) => /^(wave\.(created|dry-run|approval|feeding|paused|resumed|cancelled|source\.reused)|operator\.(pace\.set|token\.created))$/.test(r.type));
     assert.deepEqual(trail.map((r) => [r.type, r.actor, r.wave === undefined ? 0 : r.wave === waveId ? 1 : 2]), [
       ['operator.token.created', 'operator:root', 0],
       ['operator.token.created', 'operator:root', 0],
@@ -183,6 +183,8 @@ test('a whole wave through the ops API only: upload, create from a manifest, dry
       ['wave.created', 'operator:ana', 1],
       ['wave.dry-run', 'operator:ana', 1],
       ['wave.approval', 'operator:bo', 1],
+      // The start: the feed the API runs records the token that started it.
+      ['wave.feeding', 'operator:ana', 1],
       ['wave.paused', 'operator:ana', 1],
       ['operator.pace.set', 'operator:ana', 0],
       ['wave.resumed', 'operator:ana', 1],

@@ -6,3 +6,4 @@ export * from './recovery.js';
 export * from './gate.js';
 export { createShardWorkers } from './shards.js';
 export * from './service.js';
+export * from './recover-wave.js';

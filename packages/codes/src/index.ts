@@ -13,7 +13,7 @@ export {
   importPool, importRedemptions, MAX_LISTED_PROBLEMS,
   type PoolImportOptions, type PoolImportReport, type RedemptionImportOptions, type RedemptionReport, type LineProblem,
 } from './import.js';
-export { reminderTargets, type ReminderOptions, type ReminderTarget } from './reminders.js';
+export { reminderAccountIds, reminderTargets, type ReminderOptions, type ReminderTarget } from './reminders.js';
 export {
   createIssueCodeStep, createCodeProcessor, createCodeIssuerWorker,
   type CodeIssuerDeps, type CodeIssuerWorkerDeps, type CodeIssuerWorker, type AllocationEvent,

@@ -1,4 +1,5 @@
 import type { Ledger } from '@breachwave/ledger';
+import { BreachwaveError } from '@breachwave/domain';
 import { epochDay } from './dates.js';
 import { accountOfPersonKey, personKey, type Assignment, type CodeStore } from './store.js';
 
@@ -73,4 +74,21 @@ export async function* reminderTargets(store: CodeStore, options: ReminderOption
     for (let i = 0; i + 1 < flat.length; i += 2) page.push(toAssignment(flat[i] as string, flat[i + 1] as string));
     yield* filter(page);
   } while (cursor !== '0');
+}
+
+/**
+ * The accounts a reminder wave for `waveId` is made of (`createReminderWave`'s `accountIds`): its
+ * unredeemed code holders due within `days`. What `breachwave codes reminders --create` and
+ * `POST /v1/waves/:id/reminders` both use.
+ * @throws BreachwaveError BW_WAVE_NOT_FOUND; BW_INPUT_INVALID when the wave's codes are scoped to
+ *   the wave (a reminder wave would issue its people new codes instead of reminding them of theirs)
+ */
+export async function reminderAccountIds(store: CodeStore, ledger: Pick<Ledger, 'entries' | 'getWave'>, waveId: string, days: number): Promise<AsyncGenerator<string>> {
+  await ledger.getWave(waveId);
+  if ((await store.scopeOf(waveId)) === 'wave') {
+    throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} gave its accounts codes of its own (codes scope wave): a reminder wave would issue them new ones` });
+  }
+  return (async function* ids(): AsyncGenerator<string> {
+    for await (const t of reminderTargets(store, { days, waveId, ledger })) yield t.accountId;
+  })();
 }

@@ -1,7 +1,7 @@
 import { ACTIONS, type ActionName } from '@breachwave/domain';
 import { actionJobId } from '@breachwave/jobs';
 import { ordinalOf, type Ledger, type LedgerEntry } from '@breachwave/ledger';
-import type { ActionQueues } from '@breachwave/actions';
+import { createActionQueues, type ActionQueues } from '@breachwave/actions';
 
 /**
  * Dead letters are ledger entries in state `failed` — the action failed for good, with its
@@ -142,3 +142,22 @@ export function createDeadLetters(deps: DeadLetterDeps) {
   };
 }
 export type DeadLetters = ReturnType<typeof createDeadLetters>;
+
+/** What {@link openDeadLetters} needs: the ledger and where the action queues are. */
+export interface OpenDeadLettersDeps {
+  readonly ledger: Ledger;
+  readonly connection: Parameters<typeof createActionQueues>[0]['connection'];
+  readonly prefix: string;
+  /** `BW_SHARDS`; default 1. */
+  readonly shards?: number;
+}
+
+/**
+ * Dead-letter operations with queues of their own, closed by `close()`: what `breachwave dlq …`
+ * and the ops API's `/v1/dead-letters` routes both run, so a re-drive is the same whichever way
+ * it is asked for.
+ */
+export function openDeadLetters(deps: OpenDeadLettersDeps): DeadLetters & { close(): Promise<void> } {
+  const queues = createActionQueues({ connection: deps.connection, prefix: deps.prefix, shards: deps.shards ?? 1, ledger: deps.ledger });
+  return { ...createDeadLetters({ ledger: deps.ledger, queues }), close: () => queues.close() };
+}

@@ -26,6 +26,18 @@ test('every error code of the catalog has a slot code (the list only grows)', ()
   assert.ok(ERROR_CODES.length < 255);
 });
 
+/** The delivery fields status callbacks leave on some SMS notices, and the final state a slot must keep of them. */
+const DELIVERY: Record<number, { ds: string; dsSid: string }> = {
+  3: { ds: 'delivered', dsSid: 'SM3' },
+  5: { ds: 'undelivered', dsSid: 'SM5' },
+  7: { ds: 'failed', dsSid: 'SM7' },
+  // Not final: nothing to keep.
+  9: { ds: 'sent', dsSid: 'SM9' },
+  // The callbacks of another message of the notice (the one recorded as sent is SM11): not this notice's delivery.
+  11: { ds: 'delivered', dsSid: 'SM-other' },
+};
+const KEPT: Record<number, string> = { 3: 'delivered', 5: 'undelivered', 7: 'undelivered' };
+
 test('finished accounts leave the ledger hash for 15-byte slots and read back the same, by their ordinal', async () => {
   const ledger = fresh();
   const ids = Array.from({ length: 40 }, (_, i) => `acct-${i}`);
@@ -34,7 +46,7 @@ test('finished accounts leave the ledger hash for 15-byte slots and read back th
   for (const [i, id] of ids.entries()) {
     await finish(ledger, id, 'rotate-pin', 'done');
     if (i === 0) await finish(ledger, id, 'notify', 'skipped', { err: 'BW_SUPPRESSED' });
-    else await finish(ledger, id, 'notify', 'done', { ch: i % 2 ? 'sms' : 'email', ...(i === 1 ? { amb: 1, rec: true } : {}) });
+    else await finish(ledger, id, 'notify', 'done', { ch: i % 2 ? 'sms' : 'email', ...(i === 1 ? { amb: 1, rec: true } : {}), ...(i % 2 ? { pid: `SM${i}` } : {}), ...DELIVERY[i] });
   }
   const before = await ledger.getMany('w1', ids);
   assert.equal(await ledger.compact('w1'), 40);
@@ -56,6 +68,7 @@ test('finished accounts leave the ledger hash for 15-byte slots and read back th
     }
     assert.equal(a.notify?.ch, b.notify?.ch);
     assert.equal(a.notify?.rec, b.notify?.rec);
+    assert.equal(a.notify?.ds, KEPT[i], `${id}: the SMS's final delivery state`);
     assert.equal((a.notify?.amb ?? 0) > 0, (b.notify?.amb ?? 0) > 0);
     // The earliest and the latest times are kept to the millisecond.
     const times = (e: NonNullable<typeof a>) => Object.values(e).flatMap((x) => [x?.c0, x?.at]).filter((t): t is string => typeof t === 'string').sort();

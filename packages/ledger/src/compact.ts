@@ -8,7 +8,7 @@ import { shardOf } from './shards.js';
  * the wave's whole life. Once every action of an account is terminal, what a reader still needs
  * from it fits in {@link SLOT_BYTES} bytes: each action's terminal state and error code, the
  * notice's channel, whether an outcome was ambiguous or reconciled, and the account's first and
- * last times. Everything else (provider ids, claim counts, tokens, delivery states) is in the
+ * last times, and a sent SMS's final delivery state. Everything else (provider ids, claim counts, tokens, delivery steps) is in the
  * audit trail. A compacted account lives in a fixed-width slot of one packed Redis string per
  * wave and shard (`<shard prefix>:wave:<w>:compact`), at offset `ordinal × SLOT_BYTES`; its
  * hash field is deleted.
@@ -31,7 +31,9 @@ import { shardOf } from './shards.js';
  *   [1..2]   bit 15 set (a compacted slot; a zero slot is empty), bits 14-12 rotate-pin's
  *            state, 11-9 issue-code's, 8-6 notify's (0 none, 1 done, 2 failed, 3 skipped,
  *            4 cancelled), 5-4 notify's channel (0 none, 1 sms, 2 email), bit 3 ambiguous,
- *            bit 2 reconciled
+ *            bit 2 reconciled, 1-0 the sent SMS's delivery from its status callbacks (0 none
+ *            or not final, 1 delivered, 2 undelivered or failed; kept only when the callbacks
+ *            tracked the message recorded as sent)
  *   [3..5]   each action's error code: its index in {@link ERROR_CODES} + 1, 0 for none
  *   [6..10]  the first time, in ms since {@link SLOT_EPOCH_MS} (40 bits: until 2054)
  *   [11..14] the last time minus the first (ms, 32 bits: up to ~49 days)
@@ -84,6 +86,8 @@ export interface CompactedAccount {
   readonly channel: Channel | undefined;
   readonly ambiguous: boolean;
   readonly reconciled: boolean;
+  /** The sent SMS's final delivery state (`ds`), when its callbacks gave one for the message recorded as sent. */
+  readonly delivery: 'delivered' | 'undelivered' | undefined;
   /** Epoch ms. */
   readonly firstAt: number;
   /** Epoch ms. */
@@ -112,6 +116,7 @@ export function decodeSlot(slot: Buffer | undefined, accountId: string): Compact
   const firstAt = SLOT_EPOCH_MS + slot.readUIntBE(6, 5);
   return {
     states, errors, channel: ch > 0 ? SLOT_CHANNELS[ch - 1] : undefined, ambiguous: (bits & 8) !== 0, reconciled: (bits & 4) !== 0,
+    delivery: (bits & 3) === 1 ? 'delivered' : (bits & 3) === 2 ? 'undelivered' : undefined,
     firstAt, lastAt: firstAt + slot.readUInt32BE(11),
   };
 }
@@ -259,6 +264,11 @@ for i = 2, #ARGV do
           local c = CH[a.ch]
           if not c then ok = false break end
           bits = bits + c * 16
+          -- The delivery of the message recorded as sent (not of an earlier one of the notice).
+          if a.ch == 'sms' and type(a.ds) == 'string' and (a.pid == nil or a.dsSid == nil or a.pid == a.dsSid) then
+            if a.ds == 'delivered' then bits = bits + 1
+            elseif a.ds == 'undelivered' or a.ds == 'failed' then bits = bits + 2 end
+          end
         end
       elseif a ~= nil then
         ok = false break

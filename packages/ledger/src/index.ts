@@ -250,7 +250,7 @@ export function ordinalOf(entry: LedgerEntry | undefined): number | undefined {
 
 /**
  * The entry a compacted account reads as: each action's terminal state and error, the notice's
- * channel, `amb`/`rec` marks, every action's `at` its last time and the first action's `c0` its
+ * channel, `amb`/`rec` marks, the SMS's final delivery state `ds`, every action's `at` its last time and the first action's `c0` its
  * first time (so the earliest and latest times read as before), claims (`n`) 0 — and
  * `compacted: true` on each action. What the slot does not keep is in the audit trail.
  */
@@ -269,6 +269,7 @@ export function compactedEntry(c: CompactedAccount, ordinal?: number): LedgerEnt
       if (c.channel) a.ch = c.channel;
       if (c.ambiguous) a.amb = 1;
       if (c.reconciled) a.rec = true;
+      if (c.delivery) a.ds = c.delivery;
     }
     entry[action] = a;
   }

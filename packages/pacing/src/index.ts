@@ -5,3 +5,4 @@
  */
 export * from './pacer.js';
 export * from './validity.js';
+export * from './operator.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CSV_COLUMNS, csvCell, csvLine, csvRecord, jsonLine } from './format.js';
-import { outcomeRow } from './rows.js';
+import { deliveryOf, outcomeRow } from './rows.js';
 
 test('csvCell neutralises what a spreadsheet would evaluate: a leading =, +, -, @, tab or carriage return gets a quote mark', () => {
   assert.equal(csvCell('=1+2'), "'=1+2");
@@ -34,22 +34,23 @@ test('csvCell quotes as RFC 4180 says: commas, quotes and line breaks inside quo
 test('a row names each action\'s state and error code, the channel, times and flags, and nothing else of the entry', () => {
   const row = outcomeRow('-7', {
     'rotate-pin': { s: 'done', n: 1, at: '2026-12-01T10:00:02.000Z', c0: '2026-12-01T10:00:01.000Z', rot: 'r-1', st: 'vault', dl: 'none' },
-    notify: { s: 'done', n: 2, ch: 'sms', pid: 'SMPROVIDERID', rec: true, amb: 1, at: '2026-12-01T10:05:00.000Z', c0: '2026-12-01T10:01:00.000Z', to: '+15551234567' },
+    notify: { s: 'done', n: 2, ch: 'sms', pid: 'SMPROVIDERID', rec: true, amb: 1, at: '2026-12-01T10:05:00.000Z', c0: '2026-12-01T10:01:00.000Z', to: '+15551234567',
+      ds: 'delivered', dsSid: 'SMPROVIDERID', dsAt: '2026-12-01T10:05:03.000Z', dsCode: '0' },
   }, { segment: 'prepaid-active', line: 4 });
   assert.deepEqual(row, {
     accountId: '-7', segment: 'prepaid-active', sourceLine: 4,
     actions: { 'rotate-pin': { state: 'done', error: undefined }, notify: { state: 'done', error: undefined } },
     channel: 'sms', firstAt: '2026-12-01T10:00:01.000Z', lastAt: '2026-12-01T10:05:00.000Z',
-    pinRotated: true, codeIssued: false, reconciled: true, ambiguous: true,
+    pinRotated: true, codeIssued: false, reconciled: true, ambiguous: true, notifiedAt: '2026-12-01T10:05:00.000Z', delivery: 'delivered',
   });
   assert.deepEqual(CSV_COLUMNS, ['account_id', 'segment', 'source_line', 'rotate_pin', 'rotate_pin_error', 'issue_code', 'issue_code_error', 'notify', 'notify_error',
-    'channel', 'first_at', 'last_at', 'pin_rotated', 'code_issued', 'reconciled', 'ambiguous']);
-  assert.equal(csvLine(row), "'-7,prepaid-active,4,done,,,,done,,sms,2026-12-01T10:00:01.000Z,2026-12-01T10:05:00.000Z,yes,no,yes,yes\r\n");
+    'channel', 'first_at', 'last_at', 'pin_rotated', 'code_issued', 'reconciled', 'ambiguous', 'notified_at', 'delivery']);
+  assert.equal(csvLine(row), "'-7,prepaid-active,4,done,,,,done,,sms,2026-12-01T10:00:01.000Z,2026-12-01T10:05:00.000Z,yes,no,yes,yes,2026-12-01T10:05:00.000Z,delivered\r\n");
   assert.deepEqual(JSON.parse(jsonLine(row)), {
     account_id: '-7', segment: 'prepaid-active', source_line: 4,
     actions: { 'rotate-pin': { state: 'done', error: null }, notify: { state: 'done', error: null } },
     channel: 'sms', first_at: '2026-12-01T10:00:01.000Z', last_at: '2026-12-01T10:05:00.000Z',
-    pin_rotated: true, code_issued: false, reconciled: true, ambiguous: true,
+    pin_rotated: true, code_issued: false, reconciled: true, ambiguous: true, notified_at: '2026-12-01T10:05:00.000Z', delivery: 'delivered',
   });
   for (const text of [csvLine(row), jsonLine(row)]) {
     for (const secret of ['SMPROVIDERID', '+15551234567', 'r-1', 'vault']) assert.ok(!text.includes(secret), `${secret} in ${text}`);
@@ -64,5 +65,24 @@ test('an account not queued yet shows its planned actions as not-queued; a notic
   assert.equal(failed.channel, undefined);
   assert.deepEqual(failed.actions.notify, { state: 'failed', error: 'BW_SMS_INVALID_NUMBER' });
   assert.equal(failed.segment, undefined);
-  assert.equal(csvLine(failed), 'A2,,,,,,,failed,BW_SMS_INVALID_NUMBER,,2026-12-01T10:00:00.000Z,2026-12-01T10:00:00.000Z,no,no,no,no\r\n');
+  assert.equal(csvLine(failed), 'A2,,,,,,,failed,BW_SMS_INVALID_NUMBER,,2026-12-01T10:00:00.000Z,2026-12-01T10:00:00.000Z,no,no,no,no,,\r\n');
+  assert.equal(failed.delivery, undefined, 'no notice sent: no delivery');
+  // Once the wave is cancelled, an account never queued never will be: cancelled, as the wave's progress counts it.
+  const never = outcomeRow('A3', undefined, { plan: ['notify'], cancelled: true });
+  assert.deepEqual(never.actions, { notify: { state: 'cancelled', error: undefined } });
+});
+
+test('delivery: what the status callbacks said of the SMS recorded as sent; unknown for an email, a message without a final status, or another message of the notice', () => {
+  const sms = (extra: Record<string, unknown>) => ({ notify: { s: 'done' as const, n: 1, ch: 'sms' as const, pid: 'SM1', at: '2026-12-01T10:00:00.000Z', ...extra } });
+  assert.equal(deliveryOf(sms({ ds: 'delivered', dsSid: 'SM1' }).notify), 'delivered');
+  assert.equal(deliveryOf(sms({ ds: 'undelivered', dsSid: 'SM1' }).notify), 'undelivered');
+  assert.equal(deliveryOf(sms({ ds: 'failed', dsSid: 'SM1' }).notify), 'undelivered');
+  assert.equal(deliveryOf(sms({ ds: 'sent', dsSid: 'SM1' }).notify), 'unknown', 'not final');
+  assert.equal(deliveryOf(sms({}).notify), 'unknown', 'no callback yet');
+  assert.equal(deliveryOf(sms({ ds: 'delivered', dsSid: 'SM0' }).notify), 'unknown', 'the callbacks of another message of the notice');
+  assert.equal(deliveryOf({ s: 'done', n: 1, ch: 'email', pid: '<m@x>', ds: 'delivered' }), 'unknown', 'an email has no callbacks to trust');
+  assert.equal(deliveryOf({ s: 'pending', n: 0 }), undefined);
+  // A compacted entry keeps the final state alone.
+  assert.equal(deliveryOf({ s: 'done', n: 0, ch: 'sms', ds: 'undelivered', compacted: true }), 'undelivered');
+  assert.equal(outcomeRow('A4', sms({ ds: 'delivered', dsSid: 'SM1' })).notifiedAt, '2026-12-01T10:00:00.000Z');
 });

@@ -32,6 +32,7 @@ export const CSV_COLUMNS: readonly string[] = [
   'account_id', 'segment', 'source_line',
   ...ACTIONS.flatMap((a) => [column(a), `${column(a)}_error`]),
   'channel', 'first_at', 'last_at', 'pin_rotated', 'code_issued', 'reconciled', 'ambiguous',
+  'notified_at', 'delivery',
 ];
 
 /** The CSV header record. */
@@ -45,6 +46,7 @@ export function csvLine(row: OutcomeRow): string {
     row.accountId, row.segment, row.sourceLine,
     ...ACTIONS.flatMap((a) => [row.actions[a]?.state, row.actions[a]?.error]),
     row.channel, row.firstAt, row.lastAt, row.pinRotated, row.codeIssued, row.reconciled, row.ambiguous,
+    row.notifiedAt, row.delivery,
   ]);
 }
 
@@ -71,5 +73,7 @@ export function jsonLine(row: OutcomeRow): string {
     code_issued: row.codeIssued,
     reconciled: row.reconciled,
     ambiguous: row.ambiguous,
+    notified_at: row.notifiedAt ?? null,
+    delivery: row.delivery ?? null,
   })}\n`;
 }

@@ -10,8 +10,8 @@ import { openWaveRows, type RowSource, type RowStats } from './rows.js';
 import { readingNotes, renderHtml, renderMarkdown, summariseRows } from './summary.js';
 
 export { csvCell, csvHeader, csvLine, csvRecord, jsonLine, CSV_COLUMNS } from './format.js';
-export { openWaveRows, outcomeRow, type ActionOutcome, type KnownAbout, type Outcome, type OutcomeRow, type RowSource, type RowStats, type WaveRows, type WaveRowsOptions } from './rows.js';
-export { escapeHtml, readingNotes, renderHtml, renderMarkdown, summariseRows, summariseWave, UNKNOWN_SEGMENT, type SummariseOptions, type WaveSummary } from './summary.js';
+export { deliveryOf, openWaveRows, outcomeRow, type ActionOutcome, type DeliveryStatus, type KnownAbout, type Outcome, type OutcomeRow, type RowSource, type RowStats, type WaveRows, type WaveRowsOptions } from './rows.js';
+export { escapeHtml, readingNotes, renderHtml, renderMarkdown, summariseRows, summariseWave, UNKNOWN_SEGMENT, type DeadlineVerdict, type RegulatoryTimeline, type SummariseOptions, type WaveSummary } from './summary.js';
 export { REPORT_FILE_MODE, writePrivateFile, writeToStream } from './output.js';
 
 /** `csv` and `jsonl`: one row per account; `md` and `html`: the wave's summary. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
 import { DEFAULT_ACTION_RULES, type ActionName, type Segment } from '@breachwave/domain';
-import { createLedger, type AccountRecord, type Ledger } from '@breachwave/ledger';
+import { createLedger, waveProgress, type AccountRecord, type Ledger } from '@breachwave/ledger';
 import { createEnvelope, generateKey, parseKey } from '@breachwave/secrets';
 import { useRedis } from '@breachwave/testkit';
 import { openWaveReport, summariseWave, writePrivateFile, writeToStream, type ReportFormat, type RowSource } from './index.js';
@@ -62,7 +62,7 @@ async function finish(ledger: Ledger, waveId: string, accountId: string, action:
 }
 
 /** A wave of {@link PEOPLE} in every state a report must tell apart, its spool file written as `wave create` does. */
-async function buildWave(t: { after(fn: () => void): void }) {
+async function buildWave(t: { after(fn: () => void): void }, regulatory?: { determinedAt: string; deadline: string; rule?: string }) {
   const prefix = `rp${randomBytes(3).toString('hex')}`;
   const ledger = createLedger({ redis: db.redis, prefix });
   const dir = mkdtempSync(join(tmpdir(), 'bw-report-'));
@@ -71,7 +71,7 @@ async function buildWave(t: { after(fn: () => void): void }) {
   const spool = join(dir, 'accounts.jsonl');
   writeFileSync(spool, PEOPLE.map((p, i) => `${JSON.stringify({ line: i + 2, accountId: p.id, record: recordOf(p, waveId, i + 2) })}\n`).join(''), { mode: 0o600 });
   await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 'affected.csv', brand: 'B', helpUrl: 'https://h.example.com',
-    rules: DEFAULT_ACTION_RULES, codeSource: { kind: 'generated' }, enrollBy: '2027-01-31' }, { rows: 8, accepted: PEOPLE.length, rejected: 1 }, { spool, rejects: join(dir, 'rejects.csv') });
+    rules: DEFAULT_ACTION_RULES, codeSource: { kind: 'generated' }, enrollBy: '2027-01-31', ...(regulatory ? { regulatory } : {}) }, { rows: 8, accepted: PEOPLE.length, rejected: 1 }, { spool, rejects: join(dir, 'rejects.csv') });
   await ledger.setWaveStatus(waveId, 'feeding', 'feeder');
   // Each with its ordinal (its place in the spool), as the feeder gives it.
   await ledger.initAccounts(waveId, 'feeder', QUEUED.map((p, ordinal) => ({ accountId: p.id, actions: p.plan, ordinal })));
@@ -81,7 +81,8 @@ async function buildWave(t: { after(fn: () => void): void }) {
   // found sent when reconciled. Its record is released with the notice.
   await finish(ledger, waveId, 'P1', 'rotate-pin', 'done', { rot: 'rot-P1', st: 'vault', dl: 'none', pin: PIN });
   await finish(ledger, waveId, 'P1', 'notify', 'pending', { err: 'BW_SMS_AMBIGUOUS', amb: 1 });
-  await finish(ledger, waveId, 'P1', 'notify', 'done', { ch: 'sms', pid: 'SM-PROVIDER-0001', rec: true, err: false, to: PEOPLE[0]?.phone ?? '' }, 0);
+  // Its status callbacks said delivered (the fields the delivery tracker writes on the entry).
+  await finish(ledger, waveId, 'P1', 'notify', 'done', { ch: 'sms', pid: 'SM-PROVIDER-0001', rec: true, err: false, to: PEOPLE[0]?.phone ?? '', ds: 'delivered', dsSid: 'SM-PROVIDER-0001' }, 0);
   // F2: a code issued (its masked form and, by a bug, the code itself on the entry), notice by email.
   await finish(ledger, waveId, 'F2', 'issue-code', 'done', { cm: 'ENRL-****-9PD', src: 'generated', by: '2027-01-31', code: CODE });
   await finish(ledger, waveId, 'F2', 'notify', 'done', { ch: 'email', pid: '<m1@mail.example>' }, 0);
@@ -98,14 +99,14 @@ async function buildWave(t: { after(fn: () => void): void }) {
 }
 
 /** What every account's row must say, whichever the source: state and error per action, then the rest. */
-const EXPECTED: Record<string, { actions: Record<string, [string, string]>; channel: string; pin: boolean; code: boolean; reconciled: boolean; ambiguous: boolean }> = {
-  'P1': { actions: { 'rotate-pin': ['done', ''], notify: ['done', ''] }, channel: 'sms', pin: true, code: false, reconciled: true, ambiguous: true },
-  'F2': { actions: { 'issue-code': ['done', ''], notify: ['done', ''] }, channel: 'email', pin: false, code: true, reconciled: false, ambiguous: false },
-  '=HYPERLINK("http://evil.example/?q","click")': { actions: { notify: ['failed', 'BW_SMS_INVALID_NUMBER'] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false },
-  '+1': { actions: { notify: ['pending', 'BW_EMAIL_TEMPORARY'] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false },
-  '-2': { actions: { 'rotate-pin': ['failed', 'BW_PIN_STORE_REJECTED'], notify: ['skipped', 'DEPENDENCY_FAILED:rotate-pin'] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false },
-  '@X7': { actions: { notify: ['failed', NASTY_ERR] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false },
-  'Q8': { actions: { 'issue-code': ['not-queued', ''], notify: ['not-queued', ''] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false },
+const EXPECTED: Record<string, { actions: Record<string, [string, string]>; channel: string; pin: boolean; code: boolean; reconciled: boolean; ambiguous: boolean; delivery: string }> = {
+  'P1': { actions: { 'rotate-pin': ['done', ''], notify: ['done', ''] }, channel: 'sms', pin: true, code: false, reconciled: true, ambiguous: true, delivery: 'delivered' },
+  'F2': { actions: { 'issue-code': ['done', ''], notify: ['done', ''] }, channel: 'email', pin: false, code: true, reconciled: false, ambiguous: false, delivery: 'unknown' },
+  '=HYPERLINK("http://evil.example/?q","click")': { actions: { notify: ['failed', 'BW_SMS_INVALID_NUMBER'] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false, delivery: '' },
+  '+1': { actions: { notify: ['pending', 'BW_EMAIL_TEMPORARY'] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false, delivery: '' },
+  '-2': { actions: { 'rotate-pin': ['failed', 'BW_PIN_STORE_REJECTED'], notify: ['skipped', 'DEPENDENCY_FAILED:rotate-pin'] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false, delivery: '' },
+  '@X7': { actions: { notify: ['failed', NASTY_ERR] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false, delivery: '' },
+  'Q8': { actions: { 'issue-code': ['not-queued', ''], notify: ['not-queued', ''] }, channel: '', pin: false, code: false, reconciled: false, ambiguous: false, delivery: '' },
 };
 
 /** An independent RFC 4180 reader (CRLF records, quoted fields with "" and line breaks). */
@@ -150,7 +151,7 @@ function csvRows(text: string): Record<string, string>[] {
 
 const unquote = (cell: string): string => (/^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
 
-function assertOutcomes(rows: { id: string; actions: Record<string, [string, string]>; channel: string; pin: boolean; code: boolean; reconciled: boolean; ambiguous: boolean }[], ids: readonly string[]) {
+function assertOutcomes(rows: { id: string; actions: Record<string, [string, string]>; channel: string; pin: boolean; code: boolean; reconciled: boolean; ambiguous: boolean; delivery: string }[], ids: readonly string[]) {
   assert.deepEqual(rows.map((r) => r.id).sort(), [...ids].sort(), 'every account exactly once');
   for (const r of rows) {
     const want = EXPECTED[r.id];
@@ -183,6 +184,7 @@ test('CSV and JSONL from the spool: every account once, with its outcomes, its s
       return r[col] ? [[a, [r[col], unquote(r[`${col}_error`] ?? '')]]] : [];
     })),
     channel: r.channel ?? '', pin: r.pin_rotated === 'yes', code: r.code_issued === 'yes', reconciled: r.reconciled === 'yes', ambiguous: r.ambiguous === 'yes',
+    delivery: r.delivery ?? '',
   })), PEOPLE.map((p) => p.id));
   // Every account's segment and source line, from the spool; times from the ledger.
   for (const [i, p] of PEOPLE.entries()) {
@@ -206,12 +208,12 @@ test('CSV and JSONL from the spool: every account once, with its outcomes, its s
   assertNoSecrets(jsonl.text, sealed);
   const objects = jsonl.text.trim().split('\n').map((l) => JSON.parse(l) as {
     account_id: string; segment: string | null; source_line: number | null; actions: Record<string, { state: string; error: string | null }>;
-    channel: string | null; pin_rotated: boolean; code_issued: boolean; reconciled: boolean; ambiguous: boolean;
+    channel: string | null; pin_rotated: boolean; code_issued: boolean; reconciled: boolean; ambiguous: boolean; delivery: string | null;
   });
   assertOutcomes(objects.map((o) => ({
     id: o.account_id,
     actions: Object.fromEntries(Object.entries(o.actions).map(([a, s]) => [a, [s.state, s.error ?? '']])),
-    channel: o.channel ?? '', pin: o.pin_rotated, code: o.code_issued, reconciled: o.reconciled, ambiguous: o.ambiguous,
+    channel: o.channel ?? '', pin: o.pin_rotated, code: o.code_issued, reconciled: o.reconciled, ambiguous: o.ambiguous, delivery: o.delivery ?? '',
   })), PEOPLE.map((p) => p.id));
   assert.deepEqual(objects.map((o) => o.segment), PEOPLE.map((p) => p.segment), 'in the spool\'s order, segments all known');
 });
@@ -317,6 +319,9 @@ test('the summary counts by segment, action and outcome, channel and error code,
   assert.equal(s.reconciled, 1);
   assert.equal(s.pinsRotated, 1);
   assert.equal(s.codesIssued, 1);
+  assert.deepEqual(s.byDelivery, { delivered: 1, unknown: 1 }, 'the SMS delivered, the email unknown');
+  assert.equal(s.notices.sent, 2);
+  assert.equal(s.regulatory, undefined, 'no regulatory clock in this manifest');
   assert.deepEqual(s.intake, { rows: 8, accepted: 7, rejected: 1, queued: 0, ledgerAccounts: 6 });
   const at = Object.fromEntries(s.timeline.map((e) => [e.event, e.at]));
   assert.equal(at.created, s.createdAt);
@@ -329,6 +334,8 @@ test('the summary counts by segment, action and outcome, channel and error code,
   assert.match(md, /^# Wave report: `w1`\n/);
   assert.ok(md.includes('| segment | accounts | notice done | notice failed | notice skipped | notice pending | notice not-queued |'), md);
   assert.ok(md.includes('| `prepaid-active` | 2 | 1 | 0 | 1 | 0 | 0 |'), md);
+  assert.ok(md.includes('## Regulatory clock\n\nThe wave\'s manifest sets no regulatory clock'), md);
+  assert.ok(md.includes('| delivered | 1 |') && md.includes('| undelivered | 0 |') && md.includes('| unknown | 1 |'), md);
   // The nasty code is a code span: no markup, its pipe escaped so the table row holds.
   const errLine = md.split('\n').find((l) => l.includes('alert'));
   assert.equal(errLine, '| notify | `failed` | `<script>alert("x")</script>\\|,` | 1 |');
@@ -398,4 +405,75 @@ test('finished accounts compacted in the ledger read the same from the spool: ev
   const fromLedger = await readAll(ledger, waveId, 'csv', 'ledger');
   assert.equal(fromLedger.report.stats.compactedUnlisted, 1);
   assert.ok(fromLedger.notes.some((n) => n.includes('1 finished accounts are compacted')));
+});
+
+test('the regulatory timeline: breach determined, the deadline and its rule, first and last notice, the share notified by the deadline, and the verdict, in Markdown and HTML', async (t) => {
+  const day = 86_400_000;
+  const rule = 'FCC 47 CFR 64.2011(b): 30 days';
+  // Before the deadline, running (an account still open), at a pace that finishes in time.
+  const ahead = { determinedAt: new Date(Date.now() - 2 * day).toISOString(), deadline: new Date(Date.now() + 28 * day).toISOString(), rule };
+  const { ledger, waveId } = await buildWave(t, ahead);
+  const s = await summariseWave({ ledger, waveId });
+  const notices = [...(await ledger.getMany(waveId, ['P1', 'F2']))].map((e) => e?.notify?.at ?? '').sort();
+  assert.deepEqual(s.notices, { first: notices[0], last: notices[1], sent: 2 });
+  assert.deepEqual(s.regulatory, {
+    determinedAt: ahead.determinedAt, deadline: ahead.deadline, rule, accepted: 7,
+    notifiedByDeadline: 2, notifiedByDeadlinePct: 28.6, notifiedAfterDeadline: 0, notNotified: 3, verdict: 'on track',
+  });
+  const md = (await readAll(ledger, waveId, 'md')).text;
+  for (const row of [
+    `| breach determined | \`${ahead.determinedAt}\` |`, `| notice deadline | \`${ahead.deadline}\` |`, `| rule setting the deadline | \`${rule}\` |`,
+    `| first notice sent | \`${notices[0] ?? ''}\` |`, `| last notice sent | \`${notices[1] ?? ''}\` |`,
+    '| notified by the deadline | 2 (28.6%) |', '| notified after the deadline | 0 |', '| deadline | on track: the wave is running and, at its pace, finishes before the deadline |',
+  ]) assert.ok(md.includes(row), `${row}\n${md}`);
+  const html = (await readAll(ledger, waveId, 'html')).text;
+  assert.ok(html.includes('<h2>Regulatory clock</h2>'));
+  assert.ok(html.includes(`<tr><td>rule setting the deadline</td><td><code>${rule}</code></td></tr>`), html);
+  assert.ok(html.includes('<tr><td>notified by the deadline</td><td>2 (28.6%)</td></tr>'), html);
+
+  // The same wave against a deadline already past: both notices were late, and it is missed.
+  const past = { determinedAt: new Date(Date.now() - 40 * day).toISOString(), deadline: new Date(Date.now() - 10 * day).toISOString() };
+  const late = await buildWave(t, past);
+  const l = await summariseWave({ ledger: late.ledger, waveId: late.waveId });
+  assert.equal(l.regulatory?.notifiedByDeadline, 0);
+  assert.equal(l.regulatory?.notifiedAfterDeadline, 2);
+  assert.equal(l.regulatory?.verdict, 'missed');
+  assert.match((await readAll(late.ledger, late.waveId, 'md')).text, /\| rule setting the deadline \| not named in the manifest \|[\s\S]*\| deadline \| MISSED: /);
+
+  // Due within the day with nothing finished at all: at risk.
+  const soon = { determinedAt: new Date(Date.now() - 29 * day).toISOString(), deadline: new Date(Date.now() + 3_600_000).toISOString() };
+  const prefix = `rp${randomBytes(3).toString('hex')}`;
+  const idle = createLedger({ redis: db.redis, prefix });
+  await idle.createWave({ waveId: 'w2', createdAt: new Date().toISOString(), source: 'x.csv', brand: 'B', helpUrl: 'https://h.example.com', rules: {}, regulatory: soon }, { rows: 1, accepted: 1, rejected: 0 }, {});
+  await idle.setWaveStatus('w2', 'feeding', 'feeder');
+  await idle.initAccounts('w2', 'feeder', [{ accountId: 'Z1', actions: ['notify'], ordinal: 0 }]);
+  assert.equal((await summariseWave({ ledger: idle, waveId: 'w2' })).regulatory?.verdict, 'at risk');
+});
+
+test('a cancelled wave: accounts never queued read cancelled, as its progress counts them; once every account is terminal, a deadline kept is met', async (t) => {
+  const day = 86_400_000;
+  const { ledger, waveId } = await buildWave(t, { determinedAt: new Date(Date.now() - day).toISOString(), deadline: new Date(Date.now() + 29 * day).toISOString() });
+  // The six queued accounts were fed; the one still open ends, then the wave is cancelled before Q8 is fed.
+  await db.redis.hset(ledger.keys.wave(waveId), 'fed', '6');
+  await finish(ledger, waveId, '+1', 'notify', 'done', { ch: 'email', pid: '<m2@mail.example>' });
+  await ledger.control('cancel', waveId, 'operator:test');
+  const progress = await waveProgress(ledger, waveId);
+  assert.equal(progress.cancelledUnfed, 1);
+  assert.equal(progress.complete, true);
+
+  const rows = csvRows((await readAll(ledger, waveId, 'csv')).text);
+  const q8 = rows.find((r) => r.account_id === 'Q8');
+  assert.equal(q8?.issue_code, 'cancelled');
+  assert.equal(q8?.notify, 'cancelled');
+  assert.ok(!rows.some((r) => Object.values(r).includes('not-queued')), 'nothing reads not-queued in a cancelled wave');
+  const cancelledUnfed = rows.filter((r) => r.notify === 'cancelled' && r.first_at === '').length;
+  assert.equal(cancelledUnfed, progress.cancelledUnfed, 'the export and wave status count the same accounts never queued');
+  const jsonl = (await readAll(ledger, waveId, 'jsonl')).text.trim().split('\n').map((l) => JSON.parse(l) as { account_id: string; actions: Record<string, { state: string }> });
+  assert.equal(jsonl.find((o) => o.account_id === 'Q8')?.actions.notify?.state, 'cancelled');
+
+  const s = await summariseWave({ ledger, waveId });
+  assert.deepEqual(s.byAction['issue-code'], { done: 1, cancelled: 1 });
+  assert.equal(s.regulatory?.verdict, 'met');
+  assert.equal(s.regulatory?.notNotified, 4, 'two failed, one skipped, one never fed');
+  assert.equal(s.regulatory?.notifiedByDeadline, 3);
 });

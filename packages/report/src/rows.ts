@@ -2,7 +2,7 @@ import { access, constants } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ACTIONS, BreachwaveError, CHANNELS, planActions, type ActionName, type ActionState, type Channel, type WaveManifest } from '@breachwave/domain';
 import { SpoolReader } from '@breachwave/feeder';
-import { spoolOrdinals, type AccountRecord, type Ledger, type LedgerEntry, type WaveInfo } from '@breachwave/ledger';
+import { spoolOrdinals, type AccountRecord, type ActionEntry, type Ledger, type LedgerEntry, type WaveInfo } from '@breachwave/ledger';
 
 /**
  * Where a wave's per-account outcomes come from, and why.
@@ -34,8 +34,20 @@ import { spoolOrdinals, type AccountRecord, type Ledger, type LedgerEntry, type 
  */
 export type RowSource = 'auto' | 'ledger' | 'spool';
 
-/** A ledger state, or `not-queued`: accepted into the wave, not yet given a ledger entry by the feeder. */
+/**
+ * A ledger state, or `not-queued`: accepted into the wave, not yet given a ledger entry by the
+ * feeder. Once the wave is cancelled an account never queued is `cancelled` instead, as the
+ * wave's progress counts it (`cancelledUnfed`): it will never be fed.
+ */
 export type Outcome = ActionState | 'not-queued';
+
+/**
+ * What the provider said became of the notice's message, from its status callbacks (Twilio's, on
+ * the SMS the ledger recorded): `delivered`; `undelivered` (undelivered or failed: the handset or
+ * carrier did not take it); `unknown` (sent, and no final word: an email, whose relay sends no
+ * callbacks, an SMS whose callbacks have not come, or one that went out again by another channel).
+ */
+export type DeliveryStatus = 'delivered' | 'undelivered' | 'unknown';
 
 export interface ActionOutcome {
   readonly state: Outcome;
@@ -54,6 +66,10 @@ export interface OutcomeRow {
   readonly actions: Readonly<Partial<Record<ActionName, ActionOutcome>>>;
   /** The channel the notice went out on (set once the notice is done). */
   readonly channel: Channel | undefined;
+  /** When the notice was sent (its `done` transition); undefined while it is not done. */
+  readonly notifiedAt: string | undefined;
+  /** The sent notice's delivery (see {@link DeliveryStatus}); undefined while no notice is done. */
+  readonly delivery: DeliveryStatus | undefined;
   /** The earliest time the ledger holds for the account: its first claim, or when it was queued. */
   readonly firstAt: string | undefined;
   /** Its last change. */
@@ -72,6 +88,24 @@ export interface KnownAbout {
   readonly line?: number;
   /** The actions planned for it, for an account without a ledger entry. */
   readonly plan?: readonly ActionName[];
+  /** The wave is cancelled: planned actions of an account without a ledger entry are `cancelled`, not `not-queued`. */
+  readonly cancelled?: boolean;
+}
+
+/**
+ * The delivery of a done notice. The ledger's notify entry carries the state of the message its
+ * status callbacks track (`ds`, of the message `dsSid`); it says something about the notice only
+ * when that is the message recorded as sent (`pid`), an SMS: after a fallback the notice went out
+ * again by email, and the SMS's callbacks speak of a message the person may never have seen. A
+ * compacted entry keeps the state alone, written only when it met these conditions.
+ */
+export function deliveryOf(notify: ActionEntry | undefined): DeliveryStatus | undefined {
+  if (notify?.s !== 'done') return undefined;
+  const ds = notify.ds;
+  const same = notify.pid === undefined || notify.dsSid === undefined || notify.dsSid === notify.pid;
+  if (notify.ch !== 'sms' || !same || typeof ds !== 'string') return 'unknown';
+  if (ds === 'delivered') return 'delivered';
+  return ds === 'undelivered' || ds === 'failed' ? 'undelivered' : 'unknown';
 }
 
 const earlier = (a: string | undefined, b: string): string => (a === undefined || b < a ? b : a);
@@ -98,7 +132,7 @@ export function outcomeRow(accountId: string, entry: LedgerEntry | undefined, kn
       }
       if (typeof a.amb === 'number' && a.amb > 0) ambiguous = true;
     } else if (entry === undefined && known.plan?.includes(action)) {
-      actions[action] = { state: 'not-queued', error: undefined };
+      actions[action] = { state: known.cancelled ? 'cancelled' : 'not-queued', error: undefined };
     }
   }
   const notify = entry?.notify;
@@ -109,6 +143,8 @@ export function outcomeRow(accountId: string, entry: LedgerEntry | undefined, kn
     sourceLine: known.line,
     actions,
     channel: notify?.s === 'done' && (CHANNELS as readonly unknown[]).includes(ch) ? ch : undefined,
+    notifiedAt: notify?.s === 'done' && typeof notify.at === 'string' ? notify.at : undefined,
+    delivery: deliveryOf(notify),
     firstAt,
     lastAt,
     pinRotated: entry?.['rotate-pin']?.s === 'done',
@@ -189,7 +225,7 @@ export async function openWaveRows(options: WaveRowsOptions): Promise<WaveRows> 
     return rows;
   };
   const pages = useSpool && spoolPath
-    ? spoolPages(ledger, waveId, spoolPath, wave.manifest, pageSize, count)
+    ? spoolPages(ledger, waveId, spoolPath, wave.manifest, wave.status === 'cancelled', pageSize, count)
     : ledgerPages(ledger, waveId, pageSize, count, stats);
   return { wave, pages, stats };
 }
@@ -211,7 +247,7 @@ async function* ledgerPages(ledger: WaveRowsOptions['ledger'], waveId: string, p
   stats.compactedUnlisted = compacted;
 }
 
-async function* spoolPages(ledger: WaveRowsOptions['ledger'], waveId: string, spoolPath: string, manifest: WaveManifest, pageSize: number, count: Count): AsyncGenerator<OutcomeRow[]> {
+async function* spoolPages(ledger: WaveRowsOptions['ledger'], waveId: string, spoolPath: string, manifest: WaveManifest, cancelled: boolean, pageSize: number, count: Count): AsyncGenerator<OutcomeRow[]> {
   let batch: { accountId: string; ordinal: number; known: KnownAbout }[] = [];
   // Each account's ordinal, counted as the feeder counts them: a compacted account's key to its slot.
   const ordinals = spoolOrdinals(waveId, ledger.shards);
@@ -224,7 +260,7 @@ async function* spoolPages(ledger: WaveRowsOptions['ledger'], waveId: string, sp
   };
   for await (const { entry } of new SpoolReader(spoolPath)) {
     // The plan the feeder gives the account (same manifest, same rule), for one not queued yet.
-    batch.push({ accountId: entry.accountId, ordinal: ordinals.next(entry.accountId), known: { segment: entry.record.segment, line: entry.line, plan: planActions(entry.record, manifest) } });
+    batch.push({ accountId: entry.accountId, ordinal: ordinals.next(entry.accountId), known: { segment: entry.record.segment, line: entry.line, plan: planActions(entry.record, manifest), cancelled } });
     if (batch.length >= pageSize) yield await rowsOf();
   }
   if (batch.length > 0) yield await rowsOf();

@@ -1,9 +1,10 @@
 import { ACTIONS, ACTION_STATES, CHANNELS } from '@breachwave/domain';
-import { waveProgress, type Ledger, type WaveInfo, type WaveProgress, type WaveStatus } from '@breachwave/ledger';
-import { openWaveRows, type OutcomeRow, type RowSource, type RowStats, type WaveRows } from './rows.js';
+import { waveClock, waveProgress, type Ledger, type WaveInfo, type WaveProgress, type WaveStatus } from '@breachwave/ledger';
+import { openWaveRows, type DeliveryStatus, type OutcomeRow, type RowSource, type RowStats, type WaveRows } from './rows.js';
 
 /** Outcomes in the order a summary shows them; anything else a ledger holds comes after, by name. */
 const OUTCOME_ORDER: readonly string[] = ['done', 'failed', 'skipped', 'cancelled', 'pending', 'claimed', 'not-queued'];
+const DELIVERY_ORDER: readonly DeliveryStatus[] = ['delivered', 'undelivered', 'unknown'];
 /** Segment key for accounts whose segment is not known. */
 export const UNKNOWN_SEGMENT = '(unknown)';
 /**
@@ -52,8 +53,44 @@ export interface WaveSummary {
   readonly reconciled: number;
   readonly pinsRotated: number;
   readonly codesIssued: number;
+  /** When the first and the last notice of the accounts read were sent (undefined: none yet). */
+  readonly notices: { readonly first: string | undefined; readonly last: string | undefined; readonly sent: number };
+  /** Sent notices by their delivery (see `DeliveryStatus`). */
+  readonly byDelivery: Readonly<Record<string, number>>;
+  /** The wave against its regulatory clock; undefined when its manifest has none. */
+  readonly regulatory: RegulatoryTimeline | undefined;
   /** What a reader must know to read the numbers right (source limits, a running wave). */
   readonly notes: readonly string[];
+}
+
+/**
+ * How the wave stands against its notice deadline:
+ * - `met`: every accepted account is finished and no notice was sent after the deadline;
+ * - `missed`: a notice was sent after the deadline, or the deadline passed with accounts still open;
+ * - `at risk`: running, before the deadline, and the wave's clock says it may not make it (see `WaveClock.atRisk`);
+ * - `on track`: running, before the deadline, and not at risk.
+ * Accounts that were never notified (a failed or skipped notice) do not change the verdict: they
+ * are counted apart (`notNotified`), as a regulator will ask about them.
+ */
+export type DeadlineVerdict = 'met' | 'missed' | 'at risk' | 'on track';
+
+export interface RegulatoryTimeline {
+  /** When the breach was determined (the clock's start). */
+  readonly determinedAt: string;
+  readonly deadline: string;
+  /** The rule the deadline comes from, when the manifest names it. */
+  readonly rule: string | undefined;
+  /** Accepted accounts: what the shares are of. */
+  readonly accepted: number;
+  /** Accounts whose notice was sent at or before the deadline. */
+  readonly notifiedByDeadline: number;
+  /** Their share of the accepted accounts, 0–100, one decimal. */
+  readonly notifiedByDeadlinePct: number;
+  /** Accounts whose notice was sent after it. */
+  readonly notifiedAfterDeadline: number;
+  /** Accounts whose notice ended failed, skipped or cancelled, or was never fed (cancelled wave): told nothing. */
+  readonly notNotified: number;
+  readonly verdict: DeadlineVerdict;
 }
 
 export interface SummariseOptions {
@@ -125,6 +162,13 @@ export async function summariseRows(options: Pick<SummariseOptions, 'ledger' | '
   let codesIssued = 0;
   let firstActivity: string | undefined;
   let lastActivity: string | undefined;
+  let firstNotice: string | undefined;
+  let lastNotice: string | undefined;
+  let noticesSent = 0;
+  let notifiedByDeadline = 0;
+  let notNotified = 0;
+  const byDelivery: Record<string, number> = {};
+  const deadline = wave.manifest.regulatory?.deadline;
   const add = (row: OutcomeRow): void => {
     const seg = (bySegment[row.segment ?? UNKNOWN_SEGMENT] ??= {});
     bump(seg, 'accounts');
@@ -150,6 +194,17 @@ export async function summariseRows(options: Pick<SummariseOptions, 'ledger' | '
     if (row.codeIssued) codesIssued++;
     if (row.firstAt !== undefined && (firstActivity === undefined || row.firstAt < firstActivity)) firstActivity = row.firstAt;
     if (row.lastAt !== undefined && (lastActivity === undefined || row.lastAt > lastActivity)) lastActivity = row.lastAt;
+    const at = row.notifiedAt;
+    if (at !== undefined) {
+      noticesSent++;
+      // ISO 8601 UTC strings of one length compare as text; the deadline is parsed, as a manifest may write it otherwise.
+      if (firstNotice === undefined || at < firstNotice) firstNotice = at;
+      if (lastNotice === undefined || at > lastNotice) lastNotice = at;
+      if (deadline !== undefined && Date.parse(at) <= Date.parse(deadline)) notifiedByDeadline++;
+    }
+    if (row.delivery) bump(byDelivery, row.delivery);
+    const state = row.actions.notify?.state;
+    if (state === 'failed' || state === 'skipped' || state === 'cancelled') notNotified++;
   };
   for await (const page of pages) {
     for (const row of page) add(row);
@@ -159,13 +214,28 @@ export async function summariseRows(options: Pick<SummariseOptions, 'ledger' | '
   const ledgerAccounts = counts.accounts ?? 0;
   const t = wave.times;
   const notes = readingNotes(wave, stats, progress, ledgerAccounts);
+  const at = now();
+  const reg = wave.manifest.regulatory;
+  let regulatory: RegulatoryTimeline | undefined;
+  if (reg) {
+    const passed = at.getTime() > Date.parse(reg.deadline);
+    const late = noticesSent - notifiedByDeadline;
+    const verdict: DeadlineVerdict = late > 0 || (passed && !progress.complete) ? 'missed'
+      : progress.complete ? 'met'
+      : waveClock(wave, progress, at).atRisk ? 'at risk' : 'on track';
+    regulatory = {
+      determinedAt: reg.determinedAt, deadline: reg.deadline, rule: reg.rule, accepted: progress.accepted,
+      notifiedByDeadline, notifiedByDeadlinePct: progress.accepted > 0 ? Math.round((notifiedByDeadline / progress.accepted) * 1000) / 10 : 0,
+      notifiedAfterDeadline: late, notNotified, verdict,
+    };
+  }
 
   return {
     waveId: wave.waveId,
     status: wave.status,
     complete: progress.complete,
     createdAt: wave.manifest.createdAt,
-    generatedAt: now().toISOString(),
+    generatedAt: at.toISOString(),
     source: stats.source,
     timeline: [
       { event: 'created', at: wave.manifest.createdAt },
@@ -173,6 +243,8 @@ export async function summariseRows(options: Pick<SummariseOptions, 'ledger' | '
       { event: 'feeding started', at: t.feeding?.first },
       { event: 'fed (last time)', at: t.fed?.last },
       { event: 'first account activity', at: firstActivity },
+      { event: 'first notice sent', at: firstNotice },
+      { event: 'last notice sent', at: lastNotice },
       { event: 'last account activity', at: lastActivity },
       { event: 'completed', at: t.completed?.first },
       ...(t.cancelled ? [{ event: 'cancelled', at: t.cancelled.first }] : []),
@@ -192,6 +264,9 @@ export async function summariseRows(options: Pick<SummariseOptions, 'ledger' | '
     reconciled,
     pinsRotated,
     codesIssued,
+    notices: { first: firstNotice, last: lastNotice, sent: noticesSent },
+    byDelivery,
+    regulatory,
     notes,
   };
 }
@@ -219,6 +294,36 @@ function outcomesOf(maps: readonly Readonly<Record<string, number>>[]): string[]
 
 const val = (value: string | undefined): Cell => ({ value });
 
+const VERDICT_TEXT: Record<DeadlineVerdict, string> = {
+  'met': 'met: every account is finished and no notice was sent after the deadline',
+  'missed': 'MISSED: a notice was sent after the deadline, or it passed with accounts still open',
+  'at risk': 'AT RISK: the wave is running and, at its pace, may finish after the deadline',
+  'on track': 'on track: the wave is running and, at its pace, finishes before the deadline',
+};
+
+/** The wave against its notice deadline: when the clock started, the deadline and its rule, when notices went out, the share in time, the verdict. */
+function regulatoryTable(s: WaveSummary): Table {
+  const r = s.regulatory;
+  if (!r) return { title: 'Regulatory clock', head: ['', ''], rows: [], empty: 'The wave\'s manifest sets no regulatory clock (regulatory.determinedAt, regulatory.deadline): no deadline to report against.' };
+  return {
+    title: 'Regulatory clock',
+    intro: 'Notices are counted by when they were sent (their done time in the ledger), not by when they were delivered.',
+    head: ['', ''],
+    rows: [
+      ['breach determined', val(r.determinedAt)],
+      ['notice deadline', val(r.deadline)],
+      ['rule setting the deadline', r.rule === undefined ? 'not named in the manifest' : val(r.rule)],
+      ['first notice sent', s.notices.first === undefined ? 'none yet' : val(s.notices.first)],
+      ['last notice sent', s.notices.last === undefined ? 'none yet' : val(s.notices.last)],
+      ['accounts accepted', r.accepted],
+      ['notified by the deadline', `${r.notifiedByDeadline} (${r.notifiedByDeadlinePct}%)`],
+      ['notified after the deadline', r.notifiedAfterDeadline],
+      ['not notified (notice failed, skipped or cancelled)', r.notNotified],
+      ['deadline', VERDICT_TEXT[r.verdict]],
+    ],
+  };
+}
+
 function tables(s: WaveSummary): Table[] {
   const segments = Object.keys(s.bySegment).sort((a, b) => (a === UNKNOWN_SEGMENT ? 1 : b === UNKNOWN_SEGMENT ? -1 : a.localeCompare(b)));
   const segOutcomes = outcomesOf(Object.values(s.bySegment));
@@ -237,6 +342,7 @@ function tables(s: WaveSummary): Table[] {
         ['accounts read from', s.source === 'spool' ? 'the wave\'s spool file, with each account\'s ledger entry' : 'the ledger'],
       ],
     },
+    regulatoryTable(s),
     {
       title: 'Timeline',
       head: ['event', 'time (UTC)'],
@@ -259,7 +365,7 @@ function tables(s: WaveSummary): Table[] {
     },
     {
       title: 'Actions by outcome',
-      intro: 'Accounts per action and outcome: done, failed (for good: a dead letter), skipped (suppressed, or an earlier action failed), cancelled (the wave was cancelled before anything was done to the account), pending or claimed (still open), not-queued (accepted, not yet fed; never, once the wave is cancelled).',
+      intro: 'Accounts per action and outcome: done, failed (for good: a dead letter), skipped (suppressed, or an earlier action failed), cancelled (the wave was cancelled before anything was done to the account, or before it was fed), pending or claimed (still open), not-queued (accepted, not yet fed).',
       head: ['action', ...actionOutcomes, 'total'],
       rows: actions.map((a) => {
         const m = s.byAction[a] ?? {};
@@ -272,6 +378,12 @@ function tables(s: WaveSummary): Table[] {
       intro: `Accounts whose notice is done, by the channel it went out on, the sends the notifier recorded (accounts), and the messages that carried them: accounts sharing a phone or email get one consolidated message (${s.consolidated} accounts).`,
       head: ['channel', 'notices done', 'sends recorded', 'messages'],
       rows: CHANNELS.map((c) => [c, s.byChannel[c] ?? 0, s.sends[c], s.messages[c]]),
+    },
+    {
+      title: 'Delivery',
+      intro: 'Sent notices by what the provider said became of them: delivered, undelivered (the handset or carrier did not take it), or unknown (no final status callback: every email, an SMS whose callbacks have not come, or one sent again by another channel).',
+      head: ['delivery', 'notices'],
+      rows: DELIVERY_ORDER.map((d) => [d, s.byDelivery[d] ?? 0]),
     },
     {
       title: 'Error codes',

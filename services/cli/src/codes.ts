@@ -3,7 +3,7 @@ import { BreachwaveError, WAVE_ID_PATTERN } from '@breachwave/domain';
 import { createReminderWave } from '@breachwave/feeder';
 import { environment, loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
 import {
-  POOL_NAME_PATTERN, codeCryptoFromConfig, createCodeStore, importPool, importRedemptions, reminderTargets,
+  POOL_NAME_PATTERN, codeCryptoFromConfig, createCodeStore, importPool, importRedemptions, reminderAccountIds, reminderTargets,
   type CodeScope, type CodeStatus, type LineProblem,
 } from '@breachwave/codes';
 import { fullContext, operatorActor, readContext } from './context.js';
@@ -171,14 +171,8 @@ async function createReminders(waveId: string, days: number, json: boolean): Pro
   const ctx = await fullContext();
   try {
     const store = createCodeStore({ redis: ctx.redis, prefix: ctx.config.prefix });
-    if ((await store.scopeOf(waveId)) === 'wave') {
-      throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${waveId} gave its accounts codes of its own (codes scope wave): a reminder wave would issue them new ones` });
-    }
-    const ids = async function* (): AsyncGenerator<string> {
-      for await (const t of reminderTargets(store, { days, waveId, ledger: ctx.ledger })) yield t.accountId;
-    };
     const r = await createReminderWave({
-      ledger: ctx.ledger, sourceWaveId: waveId, accountIds: ids(), envelope: ctx.envelope, dataDir: ctx.config.dataDir, log: ctx.log,
+      ledger: ctx.ledger, sourceWaveId: waveId, accountIds: await reminderAccountIds(store, ctx.ledger, waveId, days), envelope: ctx.envelope, dataDir: ctx.config.dataDir, log: ctx.log,
       actor: operatorActor(), approvals: loadCliConfig().approvalsRequired,
     });
     if (json) process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -1,7 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { ACTIONS, type ActionName } from '@breachwave/domain';
-import { createActionQueues } from '@breachwave/actions';
-import { createDeadLetters, type Selector } from '@breachwave/dlq';
+import { openDeadLetters, type DeadLetters, type Selector } from '@breachwave/dlq';
 import { loadConnectionConfig } from '@breachwave/config';
 import { operatorActor, readContext } from './context.js';
 
@@ -21,13 +20,13 @@ function actorOf(o: SelOpts): string {
   return operatorActor(o.actor);
 }
 
-async function withDlq<T>(fn: (dlq: ReturnType<typeof createDeadLetters>) => Promise<T>): Promise<T> {
+async function withDlq<T>(fn: (dlq: DeadLetters) => Promise<T>): Promise<T> {
   const ctx = await readContext();
-  const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig().prefix, shards: loadConnectionConfig().shards, ledger: ctx.ledger });
+  const dlq = openDeadLetters({ ledger: ctx.ledger, connection: ctx.redis, prefix: loadConnectionConfig().prefix, shards: loadConnectionConfig().shards });
   try {
-    return await fn(createDeadLetters({ ledger: ctx.ledger, queues }));
+    return await fn(dlq);
   } finally {
-    await queues.close();
+    await dlq.close();
     await ctx.close();
   }
 }

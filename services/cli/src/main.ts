@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
-import { Command, InvalidArgumentError } from 'commander';
-import { WAVE_LANES, isBreachwaveError, isFormattableTimeZone } from '@breachwave/domain';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { BreachwaveError, WAVE_LANES, isBreachwaveError, isFormattableTimeZone } from '@breachwave/domain';
 import { waveAdd, waveCreate, waveList, waveStart, waveStatus } from './wave.js';
 import { auditVerify } from './audit.js';
 import { waveRecover } from './recover.js';
@@ -51,8 +51,11 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 const program = new Command('breachwave')
   .description('Breach-response waves: ingest affected accounts, notify them by SMS and email, prove it with a hash-chained audit.\nConfiguration comes from environment variables (REDIS_URL, BW_PREFIX, BW_ENVELOPE_KEY, BW_HMAC_KEY, TWILIO_*, SMTP_*; see README).')
-  .showHelpAfterError()
-  .configureOutput({ outputError: (s, write) => write(s) });
+  // A parse error (a missing argument, an unknown option, a value its parser refuses) is thrown
+  // instead of printed and exited on, so it is reported below like every other error: one line
+  // with its catalog code, or a JSON error object under --json. Subcommands inherit both settings.
+  .exitOverride()
+  .configureOutput({ outputError: () => {} });
 
 const wave = program.command('wave').description('create, feed and inspect notification waves');
 wave.command('create')
@@ -144,8 +147,20 @@ program.command('demo')
 // Under --json, an error is one JSON object on stdout too ({"error": {code, kind, message}}), so a
 // script reads every outcome the same way; the exit code is the same either way.
 const wantsJson = process.argv.includes('--json');
+/** Help and version were asked for (exit 0), or help was shown for a command named without its subcommand (exit 1): already printed. */
+const PRINTED = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help', 'commander.executeSubCommandAsync']);
 try {
-  await program.parseAsync(process.argv);
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    if (PRINTED.has(err.code)) {
+      process.exitCode = err.exitCode;
+    } else {
+      // "error: option '--rate <mps>' argument '0' is invalid. …" → the catalog's invalid input, in one line.
+      throw new BreachwaveError('BW_INPUT_INVALID', { detail: `${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see breachwave --help)` });
+    }
+  }
 } catch (err) {
   if (wantsJson) {
     const e = isBreachwaveError(err) ? { code: err.code, kind: err.kind, message: err.message } : { code: 'BW_INTERNAL', kind: 'permanent', message: err instanceof Error ? err.message : String(err) };

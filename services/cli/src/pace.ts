@@ -1,13 +1,10 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { loadConnectionConfig } from '@breachwave/config';
-import { createPacer } from '@breachwave/pacing';
+import { checkPace, setSenderPace, showSenderPace } from '@breachwave/pacing';
 import { operatorActor, readContext } from './context.js';
 
-const rate = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || n > 10_000) throw new InvalidArgumentError('must be a number of messages per second, 0 < rate ≤ 10000');
-  return n;
-};
+/** A pace as typed: checked by the same rule as the API's, so `--rate 0` is refused before anything connects. */
+const rate = (v: string): number => checkPace(v.trim() === '' ? Number.NaN : Number(v));
 
 /** `breachwave pace show|set`: a sender's pace, shared by every notifier, changeable mid-wave. */
 export function registerPaceCommands(program: Command): void {
@@ -18,31 +15,25 @@ export function registerPaceCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (o: { sender: string; json?: boolean }) => {
       const ctx = await readContext();
-      const pacer = createPacer({ redis: ctx.redis, prefix: loadConnectionConfig().prefix, sender: o.sender });
       try {
-        const r = await pacer.getRate();
-        process.stdout.write(o.json ? `${JSON.stringify({ sender: o.sender, rate: r ?? null })}\n` : `${o.sender}: ${r === undefined ? 'unpaced' : `${r} messages/s`}\n`);
+        const r = await showSenderPace({ redis: ctx.redis, prefix: loadConnectionConfig().prefix }, o.sender);
+        process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${o.sender}: ${r.rate === null ? 'unpaced' : `${r.rate} messages/s`}\n`);
       } finally {
-        pacer.close();
         await ctx.close();
       }
     });
   pace.command('set')
     .description('set a sender\'s pace; running notifiers follow within a fraction of a second (audited)')
     .requiredOption('--sender <id>', 'sender id, as in `pace show`')
-    .requiredOption('--rate <mps>', 'messages per second', rate)
+    .requiredOption('--rate <mps>', 'messages per second, 0 < rate ≤ 10000', rate)
     .option('--actor <name>', 'who is doing this, for the audit trail (default: BW_OPERATOR or $USER)')
     .option('--json', 'print the result as one JSON object')
     .action(async (o: { sender: string; rate: number; actor?: string; json?: boolean }) => {
       const ctx = await readContext();
-      const pacer = createPacer({ redis: ctx.redis, prefix: loadConnectionConfig().prefix, sender: o.sender });
       try {
-        const before = await pacer.getRate();
-        await pacer.setRate(o.rate);
-        await ctx.ledger.audit({ type: 'operator.pace.set', actor: operatorActor(o.actor), detail: { sender: o.sender, from: before ?? null, to: o.rate } });
-        process.stdout.write(o.json ? `${JSON.stringify({ sender: o.sender, from: before ?? null, rate: o.rate })}\n` : `${o.sender}: ${before ?? 'unpaced'} → ${o.rate} messages/s\n`);
+        const r = await setSenderPace({ redis: ctx.redis, prefix: loadConnectionConfig().prefix, ledger: ctx.ledger }, o.sender, o.rate, operatorActor(o.actor));
+        process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${o.sender}: ${r.from ?? 'unpaced'} → ${r.rate} messages/s\n`);
       } finally {
-        pacer.close();
         await ctx.close();
       }
     });

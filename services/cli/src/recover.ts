@@ -1,18 +1,11 @@
-import { createActionQueues, createRecovery, type WaveRecoveryReport } from '@breachwave/actions';
+import { recoverWave, type WaveRecoveryReport } from '@breachwave/actions';
 import { loadConnectionConfig, loadWorkersConfig } from '@breachwave/config';
 import { operatorActor, readContext, type ReadContext } from './context.js';
 
 /** The recovery scan for one wave as the CLI runs it: the workers' thresholds, the CLI as actor. */
 export async function scanWave(ctx: ReadContext, waveId: string, dryRun: boolean): Promise<WaveRecoveryReport> {
-  const workers = loadWorkersConfig();
-  const queues = createActionQueues({ connection: ctx.redis, prefix: loadConnectionConfig().prefix, shards: loadConnectionConfig().shards, ledger: ctx.ledger });
-  try {
-    const recovery = createRecovery({ ledger: ctx.ledger, queues, log: ctx.log, actor: operatorActor(),
-      staleMs: workers.staleMs, maxRecoveries: workers.maxRecoveries, pinNoticeLimitMs: workers.pinNoticeLimitMs, compactAfterMs: workers.compactAfterMs });
-    return await recovery.scanWave(waveId, { dryRun });
-  } finally {
-    await queues.close();
-  }
+  const { prefix, shards } = loadConnectionConfig();
+  return recoverWave({ ledger: ctx.ledger, connection: ctx.redis, prefix, shards, log: ctx.log, actor: operatorActor(), workers: loadWorkersConfig() }, waveId, { dryRun });
 }
 
 const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;

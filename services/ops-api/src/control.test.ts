@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -62,12 +62,13 @@ after(async () => {
 });
 
 /** A wave created by ana that needs one approval, as `wave create` makes it. */
-async function makeWave(name: string, rows = 40): Promise<string> {
+async function makeWave(name: string, rows = 40, extra: Partial<Parameters<typeof createWave>[0]> = {}): Promise<string> {
   const file = join(dir, `${name}.csv`);
   await writeAccountsFile(file, { rows, seed: 7, malformedRate: 0, duplicateRate: 0 });
   const wave = await createWave({
     ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name),
     envelope: createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64))), log: silentLogger(), approvals: 1, actor: 'operator:ana',
+    ...extra,
   });
   return wave.waveId;
 }
@@ -103,6 +104,10 @@ const MUTATING = (w: string): [string, string, unknown?][] => [
   ['POST', `/v1/waves/${w}/resume`, {}],
   ['POST', `/v1/waves/${w}/cancel`, {}],
   ['PUT', '/v1/senders/twilio:+15005550006/pace', { rate: 5 }],
+  ['POST', `/v1/waves/${w}/accounts`, { upload: 'ab'.repeat(12) }],
+  ['POST', `/v1/waves/${w}/recover`, {}],
+  ['POST', `/v1/waves/${w}/reminders`, { days: 7 }],
+  ['POST', '/v1/dead-letters/retry', { reason: 'BW_SMS_INVALID_NUMBER' }],
   ['POST', '/v1/tokens', { name: 'eve', role: 'admin' }],
   ['DELETE', '/v1/tokens/ana'],
 ];
@@ -129,6 +134,9 @@ describe('roles', () => {
     assert.equal(list.status, 200);
     assert.ok((list.json.waves as { waveId: string }[]).some((x) => x.waveId === w));
     assert.equal((await call('GET', `/v1/waves/${w}`, 'vi')).status, 200);
+    for (const path of ['/v1/dead-letters', `/v1/dead-letters/letters?wave=${w}`, '/v1/senders/twilio:+15005550006/pace']) {
+      assert.equal((await call('GET', path, 'vi')).status, 200, `a viewer reads ${path}`);
+    }
     assert.equal((await call('GET', '/v1/waves/nope-not-a-wave', 'vi')).status, 404);
     assert.equal(codeOf(await call('GET', '/v1/waves/bad%20id', 'vi')), 'BW_INPUT_INVALID');
   });
@@ -172,7 +180,9 @@ describe('roles', () => {
 
 describe('a wave driven through the API', () => {
   it('dry run by its creator, approval refused to an operator and given by an approver, start, pause, resume; each step audited with the token\'s name', async () => {
-    const w = await makeWave('drive');
+    // A deadline two days out: the clock counts down to it.
+    const deadline = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const w = await makeWave('drive', 40, { regulatory: { determinedAt: new Date(Date.now() - 86_400_000).toISOString(), deadline, rule: 'FCC 47 CFR 64.2011: 30 days' } });
     assert.equal(codeOf(await call('POST', `/v1/waves/${w}/start`, 'ana')), 'BW_WAVE_STATE', 'not approved yet');
     assert.equal(codeOf(await call('POST', `/v1/waves/${w}/approve`, 'bo')), 'BW_APPROVAL_REFUSED', 'no dry run yet');
     const dry = await call('POST', `/v1/waves/${w}/dry-run`, 'ana');
@@ -190,6 +200,18 @@ describe('a wave driven through the API', () => {
     await waitFor(async () => (await ledger.getWave(w)).status === 'fed', { timeout: 15_000 });
     const progress = await call('GET', `/v1/waves/${w}`, 'vi');
     assert.equal(progress.status, 200);
+    // The clock, as wave status --json gives it: no worker runs here, so nothing has finished.
+    const clock = progress.json.clock as Record<string, unknown>;
+    assert.equal(clock.deadline, deadline);
+    assert.equal(progress.json.deadlineRule, 'FCC 47 CFR 64.2011: 30 days');
+    const left = clock.timeLeftSeconds as number;
+    assert.ok(left > 86_400 && left <= 2 * 86_400, `time left ${left} s`);
+    assert.equal(clock.ratePerSecond, null, 'no notice finished: no rate');
+    assert.equal(clock.etaSeconds, null);
+    assert.equal(clock.notifiedPct, 0);
+    assert.equal(clock.atRisk, false, 'more than a day left');
+    assert.equal(clock.stuck, false, 'not stuck before BW_STUCK_AFTER_SECONDS');
+    assert.equal(typeof clock.idleSeconds, 'number');
     const wave = await ledger.getWave(w);
     assert.equal(wave.stats.fed, 40, 'every accepted account queued');
     let entries = 0;
@@ -249,6 +271,79 @@ describe('a wave driven through the API', () => {
   });
 });
 
+describe('the other operations the CLI has', () => {
+  it('another uploaded file added to a created wave; its upload removed; an unknown wave refused', async () => {
+    const w = await makeWave('adds', 10);
+    const file = join(dir, 'more.csv');
+    await writeAccountsFile(file, { rows: 6, seed: 99, malformedRate: 0, duplicateRate: 0 });
+    const up = await fetch(`${api.url}/v1/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${tokens.cy ?? ''}`, 'Content-Type': 'text/csv' }, body: await readFile(file) });
+    assert.equal(up.status, 201);
+    const upload = ((await up.json()) as { upload: string }).upload;
+    assert.equal(codeOf(await call('POST', '/v1/waves/nope-not-a-wave/accounts', 'cy', { upload })), 'BW_WAVE_NOT_FOUND');
+    assert.equal((await call('POST', `/v1/waves/${w}/accounts`, 'cy', {})).status, 400, 'the upload is required');
+    const added = await call('POST', `/v1/waves/${w}/accounts`, 'cy', { upload });
+    assert.equal(added.status, 200, added.text);
+    const ingest = added.json.ingest as { accepted: number; rows: number };
+    assert.equal(ingest.rows, 6);
+    assert.equal((added.json.stats as { accepted: number }).accepted, 10 + ingest.accepted);
+    assert.equal((await ledger.getWave(w)).stats.accepted, 10 + ingest.accepted, 'the wave holds them');
+    assert.equal(codeOf(await call('POST', `/v1/waves/${w}/accounts`, 'cy', { upload })), 'BW_UPLOAD_NOT_FOUND', 'the upload is gone once added');
+  });
+
+  it('recover, dead letters listed, shown and re-driven, the pace read back: each as the CLI does it, each change audited with the token\'s name', async () => {
+    const w = await makeWave('dlq', 10);
+    assert.equal((await call('POST', `/v1/waves/${w}/dry-run`, 'ana')).status, 200);
+    assert.equal((await call('POST', `/v1/waves/${w}/approve`, 'bo')).status, 200);
+    assert.ok([200, 202].includes((await call('POST', `/v1/waves/${w}/start`, 'ana')).status));
+    await waitFor(async () => (await ledger.getWave(w)).status === 'fed', { timeout: 15_000 });
+
+    const scan = await call('POST', `/v1/waves/${w}/recover`, 'cy', { dryRun: true });
+    assert.equal(scan.status, 200, scan.text);
+    assert.equal(scan.json.waveId, w);
+    assert.equal(scan.json.dryRun, true);
+    assert.equal(scan.json.accounts, 10);
+    assert.equal(codeOf(await call('POST', '/v1/waves/nope-not-a-wave/recover', 'cy', {})), 'BW_WAVE_NOT_FOUND');
+
+    // One account's notice fails for good, as a notifier would leave it.
+    let victim = '';
+    for await (const [id] of ledger.entries(w)) {
+      victim = id;
+      break;
+    }
+    const base = { waveId: w, accountId: victim, action: 'notify' as const, actor: 'test' };
+    assert.equal((await ledger.transition({ ...base, from: ['pending'], to: 'claimed', event: 'notify.claimed' })).outcome, 'ok');
+    assert.equal((await ledger.transition({ ...base, from: ['claimed'], to: 'failed', event: 'notify.failed', patch: { err: 'BW_SMS_INVALID_NUMBER' } })).outcome, 'ok');
+
+    const groups = await call('GET', `/v1/dead-letters?wave=${w}`, 'vi');
+    assert.deepEqual(groups.json.groups, [{ action: 'notify', reason: 'BW_SMS_INVALID_NUMBER', count: 1, waves: [w] }]);
+    const letters = await call('GET', `/v1/dead-letters/letters?wave=${w}&reason=BW_SMS_INVALID_NUMBER`, 'vi');
+    assert.deepEqual((letters.json.letters as { accountId: string; action: string }[]).map((l) => [l.accountId, l.action]), [[victim, 'notify']]);
+    assert.equal((await call('GET', '/v1/dead-letters?action=shout', 'vi')).status, 400);
+    assert.equal((await call('POST', '/v1/dead-letters/retry', 'cy', { wave: w })).status, 400, 'the reason is required');
+    const retried = await call('POST', '/v1/dead-letters/retry', 'cy', { wave: w, reason: 'BW_SMS_INVALID_NUMBER' });
+    assert.deepEqual(retried.json, { retried: 1, expired: 0 });
+    assert.equal((await ledger.get(w, victim))?.notify?.s, 'pending', 're-driven');
+    assert.ok((await audit(w)).some((r) => r.type === 'operator.dlq.retry-batch' && r.actor === 'operator:cy'));
+
+    assert.deepEqual((await call('GET', '/v1/senders/smtp:relay.example.com:25/pace', 'vi')).json, { sender: 'smtp:relay.example.com:25', rate: null });
+    assert.equal((await call('PUT', '/v1/senders/smtp:relay.example.com:25/pace', 'cy', { rate: 0 })).status, 400, 'a pace of zero is refused');
+    assert.equal((await call('PUT', '/v1/senders/smtp:relay.example.com:25/pace', 'cy', { rate: 12 })).status, 200);
+    assert.deepEqual((await call('GET', '/v1/senders/smtp:relay.example.com:25/pace', 'vi')).json, { sender: 'smtp:relay.example.com:25', rate: 12 });
+  });
+
+  it('a reminder wave is refused with its reason for a wave that issued no codes, and for an unknown wave; nothing is created', async () => {
+    const w = await makeWave('noreminders', 5);
+    const before = await ledger.listWaves();
+    const none = await call('POST', `/v1/waves/${w}/reminders`, 'cy', { days: 7 });
+    assert.equal(none.status, 400);
+    assert.equal(codeOf(none), 'BW_INPUT_INVALID');
+    assert.match(String((none.json.error as { message: string }).message), /issued no enrollment codes/);
+    assert.equal((await call('POST', `/v1/waves/${w}/reminders`, 'cy', { days: -1 })).status, 400);
+    assert.equal(codeOf(await call('POST', '/v1/waves/nope-not-a-wave/reminders', 'cy', { days: 7 })), 'BW_WAVE_NOT_FOUND');
+    assert.deepEqual(await ledger.listWaves(), before);
+  });
+});
+
 describe('OpenAPI', () => {
   it('describes every wave route with its security requirement and role', async () => {
     const res = await call('GET', OPENAPI_PATH, 'vi');
@@ -271,6 +366,13 @@ describe('OpenAPI', () => {
       ['post', '/v1/waves/{id}/cancel', 'operator'],
       ['get', '/v1/waves/{id}/report', 'viewer'],
       ['put', '/v1/senders/{id}/pace', 'operator'],
+      ['get', '/v1/senders/{id}/pace', 'viewer'],
+      ['post', '/v1/waves/{id}/accounts', 'operator'],
+      ['post', '/v1/waves/{id}/recover', 'operator'],
+      ['post', '/v1/waves/{id}/reminders', 'operator'],
+      ['get', '/v1/dead-letters', 'viewer'],
+      ['get', '/v1/dead-letters/letters', 'viewer'],
+      ['post', '/v1/dead-letters/retry', 'operator'],
       ['post', '/v1/tokens', 'admin'],
     ];
     for (const [method, path, role] of expected) {
@@ -279,6 +381,10 @@ describe('OpenAPI', () => {
       assert.deepEqual(op.security, [{ bearer: [] }], `${method} ${path} security`);
       assert.equal(op['x-breachwave-role'], role, `${method} ${path} role`);
     }
+    const progressSchema = (doc.paths['/v1/waves/{id}']?.get as { responses?: Record<string, { content?: Record<string, { schema?: { properties?: Record<string, { properties?: Record<string, unknown> }> } }> }> } | undefined)
+      ?.responses?.['200']?.content?.['application/json']?.schema;
+    assert.deepEqual(Object.keys(progressSchema?.properties?.clock?.properties ?? {}).sort(),
+      ['atRisk', 'deadline', 'etaSeconds', 'idleSeconds', 'notifiedPct', 'projectedFinish', 'ratePerSecond', 'stuck', 'timeLeftSeconds'], 'the clock is described');
     assert.deepEqual(doc.paths['/healthz']?.get?.security, []);
     assert.equal((await call('GET', OPENAPI_PATH)).status, 401);
   });

@@ -5,16 +5,18 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_ROLES, TOKEN_NAME, createApiTokenStore, type ApiRole } from '@breachwave/access';
-import { cancelOpenAccounts } from '@breachwave/actions';
+import { cancelOpenAccounts, recoverWave } from '@breachwave/actions';
+import { createCodeStore, reminderAccountIds } from '@breachwave/codes';
+import { openDeadLetters, type Selector } from '@breachwave/dlq';
 import type { BreachwaveConfig } from '@breachwave/config';
-import { BreachwaveError, WAVE_ID_PATTERN, checkSmsTemplates } from '@breachwave/domain';
+import { ACTIONS, BreachwaveError, WAVE_ID_PATTERN, checkSmsTemplates, type ActionName } from '@breachwave/domain';
 import {
-  REJECTS_FILE, UPLOAD_ID, createFeeder, createWave, dryRunAndRecord, parseWaveManifest, plannedWaveOptions, removeUpload, saveUpload, uploadPath,
+  REJECTS_FILE, UPLOAD_ID, addToWave, createFeeder, createReminderWave, createWave, dryRunAndRecord, parseWaveManifest, plannedWaveOptions, removeUpload, saveUpload, uploadPath,
   type FeedResult,
 } from '@breachwave/feeder';
-import { createLedger, keys as ledgerKeys, waveProgress, type WaveControlOp } from '@breachwave/ledger';
+import { createLedger, keys as ledgerKeys, waveClock, waveProgress, type WaveControlOp } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import { createPacer } from '@breachwave/pacing';
+import { MAX_PACE, setSenderPace, showSenderPace } from '@breachwave/pacing';
 import { checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { REPORT_FORMATS, openWaveReport, type ReportFormat } from '@breachwave/report';
@@ -73,12 +75,60 @@ const APPROVE_BODY = {
   },
 } as const;
 const OBJECT = { type: 'object', additionalProperties: true } as const;
+const UPLOAD_BODY = {
+  type: 'object', required: ['upload'], additionalProperties: false,
+  properties: { upload: { type: 'string', pattern: UPLOAD_ID.source, description: 'the id POST /v1/uploads answered with' } },
+} as const;
+const SENDER_PARAMS = {
+  type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200, description: 'e.g. twilio:+15005550006, smtp:relay.example.com:25' } },
+} as const;
+const DLQ_FILTER = {
+  wave: { type: 'string', pattern: WAVE_ID_PATTERN.source, description: 'only this wave (default: every wave)' },
+  action: { type: 'string', enum: [...ACTIONS], description: 'only this action' },
+  reason: { type: 'string', minLength: 1, maxLength: 100, description: 'only this reason (error code), e.g. BW_SMS_INVALID_NUMBER' },
+} as const;
+const DEAD_LETTER = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    waveId: { type: 'string' }, accountId: { type: 'string' }, action: { type: 'string' }, reason: { type: 'string' },
+    attempts: { type: 'integer' }, at: { type: ['string', 'null'] },
+  },
+} as const;
 const CONTROL_RESULT = {
   type: 'object', additionalProperties: true,
   properties: {
     waveId: { type: 'string' }, status: { type: 'string' }, paused: { type: 'boolean' },
     approvers: { type: 'array', items: { type: 'string' } }, approvals: { type: 'integer' },
     cancelledAccounts: { type: 'integer' }, underWay: { type: 'integer' },
+  },
+} as const;
+const NULLABLE_NUMBER = { type: ['number', 'null'] } as const;
+/** `WaveClock` of `@breachwave/ledger`. */
+const WAVE_CLOCK = {
+  type: 'object', additionalProperties: false,
+  required: ['ratePerSecond', 'etaSeconds', 'projectedFinish', 'notifiedPct', 'deadline', 'timeLeftSeconds', 'atRisk', 'stuck', 'idleSeconds'],
+  properties: {
+    ratePerSecond: { ...NULLABLE_NUMBER, description: 'notices finished per second since the feed began; null before any finished' },
+    etaSeconds: { ...NULLABLE_NUMBER, description: 'seconds until every accepted account is finished at that rate; 0 when complete; null when unknown' },
+    projectedFinish: { type: ['string', 'null'], description: 'ISO time the wave would finish at that rate' },
+    notifiedPct: { type: 'number', description: 'share of the accepted accounts whose notice was sent, 0–100' },
+    deadline: { type: ['string', 'null'], description: 'the notice deadline of the manifest\'s regulatory clock (ISO time), null without one' },
+    timeLeftSeconds: { ...NULLABLE_NUMBER, description: 'seconds until the deadline, negative once past' },
+    atRisk: { type: 'boolean', description: 'not complete, and the deadline passed, the projected finish is after it, or nothing finished with under a day left' },
+    stuck: { type: 'boolean', description: 'running, not paused, notices open and none finished for BW_STUCK_AFTER_SECONDS' },
+    idleSeconds: { ...NULLABLE_NUMBER, description: 'seconds since a notice last finished (or since the feed began)' },
+  },
+} as const;
+const WAVE_PROGRESS = {
+  type: 'object', additionalProperties: true, required: ['waveId', 'status', 'feeding', 'complete', 'clock'],
+  properties: {
+    waveId: { type: 'string' }, status: { type: 'string' }, paused: { type: 'boolean' }, complete: { type: 'boolean' },
+    feeding: { type: 'boolean', description: 'this ops-api process is feeding the wave' },
+    accepted: { type: 'integer' }, fed: { type: 'integer' }, cancelledUnfed: { type: 'integer' },
+    actions: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'integer' } }, description: 'action → state → accounts (they add up)' },
+    events: { type: 'object', additionalProperties: true, description: 'action → event → count (they do not add up)' },
+    clock: WAVE_CLOCK,
+    deadlineRule: { type: ['string', 'null'], description: 'the rule the deadline comes from' },
   },
 } as const;
 const TOKEN_INFO = {
@@ -114,7 +164,8 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 ** 3;
 
 /**
  * The operator's side of the ops API: API tokens (`admin`), and the wave operations the CLI has —
- * list, progress, dry run, approve, start, pause, resume, cancel, pace, report — calling the same
+ * list, progress, dry run, approve, start, pause, resume, cancel, add accounts, recover, reminder
+ * waves, dead letters (list, show, re-drive), pace (show, set), report — calling the same
  * package functions, so the same guards (the ledger's Lua scripts) and the same audit records
  * apply whichever way an operator comes in. Each audit record names the caller's token as
  * `operator:<name>`.
@@ -153,6 +204,19 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
     return body?.reason ? { reason: body.reason } : {};
   };
   const ok = (json: unknown, status = 200): OpsResponse => ({ status, json });
+  /** The dead-letter filter of a request's query string (already validated by the route's schema). */
+  const selectorOf = (req: OpsRequest): Selector => {
+    const [wave, action, reason] = ['wave', 'action', 'reason'].map((k) => req.query.get(k) ?? undefined);
+    return { ...(wave ? { waveId: wave } : {}), ...(action ? { action: action as ActionName } : {}), ...(reason ? { reason } : {}) };
+  };
+  const withDeadLetters = async (fn: (d: ReturnType<typeof openDeadLetters>) => Promise<OpsResponse>): Promise<OpsResponse> => {
+    const d = openDeadLetters({ ledger, connection: redis, prefix: config.prefix, shards: config.shards });
+    try {
+      return await fn(d);
+    } finally {
+      await d.close();
+    }
+  };
 
   const control = (op: Exclude<WaveControlOp, 'dry-run'>): MountedRoute['handler'] => async (req) => {
     const waveId = waveIdOf(req);
@@ -354,8 +418,16 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
     },
     'GET /v1/waves/:id': {
       auth: 'viewer',
-      schema: { summary: 'A wave\'s progress: counts by action and state', tags: ['waves'], params: WAVE_PARAMS, response: { 200: OBJECT, ...errors(400, 404) } },
-      handler: async (req) => ok({ waveId: waveIdOf(req), feeding: feeds.has(waveIdOf(req)), ...(await waveProgress(ledger, waveIdOf(req))) }),
+      schema: {
+        summary: 'A wave\'s progress: counts by action and state, and its clock (rate, ETA, the notice deadline and the time left, at risk, stuck), as breachwave wave status --json gives them',
+        tags: ['waves'], params: WAVE_PARAMS, response: { 200: WAVE_PROGRESS, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const waveId = waveIdOf(req);
+        const [progress, wave] = await Promise.all([waveProgress(ledger, waveId), ledger.getWave(waveId)]);
+        const clock = waveClock(wave, progress, new Date(), undefined, config.ops.stuckAfterSeconds);
+        return ok({ waveId, feeding: feeds.has(waveId), ...progress, clock, deadlineRule: wave.manifest.regulatory?.rule ?? null });
+      },
     },
     'POST /v1/waves/:id/dry-run': {
       auth: 'operator',
@@ -433,28 +505,131 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
         };
       },
     },
+    'POST /v1/waves/:id/accounts': {
+      auth: 'operator',
+      schema: {
+        summary: 'Add the rows of another uploaded file (the fixed rows of a rejects report, say) to a wave not yet completed or cancelled, as breachwave wave add does; ids already in the wave are rejected; then start the wave to feed them',
+        tags: ['waves'], params: WAVE_PARAMS, body: UPLOAD_BODY,
+        response: { 200: OBJECT, ...errors(400, 404, 409) },
+      },
+      handler: async (req) => {
+        const waveId = waveIdOf(req);
+        const actor = actorOf(req);
+        const body = req.parsedBody as { upload: string } | undefined;
+        if (!body) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a JSON body { upload } is needed' });
+        const file = await uploadPath(config.dataDir, body.upload);
+        const added = await addToWave({ redis, prefix: config.prefix, ledger, waveId, file, envelope, log: req.log, actor });
+        // The file held contact points in clear; the wave's spool holds them sealed.
+        await removeUpload(config.dataDir, body.upload);
+        req.log.info({ waveId, accepted: added.ingest.accepted, rejected: added.ingest.rejected, actor }, 'accounts added');
+        // The rejects report's path is this server's business; GET /v1/waves/:id/rejects serves the wave's.
+        return ok({ waveId, status: added.status, stats: added.stats, ingest: added.ingest });
+      },
+    },
+    'POST /v1/waves/:id/recover': {
+      auth: 'operator',
+      schema: {
+        summary: 'Find the wave\'s accounts that are not terminal and that no live job will finish, and re-drive them (dead-lettering one re-driven too often), as breachwave wave recover does; dryRun only counts them',
+        tags: ['waves'], params: WAVE_PARAMS,
+        body: { type: 'object', additionalProperties: false, properties: { dryRun: { type: 'boolean', default: false, description: 'only say what would be done' } } },
+        response: { 200: OBJECT, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const dryRun = (req.parsedBody as { dryRun?: boolean } | undefined)?.dryRun === true;
+        const actor = actorOf(req);
+        return ok(await recoverWave({ ledger, connection: redis, prefix: config.prefix, shards: config.shards, log: req.log, actor, workers: config.workers }, waveIdOf(req), { dryRun }));
+      },
+    },
+    'POST /v1/waves/:id/reminders': {
+      auth: 'operator',
+      schema: {
+        summary: 'Create a reminder wave for the wave\'s people whose code is unredeemed and whose enroll-by date is at most days away, as breachwave codes reminders --wave --create does: the reminder lane, the same code; then dry-run, approve and start it like any wave',
+        tags: ['waves'], params: WAVE_PARAMS,
+        body: { type: 'object', required: ['days'], additionalProperties: false, properties: { days: { type: 'integer', minimum: 0, maximum: 3650, description: 'days before the enroll-by date' } } },
+        response: { 201: OBJECT, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const waveId = waveIdOf(req);
+        const actor = actorOf(req);
+        const body = req.parsedBody as { days: number } | undefined;
+        if (!body) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a JSON body { days } is needed' });
+        const store = createCodeStore({ redis, prefix: config.prefix });
+        const created = await createReminderWave({
+          ledger, sourceWaveId: waveId, accountIds: await reminderAccountIds(store, ledger, waveId, body.days), envelope, dataDir: config.dataDir, log: req.log,
+          actor, approvals: options.approvalsRequired ?? 1,
+        });
+        req.log.info({ waveId: created.waveId, source: waveId, accepted: created.accepted, actor }, 'reminder wave created');
+        return ok(created, 201);
+      },
+    },
+    'GET /v1/dead-letters': {
+      auth: 'viewer',
+      schema: {
+        summary: 'Dead letters (actions that failed for good) grouped by action and reason, with counts and waves, as breachwave dlq list does',
+        tags: ['dead letters'],
+        querystring: { type: 'object', additionalProperties: false, properties: { wave: DLQ_FILTER.wave, action: DLQ_FILTER.action } },
+        response: {
+          200: { type: 'object', properties: { groups: { type: 'array', items: { type: 'object', properties: { action: { type: 'string' }, reason: { type: 'string' }, count: { type: 'integer' }, waves: { type: 'array', items: { type: 'string' } } } } } } },
+          ...errors(400, 404),
+        },
+      },
+      handler: async (req) => withDeadLetters(async (d) => ok({ groups: await d.list(selectorOf(req)) })),
+    },
+    'GET /v1/dead-letters/letters': {
+      auth: 'viewer',
+      schema: {
+        summary: 'The dead letters themselves: wave, account id, action, reason, attempts, time (ids only), as breachwave dlq show does',
+        tags: ['dead letters'],
+        querystring: {
+          type: 'object', additionalProperties: false,
+          properties: { ...DLQ_FILTER, limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 50 } },
+        },
+        response: { 200: { type: 'object', properties: { letters: { type: 'array', items: DEAD_LETTER } } }, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const limit = Number(req.query.get('limit') ?? '50');
+        return withDeadLetters(async (d) => ok({ letters: (await d.show(selectorOf(req), limit)).map((l) => ({ ...l, at: l.at ?? null })) }));
+      },
+    },
+    'POST /v1/dead-letters/retry': {
+      auth: 'operator',
+      schema: {
+        summary: 'Re-drive the dead letters of one reason, after fixing its cause, as breachwave dlq retry does; audited',
+        tags: ['dead letters'],
+        body: { type: 'object', required: ['reason'], additionalProperties: false, properties: DLQ_FILTER },
+        response: { 200: { type: 'object', properties: { retried: { type: 'integer' }, expired: { type: 'integer', description: 'could not be re-driven: the account\'s contact record expired' } } }, ...errors(400, 404) },
+      },
+      handler: async (req) => {
+        const body = req.parsedBody as { reason: string; wave?: string; action?: ActionName } | undefined;
+        if (!body) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a JSON body { reason } is needed' });
+        const actor = actorOf(req);
+        const sel: Selector = { reason: body.reason, ...(body.wave ? { waveId: body.wave } : {}), ...(body.action ? { action: body.action } : {}) };
+        if (sel.waveId) await ledger.getWave(sel.waveId);
+        return withDeadLetters(async (d) => ok(await d.retry({ ...sel, reason: body.reason }, actor)));
+      },
+    },
+    'GET /v1/senders/:id/pace': {
+      auth: 'viewer',
+      schema: {
+        summary: 'A sender\'s stored pace (messages/s); null: none stored, the notifiers\' configured default applies',
+        tags: ['senders'], params: SENDER_PARAMS,
+        response: { 200: { type: 'object', properties: { sender: { type: 'string' }, rate: { type: ['number', 'null'] } } }, ...errors(400) },
+      },
+      handler: async (req) => ok(await showSenderPace({ redis, prefix: config.prefix }, req.params.id ?? '')),
+    },
     'PUT /v1/senders/:id/pace': {
       auth: 'operator',
       schema: {
         summary: 'Set a sender\'s pace (messages/s), shared by every notifier; they follow within a fraction of a second',
         tags: ['senders'],
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200, description: 'e.g. twilio:+15005550006, smtp:relay.example.com:25' } } },
-        body: { type: 'object', required: ['rate'], additionalProperties: false, properties: { rate: { type: 'number', exclusiveMinimum: 0, maximum: 10000 } } },
+        params: SENDER_PARAMS,
+        body: { type: 'object', required: ['rate'], additionalProperties: false, properties: { rate: { type: 'number', exclusiveMinimum: 0, maximum: MAX_PACE } } },
         response: { 200: { type: 'object', properties: { sender: { type: 'string' }, from: { type: ['number', 'null'] }, rate: { type: 'number' } } }, ...errors(400) },
       },
       handler: async (req) => {
-        const sender = req.params.id ?? '';
         const body = req.parsedBody as { rate: number } | undefined;
         if (!body) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a JSON body { rate } is needed' });
-        const pacer = createPacer({ redis, prefix: config.prefix, sender });
-        try {
-          const before = await pacer.getRate();
-          await pacer.setRate(body.rate);
-          await ledger.audit({ type: 'operator.pace.set', actor: actorOf(req), detail: { sender, from: before ?? null, to: body.rate } });
-          return ok({ sender, from: before ?? null, rate: body.rate });
-        } finally {
-          pacer.close();
-        }
+        return ok(await setSenderPace({ redis, prefix: config.prefix, ledger }, req.params.id ?? '', body.rate, actorOf(req)));
       },
     },
   };
