@@ -139,7 +139,7 @@ test('Redis runs start.sh with the repository\'s settings, and every process log
   assert.ok(redis.volumes?.includes('./infra/redis:/usr/local/etc/redis:ro'));
   assert.equal(redis.ports, undefined, 'Redis is reachable inside the compose network only');
   assert.match(readText('infra/redis/users.acl.template'), /^user default off /m);
-  assert.match(readText('infra/redis/users.acl.template'), /^user breachwave on #@PASSWORD_SHA256@ resetkeys ~@PREFIX@:\* /m);
+  assert.match(readText('infra/redis/users.acl.template'), /^user breachwave on #@PASSWORD_SHA256@ resetkeys @KEYS@ /m);
   for (const [name, s] of breachwave) {
     const url = new URL(s.environment?.REDIS_URL?.replace('${BW_REDIS_PASSWORD-}', 'x') ?? 'missing:');
     assert.equal(`${url.username}@${url.host}`, 'breachwave@redis:6379', `${name}'s REDIS_URL`);
