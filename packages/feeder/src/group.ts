@@ -1,17 +1,18 @@
 import { dirname } from 'node:path';
-import { BreachwaveError, MAX_GROUP_ACCOUNTS, chooseChannel, type AffectedAccount } from '@breachwave/domain';
+import { BreachwaveError, MAX_GROUP_ACCOUNTS, chooseChannel, type AffectedAccount, type ChannelPolicy } from '@breachwave/domain';
 import { keyedHash } from '@breachwave/secrets';
 import { TextOut as Out, textLines as lines } from './dedupe.js';
 import { ExternalSorter, keyHash, type SortedReader } from './external-sort.js';
 
 /**
- * The key of the contact point an account's notice goes to: its first channel (`chooseChannel`)
- * and that channel's normalised value, as an HMAC under a key that lives only for one ingest.
- * Two accounts share a key iff their notices go to the same phone (SMS) or the same email; the
- * key says nothing of the value to anyone without the ingest's key, which is never stored.
+ * The key of the contact point an account's notice goes to: its first channel under the wave's
+ * policy (`chooseChannel`) and that channel's normalised value, as an HMAC under a key that lives
+ * only for one ingest. Two accounts share a key iff their notices go to the same phone (SMS) or
+ * the same email; the key says nothing of the value to anyone without the ingest's key, which is
+ * never stored.
  */
-export function contactKey(key: Buffer, account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email'>): string | undefined {
-  const channel = chooseChannel(account);
+export function contactKey(key: Buffer, account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email' | 'segment'>, policy?: ChannelPolicy): string | undefined {
+  const channel = chooseChannel(account, policy);
   if (!channel) return undefined;
   const value = channel === 'sms' ? account.phone : account.email;
   return value === undefined ? undefined : keyedHash(key, `${channel}:${value}`);
