@@ -122,6 +122,19 @@ test('channel rule: the channels a notice may use, in the order tried; no SMS fa
   assert.deepEqual(channelsFor({}), []);
 });
 
+test('channel policy: a wave\'s order per segment decides the channels and their order; a channel left out is never used', () => {
+  const both = { phone: '+12025550143', phoneIsMobile: true, email: 'a@example.com' } as const;
+  const policy = { order: ['email', 'sms'], segments: { former: ['email'], 'prepaid-active': ['sms'] } } as const;
+  assert.deepEqual(channelsFor({ ...both, segment: 'postpaid-current' }, policy), ['email', 'sms'], 'the default order of the policy');
+  assert.deepEqual(channelsFor({ ...both, segment: 'former' }, policy), ['email'], 'a segment\'s own list; SMS never used');
+  assert.deepEqual(channelsFor({ ...both, segment: 'prepaid-active' }, policy), ['sms']);
+  assert.deepEqual(channelsFor({ email: 'a@example.com', segment: 'prepaid-active' }, policy), [], 'no channel the policy allows reaches the account');
+  assert.equal(chooseChannel({ ...both, segment: 'former' }, policy), 'email');
+  // Without a policy, or with an empty one, today's rule.
+  assert.deepEqual(channelsFor({ ...both, segment: 'former' }), ['sms', 'email']);
+  assert.deepEqual(channelsFor({ ...both, segment: 'former' }, {}), ['sms', 'email']);
+});
+
 test('actions are ordered rotate → code → notify, notify always', () => {
   const manifest = { rules: {} };
   assert.deepEqual(planActions({ segment: 'prepaid-active', exposed: ['pin'] }, manifest), ['notify']);

@@ -387,20 +387,39 @@ export function parseAccountRow(row: RawRow): RowResult {
 }
 
 /**
- * The channel rule, the one place it is written: the channels an account's notice may use, in
- * the order they are tried. SMS first when there is a phone not known to be a landline
- * (`phoneIsMobile` absent counts as mobile), then email when there is an address. The second
- * channel is the fallback after a permanent refusal of the first's contact point; an email-first
- * account has no SMS fallback (its phone is absent or a landline).
+ * Which channels a wave's notices may use, and in which order, per segment: the wave manifest's
+ * `channels`. A channel left out of a list is never used for that segment's accounts; the first
+ * reachable channel of the list is tried first, the next ones only as fallbacks.
  */
-export function channelsFor(account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email'>): Channel[] {
-  const channels: Channel[] = [];
-  if (account.phone && account.phoneIsMobile !== false) channels.push('sms');
-  if (account.email) channels.push('email');
-  return channels;
+export interface ChannelPolicy {
+  /** Every segment without a list of its own. Default {@link DEFAULT_CHANNEL_ORDER}. */
+  readonly order?: readonly Channel[];
+  /** A segment's own list, instead of `order`. */
+  readonly segments?: Readonly<Partial<Record<Segment, readonly Channel[]>>>;
 }
 
-/** The first channel of {@link channelsFor}: SMS to a mobile number when there is one, else email. */
-export function chooseChannel(account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email'>): Channel | undefined {
-  return channelsFor(account)[0];
+/** The order without a policy: SMS first, then email. */
+export const DEFAULT_CHANNEL_ORDER: readonly Channel[] = ['sms', 'email'];
+
+/** The channels, in order, a policy allows for a segment's accounts (reachable or not). */
+export function channelOrder(policy: ChannelPolicy | undefined, segment: Segment | undefined): readonly Channel[] {
+  return (segment !== undefined ? policy?.segments?.[segment] : undefined) ?? policy?.order ?? DEFAULT_CHANNEL_ORDER;
+}
+
+/**
+ * The channel rule, the one place it is written: the channels an account's notice may use, in
+ * the order they are tried — the wave's {@link ChannelPolicy} for the account's segment (default
+ * SMS, then email), keeping only the channels that can reach the account: SMS when there is a
+ * phone not known to be a landline (`phoneIsMobile` absent counts as mobile), email when there is
+ * an address. Every channel after the first is a fallback after a permanent refusal of the one
+ * before's contact point. Without a policy: SMS first when reachable, then email.
+ */
+export function channelsFor(account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email'> & { readonly segment?: Segment }, policy?: ChannelPolicy): Channel[] {
+  const reachable = (c: Channel): boolean => (c === 'sms' ? account.phone !== undefined && account.phone !== '' && account.phoneIsMobile !== false : account.email !== undefined && account.email !== '');
+  return channelOrder(policy, account.segment).filter(reachable);
+}
+
+/** The first channel of {@link channelsFor}: under the default policy, SMS to a mobile number when there is one, else email. */
+export function chooseChannel(account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email'> & { readonly segment?: Segment }, policy?: ChannelPolicy): Channel | undefined {
+  return channelsFor(account, policy)[0];
 }

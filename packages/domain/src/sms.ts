@@ -62,7 +62,7 @@ export interface TemplateWarning {
  * outside GSM-7 ("é" and "ñ" are in it, "á", "í", "ó" and "ú" are not) switches the whole
  * message to UCS-2 and can triple its cost.
  */
-export function checkSmsTemplates(base: Pick<NoticeVars, 'brand' | 'helpUrl'>, budget: number): TemplateWarning[] {
+export function checkSmsTemplates(base: Pick<NoticeVars, 'brand' | 'helpUrl' | 'supportPhone'>, budget: number): TemplateWarning[] {
   const pin = '0'.repeat(MAX_PIN_LENGTH);
   const code = { enrollmentCode: 'X'.repeat(CODE_MAX_LENGTH), enrollBy: '2099-12-31' };
   const variants: [string, Partial<NoticeVars>][] = [

@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { CHANNELS, DATA_CATEGORIES, LOCALES, type Channel, type DataCategory, type Locale } from './account.js';
 import { checkSmsTemplates, smsSegments } from './sms.js';
 import {
-  CATEGORY_PHRASES, NO_CATEGORY_PHRASES, REMEDIATION_PHRASES, exposurePhrase, renderNotice, type NoticeVars, type RenderedNotice,
+  CATEGORY_PHRASES, NO_CATEGORY_PHRASES, REMEDIATION_PHRASES, exposurePhrase, renderNotice, templateValueProblem, type NoticeVars, type RenderedNotice,
 } from './templates.js';
 
 // The configuration's defaults: the texts `wave create` checks unless a wave names its own.
 const BASE = { brand: 'Example Wireless', helpUrl: 'https://breach-help.example.com' } as const;
+/** A wave's own template values (support phone, sign-off): said to everyone, so they must change no category line. */
+const WITH_VALUES = { ...BASE, supportPhone: '1-800-555-0199', signOff: 'The Example Wireless security team' } as const;
 const PIN = '000000000000';
 const CODE = 'XXXXXXXXXXXXXXXXXXXX';
 const ENROLL_BY = '2099-12-31';
@@ -43,19 +45,19 @@ describe('notices name exactly what was exposed and what was done', () => {
     assert.equal(DATA_CATEGORIES.length, 11);
   });
 
-  it('every subset × locale × channel × remediation: a category phrase appears iff exposed, in the fixed order; each remediation line iff taken', () => {
+  it('every subset × locale × channel × remediation, with and without the wave\'s template values: a category phrase appears iff exposed, in the fixed order; each remediation line iff taken', () => {
     let rendered = 0;
-    for (const exposed of subsets()) {
+    for (const base of [BASE, WITH_VALUES]) for (const exposed of subsets()) {
       for (const locale of LOCALES) {
         for (const channel of CHANNELS) {
           const phrases = CATEGORY_PHRASES[locale][channel];
           const marks = REMEDIATION_PHRASES[locale];
           for (const [variant, extra] of REMEDIATIONS) {
-            const vars: NoticeVars = { ...BASE, firstName: 'Ana', exposed, ...extra };
+            const vars: NoticeVars = { ...base, firstName: 'Ana', exposed, ...extra };
             const n = renderNotice(channel, locale, vars);
             rendered++;
             // Messages are built only on failure: this loop makes some 300,000 checks.
-            const where = (): string => `${locale} ${channel} [${exposed.join(',')}] ${variant}`;
+            const where = (): string => `${locale} ${channel} [${exposed.join(',')}] ${variant}${base === WITH_VALUES ? ' with template values' : ''}`;
             const expect = (actual: boolean, wanted: boolean, what: string): void => {
               if (actual !== wanted) assert.fail(`${where()}: ${what}`);
             };
@@ -76,17 +78,22 @@ describe('notices name exactly what was exposed and what was done', () => {
               expect(text.includes(PIN), vars.temporaryPin !== undefined, 'the PIN itself iff delivered');
               expect(text.includes(marks.code), vars.enrollmentCode !== undefined, 'the code line iff a code was issued');
               expect(text.includes(CODE) && text.includes(ENROLL_BY), vars.enrollmentCode !== undefined, 'the code with its enroll-by date');
+              if (base === WITH_VALUES) {
+                expect(text.includes(WITH_VALUES.supportPhone), true, 'the support phone');
+                expect(text.includes(WITH_VALUES.signOff), channel === 'email', 'the sign-off, in the email only');
+              }
             }
             if (n.channel === 'sms') {
               const info = smsSegments(n.body);
               expect(info.encoding === 'GSM-7', true, 'GSM-7');
-              expect(info.segments <= 3, true, `${info.segments} segments, over the default budget of 3`);
+              // A support phone lengthens every SMS: the wave's own texts are measured when it is created and in its dry run.
+              if (base === BASE) expect(info.segments <= 3, true, `${info.segments} segments, over the default budget of 3`);
             }
           }
         }
       }
     }
-    assert.equal(rendered, 2048 * 2 * 2 * REMEDIATIONS.length);
+    assert.equal(rendered, 2 * 2048 * 2 * 2 * REMEDIATIONS.length);
   });
 
   it('no phrase contains another one, so finding a phrase means exactly that category was named', () => {
@@ -115,6 +122,26 @@ describe('notices name exactly what was exposed and what was done', () => {
         }
       }
     }
+  });
+});
+
+describe('a wave\'s own template values', () => {
+  it('are refused when they name a data category or a remediation, in either language, or carry markup or line breaks', () => {
+    for (const ok of ['The Example Wireless security team', 'El equipo de seguridad de Example', '1-800-555-0199', 'Acme Mobile', 'Renamed Co.']) {
+      assert.equal(templateValueProblem(ok), undefined, ok);
+    }
+    const refused: [string, RegExp][] = [
+      ['We keep your SSN safe', /"SSN" names ssn/],
+      ['Your Social Security number is safe with us', /names ssn/],
+      ['Protegemos su fecha de nacimiento', /names dob/],
+      ['Your name matters', /names name/],
+      ['As always, we reset your PIN', /remediation/],
+      ['information associated with your account is safe', /exposed information/],
+      ['Team<script>', /one line/],
+      ['Team\nYour SSN leaked', /one line/],
+      ['{brand}', /one line/],
+    ];
+    for (const [value, why] of refused) assert.match(templateValueProblem(value) ?? '(accepted)', why, value);
   });
 });
 

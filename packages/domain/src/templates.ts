@@ -33,6 +33,10 @@ export interface NoticeVars {
   readonly reminder?: boolean;
   /** One-click unsubscribe link for email (RFC 8058). */
   readonly unsubscribeUrl?: string;
+  /** A support phone number given beside the help URL (SMS and email). */
+  readonly supportPhone?: string;
+  /** The email's closing line (the SMS has none: its budget is for what happened). */
+  readonly signOff?: string;
 }
 
 export interface RenderedSms {
@@ -161,7 +165,7 @@ interface Strings {
   pinReset: string;
   temporaryPin(pin: string): string;
   code(code: string, by: string): string;
-  help(url: string): string;
+  help(url: string, phone?: string): string;
 }
 
 /** The SMS lines: shorter, so that a notice naming every category still fits the segment budget. */
@@ -184,7 +188,7 @@ const STRINGS: Record<Locale, Strings> = {
     pinReset: 'As a precaution we reset your PIN. Set a new one in the app or by calling care.',
     temporaryPin: (p) => `As a precaution we reset your PIN. Your temporary PIN is ${p}. Change it after you sign in.`,
     code: (c, by) => `You can enroll in 2 years of free identity protection with code ${c} by ${by}.`,
-    help: (u) => `Details: ${u}`,
+    help: (u, p) => (p ? `Details: ${u} or call ${p}` : `Details: ${u}`),
   },
   es: {
     greeting: (n) => (n ? `Estimado/a ${n}:` : 'Estimado/a cliente:'),
@@ -195,7 +199,7 @@ const STRINGS: Record<Locale, Strings> = {
     pinReset: 'Cambiamos su PIN como precaución. Elija uno nuevo en la app o llamando a atención al cliente.',
     temporaryPin: (p) => `Cambiamos su PIN como precaución. Su PIN temporal es ${p}. Cámbielo al iniciar sesión.`,
     code: (c, by) => `Proteja su identidad gratis por 2 años: inscríbase con el código ${c} hasta el ${by}.`,
-    help: (u) => `Detalles: ${u}`,
+    help: (u, p) => (p ? `Detalles: ${u} o llame al ${p}` : `Detalles: ${u}`),
   },
 };
 
@@ -244,9 +248,9 @@ export function renderNotice(channel: Channel, locale: Locale, vars: NoticeVars)
   if (channel === 'sms') {
     const s = SMS_STRINGS[locale];
     const opening = vars.reminder ? s.reminder(vars.brand) : s.what(vars.brand, exposure);
-    return { channel, body: [opening, ...remediation(s, vars), t.help(vars.helpUrl), s.stop].join(' ') };
+    return { channel, body: [opening, ...remediation(s, vars), t.help(vars.helpUrl, vars.supportPhone), s.stop].join(' ') };
   }
-  const body = [vars.reminder ? t.reminder(vars.brand) : t.what(vars.brand, exposure), ...remediation(t, vars), t.help(vars.helpUrl)];
+  const body = [vars.reminder ? t.reminder(vars.brand) : t.what(vars.brand, exposure), ...remediation(t, vars), t.help(vars.helpUrl, vars.supportPhone), ...(vars.signOff ? [vars.signOff] : [])];
   const text = [t.greeting(vars.firstName), '', ...body].join('\n');
   const html = `<p>${escapeHtml(t.greeting(vars.firstName))}</p>\n${body.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}`;
   return { channel, subject: vars.reminder ? t.reminderSubject(vars.brand) : t.subject(vars.brand), text, html };
@@ -270,7 +274,7 @@ export interface GroupNoticeAccount extends Pick<NoticeVars, 'exposed' | 'pinRes
 }
 
 /** The wave-wide parts of a consolidated notice. */
-export type GroupNoticeBase = Pick<NoticeVars, 'brand' | 'helpUrl' | 'firstName' | 'reminder' | 'unsubscribeUrl'>;
+export type GroupNoticeBase = Pick<NoticeVars, 'brand' | 'helpUrl' | 'firstName' | 'reminder' | 'unsubscribeUrl' | 'supportPhone' | 'signOff'>;
 
 /** Joins labels with the locale's list grammar: "0170, 0171 and 0172", "0170, 0171 y 0172". */
 function labelList(locale: Locale, labels: readonly string[]): string {
@@ -340,12 +344,38 @@ export function renderGroupNotice(channel: Channel, locale: Locale, base: GroupN
   const all = labelList(locale, accounts.map((a) => a.label));
   const blocks = [...parts].filter(([text]) => text !== '').map(([text, labels]) => `${g.block(labels, labelList(locale, labels))} ${text}`);
   if (channel === 'sms') {
-    return { channel, body: [g.opening(base.brand, all, reminder), ...blocks, t.help(base.helpUrl), s.stop].join(' ') };
+    return { channel, body: [g.opening(base.brand, all, reminder), ...blocks, t.help(base.helpUrl, base.supportPhone), s.stop].join(' ') };
   }
-  const body = [g.opening(base.brand, all, reminder), ...blocks, t.help(base.helpUrl)];
+  const body = [g.opening(base.brand, all, reminder), ...blocks, t.help(base.helpUrl, base.supportPhone), ...(base.signOff ? [base.signOff] : [])];
   const text = [t.greeting(base.firstName), '', ...body].join('\n');
   const html = `<p>${escapeHtml(t.greeting(base.firstName))}</p>\n${body.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}`;
   return { channel, subject: reminder ? t.reminderSubject(base.brand) : t.subject(base.brand), text, html };
+}
+
+/**
+ * Why a value a wave puts into its notices (the carrier's name, a support phone or URL, the
+ * sign-off) cannot go in, or undefined when it can. Such a value is said to every recipient
+ * whatever was exposed, so it must not name a data category or a remediation (a sign-off "we
+ * protect your SSN" would tell someone whose SSN did not leak that it did), nor carry markup,
+ * braces or line breaks that could pass for the notice's own text.
+ */
+export function templateValueProblem(value: string): string | undefined {
+  if (/[\p{Cc}<>{}]/u.test(value)) return 'must be one line without <, >, { or }';
+  const lower = value.toLowerCase();
+  for (const locale of Object.keys(CATEGORY_PHRASES) as Locale[]) {
+    for (const channel of ['sms', 'email'] as const) {
+      for (const [category, phrase] of Object.entries(CATEGORY_PHRASES[locale][channel])) {
+        // Single words shared with everyday text ("name", "email") are matched as whole words.
+        const re = new RegExp(`(^|[^\\p{L}])${phrase.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}])`, 'u');
+        if (re.test(lower)) return `must not name a data category ("${phrase}" names ${category}): it would be said to everyone, whatever was exposed`;
+      }
+      if (lower.includes(NO_CATEGORY_PHRASES[locale][channel].toLowerCase())) return 'must not speak of the exposed information: the notice says that itself';
+    }
+    for (const phrase of Object.values(REMEDIATION_PHRASES[locale])) {
+      if (lower.includes(phrase.toLowerCase())) return `must not speak of a remediation ("${phrase}"): the notice says that only when it was taken`;
+    }
+  }
+  return undefined;
 }
 
 /** First word of a name, for a greeting. */

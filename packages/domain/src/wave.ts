@@ -1,4 +1,5 @@
-import type { AffectedAccount, DataCategory, Segment } from './account.js';
+import type { AffectedAccount, ChannelPolicy, DataCategory, Segment } from './account.js';
+import type { NoticeVars } from './templates.js';
 
 /** Side effects on one account, in the order they must happen. */
 export const ACTIONS = ['rotate-pin', 'issue-code', 'notify'] as const;
@@ -93,6 +94,25 @@ export interface WaveManifest {
    * sends one notice per account.
    */
   readonly consolidate?: boolean;
+  /**
+   * Which channels the notices may use, and in which order, per segment (`channelsFor`); absent:
+   * SMS first when the phone can receive it, then email.
+   */
+  readonly channels?: ChannelPolicy;
+  /**
+   * The pace (messages/s) to set for each sender (`twilio:…`, `smtp:host:port`, the ids `pace set`
+   * takes) when the wave is first fed. Applied once: a `pace set` while the wave runs wins.
+   */
+  readonly pace?: Readonly<Record<string, number>>;
+  /**
+   * Operators who may approve the wave (identities as the audit names them, `operator:NAME`);
+   * absent: any operator other than the creator. `approvals` of them are needed.
+   */
+  readonly approvers?: readonly string[];
+  /** A support phone number the notices give beside the help URL. */
+  readonly supportPhone?: string;
+  /** The email notices' closing line, e.g. "The Acme Mobile security team". */
+  readonly signOff?: string;
   /** The version of the manifest file the wave was created from; absent when it was created from flags. */
   readonly manifestVersion?: number;
   /**
@@ -112,10 +132,49 @@ export interface WaveManifest {
 export interface RegulatoryClock {
   /** ISO time the breach was determined (the clock's start). */
   readonly determinedAt: string;
-  /** ISO time by which every notice must be out. */
+  /** ISO time by which every notice must be out: the earliest of `rules` when there are several. */
   readonly deadline: string;
-  /** The rule the deadline comes from, for people (e.g. "FCC 47 CFR 64.2011: 30 days"). */
+  /** The rule the deadline comes from, for people (e.g. "FCC 47 CFR 64.2011: 30 days"): the one that sets it. */
   readonly rule?: string;
+  /**
+   * Every deadline rule the wave is under (FCC, each state's), each with its own deadline; the
+   * earliest is `deadline`. Absent when the wave has a single deadline.
+   */
+  readonly rules?: readonly RegulatoryRule[];
+}
+
+/** One deadline rule: its name and its deadline, counted in days or hours from the determination (or a fixed time). */
+export interface RegulatoryRule {
+  readonly rule: string;
+  /** ISO time. */
+  readonly deadline: string;
+  readonly days?: number;
+  readonly hours?: number;
+}
+
+/**
+ * The deadline a set of rules gives: the earliest, and the rule that sets it (the first listed
+ * on a tie).
+ */
+export function effectiveDeadline(rules: readonly RegulatoryRule[]): RegulatoryRule | undefined {
+  let best: RegulatoryRule | undefined;
+  for (const r of rules) if (!best || Date.parse(r.deadline) < Date.parse(best.deadline)) best = r;
+  return best;
+}
+
+/**
+ * The wave-wide values of its notices: the carrier's name, the help URL, the support phone and
+ * sign-off when the wave gives them, and whether the notices are reminders. Everything else a
+ * notice says comes from the account.
+ */
+export function noticeBase(manifest: Pick<WaveManifest, 'brand' | 'helpUrl' | 'supportPhone' | 'signOff' | 'reminderOf'>): Pick<NoticeVars, 'brand' | 'helpUrl' | 'supportPhone' | 'signOff' | 'reminder'> {
+  return {
+    brand: manifest.brand,
+    helpUrl: manifest.helpUrl,
+    ...(manifest.supportPhone ? { supportPhone: manifest.supportPhone } : {}),
+    ...(manifest.signOff ? { signOff: manifest.signOff } : {}),
+    ...(manifest.reminderOf ? { reminder: true } : {}),
+  };
 }
 
 /** True when the account matches the rule. */

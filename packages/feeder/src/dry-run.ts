@@ -1,6 +1,6 @@
 import { access, constants } from 'node:fs/promises';
 import {
-  BreachwaveError, chooseChannel, maskedAccount, planActions, renderGroupNotice, renderNotice, smsSegments,
+  BreachwaveError, chooseChannel, maskedAccount, noticeBase, planActions, renderGroupNotice, renderNotice, smsSegments,
   type ActionName, type Channel, type GroupNoticeAccount, type Locale, type NoticeVars, type WaveManifest,
 } from '@breachwave/domain';
 import { spoolOrdinals, type Ledger } from '@breachwave/ledger';
@@ -21,7 +21,7 @@ export interface DryRunReport {
   readonly bySegment: Readonly<Record<string, number>>;
   /** Accounts per action (notify: every account). */
   readonly byAction: Readonly<Partial<Record<ActionName, number>>>;
-  /** Accounts by the channel their notice would take first; `none` have no usable contact point. */
+  /** Accounts by the channel their notice would take first (under the wave's channel policy); `none` have no contact point a channel it allows reaches. */
   readonly byChannel: { readonly sms: number; readonly email: number; readonly none: number };
   readonly byLocale: Readonly<Record<string, number>>;
   /** Distinct notice texts (channel, language, exposed categories, remediation): how many accounts get each. */
@@ -146,7 +146,7 @@ export async function dryRunWave(ledger: DryRunLedger, waveId: string, pace: { s
     notices[channel]++;
     consolidated.notices++;
     consolidated.accounts += parts.length;
-    const n = renderGroupNotice(channel, locale, { brand: manifest.brand, helpUrl: manifest.helpUrl, ...(manifest.reminderOf ? { reminder: true } : {}) }, parts);
+    const n = renderGroupNotice(channel, locale, noticeBase(manifest), parts);
     const sampleKey = `${channel}|${locale}|group`;
     if (!samples.has(sampleKey)) samples.set(sampleKey, { channel, locale, ...(n.channel === 'email' ? { subject: n.subject } : {}), text: n.channel === 'sms' ? n.body : n.text });
     if (n.channel === 'sms') {
@@ -164,7 +164,7 @@ export async function dryRunWave(ledger: DryRunLedger, waveId: string, pace: { s
     byLocale[record.locale] = (byLocale[record.locale] ?? 0) + 1;
     const plan = planActions(record, manifest);
     for (const a of plan) byAction[a] = (byAction[a] ?? 0) + 1;
-    const channel = chooseChannel({ ...(record.hasPhone ? { phone: '+' } : {}), phoneIsMobile: record.phoneIsMobile, ...(record.hasEmail ? { email: '@' } : {}) });
+    const channel = chooseChannel({ ...(record.hasPhone ? { phone: '+' } : {}), phoneIsMobile: record.phoneIsMobile, ...(record.hasEmail ? { email: '@' } : {}), segment: record.segment }, manifest.channels);
     if (!channel) {
       byChannel.none++;
       continue;
@@ -178,8 +178,7 @@ export async function dryRunWave(ledger: DryRunLedger, waveId: string, pace: { s
     let t = templates.get(key);
     if (!t) {
       const vars: NoticeVars = {
-        brand: manifest.brand, helpUrl: manifest.helpUrl, exposed: record.exposed, firstName: MASKED.firstName,
-        ...(manifest.reminderOf ? { reminder: true } : {}),
+        ...noticeBase(manifest), exposed: record.exposed, firstName: MASKED.firstName,
         ...(pinReset ? { pinReset: true } : {}),
         ...(pinReset && channel === 'sms' && manifest.pinDelivery === 'sms-temporary' ? { temporaryPin: MASKED.temporaryPin } : {}),
         ...(code && manifest.enrollBy ? { enrollmentCode: MASKED.enrollmentCode, enrollBy: manifest.enrollBy } : {}),

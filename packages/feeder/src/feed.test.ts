@@ -13,7 +13,8 @@ import type { ActionName } from '@breachwave/domain';
 import { createLedger, type Ledger } from '@breachwave/ledger';
 import { acquireRedis, captureLog, waitFor, type TestRedis } from '@breachwave/testkit';
 import { writeAccountsFile, type GenerateOptions } from '@breachwave/synth';
-import { createFeeder } from './feed.js';
+import { applyPlannedPace, createFeeder } from './feed.js';
+import { createPacer } from '@breachwave/pacing';
 import type { SpoolEntry } from './ingest.js';
 import { createWave, type CreatedWave } from './wave.js';
 import { dropPrefix, producerClient, randomPrefix, tempDir, testEnvelope } from './test-support.js';
@@ -40,14 +41,14 @@ interface Setup {
 }
 
 /** A fresh prefix, a synthetic wave created on it, and inspection queues; all cleaned up after. */
-async function setup(t: TestContext, gen: Omit<GenerateOptions, 'format'>, rules: ActionRules = {}): Promise<Setup> {
+async function setup(t: TestContext, gen: Omit<GenerateOptions, 'format'>, rules: ActionRules = {}, pace?: Record<string, number>): Promise<Setup> {
   const prefix = randomPrefix();
   const dir = await tempDir(t);
   const ledger = createLedger({ redis, prefix });
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, gen);
   // One notice per account: these tests count one first-action job per account (consolidated groups share a job; see group.test.ts).
-  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', rules, codeSource: { kind: 'generated' }, consolidate: false, dataDir: dir, envelope: testEnvelope(), log: captureLog().log });
+  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', rules, codeSource: { kind: 'generated' }, consolidate: false, dataDir: dir, envelope: testEnvelope(), log: captureLog().log, ...(pace ? { pace } : {}) });
   const spool = (await readFile(wave.spoolPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as SpoolEntry);
   assert.equal(spool.length, wave.stats.accepted);
   const queues = new Map<QueueName, Queue>(Object.values(QUEUES).map((q) => [q, new Queue(q, { connection: redis, prefix })]));
@@ -129,6 +130,23 @@ test('every accepted account gets exactly one job, in its first action\'s queue,
   await feeder.close();
   await feeder.close();
   await assert.rejects(feeder.feed(s.wave.waveId), /closed/);
+});
+
+test('the manifest\'s pace per sender is set where `pace set` writes it when the wave is first fed, audited, and never again (a live change wins)', async (t) => {
+  const sender = 'twilio:+15005550006';
+  const s = await setup(t, { rows: 20, seed: 7 }, {}, { [sender]: 3 });
+  const pacer = createPacer({ redis, prefix: s.prefix, sender });
+  t.after(() => pacer.close());
+  assert.equal(await pacer.getRate(), undefined, 'nothing is set when the wave is created');
+  const feeder = createFeeder({ ledger: s.ledger, connection: redis, prefix: s.prefix, window: 10_000, batch: 100, log: captureLog().log });
+  await feeder.feed(s.wave.waveId);
+  assert.equal(await pacer.getRate(), 3);
+  // An operator slows the sender mid-wave; a feed resumed later must not put the plan back.
+  await pacer.setRate(1);
+  await applyPlannedPace(redis, s.prefix, s.ledger, s.wave.waveId, s.wave.manifest, 'feeder', captureLog().log);
+  assert.equal(await pacer.getRate(), 1);
+  const records = (await redis.xrange(s.ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; wave?: string; detail?: Record<string, unknown> });
+  assert.deepEqual(records.filter((r) => r.type === 'operator.pace.set').map((r) => [r.wave, r.detail]), [[s.wave.waveId, { sender, from: null, to: 3, source: 'manifest' }]]);
 });
 
 test('the window bounds the backlog: the feed waits while workers are away, stops on abort, resumes when they drain', async (t) => {

@@ -5,12 +5,13 @@ import { BreachwaveError, planActions, type ActionName, type WaveManifest } from
 import { DEFAULT_JOB_OPTIONS, MAX_ACCOUNTS_PER_JOB, QUEUE_FOR_ACTION, accountsPerJobFor, actionJobFor, laneJobOptions, type ActionBatch, type ActionJob, type QueueName } from '@breachwave/jobs';
 import { keys as ledgerKeys, noticesFinished, shardOf, shardPrefix, spoolOrdinals, type Ledger } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
+import { createPacer } from '@breachwave/pacing';
 import { createLease, type RedisLease } from '@breachwave/redis';
 import type { SpoolEntry } from './ingest.js';
 import { SpoolReader } from './spool.js';
 
 /** The ledger operations the feeder uses. */
-export type FeederLedger = Pick<Ledger, 'getWave' | 'putAccounts' | 'initAccounts' | 'setWaveFields' | 'setWaveStatus' | 'waveState' | 'counts'>;
+export type FeederLedger = Pick<Ledger, 'getWave' | 'putAccounts' | 'initAccounts' | 'setWaveFields' | 'setWaveStatus' | 'waveState' | 'counts' | 'audit'>;
 
 /** Dependencies of {@link createFeeder}. */
 export interface FeederDeps {
@@ -299,6 +300,7 @@ export function createFeeder(deps: FeederDeps): Feeder {
     // The same for every run of the wave, so a replayed batch is cut into the same jobs (ids).
     const size = accountsPerJobFor(wave.stats.accepted ?? 0, perJob, minJobs);
     const lane = laneJobOptions(manifest.lane);
+    await applyPlannedPace(deps.connection, deps.prefix, deps.ledger, waveId, manifest, actor, log);
     if ((await deps.ledger.setWaveStatus(waveId, 'feeding', actor, { checkpoint })) === 'cancelled') return { fed: 0, skipped: 0, complete: false, cancelled: true };
     let cancelled = false;
     /**
@@ -433,4 +435,30 @@ export function createFeeder(deps: FeederDeps): Feeder {
       return closing;
     },
   };
+}
+
+/** Wave hash field set when the wave's planned pace was applied (once, whatever the number of feeds). */
+export const PACE_APPLIED_FIELD = 'pace_applied';
+
+/**
+ * Sets the pace the wave's manifest plans for each sender, where `pace set` writes it, the first
+ * time the wave is fed — once (a field on the wave hash, set if absent): a feed resumed after an
+ * operator changed the pace mid-wave must not put the planned one back. Each change is audited
+ * like `pace set`'s.
+ */
+export async function applyPlannedPace(redis: Redis, prefix: string, ledger: Pick<Ledger, 'audit'>, waveId: string, manifest: Pick<WaveManifest, 'pace'>, actor: string, log: Logger): Promise<void> {
+  const pace = Object.entries(manifest.pace ?? {});
+  if (pace.length === 0) return;
+  if ((await redis.hsetnx(ledgerKeys(prefix).wave(waveId), PACE_APPLIED_FIELD, String(Date.now()))) !== 1) return;
+  for (const [sender, rate] of pace) {
+    const pacer = createPacer({ redis, prefix, sender });
+    try {
+      const before = await pacer.getRate();
+      await pacer.setRate(rate);
+      await ledger.audit({ type: 'operator.pace.set', actor, wave: waveId, detail: { sender, from: before ?? null, to: rate, source: 'manifest' } });
+      log.info({ sender, from: before ?? null, rate }, 'planned pace set');
+    } finally {
+      pacer.close();
+    }
+  }
 }

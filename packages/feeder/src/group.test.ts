@@ -144,3 +144,32 @@ test('the feeder never cuts a group between two batches or two jobs', async (t) 
   }
   assert.equal(seen.size, 200);
 });
+
+test('a shared phone whose accounts speak different languages: one consolidated notice per language, never an English account told in Spanish', async (t) => {
+  const prefix = randomPrefix();
+  t.after(() => dropPrefix(db.redis, prefix));
+  const ledger = createLedger({ redis: db.redis, prefix });
+  const dir = await tempDir(t);
+  const file = join(dir, 'accounts.csv');
+  await writeFile(file, [
+    'account_id,segment,phone,email,exposed,locale',
+    'ES-1,prepaid-active,+1 312 201 0001,,name,es',
+    'EN-1,prepaid-active,(312) 201-0001,,name,en',
+    'ES-2,former,312.201.0001,,pin,es',
+    'EN-2,former,+13122010001,,name,en',
+    'EN-3,former,+1 415 201 0009,,name,en',
+    '',
+  ].join('\n'));
+  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: dir, envelope: testEnvelope(), log: captureLog().log });
+  const spool = await spoolOf(wave.spoolPath);
+  const groupOf = new Map(spool.map((e) => [e.accountId, e.record.group]));
+  assert.deepEqual(groupOf.get('ES-1'), ['ES-1', 'ES-2'], 'the Spanish accounts of the phone together');
+  assert.deepEqual(groupOf.get('EN-1'), ['EN-1', 'EN-2'], 'the English ones together, apart from them');
+  assert.equal(groupOf.get('EN-3'), undefined, 'alone on its phone');
+  for (const e of spool) {
+    for (const id of e.record.group ?? []) assert.equal(spool.find((o) => o.accountId === id)?.record.locale, e.record.locale, `${e.accountId}'s group is all ${e.record.locale}`);
+  }
+  const report = await dryRunWave(ledger, wave.waveId);
+  assert.deepEqual([report.notices.sms, report.consolidated.notices, report.consolidated.accounts], [3, 2, 4], 'one notice per language on the shared phone, one for the single');
+  assert.deepEqual(report.samples.filter((s) => s.text.includes('*')).map((s) => s.locale).sort(), ['en', 'es'], 'a consolidated sample in each language');
+});

@@ -1,20 +1,23 @@
 import { dirname } from 'node:path';
-import { BreachwaveError, MAX_GROUP_ACCOUNTS, chooseChannel, type AffectedAccount } from '@breachwave/domain';
+import { BreachwaveError, MAX_GROUP_ACCOUNTS, chooseChannel, type AffectedAccount, type ChannelPolicy } from '@breachwave/domain';
 import { keyedHash } from '@breachwave/secrets';
 import { TextOut as Out, textLines as lines } from './dedupe.js';
 import { ExternalSorter, keyHash, type SortedReader } from './external-sort.js';
 
 /**
- * The key of the contact point an account's notice goes to: its first channel (`chooseChannel`)
- * and that channel's normalised value, as an HMAC under a key that lives only for one ingest.
- * Two accounts share a key iff their notices go to the same phone (SMS) or the same email; the
- * key says nothing of the value to anyone without the ingest's key, which is never stored.
+ * The key of the contact point an account's notice goes to and the language it is written in:
+ * its first channel under the wave's policy (`chooseChannel`), that channel's normalised value and
+ * the account's locale, as an HMAC under a key that lives only for one ingest. Two accounts share
+ * a key iff their notices go to the same phone (SMS) or the same email in the same language: a
+ * consolidated notice is written in one language, so an English account on a phone shared with a
+ * Spanish one gets a notice of its own rather than the Spanish one. The key says nothing of the
+ * value to anyone without the ingest's key, which is never stored.
  */
-export function contactKey(key: Buffer, account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email'>): string | undefined {
-  const channel = chooseChannel(account);
+export function contactKey(key: Buffer, account: Pick<AffectedAccount, 'phone' | 'phoneIsMobile' | 'email' | 'locale' | 'segment'>, policy?: ChannelPolicy): string | undefined {
+  const channel = chooseChannel(account, policy);
   if (!channel) return undefined;
   const value = channel === 'sms' ? account.phone : account.email;
-  return value === undefined ? undefined : keyedHash(key, `${channel}:${value}`);
+  return value === undefined ? undefined : keyedHash(key, `${channel}:${value}:${account.locale}`);
 }
 
 /** What a regroup found: notices consolidated and the accounts they cover. */

@@ -4,7 +4,7 @@ import { rename, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { extname, join } from 'node:path';
-import { ACCOUNT_COLUMNS, BreachwaveError, NO_CONTACT, REQUIRED_COLUMNS, ROW_WARNINGS, SEGMENTS, parseAccountRow, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
+import { ACCOUNT_COLUMNS, BreachwaveError, NO_CONTACT, REQUIRED_COLUMNS, ROW_WARNINGS, SEGMENTS, parseAccountRow, type ChannelPolicy, type RawRow, type RowProblem, type RowWarning } from '@breachwave/domain';
 import type { AccountRecord } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
 import type { Envelope } from '@breachwave/secrets';
@@ -54,6 +54,8 @@ export interface IngestOptions {
    * spool holds each group's accounts together, each record naming its group. Default false.
    */
   readonly consolidate?: boolean;
+  /** The wave's channel policy: consolidating, accounts are grouped by the contact point of their first channel under it. */
+  readonly channels?: ChannelPolicy;
   /**
    * Bytes of (id, line) pairs sorted in memory before they are written out as a sorted run next
    * to the spool, when duplicates are looked for (and of contact keys, consolidating). Memory
@@ -470,7 +472,7 @@ export async function ingestFile(options: IngestOptions): Promise<IngestResult> 
     if (a.phone !== undefined) contactJson += `,"phone":${JSON.stringify(a.phone)}`;
     if (a.email !== undefined) contactJson += `,"email":${JSON.stringify(a.email)}`;
     const contact = envelope.seal(`{${contactJson.slice(1)}}`, `${waveId}:${a.accountId}`);
-    if (groupKey) spool?.write(`${contactKey(groupKey, a) ?? ''}\t`);
+    if (groupKey) spool?.write(`${contactKey(groupKey, a, options.channels) ?? ''}\t`);
     spool?.write(
       `{"line":${line},"accountId":${JSON.stringify(a.accountId)},"record":{"segment":${JSON.stringify(a.segment)},"locale":${JSON.stringify(a.locale)}` +
         `${a.timeZone ? `,"timeZone":${JSON.stringify(a.timeZone)}` : ''},"exposed":${JSON.stringify(a.exposed)},"hasPhone":${a.phone !== undefined}` +

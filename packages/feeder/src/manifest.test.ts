@@ -83,6 +83,7 @@ test('a good manifest: every field lands in the plan; deadlineDays gives the dea
     regulatory: { determinedAt: '2026-05-01T14:30:00.000Z', deadline: '2026-05-31T14:30:00.000Z', rule: 'FCC 47 CFR 64.2011: 30 days' },
     columns: { phone: 'MSISDN', exposed: 'Exposed Data' },
     ignoreColumns: ['Notes'],
+    channels: { order: ['sms', 'email'] },
   });
   // Written back out and read again, it says the same.
   const again = join(dir, 'waves', 'again.json');
@@ -91,6 +92,7 @@ test('a good manifest: every field lands in the plan; deadlineDays gives the dea
   // Defaults: notify only, quiet hours on in New York time, budget 3, one notice per contact point.
   assert.deepEqual(parseWaveManifest('{"version": 1}', join(dir, 'm.json'), 'json'), {
     manifestVersion: 1, rules: {}, pinDelivery: 'none', quietHours: { defaultZone: 'America/New_York' }, smsSegmentBudget: 3, consolidate: true,
+    channels: { order: ['sms', 'email'] },
   });
   assert.throws(() => parseWaveManifest('version: 1\nconsolidate: sometimes\n', file), /consolidate: must be a boolean/);
   assert.equal(parseWaveManifest('version: 1\nquietHours: false\n', file).quietHours, undefined);
@@ -118,13 +120,103 @@ test('a bad manifest: every problem at once, one line each, with the field\'s pa
     'manifest wave.yaml: enrollBy: must be a date YYYY-MM-DD',
     'manifest wave.yaml: quietHour: unknown field',
     'manifest wave.yaml: codeSource: required when issue-code is on ("generated" or { pool: NAME })',
-    'manifest wave.yaml: regulatory: give exactly one of deadline or deadlineDays',
+    'manifest wave.yaml: regulatory: give exactly one of deadline, deadlineDays or deadlines',
     'manifest wave.yaml: columns.phone: "SSN" is a column the pipeline never reads (it is dropped at ingest); it cannot be mapped',
   ]);
   // Another version is refused for what it is, and nothing else is said about it.
   assert.throws(() => parseWaveManifest('version: 2\nbogus: 1\n', 'wave.yaml'), /manifest wave\.yaml: version: unsupported manifest version 2 \(this breachwave reads version 1\)$/);
   assert.throws(() => parseWaveManifest('name: x\n', 'wave.yaml'), /version: required/);
   assert.throws(() => parseWaveManifest('{"version": 1,', 'wave.json', 'json'), /manifest wave\.json: not valid JSON/);
+});
+
+test('channel policy, pace per sender, named approvers, several deadline rules and template values: read, checked and written back the same', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'wave.yaml');
+  await writeFile(file, [
+    'version: 1',
+    'channels: { order: [email, sms], segments: { former: [email], prepaid-active: [sms, email] } }',
+    'pace: { "twilio:+15005550006": 3, "smtp:relay.example.com:25": 50 }',
+    'approvers: [bo, operator:cy]',
+    'approvals: 2',
+    'templates: { carrierName: Acme Mobile, supportUrl: "https://acme.example/help", supportPhone: "1-800-555-0199", signOff: The Acme Mobile security team }',
+    'regulatory:',
+    '  determinedAt: "2026-05-01T14:30:00Z"',
+    '  deadlines:',
+    '    - { rule: "FCC 47 CFR 64.2011", days: 30 }',
+    '    - { rule: "State X breach law", hours: 72 }',
+    '    - { rule: "State Y breach law", at: "2026-05-20T00:00:00Z" }',
+  ].join('\n'));
+  const plan = await readWaveManifest(file);
+  assert.deepEqual(plan.channels, { order: ['email', 'sms'], segments: { former: ['email'], 'prepaid-active': ['sms', 'email'] } });
+  assert.deepEqual(plan.pace, { 'twilio:+15005550006': 3, 'smtp:relay.example.com:25': 50 });
+  assert.deepEqual(plan.approvers, ['operator:bo', 'operator:cy'], 'names become the identities the audit uses');
+  assert.throws(() => parseWaveManifest('version: 1\napprovers: [bo]\napprovals: 2\n', file), /approvals: 2 approvals cannot come from the 1 operator\(s\) listed in approvers/);
+  assert.deepEqual([plan.brand, plan.helpUrl, plan.supportPhone, plan.signOff], ['Acme Mobile', 'https://acme.example/help', '1-800-555-0199', 'The Acme Mobile security team']);
+  // The earliest deadline is the wave's, and the rule that sets it is named.
+  assert.deepEqual(plan.regulatory, {
+    determinedAt: '2026-05-01T14:30:00.000Z', deadline: '2026-05-04T14:30:00.000Z', rule: 'State X breach law',
+    rules: [
+      { rule: 'FCC 47 CFR 64.2011', deadline: '2026-05-31T14:30:00.000Z', days: 30 },
+      { rule: 'State X breach law', deadline: '2026-05-04T14:30:00.000Z', hours: 72 },
+      { rule: 'State Y breach law', deadline: '2026-05-20T00:00:00.000Z' },
+    ],
+  });
+  for (const again of [join(dir, 'again.yaml'), join(dir, 'again.json')]) {
+    await writeFile(again, formatWaveManifest(manifestFromPlan(plan, dir), again));
+    assert.deepEqual(await readWaveManifest(again), plan, `${again} round-trips`);
+  }
+  // A manifest of before these fields reads as it did: version 1, every one of them optional.
+  assert.equal(parseWaveManifest('version: 1\nregulatory: { determinedAt: 2026-05-01, deadlineDays: 30, rule: FCC }\n', file).regulatory?.rule, 'FCC');
+});
+
+test('the new fields\' problems: each with its path, all at once', () => {
+  const text = [
+    'version: 1',
+    'channels: { order: [sms, fax], segments: { former: [email, email], retired: [sms] } }',
+    'pace: { "twilio:+15005550006": 0, "sendgrid:x": 3 }',
+    'approvers: [bo, "bo", "a,b"]',
+    'approvals: 3',
+    'templates: { signOff: "We keep your SSN safe", supportPhone: call us, carrierName: Acme }',
+    'brand: Acme',
+    'regulatory: { determinedAt: 2026-05-01, deadlineDays: 30, deadlines: [{ rule: FCC, days: 30, hours: 2 }, { rule: FCC, at: 2026-04-01 }] }',
+  ].join('\n');
+  let lines: string[] = [];
+  assert.throws(() => parseWaveManifest(text, 'wave.yaml'), (err) => {
+    lines = problemLines(err).map((l) => l.replace(/^manifest wave\.yaml: /, ''));
+    return true;
+  });
+  const expect = [
+    /^channels\.order\[1\]: unknown channel "fax" \(the notifier sends by sms and email\)$/,
+    /^channels\.segments\.former: lists a channel twice$/,
+    /^channels\.segments\.retired: unknown segment "retired"/,
+    /^pace\.twilio:\+15005550006: must be above 0$/,
+    /^pace\.sendgrid:x: must be a sender id/,
+    /^approvers\[2\]: must be an operator name/,
+    /^templates\.signOff: must not name a data category \("SSN" names ssn\)/,
+    /^templates\.supportPhone: must be a phone number/,
+    /^regulatory: give deadlines, or deadline\/deadlineDays with rule, not both \(deadlineDays given with deadlines\)$/,
+    /^regulatory\.deadlines\[0\]: give exactly one of days, hours or at$/,
+    /^regulatory\.deadlines\[1\]\.at: must be after determinedAt$/,
+    /^regulatory\.deadlines: the rule "FCC" is listed twice$/,
+    /^templates\.carrierName: give the carrier's name once/,
+    /^approvers: operator:bo is listed twice$/,
+  ];
+  for (const re of expect) assert.ok(lines.some((l) => re.test(l)), `${re} among:\n${lines.join('\n')}`);
+});
+
+test('named approvers that cannot give the approvals the wave needs, the creator left out, refuse the wave', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'a.csv');
+  await writeFile(file, 'account_id,segment,phone\nA1,former,+12025550143\n');
+  const prefix = randomPrefix();
+  const ledger = createLedger({ redis, prefix });
+  t.after(() => dropPrefix(redis, prefix));
+  const base = { ledger, file, brand: 'B', helpUrl: 'https://h.example.com', dataDir: dir, envelope: testEnvelope(), log: captureLog().log, actor: 'operator:ana' };
+  await assert.rejects(createWave({ ...base, approvals: 1, approvers: ['operator:ana'] }), /approvers: the wave needs 1 approval\(s\) but names 0 operator\(s\) other than its creator \(operator:ana\)/);
+  const ok = await createWave({ ...base, approvals: 1, approvers: ['operator:ana', 'operator:bo'], channels: { order: ['email', 'sms'] }, pace: { 'smtp:relay.example.com:25': 5 }, supportPhone: '1-800-555-0199', signOff: 'The B team' });
+  const stored = (await ledger.getWave(ok.waveId)).manifest;
+  assert.deepEqual([stored.approvers, stored.channels, stored.pace, stored.supportPhone, stored.signOff],
+    [['operator:ana', 'operator:bo'], { order: ['email', 'sms'] }, { 'smtp:relay.example.com:25': 5 }, '1-800-555-0199', 'The B team']);
 });
 
 test('suggestions for columns the pipeline does not know', () => {

@@ -47,6 +47,16 @@ export interface CreateWaveOptions {
    * default true. Recorded in the manifest.
    */
   readonly consolidate?: boolean;
+  /** Which channels the notices may use, in which order, per segment (absent: SMS, then email). Recorded in the manifest. */
+  readonly channels?: WaveManifest['channels'];
+  /** Messages/s per sender id, set when the wave is first fed. */
+  readonly pace?: WaveManifest['pace'];
+  /** The operators who may approve (`operator:NAME`); absent: any but the creator. */
+  readonly approvers?: WaveManifest['approvers'];
+  /** A support phone the notices give beside the help URL. */
+  readonly supportPhone?: string;
+  /** The email notices' closing line. */
+  readonly signOff?: string;
   /** Spools go to `<dataDir>/waves/<waveId>/`. */
   readonly dataDir: string;
   readonly envelope: Envelope;
@@ -156,9 +166,21 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
     ...(options.columns && Object.keys(options.columns).length > 0 ? { columns: stringRecord(options.columns) } : {}),
     ...(options.ignoreColumns && options.ignoreColumns.length > 0 ? { ignoreColumns: [...options.ignoreColumns] } : {}),
     consolidate: options.consolidate ?? true,
+    ...(options.channels ? { channels: options.channels } : {}),
+    ...(options.pace && Object.keys(options.pace).length > 0 ? { pace: options.pace } : {}),
+    ...(options.approvers ? { approvers: [...options.approvers] } : {}),
+    ...(options.supportPhone ? { supportPhone: options.supportPhone } : {}),
+    ...(options.signOff ? { signOff: options.signOff } : {}),
   };
   if (manifest.rules['issue-code'] && !manifest.codeSource) {
     throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'issue-code needs a code source (a vendor pool or generated codes)' });
+  }
+  if (manifest.approvers) {
+    // The creator never approves their own wave: the named approvers other than them must be enough.
+    const eligible = manifest.approvers.filter((a) => a !== manifest.createdBy);
+    if (eligible.length < Math.max(1, manifest.approvals ?? 0)) {
+      throw new BreachwaveError('BW_INPUT_INVALID', { detail: `approvers: the wave needs ${Math.max(1, manifest.approvals ?? 0)} approval(s) but names ${eligible.length} operator(s) other than its creator (${manifest.createdBy ?? 'unknown'})` });
+    }
   }
   const fingerprint = options.fingerprintKey ? await fileFingerprint(options.file, options.fingerprintKey) : undefined;
   const earlier = fingerprint ? await options.ledger.sourceWave(fingerprint) : undefined;
@@ -168,6 +190,7 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
   try {
     const ingest = await ingestFile({
       file: options.file, waveId, envelope: options.envelope, log, spoolDir, consolidate: manifest.consolidate !== false,
+      ...(manifest.channels ? { channels: manifest.channels } : {}),
       ...(manifest.columns ? { columns: manifest.columns } : {}),
       ...(manifest.ignoreColumns ? { ignoreColumns: manifest.ignoreColumns } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -275,6 +298,7 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
       file: options.file, waveId, envelope: options.envelope, log, spoolDir: addDir, existingSpool: spoolPath,
       // Grouped within the added rows: the wave's own rows may already be notified.
       consolidate: wave.manifest.consolidate === true,
+      ...(wave.manifest.channels ? { channels: wave.manifest.channels } : {}),
       // Read the way the wave's own file was: a carrier's later export has the same headers.
       ...(wave.manifest.columns ? { columns: wave.manifest.columns } : {}),
       ...(wave.manifest.ignoreColumns ? { ignoreColumns: wave.manifest.ignoreColumns } : {}),

@@ -52,3 +52,15 @@ test('a running wave with open notices and none finished for the threshold is st
   assert.deepEqual([waveClock(wave, progress({ done: 0 }), now).stuck, waveClock(wave, progress({ done: 0 }), now).idleSeconds], [true, 1200], 'nothing ever finished since the feed began 20 min ago');
   assert.equal(waveClock(wave, progress({ done: 1000, complete: true, lastFinishedAt: '2026-12-01T10:05:00.000Z' }), now).stuck, false);
 });
+
+test('several deadline rules: the clock runs against the earliest, and names the rule that sets it', () => {
+  const now = new Date('2026-12-01T10:01:40.000Z');
+  const regulatory = {
+    determinedAt: '2026-11-30T00:00:00.000Z', deadline: '2026-12-03T00:00:00.000Z', rule: 'State X: 72 hours',
+    rules: [{ rule: 'FCC: 30 days', deadline: '2026-12-30T00:00:00.000Z', days: 30 }, { rule: 'State X: 72 hours', deadline: '2026-12-03T00:00:00.000Z', hours: 72 }],
+  };
+  const c = waveClock({ manifest: { ...manifest(), regulatory }, times: started }, progress({ done: 200 }), now);
+  assert.deepEqual([c.deadline, c.deadlineRule], ['2026-12-03T00:00:00.000Z', 'State X: 72 hours']);
+  assert.equal(c.timeLeftSeconds, Math.round((Date.parse('2026-12-03T00:00:00.000Z') - now.getTime()) / 1000));
+  assert.equal(waveClock({ manifest: manifest(), times: started }, progress({}), now).deadlineRule, null);
+});

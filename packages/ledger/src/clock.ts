@@ -14,7 +14,10 @@ export interface WaveClock {
   readonly projectedFinish: string | null;
   /** Share of the accepted accounts whose notice was sent (done), 0–100. */
   readonly notifiedPct: number;
+  /** The regulatory deadline: the earliest of the wave's deadline rules; null without a regulatory clock. */
   readonly deadline: string | null;
+  /** The rule that sets {@link deadline} (the earliest one's), e.g. "State X: 72 hours"; null when none is named. */
+  readonly deadlineRule: string | null;
   /** Seconds until the deadline (negative once past); null without a regulatory clock. */
   readonly timeLeftSeconds: number | null;
   /**
@@ -48,6 +51,7 @@ export function waveClock(wave: Pick<WaveInfo, 'manifest' | 'times'>, p: WavePro
   const projectedFinish = etaSeconds === null ? null : new Date(now.getTime() + etaSeconds * 1000).toISOString();
   const notifiedPct = p.accepted > 0 ? Math.round(((p.actions.notify?.done ?? 0) / p.accepted) * 1000) / 10 : 0;
   const deadline = wave.manifest.regulatory?.deadline ?? null;
+  const deadlineRule = wave.manifest.regulatory?.rule ?? null;
   const timeLeftSeconds = deadline ? Math.round((Date.parse(deadline) - now.getTime()) / 1000) : null;
   let atRisk = false;
   if (deadline && timeLeftSeconds !== null && !p.complete && p.status !== 'cancelled') {
@@ -59,5 +63,5 @@ export function waveClock(wave: Pick<WaveInfo, 'manifest' | 'times'>, p: WavePro
   const idleSeconds = since ? Math.max(0, Math.round((now.getTime() - Date.parse(since)) / 1000)) : null;
   const running = (p.status === 'feeding' || p.status === 'fed') && !p.paused;
   const stuck = running && !p.complete && remaining > 0 && idleSeconds !== null && idleSeconds >= stuckAfterSeconds;
-  return { ratePerSecond, etaSeconds, projectedFinish, notifiedPct, deadline, timeLeftSeconds, atRisk, stuck, idleSeconds };
+  return { ratePerSecond, etaSeconds, projectedFinish, notifiedPct, deadline, deadlineRule, timeLeftSeconds, atRisk, stuck, idleSeconds };
 }

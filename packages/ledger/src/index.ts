@@ -652,14 +652,18 @@ export function createLedger(deps: LedgerDeps) {
     async createWave(manifest: WaveManifest, stats: Readonly<Record<string, number>>, paths: Readonly<Record<string, string>>): Promise<void> {
       const created = await r.hsetnx(k.wave(manifest.waveId), 'manifest', JSON.stringify(manifest));
       if (!created) throw new BreachwaveError('BW_INPUT_INVALID', { detail: `wave ${manifest.waveId} already exists` });
-      const fields: Record<string, string> = { status: 'created', approvals: String(manifest.approvals ?? 0), ...(manifest.createdBy ? { created_by: manifest.createdBy } : {}) };
+      const fields: Record<string, string> = {
+        status: 'created', approvals: String(manifest.approvals ?? 0), ...(manifest.createdBy ? { created_by: manifest.createdBy } : {}),
+        // Read by the approval step: only these operators may approve.
+        ...(manifest.approvers ? { approvers_named: JSON.stringify(manifest.approvers) } : {}),
+      };
       for (const [f, v] of Object.entries(stats)) fields[f] = String(v);
       for (const [f, v] of Object.entries(paths)) fields[`path:${f}`] = v;
       await r.multi()
         .hset(k.wave(manifest.waveId), fields)
         .zadd(k.waves, Date.parse(manifest.createdAt) || now().getTime(), manifest.waveId)
         .exec();
-      await audit({ type: 'wave.created', actor: manifest.createdBy ?? 'operator', wave: manifest.waveId, detail: { ...stats, source: manifest.source, approvals: manifest.approvals ?? 0 } });
+      await audit({ type: 'wave.created', actor: manifest.createdBy ?? 'operator', wave: manifest.waveId, detail: { ...stats, source: manifest.source, approvals: manifest.approvals ?? 0, ...(manifest.approvers ? { approvers: manifest.approvers } : {}) } });
     },
 
     async getWave(waveId: string): Promise<WaveInfo> {
@@ -709,7 +713,7 @@ export function createLedger(deps: LedgerDeps) {
       const extra = op === 'dry-run' ? String(overlap.found ?? 0) : overlap.allow ? '1' : '0';
       const reply = await r.bwWaveControl(k.wave(waveId), k.audit, op, actor, controlRecord(op, waveId, actor, detail, when), String(accepted), String(when.getTime()), extra);
       const [outcome, a, b, c, d] = reply;
-      if (outcome !== 'ok') throw waveControlError(op, waveId, a ?? '', b ?? '');
+      if (outcome !== 'ok') throw waveControlError(op, waveId, a ?? '', b ?? '', actor, c);
       return { status: a ?? '', paused: b === '1', approvers: (c ?? '').split(',').filter(Boolean), approvals: Number(d ?? 0) };
     },
 

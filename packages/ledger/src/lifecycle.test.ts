@@ -75,3 +75,29 @@ test('pause, resume and cancel are guarded: each is refused where it makes no se
     ['wave.cancelled', 'operator:dee', 'wrong file'],
   ]);
 });
+
+test('a wave that names its approvers is approved only by them; a refused approval names who may, and changes nothing', async () => {
+  const ledger = createLedger({ redis: db.redis, prefix: `t${randomBytes(4).toString('hex')}` });
+  const waveId = 'w1';
+  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 'x.csv', brand: 'B', helpUrl: 'https://h.example.com', rules: {},
+    approvals: 1, approvers: ['operator:bo', 'operator:cy'], createdBy: 'operator:ana' }, { rows: 10, accepted: 10 }, {});
+  await ledger.control('dry-run', waveId, 'operator:ana', {}, 10);
+  const before = await db.redis.hgetall(ledger.keys.wave(waveId));
+  const audited = (await db.redis.xlen(ledger.keys.audit));
+  await assert.rejects(ledger.control('approve', waveId, 'operator:eve'), (err: Error & { code?: string }) =>
+    err.code === 'BW_APPROVAL_REFUSED' && /operator:eve is not one of the approvers the wave names \(operator:bo, operator:cy\)/.test(err.message));
+  await assert.rejects(ledger.control('approve', waveId, 'operator:ana'), /created the wave cannot approve/, 'the creator is refused as the creator');
+  assert.deepEqual(await db.redis.hgetall(ledger.keys.wave(waveId)), before, 'refused approvals change nothing');
+  assert.equal(await db.redis.xlen(ledger.keys.audit), audited, 'and are not audited as done');
+  const ok = await ledger.control('approve', waveId, 'operator:cy');
+  assert.deepEqual([ok.status, ok.approvers], ['approved', ['operator:cy']]);
+});
+
+test('an identity with a comma cannot approve: it would count as two approvers in the list the script keeps', async () => {
+  const { ledger, waveId, fields } = await wave(2);
+  await ledger.control('dry-run', waveId, 'operator:ana', {}, 10);
+  const before = await fields();
+  await assert.rejects(ledger.control('approve', waveId, 'operator:bo,operator:cy'), (err: Error & { code?: string }) => err.code === 'BW_INPUT_INVALID' && /without a comma/.test(err.message));
+  await assert.rejects(ledger.control('pause', waveId, ''), { code: 'BW_INPUT_INVALID' }, 'nor can an empty identity do anything');
+  assert.deepEqual(await fields(), before);
+});

@@ -9,7 +9,7 @@ import { AUDIT_FIELD_LUA, auditRecordJson } from './audit-stream.js';
  *   cancel from created, approved, feeding or fed ─▶ cancelled
  *
  * Approval is the two-person rule: the operator who created the wave cannot approve it, each
- * approver counts once, and the wave is approved once `approvals` operators other than its
+ * approver counts once, a wave that names its approvers is approved only by them, and the wave is approved once `approvals` operators other than its
  * creator have approved it, after a dry run over the wave's accepted accounts as they are now (a
  * `wave add` after the dry run asks for a new one). A wave created with `approvals` 0 needs none
  * and may be fed from `created`. Every applied step is audited with the operator's identity in the
@@ -20,7 +20,7 @@ import { AUDIT_FIELD_LUA, auditRecordJson } from './audit-stream.js';
 export type WaveControlOp = 'dry-run' | 'approve' | 'pause' | 'resume' | 'cancel';
 
 /** Why a step was refused (the `reason` of its error's detail). */
-export type WaveControlRefusal = 'missing' | 'state' | 'creator' | 'already-approved' | 'no-dry-run' | 'stale-dry-run' | 'overlap' | 'already-paused' | 'not-paused';
+export type WaveControlRefusal = 'missing' | 'state' | 'creator' | 'not-named' | 'bad-actor' | 'already-approved' | 'no-dry-run' | 'stale-dry-run' | 'overlap' | 'already-paused' | 'not-paused';
 
 export interface WaveControlResult {
   /** The wave's status after the step. */
@@ -37,12 +37,17 @@ export interface WaveControlResult {
  * (the script appends what it decided), the accepted count the dry run saw, now (epoch ms), and
  * the overlap with earlier waves the dry run found (dry run) or '1' to approve despite it (approve).
  * A step that changes the status keeps when (`first:<status>`, `last:<status>`).
- * Returns {'ok', status, paused, approversCsv, approvals} or {'refused', reason, status}.
+ * Returns {'ok', status, paused, approversCsv, approvals} or {'refused', reason, status[, named approvers JSON]}.
+ *
+ * The approvers so far are kept as a comma-separated list (`approved_by`), so an actor is one
+ * non-empty name without a comma: "operator:bo,operator:cy" would otherwise count as two
+ * approvals from one person. The named approvers (`approvers_named`, set at creation) are a JSON array.
  */
 export const WAVE_CONTROL = `
 local op, actor = ARGV[1], ARGV[2]
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'refused', 'missing', ''} end
+if actor == '' or string.find(actor, ',', 1, true) then return {'refused', 'bad-actor', st} end
 local paused = redis.call('HGET', KEYS[1], 'paused') == '1'
 local approvals = tonumber(redis.call('HGET', KEYS[1], 'approvals') or '0')
 local approvers = redis.call('HGET', KEYS[1], 'approved_by') or ''
@@ -54,6 +59,12 @@ if op == 'dry-run' then
 elseif op == 'approve' then
   if st ~= 'created' then return {'refused', 'state', st} end
   if redis.call('HGET', KEYS[1], 'created_by') == actor then return {'refused', 'creator', st} end
+  local named = redis.call('HGET', KEYS[1], 'approvers_named')
+  if named then
+    local listed = false
+    for _, a in ipairs(cjson.decode(named)) do if a == actor then listed = true end end
+    if not listed then return {'refused', 'not-named', st, named} end
+  end
   for a in string.gmatch(approvers, '[^,]+') do if a == actor then return {'refused', 'already-approved', st} end end
   local dry = redis.call('HGET', KEYS[1], 'dryrun_accepted')
   if not dry then return {'refused', 'no-dry-run', st} end
@@ -115,6 +126,8 @@ const MESSAGES: Readonly<Record<WaveControlRefusal, string>> = {
   missing: 'no such wave',
   state: 'not allowed in the wave\'s current state',
   creator: 'the operator who created the wave cannot approve it (two-person rule)',
+  'not-named': 'this operator is not one of the approvers the wave names',
+  'bad-actor': 'the operator\'s identity must be one non-empty name without a comma',
   'already-approved': 'this operator has already approved the wave',
   'no-dry-run': 'the wave has no dry run yet: run wave dry-run first',
   'stale-dry-run': 'accounts were added after the dry run: run wave dry-run again',
@@ -124,10 +137,15 @@ const MESSAGES: Readonly<Record<WaveControlRefusal, string>> = {
 };
 
 /** The error for a refused step: a stable code, and a detail that names the step, the wave and why. */
-export function waveControlError(op: WaveControlOp, waveId: string, reason: string, status: string): BreachwaveError {
+export function waveControlError(op: WaveControlOp, waveId: string, reason: string, status: string, actor?: string, named?: string): BreachwaveError {
   if (reason === 'missing') return new BreachwaveError('BW_WAVE_NOT_FOUND', { detail: waveId });
-  const why = MESSAGES[reason as WaveControlRefusal] ?? reason;
-  const code = reason === 'creator' || reason === 'already-approved' || reason === 'no-dry-run' || reason === 'stale-dry-run' || reason === 'overlap' ? 'BW_APPROVAL_REFUSED' : 'BW_WAVE_STATE';
+  let why = MESSAGES[reason as WaveControlRefusal] ?? reason;
+  if (reason === 'not-named' && named) {
+    const list = (JSON.parse(named) as string[]).join(', ');
+    why = `${actor ?? 'this operator'} is not one of the approvers the wave names (${list})`;
+  }
+  const code = reason === 'creator' || reason === 'not-named' || reason === 'already-approved' || reason === 'no-dry-run' || reason === 'stale-dry-run' || reason === 'overlap' ? 'BW_APPROVAL_REFUSED'
+    : reason === 'bad-actor' ? 'BW_INPUT_INVALID' : 'BW_WAVE_STATE';
   return new BreachwaveError(code, { detail: `${op} ${waveId}: ${why} (status ${status || 'unknown'})` });
 }
 

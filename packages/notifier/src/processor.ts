@@ -1,5 +1,5 @@
 import {
-  BreachwaveError, SMS_BODY_MAX_CHARS, channelsFor, firstNameOf, maskedAccount, renderGroupNotice, renderNotice, toBreachwaveError,
+  BreachwaveError, SMS_BODY_MAX_CHARS, channelsFor, firstNameOf, maskedAccount, noticeBase, renderGroupNotice, renderNotice, toBreachwaveError,
   type Channel, type GroupNoticeAccount, type EmailSender, type NoticeVars, type SendResult, type SmsSender, type WaveManifest,
 } from '@breachwave/domain';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -73,10 +73,8 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
   const prepare = (channel: Channel, contact: Contact, manifest: WaveManifest, account: AccountRecord, waveId: string, accountId: string, extra: Partial<NoticeVars>): Prepared => {
     const vars: NoticeVars = {
       ...extra,
-      brand: manifest.brand,
-      helpUrl: manifest.helpUrl,
+      ...noticeBase(manifest),
       exposed: account.exposed,
-      ...(manifest.reminderOf ? { reminder: true } : {}),
       ...(contact.name ? { firstName: firstNameOf(contact.name) } : {}),
     };
     const reference = `${waveId}.${accountId}`;
@@ -117,7 +115,7 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       const extra = await enrich({ waveId, accountId: m.accountId, entry: m.all ?? {}, account: record, channel });
       parts.push({ label: maskedAccount(m.accountId), exposed: record.exposed, ...extra });
     }
-    const base = { brand: manifest.brand, helpUrl: manifest.helpUrl, ...(manifest.reminderOf ? { reminder: true } : {}) };
+    const base = noticeBase(manifest);
     const reference = `${waveId}.${lead.accountId}`;
     if (channel === 'sms') {
       if (!deps.sms) throw new BreachwaveError('BW_NO_CHANNEL', { detail: 'no SMS sender configured' });
@@ -221,8 +219,10 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
     const account = a.claim.account;
     if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
     const contact = deps.envelope.openJson<Contact>(account.contact, `${waveId}:${accountId}`);
-    const reachable = channelsFor({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email });
-    if (reachable.length === 0) throw new BreachwaveError('BW_NO_CHANNEL');
+    const manifest = await manifestOf(waveId);
+    // The wave's channel policy for the account's segment, among the channels that reach it.
+    const reachable = channelsFor({ phone: contact.phone, phoneIsMobile: account.phoneIsMobile, email: contact.email, segment: account.segment }, manifest.channels);
+    if (reachable.length === 0) throw new BreachwaveError('BW_NO_CHANNEL', ...(manifest.channels ? [{ detail: 'no channel the wave\'s channel policy allows for this segment reaches the account' }] : []));
     const entry = a.claim.all ?? {};
     const unmet = unmetPrerequisites(entry, 'notify');
     if (unmet.length > 0) {
@@ -230,7 +230,6 @@ export function createNoticeProcessor(deps: NoticeProcessorDeps) {
       // notice after them, so this is a bug or a manual re-drive: fail loudly, send nothing.
       throw new BreachwaveError('BW_ORDER_VIOLATION', { detail: unmet.map((u) => `${u.action} is ${u.state}`).join(', ') });
     }
-    const manifest = await manifestOf(waveId);
     // A re-drive after a permanent "undelivered" callback names the channel to use (`via`).
     const via = prior?.via === 'sms' || prior?.via === 'email' ? prior.via : undefined;
     const channels: Channel[] = via ? reachable.filter((c) => c === via) : reachable;

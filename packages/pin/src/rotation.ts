@@ -66,7 +66,7 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
       try {
         const manifest = await manifestOf(waveId);
         if (!account) throw new BreachwaveError('BW_ACCOUNT_NOT_FOUND', { detail: 'account record missing' });
-        const contact = deps.envelope.openJson<{ phone?: string }>(account.contact, `${waveId}:${accountId}`);
+        const contact = deps.envelope.openJson<{ phone?: string; email?: string }>(account.contact, `${waveId}:${accountId}`);
         const rotationId = rotationIdOf(waveId, accountId);
 
         const held = await deps.hold.hold(waveId, accountId, async () => {
@@ -75,8 +75,9 @@ export function createPinRotationProcessor(deps: PinRotationDeps): (job: ActionJ
         });
         const result: PinApplyResult = await deps.store.apply({ rotationId, waveId, accountId, pin: held.pin });
 
-        // The notifier's channel rule: a temporary PIN is held only for an account a notice can reach by SMS.
-        const smsReachable = channelsFor({ ...(contact.phone ? { phone: contact.phone } : {}), phoneIsMobile: account.phoneIsMobile }).includes('sms');
+        // The notifier's channel rule under the wave's policy: a temporary PIN is held only for an
+        // account whose notice goes by SMS first (the temporary PIN line is in the SMS alone).
+        const smsReachable = channelsFor({ ...(contact.phone ? { phone: contact.phone } : {}), ...(contact.email ? { email: contact.email } : {}), phoneIsMobile: account.phoneIsMobile, segment: account.segment }, manifest.channels)[0] === 'sms';
         const delivery: PinDelivery = manifest.pinDelivery === 'sms-temporary' && smsReachable && result.outcome !== 'conflict' ? 'sms-temporary' : 'none';
         if (delivery === 'none') await deps.hold.wipe(waveId, accountId);
         if (result.outcome === 'conflict') log.warn({ rotationId, store: result.store }, 'rotation was applied earlier with another PIN; no temporary PIN will be sent');

@@ -45,7 +45,9 @@ export function formatClock(c: WaveClock, deadlineRule?: string): string {
   if (c.stuck && c.idleSeconds !== null) lines.push(`  WARNING: stuck: no notice has finished for ${formatDuration(c.idleSeconds)} while accounts are open (are the workers running?)`);
   if (c.deadline && c.timeLeftSeconds !== null) {
     const left = c.timeLeftSeconds >= 0 ? `${formatDuration(c.timeLeftSeconds)} left` : `passed ${formatDuration(c.timeLeftSeconds)} ago`;
-    lines.push(`  deadline ${c.deadline}${deadlineRule ? ` (${deadlineRule})` : ''}: ${left}`);
+    // The rule that sets the deadline: the earliest of the wave's rules.
+    const rule = deadlineRule ?? c.deadlineRule;
+    lines.push(`  deadline ${c.deadline}${rule ? ` (${rule})` : ''}: ${left}`);
     if (c.atRisk) lines.push(`  WARNING: at this pace the wave ${c.timeLeftSeconds < 0 ? 'missed' : c.projectedFinish ? `would finish ${c.projectedFinish}, after` : 'may miss'} the notice deadline`);
   }
   return `${lines.join('\n')}\n`;

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { BreachwaveError, DEFAULT_ACTION_RULES, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery, type WaveLane } from '@breachwave/domain';
+import { BreachwaveError, DEFAULT_ACTION_RULES, DEFAULT_CHANNEL_ORDER, checkSmsTemplates, type ActionRules, type CodeSource, type PinDelivery, type WaveLane } from '@breachwave/domain';
 import { environment, loadCliConfig, loadConnectionConfig, loadVariables } from '@breachwave/config';
 import {
   addToWave, createWave, formatWaveManifest, manifestFromPlan, planColumns, plannedWaveOptions, readWaveManifest, readWaveWarnings,
@@ -88,6 +88,7 @@ export function planFromFlags(opts: WaveCreateOptions): Omit<WavePlan, 'manifest
     ...(opts.helpUrl ? { helpUrl: opts.helpUrl } : {}),
     smsSegmentBudget: opts.smsSegmentBudget,
     consolidate: opts.consolidate,
+    channels: { order: [...DEFAULT_CHANNEL_ORDER] },
     ...(opts.approvals !== undefined ? { approvals: opts.approvals } : {}),
     ...(opts.lane && opts.lane !== 'normal' ? { lane: opts.lane as WaveLane } : {}),
     ...(Object.keys(columns).length > 0 ? { columns } : {}),
@@ -143,7 +144,7 @@ export async function waveCreate(opts: WaveCreateOptions, cmd?: Command): Promis
       actor: operatorActor(),
     });
     progress.done();
-    const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl }, plan.smsSegmentBudget);
+    const templateWarnings = checkSmsTemplates({ brand: result.manifest.brand, helpUrl: result.manifest.helpUrl, ...(result.manifest.supportPhone ? { supportPhone: result.manifest.supportPhone } : {}) }, plan.smsSegmentBudget);
     for (const w of templateWarnings) {
       process.stderr.write(`warning: the ${w.locale} SMS naming every data category (${w.variant}) is ${w.segments} segments (${w.encoding}), over the budget of ${plan.smsSegmentBudget}\n`);
     }
