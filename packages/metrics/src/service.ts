@@ -57,6 +57,7 @@ export function createProcessMetrics(settings: ProcessMetricsSettings, deps: Pro
   const ownsRedis = deps.redis === undefined;
   const pipeline = createPipelineReader({
     redis, prefix: settings.prefix, ...(settings.shards ? { shards: settings.shards } : {}), cacheMs: settings.metrics.cacheMs, dlqCacheMs: settings.metrics.dlqCacheMs,
+    stuckAfterSeconds: settings.metrics.stuckAfterSeconds,
     ...(settings.senders ? { senders: settings.senders } : {}),
     ...(settings.codesLowWatermark !== undefined ? { codesLowWatermark: settings.codesLowWatermark } : {}),
   });
