@@ -148,6 +148,17 @@ test('a wave is reported stuck by the configured threshold (BW_STUCK_AFTER_SECON
   assert.ok(idle >= 3600 && idle < 3700, `idle since the feed began, got ${idle}`);
 });
 
+test('action outcomes are counted by action, outcome, class and code', async (t) => {
+  const metrics = createProcessMetrics({ redisUrl: db.url, prefix: 'unused', metrics: settings() }, { service: 'notifier', log: captureLog().log });
+  t.after(() => metrics.close());
+  metrics.outcome({ action: 'notify', outcome: 'done', class: 'none', code: 'none' });
+  metrics.outcome({ action: 'notify', outcome: 'done', class: 'none', code: 'none' });
+  metrics.outcome({ action: 'notify', outcome: 'failed', class: 'permanent', code: 'BW_SMS_INVALID_NUMBER' });
+  const text = await metrics.registry.metrics();
+  assert.equal(sample(text, 'breachwave_action_outcomes_total', 'action="notify",class="none",code="none",outcome="done"'), 2);
+  assert.equal(sample(text, 'breachwave_action_outcomes_total', 'action="notify",class="permanent",code="BW_SMS_INVALID_NUMBER",outcome="failed"'), 1);
+});
+
 test('readings are cached: a second scrape within the cache time reads Redis no more', async (t) => {
   const prefix = `m${randomBytes(4).toString('hex')}`;
   const { ledger, waveId } = await smallWave(prefix);
