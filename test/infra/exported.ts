@@ -12,7 +12,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * `_bucket`, `_sum` and `_count` series. Building them does no I/O: nothing connects to Redis.
  */
 export async function exportedNames(): Promise<Set<string>> {
-  const m = createProcessMetrics({ redisUrl: 'redis://127.0.0.1:1', prefix: 'names', metrics: { host: '127.0.0.1', port: 0, cacheMs: 0, dlqCacheMs: 0 } }, { service: 'notifier', log: silentLogger() });
+  const m = createProcessMetrics({ redisUrl: 'redis://127.0.0.1:1', prefix: 'names', metrics: { host: '127.0.0.1', port: 0, cacheMs: 0, dlqCacheMs: 0, stuckAfterSeconds: 600 } }, { service: 'notifier', log: silentLogger() });
   try {
     m.heartbeat(() => true);
     void m.providers;

@@ -3,6 +3,7 @@ import { createLedger, type Ledger } from '@breachwave/ledger';
 import { closeInOrder, type Closable } from '@breachwave/lifecycle';
 import type { Logger } from '@breachwave/logging';
 import { checkHmacKey, checkRedis, checkShards, closeRedis, createRedis, queueConnection, type Redis, type RedisTlsFiles } from '@breachwave/redis';
+import { reportingOutcomes, type SettledOutcome } from './outcomes.js';
 import { recoveryLoopFor, type RecoveryLoop, type RecoverySettings } from './recovery.js';
 import { createShardWorkers } from './shards.js';
 import { createActionQueues, createActionWorker, type ActionJobView, type ActionQueues, type ActionWorker } from './worker.js';
@@ -27,6 +28,11 @@ export interface ActionServiceServer {
   /** Starts serving; `running` is what the heartbeat reports (the workers take jobs). */
   start(running: () => boolean): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Counts one account's action outcome as the service's ledger recorded it (the metrics'
+   * `breachwave_action_outcomes_total`). Absent: nothing is counted.
+   */
+  outcome?(settled: SettledOutcome): void;
 }
 
 /** What `build` is given: the opened and checked Redis client, and what is made over it. */
@@ -124,7 +130,10 @@ export async function runActionService(spec: ActionServiceSpec, log: Logger): Pr
     await checkRedis(redis, settings.redisUrl);
     await checkShards(redis, settings.prefix, settings.shards);
     if (spec.hmacKey) await checkHmacKey(redis, settings.prefix, spec.hmacKey);
-    const ledger = createLedger({ redis, prefix: settings.prefix, shards: settings.shards });
+    const opened = createLedger({ redis, prefix: settings.prefix, shards: settings.shards });
+    // Every outcome the processor, the wave gate and the recovery sweep record goes through this ledger.
+    const count = spec.server.outcome?.bind(spec.server);
+    const ledger = count ? reportingOutcomes(opened, count) : opened;
     const connection = queueConnection(settings.redisUrl, `breachwave-${name}-queues`, settings.redisTls);
     bull = connection;
     const producers = createActionQueues({ connection: connection.connection, prefix: settings.prefix, shards: settings.shards, ledger });

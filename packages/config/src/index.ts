@@ -385,11 +385,13 @@ export interface MetricsSettings {
   readonly token?: string;
   readonly cacheMs: number;
   readonly dlqCacheMs: number;
+  /** A running wave with notices open and none finished for this long is reported stuck (`BW_STUCK_AFTER_SECONDS`). */
+  readonly stuckAfterSeconds: number;
 }
 
-function metricsSection(e: Pick<Env, 'BW_METRICS_TOKEN' | 'BW_METRICS_HOST' | 'BW_METRICS_PORT' | 'BW_METRICS_CACHE_MS' | 'BW_METRICS_DLQ_CACHE_MS'>): MetricsSettings {
+function metricsSection(e: Pick<Env, 'BW_METRICS_TOKEN' | 'BW_METRICS_HOST' | 'BW_METRICS_PORT' | 'BW_METRICS_CACHE_MS' | 'BW_METRICS_DLQ_CACHE_MS' | 'BW_STUCK_AFTER_SECONDS'>): MetricsSettings {
   return Object.freeze({
-    host: e.BW_METRICS_HOST, port: e.BW_METRICS_PORT, cacheMs: e.BW_METRICS_CACHE_MS, dlqCacheMs: e.BW_METRICS_DLQ_CACHE_MS,
+    host: e.BW_METRICS_HOST, port: e.BW_METRICS_PORT, cacheMs: e.BW_METRICS_CACHE_MS, dlqCacheMs: e.BW_METRICS_DLQ_CACHE_MS, stuckAfterSeconds: e.BW_STUCK_AFTER_SECONDS,
     ...(e.BW_METRICS_TOKEN ? { token: e.BW_METRICS_TOKEN } : {}),
   });
 }

@@ -127,7 +127,6 @@ export const sections = {
     BW_OPS_TOKEN: token(),
     BW_OPS_MAX_BODY_BYTES: int(64 * 1024, 1024, 10 * 1024 * 1024),
     BW_OPS_SESSION_TTL_SECONDS: int(8 * 3600, 300, 7 * 86_400),
-    BW_STUCK_AFTER_SECONDS: int(600, 30),
   },
   pin: {
     BW_PIN_LENGTH: int(6, 6, 12),
@@ -174,6 +173,8 @@ export const sections = {
     BW_METRICS_PORT: int(0, 0, 65535),
     BW_METRICS_CACHE_MS: int(5000, 0, 60_000),
     BW_METRICS_DLQ_CACHE_MS: int(60_000, 0, 3_600_000),
+    // Every process that serves metrics reports `breachwave_wave_stuck` by it, the ops-api's page and `wave status` too.
+    BW_STUCK_AFTER_SECONDS: int(600, 30),
   },
   auditWriter: {
     BW_AUDIT_DIR: text('.breachwave/audit'),

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createActionQueues, createRecovery } from '@breachwave/actions';
 import { BreachwaveError, type SmsSender } from '@breachwave/domain';
 import { QUEUES } from '@breachwave/jobs';
-import { createLedger } from '@breachwave/ledger';
+import { createLedger, keys as ledgerKeys } from '@breachwave/ledger';
 import { createPacer } from '@breachwave/pacing';
 import { captureLog, useRedis } from '@breachwave/testkit';
 import type { MetricsSettings } from '@breachwave/config';
@@ -12,7 +12,7 @@ import { createProcessMetrics, parseRedisMemory, startServiceMetrics } from './i
 
 const db = useRedis();
 const TOKEN = 'metrics-token-of-at-least-32-characters';
-const settings = (over: Partial<MetricsSettings> = {}): MetricsSettings => ({ host: '127.0.0.1', port: 0, token: TOKEN, cacheMs: 0, dlqCacheMs: 0, ...over });
+const settings = (over: Partial<MetricsSettings> = {}): MetricsSettings => ({ host: '127.0.0.1', port: 0, token: TOKEN, cacheMs: 0, dlqCacheMs: 0, stuckAfterSeconds: 600, ...over });
 
 /** The value of one sample in Prometheus text, by name and exact label text (labels in name order). */
 function sample(text: string, name: string, labels = ''): number | undefined {
@@ -123,6 +123,40 @@ test('rotated PINs waiting for their notice: the recovery sweep counts them on t
   const oldest = sample(text, 'breachwave_wave_pin_oldest_awaiting_notice_seconds', `wave="${waveId}"`) ?? 0;
   assert.ok(oldest >= 119 && oldest < 200, `about two minutes, got ${oldest}`);
   assert.equal(sample(text, 'breachwave_wave_pin_check_timestamp_seconds', `wave="${waveId}"`), Math.floor(later / 1000));
+});
+
+test('a wave is reported stuck by the configured threshold (BW_STUCK_AFTER_SECONDS), not a fixed one', async (t) => {
+  const prefix = `m${randomBytes(4).toString('hex')}`;
+  const ledger = createLedger({ redis: db.redis, prefix });
+  const waveId = 'w-stuck';
+  await ledger.createWave({ waveId, createdAt: new Date().toISOString(), source: 't.csv', brand: 'B', helpUrl: 'https://h.example.com', rules: {} }, { rows: 2, accepted: 2, rejected: 0 }, {});
+  await ledger.initAccounts(waveId, 'test', [{ accountId: 'a1', actions: ['notify'] }, { accountId: 'a2', actions: ['notify'] }]);
+  await ledger.setWaveStatus(waveId, 'fed', 'test');
+  // Fed an hour ago, nothing finished since: stuck after half an hour, not yet after two.
+  const fedAt = String(Date.now() - 3600_000);
+  await db.redis.hset(ledgerKeys(prefix).wave(waveId), { 'first:feeding': fedAt, 'last:feeding': fedAt });
+  const read = async (stuckAfterSeconds: number): Promise<string> => {
+    const m = createProcessMetrics({ redisUrl: db.url, prefix, metrics: settings({ stuckAfterSeconds }) }, { service: 'notifier', log: captureLog().log });
+    t.after(() => m.close());
+    return m.registry.metrics();
+  };
+  const short = await read(1800);
+  const long = await read(7200);
+  assert.equal(sample(short, 'breachwave_wave_stuck', `wave="${waveId}"`), 1);
+  assert.equal(sample(long, 'breachwave_wave_stuck', `wave="${waveId}"`), 0);
+  const idle = sample(short, 'breachwave_wave_idle_seconds', `wave="${waveId}"`) ?? NaN;
+  assert.ok(idle >= 3600 && idle < 3700, `idle since the feed began, got ${idle}`);
+});
+
+test('action outcomes are counted by action, outcome, class and code', async (t) => {
+  const metrics = createProcessMetrics({ redisUrl: db.url, prefix: 'unused', metrics: settings() }, { service: 'notifier', log: captureLog().log });
+  t.after(() => metrics.close());
+  metrics.outcome({ action: 'notify', outcome: 'done', class: 'none', code: 'none' });
+  metrics.outcome({ action: 'notify', outcome: 'done', class: 'none', code: 'none' });
+  metrics.outcome({ action: 'notify', outcome: 'failed', class: 'permanent', code: 'BW_SMS_INVALID_NUMBER' });
+  const text = await metrics.registry.metrics();
+  assert.equal(sample(text, 'breachwave_action_outcomes_total', 'action="notify",class="none",code="none",outcome="done"'), 2);
+  assert.equal(sample(text, 'breachwave_action_outcomes_total', 'action="notify",class="permanent",code="BW_SMS_INVALID_NUMBER",outcome="failed"'), 1);
 });
 
 test('readings are cached: a second scrape within the cache time reads Redis no more', async (t) => {

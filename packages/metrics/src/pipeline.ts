@@ -4,7 +4,7 @@ import { createCodeStore, type CodeStatus } from '@breachwave/codes';
 import { createDeadLetters, type DeadLetterGroup } from '@breachwave/dlq';
 import { ACTIONS, ACTION_STATES, type ActionName } from '@breachwave/domain';
 import { QUEUE_FOR_ACTION } from '@breachwave/jobs';
-import { createLedger, waveClock, waveProgress, type Ledger, type WaveClock, type WaveInfo, type WaveProgress } from '@breachwave/ledger';
+import { DEFAULT_STUCK_AFTER_SECONDS, createLedger, waveClock, waveProgress, type Ledger, type WaveClock, type WaveInfo, type WaveProgress } from '@breachwave/ledger';
 import { createPacer } from '@breachwave/pacing';
 import { infoOfPrimaries, type Redis } from '@breachwave/redis';
 
@@ -29,6 +29,8 @@ export interface PipelineDeps {
   readonly senders?: readonly string[];
   /** The code pools' low watermark, reported beside the pools. Default 1000 (the code store's). */
   readonly codesLowWatermark?: number;
+  /** Seconds a running wave with notices open may go without a finished one before it is reported stuck (`BW_STUCK_AFTER_SECONDS`). Default {@link DEFAULT_STUCK_AFTER_SECONDS}. */
+  readonly stuckAfterSeconds?: number;
   /** The most recent waves looked at (per-wave gauges, dead letters). Default 50. */
   readonly maxWaves?: number;
   /** A reading that takes longer than this counts as Redis being down, ms. Default 3000. */
@@ -109,6 +111,7 @@ export function createPipelineReader(deps: PipelineDeps) {
   const dlqCacheMs = deps.dlqCacheMs ?? 60_000;
   const maxWaves = deps.maxWaves ?? 50;
   const timeoutMs = deps.timeoutMs ?? 3000;
+  const stuckAfterSeconds = deps.stuckAfterSeconds ?? DEFAULT_STUCK_AFTER_SECONDS;
   const now = deps.now ?? (() => new Date());
   const ledger: Ledger = createLedger({ redis, prefix, shards: deps.shards ?? 1 });
   const codes = createCodeStore({ redis, prefix, ...(deps.codesLowWatermark !== undefined ? { lowWatermark: deps.codesLowWatermark } : {}) });
@@ -159,7 +162,7 @@ export function createPipelineReader(deps: PipelineDeps) {
       const info = await ledger.getWave(waveId).catch(() => undefined);
       if (!info || OVER.includes(info.status)) continue;
       const [counts, progress] = await Promise.all([ledger.counts(waveId), waveProgress(ledger, waveId)]);
-      out.push({ waveId, info, counts, progress, clock: waveClock(info, progress, at) });
+      out.push({ waveId, info, counts, progress, clock: waveClock(info, progress, at, undefined, stuckAfterSeconds) });
     }
     return out;
   };
@@ -363,7 +366,7 @@ export function registerPipelineMetrics(registry: Registry, reader: PipelineRead
   gauge('breachwave_wave_idle_seconds', 'Seconds since a notice of each running wave last finished (since its feed began when none has).', ['wave'], (g, s) => {
     for (const w of s.waves) if (w.clock.idleSeconds !== null) g.set({ wave: w.waveId }, w.clock.idleSeconds);
   });
-  gauge('breachwave_wave_stuck', 'Whether each running wave is stuck (1): not paused, notices open, and none finished for the stuck threshold (ten minutes).', ['wave'], (g, s) => {
+  gauge('breachwave_wave_stuck', 'Whether each running wave is stuck (1): not paused, notices open, and none finished for BW_STUCK_AFTER_SECONDS (since its feed began when none has).', ['wave'], (g, s) => {
     for (const w of s.waves) g.set({ wave: w.waveId }, w.clock.stuck ? 1 : 0);
   });
   gauge('breachwave_wave_eta_seconds', 'Seconds until each running wave finishes at its average pace so far; absent while unknown.', ['wave'], (g, s) => {

@@ -4,6 +4,8 @@ import type { Logger } from '@breachwave/logging';
 import { senderIds } from '@breachwave/notifier';
 import { closeRedis, createRedis, type Redis } from '@breachwave/redis';
 import { createPipelineReader, readRedisMemory, registerPipelineMetrics, type PipelineReader } from './pipeline.js';
+import type { SettledOutcome } from '@breachwave/actions';
+import { registerOutcomeMetrics } from './outcomes.js';
 import { registerProviderMetrics, type ProviderMetrics } from './providers.js';
 import { createMetricsRegistry, registerHeartbeat, type ServiceName } from './registry.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from './server.js';
@@ -40,6 +42,8 @@ export interface ProcessMetrics {
   /** Wrap the notifier's senders with these to time and count provider requests. */
   readonly providers: ProviderMetrics;
   readonly pipeline: PipelineReader;
+  /** Counts an action outcome the process's workers recorded (`breachwave_action_outcomes_total`). */
+  outcome(settled: SettledOutcome): void;
   /** Reports `breachwave_worker_heartbeat_timestamp_seconds{service}` while `running()` is true. Once. */
   heartbeat(running: () => boolean): void;
   /** Ready while Redis answers and runs with `maxmemory-policy noeviction`. */
@@ -57,10 +61,12 @@ export function createProcessMetrics(settings: ProcessMetricsSettings, deps: Pro
   const ownsRedis = deps.redis === undefined;
   const pipeline = createPipelineReader({
     redis, prefix: settings.prefix, ...(settings.shards ? { shards: settings.shards } : {}), cacheMs: settings.metrics.cacheMs, dlqCacheMs: settings.metrics.dlqCacheMs,
+    stuckAfterSeconds: settings.metrics.stuckAfterSeconds,
     ...(settings.senders ? { senders: settings.senders } : {}),
     ...(settings.codesLowWatermark !== undefined ? { codesLowWatermark: settings.codesLowWatermark } : {}),
   });
   registerPipelineMetrics(registry, pipeline);
+  const outcome = registerOutcomeMetrics(registry);
   let providers: ProviderMetrics | undefined;
   let beating = false;
   return {
@@ -70,6 +76,7 @@ export function createProcessMetrics(settings: ProcessMetricsSettings, deps: Pro
       return providers;
     },
     pipeline,
+    outcome,
     heartbeat(running) {
       if (beating) return;
       beating = true;
@@ -138,6 +145,7 @@ export function createServiceMetrics(settings: ProcessMetricsSettings, deps: Ser
       return metrics.providers;
     },
     pipeline: metrics.pipeline,
+    outcome: (settled) => metrics.outcome(settled),
     heartbeat: (running) => metrics.heartbeat(running),
     readiness: () => metrics.readiness(),
     get url() {

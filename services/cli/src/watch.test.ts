@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createLedger } from '@breachwave/ledger';
+import { createLedger, keys as ledgerKeys } from '@breachwave/ledger';
 import { entryArgs, useRedis } from '@breachwave/testkit';
 
 const db = useRedis();
@@ -49,4 +49,25 @@ test('wave status and wave watch show the wave against its notice deadline, warn
   const unknown = cli(['wave', 'watch', 'nope', '--json'], env);
   assert.equal(unknown.code, 2);
   assert.equal((JSON.parse(unknown.stdout) as { error: { code: string } }).error.code, 'BW_WAVE_NOT_FOUND');
+});
+
+test('wave status warns that a wave is stuck once nothing has finished for BW_STUCK_AFTER_SECONDS, and not before', { timeout: 120_000 }, async () => {
+  const prefix = `clis${randomBytes(3).toString('hex')}`;
+  const ledger = createLedger({ redis: db.redis, prefix });
+  await ledger.createWave({ waveId: 'w1', createdAt: new Date().toISOString(), source: 'x.csv', brand: 'B', helpUrl: 'https://h.example.com', rules: {} }, { rows: 2, accepted: 2, rejected: 0 }, {});
+  await ledger.initAccounts('w1', 'feeder', ['a1', 'a2'].map((accountId) => ({ accountId, actions: ['notify'] })));
+  await ledger.setWaveStatus('w1', 'fed', 'feeder');
+  // Fed an hour ago, and no notice has finished since.
+  const fedAt = String(Date.now() - 3600_000);
+  await db.redis.hset(ledgerKeys(prefix).wave('w1'), { 'first:feeding': fedAt, 'last:feeding': fedAt });
+  const env = { REDIS_URL: db.url, BW_PREFIX: prefix };
+
+  const stuck = cli(['wave', 'status', 'w1'], { ...env, BW_STUCK_AFTER_SECONDS: '1800' });
+  assert.equal(stuck.code, 0, stuck.stderr);
+  assert.match(stuck.stdout, /WARNING: stuck: no notice has finished for (59 min|1 h 00 min|1 h 01 min) while accounts are open/);
+  const json = JSON.parse(cli(['wave', 'status', 'w1', '--json'], { ...env, BW_STUCK_AFTER_SECONDS: '1800' }).stdout) as { clock: { stuck: boolean } };
+  assert.equal(json.clock.stuck, true);
+  const patient = cli(['wave', 'status', 'w1'], { ...env, BW_STUCK_AFTER_SECONDS: '7200' });
+  assert.equal(patient.code, 0, patient.stderr);
+  assert.doesNotMatch(patient.stdout, /stuck/, 'an hour idle is not stuck with a two-hour threshold');
 });

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { Queue } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { createActionQueues, type ActionQueues } from '@breachwave/actions';
 import { createApiTokenStore, type ApiRole } from '@breachwave/access';
 import { loadConfig, type BreachwaveConfig } from '@breachwave/config';
 import { ACTIONS, type ActionName } from '@breachwave/domain';
 import type { DeadLetterGroup } from '@breachwave/dlq';
 import { createLedger, keys as ledgerKeys, type Ledger } from '@breachwave/ledger';
+import { checkShards } from '@breachwave/redis';
 import { acquireRedis, captureLog, type TestRedis } from '@breachwave/testkit';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,7 @@ import { createWave } from '@breachwave/feeder';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
-import { BOARD_MANAGE_PATH, BOARD_VIEW_PATH, MASK, maskValue } from './board.js';
+import { BOARD_MANAGE_PATH, BOARD_VIEW_PATH, MASK, boardQueueKey, maskValue } from './board.js';
 import { PAGE_CSP, createConsoleRoutes } from './console.js';
 import { runOpsApi, type RunningOpsApi } from './run.js';
 
@@ -58,10 +60,10 @@ before(async () => {
   })).waveId;
   await redis.hset(ledgerKeys(prefix).counts(WAVE), 'notify:failed', 2);
   const routes = createConsoleRoutes({
-    ledger, redis, prefix, queues, stuckAfterSeconds: 60,
+    ledger, redis, prefix, queues: Object.fromEntries(ACTIONS.map((a) => [a, [queues[a]]])) as Record<ActionName, Queue[]>, stuckAfterSeconds: 60,
     deadLetters: { list: async () => [GROUP], retry: async (sel, actor) => { retried.push({ ...sel, actor }); return { retried: 2, expired: 0 }; } },
   });
-  api = await runOpsApi(config, logs.log, { routes, port: 0, board: { queues: Object.values(queues), audit: async (c) => { boardChanges.push(c); } } });
+  api = await runOpsApi(config, logs.log, { routes, port: 0, board: { queues: ACTIONS.map((a) => ({ queue: queues[a], shard: 0, shards: 1 })), audit: async (c) => { boardChanges.push(c); } } });
 });
 
 after(async () => {
@@ -86,6 +88,20 @@ const get = (path: string, cookie?: string) => fetch(`${api.url}${path}`, { redi
 const put = (path: string, cookie: string) => fetch(`${api.url}${path}`, { method: 'PUT', headers: { Cookie: cookie } });
 const postForm = (path: string, cookie: string, fields: Record<string, string>) =>
   fetch(`${api.url}${path}`, { method: 'POST', redirect: 'manual', headers: { Cookie: cookie, 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+
+/** Adds a job and has a real worker fail it for good, as a processor's permanent failure does. */
+async function failedJob(queue: Queue, jobId: string): Promise<void> {
+  await queue.add('planted', { waveId: 'w-planted', accountId: 'ACCT-00000009' }, { jobId });
+  const worker = new Worker(queue.name, async () => {
+    throw new UnrecoverableError('planted failure');
+  }, { connection: { url: server.url }, prefix: queue.opts.prefix ?? 'bull', autorun: false });
+  const failed = new Promise<void>((resolve) => worker.on('failed', (job) => {
+    if (job?.id === jobId) resolve();
+  }));
+  void worker.run();
+  await failed;
+  await worker.close();
+}
 
 describe('maskValue', () => {
   it('masks planted phone numbers, emails, PINs and codes, keeps the catalog ids', () => {
@@ -166,6 +182,31 @@ describe('login and the queue board', () => {
     assert.equal(cross.status, 403);
   });
 
+  it('an operator retries a failed job and promotes a delayed one on the operators\' board, audited; a viewer is refused both', async () => {
+    await failedJob(queues['rotate-pin'], 'failed-1');
+    await queues['issue-code'].add('issue-code', { waveId: WAVE, accountId: 'ACCT-00000003' }, { jobId: 'later-1', delay: 3_600_000 });
+    const retry = '/api/queues/bw-rotate-pin/failed-1/retry';
+    const promote = '/api/queues/bw-issue-code/later-1/promote';
+    const viewer = await login('vi');
+    for (const board of [BOARD_VIEW_PATH, BOARD_MANAGE_PATH]) {
+      assert.equal((await put(`${board}${retry}`, viewer)).status, 403, `viewer retry on ${board}`);
+      assert.equal((await put(`${board}${promote}`, viewer)).status, 403, `viewer promote on ${board}`);
+    }
+    assert.equal(await queues['rotate-pin'].getJobState('failed-1'), 'failed');
+    assert.equal(await queues['issue-code'].getJobState('later-1'), 'delayed');
+    const changes = boardChanges.length;
+
+    const operator = await login('ana');
+    assert.equal((await put(`${BOARD_MANAGE_PATH}${retry}`, operator)).status, 204);
+    assert.equal(await queues['rotate-pin'].getJobState('failed-1'), 'waiting', 'the failed job is back in the queue');
+    assert.equal((await put(`${BOARD_MANAGE_PATH}${promote}`, operator)).status, 204);
+    assert.equal(await queues['issue-code'].getJobState('later-1'), 'waiting', 'the delayed job runs now');
+    assert.deepEqual(boardChanges.slice(changes), [
+      { actor: 'operator:ana', method: 'PUT', path: retry },
+      { actor: 'operator:ana', method: 'PUT', path: promote },
+    ]);
+  });
+
   it('revoking the token ends its sessions; logout ends a session', async () => {
     const cookie = await login('gone');
     assert.equal((await get('/waves', cookie)).status, 200);
@@ -214,5 +255,81 @@ describe('the wave overview', () => {
     const cookie = await login('vi');
     const html = await (await get('/waves', cookie)).text();
     assert.match(html, /data-flag="stuck"/);
+  });
+});
+
+describe('two shards of the accounts (BW_SHARDS=2)', () => {
+  let sharded: RunningOpsApi;
+  let shardQueues: ActionQueues;
+  let shardLedger: Ledger;
+  const SHARD_WAVE = 'w-sharded';
+
+  before(async () => {
+    const tag = `{opb${randomBytes(3).toString('hex')}}`;
+    const shardConfig = loadConfig({
+      REDIS_URL: server.url, BW_PREFIX: tag, BW_SHARDS: '2', BW_ENVELOPE_KEY: randomBytes(32).toString('base64'),
+      BW_HMAC_KEY: config.hmacKey, BW_OPS_PORT: '0', BW_STUCK_AFTER_SECONDS: '60',
+    });
+    // As `wave create` does: the deployment's number of shards is recorded before its first wave.
+    await checkShards(redis, tag, 2);
+    shardLedger = createLedger({ redis, prefix: tag, shards: 2 });
+    shardQueues = createActionQueues({ connection: { url: server.url }, prefix: tag, shards: 2 });
+    const store = createApiTokenStore({ redis, prefix: tag, hmacKey: Buffer.from(config.hmacKey, 'base64') });
+    for (const [name, role] of [['vi', 'viewer'], ['ana', 'operator']] as const) tokens[`${name}@sharded`] = (await store.create({ name, role, createdBy: 'cli:test' })).token;
+    // A running wave fed an hour ago with nothing finished since: stuck, if a job waits anywhere.
+    await shardLedger.createWave({ waveId: SHARD_WAVE, createdAt: new Date().toISOString(), source: 'x.csv', brand: 'B', helpUrl: 'https://h.example.com', rules: {} }, { rows: 1, accepted: 1, rejected: 0 }, {});
+    await shardLedger.initAccounts(SHARD_WAVE, 'feeder', [{ accountId: 'ACCT-00000001', actions: ['notify'] }]);
+    await shardLedger.setWaveStatus(SHARD_WAVE, 'fed', 'feeder');
+    const fedAt = String(Date.now() - 3600_000);
+    await redis.hset(ledgerKeys(tag).wave(SHARD_WAVE), { 'first:feeding': fedAt, 'last:feeding': fedAt });
+    const byAction = Object.fromEntries(ACTIONS.map((a) => [a, shardQueues.shardQueues(a)])) as Record<ActionName, Queue[]>;
+    const routes = createConsoleRoutes({
+      ledger: shardLedger, redis, prefix: tag, queues: byAction, stuckAfterSeconds: 60,
+      deadLetters: { list: async () => [], retry: async () => ({ retried: 0, expired: 0 }) },
+    });
+    sharded = await runOpsApi(shardConfig, logs.log, { routes, port: 0, board: { queues: ACTIONS.flatMap((a) => byAction[a].map((queue, shard) => ({ queue, shard, shards: 2 }))) } });
+  });
+
+  after(async () => {
+    // Either may be missing when the set-up failed half way.
+    await (sharded as RunningOpsApi | undefined)?.close();
+    await (shardQueues as ActionQueues | undefined)?.close();
+  });
+
+  const loginAt = async (who: string): Promise<string> => {
+    const res = await fetch(`${sharded.url}/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: tokens[`${who}@sharded`] ?? '', next: '/waves' }) });
+    assert.equal(res.status, 303);
+    return (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  };
+
+  it('the board shows every shard\'s queues under names of their own, and finds a job of shard 1; an operator retries one there', async () => {
+    const notify1 = shardQueues.queueFor('notify', 1);
+    await notify1.add('notify', { waveId: SHARD_WAVE, accountId: 'ACCT-00000001' }, { jobId: 'in-shard-1' });
+    const viewer = await loginAt('vi');
+    const list = await fetch(`${sharded.url}${BOARD_VIEW_PATH}/api/queues?activeQueue=${boardQueueKey(notify1.name, 1)}&status=waiting&page=1`, { headers: { Cookie: viewer } });
+    assert.equal(list.status, 200);
+    const { queues: shown } = (await list.json()) as { queues: { name: string; displayName?: string; jobs: { id: string }[] }[] };
+    const want = ACTIONS.flatMap((a) => [0, 1].map((s) => boardQueueKey(shardQueues.queueFor(a, s).name, s)));
+    assert.deepEqual(shown.map((q) => q.name).sort(), [...want].sort(), 'three actions × two shards, each its own key');
+    assert.equal(new Set(shown.map((q) => q.displayName)).size, 6, 'and its own display name');
+    assert.deepEqual(shown.find((q) => q.name === boardQueueKey(notify1.name, 1))?.jobs.map((j) => j.id), ['in-shard-1']);
+    const job = await fetch(`${sharded.url}${BOARD_VIEW_PATH}/api/queues/${boardQueueKey(notify1.name, 1)}/in-shard-1`, { headers: { Cookie: viewer } });
+    assert.equal(job.status, 200);
+
+    const rotate1 = shardQueues.queueFor('rotate-pin', 1);
+    await failedJob(rotate1, 'failed-in-shard-1');
+    const operator = await loginAt('ana');
+    const retried = await fetch(`${sharded.url}${BOARD_MANAGE_PATH}/api/queues/${boardQueueKey(rotate1.name, 1)}/failed-in-shard-1/retry`, { method: 'PUT', headers: { Cookie: operator } });
+    assert.equal(retried.status, 204);
+    assert.equal(await rotate1.getJobState('failed-in-shard-1'), 'waiting');
+  });
+
+  it('the wave page counts the jobs waiting in every shard (a job only in shard 1 makes the idle wave stuck) and links each shard\'s queue', async () => {
+    for (const a of ACTIONS) assert.equal(await shardQueues.queueFor(a, 0).count(), 0, `nothing waits in shard 0's ${a} queue`);
+    assert.ok((await shardQueues.queueFor('notify', 1).count()) > 0, 'a job waits in shard 1');
+    const html = await (await fetch(`${sharded.url}/waves`, { headers: { Cookie: await loginAt('vi') } })).text();
+    assert.ok(html.includes(`data-wave="${SHARD_WAVE}"`));
+    assert.match(html, /data-flag="stuck"/);
+    assert.ok(html.includes(`${BOARD_VIEW_PATH}/queue/${encodeURIComponent(boardQueueKey(shardQueues.queueFor('notify', 1).name, 1))}`), 'a link to shard 1\'s notify queue');
   });
 });

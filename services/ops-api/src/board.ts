@@ -77,8 +77,32 @@ function maskName(job: unknown): string {
   return typeof name === 'string' ? String(maskValue(name)) : '';
 }
 
+/** One queue on the board: an action's queue of one shard of the accounts (`BW_SHARDS`). */
+export interface BoardQueue {
+  readonly queue: Queue;
+  /** 0 … shards-1; every shard's queues carry the same names under prefixes of their own. */
+  readonly shard: number;
+  /** How many shards the deployment has: with one, the board shows the queues by their names alone. */
+  readonly shards: number;
+}
+
 /**
- * Mounts two bull-board instances over the same queues: a read-only one at {@link BOARD_VIEW_PATH}
+ * The queue's key on the board (in its URLs and API paths): the queue's name for shard 0, so a
+ * deployment of one shard keeps the links it always had, and `s<shard>-<name>` for the others.
+ * bull-board keys queues by name, and every shard's queue of an action has the same one.
+ */
+export function boardQueueKey(name: string, shard: number): string {
+  return shard === 0 ? name : `s${shard}-${name}`;
+}
+
+/** What the board shows as the queue's name: the name, and its shard when there are several. */
+export function boardDisplayName(q: BoardQueue): string {
+  return q.shards > 1 ? `${q.queue.name} (shard ${q.shard} of ${q.shards})` : q.queue.name;
+}
+
+/**
+ * Mounts two bull-board instances over the same queues (every shard's, each under a key and a
+ * display name of its own): a read-only one at {@link BOARD_VIEW_PATH}
  * and one at {@link BOARD_MANAGE_PATH} that may retry, promote, pause and resume. bull-board has
  * no permission per request, so the role picks the board; `guard` (run on every request under
  * {@link BOARD_PATH}) authenticates the caller and refuses what the role does not allow before
@@ -87,7 +111,8 @@ function maskName(job: unknown): string {
 export async function mountQueueBoard(
   app: FastifyInstance,
   deps: {
-    readonly queues: readonly Queue[];
+    /** Every action's queue of every shard. */
+    readonly queues: readonly BoardQueue[];
     readonly guard: (req: FastifyRequest) => Promise<void>;
     /**
      * Answers a refusal from `guard`. bull-board sets an error handler of its own (a 500 for
@@ -97,7 +122,8 @@ export async function mountQueueBoard(
   },
 ): Promise<void> {
   const adapters = (readOnlyMode: boolean) => deps.queues.map((q) => {
-    const a = new BullMQAdapter(q, { readOnlyMode, allowRetries: !readOnlyMode, displayName: q.name });
+    // The adapter's prefix goes before the queue's name in its key (`boardQueueKey`).
+    const a = new BullMQAdapter(q.queue, { readOnlyMode, allowRetries: !readOnlyMode, displayName: boardDisplayName(q), prefix: boardQueueKey('', q.shard) });
     a.setFormatter('data', (data) => maskValue(data));
     a.setFormatter('returnValue', (value) => maskValue(value));
     a.setFormatter('name', (job) => maskName(job));

@@ -5,7 +5,7 @@ import type { DeadLetterGroup, DeadLetters } from '@breachwave/dlq';
 import { waveClock, waveProgress, type Ledger, type WaveClock, type WaveProgress } from '@breachwave/ledger';
 import type { Redis } from '@breachwave/redis';
 import type { Queue } from 'bullmq';
-import { BOARD_MANAGE_PATH, BOARD_VIEW_PATH } from './board.js';
+import { BOARD_MANAGE_PATH, BOARD_VIEW_PATH, boardQueueKey } from './board.js';
 import { escapeHtml, field, type OpsRequest, type OpsResponse } from './http.js';
 import type { MountedRoute } from './run.js';
 
@@ -51,8 +51,8 @@ export interface ConsoleDeps {
   readonly redis: Redis;
   readonly prefix: string;
   readonly deadLetters: Pick<DeadLetters, 'list' | 'retry'>;
-  /** The action queues, in action order (`rotate-pin`, `issue-code`, `notify`). */
-  readonly queues: Readonly<Record<ActionName, Queue>>;
+  /** Each action's queue of every shard of the accounts (`BW_SHARDS`), shard 0 first. */
+  readonly queues: Readonly<Record<ActionName, readonly Queue[]>>;
   /** Seconds without a finished notice after which a wave with work waiting is flagged stuck. */
   readonly stuckAfterSeconds: number;
   readonly now?: () => Date;
@@ -66,7 +66,7 @@ export interface WaveRow {
   readonly deadLetters: readonly DeadLetterGroup[];
   /** Accounts fed and not finished, jobs waiting, and no notice finished for `stuckAfterSeconds`. */
   readonly stuck: boolean;
-  /** Seconds since the finished count last moved (as this process last saw it), or null. */
+  /** Seconds since a notice of the wave last finished (the ledger's `lastFinishedAt`), or since its feed began when none has; null before the feed. */
   readonly idleSeconds: number | null;
 }
 
@@ -89,9 +89,9 @@ const duration = (s: number | null): string => {
 export function createConsoleRoutes(deps: ConsoleDeps): Record<string, MountedRoute> {
   const now = deps.now ?? (() => new Date());
 
-  /** Jobs waiting to run in any action queue (waiting, delayed, prioritised, paused). */
+  /** Jobs waiting to run in any action queue of any shard (waiting, delayed, prioritised, paused). */
   const waitingJobs = async (): Promise<number> => {
-    const counts = await Promise.all(Object.values(deps.queues).map((q) => q.getJobCounts('waiting', 'delayed', 'prioritized', 'paused')));
+    const counts = await Promise.all(Object.values(deps.queues).flat().map((q) => q.getJobCounts('waiting', 'delayed', 'prioritized', 'paused')));
     return counts.reduce((sum, c) => sum + Object.values(c).reduce((a, b) => a + b, 0), 0);
   };
 
@@ -114,7 +114,11 @@ export function createConsoleRoutes(deps: ConsoleDeps): Record<string, MountedRo
     const role: ApiRole = req.role ?? 'viewer';
     const canRedrive = roleAllows(role, 'operator') && csrf !== undefined;
     const board = roleAllows(role, 'operator') ? BOARD_MANAGE_PATH : BOARD_VIEW_PATH;
-    const queueLinks = ACTIONS.map((a) => `<a href="${escapeHtml(`${board}/queue/${encodeURIComponent(deps.queues[a].name)}`)}">${escapeHtml(a)}</a>`).join(' · ');
+    // One link per action, or, with several shards, one per shard of each action.
+    const queueLinks = ACTIONS.flatMap((a) => deps.queues[a].map((q, shard, all) => {
+      const key = boardQueueKey(q.name, shard);
+      return `<a href="${escapeHtml(`${board}/queue/${encodeURIComponent(key)}`)}">${escapeHtml(all.length > 1 ? `${a} (shard ${shard})` : a)}</a>`;
+    })).join(' · ');
     const waves = list.map((w) => {
       const p = w.progress;
       const c = w.clock;

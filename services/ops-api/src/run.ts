@@ -18,8 +18,7 @@ import {
 } from './http.js';
 import { createOpsMetrics, type MetricsSource, type OpsMetrics } from './metrics.js';
 import { createRoutes } from './routes.js';
-import type { Queue } from 'bullmq';
-import { BOARD_MANAGE_PATH, BOARD_PATH, BOARD_VIEW_PATH, boardWriteAllowed, mountQueueBoard } from './board.js';
+import { BOARD_MANAGE_PATH, BOARD_PATH, BOARD_VIEW_PATH, boardWriteAllowed, mountQueueBoard, type BoardQueue } from './board.js';
 import { LOGIN_PATH, LOGOUT_PATH, htmlResponse, loginPage, safeNext } from './console.js';
 import { SESSION_COOKIE, createSessionStore, readCookie, sessionCookie, type Session } from './session.js';
 
@@ -52,11 +51,12 @@ export interface OpsApiOverrides {
    */
   readonly inboundReplies?: Readonly<Partial<Record<KeywordIntent, string>>>;
   /**
-   * The queue board (bull-board) over these queues, at `/queues`: read-only for a viewer; retry,
-   * promote, pause and resume for an operator. `audit` records each change made through it.
+   * The queue board (bull-board) over these queues (every action's, of every shard), at
+   * `/queues`: read-only for a viewer; retry, promote, pause and resume for an operator. `audit`
+   * records each change made through it.
    */
   readonly board?: {
-    readonly queues: readonly Queue[];
+    readonly queues: readonly BoardQueue[];
     readonly audit?: (change: { readonly actor: string; readonly method: string; readonly path: string }) => Promise<void>;
   };
   /** Override `config.ops` (tests listen on port 0). */

@@ -69,7 +69,8 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
       return { status: answer.status, json: answer.json, headers: answer.headers };
     },
   };
-  const actionQueues = Object.fromEntries(ACTIONS.map((a) => [a, queues.queueFor(a)])) as Record<(typeof ACTIONS)[number], ReturnType<typeof queues.queueFor>>;
+  // Every shard's queue of each action: with BW_SHARDS > 1 a wave's jobs wait in all of them.
+  const actionQueues = Object.fromEntries(ACTIONS.map((a) => [a, queues.shardQueues(a)])) as Record<(typeof ACTIONS)[number], ReturnType<typeof queues.shardQueues>>;
   Object.assign(routes, createConsoleRoutes({
     ledger, redis, prefix: config.prefix, queues: actionQueues,
     deadLetters: createDeadLetters({ ledger, queues }),
@@ -79,7 +80,7 @@ export async function productionOverrides(config: BreachwaveConfig, log: Logger)
     overrides: {
       routes,
       board: {
-        queues: Object.values(actionQueues),
+        queues: ACTIONS.flatMap((a) => actionQueues[a].map((queue, shard) => ({ queue, shard, shards: config.shards }))),
         audit: async ({ actor, method, path }) => {
           await ledger.audit({ type: 'operator.queue-board', actor, detail: { method, path } });
         },
