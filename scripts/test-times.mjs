@@ -2,7 +2,8 @@
 // ends (its wall time, FAIL when it failed), then every file again, slowest first.
 export default async function* testTimes(source) {
   const files = [];
-  const name = (file) => file.replace(`${process.cwd()}/`, '');
+  // A compiled test file (node_modules/.bw-tests-<pid>-<id>/tests/<path>.mjs) is named by its source.
+  const name = (file) => file.replace(`${process.cwd()}/`, '').replace(/^node_modules\/\.bw-tests-[^/]+\/tests\/(.*)\.mjs$/, '$1.ts');
   for await (const ev of source) {
     if (ev.type !== 'test:complete' || ev.data.nesting !== 0 || !ev.data.file || ev.data.name !== ev.data.file) continue;
     const row = { ms: ev.data.details?.duration_ms ?? 0, file: name(ev.data.file), failed: ev.data.details?.passed === false };

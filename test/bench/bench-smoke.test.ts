@@ -9,12 +9,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { entryArgs } from '@breachwave/testkit';
 import { ROOT } from './common.js';
 
 test('pnpm bench --smoke --json prints one JSON object with every figure, a number or a null with its reason', { timeout: 600_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'bw-bench-smoke-'));
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'bench', 'main.ts'), '--smoke', '--json', '--out', out], {
+    const child = spawn(process.execPath, [...entryArgs(join(ROOT, 'test', 'bench', 'main.ts')), '--smoke', '--json', '--out', out], {
       cwd: ROOT,
       env: process.env,
       stdio: ['ignore', 'pipe', 'pipe'],

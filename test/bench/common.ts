@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
+import { entryArgs } from '@breachwave/testkit/entry';
 
 /** Repository root. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -65,8 +66,7 @@ export interface ChildOptions {
 export async function runChild<T>(script: string, params: unknown, options: ChildOptions = {}): Promise<T> {
   const args = [
     ...(options.nodeArgs ?? []),
-    ...(options.plainNode ? [] : ['--import', import.meta.resolve('tsx')]),
-    script,
+    ...(options.plainNode ? [script] : entryArgs(script)),
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
@@ -301,7 +301,7 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `script` (through tsx) with `env`, its output appended to `logFile`, and resolves once
+ * Starts `script` (compiled when the test runner compiled it, else through tsx: `entryArgs`) with `env`, its output appended to `logFile`, and resolves once
  * its output contains `marker` (a log message such as `notifier started`, or `{` for a process
  * that prints a JSON line when ready).
  */
@@ -309,7 +309,7 @@ export async function startService(script: string, env: Readonly<Record<string, 
   marker: string, options: { nodeArgs?: readonly string[]; params?: unknown; timeoutMs?: number } = {}): Promise<ServiceProcess> {
   const { createWriteStream } = await import('node:fs');
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', import.meta.resolve('tsx'), script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entryArgs(script)], {
     cwd: ROOT,
     env: { ...env, ...(options.params === undefined ? {} : { BW_BENCH_PARAMS: JSON.stringify(options.params) }) },
     stdio: ['ignore', 'pipe', 'pipe'],

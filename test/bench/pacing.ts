@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { entryArgs } from '@breachwave/testkit/entry';
 import { DEFAULT_HEADROOM, createPacer, paceKey, type Pacer, type PacerStats } from '@breachwave/pacing';
 
 /** Something to do to the pace while the bench runs (change the rate, penalise…). */
@@ -140,7 +141,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     await pacer.setRate(options.rate, { burst });
     const config = JSON.stringify({ url: options.url, prefix, sender, concurrency: options.concurrency ?? 8, horizonMs: options.horizonMs, maxBatch: options.maxBatch, preciseWake: options.preciseWake });
     const readers = Array.from({ length: options.processes }, (_, i) => {
-      const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), WORKER], {
+      const child = spawn(process.execPath, entryArgs(WORKER), {
         stdio: ['pipe', 'pipe', 'inherit'],
         env: { ...process.env, BW_PACE_WORKER: config },
       });
@@ -205,7 +206,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run by hand, or as the bench's pacing section (its children get BW_BENCH_PARAMS), possibly compiled.
+if (process.env.BW_BENCH_PARAMS !== undefined || (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)) {
   const { values } = parseArgs({
     options: {
       processes: { type: 'string', default: '4' },

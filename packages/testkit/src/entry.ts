@@ -3,7 +3,8 @@ import { join, relative, resolve } from 'node:path';
 
 /**
  * The `node` arguments that run one of this repository's TypeScript entry points (a service's
- * `main.ts`, the CLI's, a test-only entry such as `test/e2e/faulty/*.ts`) in a child process:
+ * `main.ts`, the CLI's, a test-only entry such as `test/e2e/faulty/*.ts`, the benchmark's sections)
+ * in a child process:
  * - its compiled form, when the test runner (`scripts/run-tests.mjs`) compiled the entry points
  *   once for the run and named the directory in `BW_TEST_ENTRIES` (`<dir>/<path>.mjs`, the same
  *   code bundled with esbuild, npm packages imported from this checkout's node_modules);
@@ -12,8 +13,6 @@ import { join, relative, resolve } from 'node:path';
  * Both run the same code; the compiled one reaches readiness sooner and with less CPU.
  */
 export function entryArgs(entry: string): string[] {
-  // Resolved here, not at import: this module is also bundled into test-only entries, where
-  // import.meta names the bundle's location.
   const root = resolve(import.meta.dirname, '..', '..', '..');
   const dir = process.env.BW_TEST_ENTRIES;
   if (dir) {
