@@ -70,7 +70,9 @@ if ! curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1;
   # From / so that it outlives whichever checkout started it, in its own session, and with
   # every descriptor of the whole background job redirected: anything left holding this
   # script's stdout would keep `eval "$(scripts/container-runtime.sh)"` waiting for ever.
-  (cd / && exec setsid nohup podman system service --time=0 "unix://$sock") </dev/null >/tmp/podman-service.log 2>&1 &
+  # Its network backend (netavark) runs iptables/nft from the sbin directories, which a CI's PATH
+  # may leave out ("netavark: No such file or directory" at the first container).
+  (cd / && PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" exec setsid nohup podman system service --time=0 "unix://$sock") </dev/null >/tmp/podman-service.log 2>&1 &
   for _ in $(seq 1 100); do
     curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
     sleep 0.1
