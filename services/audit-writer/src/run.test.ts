@@ -38,7 +38,7 @@ test('config: defaults, and every bad value named on a line of its own (values q
     redisUrl: 'redis://127.0.0.1:6379', prefix: 'bw', shards: 1, auditDir: '.breachwave/audit', logLevel: 'info', maxLinesPerFile: 1_000_000, lingerMs: 20, leaseMs: 15_000,
     signer: undefined, checkpointEvery: 1000, checkpointIntervalMs: 5000,
     // No metrics server unless a port is given: several processes on one host would clash on a fixed one.
-    metrics: { host: '127.0.0.1', port: 0, cacheMs: 5000, dlqCacheMs: 60_000 },
+    metrics: { host: '127.0.0.1', port: 0, cacheMs: 5000, dlqCacheMs: 60_000, stuckAfterSeconds: 600 },
   });
   assert.throws(() => loadAuditWriterConfig({ BW_PREFIX: 'has:colon', LOG_LEVEL: 'loud' }), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'BW_CONFIG_INVALID');
