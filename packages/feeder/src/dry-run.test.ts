@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLedger } from '@breachwave/ledger';
+import { setSenderPace } from '@breachwave/pacing';
 import { captureLog, useRedis } from '@breachwave/testkit';
 import { writeAccountsFile } from '@breachwave/synth';
 import { dryRunAndRecord, dryRunWave } from './dry-run.js';
+import { PACE_APPLIED_FIELD } from './feed.js';
 import type { SpoolEntry } from './ingest.js';
 import { createWave } from './wave.js';
 import { dropPrefix, randomPrefix, tempDir, testEnvelope } from './test-support.js';
@@ -39,7 +41,7 @@ test('a dry run counts what the wave would do without touching anything, and fin
     return Promise.all(keys.map(async (k) => [k, await db.redis.dump(k)]));
   };
   const before = await snapshot();
-  const report = await dryRunWave(ledger, again.waveId, { sms: 10, email: 5 });
+  const report = await dryRunWave(ledger, again.waveId, { fallback: { sms: 10, email: 5 } });
   assert.deepEqual(await snapshot(), before, 'a dry run writes nothing');
   assert.equal(report.accepted, again.stats.accepted);
   assert.equal(report.byChannel.sms + report.byChannel.email + report.byChannel.none, report.accepted, 'every account has one first channel, or none');
@@ -91,4 +93,89 @@ test('the overlap with an earlier wave is the same once its finished accounts ar
   // Without the earlier wave's spool its compacted accounts cannot be looked at: no answer rather than a wrong one.
   await ledger.setWaveFields(earlier.waveId, { 'path:spool': join(dir, 'nowhere.jsonl') });
   await assert.rejects(dryRunWave(ledger, again.waveId), { code: 'BW_INPUT_FILE' });
+});
+
+test('the estimate uses the pace each sender will have: the wave\'s planned pace until it is fed, then the stored one, else the fallback, and says which', async (t) => {
+  const prefix = randomPrefix();
+  t.after(() => dropPrefix(db.redis, prefix));
+  const ledger = createLedger({ redis: db.redis, prefix });
+  const dir = await tempDir(t);
+  const file = join(dir, 'accounts.csv');
+  await writeAccountsFile(file, { rows: 60, seed: 47, malformedRate: 0, duplicateRate: 0 });
+  const senders = { sms: 'twilio:+15005550006', email: 'smtp:mail.test:25' };
+  const wave = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: dir, envelope: testEnvelope(), log: captureLog().log,
+    pace: { [senders.sms]: 4 } });
+  await setSenderPace({ redis: db.redis, prefix, ledger }, senders.email, 7, 'operator:ana');
+  await setSenderPace({ redis: db.redis, prefix, ledger }, senders.sms, 50, 'operator:ana');
+  const pacing = { redis: db.redis, prefix, senders };
+  const fallback = { sms: 1000, email: 1000 };
+  const fallbackFrom = { sms: 'BW_SMS_RATE', email: 'BW_EMAIL_RATE' };
+
+  // Not yet fed: the first feed will write the planned SMS pace over the stored 50/s.
+  const planned = await dryRunWave(ledger, wave.waveId, { pacing, fallback, fallbackFrom });
+  assert.deepEqual(planned.paceSource, { sms: { rate: 4, source: 'manifest', sender: senders.sms }, email: { rate: 7, source: 'stored', sender: senders.email } });
+  assert.ok(planned.notices.sms > 0 && planned.notices.email > 0);
+  assert.equal(planned.estimatedSeconds, Math.ceil(Math.max(planned.notices.sms / 4, planned.notices.email / 7)));
+
+  // Fed once (the planned pace applied), then `pace set` to 2/s: what is stored is what the notifiers pace by.
+  await db.redis.hset(ledger.keys.wave(wave.waveId), PACE_APPLIED_FIELD, String(Date.now()));
+  await setSenderPace({ redis: db.redis, prefix, ledger }, senders.sms, 2, 'operator:bo');
+  const stored = await dryRunWave(ledger, wave.waveId, { pacing, fallback, fallbackFrom });
+  assert.deepEqual(stored.paceSource.sms, { rate: 2, source: 'stored', sender: senders.sms });
+  assert.equal(stored.estimatedSeconds, Math.ceil(Math.max(stored.notices.sms / 2, stored.notices.email / 7)));
+
+  // A relay with nothing stored or planned: the fallback, named.
+  const other = await dryRunWave(ledger, wave.waveId, { pacing: { ...pacing, senders: { ...senders, email: 'smtp:other:25' } }, fallback, fallbackFrom });
+  assert.deepEqual(other.paceSource.email, { rate: 1000, source: 'fallback', sender: 'smtp:other:25', from: 'BW_EMAIL_RATE' });
+  // Nothing at all: no estimate rather than a made-up one.
+  const none = await dryRunWave(ledger, wave.waveId);
+  assert.deepEqual(none.paceSource, { sms: { rate: null, source: 'none' }, email: { rate: null, source: 'none' } });
+  assert.equal(none.estimatedSeconds, null);
+});
+
+test('quiet hours: the SMS notices whose turn at the pace falls outside the recipient\'s window are counted as deferred, with the longest wait', async (t) => {
+  const prefix = randomPrefix();
+  t.after(() => dropPrefix(db.redis, prefix));
+  const ledger = createLedger({ redis: db.redis, prefix });
+  const dir = await tempDir(t);
+  const envelope = testEnvelope();
+  const make = async (name: string, rows: string[]) => {
+    const file = join(dir, `${name}.csv`);
+    await writeFile(file, `account_id,segment,phone,email,time_zone,exposed\n${rows.join('\n')}\n`);
+    return createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name), envelope, log: captureLog().log,
+      quietHours: { defaultZone: 'America/New_York' } });
+  };
+  const mixed = await make('mixed', [
+    'Q-1,former,+1 808 201 0001,,,name', // Honolulu: 03:30 at the start
+    'Q-2,former,+1 312 201 0002,,,name', // Chicago: 07:30
+    'Q-3,former,+1 312 201 0003,,America/New_York,name', // the account's own zone wins: 08:30
+    'Q-4,former,+1 212 201 0004,,,name', // New York: 08:30
+    'Q-5,former,,q5@example.com,,name', // email is never held
+  ]);
+  // Wednesday 2026-03-04 13:30 UTC (before DST), one SMS a second.
+  const startAt = new Date('2026-03-04T13:30:00Z');
+  const r = await dryRunWave(ledger, mixed.waveId, { envelope, startAt, fallback: { sms: 1 } });
+  assert.equal(r.notices.sms, 4);
+  assert.equal(r.quietHours?.deferred, 2, 'Honolulu and Chicago wait; the account zoned in New York and the New York number do not');
+  assert.equal(r.quietHours?.areaCodes, true);
+  assert.equal(r.quietHours?.startAt, startAt.toISOString());
+  // Honolulu opens at 18:00 UTC, 4.5 hours after the start, less the seconds of its turn.
+  const max = r.quietHours?.maxDelaySeconds ?? 0;
+  assert.ok(max <= 16_200 && max >= 16_200 - 3, `longest wait ${max}`);
+  // Without the envelope the numbers' area codes are unknown: the wave's default zone (open) applies.
+  const blind = await dryRunWave(ledger, mixed.waveId, { startAt, fallback: { sms: 1 } });
+  assert.deepEqual([blind.quietHours?.deferred, blind.quietHours?.areaCodes], [0, false]);
+
+  // The pace spreads the sends: five Chicago numbers at one SMS per 500 s from 13:30 UTC (07:30
+  // there) take turns at 07:30, 07:38, 07:46, 07:55 and 08:03: four are deferred, the first by 30 minutes.
+  const chicago = await make('chicago', [1, 2, 3, 4, 5].map((i) => `C-${i},former,+1 312 201 100${i},,,name`));
+  const spread = await dryRunWave(ledger, chicago.waveId, { envelope, startAt, fallback: { sms: 0.002 } });
+  assert.deepEqual([spread.quietHours?.deferred, spread.quietHours?.maxDelaySeconds], [4, 1800]);
+  const fast = await dryRunWave(ledger, chicago.waveId, { envelope, startAt, fallback: { sms: 100 } });
+  assert.equal(fast.quietHours?.deferred, 5);
+  // A wave without quiet hours holds nothing.
+  const file = join(dir, 'off.csv');
+  await writeFile(file, 'account_id,segment,phone,exposed\nO-1,former,+1 808 201 0009,name\n');
+  const off = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, 'off'), envelope, log: captureLog().log });
+  assert.equal((await dryRunWave(ledger, off.waveId, { envelope, startAt })).quietHours, null);
 });
