@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLedger } from '@breachwave/ledger';
 import { setSenderPace } from '@breachwave/pacing';
@@ -9,7 +10,7 @@ import { writeAccountsFile } from '@breachwave/synth';
 import { dryRunAndRecord, dryRunWave } from './dry-run.js';
 import { PACE_APPLIED_FIELD } from './feed.js';
 import type { SpoolEntry } from './ingest.js';
-import { createWave } from './wave.js';
+import { addToWave, createWave } from './wave.js';
 import { dropPrefix, randomPrefix, tempDir, testEnvelope } from './test-support.js';
 
 const db = useRedis();
@@ -48,7 +49,10 @@ test('a dry run counts what the wave would do without touching anything, and fin
   assert.equal(Object.values(report.bySegment).reduce((a, b) => a + b, 0), report.accepted);
   assert.equal(report.templates.reduce((a, t) => a + t.accounts, 0), report.accepted - report.byChannel.none);
   assert.equal(report.estimatedSeconds, Math.ceil(Math.max(report.byChannel.sms / 10, report.byChannel.email / 5)));
-  assert.deepEqual(report.overlap, { notified: 5, rotated: 3, waves: [{ waveId: earlier.waveId, notified: 5, rotated: 3 }] });
+  assert.deepEqual(report.overlap, {
+    notified: 5, rotated: 3, contacts: 0, waves: [{ waveId: earlier.waveId, notified: 5, rotated: 3, contacts: 0 }],
+    contactMatching: { checked: false, reason: 'this wave has no contact-point file (created before they existed, or without the HMAC key)', skipped: [] },
+  });
 
   // Recorded, the overlap stops the approval until someone allows it, on the record.
   await dryRunAndRecord(ledger, again.waveId, 'operator:ana');
@@ -85,7 +89,10 @@ test('the overlap with an earlier wave is the same once its finished accounts ar
     await step(id, 'notify', 'claimed', 'done');
   }
   const again = await make('again');
-  const want = { notified: 5, rotated: 3, waves: [{ waveId: earlier.waveId, notified: 5, rotated: 3 }] };
+  const want = {
+    notified: 5, rotated: 3, contacts: 0, waves: [{ waveId: earlier.waveId, notified: 5, rotated: 3, contacts: 0 }],
+    contactMatching: { checked: false, reason: 'this wave has no contact-point file (created before they existed, or without the HMAC key)', skipped: [] },
+  };
   assert.deepEqual((await dryRunWave(ledger, again.waveId)).overlap, want);
   assert.equal(await ledger.compact(earlier.waveId), 5);
   assert.equal(await db.redis.hlen(ledger.keys.ledger(earlier.waveId)), 3);
@@ -178,4 +185,82 @@ test('quiet hours: the SMS notices whose turn at the pace falls outside the reci
   await writeFile(file, 'account_id,segment,phone,exposed\nO-1,former,+1 808 201 0009,name\n');
   const off = await createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, 'off'), envelope, log: captureLog().log });
   assert.equal((await dryRunWave(ledger, off.waveId, { envelope, startAt })).quietHours, null);
+});
+
+test('a phone an earlier wave notified under another account id is overlap: counted by keyed hash, and the approval needs the audited override', async (t) => {
+  const prefix = randomPrefix();
+  t.after(() => dropPrefix(db.redis, prefix));
+  const ledger = createLedger({ redis: db.redis, prefix });
+  const dir = await tempDir(t);
+  const envelope = testEnvelope();
+  const key = randomBytes(32);
+  const make = async (name: string, rows: string[], fingerprintKey: Buffer | null = key) => {
+    const file = join(dir, `${name}.csv`);
+    await writeFile(file, `account_id,segment,phone,email,exposed\n${rows.join('\n')}\n`);
+    return createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name), envelope, log: captureLog().log,
+      approvals: 1, actor: 'operator:ana', consolidate: false, ...(fingerprintKey ? { fingerprintKey } : {}) });
+  };
+  // A wave made before contact-point files existed (no key given, no file): left out of the comparison, and said so.
+  const old = await make('old', ['OLD-1,former,+1 312 201 0001,,name'], null);
+  const earlier = await make('earlier', ['E-1,former,+1 312 201 0001,,name', 'E-2,former,+1 312 201 0002,e2@example.com,name', 'E-3,former,+1 312 201 0003,,name']);
+  const path = earlier.paths.contacts ?? '';
+  assert.equal((await stat(path)).mode & 0o777, 0o600, 'owner only');
+  const text = await readFile(path, 'utf8');
+  assert.doesNotMatch(text, /312|201|example\.com|e2@/, 'no phone or email in clear');
+  assert.equal(text.trim().split('\n').length, 4, 'a key line and one line per account');
+  // The earlier wave notified E-1 and E-2; E-3's notice was never sent.
+  await ledger.initAccounts(earlier.waveId, 'feeder', ['E-1', 'E-2', 'E-3'].map((accountId, ordinal) => ({ accountId, actions: ['notify'], ordinal })));
+  for (const id of ['E-1', 'E-2']) {
+    await ledger.transition({ waveId: earlier.waveId, accountId: id, action: 'notify', actor: 't', from: ['pending'], to: 'claimed', event: 'notify.claimed' });
+    await ledger.transition({ waveId: earlier.waveId, accountId: id, action: 'notify', actor: 't', from: ['claimed'], to: 'done', event: 'notify.done' });
+  }
+  // The same people under new ids: E-1's phone (written another way), E-2's email (other case), E-3's phone (never notified); and a stranger.
+  const again = await make('again', ['N-1,former,(312) 201-0001,,name', 'N-2,former,,E2@Example.com,name', 'N-3,former,+1 312 201 0003,,name', 'N-4,former,+1 312 201 0004,,name']);
+  const report = await dryRunWave(ledger, again.waveId);
+  assert.deepEqual([report.overlap.notified, report.overlap.rotated], [0, 0], 'no account id is shared');
+  assert.equal(report.overlap.contacts, 2, "E-1's phone and E-2's email; E-3's phone was never sent to");
+  assert.deepEqual(report.overlap.waves, [{ waveId: earlier.waveId, notified: 0, rotated: 0, contacts: 2 }]);
+  assert.deepEqual(report.overlap.contactMatching, { checked: true, skipped: [{ waveId: old.waveId, reason: 'no contact-point file (created before they existed, or without the HMAC key)' }] });
+  // Under another key nothing can be compared: that wave is left out, and said so.
+  const otherKey = await make('other', ['K-1,former,+1 312 201 0001,,name'], randomBytes(32));
+  assert.equal((await dryRunWave(ledger, otherKey.waveId)).overlap.contacts, 0);
+  assert.ok((await dryRunWave(ledger, otherKey.waveId)).overlap.contactMatching.skipped.some((s) => s.waveId === earlier.waveId && /another key/.test(s.reason)));
+
+  await dryRunAndRecord(ledger, again.waveId, 'operator:ana');
+  await assert.rejects(ledger.control('approve', again.waveId, 'operator:bo'), (err: Error & { code?: string }) => err.code === 'BW_APPROVAL_REFUSED' && /phones and emails/.test(err.message));
+  assert.equal((await ledger.getWave(again.waveId)).status, 'created', 'a refused approval changes nothing');
+  assert.equal((await ledger.control('approve', again.waveId, 'operator:bo', { allowOverlap: true }, 0, { allow: true })).status, 'approved');
+  const approval = (await db.redis.xrange(ledger.keys.audit, '-', '+')).map(([, f]) => JSON.parse(f[1] ?? '{}') as { type: string; actor: string; wave?: string; detail?: Record<string, unknown> })
+    .find((r) => r.type === 'wave.approval' && r.wave === again.waveId && r.detail?.status === 'approved');
+  assert.deepEqual([approval?.actor, approval?.detail?.allowOverlap, approval?.detail?.overlapAllowed], ['operator:bo', true, 2], 'the override is audited with who gave it');
+  // The earlier wave's finished accounts compacted (found by ordinal only): the same count.
+  assert.equal(await ledger.compact(earlier.waveId), 2);
+  assert.equal((await dryRunWave(ledger, again.waveId)).overlap.contacts, 2);
+});
+
+test('accounts added to a wave are added to its contact-point file; added without the key, the file is dropped rather than left short', async (t) => {
+  const prefix = randomPrefix();
+  t.after(() => dropPrefix(db.redis, prefix));
+  const ledger = createLedger({ redis: db.redis, prefix });
+  const dir = await tempDir(t);
+  const envelope = testEnvelope();
+  const key = randomBytes(32);
+  const csv = async (name: string, rows: string[]) => {
+    const file = join(dir, `${name}.csv`);
+    await writeFile(file, `account_id,segment,phone,exposed\n${rows.join('\n')}\n`);
+    return file;
+  };
+  const base = { ledger, brand: 'Example Wireless', helpUrl: 'https://help.example.com', envelope, log: captureLog().log, fingerprintKey: key };
+  const earlier = await createWave({ ...base, file: await csv('earlier', ['E-1,former,+1 312 201 0001,name']), dataDir: join(dir, 'e') });
+  await ledger.initAccounts(earlier.waveId, 'feeder', [{ accountId: 'E-1', actions: ['notify'] }]);
+  await ledger.transition({ waveId: earlier.waveId, accountId: 'E-1', action: 'notify', actor: 't', from: ['pending'], to: 'claimed', event: 'notify.claimed' });
+  await ledger.transition({ waveId: earlier.waveId, accountId: 'E-1', action: 'notify', actor: 't', from: ['claimed'], to: 'done', event: 'notify.done' });
+  const wave = await createWave({ ...base, file: await csv('later', ['L-1,former,+1 312 201 0009,name']), dataDir: join(dir, 'l') });
+  assert.equal((await dryRunWave(ledger, wave.waveId)).overlap.contacts, 0);
+  await addToWave({ redis: db.redis, prefix, ledger, waveId: wave.waveId, file: await csv('fix', ['L-2,former,+1 312 201 0001,name']), envelope, log: captureLog().log, contactKey: key });
+  assert.equal((await dryRunWave(ledger, wave.waveId)).overlap.contacts, 1, 'the added account\'s phone is compared too');
+  await addToWave({ redis: db.redis, prefix, ledger, waveId: wave.waveId, file: await csv('fix2', ['L-3,former,+1 312 201 0003,name']), envelope, log: captureLog().log });
+  const after = await dryRunWave(ledger, wave.waveId);
+  assert.equal(after.overlap.contactMatching.checked, false);
+  assert.equal((await ledger.getWave(wave.waveId)).paths.contacts, undefined);
 });

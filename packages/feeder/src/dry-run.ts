@@ -9,6 +9,7 @@ import { planSend, type QuietHoursOverrides } from '@breachwave/quiet-hours';
 import type { Envelope } from '@breachwave/secrets';
 import type { Redis } from 'ioredis';
 import { PACE_APPLIED_FIELD } from './feed.js';
+import { openContactPoints } from './contact-points.js';
 import { IdIndex } from './id-index.js';
 import { readSpool } from './spool.js';
 
@@ -54,7 +55,9 @@ export interface DryRunReport {
   readonly samples: readonly { readonly channel: Channel; readonly locale: string; readonly subject?: string; readonly text: string }[];
   /**
    * This wave's accounts that earlier waves of this deployment already notified or whose PIN they
-   * already rotated (each account once, whatever the number of earlier waves), and per earlier wave.
+   * already rotated (each account once, whatever the number of earlier waves), its phones and
+   * emails they already notified under any account id, and per earlier wave. An approval is
+   * refused, without the audited override, when any of them is not 0.
    */
   readonly overlap: DryRunOverlap;
 }
@@ -110,7 +113,20 @@ export interface DryRunOptions {
 export interface DryRunOverlap {
   readonly notified: number;
   readonly rotated: number;
-  readonly waves: readonly { readonly waveId: string; readonly notified: number; readonly rotated: number }[];
+  /**
+   * Contact points (phones, emails) of this wave's accounts that an account of an earlier wave
+   * had and was notified at, whatever its account id: the same person under a new id (each
+   * contact point once). Compared by keyed hash, never in clear.
+   */
+  readonly contacts: number;
+  /** Per earlier wave with any overlap; `contacts` counts that wave's matching contact points. */
+  readonly waves: readonly { readonly waveId: string; readonly notified: number; readonly rotated: number; readonly contacts: number }[];
+  /**
+   * Whether contact points were compared (`checked`: this wave has a contact-point file; `reason`
+   * when not), and the earlier waves left out of that comparison, with why (created before
+   * contact-point files existed, or without the HMAC key, or with another key, or unreadable here).
+   */
+  readonly contactMatching: { readonly checked: boolean; readonly reason?: string; readonly skipped: readonly { readonly waveId: string; readonly reason: string }[] };
 }
 
 /** Earlier waves looked at for overlap (the most recent first). */
@@ -180,7 +196,7 @@ export async function dryRunWave(ledger: DryRunLedger, waveId: string, options: 
     }
   };
   const earlier = (await ledger.listWaves(OVERLAP_WAVES)).filter((w) => w !== waveId);
-  const perWave = new Map(earlier.map((w) => [w, { waveId: w, notified: 0, rotated: 0 }]));
+  const perWave = new Map(earlier.map((w) => [w, { waveId: w, notified: 0, rotated: 0, contacts: 0 }]));
   // An earlier wave with compacted accounts cannot be asked by id about them (a compacted account
   // is found by its ordinal, its place in that wave's spool): its spool is walked once after this
   // one's, against an exact index of this wave's ids (the accounts found are indexed too, so each
@@ -324,6 +340,7 @@ export async function dryRunWave(ledger: DryRunLedger, waveId: string, options: 
     overlapNotified = index.notified.size;
     overlapRotated = index.rotated.size;
   }
+  const byContact = await contactOverlap(ledger, wave.paths.contacts, earlier, perWave);
   // The pace is in messages: a consolidated notice is one.
   const seconds = [pace.sms && notices.sms ? notices.sms / pace.sms : undefined, pace.email && notices.email ? notices.email / pace.email : undefined]
     .filter((s): s is number => s !== undefined);
@@ -345,8 +362,83 @@ export async function dryRunWave(ledger: DryRunLedger, waveId: string, options: 
     pace,
     paceSource,
     samples: [...samples.values()],
-    overlap: { notified: overlapNotified, rotated: overlapRotated, waves: [...perWave.values()].filter((w) => w.notified > 0 || w.rotated > 0) },
+    overlap: {
+      notified: overlapNotified, rotated: overlapRotated, contacts: byContact.contacts,
+      waves: [...perWave.values()].filter((w) => w.notified > 0 || w.rotated > 0 || w.contacts > 0),
+      contactMatching: byContact.matching,
+    },
   };
+}
+
+/** Contact hashes looked up per round trip and earlier wave. */
+const CONTACT_BATCH = 500;
+
+/** Whether a file can be read here. */
+const canRead = (path: string): Promise<boolean> => access(path, constants.R_OK).then(() => true, () => false);
+
+/**
+ * The contact points of this wave (its contact-point file, `contacts`) that an earlier wave's
+ * notified account had: each earlier wave's file walked once (its ordinals counted as the spool
+ * gives them, so a compacted account is found too), its accounts that share a phone or email hash
+ * with this wave looked up a batch at a time, and a match counted when that account's notice was
+ * sent (`notify` done, as the id overlap counts it). Memory: this wave's hashes, off the heap.
+ */
+async function contactOverlap(ledger: DryRunLedger, contacts: string | undefined, earlier: readonly string[],
+  perWave: Map<string, { contacts: number }>): Promise<{ contacts: number; matching: DryRunOverlap['contactMatching'] }> {
+  const skipped: { waveId: string; reason: string }[] = [];
+  if (!contacts) return { contacts: 0, matching: { checked: false, reason: 'this wave has no contact-point file (created before they existed, or without the HMAC key)', skipped } };
+  if (!(await canRead(contacts))) throw new BreachwaveError('BW_INPUT_FILE', { detail: `this wave's contact-point file cannot be read here (${contacts})` });
+  const mine = await openContactPoints(contacts);
+  const hashes = new IdIndex();
+  for await (const { hashes: hs } of mine.lines) for (const h of hs) hashes.add(h, 0);
+  const matched = new IdIndex();
+  for (const w of earlier) {
+    const path = (await ledger.getWave(w)).paths.contacts;
+    if (!path) {
+      skipped.push({ waveId: w, reason: 'no contact-point file (created before they existed, or without the HMAC key)' });
+      continue;
+    }
+    if (!(await canRead(path))) {
+      skipped.push({ waveId: w, reason: `its contact-point file cannot be read here (${path})` });
+      continue;
+    }
+    const theirs = await openContactPoints(path);
+    if (theirs.keyCheck !== mine.keyCheck) {
+      skipped.push({ waveId: w, reason: 'its contact points were hashed with another key' });
+      continue;
+    }
+    const counts = perWave.get(w);
+    const inWave = new IdIndex(1024);
+    const ordinals = spoolOrdinals(w, ledger.shards);
+    let ids: string[] = [];
+    let ords: number[] = [];
+    let found: string[][] = [];
+    const flush = async (): Promise<void> => {
+      if (ids.length === 0) return;
+      const entries = await ledger.getMany(w, ids, ords);
+      entries.forEach((e, i) => {
+        if (e?.notify?.s !== 'done') return;
+        for (const h of found[i] ?? []) {
+          matched.add(h, 1);
+          if (inWave.add(h, 1) === undefined && counts) counts.contacts++;
+        }
+      });
+      ids = [];
+      ords = [];
+      found = [];
+    };
+    for await (const { accountId, hashes: hs } of theirs.lines) {
+      const ordinal = ordinals.next(accountId);
+      const shared = hs.filter((h) => hashes.get(h) !== undefined);
+      if (shared.length === 0) continue;
+      ids.push(accountId);
+      ords.push(ordinal);
+      found.push(shared);
+      if (ids.length >= CONTACT_BATCH) await flush();
+    }
+    await flush();
+  }
+  return { contacts: matched.size, matching: { checked: true, skipped } };
 }
 
 /** What a dry run reads of the ledger. */
@@ -406,7 +498,7 @@ export async function dryRunAndRecord(ledger: DryRunLedger & Pick<Ledger, 'contr
     accepted: report.accepted, byChannel: report.byChannel, notices: report.notices, byAction: report.byAction, templates: report.templates.length, estimatedSeconds: report.estimatedSeconds,
     paceSource: { sms: report.paceSource.sms.source, email: report.paceSource.email.source },
     ...(report.quietHours ? { quietHoursDeferred: report.quietHours.deferred } : {}),
-    overlap: { notified: report.overlap.notified, rotated: report.overlap.rotated },
-  }, report.accepted, { found: report.overlap.notified + report.overlap.rotated });
+    overlap: { notified: report.overlap.notified, rotated: report.overlap.rotated, contacts: report.overlap.contacts, contactMatching: report.overlap.contactMatching.checked },
+  }, report.accepted, { found: report.overlap.notified + report.overlap.rotated + report.overlap.contacts });
   return report;
 }

@@ -44,12 +44,18 @@ export function formatDryRun(r: DryRunReport): string {
     `  estimated sending time  ${r.estimatedSeconds === null ? 'unknown (no pace stored or planned for the senders, and none given: BW_SMS_RATE, BW_EMAIL_RATE or --sms-rate/--email-rate)' : `${formatDuration(r.estimatedSeconds)} at sms ${r.pace.sms ?? '-'}/s, email ${r.pace.email ?? '-'}/s (no provider caps are configured beyond the pace)`}`,
     `  ${r.templates.length} distinct notice text(s); the most common:`,
   ];
-  if (r.overlap.notified + r.overlap.rotated > 0) {
+  const o = r.overlap;
+  if (o.notified + o.rotated + o.contacts > 0) {
     lines.splice(lines.length - 1, 0,
-      `  OVERLAP with earlier waves: ${r.overlap.notified} already notified, ${r.overlap.rotated} PINs already rotated (${r.overlap.waves.map((w) => `${w.waveId}: ${w.notified} notified, ${w.rotated} rotated`).join('; ')})`,
+      `  OVERLAP with earlier waves: ${o.notified} accounts already notified, ${o.contacts} contact points (phones, emails) already notified under any account id, ${o.rotated} PINs already rotated (${o.waves.map((w) => `${w.waveId}: ${w.notified} notified, ${w.contacts} contact points, ${w.rotated} rotated`).join('; ')})`,
       '  approval will be refused unless given with --allow-overlap (audited): this wave would notify them again and rotate those PINs a second time');
   } else {
     lines.splice(lines.length - 1, 0, '  overlap with earlier waves: none');
+  }
+  const m = o.contactMatching;
+  if (!m.checked) lines.splice(lines.length - 1, 0, `  contact points not compared: ${m.reason ?? 'unknown'}; overlap by account id only`);
+  else if (m.skipped.length > 0) {
+    lines.splice(lines.length - 1, 0, `  contact points not compared with ${m.skipped.length} earlier wave(s) (overlap with them by account id only): ${m.skipped.slice(0, 5).map((w) => `${w.waveId}: ${w.reason}`).join('; ')}${m.skipped.length > 5 ? '; …' : ''}`);
   }
   for (const t of r.templates.slice(0, 8)) {
     lines.push(`    ${String(t.accounts).padStart(8)}  ${t.channel} ${t.locale}  exposed: ${t.exposed.join(', ') || '(not given)'}${t.pinReset ? '  +PIN reset' : ''}${t.code ? '  +code' : ''}${t.segments !== undefined ? `  ${t.segments} segment(s)` : ''}`);
@@ -111,7 +117,7 @@ export function registerLifecycleCommands(wave: Command): void {
   const step = (op: Exclude<WaveControlOp, 'dry-run'>, description: string, withReason: boolean): void => {
     const c = wave.command(op).description(description).argument('<wave>', 'wave id');
     if (withReason) c.option('--reason <text>', 'why, for the audit trail (no personal data)');
-    if (op === 'approve') c.option('--allow-overlap', 'approve although the dry run found accounts earlier waves already notified or whose PIN they rotated (audited)');
+    if (op === 'approve') c.option('--allow-overlap', 'approve although the dry run found accounts, phones or emails earlier waves already notified, or accounts whose PIN they rotated (audited)');
     c.option('--json', 'print the result as one JSON object').action(async (waveId: string, o: { reason?: string; allowOverlap?: boolean; json?: boolean }) => {
       const ctx = await readContext();
       try {

@@ -71,7 +71,7 @@ const APPROVE_BODY = {
   type: 'object', additionalProperties: false,
   properties: {
     reason: REASON_BODY.properties.reason,
-    allowOverlap: { type: 'boolean', description: 'approve although the dry run found accounts earlier waves already notified or whose PIN they rotated (audited)' },
+    allowOverlap: { type: 'boolean', description: 'approve although the dry run found accounts, phones or emails earlier waves already notified, or accounts whose PIN they rotated (audited)' },
   },
 } as const;
 const OBJECT = { type: 'object', additionalProperties: true } as const;
@@ -534,7 +534,7 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
         const body = req.parsedBody as { upload: string } | undefined;
         if (!body) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a JSON body { upload } is needed' });
         const file = await uploadPath(config.dataDir, body.upload);
-        const added = await addToWave({ redis, prefix: config.prefix, ledger, waveId, file, envelope, log: req.log, actor });
+        const added = await addToWave({ redis, prefix: config.prefix, ledger, waveId, file, envelope, log: req.log, actor, contactKey: hmacKey });
         // The file held contact points in clear; the wave's spool holds them sealed.
         await removeUpload(config.dataDir, body.upload);
         req.log.info({ waveId, accepted: added.ingest.accepted, rejected: added.ingest.rejected, actor }, 'accounts added');
