@@ -12,10 +12,11 @@ const counts = (o: Readonly<Record<string, number | undefined>>): string => Obje
 /** Where a channel's pace came from, in words. */
 function paceLine(p: PaceChoice): string {
   const sender = p.sender ? ` of ${p.sender}` : '';
-  if (p.source === 'none') return `unpaced (no pace stored or planned${sender}, none given)`;
+  const forSender = p.sender ? ` for ${p.sender}` : '';
+  if (p.source === 'none') return `unpaced (no pace stored or planned${forSender}, none given)`;
   if (p.source === 'manifest') return `${p.rate}/s (the wave's planned pace${sender}, set when it is first fed)`;
   if (p.source === 'stored') return `${p.rate}/s (the stored pace${sender}, as pace set or an earlier feed wrote it)`;
-  return `${p.rate}/s (${p.from ?? 'given'}: nothing stored or planned${sender})`;
+  return `${p.rate}/s (${p.from ?? 'given'}: nothing stored or planned${forSender})`;
 }
 
 /** The quiet-hours line: the window and the SMS notices it would defer. */
