@@ -8,7 +8,7 @@ export {
 } from './ingest.js';
 export { addToWave, createWave, readWaveWarnings, type AddToWaveOptions, type AddedToWave, WARNING_FIELD_PREFIX, type CreateWaveOptions, type CreatedWave, type WaveStats, type WaveWarnings } from './wave.js';
 export { createReminderWave, type CreateReminderWaveOptions, type CreatedReminderWave } from './reminder.js';
-export { dryRunAndRecord, dryRunWave, type DryRunOverlap, type DryRunReport, type DryRunTemplate } from './dry-run.js';
+export { dryRunAndRecord, dryRunWave, type DryRunOptions, type DryRunOverlap, type DryRunQuietHours, type DryRunReport, type DryRunTemplate, type PaceChoice } from './dry-run.js';
 export { createFeeder, type Feeder, type FeederDeps, type FeederLedger, type FeedOptions, type FeedResult } from './feed.js';
 export { parseCsvLine, csvField, reportCell, CsvRecords, UNTERMINATED, type CsvLine, type CsvRecord, type PhysicalLine } from './csv.js';
 export { splitLines, TOO_LONG, type LineBatch } from './lines.js';

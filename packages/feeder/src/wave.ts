@@ -11,6 +11,7 @@ import type { Logger } from '@breachwave/logging';
 import { createLease } from '@breachwave/redis';
 import type { Envelope } from '@breachwave/secrets';
 import type { ColumnMapping } from './columns.js';
+import { CONTACTS_FILE, writeContactPoints } from './contact-points.js';
 import { ingestFile, type IngestProgress, type IngestResult } from './ingest.js';
 
 /** Options for {@link createWave}. */
@@ -65,9 +66,12 @@ export interface CreateWaveOptions {
   /** Recorded in the manifest; default the file's base name. */
   readonly source?: string;
   /**
-   * HMAC key for the source file's fingerprint. Given, a file whose bytes were already made into a
-   * wave is refused (the same export created twice would notify everyone again, rotate every
-   * PIN again and re-send every code) unless `allowSameFile`, which is audited.
+   * The deployment's HMAC key, for the source file's fingerprint and the wave's contact-point file.
+   * Given, a file whose bytes were already made into a wave is refused (the same export created
+   * twice would notify everyone again, rotate every PIN again and re-send every code) unless
+   * `allowSameFile`, which is audited; and the keyed hashes of each account's phone and email are
+   * written beside the spool (`CONTACTS_FILE`), for the dry run to find the phones and emails
+   * earlier waves already notified under other account ids.
    */
   readonly fingerprintKey?: Buffer;
   readonly allowSameFile?: boolean;
@@ -127,7 +131,8 @@ export interface CreatedWave {
   readonly manifest: WaveManifest;
   readonly stats: WaveStats;
   readonly droppedColumns: readonly string[];
-  readonly paths: { readonly spool: string; readonly rejects: string };
+  /** `contacts`: the contact-point file, written when the wave was created with the HMAC key. */
+  readonly paths: { readonly spool: string; readonly rejects: string; readonly contacts?: string };
   /** Same as `paths.spool`. */
   readonly spoolPath: string;
   /** Same as `paths.rejects`: the rejects report for the operator (`REJECTS_HEADER`). */
@@ -204,7 +209,11 @@ export async function createWave(options: CreateWaveOptions): Promise<CreatedWav
       warned: ingest.warned,
       warnings: ingest.warnings,
     };
-    const paths = { spool: ingest.spoolPath, rejects: ingest.rejectsPath };
+    const contacts = options.fingerprintKey ? join(spoolDir, CONTACTS_FILE) : undefined;
+    if (contacts && options.fingerprintKey) {
+      await writeContactPoints({ spoolPath: ingest.spoolPath, path: contacts, waveId, key: options.fingerprintKey, envelope: options.envelope });
+    }
+    const paths = { spool: ingest.spoolPath, rejects: ingest.rejectsPath, ...(contacts ? { contacts } : {}) };
     await options.ledger.createWave(manifest, storedStats(stats), paths);
     if (fingerprint) {
       await options.ledger.recordSource(fingerprint, waveId);
@@ -232,6 +241,12 @@ export interface AddToWaveOptions {
   readonly onProgress?: (progress: IngestProgress) => void;
   /** Audit actor. Default `operator`. */
   readonly actor?: string;
+  /**
+   * The deployment's HMAC key: the wave's contact-point file (when it has one) is rewritten with
+   * the added accounts. Without it such a file is removed (and the wave no longer matched by
+   * contact point) rather than left without them.
+   */
+  readonly contactKey?: Buffer;
   /** TTL of the wave's feed lease while the rows are added. Default 30,000 ms. */
   readonly leaseMs?: number;
   readonly now?: () => Date;
@@ -288,6 +303,8 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
   const now = (options.now ?? (() => new Date()))();
   const addDir = join(dirname(spoolPath), `add-${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(2).toString('hex')}`);
   const tmpSpool = `${spoolPath}.add.tmp`;
+  const contactsPath = wave.paths.contacts || undefined;
+  const tmpContacts = contactsPath ? `${contactsPath}.add` : undefined;
   let renewing: Promise<boolean> | undefined;
   // A long ingest outlasts the lease's TTL: renewed in the background, checked before the spool changes.
   const timer = setInterval(() => {
@@ -309,11 +326,18 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     await pipeline(concatFiles([spoolPath, ingest.spoolPath]), createWriteStream(tmpSpool));
     const fd = await open(tmpSpool, 'r');
     await fd.sync().finally(() => fd.close());
+    if (tmpContacts && options.contactKey) {
+      await writeContactPoints({ spoolPath: tmpSpool, path: tmpContacts, waveId, key: options.contactKey, envelope: options.envelope });
+    }
     clearInterval(timer);
     await renewing;
     // The fence: the spool is swapped only while this process still holds the wave.
     if (!(await lease.renew())) throw new BreachwaveError('BW_WAVE_BUSY', { detail: `wave ${waveId}: the feed lease was lost while adding accounts; nothing was added` });
     await rename(tmpSpool, spoolPath);
+    // The contact-point file follows the spool (its lines after the old spool's are the added
+    // accounts', so were the counters refused below, the old accounts still line up with it).
+    if (contactsPath && tmpContacts && options.contactKey) await rename(tmpContacts, contactsPath);
+    else if (contactsPath) await unlink(contactsPath).catch(() => {});
 
     const [current, before] = await Promise.all([options.ledger.getWave(waveId), readWaveWarnings(redis, prefix, waveId)]);
     const warnings: Partial<Record<RowWarning, number>> = { ...before.warnings };
@@ -335,8 +359,9 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     const fields: Record<string, string | number> = { ...storedStats(stats), status };
     let replies: [Error | null, unknown][] | null;
     try {
-      replies = await redis.multi()
-        .hset(k.wave(waveId), fields)
+      const tx = redis.multi().hset(k.wave(waveId), fields);
+      if (contactsPath && !options.contactKey) tx.hdel(k.wave(waveId), 'path:contacts');
+      replies = await tx
         .xadd(k.audit, '*', AUDIT_FIELD, auditRecordJson({ type: 'wave.accounts-added', actor: options.actor ?? 'operator', wave: waveId, detail }, now))
         .exec();
     } catch (err) {
@@ -360,6 +385,7 @@ export async function addToWave(options: AddToWaveOptions): Promise<AddedToWave>
     return { waveId, ingest, rejectsPath: ingest.rejectsPath, stats, status };
   } catch (err) {
     await unlink(tmpSpool).catch(() => {});
+    if (tmpContacts) await unlink(tmpContacts).catch(() => {});
     await rm(addDir, { recursive: true, force: true });
     throw err;
   } finally {

@@ -131,7 +131,7 @@ const MESSAGES: Readonly<Record<WaveControlRefusal, string>> = {
   'already-approved': 'this operator has already approved the wave',
   'no-dry-run': 'the wave has no dry run yet: run wave dry-run first',
   'stale-dry-run': 'accounts were added after the dry run: run wave dry-run again',
-  overlap: 'the dry run found accounts that earlier waves already notified or whose PIN they already rotated; approve with --allow-overlap (audited) only if this wave must reach them again',
+  overlap: 'the dry run found accounts (or phones and emails) that earlier waves already notified, or accounts whose PIN they already rotated; approve with --allow-overlap (audited) only if this wave must reach them again',
   'already-paused': 'the wave is already paused',
   'not-paused': 'the wave is not paused',
 };

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { BreachwaveError } from '@breachwave/domain';
+import { BreachwaveError, type Channel } from '@breachwave/domain';
 import { createPacer } from './pacer.js';
 
 /** The highest pace an operator may set, in messages per second: above any provider's account limit, so a typo of extra digits is caught. */
@@ -55,4 +55,15 @@ export async function setSenderPace(deps: SenderPaceDeps & { readonly ledger: Pa
   } finally {
     pacer.close();
   }
+}
+
+/**
+ * The pace key of each channel's sender, from what the notifier sends with: the ids `pace set`
+ * takes and a manifest's `pace` names. The notifier paces by these; the dry run reads their pace.
+ */
+export function senderIds(o: { readonly twilioFrom?: string | undefined; readonly twilioMessagingServiceSid?: string | undefined; readonly smtpHost: string; readonly smtpPort: number }): Record<Channel, string> {
+  return {
+    sms: `twilio:${o.twilioMessagingServiceSid ?? o.twilioFrom ?? 'default'}`,
+    email: `smtp:${o.smtpHost}:${o.smtpPort}`,
+  };
 }

@@ -1,12 +1,33 @@
 import type { Command } from 'commander';
-import { loadConfig } from '@breachwave/config';
 import { cancelOpenAccounts } from '@breachwave/actions';
-import { dryRunAndRecord, type DryRunReport } from '@breachwave/feeder';
+import { BreachwaveError } from '@breachwave/domain';
+import { dryRunAndRecord, type DryRunReport, type PaceChoice } from '@breachwave/feeder';
+import { senderIds } from '@breachwave/pacing';
 import type { WaveControlOp, WaveControlResult } from '@breachwave/ledger';
-import { operatorActor, readContext } from './context.js';
+import { fullContext, operatorActor, readContext } from './context.js';
 import { formatDuration } from './report.js';
 
 const counts = (o: Readonly<Record<string, number | undefined>>): string => Object.entries(o).map(([k, n]) => `${k} ${n ?? 0}`).join('  ') || '-';
+
+/** Where a channel's pace came from, in words. */
+function paceLine(p: PaceChoice): string {
+  const sender = p.sender ? ` of ${p.sender}` : '';
+  const forSender = p.sender ? ` for ${p.sender}` : '';
+  if (p.source === 'none') return `unpaced (no pace stored or planned${forSender}, none given)`;
+  if (p.source === 'manifest') return `${p.rate}/s (the wave's planned pace${sender}, set when it is first fed)`;
+  if (p.source === 'stored') return `${p.rate}/s (the stored pace${sender}, as pace set or an earlier feed wrote it)`;
+  return `${p.rate}/s (${p.from ?? 'given'}: nothing stored or planned${forSender})`;
+}
+
+/** The quiet-hours line: the window and the SMS notices it would defer. */
+function quietLine(r: DryRunReport): string {
+  const q = r.quietHours;
+  if (!q) return 'off';
+  const window = q.window ? `${q.window.start}–${q.window.end}` : '08:00–21:00 (stricter state rules apply)';
+  const deferred = q.deferred > 0 ? `${q.deferred} SMS notice(s) would be deferred, each by at most ${formatDuration(q.maxDelaySeconds)}` : 'no SMS notice would be deferred';
+  const zones = q.areaCodes ? 'account zone, else area code, else' : 'account zone (area codes not read), else';
+  return `kept (SMS held to ${window} recipient time; ${zones} default zone ${q.defaultZone}); sending from ${q.startAt} at the SMS pace, ${deferred}`;
+}
 
 /** The dry run as an approver reads it. */
 export function formatDryRun(r: DryRunReport): string {
@@ -19,16 +40,23 @@ export function formatDryRun(r: DryRunReport): string {
     `  first channel  sms ${r.byChannel.sms}  email ${r.byChannel.email}  no usable contact ${r.byChannel.none}`,
     `  notices      sms ${r.notices.sms}  email ${r.notices.email}  (${r.consolidated.notices} consolidated notice(s) for ${r.consolidated.accounts} accounts sharing a phone or email)`,
     `  SMS segments ${r.smsSegments.total} in all, ${r.smsSegments.max} at most per message`,
-    `  quiet hours  ${r.quietHours ? `kept (SMS held to 08:00–21:00 recipient time; default zone ${r.quietHours.defaultZone})` : 'off'}`,
-    `  estimated sending time  ${r.estimatedSeconds === null ? 'unknown (no pace set: BW_SMS_RATE, BW_EMAIL_RATE or --sms-rate/--email-rate)' : `${formatDuration(r.estimatedSeconds)} at sms ${r.pace.sms ?? '-'}/s, email ${r.pace.email ?? '-'}/s`}`,
+    `  quiet hours  ${quietLine(r)}`,
+    `  pace         sms ${paceLine(r.paceSource.sms)}; email ${paceLine(r.paceSource.email)}`,
+    `  estimated sending time  ${r.estimatedSeconds === null ? 'unknown (no pace stored or planned for the senders, and none given: BW_SMS_RATE, BW_EMAIL_RATE or --sms-rate/--email-rate)' : `${formatDuration(r.estimatedSeconds)} at sms ${r.pace.sms ?? '-'}/s, email ${r.pace.email ?? '-'}/s (no provider caps are configured beyond the pace)`}`,
     `  ${r.templates.length} distinct notice text(s); the most common:`,
   ];
-  if (r.overlap.notified + r.overlap.rotated > 0) {
+  const o = r.overlap;
+  if (o.notified + o.rotated + o.contacts > 0) {
     lines.splice(lines.length - 1, 0,
-      `  OVERLAP with earlier waves: ${r.overlap.notified} already notified, ${r.overlap.rotated} PINs already rotated (${r.overlap.waves.map((w) => `${w.waveId}: ${w.notified} notified, ${w.rotated} rotated`).join('; ')})`,
+      `  OVERLAP with earlier waves: ${o.notified} accounts already notified, ${o.contacts} contact points (phones, emails) already notified under any account id, ${o.rotated} PINs already rotated (${o.waves.map((w) => `${w.waveId}: ${w.notified} notified, ${w.contacts} contact points, ${w.rotated} rotated`).join('; ')})`,
       '  approval will be refused unless given with --allow-overlap (audited): this wave would notify them again and rotate those PINs a second time');
   } else {
     lines.splice(lines.length - 1, 0, '  overlap with earlier waves: none');
+  }
+  const m = o.contactMatching;
+  if (!m.checked) lines.splice(lines.length - 1, 0, `  contact points not compared: ${m.reason ?? 'unknown'}; overlap by account id only`);
+  else if (m.skipped.length > 0) {
+    lines.splice(lines.length - 1, 0, `  contact points not compared with ${m.skipped.length} earlier wave(s) (overlap with them by account id only): ${m.skipped.slice(0, 5).map((w) => `${w.waveId}: ${w.reason}`).join('; ')}${m.skipped.length > 5 ? '; …' : ''}`);
   }
   for (const t of r.templates.slice(0, 8)) {
     lines.push(`    ${String(t.accounts).padStart(8)}  ${t.channel} ${t.locale}  exposed: ${t.exposed.join(', ') || '(not given)'}${t.pinReset ? '  +PIN reset' : ''}${t.code ? '  +code' : ''}${t.segments !== undefined ? `  ${t.segments} segment(s)` : ''}`);
@@ -60,18 +88,27 @@ function said(op: WaveControlOp, waveId: string, r: WaveControlResult): string {
  */
 export function registerLifecycleCommands(wave: Command): void {
   wave.command('dry-run')
-    .description('what the wave would do, read from its accounts without sending or queueing anything: counts by segment, language, action and channel, the distinct notice texts with their SMS segments, the estimated sending time at the pace, and a rendered sample per channel and language with personal values masked; recorded (audited) as the dry run an approval needs')
+    .description('what the wave would do, read from its accounts without sending or queueing anything: counts by segment, language, action and channel, the distinct notice texts with their SMS segments, the estimated sending time at each sender\'s pace (the wave\'s planned pace until it is first fed, else the sender\'s stored pace, else the flag or BW_SMS_RATE/BW_EMAIL_RATE; the output says which), the SMS notices quiet hours would defer, the overlap with earlier waves (accounts and phones/emails already notified, PINs already rotated), and a rendered sample per channel and language with personal values masked; recorded (audited) as the dry run an approval needs')
     .argument('<wave>', 'wave id')
-    .option('--sms-rate <mps>', 'SMS pace for the estimate (default BW_SMS_RATE)', Number)
-    .option('--email-rate <mps>', 'email pace for the estimate (default BW_EMAIL_RATE)', Number)
+    .option('--sms-rate <mps>', 'SMS pace for the estimate when the SMS sender has none stored (pace set) or planned (the manifest\'s pace); default BW_SMS_RATE', Number)
+    .option('--email-rate <mps>', 'email pace for the estimate when the SMTP relay has none stored or planned; default BW_EMAIL_RATE', Number)
+    .option('--start-at <time>', 'when the sends would start, for the quiet-hours deferrals (ISO 8601; default now)')
     .option('--json', 'print the report as one JSON object')
-    .action(async (waveId: string, o: { smsRate?: number; emailRate?: number; json?: boolean }) => {
-      const notifier = loadConfig().notifier;
-      const sms = o.smsRate ?? notifier.smsRate;
-      const email = o.emailRate ?? notifier.emailRate;
-      const ctx = await readContext();
+    .action(async (waveId: string, o: { smsRate?: number; emailRate?: number; startAt?: string; json?: boolean }) => {
+      const startAt = o.startAt === undefined ? undefined : new Date(o.startAt);
+      if (startAt && Number.isNaN(startAt.getTime())) throw new BreachwaveError('BW_INPUT_INVALID', { detail: '--start-at must be an ISO 8601 time, e.g. 2026-03-01T14:00:00Z' });
+      const ctx = await fullContext();
       try {
-        const report = await dryRunAndRecord(ctx.ledger, waveId, operatorActor(), { ...(sms ? { sms } : {}), ...(email ? { email } : {}) });
+        const c = ctx.config;
+        const sms = o.smsRate ?? c.notifier.smsRate;
+        const email = o.emailRate ?? c.notifier.emailRate;
+        const report = await dryRunAndRecord(ctx.ledger, waveId, operatorActor(), {
+          fallback: { ...(sms ? { sms } : {}), ...(email ? { email } : {}) },
+          fallbackFrom: { sms: o.smsRate ? '--sms-rate' : 'BW_SMS_RATE', email: o.emailRate ? '--email-rate' : 'BW_EMAIL_RATE' },
+          pacing: { redis: ctx.redis, prefix: c.prefix, senders: senderIds({ twilioFrom: c.twilio?.from, twilioMessagingServiceSid: c.twilio?.messagingServiceSid, smtpHost: c.smtp.host, smtpPort: c.smtp.port }) },
+          envelope: ctx.envelope,
+          ...(startAt ? { startAt } : {}),
+        });
         process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : formatDryRun(report));
       } finally {
         await ctx.close();
@@ -81,7 +118,7 @@ export function registerLifecycleCommands(wave: Command): void {
   const step = (op: Exclude<WaveControlOp, 'dry-run'>, description: string, withReason: boolean): void => {
     const c = wave.command(op).description(description).argument('<wave>', 'wave id');
     if (withReason) c.option('--reason <text>', 'why, for the audit trail (no personal data)');
-    if (op === 'approve') c.option('--allow-overlap', 'approve although the dry run found accounts earlier waves already notified or whose PIN they rotated (audited)');
+    if (op === 'approve') c.option('--allow-overlap', 'approve although the dry run found accounts, phones or emails earlier waves already notified, or accounts whose PIN they rotated (audited)');
     c.option('--json', 'print the result as one JSON object').action(async (waveId: string, o: { reason?: string; allowOverlap?: boolean; json?: boolean }) => {
       const ctx = await readContext();
       try {

@@ -174,6 +174,7 @@ export async function waveAdd(waveId: string, opts: { accounts: string; json?: b
     const progress = createProgress('ingest');
     const result = await addToWave({
       redis: ctx.redis, prefix: ctx.config.prefix, ledger: ctx.ledger, waveId, file: opts.accounts, envelope: ctx.envelope, log: ctx.log,
+      contactKey: Buffer.from(ctx.config.hmacKey, 'base64'),
       onProgress: (p) => progress.update(`${p.rows.toLocaleString('en-US')} rows`, p.totalBytes ? p.bytes / p.totalBytes : undefined),
     });
     progress.done();

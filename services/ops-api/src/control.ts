@@ -16,7 +16,7 @@ import {
 } from '@breachwave/feeder';
 import { createLedger, keys as ledgerKeys, waveClock, waveProgress, type WaveControlOp } from '@breachwave/ledger';
 import type { Logger } from '@breachwave/logging';
-import { MAX_PACE, setSenderPace, showSenderPace } from '@breachwave/pacing';
+import { MAX_PACE, senderIds, setSenderPace, showSenderPace } from '@breachwave/pacing';
 import { checkHmacKey, checkRedis, closeRedis, createRedis } from '@breachwave/redis';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { REPORT_FORMATS, openWaveReport, type ReportFormat } from '@breachwave/report';
@@ -71,7 +71,7 @@ const APPROVE_BODY = {
   type: 'object', additionalProperties: false,
   properties: {
     reason: REASON_BODY.properties.reason,
-    allowOverlap: { type: 'boolean', description: 'approve although the dry run found accounts earlier waves already notified or whose PIN they rotated (audited)' },
+    allowOverlap: { type: 'boolean', description: 'approve although the dry run found accounts, phones or emails earlier waves already notified, or accounts whose PIN they rotated (audited)' },
   },
 } as const;
 const OBJECT = { type: 'object', additionalProperties: true } as const;
@@ -188,6 +188,7 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
   const ledger = createLedger({ redis, prefix: config.prefix, shards: config.shards });
   const tokens = createApiTokenStore({ redis, prefix: config.prefix, hmacKey });
   const envelope = createEnvelope(config.envelopeKeys.map((k) => parseKey(k.id, k.base64)));
+  const senders = senderIds({ twilioFrom: config.twilio?.from, twilioMessagingServiceSid: config.twilio?.messagingServiceSid, smtpHost: config.smtp.host, smtpPort: config.smtp.port });
   const startWaitMs = options.startWaitMs ?? 5000;
   const maxUploadBytes = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   const feeds = new Map<string, { readonly controller: AbortController; readonly done: Promise<void> }>();
@@ -436,15 +437,30 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
         tags: ['waves'], params: WAVE_PARAMS,
         querystring: {
           type: 'object', additionalProperties: false,
-          properties: { smsRate: { type: 'number', exclusiveMinimum: 0, maximum: 10000 }, emailRate: { type: 'number', exclusiveMinimum: 0, maximum: 10000 } },
+          properties: {
+            smsRate: { type: 'number', exclusiveMinimum: 0, maximum: 10000, description: 'SMS pace for the estimate when the SMS sender has none stored or planned (default BW_SMS_RATE)' },
+            emailRate: { type: 'number', exclusiveMinimum: 0, maximum: 10000, description: 'email pace for the estimate when the SMTP relay has none stored or planned (default BW_EMAIL_RATE)' },
+            startAt: { type: 'string', maxLength: 64, description: 'when the sends would start, for the quiet-hours deferrals (default now)' },
+          },
         },
         response: { 200: OBJECT, ...errors(400, 404, 409) },
       },
       handler: async (req) => {
         const waveId = waveIdOf(req);
-        const sms = Number(req.query.get('smsRate') ?? '') || config.notifier.smsRate;
-        const email = Number(req.query.get('emailRate') ?? '') || config.notifier.emailRate;
-        return ok(await dryRunAndRecord(ledger, waveId, actorOf(req), { ...(sms ? { sms } : {}), ...(email ? { email } : {}) }));
+        const smsGiven = Number(req.query.get('smsRate') ?? '');
+        const emailGiven = Number(req.query.get('emailRate') ?? '');
+        const sms = smsGiven || config.notifier.smsRate;
+        const email = emailGiven || config.notifier.emailRate;
+        const start = req.query.get('startAt');
+        const startAt = start ? new Date(start) : undefined;
+        if (startAt && Number.isNaN(startAt.getTime())) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'startAt must be an ISO 8601 time' });
+        return ok(await dryRunAndRecord(ledger, waveId, actorOf(req), {
+          fallback: { ...(sms ? { sms } : {}), ...(email ? { email } : {}) },
+          fallbackFrom: { sms: smsGiven ? 'smsRate' : 'BW_SMS_RATE', email: emailGiven ? 'emailRate' : 'BW_EMAIL_RATE' },
+          pacing: { redis, prefix: config.prefix, senders },
+          envelope,
+          ...(startAt ? { startAt } : {}),
+        }));
       },
     },
     'POST /v1/waves/:id/approve': {
@@ -518,7 +534,7 @@ export async function createControlApi(config: BreachwaveConfig, log: Logger, op
         const body = req.parsedBody as { upload: string } | undefined;
         if (!body) throw new BreachwaveError('BW_INPUT_INVALID', { detail: 'a JSON body { upload } is needed' });
         const file = await uploadPath(config.dataDir, body.upload);
-        const added = await addToWave({ redis, prefix: config.prefix, ledger, waveId, file, envelope, log: req.log, actor });
+        const added = await addToWave({ redis, prefix: config.prefix, ledger, waveId, file, envelope, log: req.log, actor, contactKey: hmacKey });
         // The file held contact points in clear; the wave's spool holds them sealed.
         await removeUpload(config.dataDir, body.upload);
         req.log.info({ waveId, accepted: added.ingest.accepted, rejected: added.ingest.rejected, actor }, 'accounts added');

@@ -61,10 +61,5 @@ export function pacingPolicy(options: { readonly redis: Redis; readonly prefix: 
   };
 }
 
-/** The pace key of each channel's sender, from what the notifier sends with. */
-export function senderIds(o: { readonly twilioFrom?: string | undefined; readonly twilioMessagingServiceSid?: string | undefined; readonly smtpHost: string; readonly smtpPort: number }): Record<Channel, string> {
-  return {
-    sms: `twilio:${o.twilioMessagingServiceSid ?? o.twilioFrom ?? 'default'}`,
-    email: `smtp:${o.smtpHost}:${o.smtpPort}`,
-  };
-}
+/** The pace key of each channel's sender (kept beside the pacer, which the dry run reads too). */
+export { senderIds } from '@breachwave/pacing';
