@@ -1,9 +1,9 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLedger } from '@breachwave/ledger';
+import { createLedger, type Ledger } from '@breachwave/ledger';
 import { setSenderPace } from '@breachwave/pacing';
 import { captureLog, useRedis } from '@breachwave/testkit';
 import { writeAccountsFile } from '@breachwave/synth';
@@ -15,11 +15,15 @@ import { dropPrefix, randomPrefix, tempDir, testEnvelope } from './test-support.
 
 const db = useRedis();
 
-test('a dry run counts what the wave would do without touching anything, and finds the accounts earlier waves already notified or rotated', async (t) => {
+/** A key prefix of the test's own (dropped after it), a ledger on it and a temporary directory. */
+async function setUp(t: TestContext): Promise<{ prefix: string; ledger: Ledger; dir: string }> {
   const prefix = randomPrefix();
   t.after(() => dropPrefix(db.redis, prefix));
-  const ledger = createLedger({ redis: db.redis, prefix });
-  const dir = await tempDir(t);
+  return { prefix, ledger: createLedger({ redis: db.redis, prefix }), dir: await tempDir(t) };
+}
+
+test('a dry run counts what the wave would do without touching anything, and finds the accounts earlier waves already notified or rotated', async (t) => {
+  const { prefix, ledger, dir } = await setUp(t);
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, { rows: 60, seed: 41, malformedRate: 0, duplicateRate: 0 });
   const make = (name: string) => createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name), envelope: testEnvelope(), log: captureLog().log,
@@ -66,10 +70,7 @@ test('a dry run counts what the wave would do without touching anything, and fin
 });
 
 test('the overlap with an earlier wave is the same once its finished accounts are compacted; its spool gone, the dry run refuses to guess', async (t) => {
-  const prefix = randomPrefix();
-  t.after(() => dropPrefix(db.redis, prefix));
-  const ledger = createLedger({ redis: db.redis, prefix });
-  const dir = await tempDir(t);
+  const { ledger, dir } = await setUp(t);
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, { rows: 60, seed: 43, malformedRate: 0, duplicateRate: 0 });
   const make = (name: string) => createWave({ ledger, file, brand: 'Example Wireless', helpUrl: 'https://help.example.com', dataDir: join(dir, name), envelope: testEnvelope(), log: captureLog().log,
@@ -103,10 +104,7 @@ test('the overlap with an earlier wave is the same once its finished accounts ar
 });
 
 test('the estimate uses the pace each sender will have: the wave\'s planned pace until it is fed, then the stored one, else the fallback, and says which', async (t) => {
-  const prefix = randomPrefix();
-  t.after(() => dropPrefix(db.redis, prefix));
-  const ledger = createLedger({ redis: db.redis, prefix });
-  const dir = await tempDir(t);
+  const { prefix, ledger, dir } = await setUp(t);
   const file = join(dir, 'accounts.csv');
   await writeAccountsFile(file, { rows: 60, seed: 47, malformedRate: 0, duplicateRate: 0 });
   const senders = { sms: 'twilio:+15005550006', email: 'smtp:mail.test:25' };
@@ -141,10 +139,7 @@ test('the estimate uses the pace each sender will have: the wave\'s planned pace
 });
 
 test('quiet hours: the SMS notices whose turn at the pace falls outside the recipient\'s window are counted as deferred, with the longest wait', async (t) => {
-  const prefix = randomPrefix();
-  t.after(() => dropPrefix(db.redis, prefix));
-  const ledger = createLedger({ redis: db.redis, prefix });
-  const dir = await tempDir(t);
+  const { ledger, dir } = await setUp(t);
   const envelope = testEnvelope();
   const make = async (name: string, rows: string[]) => {
     const file = join(dir, `${name}.csv`);
@@ -188,10 +183,7 @@ test('quiet hours: the SMS notices whose turn at the pace falls outside the reci
 });
 
 test('a phone an earlier wave notified under another account id is overlap: counted by keyed hash, and the approval needs the audited override', async (t) => {
-  const prefix = randomPrefix();
-  t.after(() => dropPrefix(db.redis, prefix));
-  const ledger = createLedger({ redis: db.redis, prefix });
-  const dir = await tempDir(t);
+  const { ledger, dir } = await setUp(t);
   const envelope = testEnvelope();
   const key = randomBytes(32);
   const make = async (name: string, rows: string[], fingerprintKey: Buffer | null = key) => {
@@ -239,10 +231,7 @@ test('a phone an earlier wave notified under another account id is overlap: coun
 });
 
 test('accounts added to a wave are added to its contact-point file; added without the key, the file is dropped rather than left short', async (t) => {
-  const prefix = randomPrefix();
-  t.after(() => dropPrefix(db.redis, prefix));
-  const ledger = createLedger({ redis: db.redis, prefix });
-  const dir = await tempDir(t);
+  const { prefix, ledger, dir } = await setUp(t);
   const envelope = testEnvelope();
   const key = randomBytes(32);
   const csv = async (name: string, rows: string[]) => {
