@@ -13,5 +13,14 @@ if [ "$(pnpm --version 2>/dev/null || true)" = "$want" ]; then
   PNPM=(pnpm)
 else
   PNPM=(npx --yes "pnpm@$want")
+  # Resolved once to npx's cached copy: every `npx` call spends a second or two starting npm
+  # itself. The run's later pnpm calls (scripts/build-prod.sh) find that copy first on PATH; the
+  # machine's own pnpm, if any, is left as it is.
+  pnpm_bin=$(npx --yes -p "pnpm@$want" -c 'command -v pnpm' 2>/dev/null || true)
+  if [ -n "$pnpm_bin" ] && [ "$("$pnpm_bin" --version 2>/dev/null || true)" = "$want" ]; then
+    PNPM=("$pnpm_bin")
+    PATH="$(dirname "$pnpm_bin"):$PATH"
+    export PATH
+  fi
 fi
 "${PNPM[@]}" install --frozen-lockfile --loglevel=warn >&2

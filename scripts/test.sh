@@ -24,9 +24,18 @@ source "$(dirname "$0")/bootstrap.sh"
 if [ -z "${REDIS_URL:-}" ]; then
   eval "$(scripts/container-runtime.sh)"
 fi
-echo "== typecheck" >&2
-"${PNPM[@]}" --silent typecheck
-echo "== lint" >&2
-"${PNPM[@]}" --silent lint
+# Side by side: each is one process on one core, and neither needs the other.
+echo "== typecheck and lint" >&2
+typecheck_out=$(mktemp)
+"${PNPM[@]}" --silent typecheck > "$typecheck_out" 2>&1 &
+typecheck_pid=$!
+lint_status=0
+"${PNPM[@]}" --silent lint || lint_status=$?
+typecheck_status=0
+wait "$typecheck_pid" || typecheck_status=$?
+cat "$typecheck_out" >&2
+rm -f "$typecheck_out"
+if [ "$typecheck_status" != 0 ]; then echo "test: typecheck failed" >&2; exit "$typecheck_status"; fi
+if [ "$lint_status" != 0 ]; then echo "test: lint failed" >&2; exit "$lint_status"; fi
 echo "== tests" >&2
 "${PNPM[@]}" --silent test
