@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { after, before } from 'node:test';
-import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
+import type { StartedRedisContainer } from '@testcontainers/redis';
 import { Redis } from 'ioredis';
 
 /** A Redis for tests: `url` to connect to, `stop()` to release it. */
@@ -51,6 +51,9 @@ export async function containerHostPort(): Promise<number | undefined> {
 
 /** A Redis container on a port from {@link containerHostPort}. */
 export async function startRedisContainer(): Promise<StartedRedisContainer> {
+  // Loaded only here: with REDIS_URL set (the test command sets it for every test process) no
+  // test file needs testcontainers, and loading it costs each process about a second of CPU.
+  const { RedisContainer } = await import('@testcontainers/redis');
   const port = await containerHostPort();
   const container = new RedisContainer(REDIS_IMAGE);
   return (port === undefined ? container : container.withExposedPorts({ container: 6379, host: port })).start();

@@ -9,9 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import { checkFaultOptions, createFaultBook, type FaultRuleBase } from './faults.js';
 import type { AddressInfo, Socket } from 'node:net';
-import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
+import type { simpleParser as SimpleParserFn } from 'mailparser';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+
+type SimpleParser = typeof SimpleParserFn;
 
 /** Faults the sink can inject. */
 export type SmtpFaultKind = 'temp-421' | 'temp-451' | 'reject-550' | 'drop-after-data';
@@ -101,6 +102,10 @@ function replyError(responseCode: number, message: string): SmtpReplyError {
 
 /** Starts the sink on 127.0.0.1 and resolves once it listens. */
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  // Loaded when a sink starts, not when the test kit is imported: most test files never start
+  // one, and the two packages cost each process about a second of CPU to load.
+  const [{ SMTPServer }, { simpleParser }] = await Promise.all([import('smtp-server'), import('mailparser')]);
+  const parse = (raw: Buffer, session: SMTPServerSession): Promise<ReceivedEmail> => parseEmail(simpleParser, raw, session);
   const messages: ReceivedEmail[] = [];
   const unacknowledged: ReceivedEmail[] = [];
   const faults = createFaultBook<SmtpFaultKind, FaultRule>(SMTP_FAULT_KINDS, options.seed ?? 1);
@@ -237,7 +242,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   };
 }
 
-async function parse(raw: Buffer, session: SMTPServerSession): Promise<ReceivedEmail> {
+async function parseEmail(simpleParser: SimpleParser, raw: Buffer, session: SMTPServerSession): Promise<ReceivedEmail> {
   const parsed = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
   const headers: Record<string, string> = {};
   for (const { key, line } of parsed.headerLines) {
