@@ -78,7 +78,20 @@ const run = (list, n, suffix = '') => new Promise((done) => {
 let status = 0;
 let buildDir;
 let stopRedis = async () => {};
+let redisStarting;
 try {
+  // One Redis for the whole run: without REDIS_URL, one container started here through
+  // testcontainers (as the test kit would start one per test file) and handed to every test
+  // process as REDIS_URL. Tests isolate themselves by key prefix, not by server. It starts while
+  // the tests compile, below.
+  if (!process.env.REDIS_URL) {
+    const { tsImport } = await import('tsx/esm/api');
+    const { startRedisContainer } = await tsImport(pathToFileURL(join(root, 'packages', 'testkit', 'src', 'redis.ts')).href, import.meta.url);
+    redisStarting = startRedisContainer();
+    // Stopped at the end once started, even when the run fails before it waits for the start.
+    stopRedis = () => redisStarting.then((container) => container.stop(), () => undefined);
+    redisStarting.catch(() => undefined);
+  }
   // The processes the tests start (every service's main.ts, the CLI's, the crash-point entries in
   // test/e2e/faulty/, the benchmark's) are compiled once for the run with esbuild, as the production
   // build does, into a temporary directory named to the tests in BW_TEST_ENTRIES and removed at the
@@ -175,16 +188,11 @@ try {
     runtime = ['--enable-source-maps'];
     compiled = (file) => join(testsDir, relative(root, file).replace(/\.ts$/, '.mjs'));
   }
-  // One Redis for the whole run: without REDIS_URL, one container started here through
-  // testcontainers (as the test kit would start one per test file) and handed to every test
-  // process as REDIS_URL. Tests isolate themselves by key prefix, not by server.
-  if (!process.env.REDIS_URL) {
-    const { tsImport } = await import('tsx/esm/api');
-    const { startRedisContainer } = await tsImport(pathToFileURL(join(root, 'packages', 'testkit', 'src', 'redis.ts')).href, import.meta.url);
+  // The container (when one is starting) is ready by the time the compile is done, or waited for here.
+  if (redisStarting) {
     try {
-      const container = await startRedisContainer();
+      const container = await redisStarting;
       process.env.REDIS_URL = container.getConnectionUrl();
-      stopRedis = () => container.stop();
       console.error(`tests: one Redis container for the run at ${process.env.REDIS_URL}`);
     } catch (err) {
       throw new Error(`cannot start a Redis container (${err instanceof Error ? err.message : String(err)}); set REDIS_URL, or install Docker or Podman (scripts/container-runtime.sh)`);
