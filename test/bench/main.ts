@@ -64,8 +64,8 @@ Options:
   --log-level L     log level of the services under test (default info)
   --profile         keep CPU profiles of the ingest and every end-to-end service
   --json            stdout: one JSON object (ratios, rss_mb, redis_mb, pin_ms, …); the table goes to stderr
-  --smoke           tiny sizes, one process per section where a full run starts one per
-                    variant; figures are not meaningful (what CI runs)
+  --smoke           tiny sizes, short warm-ups, one process per section where a full run starts one
+                    per variant; under a minute; figures are not meaningful (what CI runs)
   --out DIR         where results go (default bench-results/)
   --update-docs     rewrite the generated part of docs/PERFORMANCE.md from this run
 Redis: REDIS_URL, else a fresh container (testcontainers), else 127.0.0.1:6379.
@@ -130,12 +130,12 @@ const int = (v: string | undefined, def: number, min = 1): number => {
   return n;
 };
 const settings = {
-  rows: int(values.rows, smoke ? 2_000 : 1_000_000),
+  rows: int(values.rows, smoke ? 1_000 : 1_000_000),
   runs: int(values.runs, smoke ? 1 : 3),
-  jobs: int(values.jobs, smoke ? 1_000 : 50_000),
-  accounts: int(values.accounts, smoke ? 150 : 20_000),
-  sendJobs: int(values['send-jobs'], smoke ? 150 : 10_000, 0),
-  latencyAccounts: int(values['latency-accounts'], smoke ? 100 : 5_000),
+  jobs: int(values.jobs, smoke ? 500 : 50_000),
+  accounts: int(values.accounts, smoke ? 100 : 20_000),
+  sendJobs: int(values['send-jobs'], smoke ? 100 : 10_000, 0),
+  latencyAccounts: int(values['latency-accounts'], smoke ? 50 : 5_000),
   concurrency: int(values.concurrency, 50),
   latencyMs: int(values.latency, 100),
   waveRuns: int(values['wave-runs'], 1, 0),
@@ -143,9 +143,11 @@ const settings = {
   batch: 500,
   accountsPerJob: int(values['accounts-per-job'], DEFAULT_ACCOUNTS_PER_JOB),
   minJobs: int(values['min-jobs'], MIN_JOBS_PER_SLOT * int(values.concurrency, 50)),
-  drains: 2,
-  pacing: { processes: 4, rate: smoke ? 100 : 500, seconds: smoke ? 2 : 5 },
-  pins: 100_000,
+  drains: smoke ? 1 : 2,
+  /** Bare sends through each client before the bare-send baseline is measured. */
+  sendWarmup: smoke ? 50 : 500,
+  pacing: { processes: smoke ? 2 : 4, rate: smoke ? 100 : 500, seconds: smoke ? 1 : 5 },
+  pins: smoke ? 5_000 : 100_000,
   logLevel: values['log-level'] ?? 'info',
   smoke,
 };
@@ -247,7 +249,7 @@ try {
   for (let run = 1; run <= settings.runs; run++) {
     say(`bench: run ${run}/${settings.runs}`);
     if (only.has('baseline')) {
-      await measure('baseline', 'bullmq', run, script('section-baseline.ts'), { url, jobs: settings.jobs, batch: settings.batch, concurrency: settings.concurrency, sendJobs: settings.sendJobs });
+      await measure('baseline', 'bullmq', run, script('section-baseline.ts'), { url, jobs: settings.jobs, batch: settings.batch, concurrency: settings.concurrency, sendJobs: settings.sendJobs, sendWarmup: settings.sendWarmup });
     }
     if (only.has('ingest') && smoke && !profileDir) {
       await measureTogether('ingest', ['idle', 'reference', 'current'], run, script('section-ingest.ts'), { file, variants: ['idle', 'reference', 'current'] });
@@ -285,7 +287,7 @@ try {
       });
     }
     if (only.has('pin') && available('test/bench/pin.ts')) {
-      await measure('pin', 'cpu', run, script('pin.ts'), {}, { args: [String(settings.pins)] });
+      await measure('pin', 'cpu', run, script('pin.ts'), {}, { args: [String(settings.pins), ...(smoke ? ['--smoke'] : [])] });
     }
   }
   if (only.has('wave')) {
