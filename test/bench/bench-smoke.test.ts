@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { entryArgs } from '@breachwave/testkit';
+import { entryArgs } from '@breachwave/testkit/entry';
 import { ROOT } from './common.js';
 
 test('pnpm bench --smoke --json prints one JSON object with every figure, a number or a null with its reason', { timeout: 600_000 }, async () => {

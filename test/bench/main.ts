@@ -3,7 +3,8 @@
  *
  * Options: `pnpm bench --help` (USAGE below); `--from bench-results/<stamp>.json` re-renders a saved run.
  *
- * Every section runs in its own process (RSS is then the process's own) against one Redis:
+ * Every section runs in its own process (RSS is then the process's own; a full run gives each
+ * variant of a section its own, a smoke run one for all of them) against one Redis:
  * `REDIS_URL`, else a container (testcontainers), else 127.0.0.1:6379 — see `findRedis`.
  * Sections, each a median of `--runs` runs, interleaved so drift on a shared machine spreads
  * over all of them:
@@ -63,7 +64,8 @@ Options:
   --log-level L     log level of the services under test (default info)
   --profile         keep CPU profiles of the ingest and every end-to-end service
   --json            stdout: one JSON object (ratios, rss_mb, redis_mb, pin_ms, …); the table goes to stderr
-  --smoke           tiny sizes, seconds; figures are not meaningful (what CI runs)
+  --smoke           tiny sizes, short warm-ups, one process per section where a full run starts one
+                    per variant; under a minute; figures are not meaningful (what CI runs)
   --out DIR         where results go (default bench-results/)
   --update-docs     rewrite the generated part of docs/PERFORMANCE.md from this run
 Redis: REDIS_URL, else a fresh container (testcontainers), else 127.0.0.1:6379.
@@ -128,12 +130,12 @@ const int = (v: string | undefined, def: number, min = 1): number => {
   return n;
 };
 const settings = {
-  rows: int(values.rows, smoke ? 2_000 : 1_000_000),
+  rows: int(values.rows, smoke ? 1_000 : 1_000_000),
   runs: int(values.runs, smoke ? 1 : 3),
-  jobs: int(values.jobs, smoke ? 1_000 : 50_000),
-  accounts: int(values.accounts, smoke ? 150 : 20_000),
-  sendJobs: int(values['send-jobs'], smoke ? 150 : 10_000, 0),
-  latencyAccounts: int(values['latency-accounts'], smoke ? 100 : 5_000),
+  jobs: int(values.jobs, smoke ? 500 : 50_000),
+  accounts: int(values.accounts, smoke ? 100 : 20_000),
+  sendJobs: int(values['send-jobs'], smoke ? 100 : 10_000, 0),
+  latencyAccounts: int(values['latency-accounts'], smoke ? 50 : 5_000),
   concurrency: int(values.concurrency, 50),
   latencyMs: int(values.latency, 100),
   waveRuns: int(values['wave-runs'], 1, 0),
@@ -141,9 +143,11 @@ const settings = {
   batch: 500,
   accountsPerJob: int(values['accounts-per-job'], DEFAULT_ACCOUNTS_PER_JOB),
   minJobs: int(values['min-jobs'], MIN_JOBS_PER_SLOT * int(values.concurrency, 50)),
-  drains: 2,
-  pacing: { processes: 4, rate: smoke ? 100 : 500, seconds: smoke ? 2 : 5 },
-  pins: 100_000,
+  drains: smoke ? 1 : 2,
+  /** Bare sends through each client before the bare-send baseline is measured. */
+  sendWarmup: smoke ? 50 : 500,
+  pacing: { processes: smoke ? 2 : 4, rate: smoke ? 100 : 500, seconds: smoke ? 1 : 5 },
+  pins: smoke ? 5_000 : 100_000,
   logLevel: values['log-level'] ?? 'info',
   smoke,
 };
@@ -196,6 +200,34 @@ async function measure<T>(section: string, variant: string, run: number, script:
   return result;
 }
 
+/**
+ * `measure` for several variants of a section in one child (smoke runs: a full run gives each its
+ * own process, so that none inherits another's memory, compiled code or connections). The child,
+ * given `params` naming the variants, prints one result per variant, in order; each is recorded
+ * as its own run of the section, with the child's time and Redis memory.
+ */
+async function measureTogether(section: string, variants: readonly string[], run: number, script: string, params: unknown): Promise<void> {
+  const sampler = startRedisMemorySampler(redis, 100);
+  const t0 = Date.now();
+  let results: unknown[] | undefined;
+  let error: string | undefined;
+  try {
+    const printed = await runChild<unknown>(script, params, { onStderr: (l) => say(l) });
+    if (!Array.isArray(printed) || printed.length !== variants.length) throw new Error(`${script} printed ${JSON.stringify(printed).slice(0, 200)}, not ${variants.length} results`);
+    results = printed;
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+    say(`  ${section}/${variants.join(',')} failed: ${error.split('\n').slice(0, 6).join('\n')}`);
+  }
+  const redisMemory: RedisMemory = await sampler.stop();
+  const ms = Date.now() - t0;
+  variants.forEach((variant, i) => {
+    const result: unknown = results?.[i];
+    records.push({ section, variant, run, ms, ...(result === undefined ? { error: error ?? 'failed' } : { result: compact(result) }), redisMemory });
+    if (result !== undefined) say(`  ${section}/${variant} #${run}: ${JSON.stringify(result).slice(0, 240)}`);
+  });
+}
+
 /** A result as kept in the report: long arrays (per-send timestamps, …) summarised by their length. */
 function compact(v: unknown): unknown {
   if (Array.isArray(v)) return v.length > 20 ? `[${v.length} items]` : v.map(compact);
@@ -217,9 +249,11 @@ try {
   for (let run = 1; run <= settings.runs; run++) {
     say(`bench: run ${run}/${settings.runs}`);
     if (only.has('baseline')) {
-      await measure('baseline', 'bullmq', run, script('section-baseline.ts'), { url, jobs: settings.jobs, batch: settings.batch, concurrency: settings.concurrency, sendJobs: settings.sendJobs });
+      await measure('baseline', 'bullmq', run, script('section-baseline.ts'), { url, jobs: settings.jobs, batch: settings.batch, concurrency: settings.concurrency, sendJobs: settings.sendJobs, sendWarmup: settings.sendWarmup });
     }
-    if (only.has('ingest')) {
+    if (only.has('ingest') && smoke && !profileDir) {
+      await measureTogether('ingest', ['idle', 'reference', 'current'], run, script('section-ingest.ts'), { file, variants: ['idle', 'reference', 'current'] });
+    } else if (only.has('ingest')) {
       await measure('ingest', 'idle', run, script('section-ingest.ts'), { file, variant: 'idle' });
       await measure('ingest', 'reference', run, script('section-ingest.ts'), { file, variant: 'reference' });
       await measure('ingest', 'current', run, script('section-ingest.ts'), { file, variant: 'current' },
@@ -229,20 +263,22 @@ try {
       await measure('micro', 'ingest-parts', run, script('section-micro.ts'), { file, rows: Math.min(settings.rows, 200_000), ids: smoke ? 20_000 : 1_000_000 }, { nodeArgs: ['--expose-gc'] });
     }
     if (only.has('ledger')) {
-      for (const variant of ['reference', 'current', 'folded', 'current-autopipeline', 'folded-autopipeline']) {
-        await measure('ledger', variant, run, script('section-ledger.ts'), { url, accounts: Math.max(200, Math.min(settings.jobs, 50_000)), concurrency: settings.concurrency, variant });
-      }
+      const variants = ['reference', 'current', 'folded', 'current-autopipeline', 'folded-autopipeline'];
+      const params = { url, accounts: Math.max(200, Math.min(settings.jobs, 50_000)), concurrency: settings.concurrency };
+      if (smoke) await measureTogether('ledger', variants, run, script('section-ledger.ts'), { ...params, variants });
+      else for (const variant of variants) await measure('ledger', variant, run, script('section-ledger.ts'), { ...params, variant });
     }
     if (only.has('e2e')) {
       const fullAvailable = available('services/pin-rotator/src/run.ts') && available('services/code-issuer/src/run.ts');
-      for (const [mode, latencyMs] of [['notice', 0], ['full', 0], ['notice', settings.latencyMs], ['full', settings.latencyMs]] as const) {
-        if (mode === 'full' && !fullAvailable) continue;
-        await measure('e2e', `${mode}-${latencyMs}ms`, run, script('section-e2e.ts'), {
-          url, mode, latencyMs, concurrency: settings.concurrency, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, minJobs: settings.minJobs, logLevel: settings.logLevel,
-          accounts: latencyMs > 0 ? settings.latencyAccounts : settings.accounts,
-          ...(profileDir && run === 1 ? { profileDir } : {}),
-        });
-      }
+      const runs = ([['notice', 0], ['full', 0], ['notice', settings.latencyMs], ['full', settings.latencyMs]] as const)
+        .filter(([mode]) => mode !== 'full' || fullAvailable)
+        .map(([mode, latencyMs]) => ({ mode, latencyMs, accounts: latencyMs > 0 ? settings.latencyAccounts : settings.accounts }));
+      const shared = {
+        url, concurrency: settings.concurrency, window: settings.window, batch: settings.batch, accountsPerJob: settings.accountsPerJob, minJobs: settings.minJobs, logLevel: settings.logLevel,
+        ...(profileDir && run === 1 ? { profileDir } : {}),
+      };
+      if (smoke) await measureTogether('e2e', runs.map((r) => `${r.mode}-${r.latencyMs}ms`), run, script('section-e2e.ts'), { ...shared, runs });
+      else for (const r of runs) await measure('e2e', `${r.mode}-${r.latencyMs}ms`, run, script('section-e2e.ts'), { ...shared, ...r });
     }
     if (only.has('pacing') && available('test/bench/pacing.ts')) {
       const { processes, rate, seconds } = settings.pacing;
@@ -251,7 +287,7 @@ try {
       });
     }
     if (only.has('pin') && available('test/bench/pin.ts')) {
-      await measure('pin', 'cpu', run, script('pin.ts'), {}, { args: [String(settings.pins)] });
+      await measure('pin', 'cpu', run, script('pin.ts'), {}, { args: [String(settings.pins), ...(smoke ? ['--smoke'] : [])] });
     }
   }
   if (only.has('wave')) {

@@ -11,7 +11,7 @@
  * reference copy of the client before it (the SDK's default axios `RequestClient`), each warmed
  * up first; the reference is measured first.
  *
- * Params: { url, jobs, batch, concurrency, sendJobs? }. Prints { addBulkPerSec, noopPerSec, sendPerSec?, sendV0PerSec?, … }.
+ * Params: { url, jobs, batch, concurrency, sendJobs?, sendWarmup? }. Prints { addBulkPerSec, noopPerSec, sendPerSec?, sendV0PerSec?, … }.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,8 @@ interface Params {
   readonly concurrency: number;
   /** Jobs for phase (3), no-op plus one SDK send each; 0 or absent skips it. */
   readonly sendJobs?: number;
+  /** Sends through each client before phase (3) is measured (default 500; rounded up to whole rounds of `concurrency`). */
+  readonly sendWarmup?: number;
 }
 
 /** The slice of BullMQ this file uses (the test package does not depend on bullmq directly). */
@@ -120,11 +122,11 @@ try {
     // A notice-sized body; the number is a fictional 555-01xx one.
     const body = 'Example Mobile: your account was in a data breach. We reset your PIN. Details and free identity protection: https://example.com/breach Reply STOP to opt out.';
     const create = (client: SendClient) => client.messages.create({ to: '+12025550123', from: '+15005550006', body });
-    const WARMUP = 500;
+    const warmup = p.sendWarmup ?? 500;
     for (const [, client] of clients) {
-      for (let i = 0; i < WARMUP; i += p.concurrency) await Promise.all(Array.from({ length: p.concurrency }, () => create(client)));
+      for (let i = 0; i < warmup; i += p.concurrency) await Promise.all(Array.from({ length: p.concurrency }, () => create(client)));
     }
-    const warmups = clients.length * Math.ceil(WARMUP / p.concurrency) * p.concurrency;
+    const warmups = clients.length * Math.ceil(warmup / p.concurrency) * p.concurrency;
     for (const [key, client] of clients) {
       await addJobs(p.sendJobs, `w${key}`);
       const cpu0 = process.cpuUsage();

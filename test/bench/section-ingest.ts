@@ -9,7 +9,9 @@
  * effect is measured side by side rather than against a number from another day.
  * `variant: idle` only loads the modules and reports RSS: the runtime's own baseline.
  *
- * Params: { file, variant }. Prints { rows, accepted, ms, rowsPerSec, rss: {...} }.
+ * Params: { file, variant }. Prints { rows, accepted, ms, rowsPerSec, rss: {...} }. With `variants`
+ * instead of `variant` (smoke runs: one process instead of one per variant), each of them in turn
+ * (the RSS figures then carry what the ones before left); prints an array, one result per variant.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,24 +23,25 @@ import { silentLogger } from '@breachwave/logging';
 import { createEnvelope } from '@breachwave/secrets';
 import { childParams, emit, mb, procStatus, round, startRssSampler } from './common.js';
 
-interface Params {
-  readonly file: string;
-  readonly variant: 'current' | 'reference' | 'idle';
-}
+type Variant = 'current' | 'reference' | 'idle';
+type Params = { readonly file: string } & ({ readonly variant: Variant } | { readonly variants: readonly Variant[] });
 
 const p = childParams<Params>();
 const runtime = process.execArgv.some((a) => a.includes('tsx')) ? 'tsx' : 'node';
-if (p.variant === 'idle') {
-  // Let start-up garbage settle the way it would before a real ingest starts reading.
-  await new Promise((r) => setTimeout(r, 200));
-  const rss = process.memoryUsage().rss;
-  emit({ variant: p.variant, runtime, rss: { startMb: mb(rss), peakMb: mb(rss), hwmMb: mb(procStatus('self')?.hwm ?? rss) } });
-} else {
+
+/** One variant: its result. */
+async function measureVariant(variant: Variant): Promise<unknown> {
+  if (variant === 'idle') {
+    // Let start-up garbage settle the way it would before a real ingest starts reading.
+    await new Promise((r) => setTimeout(r, 200));
+    const rss = process.memoryUsage().rss;
+    return { variant, runtime, rss: { startMb: mb(rss), peakMb: mb(rss), hwmMb: mb(procStatus('self')?.hwm ?? rss) } };
+  }
   const dir = mkdtempSync(join(tmpdir(), 'bw-bench-ingest-'));
   try {
     const key = [{ id: 'bench', key: randomBytes(32) }];
     // Loaded only when asked for, so the current feeder's RSS does not carry the reference's modules.
-    const reference = p.variant === 'reference'
+    const reference = variant === 'reference'
       ? { ...(await import('./reference/ingest-v0.js')), ...(await import('./reference/envelope-v0.js')) }
       : undefined;
     const options = { file: p.file, waveId: 'wbench', log: silentLogger(), spoolDir: join(dir, 'spool') };
@@ -49,8 +52,8 @@ if (p.variant === 'idle') {
       : await ingestFile({ ...options, envelope: createEnvelope(key), onProgress: sampler.sample });
     const ms = performance.now() - t0;
     const rss = sampler.stop();
-    emit({
-      variant: p.variant,
+    return {
+      variant,
       runtime,
       rows: r.rows,
       accepted: r.accepted,
@@ -59,8 +62,16 @@ if (p.variant === 'idle') {
       ms: round(ms),
       rowsPerSec: round((r.rows / ms) * 1000),
       rss: { ...rss, growthMb: round(Math.max(rss.peakMb, rss.hwmMb ?? 0) - rss.startMb, 1) },
-    });
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+if ('variants' in p) {
+  const results: unknown[] = [];
+  for (const variant of p.variants) results.push(await measureVariant(variant));
+  emit(results);
+} else {
+  emit(await measureVariant(p.variant));
 }
