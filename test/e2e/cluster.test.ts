@@ -1,6 +1,6 @@
 /**
  * breachwave on a Redis Cluster: a 3-primary cluster started here on loopback (redis-server
- * with `--cluster-enabled yes`, joined by `redis-cli --cluster create`), and the fault drill's
+ * with `--cluster-enabled yes`, joined as `redis-cli --cluster create` would), and the fault drill's
  * wave run on it end to end with no fault — ingest, feed, PIN rotation, codes, notices through
  * the real notifier to the Twilio-compatible server and the SMTP sink, the audit writer — with
  * the reliability invariants checked by the drill (every account terminal, one notice per
@@ -79,7 +79,13 @@ async function placement(nodes: readonly string[], prefix: string): Promise<{ ke
         const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
         cursor = next;
         n += keys.length;
-        for (const k of keys) slots.add(Number(await node.cluster('KEYSLOT', k)));
+        // Each page's slots asked in one round trip.
+        const pipe = node.pipeline();
+        for (const k of keys) pipe.cluster('KEYSLOT', k);
+        for (const [err, slot] of (await pipe.exec()) ?? []) {
+          if (err) throw err;
+          slots.add(Number(slot));
+        }
       } while (cursor !== '0');
       keysByNode.set(`${node.options.host ?? ''}:${node.options.port ?? ''}`, n);
     }
@@ -118,11 +124,10 @@ test('on a cluster, every worker service drains and exits by itself on SIGTERM, 
   for (let round = 1; round <= 2; round++) {
     const procs = (['pin-rotator', 'code-issuer', 'notifier'] as const).map((s) => ({ s, p: spawnService(s, env, dir, `${s}-${round}`) }));
     try {
-      for (const { s, p } of procs) await waitForLog(p, `${s} started`);
-      for (const { s, p } of procs) {
-        const code = await Promise.race([p.kill('SIGTERM'), new Promise<string>((r) => setTimeout(() => r('still running 30 s after SIGTERM'), 30_000).unref())]);
-        assert.equal(code, 0, `round ${round}: ${s} exits 0 after SIGTERM`);
-      }
+      await Promise.all(procs.map(({ s, p }) => waitForLog(p, `${s} started`)));
+      // All three stopped at once (each drains on its own; no need to wait for one before the next).
+      const codes = await Promise.all(procs.map(({ p }) => Promise.race([p.kill('SIGTERM'), new Promise<string>((r) => setTimeout(() => r('still running 30 s after SIGTERM'), 30_000).unref())])));
+      procs.forEach(({ s }, i) => assert.equal(codes[i], 0, `round ${round}: ${s} exits 0 after SIGTERM`));
     } finally {
       await Promise.all(procs.map(({ p }) => p.kill('SIGKILL')));
     }

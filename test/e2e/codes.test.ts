@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -17,25 +18,27 @@ import { createLogger } from '@breachwave/logging';
 import { runNotifier } from '@breachwave/notifier-service';
 import { createEnvelope, parseKey } from '@breachwave/secrets';
 import { writeAccountsFile } from '@breachwave/synth';
-import { waitFor } from '@breachwave/testkit';
+import { entryArgs, waitFor } from '@breachwave/testkit';
 import { ROOT, dumpRedis, expectedAccounts, readDir, serviceEnv, spawnService, tempDir, useWorld, waitForLog } from './harness.js';
 
 const world = useWorld();
 
-/** Runs `breachwave codes …` in its own process, through the commands this package registers. */
-function codesCli(args: string[], env: Record<string, string>): { code: number | null; stdout: string; stderr: string } {
-  const script = [
-    "import { Command } from 'commander';",
-    "import { registerCodesCommands } from './src/codes.ts';",
-    "const program = new Command('breachwave');",
-    'registerCodesCommands(program);',
-    "try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }",
-    "catch (err) { process.stderr.write(`breachwave: error [${err.code}]: ${err.message}\\n`); process.exitCode = 2; }",
-  ].join('\n');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
-    cwd: join(ROOT, 'services', 'cli'), encoding: 'utf8', env, timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * Runs `breachwave codes …` as an operator does: the CLI's entry point in its own process (compiled
+ * for the run by the test runner, else through tsx). Asynchronously: this test process runs the
+ * notifier and the audit writer meanwhile, and a child waited for synchronously would stall them
+ * (the writer's lease, renewed every 5 s, lapses after 15 s on a loaded machine).
+ */
+async function codesCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...entryArgs(join(ROOT, 'services', 'cli', 'src', 'main.ts')), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }
 
 /** The notice an account must receive, with its enrollment code when it has one. */
@@ -51,7 +54,7 @@ function expectedNotice(a: AffectedAccount, manifest: WaveManifest, code?: { cod
   return { channel, to: a.email ?? '', content: `${n.subject}\n${n.text}` };
 }
 
-test('a wave with enrollment codes: every eligible notice carries its own code, an empty pool waits for an import, and no code is in clear anywhere but the sinks', { timeout: 120_000 }, async () => {
+test('a wave with enrollment codes: every eligible notice carries its own code, an empty pool waits for an import, and no code is in clear anywhere but the sinks', { timeout: 120_000 }, async (t) => {
   const { server, redis, twilio, smtp } = world;
   const dir = tempDir('codes');
   const prefix = `codes${randomBytes(3).toString('hex')}`;
@@ -89,7 +92,7 @@ test('a wave with enrollment codes: every eligible notice carries its own code, 
   const first = vendorCodes.slice(0, firstBatch);
   const firstFile = join(dir, 'experian-1.txt');
   writeFileSync(firstFile, ['code', ...first.slice(0, 3), '', `${(first[0] ?? '').slice(0, -1)}#`, first[1], ...first.slice(3)].join('\n') + '\n');
-  const imported = codesCli(['codes', 'import', '--file', firstFile, '--pool', 'experian', '--enroll-by', '2099-12-31', '--json'], env);
+  const imported = await codesCli(['codes', 'import', '--file', firstFile, '--pool', 'experian', '--enroll-by', '2099-12-31', '--json'], env);
   assert.equal(imported.code, 0, imported.stderr);
   const report = JSON.parse(imported.stdout) as PoolImportReport;
   assert.equal(report.loaded, firstBatch, JSON.stringify({ ...report, firstBatch }));
@@ -98,10 +101,18 @@ test('a wave with enrollment codes: every eligible notice carries its own code, 
   const auditDir = join(dir, 'audit');
   const auditRedis = new Redis(server.url, { maxRetriesPerRequest: null });
   const writer = createAuditWriter({ redis: auditRedis, prefix, dir: auditDir, log });
-  await writer.start();
   const issuers = [spawnService('code-issuer', env, dir), spawnService('code-issuer', env, dir)];
+  // Whatever an assertion interrupts is stopped all the same (each step a no-op once done below):
+  // a running notifier, writer or connection would keep this file's process alive after a failure.
+  t.after(async () => {
+    await Promise.all(issuers.map((p) => p.kill('SIGKILL')));
+    await writer.close();
+    auditRedis.disconnect();
+  });
+  await writer.start();
   await Promise.all(issuers.map((p) => waitForLog(p, 'code-issuer started')));
   const notifier = await runNotifier(config, log, { enrichers: [codeNoticeEnricher({ store })] });
+  t.after(() => notifier.close());
   const feeder = createFeeder({ ledger, connection: redis, prefix, window: 500, batch: 100, accountsPerJob: 10, log });
   await feeder.feed(wave.waveId);
   await feeder.close();
@@ -119,7 +130,7 @@ test('a wave with enrollment codes: every eligible notice carries its own code, 
 
   const secondFile = join(dir, 'experian-2.txt');
   writeFileSync(secondFile, vendorCodes.slice(firstBatch).join('\n'));
-  const refill = codesCli(['codes', 'import', '--file', secondFile, '--pool', 'experian', '--enroll-by', '2099-12-31'], env);
+  const refill = await codesCli(['codes', 'import', '--file', secondFile, '--pool', 'experian', '--enroll-by', '2099-12-31'], env);
   assert.equal(refill.code, 0, refill.stderr);
   assert.match(refill.stdout, new RegExp(`pool experian: ${vendorCodes.length - firstBatch} loaded, 0 already loaded, 0 rejected`));
 
@@ -128,13 +139,13 @@ test('a wave with enrollment codes: every eligible notice carries its own code, 
   for (const p of issuers) assert.equal(p.child.exitCode, 0, `code-issuer exits cleanly on SIGTERM (${p.logFile})`);
   await notifier.close();
 
-  const statusOut = codesCli(['codes', 'status', '--json'], env);
+  const statusOut = await codesCli(['codes', 'status', '--json'], env);
   assert.equal(statusOut.code, 0, statusOut.stderr);
   const status = JSON.parse(statusOut.stdout) as CodeStatus;
   const pool = status.pools.find((p) => p.pool === 'experian');
   assert.deepEqual([pool?.loaded, pool?.assigned, pool?.available, pool?.expired], [vendorCodes.length, eligible.length, 10, 0]);
   assert.ok((pool?.lowWatermarkEvents ?? 0) >= 1 && (pool?.exhaustedEvents ?? 0) >= 1);
-  const human = codesCli(['codes', 'status'], env);
+  const human = await codesCli(['codes', 'status'], env);
   assert.match(human.stdout, /experian\s+\d+/);
 
   // Sinks: every account got exactly its notice, eligible ones with their own code and date.
