@@ -21,13 +21,15 @@ test('demo --json reconciles, and audit verify passes on its audit, then names a
   const redis = await acquireRedis();
   try {
     const dir = tempDir('cli');
-    const r = cli(['demo', '--accounts', '1200', '--json'], { REDIS_URL: redis.url, BW_DATA_DIR: dir });
+    // 600 rows: two feed batches (500 accounts each by default) and audit checkpoints signed on
+    // the way (one per 1,000 records), with malformed rows and duplicates among them.
+    const r = cli(['demo', '--accounts', '600', '--json'], { REDIS_URL: redis.url, BW_DATA_DIR: dir });
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as {
       rows: number; accepted: number; rejected: number; failed: number; sent: { sms: number; email: number; total: number };
       reconciled: Record<string, boolean>; audit: { ok: boolean; files: string[]; records: number; publicKeyFile: string }; rejectsReport: string;
     };
-    assert.equal(summary.rows, 1200);
+    assert.equal(summary.rows, 600);
     assert.equal(summary.rows, summary.accepted + summary.rejected);
     assert.equal(summary.accepted, summary.sent.total + summary.failed);
     assert.ok(Object.values(summary.reconciled).every(Boolean), JSON.stringify(summary.reconciled));

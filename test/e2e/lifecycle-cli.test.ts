@@ -35,9 +35,15 @@ test('a wave as a controlled operation through the CLI: start refused before a d
   const { server, redis, twilio, smtp } = world;
   const dir = tempDir('lifecycle');
   const prefix = `life${randomBytes(3).toString('hex')}`;
-  // A slow pace (1 notice/s per channel) so the wave is still running when it is paused; the
-  // waves keep no quiet hours, so the SMS go whatever the hour the test runs.
-  const env = { ...serviceEnv({ redisUrl: server.url, prefix, dataDir: dir, twilio, smtp }), BW_SMS_RATE: '1', BW_EMAIL_RATE: '1', LOG_LEVEL: 'info' };
+  // A slow pace (2 notices/s per channel, 4/s in all) so the wave is still running when it is
+  // paused (after 2 of its 40 notices) and the second one when it is cancelled (after 3 of 40):
+  // each has some 9 s left for a CLI process to land the step, several times what one takes on a
+  // loaded machine. The waves keep no quiet hours, so the SMS go whatever the hour the test runs.
+  const env = { ...serviceEnv({ redisUrl: server.url, prefix, dataDir: dir, twilio, smtp }), BW_SMS_RATE: '2', BW_EMAIL_RATE: '2', LOG_LEVEL: 'info' };
+  // Redis is read every 100 ms while the test waits for a step to land mid-wave (a notice every
+  // 250 ms), every 250 ms while it waits for a wave to end.
+  const step = { interval: 100 };
+  const end = { interval: 250 };
   const ledger = createLedger({ redis, prefix });
   const queues = createActionQueues({ connection: redis, prefix });
   const notifier = spawnService('notifier', env, dir);
@@ -61,7 +67,7 @@ test('a wave as a controlled operation through the CLI: start refused before a d
     assert.equal(dry.code, 0, dry.stderr);
     const report = dry.json() as { accepted: number; byChannel: { sms: number; email: number; none: number }; estimatedSeconds: number; samples: { text: string }[] };
     assert.deepEqual(report.byChannel, { sms: 20, email: 20, none: 0 });
-    assert.equal(report.estimatedSeconds, 20, '20 SMS and 20 emails at 1/s each');
+    assert.equal(report.estimatedSeconds, 10, '20 SMS and 20 emails at 2/s each');
     assert.ok(report.samples.length >= 2);
     const human = cli(['wave', 'dry-run', waveId], env, 'ana');
     for (const c of first.contacts) {
@@ -80,7 +86,7 @@ test('a wave as a controlled operation through the CLI: start refused before a d
     assert.equal(started.code, 0, started.stderr);
     assert.equal(started.json().fed, 40);
     const done = async () => (await ledger.counts(waveId))['notify:done'] ?? 0;
-    await waitFor(async () => (await done()) >= 2, { timeout: 60_000, what: 'some notices sent' });
+    await waitFor(async () => (await done()) >= 2, { timeout: 60_000, what: 'some notices sent', ...step });
     const paused = cli(['wave', 'pause', waveId, '--reason', 'checking the Spanish text', '--json'], env, 'cy');
     assert.equal(paused.code, 0, paused.stderr);
     assert.equal(paused.json().paused, true);
@@ -89,7 +95,7 @@ test('a wave as a controlled operation through the CLI: start refused before a d
     await waitFor(async () => {
       const c = await q.getJobCounts('active', 'waiting', 'prioritized', 'delayed');
       return c.active === 0 && c.waiting === 0 && c.prioritized === 0 && (c.delayed ?? 0) > 0;
-    }, { timeout: 30_000, what: 'the paused wave\'s jobs wait in the delayed set' });
+    }, { timeout: 30_000, what: 'the paused wave\'s jobs wait in the delayed set', ...step });
     const atPause = await done();
     assert.ok(atPause < 40, `the wave is held before its end (${atPause} sent)`);
     const status = cli(['wave', 'status', waveId], env, 'cy');
@@ -97,7 +103,7 @@ test('a wave as a controlled operation through the CLI: start refused before a d
     assert.equal(cli(['wave', 'pause', waveId], env, 'cy').code, 2, 'a paused wave cannot be paused again');
 
     assert.equal(cli(['wave', 'resume', waveId, '--json'], env, 'dee').code, 0);
-    await waitFor(async () => (await waveProgress(ledger, waveId)).complete, { timeout: 90_000, what: 'the resumed wave completes' });
+    await waitFor(async () => (await waveProgress(ledger, waveId)).complete, { timeout: 90_000, what: 'the resumed wave completes', ...end });
     const p = await waveProgress(ledger, waveId);
     assert.deepEqual(p.actions.notify, { done: 40 }, 'every account notified once the wave was resumed');
 
@@ -107,13 +113,13 @@ test('a wave as a controlled operation through the CLI: start refused before a d
     assert.equal(other.code, 0, other.stderr);
     const otherId = other.json().waveId as string;
     assert.equal(cli(['wave', 'start', otherId], env, 'ana').code, 0);
-    await waitFor(async () => ((await ledger.counts(otherId))['notify:done'] ?? 0) >= 3, { timeout: 60_000, what: 'the second wave under way' });
+    await waitFor(async () => ((await ledger.counts(otherId))['notify:done'] ?? 0) >= 3, { timeout: 60_000, what: 'the second wave under way', ...step });
     const cancelled = cli(['wave', 'cancel', otherId, '--reason', 'wrong file', '--json'], env, 'bo');
     assert.equal(cancelled.code, 0, cancelled.stderr);
     // Accounts still pending end at once; those already claimed and waiting for a pace slot end
     // when they reach the gate before the send.
     assert.equal(typeof cancelled.json().cancelledAccounts, 'number');
-    await waitFor(async () => (await waveProgress(ledger, otherId)).complete, { timeout: 60_000, what: 'every account of the cancelled wave terminal' });
+    await waitFor(async () => (await waveProgress(ledger, otherId)).complete, { timeout: 60_000, what: 'every account of the cancelled wave terminal', ...end });
     const after = await waveProgress(ledger, otherId);
     const n = after.actions.notify ?? {};
     assert.equal((n.done ?? 0) + (n.cancelled ?? 0) + (n.failed ?? 0), 40, 'every account ended: sent, or cancelled');

@@ -1,10 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
+import type { Command } from 'commander';
 import { CHECKPOINT_FILE, auditShardDir, listAuditFiles, parsePublicKeys, readAuditHead, readRedisCheckpoint, shardPrefixes, verifyAuditTrail, type TrailOptions, type TrailResult } from '@breachwave/audit';
 import { environment, loadCliConfig, loadConnectionConfig } from '@breachwave/config';
 import { BreachwaveError } from '@breachwave/domain';
 import { checkRedis, closeRedis, createRedis } from '@breachwave/redis';
+import { GROUPS } from './groups.js';
+import { collect } from './parse.js';
 
 /** Options of `audit verify`. */
 export interface AuditVerifyOptions {
@@ -134,4 +137,21 @@ async function verifyShards(dir: string, opts: AuditVerifyOptions, keys: Map<str
 export async function auditVerify(files: string[], opts: AuditVerifyOptions): Promise<void> {
   const code = await runAuditVerify(files, opts, { env: environment(), stdout: process.stdout, stderr: process.stderr });
   if (code !== 0) process.exitCode = code;
+}
+
+/** `breachwave audit verify`. */
+export function registerAuditCommands(program: Command): void {
+  program.command('audit')
+    .description(GROUPS.audit)
+    .command('verify')
+    .description('verify audit JSONL files as evidence: the hash chain, and the signed checkpoints beside it (audit.checkpoints), which catch a cut tail, an appended line and a recomputed chain; names the file and line where it breaks and exits 1. Public keys also from BW_AUDIT_PUBLIC_KEYS (id:base64,…)')
+    .argument('[files...]', 'audit files, e.g. .breachwave/audit/*.jsonl')
+    .option('--dir <dir>', 'instead of files: the audit directory (BW_AUDIT_DIR); verifies the chain of each of the BW_SHARDS shards in it (shard 0 in the directory, shard s in shard-<s>/) on its own, with its own checkpoints, and reports each')
+    .option('--public-key <file>', 'Ed25519 public key (PEM), or a key ring of id:PEM blocks; repeatable: keep old keys to verify files signed before a rotation', collect)
+    .option('--checkpoints <file>', 'checkpoint file (default: audit.checkpoints beside the audit files)')
+    .option('--redis', 'also compare with the newest checkpoint and chain head kept in Redis (REDIS_URL, BW_PREFIX), when reachable: catches checkpoints cut from the checkpoint file')
+    .option('--allow-unsigned', 'accept unsigned checkpoints (a writer run without BW_AUDIT_SIGNING_KEY); they prove nothing against anyone who can write the files')
+    .option('--allow-uncovered', 'accept records after the newest checkpoint (a running writer signs them within BW_AUDIT_CHECKPOINT_MS)')
+    .option('--json', 'print the result as JSON')
+    .action(auditVerify);
 }

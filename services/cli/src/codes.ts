@@ -7,6 +7,7 @@ import {
   type CodeScope, type CodeStatus, type LineProblem,
 } from '@breachwave/codes';
 import { fullContext, operatorActor, readContext } from './context.js';
+import { GROUPS } from './groups.js';
 
 const int = (name: string, min: number, max: number) => (v: string): number => {
   const n = Number(v);
@@ -59,7 +60,7 @@ export function formatCodeStatus(s: CodeStatus): string {
  * vendor's redemption feed, reminder targets, and per-wave code scope. Codes are printed masked.
  */
 export function registerCodesCommands(program: Command): void {
-  const codes = program.command('codes').description('identity-protection enrollment codes: vendor pools, status, redemptions, reminders');
+  const codes = program.command('codes').description(GROUPS.codes);
 
   codes.command('import')
     .description('stream a vendor code file (one code per line) into a named pool; prints each rejected line (malformed, bad check character, duplicate); re-importing the same file adds nothing')

@@ -3,6 +3,7 @@ import { ACTIONS, type ActionName } from '@breachwave/domain';
 import { openDeadLetters, type DeadLetters, type Selector } from '@breachwave/dlq';
 import { loadConnectionConfig } from '@breachwave/config';
 import { operatorActor, readContext } from './context.js';
+import { GROUPS } from './groups.js';
 
 interface SelOpts { wave?: string; reason?: string; action?: string; json?: boolean; limit?: number; actor?: string }
 
@@ -38,7 +39,7 @@ const common = (c: Command): Command => c
 
 /** `breachwave dlq list|show|retry|purge`. */
 export function registerDlqCommands(program: Command): void {
-  const dlq = program.command('dlq').description('dead letters: actions that failed for good, with their classified reason');
+  const dlq = program.command('dlq').description(GROUPS.dlq);
   common(dlq.command('list').description('dead letters grouped by action and reason, with counts'))
     .action(async (o: SelOpts) => {
       const groups = await withDlq((d) => d.list(selector(o)));

@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { publicKeyId } from '@breachwave/audit';
 import { generateKey } from '@breachwave/secrets';
+import { GROUPS } from './groups.js';
 
 /**
  * What `keys generate` makes for each secret: a 32-byte key (base64, as `openssl rand -base64 32`),
@@ -87,7 +88,7 @@ export function renderEnvFile(values: Readonly<Record<string, string>>, now = ne
 /** `breachwave keys generate`: fresh secrets for a deployment, on stdout only. */
 export function registerKeysCommands(program: Command): void {
   program.command('keys')
-    .description('secrets of a deployment')
+    .description(GROUPS.keys)
     .command('generate')
     .description(`print fresh keys and tokens in .env format (e.g. >> .env) for every secret a deployment makes for itself: ${GENERATED.map((g) => g.name).join(', ')}, and BW_AUDIT_PUBLIC_KEYS (the audit key's public half, for audit verify). Printed on stdout only; nothing is stored`)
     .option('--json', 'print them as one JSON object')

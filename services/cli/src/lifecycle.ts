@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { cancelOpenAccounts } from '@breachwave/actions';
 import { BreachwaveError } from '@breachwave/domain';
-import { dryRunAndRecord, type DryRunReport, type PaceChoice } from '@breachwave/feeder';
+import type { DryRunReport, PaceChoice } from '@breachwave/feeder';
 import { senderIds } from '@breachwave/pacing';
 import type { WaveControlOp, WaveControlResult } from '@breachwave/ledger';
 import { fullContext, operatorActor, readContext } from './context.js';
@@ -84,7 +83,8 @@ function said(op: WaveControlOp, waveId: string, r: WaveControlResult): string {
 /**
  * `wave dry-run | approve | pause | resume | cancel`: the operator's steps on a wave, each guarded
  * (a step the wave's state does not allow is refused and changes nothing) and audited with the
- * operator's identity (BW_OPERATOR, else the login name).
+ * operator's identity (BW_OPERATOR, else the login name). The feeder (dry-run) and the queues
+ * (cancel) are loaded by the steps that use them: approve, pause and resume need the ledger only.
  */
 export function registerLifecycleCommands(wave: Command): void {
   wave.command('dry-run')
@@ -99,6 +99,7 @@ export function registerLifecycleCommands(wave: Command): void {
       if (startAt && Number.isNaN(startAt.getTime())) throw new BreachwaveError('BW_INPUT_INVALID', { detail: '--start-at must be an ISO 8601 time, e.g. 2026-03-01T14:00:00Z' });
       const ctx = await fullContext();
       try {
+        const { dryRunAndRecord } = await import('@breachwave/feeder');
         const c = ctx.config;
         const sms = o.smsRate ?? c.notifier.smsRate;
         const email = o.emailRate ?? c.notifier.emailRate;
@@ -124,7 +125,7 @@ export function registerLifecycleCommands(wave: Command): void {
       try {
         const allow = o.allowOverlap === true;
         const r = await ctx.ledger.control(op, waveId, operatorActor(), { ...(o.reason ? { reason: o.reason } : {}), ...(allow ? { allowOverlap: true } : {}) }, 0, { allow });
-        const sweep = op === 'cancel' ? await cancelOpenAccounts(ctx.ledger, waveId, operatorActor()) : undefined;
+        const sweep = op === 'cancel' ? await (await import('@breachwave/actions')).cancelOpenAccounts(ctx.ledger, waveId, operatorActor()) : undefined;
         if (o.json) {
           process.stdout.write(`${JSON.stringify({ waveId, ...r, ...(sweep ? { cancelledAccounts: sweep.accounts, underWay: sweep.underWay } : {}) })}\n`);
         } else {

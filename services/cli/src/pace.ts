@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import { loadConnectionConfig } from '@breachwave/config';
 import { checkPace, setSenderPace, showSenderPace } from '@breachwave/pacing';
 import { operatorActor, readContext } from './context.js';
+import { GROUPS } from './groups.js';
 
 /** A pace as typed: checked by the same rule as the API's, so `--rate 0` is refused before anything connects. */
 const rate = (v: string): number => checkPace(v.trim() === '' ? Number.NaN : Number(v));
 
 /** `breachwave pace show|set`: a sender's pace, shared by every notifier, changeable mid-wave. */
 export function registerPaceCommands(program: Command): void {
-  const pace = program.command('pace').description('per-sender pace (messages/s) shared by every notifier process');
+  const pace = program.command('pace').description(GROUPS.pace);
   pace.command('show')
     .description('the stored pace of a sender')
     .requiredOption('--sender <id>', 'e.g. twilio:+15005550006, twilio:MG…, smtp:relay.example.com:25')

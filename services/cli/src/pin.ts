@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConnectionConfig } from '@breachwave/config';
 import { unlockPinVerification } from '@breachwave/pin';
 import { operatorActor, readContext } from './context.js';
+import { GROUPS } from './groups.js';
 
 function accountId(v: string): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new InvalidArgumentError('must be an account id ([A-Za-z0-9_-], up to 64 characters)');
@@ -10,7 +11,7 @@ function accountId(v: string): string {
 
 /** `breachwave pin unlock ACCOUNT`: the operator's way out of a PIN verification lock, audited. */
 export function registerPinCommands(program: Command): void {
-  const pin = program.command('pin').description('PIN verification');
+  const pin = program.command('pin').description(GROUPS.pin);
   pin.command('unlock')
     .description('clear an account\'s PIN verification lock and waits (its failed tries in the window); audited with the operator\'s name')
     .argument('<account>', 'account id', accountId)

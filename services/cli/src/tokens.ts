@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { API_ROLES, TOKEN_NAME, createApiTokenStore, type ApiRole } from '@breachwave/access';
 import { fullContext, operatorActor } from './context.js';
+import { GROUPS } from './groups.js';
 
 const tokenName = (v: string): string => {
   if (!TOKEN_NAME.test(v)) throw new InvalidArgumentError('1–64 letters, digits, ".", "_" or "-"');
@@ -13,7 +14,7 @@ const tokenName = (v: string): string => {
  * as HMAC-SHA256 under BW_HMAC_KEY, so these commands need the deployment's keys.
  */
 export function registerTokenCommands(program: Command): void {
-  const token = program.command('token').description('API tokens of the ops API (named, with a role: viewer < operator < approver < admin)');
+  const token = program.command('token').description(GROUPS.token);
   token.command('create')
     .description('make a token and print it: the only time it is shown (store it in a secret manager); audited')
     .requiredOption('--name <name>', 'who it stands for; the ops API audits its calls as operator:<name>', tokenName)

@@ -8,7 +8,6 @@ import {
   type WavePlan, type WaveWarnings,
 } from '@breachwave/feeder';
 import { waveClock, waveProgress } from '@breachwave/ledger';
-import { runFeeder } from '@breachwave/feeder-service';
 import { fullContext, operatorActor, readContext } from './context.js';
 import { createProgress } from './progress.js';
 import { formatRecovery, scanWave } from './recover.js';
@@ -201,6 +200,8 @@ export async function waveStart(waveId: string, opts: { json?: boolean } = {}): 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    // Loaded here: the feeding process (its metrics among it) is this command's alone.
+    const { runFeeder } = await import('@breachwave/feeder-service');
     const r = await runFeeder(ctx.config, { log: ctx.log, waveId, signal: controller.signal });
     const interrupted = controller.signal.aborted && !r.complete && !r.cancelled;
     if (opts.json) process.stdout.write(`${JSON.stringify({ waveId, ...r, interrupted })}\n`);

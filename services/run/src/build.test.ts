@@ -96,6 +96,19 @@ async function finished(s: Started): Promise<{ code: number | null; output: stri
   return { code, output: s.output() };
 }
 
+/**
+ * Whether the process on PORT answers PATH with a 2xx, asked from this process: what the tests
+ * poll while a process starts (a `healthcheck.js` process every 100 ms cost a Node start each),
+ * before they ask `dist/healthcheck.js` itself.
+ */
+async function answers(port: number, path: string): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3_000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
 /** `node dist/healthcheck.js PORT PATH` from the built tree: its exit code. */
 async function healthcheck(port: number, path: string): Promise<number> {
   try {
@@ -136,19 +149,29 @@ test('the built tree holds dist/ and the production dependencies of services/run
   assert.deepEqual(readdirSync(join(out, 'dist'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts')), [], 'no TypeScript in dist/');
 });
 
-/** The pinned pnpm: the machine's when it is that version, else through npx (as scripts/bootstrap.sh runs it). */
-function pnpmCommand(): string[] {
+/**
+ * The pinned pnpm: the machine's when it is that version, else the copy npx keeps of it (as
+ * scripts/bootstrap.sh runs it), found once through npx and then run directly: npx costs some 2 s
+ * of CPU a call.
+ */
+let pinnedPnpm: string | undefined;
+function pnpmCommand(): string {
+  if (pinnedPnpm !== undefined) return pinnedPnpm;
   const want = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string }).packageManager.split('@')[1] ?? '';
   const have = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
-  return have.status === 0 && have.stdout.trim() === want ? ['pnpm'] : ['npx', '--yes', `pnpm@${want}`];
+  if (have.status === 0 && have.stdout.trim() === want) return (pinnedPnpm = 'pnpm');
+  // npx puts the package's bin directory first on the PATH of the command it runs.
+  const found = spawnSync('npx', ['--yes', '--package', `pnpm@${want}`, '-c', 'command -v pnpm'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(found.status, 0, `npx cannot provide pnpm@${want}: ${found.stderr}`);
+  return (pinnedPnpm = found.stdout.trim());
 }
 
-test('the production dependency closure of the CLI and every service (pnpm list --prod) has no test kit, testcontainers or smtp-server; with dev dependencies it has them', () => {
+test('the production dependency closure of the CLI and every service (pnpm list --prod) has no test kit, testcontainers or smtp-server; with dev dependencies it has them', async () => {
   const filters = ['@breachwave/cli-service', '@breachwave/notifier-service', '@breachwave/pin-rotator-service', '@breachwave/code-issuer-service', '@breachwave/audit-writer-service', '@breachwave/feeder-service', '@breachwave/ops-api-service', '@breachwave/run'].flatMap((f) => ['--filter', f]);
-  const closure = (prod: boolean): Set<string> => {
-    const [cmd = 'pnpm', ...pre] = pnpmCommand();
-    const r = spawnSync(cmd, [...pre, ...filters, 'list', ...(prod ? ['--prod'] : []), '--depth', 'Infinity', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
-    assert.equal(r.status, 0, `pnpm list failed: ${r.stderr}`);
+  const pnpm = pnpmCommand();
+  const closure = async (prod: boolean): Promise<Set<string>> => {
+    const r = await execFileAsync(pnpm, [...filters, 'list', ...(prod ? ['--prod'] : []), '--depth', 'Infinity', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 })
+      .catch((err: unknown) => assert.fail(`pnpm list failed: ${(err as { stderr?: string }).stderr ?? String(err)}`));
     const projects = JSON.parse(r.stdout) as { name: string; dependencies?: Record<string, unknown>; devDependencies?: Record<string, unknown> }[];
     assert.equal(projects.length, 8, 'every project is listed');
     const names = new Set<string>();
@@ -166,30 +189,39 @@ test('the production dependency closure of the CLI and every service (pnpm list 
     }
     return names;
   };
-  const prod = closure(true);
+  // Both lists at once: each is a pnpm process of its own.
+  const [prod, all] = await Promise.all([closure(true), closure(false)]);
   assert.ok(prod.has('bullmq') && prod.has('@breachwave/ledger'), 'the walk reaches packages through workspace links');
   for (const bad of FORBIDDEN) assert.ok(!prod.has(bad), `${bad} is not in the production closure`);
   // The same walk over dev dependencies finds them: the check above can fail.
-  const all = closure(false);
   for (const bad of FORBIDDEN) assert.ok(all.has(bad), `${bad} is found among the dev dependencies`);
 });
 
-test('the build refuses a production manifest that lacks a package the output imports, or lists one it never imports', () => {
+test('the build refuses a production manifest that lacks a package the output imports, or lists one it never imports', async () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'services/run/package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  const attempt = (deps: Record<string, string>): { status: number | null; stderr: string } => {
-    const file = join(work, `manifest-${randomBytes(3).toString('hex')}.json`);
+  const attempt = async (deps: Record<string, string>): Promise<{ status: number | null; stderr: string }> => {
+    const tag = randomBytes(3).toString('hex');
+    const file = join(work, `manifest-${tag}.json`);
     writeFileSync(file, JSON.stringify({ ...manifest, dependencies: deps }));
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--out', join(work, 'refused'), '--manifest', file], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-    return { status: r.status, stderr: r.stderr };
+    try {
+      const r = await execFileAsync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--out', join(work, `refused-${tag}`), '--manifest', file], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+      return { status: 0, stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code?: unknown; stderr?: string };
+      return { status: typeof e.code === 'number' ? e.code : null, stderr: e.stderr ?? String(err) };
+    }
   };
   const { bullmq: _dropped, ...withoutBullmq } = manifest.dependencies;
-  const missing = attempt(withoutBullmq);
+  // The three builds at once, each into its own directory.
+  const [missing, extra, otherVersion] = await Promise.all([
+    attempt(withoutBullmq),
+    attempt({ ...manifest.dependencies, 'left-pad': '1.3.0' }),
+    attempt({ ...manifest.dependencies, zod: '3.25.0' }),
+  ]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /bullmq is imported by the build but is not a dependency of .* \(the workspace uses 5\.\d+\.\d+\)/);
-  const extra = attempt({ ...manifest.dependencies, 'left-pad': '1.3.0' });
   assert.equal(extra.status, 1);
   assert.match(extra.stderr, /left-pad is a dependency of .* but the build never imports it/);
-  const otherVersion = attempt({ ...manifest.dependencies, zod: '3.25.0' });
   assert.equal(otherVersion.status, 1);
   assert.match(otherVersion.stderr, /zod: .* pins 3\.25\.0, the workspace uses 4\./);
 });
@@ -243,8 +275,9 @@ for (const worker of WORKERS) {
     try {
       await waitFor(async () => {
         if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output()}`);
-        return (await healthcheck(port, '/readyz')) === 0;
+        return answers(port, '/readyz');
       }, { timeout: START_TIMEOUT_MS, interval: 100, what: `${worker.name} ready` });
+      assert.equal(await healthcheck(port, '/readyz'), 0);
       assert.equal(await healthcheck(port, '/healthz'), 0);
       assert.equal(await healthcheck(port, '/no-such-path'), 1, 'a non-2xx answer fails the health check');
       p.child.kill('SIGTERM');
@@ -264,8 +297,9 @@ test('the built ops-api answers /healthz through dist/healthcheck.js, and exits 
   try {
     await waitFor(async () => {
       if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output()}`);
-      return (await healthcheck(port, '/healthz')) === 0;
+      return answers(port, '/healthz');
     }, { timeout: START_TIMEOUT_MS, interval: 100, what: 'ops-api healthy' });
+    assert.equal(await healthcheck(port, '/healthz'), 0);
     assert.equal(await healthcheck(port, '/readyz'), 0);
     p.child.kill('SIGTERM');
     const { code, output } = await finished(p);
