@@ -6,18 +6,16 @@
  */
 import { waveProgress, type Ledger, type WaveInfo } from '@breachwave/ledger';
 import { csvHeader, csvLine, jsonLine } from './format.js';
-import { openWaveRows, type RowSource, type RowStats } from './rows.js';
+import type { ReportFormat, RowSource } from './choices.js';
+import { openWaveRows, type RowStats } from './rows.js';
 import { readingNotes, renderHtml, renderMarkdown, summariseRows } from './summary.js';
 
 export { csvCell, csvHeader, csvLine, csvRecord, jsonLine, CSV_COLUMNS } from './format.js';
-export { deliveryOf, openWaveRows, outcomeRow, type ActionOutcome, type DeliveryStatus, type KnownAbout, type Outcome, type OutcomeRow, type RowSource, type RowStats, type WaveRows, type WaveRowsOptions } from './rows.js';
+export { deliveryOf, openWaveRows, outcomeRow, type ActionOutcome, type DeliveryStatus, type KnownAbout, type Outcome, type OutcomeRow, type RowStats, type WaveRows, type WaveRowsOptions } from './rows.js';
 export { escapeHtml, readingNotes, renderHtml, renderMarkdown, summariseRows, summariseWave, UNKNOWN_SEGMENT, type DeadlineVerdict, type RegulatoryTimeline, type SummariseOptions, type WaveSummary } from './summary.js';
 export { REPORT_FILE_MODE, writePrivateFile, writeToStream } from './output.js';
 
-/** `csv` and `jsonl`: one row per account; `md` and `html`: the wave's summary. */
-export const REPORT_FORMATS = ['csv', 'jsonl', 'md', 'html'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
-export const ROW_SOURCES: readonly RowSource[] = ['auto', 'ledger', 'spool'];
+export { REPORT_FORMATS, ROW_SOURCES, type ReportFormat, type RowSource } from './choices.js';
 
 export interface WaveReportOptions {
   readonly ledger: Ledger;

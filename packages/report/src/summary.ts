@@ -1,6 +1,7 @@
 import { ACTIONS, ACTION_STATES, CHANNELS } from '@breachwave/domain';
 import { waveClock, waveProgress, type Ledger, type WaveInfo, type WaveProgress, type WaveStatus } from '@breachwave/ledger';
-import { openWaveRows, type DeliveryStatus, type OutcomeRow, type RowSource, type RowStats, type WaveRows } from './rows.js';
+import type { RowSource } from './choices.js';
+import { openWaveRows, type DeliveryStatus, type OutcomeRow, type RowStats, type WaveRows } from './rows.js';
 
 /** Outcomes in the order a summary shows them; anything else a ledger holds comes after, by name. */
 const OUTCOME_ORDER: readonly string[] = ['done', 'failed', 'skipped', 'cancelled', 'pending', 'claimed', 'not-queued'];
