@@ -42,6 +42,20 @@ export function emit(result: unknown): void {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
+/**
+ * A section process's result: one variant's (a full run gives each variant a process of its own),
+ * or, given several (a smoke run's variants share a process), theirs one after another, as a list.
+ */
+export async function emitVariants<V>(p: { readonly variant: V } | { readonly variants: readonly V[] }, measure: (variant: V) => Promise<unknown>): Promise<void> {
+  if ('variants' in p) {
+    const results: unknown[] = [];
+    for (const variant of p.variants) results.push(await measure(variant));
+    emit(results);
+  } else {
+    emit(await measure(p.variant));
+  }
+}
+
 /** A progress note from a child (stderr, shown by the parent unless `--json`). */
 export function note(text: string): void {
   process.stderr.write(`    ${text}\n`);

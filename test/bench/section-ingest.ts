@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { ingestFile } from '@breachwave/feeder';
 import { silentLogger } from '@breachwave/logging';
 import { createEnvelope } from '@breachwave/secrets';
-import { childParams, emit, mb, procStatus, round, startRssSampler } from './common.js';
+import { childParams, emitVariants, mb, procStatus, round, startRssSampler } from './common.js';
 
 type Variant = 'current' | 'reference' | 'idle';
 type Params = { readonly file: string } & ({ readonly variant: Variant } | { readonly variants: readonly Variant[] });
@@ -68,10 +68,4 @@ async function measureVariant(variant: Variant): Promise<unknown> {
   }
 }
 
-if ('variants' in p) {
-  const results: unknown[] = [];
-  for (const variant of p.variants) results.push(await measureVariant(variant));
-  emit(results);
-} else {
-  emit(await measureVariant(p.variant));
-}
+await emitVariants(p, measureVariant);

@@ -18,7 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { createLedger, type AccountRecord } from '@breachwave/ledger';
-import { childParams, commandStats, deletePrefix, diffCommandStats, emit, randomId, redisCpuMs, round } from './common.js';
+import { childParams, commandStats, deletePrefix, diffCommandStats, emitVariants, randomId, redisCpuMs, round } from './common.js';
 import { createLedgerV0 } from './reference/ledger-v0.js';
 
 type Variant = 'reference' | 'current' | 'folded' | 'current-autopipeline' | 'folded-autopipeline';
@@ -107,10 +107,4 @@ async function measureVariant(variant: Variant): Promise<unknown> {
   }
 }
 
-if ('variants' in p) {
-  const results: unknown[] = [];
-  for (const variant of p.variants) results.push(await measureVariant(variant));
-  emit(results);
-} else {
-  emit(await measureVariant(p.variant));
-}
+await emitVariants(p, measureVariant);
