@@ -150,27 +150,21 @@ test('the built tree holds dist/ and the production dependencies of services/run
 });
 
 /**
- * The pinned pnpm: the machine's when it is that version, else the copy npx keeps of it (as
- * scripts/bootstrap.sh runs it), found once through npx and then run directly: npx costs some 2 s
- * of CPU a call.
+ * The pinned pnpm: the machine's when it is that version, else through npx (as scripts/bootstrap.sh
+ * runs it). Under the test command the pinned one is already first on PATH: bootstrap.sh puts
+ * npx's copy there, so npx is not started here.
  */
-let pinnedPnpm: string | undefined;
-function pnpmCommand(): string {
-  if (pinnedPnpm !== undefined) return pinnedPnpm;
+function pnpmCommand(): string[] {
   const want = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string }).packageManager.split('@')[1] ?? '';
   const have = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
-  if (have.status === 0 && have.stdout.trim() === want) return (pinnedPnpm = 'pnpm');
-  // npx puts the package's bin directory first on the PATH of the command it runs.
-  const found = spawnSync('npx', ['--yes', '--package', `pnpm@${want}`, '-c', 'command -v pnpm'], { encoding: 'utf8', timeout: 120_000 });
-  assert.equal(found.status, 0, `npx cannot provide pnpm@${want}: ${found.stderr}`);
-  return (pinnedPnpm = found.stdout.trim());
+  return have.status === 0 && have.stdout.trim() === want ? ['pnpm'] : ['npx', '--yes', `pnpm@${want}`];
 }
 
 test('the production dependency closure of the CLI and every service (pnpm list --prod) has no test kit, testcontainers or smtp-server; with dev dependencies it has them', async () => {
   const filters = ['@breachwave/cli-service', '@breachwave/notifier-service', '@breachwave/pin-rotator-service', '@breachwave/code-issuer-service', '@breachwave/audit-writer-service', '@breachwave/feeder-service', '@breachwave/ops-api-service', '@breachwave/run'].flatMap((f) => ['--filter', f]);
-  const pnpm = pnpmCommand();
+  const [pnpm = 'pnpm', ...pre] = pnpmCommand();
   const closure = async (prod: boolean): Promise<Set<string>> => {
-    const r = await execFileAsync(pnpm, [...filters, 'list', ...(prod ? ['--prod'] : []), '--depth', 'Infinity', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 })
+    const r = await execFileAsync(pnpm, [...pre, ...filters, 'list', ...(prod ? ['--prod'] : []), '--depth', 'Infinity', '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 })
       .catch((err: unknown) => assert.fail(`pnpm list failed: ${(err as { stderr?: string }).stderr ?? String(err)}`));
     const projects = JSON.parse(r.stdout) as { name: string; dependencies?: Record<string, unknown>; devDependencies?: Record<string, unknown> }[];
     assert.equal(projects.length, 8, 'every project is listed');
