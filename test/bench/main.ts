@@ -182,39 +182,22 @@ const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1]
 say(`bench: redis ${redisVersion} (${redisInfo.source}); ${settings.runs} run(s); rows ${settings.rows}`);
 
 const records: RunRecord[] = [];
-/** Runs one section child, with Redis memory sampled while it runs. Failures are recorded, not fatal. */
-async function measure<T>(section: string, variant: string, run: number, script: string, params: unknown, options: Parameters<typeof runChild>[2] = {}): Promise<T | undefined> {
-  const sampler = startRedisMemorySampler(redis, 100);
-  const t0 = Date.now();
-  let result: T | undefined;
-  let error: string | undefined;
-  try {
-    result = await runChild<T>(script, params, { ...options, onStderr: (l) => say(l) });
-  } catch (err) {
-    error = err instanceof Error ? err.message : String(err);
-    say(`  ${section}/${variant} failed: ${error.split('\n').slice(0, 6).join('\n')}`);
-  }
-  const redisMemory: RedisMemory = await sampler.stop();
-  records.push({ section, variant, run, ms: Date.now() - t0, ...(result === undefined ? { error: error ?? 'failed' } : { result: compact(result) }), redisMemory });
-  if (result !== undefined) say(`  ${section}/${variant} #${run}: ${JSON.stringify(result).slice(0, 240)}`);
-  return result;
-}
-
 /**
- * `measure` for several variants of a section in one child (smoke runs: a full run gives each its
- * own process, so that none inherits another's memory, compiled code or connections). The child,
- * given `params` naming the variants, prints one result per variant, in order; each is recorded
- * as its own run of the section, with the child's time and Redis memory.
+ * Runs one section child, with Redis memory sampled while it runs, and records `variants.length`
+ * results from what it prints: one variant's result, or (a child measuring several variants, as
+ * smoke runs do) a list with one per variant. Each is recorded as its own run of the section, with
+ * the child's time and Redis memory. Failures are recorded, not fatal.
  */
-async function measureTogether(section: string, variants: readonly string[], run: number, script: string, params: unknown): Promise<void> {
+async function runSection(section: string, variants: readonly string[], run: number, script: string, params: unknown, options: Parameters<typeof runChild>[2] = {}): Promise<unknown[] | undefined> {
   const sampler = startRedisMemorySampler(redis, 100);
   const t0 = Date.now();
   let results: unknown[] | undefined;
   let error: string | undefined;
   try {
-    const printed = await runChild<unknown>(script, params, { onStderr: (l) => say(l) });
-    if (!Array.isArray(printed) || printed.length !== variants.length) throw new Error(`${script} printed ${JSON.stringify(printed).slice(0, 200)}, not ${variants.length} results`);
-    results = printed;
+    const printed = await runChild<unknown>(script, params, { ...options, onStderr: (l) => say(l) });
+    if (variants.length === 1) results = [printed];
+    else if (Array.isArray(printed) && printed.length === variants.length) results = printed;
+    else throw new Error(`${script} printed ${JSON.stringify(printed).slice(0, 200)}, not ${variants.length} results`);
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
     say(`  ${section}/${variants.join(',')} failed: ${error.split('\n').slice(0, 6).join('\n')}`);
@@ -226,6 +209,21 @@ async function measureTogether(section: string, variants: readonly string[], run
     records.push({ section, variant, run, ms, ...(result === undefined ? { error: error ?? 'failed' } : { result: compact(result) }), redisMemory });
     if (result !== undefined) say(`  ${section}/${variant} #${run}: ${JSON.stringify(result).slice(0, 240)}`);
   });
+  return results;
+}
+
+/** One variant of a section in a child of its own: its result, undefined when it failed. */
+async function measure<T>(section: string, variant: string, run: number, script: string, params: unknown, options: Parameters<typeof runChild>[2] = {}): Promise<T | undefined> {
+  return (await runSection(section, [variant], run, script, params, options))?.[0] as T | undefined;
+}
+
+/**
+ * Several variants of a section in one child (smoke runs: a full run gives each its own process,
+ * so that none inherits another's memory, compiled code or connections). The child, given
+ * `params` naming the variants, prints one result per variant, in order.
+ */
+async function measureTogether(section: string, variants: readonly string[], run: number, script: string, params: unknown): Promise<void> {
+  await runSection(section, variants, run, script, params);
 }
 
 /** A result as kept in the report: long arrays (per-send timestamps, …) summarised by their length. */
